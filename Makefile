@@ -1,0 +1,44 @@
+# Portico. `make run` builds everything and starts the server with
+# config.yaml; `make test` runs every test.
+GO ?= go
+BIN := bin
+PLUGINS := telnet
+CONFIG ?= config.yaml
+
+.PHONY: all build run test test-short vet proto fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/portico ./cmd/host
+	@for p in $(PLUGINS); do \
+		echo "$(GO) build -o $(BIN)/portico-$$p ./plugins/$$p"; \
+		$(GO) build -o $(BIN)/portico-$$p ./plugins/$$p || exit 1; \
+	done
+
+run: build
+	$(BIN)/portico start --config $(CONFIG)
+
+# The race detector covers core/ and sdk/; everything else (plugins and the
+# end-to-end tests, which build the real binaries) runs too.
+test:
+	$(GO) test -race -timeout 10m ./core/... ./sdk/...
+	$(GO) test -timeout 15m ./cmd/... ./plugins/...
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+
+# Regenerate the contract's Go code (needs protoc, protoc-gen-go v1.36.12,
+# protoc-gen-go-grpc v1.6.2). The output is committed.
+proto:
+	cd sdk/portalpb && protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative portal.proto
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

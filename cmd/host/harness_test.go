@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/host"
+)
+
+// binDir holds the binaries built once for every end-to-end test.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "portico-e2e-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		for _, b := range [][2]string{
+			{"portico", "github.com/portico-mud/portico/cmd/host"},
+			{"portico-telnet", "github.com/portico-mud/portico/plugins/telnet"},
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "build", b[1], err)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// testHost is a real portico process with its telnet plugin.
+type testHost struct {
+	t          *testing.T
+	dir        string
+	configPath string
+	telnetAddr string
+	cmd        *exec.Cmd
+	log        *bytes.Buffer
+	exited     chan struct{}
+	exitErr    error
+}
+
+// startHost writes a config and starts `portico start` on it, waiting until
+// the telnet plugin is running.
+func startHost(t *testing.T) *testHost {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf(`server:
+  name: TestGame
+  data_dir: data
+  argon2_memory_kib: 256
+  argon2_time: 1
+plugins:
+  telnet:
+    enabled: true
+    config:
+      listen: "127.0.0.1:%d"
+`, port)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &testHost{t: t, dir: dir, configPath: path, telnetAddr: fmt.Sprintf("127.0.0.1:%d", port),
+		log: &bytes.Buffer{}, exited: make(chan struct{})}
+	h.cmd = exec.Command(filepath.Join(binDir, "portico"), "start", "--config", path)
+	h.cmd.Stdout = h.log
+	h.cmd.Stderr = &lockedWriter{w: h.log}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.exitErr = h.cmd.Wait(); close(h.exited) }()
+	t.Cleanup(func() {
+		h.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-h.exited:
+		case <-time.After(15 * time.Second):
+			h.cmd.Process.Kill()
+			<-h.exited
+		}
+		if t.Failed() {
+			t.Logf("host log:\n%s", h.log.String())
+			if b, err := os.ReadFile(filepath.Join(dir, "data", "logs", "telnet.log")); err == nil {
+				t.Logf("telnet plugin log:\n%s", b)
+			}
+		}
+	})
+	h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	return h
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+type pluginStatus struct {
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+}
+
+// status asks the running host for its status over the control socket.
+func (h *testHost) status() (host.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, filepath.Join(h.dir, "data", "run", "control.sock"), control.Request{Cmd: "status"}, false)
+	if err != nil {
+		return host.Status{}, err
+	}
+	var st host.Status
+	if err := json.Unmarshal(resp.Data, &st); err != nil {
+		return host.Status{}, err
+	}
+	return st, nil
+}
+
+// waitFor polls cond until it holds or 20 s pass. Polling is the only way
+// to watch another process's state here; every poll is bounded.
+func (h *testHost) waitFor(what string, cond func(st host.Status) bool) host.Status {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last host.Status
+	var lastErr error
+	for time.Now().Before(deadline) {
+		select {
+		case <-h.exited:
+			h.t.Fatalf("host exited while waiting for %s: %v\n%s", what, h.exitErr, h.log.String())
+		default:
+		}
+		st, err := h.status()
+		if err == nil && cond(st) {
+			return st
+		}
+		last, lastErr = st, err
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out waiting for %s; last status %+v err %v", what, last, lastErr)
+	return last
+}
+
+func (h *testHost) waitPlugin(name string, cond func(p pluginStatus) bool) pluginStatus {
+	h.t.Helper()
+	var found pluginStatus
+	h.waitFor("plugin "+name, func(st host.Status) bool {
+		for _, p := range st.Plugins {
+			if p.Name == name {
+				ps := pluginStatus{Name: p.Name, State: p.State, PID: p.PID, Restarts: p.Restarts}
+				if cond(ps) {
+					found = ps
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// telnetClient is a raw telnet client that collects everything it reads.
+type telnetClient struct {
+	t    *testing.T
+	conn net.Conn
+	mu   sync.Mutex
+	buf  []byte
+	// seen is the offset up to which expect has consumed output.
+	seen   int
+	update chan struct{}
+	closed chan struct{}
+}
+
+func dialTelnet(t *testing.T, addr string) *telnetClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &telnetClient{t: t, conn: conn, update: make(chan struct{}, 1), closed: make(chan struct{})}
+	go func() {
+		defer close(c.closed)
+		r := bufio.NewReader(conn)
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			if n > 0 {
+				c.mu.Lock()
+				c.buf = append(c.buf, b[:n]...)
+				c.mu.Unlock()
+				select {
+				case c.update <- struct{}{}:
+				default:
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-c.closed })
+	return c
+}
+
+func (c *telnetClient) send(line string) {
+	c.t.Helper()
+	if _, err := c.conn.Write([]byte(line + "\r\n")); err != nil {
+		c.t.Fatalf("send %q: %v", line, err)
+	}
+}
+
+func (c *telnetClient) sendRaw(b []byte) {
+	c.t.Helper()
+	if _, err := c.conn.Write(b); err != nil {
+		c.t.Fatalf("send raw: %v", err)
+	}
+}
+
+// expect waits until want appears in output not yet consumed, and consumes
+// up to its end.
+func (c *telnetClient) expect(want string) string {
+	c.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		c.mu.Lock()
+		rest := string(c.buf[c.seen:])
+		if i := strings.Index(rest, want); i >= 0 {
+			c.seen += i + len(want)
+			c.mu.Unlock()
+			return rest[:i+len(want)]
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.update:
+		case <-c.closed:
+			c.mu.Lock()
+			rest := string(c.buf[c.seen:])
+			c.mu.Unlock()
+			if strings.Contains(rest, want) {
+				continue
+			}
+			c.t.Fatalf("connection closed before %q; unread output:\n%q", want, rest)
+		case <-timeout:
+			c.t.Fatalf("timed out waiting for %q; unread output:\n%q", want, rest)
+		}
+	}
+}
+
+// expectClosed waits for the server to close the connection.
+func (c *telnetClient) expectClosed() {
+	c.t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(15 * time.Second):
+		c.t.Fatal("connection not closed by the server")
+	}
+}
+
+// login creates (if create is set) and logs in an account.
+func (c *telnetClient) login(name, password string, create bool) {
+	c.t.Helper()
+	c.expect("Welcome to TestGame")
+	if create {
+		c.send("create " + name + " " + password)
+		c.expect("A new account '" + name + "' was created. Welcome!")
+	}
+	c.send("connect " + name + " " + password)
+	c.expect("You become " + name + ".")
+	c.expect("Players here:")
+}

@@ -1,0 +1,199 @@
+// Command portico is the Portico host: it runs the game side (sessions,
+// accounts, commands) and launches the protocol plugins that config.yaml
+// enables. It is a thin command line around package core/host.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/core/store"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "portico:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var cfgPath string
+	root := &cobra.Command{
+		Use:           "portico",
+		Short:         "Portico: a text-game and chat server whose protocols run as plugins",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
+	load := func() (*config.Config, error) { return config.Load(cfgPath) }
+	root.AddCommand(startCmd(load), stopCmd(load), statusCmd(load), accountCmd(load))
+	return root
+}
+
+type loader func() (*config.Config, error)
+
+func startCmd(load loader) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start",
+		Short: "Run the host in the foreground with its plugins",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return host.Run(ctx, cfg, os.Stderr)
+		},
+	}
+}
+
+func stopCmd(load loader) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop a running host and its plugins",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "stop",
+				Args: map[string]string{"reason": reason}}, true)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "stopped")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "what players are told")
+	return c
+}
+
+func statusCmd(load loader) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running host's plugins, sessions and accounts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "status"}, false)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(resp.Data))
+				return err
+			}
+			var st host.Status
+			if err := json.Unmarshal(resp.Data, &st); err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return c
+}
+
+func printStatus(w io.Writer, st host.Status) {
+	fmt.Fprintf(w, "%s: host pid %d, up %s\n", st.ServerName, st.PID, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(w, "sessions: %d, accounts online: %d, accounts: %d\n", st.Sessions, st.AccountsOnline, st.Accounts)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLUGIN\tPROTOCOL\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST ERROR")
+	for _, p := range st.Plugins {
+		up := "-"
+		if p.State == "running" && !p.Started.IsZero() {
+			up = time.Since(p.Started).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, p.LastError)
+	}
+	tw.Flush()
+}
+
+func accountCmd(load loader) *cobra.Command {
+	acc := &cobra.Command{Use: "account", Short: "Manage accounts"}
+	var admin bool
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an account; the password is read from the first line of stdin",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			password, err := readPassword(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+				return err
+			}
+			st, err := store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
+				MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := st.CreateAccount(cmd.Context(), args[0], password, admin)
+			if err != nil {
+				return err
+			}
+			kind := "account"
+			if a.IsAdmin {
+				kind = "admin account"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (#%d)\n", kind, a.Name, a.ID)
+			return nil
+		},
+	}
+	create.Flags().BoolVar(&admin, "admin", false, "make the account an admin")
+	acc.AddCommand(create)
+	return acc
+}
+
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("read password: give the password on the first line of stdin")
+	}
+	return password, nil
+}

@@ -1,0 +1,179 @@
+// Package commands is the host's command parser and default command set:
+// what a player can type before logging in (connect, create, look, help,
+// who, quit) and after (look, say, who, help, quit, @sessions).
+//
+// Commands run on the session handler's loop; anything slow (a password
+// hash) goes through the handler's Async.
+package commands
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/portico-mud/portico/core/sessions"
+)
+
+// Command is one command of a command set.
+type Command struct {
+	Key     string
+	Aliases []string
+	// Help is the help entry: a usage line, a blank line, then prose.
+	Help string
+	// Admin commands are shown and run only for admin accounts.
+	Admin bool
+	Func  func(c *Call)
+}
+
+// Call is one invocation of a command.
+type Call struct {
+	H *sessions.ServerSessionHandler
+	S *sessions.ServerSession
+	// Cmd is the command as the player typed it; Args is the rest of the
+	// line with surrounding space trimmed.
+	Cmd  string
+	Args string
+	Set  *Set
+}
+
+// Msg sends text to the caller.
+func (c *Call) Msg(text string) { c.S.Msg(text) }
+
+// Set is a command set (Evennia's cmdset).
+type Set struct {
+	Name  string
+	cmds  []*Command
+	index map[string]*Command
+}
+
+// NewSet makes a command set from cmds.
+func NewSet(name string, cmds ...*Command) *Set {
+	s := &Set{Name: name, index: map[string]*Command{}}
+	for _, c := range cmds {
+		s.Add(c)
+	}
+	return s
+}
+
+// Add adds or replaces a command (by key and aliases).
+func (s *Set) Add(c *Command) {
+	for i, old := range s.cmds {
+		if old.Key == c.Key {
+			s.cmds = append(s.cmds[:i], s.cmds[i+1:]...)
+			break
+		}
+	}
+	s.cmds = append(s.cmds, c)
+	s.index[strings.ToLower(c.Key)] = c
+	for _, a := range c.Aliases {
+		s.index[strings.ToLower(a)] = c
+	}
+}
+
+// Lookup finds a command by key or alias.
+func (s *Set) Lookup(name string) *Command { return s.index[strings.ToLower(name)] }
+
+// Commands returns the set's commands sorted by key.
+func (s *Set) Commands() []*Command {
+	out := append([]*Command(nil), s.cmds...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Handler parses lines of text and runs them against the session's command
+// set: the unlogged-in set before login, the account set after.
+type Handler struct {
+	UnloggedIn *Set
+	Account    *Set
+	handler    *sessions.ServerSessionHandler
+}
+
+var _ sessions.CommandHandler = (*Handler)(nil)
+
+// NewHandler makes a command handler with the default command sets.
+func NewHandler(h *sessions.ServerSessionHandler) *Handler {
+	return &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
+}
+
+// SetFor returns the command set session s uses now.
+func (ch *Handler) SetFor(s *sessions.ServerSession) *Set {
+	if s.LoggedIn {
+		return ch.Account
+	}
+	return ch.UnloggedIn
+}
+
+// Execute runs one line as a command for s.
+func (ch *Handler) Execute(s *sessions.ServerSession, line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	name, args := splitCommand(line)
+	set := ch.SetFor(s)
+	cmd := set.Lookup(name)
+	if cmd == nil || (cmd.Admin && !s.IsAdmin()) {
+		s.Msg(fmt.Sprintf("Command '%s' is not available. Type \"help\" for help.", name))
+		return
+	}
+	cmd.Func(&Call{H: ch.handler, S: s, Cmd: name, Args: args, Set: set})
+}
+
+// splitCommand splits a line into command name and arguments. A leading
+// ' or " is the say shortcut, as in Evennia and most MUDs.
+func splitCommand(line string) (name, args string) {
+	if line[0] == '"' || line[0] == '\'' {
+		return line[:1], strings.TrimSpace(line[1:])
+	}
+	name, args, _ = strings.Cut(line, " ")
+	return name, strings.TrimSpace(args)
+}
+
+// splitNamePassword splits `name password`, or `"name with spaces"
+// password`, as Evennia's connect and create do. A missing password is "".
+func splitNamePassword(args string) (name, password string, ok bool) {
+	args = strings.TrimSpace(args)
+	if args == "" {
+		return "", "", false
+	}
+	if args[0] == '"' {
+		end := strings.IndexByte(args[1:], '"')
+		if end < 0 {
+			return "", "", false
+		}
+		return args[1 : end+1], strings.TrimSpace(args[end+2:]), true
+	}
+	name, password, _ = strings.Cut(args, " ")
+	return name, strings.TrimSpace(password), true
+}
+
+// table formats rows in left-aligned columns, the header first.
+func table(header []string, rows [][]string) string {
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = len(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		b.WriteByte(' ')
+		for i, c := range cells {
+			if i == len(cells)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(c)
+			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+		}
+		b.WriteByte('\n')
+	}
+	line(header)
+	for _, r := range rows {
+		line(r)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -1,0 +1,149 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/contract"
+)
+
+// Messages of the unlogged-in commands, Evennia's where it has them.
+const (
+	MsgGoodbye      = "Good bye! Disconnecting."
+	MsgPasswordAsk  = "Password: "
+	MsgConnectUsage = "Usage (without <>): connect <name> <password>"
+	MsgCreateUsage  = "Usage (without <>): create <name> <password>"
+)
+
+// ConnectionScreen is shown on connect and by look before login; %s is the
+// server's name.
+const ConnectionScreen = `==============================================================
+ Welcome to %s!
+
+ If you have an existing account, connect to it by typing:
+      connect <username> <password>
+ If you need to create an account, type (without the <>'s):
+      create <username> <password>
+
+ If you have spaces in your username, enclose it in quotes.
+ Enter help for more info. look will re-show this screen.
+==============================================================`
+
+const unloggedInHelp = `You are not yet logged into the game. Commands available at this point:
+
+  create - create a new account
+  connect - connect with an existing account
+  look - re-show the connection screen
+  who - see who is online
+  help - show this help
+  quit - abort the connection
+
+First create an account e.g. with create Anna c67jHL8p
+(If you have spaces in your name, use double quotes: create "Anna the Barbarian" c67jHL8p)
+Next you can connect to the game: connect Anna c67jHL8p
+
+You can also type connect Anna or create Anna alone: the password is then
+asked for and not shown as you type it.`
+
+// UnloggedInSet is the command set of a session that has not logged in.
+func UnloggedInSet() *Set {
+	return NewSet(sessions.CmdsetUnloggedIn,
+		&Command{Key: "connect", Aliases: []string{"conn", "con", "co"}, Help: "connect <name> <password>\n\nLog in to an existing account.", Func: cmdConnect},
+		&Command{Key: "create", Aliases: []string{"cre", "cr"}, Help: "create <name> <password>\n\nCreate a new account.", Func: cmdCreate},
+		&Command{Key: "look", Aliases: []string{"l"}, Help: "look\n\nShow the connection screen.", Func: cmdUnloggedInLook},
+		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help\n\nShow what you can do now.", Func: func(c *Call) { c.Msg(unloggedInHelp) }},
+		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdWho},
+		&Command{Key: "quit", Aliases: []string{"q", "qu"}, Help: "quit\n\nClose the connection.", Func: func(c *Call) {
+			c.H.Disconnect(c.S, MsgGoodbye, true)
+		}},
+	)
+}
+
+func cmdUnloggedInLook(c *Call) {
+	c.Msg(fmt.Sprintf(ConnectionScreen, c.H.Settings().ServerName))
+}
+
+// askPassword asks for a password with echo off and calls then with it.
+func askPassword(c *Call, then func(s *sessions.ServerSession, password string)) {
+	c.S.Send(contract.Message{Name: "prompt", Args: []any{MsgPasswordAsk}, Kwargs: map[string]any{
+		"options": map[string]any{"echo": false}}})
+	c.S.Prompted = func(s *sessions.ServerSession, password string) {
+		// Echo back on; the client did not echo the Enter either.
+		s.Send(contract.Message{Name: "text", Args: []any{""}, Kwargs: map[string]any{
+			"options": map[string]any{"echo": true}}})
+		then(s, password)
+	}
+}
+
+func cmdConnect(c *Call) {
+	name, password, ok := splitNamePassword(c.Args)
+	if !ok {
+		c.Msg(MsgConnectUsage)
+		return
+	}
+	if password == "" {
+		askPassword(c, func(s *sessions.ServerSession, password string) {
+			c.H.LoginWithPassword(s, name, password)
+		})
+		return
+	}
+	c.H.LoginWithPassword(c.S, name, password)
+}
+
+func cmdCreate(c *Call) {
+	name, password, ok := splitNamePassword(c.Args)
+	if !ok {
+		c.Msg(MsgCreateUsage)
+		return
+	}
+	if password == "" {
+		askPassword(c, func(s *sessions.ServerSession, password string) {
+			createAccount(c.H, s, name, password)
+		})
+		return
+	}
+	createAccount(c.H, c.S, name, password)
+}
+
+// createAccount creates the account off the loop (the hash is slow). Only
+// the CLI makes admins: an account created here never is one.
+func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, name, password string) {
+	h.Async(s, func() func() {
+		acc, err := h.Store().CreateAccount(context.Background(), name, password, false)
+		return func() {
+			switch {
+			case err == nil:
+				h.Log().Info("account created", "account", acc.Name, "address", s.Address)
+				connect := acc.Name
+				if strings.Contains(connect, " ") {
+					connect = `"` + connect + `"`
+				}
+				s.Msg(fmt.Sprintf("A new account '%s' was created. Welcome!\n\nYou can now log in with the command 'connect %s <your password>'.", acc.Name, connect))
+			case errors.Is(err, store.ErrNameTaken):
+				s.Msg(fmt.Sprintf("Sorry, there is already an account with the name '%s'.", name))
+			case errors.Is(err, store.ErrInvalidName), errors.Is(err, store.ErrInvalidPassword):
+				s.Msg(userError(err))
+			default:
+				h.Log().Error("create account", "name", name, "err", err)
+				s.Msg("There was an error creating the account. Please try again later.")
+			}
+		}
+	})
+}
+
+// userError turns a store validation error into a sentence for the player,
+// without the "store: ..." context meant for logs.
+func userError(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	if msg == "" {
+		return "That did not work."
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
+}

@@ -1,0 +1,314 @@
+// Package config loads the host's configuration: config.yaml plus PORTICO_*
+// environment overrides, into a typed, validated struct. It uses viper to
+// load only; watching the file is the host's job, done by building a fresh
+// Config and swapping it whole.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Config is the host's whole configuration.
+type Config struct {
+	// Path is the file it was loaded from (absolute). Relative paths in the
+	// file are resolved against its directory.
+	Path    string
+	Server  Server
+	Limits  Limits
+	Plugins map[string]Plugin
+}
+
+// Server holds the game-wide settings.
+type Server struct {
+	// Name is shown on the connection screen and in MSSP.
+	Name string
+	// DataDir holds the database, logs and run files (absolute after Load).
+	DataDir string
+	// MultisessionMode is Evennia's MULTISESSION_MODE: 0 (a new login
+	// disconnects the account's other sessions) or 1 (many sessions).
+	MultisessionMode int
+	// IdleTimeout drops sessions idle longer (0: never).
+	IdleTimeout time.Duration
+	// Argon2MemoryKiB and Argon2Time tune password hashing (0: defaults).
+	Argon2MemoryKiB uint32
+	Argon2Time      uint32
+}
+
+// Limits bounds what clients may do.
+type Limits struct {
+	// MaxInputLength is the longest line or message, in characters.
+	MaxInputLength int
+}
+
+// Plugin is one protocol plugin's entry under plugins.<name>.
+type Plugin struct {
+	Name    string
+	Enabled bool
+	// Path is the plugin binary; empty means bin/portico-<name> beside the
+	// host binary.
+	Path string
+	// Config is the block handed to the plugin's Configure.
+	Config map[string]any
+}
+
+// Defaults as Evennia has them where Evennia has them.
+const (
+	DefaultServerName     = "Portico"
+	DefaultDataDir        = "data"
+	DefaultMaxInputLength = 6000
+)
+
+var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// Load reads path (config.yaml) and the PORTICO_* environment into a
+// validated Config. Errors name the offending key.
+func Load(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	v := viper.New()
+	v.SetConfigFile(abs)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix("PORTICO")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	v.SetDefault("server.name", DefaultServerName)
+	v.SetDefault("server.data_dir", DefaultDataDir)
+	v.SetDefault("server.multisession_mode", 0)
+	v.SetDefault("server.idle_timeout", "0s")
+	v.SetDefault("server.argon2_memory_kib", 0)
+	v.SetDefault("server.argon2_time", 0)
+	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", abs, err)
+	}
+	if err := checkKnownKeys(v); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", abs, err)
+	}
+	c := &Config{Path: abs, Plugins: map[string]Plugin{}}
+	base := filepath.Dir(abs)
+	var errs []error
+	c.Server.Name = v.GetString("server.name")
+	c.Server.DataDir = resolve(base, v.GetString("server.data_dir"))
+	if c.Server.MultisessionMode, err = intKey(v, "server.multisession_mode"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Server.IdleTimeout, err = durationKey(v, "server.idle_timeout"); err != nil {
+		errs = append(errs, err)
+	}
+	if n, err := intKey(v, "server.argon2_memory_kib"); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Server.Argon2MemoryKiB = uint32(n)
+	}
+	if n, err := intKey(v, "server.argon2_time"); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Server.Argon2Time = uint32(n)
+	}
+	if c.Limits.MaxInputLength, err = intKey(v, "limits.max_input_length"); err != nil {
+		errs = append(errs, err)
+	}
+	plugins, _ := v.Get("plugins").(map[string]any)
+	for name := range plugins {
+		key := "plugins." + name
+		p := Plugin{Name: name}
+		if !pluginName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s: plugin names are lower-case letters, digits, - and _", key))
+			continue
+		}
+		if p.Enabled, err = boolKey(v, key+".enabled"); err != nil {
+			errs = append(errs, err)
+		}
+		p.Path = v.GetString(key + ".path")
+		if p.Path != "" {
+			p.Path = resolve(base, p.Path)
+		}
+		if raw := v.Get(key + ".config"); raw != nil {
+			m, ok := raw.(map[string]any)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s.config: want a mapping, got %T", key, raw))
+			}
+			p.Config = m
+		}
+		if p.Config == nil {
+			p.Config = map[string]any{}
+		}
+		c.Plugins[name] = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", abs, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", abs, err)
+	}
+	return c, nil
+}
+
+// Validate checks values that parse but make no sense, naming the key.
+func (c *Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Server.Name) == "" {
+		errs = append(errs, errors.New("server.name: must not be empty"))
+	}
+	if c.Server.DataDir == "" {
+		errs = append(errs, errors.New("server.data_dir: must not be empty"))
+	}
+	if c.Server.MultisessionMode < 0 || c.Server.MultisessionMode > 1 {
+		errs = append(errs, fmt.Errorf("server.multisession_mode: %d is not supported (0 or 1)", c.Server.MultisessionMode))
+	}
+	if c.Server.IdleTimeout < 0 {
+		errs = append(errs, errors.New("server.idle_timeout: must not be negative"))
+	}
+	if c.Limits.MaxInputLength < 0 {
+		errs = append(errs, errors.New("limits.max_input_length: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// EnabledPlugins returns the enabled plugins sorted by name.
+func (c *Config) EnabledPlugins() []Plugin {
+	var out []Plugin
+	for _, p := range c.Plugins {
+		if p.Enabled {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// PluginPath returns where plugin p's binary is: its path, or
+// portico-<name> beside the running host binary.
+func (c *Config) PluginPath(p Plugin) (string, error) {
+	if p.Path != "" {
+		return p.Path, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("config: plugins.%s.path: find host binary: %w", p.Name, err)
+	}
+	return filepath.Join(filepath.Dir(exe), "portico-"+p.Name), nil
+}
+
+// RunDir is where the host keeps its control socket, pid file and plugin
+// sockets (mode 0700).
+func (c *Config) RunDir() string { return filepath.Join(c.Server.DataDir, "run") }
+
+// DBPath is the SQLite database.
+func (c *Config) DBPath() string { return filepath.Join(c.Server.DataDir, "portico.db") }
+
+// LogDir holds the host's and plugins' logs.
+func (c *Config) LogDir() string { return filepath.Join(c.Server.DataDir, "logs") }
+
+// ControlSocket is the path of the control socket.
+func (c *Config) ControlSocket() string { return filepath.Join(c.RunDir(), "control.sock") }
+
+func resolve(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+var knownTop = map[string]map[string]bool{
+	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true,
+		"argon2_memory_kib": true, "argon2_time": true},
+	"limits": {"max_input_length": true},
+}
+
+// checkKnownKeys rejects keys the host does not know, so that a typo is an
+// error instead of a setting silently ignored.
+func checkKnownKeys(v *viper.Viper) error {
+	var errs []error
+	for _, key := range v.AllKeys() {
+		parts := strings.Split(key, ".")
+		switch parts[0] {
+		case "server", "limits":
+			if len(parts) != 2 || !knownTop[parts[0]][parts[1]] {
+				errs = append(errs, fmt.Errorf("%s: unknown key", key))
+			}
+		case "plugins":
+			if len(parts) < 3 {
+				errs = append(errs, fmt.Errorf("%s: want plugins.<name>.{enabled,path,config}", key))
+				continue
+			}
+			switch parts[2] {
+			case "enabled", "path":
+				if len(parts) != 3 {
+					errs = append(errs, fmt.Errorf("%s: unknown key", key))
+				}
+			case "config":
+			default:
+				errs = append(errs, fmt.Errorf("%s: unknown key (want enabled, path or config)", key))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: unknown key", key))
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+func intKey(v *viper.Viper, key string) (int, error) {
+	switch x := v.Get(key).(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), nil
+		}
+	case string:
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(x), "%d", &n); err == nil && fmt.Sprint(n) == strings.TrimSpace(x) {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: want a whole number, got %v", key, v.Get(key))
+}
+
+func boolKey(v *viper.Viper, key string) (bool, error) {
+	switch x := v.Get(key).(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes", "on", "1":
+			return true, nil
+		case "false", "no", "off", "0", "":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("%s: want true or false, got %v", key, v.Get(key))
+}
+
+func durationKey(v *viper.Viper, key string) (time.Duration, error) {
+	switch x := v.Get(key).(type) {
+	case int:
+		if x == 0 {
+			return 0, nil
+		}
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(x))
+		if err == nil {
+			return d, nil
+		}
+	case time.Duration:
+		return x, nil
+	}
+	return 0, fmt.Errorf("%s: want a duration such as 30m, got %v", key, v.Get(key))
+}

@@ -1,0 +1,737 @@
+// Package sessions is the host's session layer: ServerSession and
+// ServerSessionHandler with Evennia's semantics, and the inputfuncs.
+//
+// All game state is owned by one loop goroutine (Run): plugin links, the
+// control socket and timers hand it work with Do or Call, so that nothing
+// here needs a lock and every handler method runs in order, as Evennia's
+// reactor does. Slow work (password hashing) runs off the loop with Async
+// and comes back to it. The package never touches a client socket.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// Evennia's messages, kept word for word.
+const (
+	ReasonDuplicate     = "Logged in from elsewhere. Disconnecting."
+	ReasonDisconnectAll = "You have been disconnected."
+	ReasonIdle          = "idle timeout exceeded"
+	MsgServerRestarted  = " ... Server restarted."
+	MsgBadEncoding      = "Your client sent an incorrect UTF-8 sequence."
+)
+
+// Portals is how the handler reaches the plugins (the plugin manager).
+type Portals interface {
+	// Send queues an event for the named plugin's link.
+	Send(plugin string, ev *portalpb.Event)
+	// StartBot launches a bot session on the plugin serving protocol.
+	StartBot(ctx context.Context, protocol string, config map[string]any) (uint64, error)
+}
+
+// Lifecycle is how the handler asks the host to reload, reset or stop.
+type Lifecycle interface {
+	Reload(reason string) error
+	Reset(reason string) error
+	Shutdown(reason string) error
+}
+
+// CommandHandler runs a line of text as a command (the command parser).
+type CommandHandler interface {
+	Execute(s *ServerSession, line string)
+}
+
+// Settings are the host settings the handler uses; they may change live.
+type Settings struct {
+	ServerName       string
+	MultisessionMode int
+	IdleTimeout      time.Duration
+}
+
+// ServerSessionHandler keeps every ServerSession of the host, whatever its
+// protocol (Evennia's ServerSessionHandler).
+type ServerSessionHandler struct {
+	log       *slog.Logger
+	store     *store.Store
+	portals   Portals
+	commands  CommandHandler
+	lifecycle Lifecycle
+	settings  Settings
+	now       func() time.Time
+
+	sessions   map[uint64]*ServerSession
+	inputfuncs map[string]Inputfunc
+
+	jobs    chan func()
+	asyncWG sync.WaitGroup
+	// hashSlots bounds concurrent password hashes (each takes memory).
+	hashSlots chan struct{}
+}
+
+// Options build a handler.
+type Options struct {
+	Log       *slog.Logger
+	Store     *store.Store
+	Portals   Portals
+	Commands  CommandHandler
+	Lifecycle Lifecycle
+	Settings  Settings
+}
+
+// NewServerSessionHandler makes a handler with the default inputfuncs.
+func NewServerSessionHandler(o Options) *ServerSessionHandler {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	h := &ServerSessionHandler{
+		log: o.Log, store: o.Store, portals: o.Portals, commands: o.Commands, lifecycle: o.Lifecycle,
+		settings: o.Settings, now: time.Now,
+		sessions:  map[uint64]*ServerSession{},
+		jobs:      make(chan func(), 4096),
+		hashSlots: make(chan struct{}, 2),
+	}
+	h.inputfuncs = DefaultInputfuncs()
+	return h
+}
+
+// SetCommands sets the command handler (commands need the handler, so one
+// of the two is made first).
+func (h *ServerSessionHandler) SetCommands(c CommandHandler) { h.commands = c }
+
+// SetLifecycle sets the host hooks for reload, reset and shutdown.
+func (h *ServerSessionHandler) SetLifecycle(l Lifecycle) { h.lifecycle = l }
+
+// SetSettings swaps the live settings (config reload).
+func (h *ServerSessionHandler) SetSettings(s Settings) { h.settings = s }
+
+// Settings returns the live settings.
+func (h *ServerSessionHandler) Settings() Settings { return h.settings }
+
+// Store returns the persistent store.
+func (h *ServerSessionHandler) Store() *store.Store { return h.store }
+
+// Log returns the handler's logger.
+func (h *ServerSessionHandler) Log() *slog.Logger { return h.log }
+
+// RegisterInputfunc adds or replaces an inputfunc (later ones override
+// earlier ones, as Evennia's INPUT_FUNC_MODULES).
+func (h *ServerSessionHandler) RegisterInputfunc(name string, f Inputfunc) {
+	h.inputfuncs[normaliseInputfuncName(name)] = f
+}
+
+// Run executes posted work in order until ctx ends, then waits for async
+// work to finish.
+func (h *ServerSessionHandler) Run(ctx context.Context) {
+	idleTick := time.NewTicker(time.Second)
+	defer idleTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			h.drainAsync()
+			return
+		case f := <-h.jobs:
+			f()
+		case <-idleTick.C:
+			h.ValidateSessions()
+		}
+	}
+}
+
+// drainAsync keeps running posted work until every async operation has
+// finished and posted its continuation, so that none is left blocked.
+func (h *ServerSessionHandler) drainAsync() {
+	done := make(chan struct{})
+	go func() { h.asyncWG.Wait(); close(done) }()
+	for {
+		select {
+		case f := <-h.jobs:
+			f()
+		case <-done:
+			for {
+				select {
+				case f := <-h.jobs:
+					f()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Do posts f to the loop. It blocks while the loop's queue is full, which
+// slows a flooding plugin link down instead of growing memory.
+func (h *ServerSessionHandler) Do(f func()) { h.jobs <- f }
+
+// Call runs f on the loop and waits for it, or for ctx.
+func (h *ServerSessionHandler) Call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case h.jobs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Async runs work off the loop for session s (a password check), holding
+// s's further input until then runs on the loop. then may be nil.
+func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())) {
+	s.busy = true
+	h.asyncWG.Add(1)
+	go func() {
+		defer h.asyncWG.Done()
+		h.hashSlots <- struct{}{}
+		then := work()
+		<-h.hashSlots
+		h.jobs <- func() {
+			if then != nil {
+				then()
+			}
+			h.release(s)
+		}
+	}()
+}
+
+// release lets a session's held input through after an async operation.
+func (h *ServerSessionHandler) release(s *ServerSession) {
+	s.busy = false
+	for len(s.held) > 0 && !s.busy {
+		if h.sessions[s.Sessid] != s {
+			s.held = nil
+			return
+		}
+		msgs := s.held[0]
+		s.held = s.held[1:]
+		h.CallInputfuncs(s, msgs)
+	}
+}
+
+// ---- portal side (events from plugins) ----
+
+// PortalConnect creates a session for a new connection (PCONN). A session
+// that comes logged in (SSH key auth, bots) is logged in at once; others get
+// the connection screen.
+func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionData) {
+	if old, ok := h.sessions[d.Sessid]; ok {
+		// Ids are never reused; the same session announced twice (a link
+		// replayed after a host reattach) is a sync.
+		old.LoadSyncData(d, nil)
+		return
+	}
+	s := h.newSession(plugin, d)
+	h.sessions[s.Sessid] = s
+	s.AtSync()
+	h.log.Debug("session connected", "sessid", s.Sessid, "plugin", plugin, "address", s.Address)
+	if s.LoggedIn && s.UID != 0 {
+		acc, err := h.store.AccountByID(context.Background(), s.UID)
+		if err == nil {
+			h.Login(s, acc, true)
+			return
+		}
+		h.log.Warn("session came logged in as an unknown account", "sessid", s.Sessid, "uid", s.UID, "err", err)
+		s.LoggedIn, s.UID, s.UName = false, 0, ""
+		s.AtSync()
+	}
+	h.runLookAtLoginStart(s)
+}
+
+func (h *ServerSessionHandler) runLookAtLoginStart(s *ServerSession) {
+	if h.commands != nil {
+		h.commands.Execute(s, "look")
+	}
+}
+
+func (h *ServerSessionHandler) newSession(plugin string, d contract.SessionData) *ServerSession {
+	s := &ServerSession{SessionData: d, Plugin: plugin, handler: h, NDB: map[string]any{}}
+	if s.ProtocolFlags == nil {
+		s.ProtocolFlags = map[string]any{}
+	}
+	if s.ServerData == nil {
+		s.ServerData = map[string]any{}
+	}
+	return s
+}
+
+// PortalSessionSync loads one session's data from its plugin (PCONNSYNC):
+// negotiation results, a window resize. fields names what is carried (all
+// when empty); protocol flags are merged.
+func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.SessionData, fields []string) {
+	s := h.sessions[d.Sessid]
+	if s == nil || s.Plugin != plugin {
+		return
+	}
+	// The plugin may not change who the session is logged in as.
+	uid, logged, uname, puid := s.UID, s.LoggedIn, s.UName, s.PUID
+	s.LoadSyncData(d, fields)
+	s.UID, s.LoggedIn, s.UName, s.PUID = uid, logged, uname, puid
+}
+
+// PortalSessionsSync rebuilds the sessions of a plugin the host (re)attached
+// to (PSYNC): one ServerSession per entry, with account and puppet restored
+// without login hooks, then the restart announcement.
+func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
+	for _, d := range all {
+		s, ok := h.sessions[d.Sessid]
+		if !ok {
+			s = h.newSession(plugin, d)
+			h.sessions[d.Sessid] = s
+		} else {
+			s.LoadSyncData(d, nil)
+		}
+		s.Account, s.Puppet = nil, nil
+		if s.LoggedIn && s.UID != 0 {
+			if acc, err := h.store.AccountByID(context.Background(), s.UID); err == nil {
+				a := acc
+				s.Account = &a
+				if s.PUID != 0 {
+					if ch, err := h.store.CharacterByID(context.Background(), s.PUID); err == nil {
+						s.Puppet = &ch
+					}
+				}
+			} else {
+				s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
+			}
+		}
+		s.AtSync()
+	}
+	for _, d := range all {
+		if s := h.sessions[d.Sessid]; s != nil {
+			s.Msg(MsgServerRestarted)
+		}
+	}
+}
+
+// PortalDisconnect removes a session whose client went away (PDISCONN),
+// without telling the plugin, which already knows.
+func (h *ServerSessionHandler) PortalDisconnect(plugin string, sessid uint64, reason string) {
+	s := h.sessions[sessid]
+	if s == nil || s.Plugin != plugin {
+		return
+	}
+	h.Disconnect(s, reason, false)
+}
+
+// PortalDisconnectAll removes every session of a plugin (PDISCONNALL): the
+// plugin stopped or crashed. Its sessions are gone on its side already.
+func (h *ServerSessionHandler) PortalDisconnectAll(plugin, reason string) {
+	for _, s := range h.sortedSessions() {
+		if s.Plugin == plugin {
+			h.Disconnect(s, reason, false)
+		}
+	}
+}
+
+// StartBotSession launches a bot session: the plugin serving protocol is
+// given the config dict and connects the bot, which arrives through
+// PortalConnect (SCONN).
+func (h *ServerSessionHandler) StartBotSession(ctx context.Context, protocol string, config map[string]any) (uint64, error) {
+	if h.portals == nil {
+		return 0, errors.New("sessions: start bot: no plugins")
+	}
+	id, err := h.portals.StartBot(ctx, protocol, config)
+	if err != nil {
+		return 0, fmt.Errorf("sessions: start bot on %q: %w", protocol, err)
+	}
+	return id, nil
+}
+
+// PortalRestartServer asks the host to reload (SRELOAD).
+func (h *ServerSessionHandler) PortalRestartServer(reason string) error {
+	if h.lifecycle == nil {
+		return errors.New("sessions: reload: no host lifecycle")
+	}
+	return h.lifecycle.Reload(reason)
+}
+
+// PortalResetServer asks the host to reset (SRESET).
+func (h *ServerSessionHandler) PortalResetServer(reason string) error {
+	if h.lifecycle == nil {
+		return errors.New("sessions: reset: no host lifecycle")
+	}
+	return h.lifecycle.Reset(reason)
+}
+
+// PortalShutdown asks the host to shut down, plugins and all (PSHUTD).
+func (h *ServerSessionHandler) PortalShutdown(reason string) error {
+	if h.lifecycle == nil {
+		return errors.New("sessions: shutdown: no host lifecycle")
+	}
+	return h.lifecycle.Shutdown(reason)
+}
+
+// ---- server side ----
+
+// Login logs s in as acc (Evennia's login): at_login, the multisession
+// rule (mode 0 disconnects the account's other sessions), SLOGIN to the
+// plugin, then the account's character is puppeted. force skips nothing
+// here yet; it marks logins the server makes itself (SSH keys, bots).
+func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force bool) {
+	_ = force
+	s.AtLogin(acc)
+	if h.settings.MultisessionMode == 0 {
+		h.DisconnectDuplicateSessions(s, ReasonDuplicate)
+	}
+	if acc.CharacterID != 0 {
+		if ch, err := h.store.CharacterByID(context.Background(), acc.CharacterID); err == nil {
+			s.Puppet = &ch
+			s.PUID = ch.ID
+		} else {
+			h.log.Warn("login: character not found", "account", acc.Name, "character", acc.CharacterID, "err", err)
+		}
+	}
+	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
+		Sessid: s.Sessid, Uid: s.UID, Uname: s.UName, Puid: s.PUID}}})
+	h.log.Info("login", "account", acc.Name, "sessid", s.Sessid, "plugin", s.Plugin)
+	// at_post_login: tell OOB clients, then show where they are.
+	h.SendMessages(s, contract.Message{Name: "logged_in", Kwargs: map[string]any{"options": map[string]any{}}})
+	if s.Puppet != nil {
+		s.Msg(fmt.Sprintf("\nYou become %s.\n", s.Puppet.Name))
+	}
+	if h.commands != nil {
+		h.commands.Execute(s, "look")
+	}
+}
+
+// Disconnect ends session s (Evennia's disconnect): it is removed from the
+// host and, when syncPortal is set, the plugin is told to close it showing
+// reason.
+func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncPortal bool) {
+	if h.sessions[s.Sessid] != s {
+		return
+	}
+	for _, t := range s.repeats {
+		t.Stop()
+	}
+	s.repeats = nil
+	delete(h.sessions, s.Sessid)
+	s.held = nil
+	if s.Account != nil {
+		h.log.Info("logout", "account", s.Account.Name, "sessid", s.Sessid, "reason", reason)
+	}
+	if syncPortal {
+		h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{
+			Sessid: s.Sessid, Reason: reason}}})
+	}
+}
+
+// AllSessionsPortalSync pushes every session's data to its plugin, dropping
+// plugin sessions the host does not know (SSYNC, clean).
+func (h *ServerSessionHandler) AllSessionsPortalSync() {
+	byPlugin := map[string][]*portalpb.SessionData{}
+	for _, s := range h.sortedSessions() {
+		pd, err := contract.SessionToPB(s.GetSyncData())
+		if err != nil {
+			h.log.Error("sync", "sessid", s.Sessid, "err", err)
+			continue
+		}
+		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], pd)
+	}
+	for plugin, list := range byPlugin {
+		h.portals.Send(plugin, &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
+			Sessions: list, Clean: true}}})
+	}
+}
+
+// SessionPortalSync pushes one session's whole data to its plugin (SSYNC).
+func (h *ServerSessionHandler) SessionPortalSync(s *ServerSession) {
+	h.sendSync(s, nil)
+}
+
+// SessionPortalPartialSync pushes the named fields of s to its plugin.
+func (h *ServerSessionHandler) SessionPortalPartialSync(s *ServerSession, fields ...string) {
+	h.sendSync(s, fields)
+}
+
+func (h *ServerSessionHandler) sendSync(s *ServerSession, fields []string) {
+	if h.sessions[s.Sessid] != s {
+		return
+	}
+	pd, err := contract.SessionToPB(s.GetSyncData())
+	if err != nil {
+		h.log.Error("sync", "sessid", s.Sessid, "err", err)
+		return
+	}
+	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{
+		Session: pd, Fields: fields}}})
+}
+
+// DisconnectAllSessions ends every session, telling each plugin once
+// (SDISCONNALL).
+func (h *ServerSessionHandler) DisconnectAllSessions(reason string) {
+	if reason == "" {
+		reason = ReasonDisconnectAll
+	}
+	plugins := map[string]bool{}
+	for _, s := range h.sortedSessions() {
+		plugins[s.Plugin] = true
+		h.Disconnect(s, reason, false)
+	}
+	for p := range plugins {
+		h.portals.Send(p, &portalpb.Event{Kind: &portalpb.Event_DisconnectAll{DisconnectAll: &portalpb.DisconnectAll{Reason: reason}}})
+	}
+}
+
+// DisconnectDuplicateSessions ends the other logged-in sessions of s's
+// account.
+func (h *ServerSessionHandler) DisconnectDuplicateSessions(s *ServerSession, reason string) {
+	if reason == "" {
+		reason = ReasonDuplicate
+	}
+	for _, other := range h.SessionsFromAccount(s.UID) {
+		if other != s {
+			h.Disconnect(other, reason, true)
+		}
+	}
+}
+
+// ValidateSessions drops sessions idle longer than the idle timeout (none
+// when it is 0). Bots are exempt (Evennia's noidletimeout lock).
+func (h *ServerSessionHandler) ValidateSessions() {
+	limit := h.settings.IdleTimeout
+	if limit <= 0 {
+		return
+	}
+	now := h.now()
+	for _, s := range h.sortedSessions() {
+		if isBot(s) {
+			continue
+		}
+		if now.Sub(s.CmdLast) > limit {
+			h.Disconnect(s, ReasonIdle, true)
+		}
+	}
+}
+
+func isBot(s *ServerSession) bool {
+	b, _ := s.ServerData["bot"].(bool)
+	return b
+}
+
+// AccountCount returns the number of distinct logged-in accounts.
+func (h *ServerSessionHandler) AccountCount() int {
+	seen := map[int64]bool{}
+	for _, s := range h.sessions {
+		if s.LoggedIn {
+			seen[s.UID] = true
+		}
+	}
+	return len(seen)
+}
+
+// AllConnectedAccounts returns each logged-in account once, by name.
+func (h *ServerSessionHandler) AllConnectedAccounts() []store.Account {
+	seen := map[int64]bool{}
+	var out []store.Account
+	for _, s := range h.sortedSessions() {
+		if s.LoggedIn && s.Account != nil && !seen[s.UID] {
+			seen[s.UID] = true
+			out = append(out, *s.Account)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SessionFromSessid returns the session with id, or nil.
+func (h *ServerSessionHandler) SessionFromSessid(id uint64) *ServerSession { return h.sessions[id] }
+
+// SessionFromAccount returns account uid's session with id sessid, or nil.
+func (h *ServerSessionHandler) SessionFromAccount(uid int64, sessid uint64) *ServerSession {
+	if s := h.sessions[sessid]; s != nil && s.LoggedIn && s.UID == uid {
+		return s
+	}
+	return nil
+}
+
+// SessionsFromAccount returns the logged-in sessions of account uid, oldest
+// first.
+func (h *ServerSessionHandler) SessionsFromAccount(uid int64) []*ServerSession {
+	var out []*ServerSession
+	for _, s := range h.sortedSessions() {
+		if s.LoggedIn && s.UID == uid {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SessionsFromPuppet returns the sessions puppeting character puid.
+func (h *ServerSessionHandler) SessionsFromPuppet(puid int64) []*ServerSession {
+	var out []*ServerSession
+	for _, s := range h.sortedSessions() {
+		if puid != 0 && s.PUID == puid {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SessionsFromCsessid returns the sessions with client session id csessid
+// (a browser's).
+func (h *ServerSessionHandler) SessionsFromCsessid(csessid string) []*ServerSession {
+	var out []*ServerSession
+	for _, s := range h.sortedSessions() {
+		if csessid != "" && s.Csessid == csessid {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Sessions returns every session, oldest id first.
+func (h *ServerSessionHandler) Sessions() []*ServerSession { return h.sortedSessions() }
+
+// Count returns the number of sessions.
+func (h *ServerSessionHandler) Count() int { return len(h.sessions) }
+
+func (h *ServerSessionHandler) sortedSessions() []*ServerSession {
+	out := make([]*ServerSession, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Sessid < out[j].Sessid })
+	return out
+}
+
+// AnnounceAll sends text to every session: one frame per plugin naming
+// its recipients, not one event per session.
+func (h *ServerSessionHandler) AnnounceAll(text string) {
+	h.Broadcast(h.sortedSessions(), contract.Text(text))
+}
+
+// Broadcast sends the same messages to many sessions, as one event per
+// plugin.
+func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contract.Message) {
+	pms, err := contract.MessagesToPB(msgs)
+	if err != nil {
+		h.log.Error("broadcast", "err", err)
+		return
+	}
+	byPlugin := map[string][]uint64{}
+	var order []string
+	for _, s := range targets {
+		if h.sessions[s.Sessid] != s {
+			continue
+		}
+		if _, ok := byPlugin[s.Plugin]; !ok {
+			order = append(order, s.Plugin)
+		}
+		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], s.Sessid)
+	}
+	for _, p := range order {
+		h.portals.Send(p, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+			Sessids: byPlugin[p], Messages: pms}}})
+	}
+}
+
+// DataOut sends Evennia-style send data to s through clean_senddata.
+func (h *ServerSessionHandler) DataOut(s *ServerSession, data map[string]any) {
+	msgs := h.CleanSendData(s, data)
+	h.SendMessages(s, msgs...)
+}
+
+// SendMessages sends clean messages to s.
+func (h *ServerSessionHandler) SendMessages(s *ServerSession, msgs ...contract.Message) {
+	if len(msgs) == 0 || h.sessions[s.Sessid] != s {
+		return
+	}
+	pms, err := contract.MessagesToPB(msgs)
+	if err != nil {
+		h.log.Error("data out", "sessid", s.Sessid, "err", err)
+		return
+	}
+	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+		Sessids: []uint64{s.Sessid}, Messages: pms}}})
+}
+
+// CleanSendData normalises send data for s (Evennia's clean_senddata), in
+// s's encoding.
+func (h *ServerSessionHandler) CleanSendData(s *ServerSession, data map[string]any) []contract.Message {
+	msgs, bad := contract.CleanSendData(data, s.Encoding())
+	if bad {
+		h.log.Warn("clean_senddata: bad encoding in output", "sessid", s.Sessid)
+	}
+	return msgs
+}
+
+// DataIn handles input from a plugin for session sessid (Evennia's
+// data_in): it goes to the session's inputfuncs. Input for a session of
+// another plugin is ignored.
+func (h *ServerSessionHandler) DataIn(plugin string, sessid uint64, msgs []contract.Message) {
+	s := h.sessions[sessid]
+	if s == nil || s.Plugin != plugin {
+		return
+	}
+	s.DataIn(msgs...)
+}
+
+// GetInputfuncs returns the registered inputfuncs by name.
+func (h *ServerSessionHandler) GetInputfuncs() map[string]Inputfunc { return h.inputfuncs }
+
+// CallInputfuncs runs each message's inputfunc (Evennia's call_inputfuncs):
+// the name is trimmed and lower-cased, options are popped, unknown names go
+// to `default`. While the session waits on an async operation the input is
+// held, in order.
+func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.Message) {
+	if s.busy {
+		if len(s.held) < maxHeld {
+			s.held = append(s.held, msgs)
+		}
+		return
+	}
+	for i, m := range msgs {
+		if s.busy {
+			s.held = append(s.held, msgs[i:])
+			return
+		}
+		if h.sessions[s.Sessid] != s {
+			return
+		}
+		name := normaliseInputfuncName(m.Name)
+		kwargs := m.Kwargs
+		if _, ok := kwargs["options"]; ok {
+			kwargs = withoutOptions(kwargs)
+		}
+		f, ok := h.inputfuncs[name]
+		args := m.Args
+		if !ok {
+			f = h.inputfuncs["default"]
+			args = append([]any{name}, m.Args...)
+		}
+		h.callInputfunc(f, s, name, args, kwargs)
+	}
+}
+
+// maxHeld bounds input held while a session waits.
+const maxHeld = 256
+
+func (h *ServerSessionHandler) callInputfunc(f Inputfunc, s *ServerSession, name string, args []any, kwargs map[string]any) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("inputfunc panicked", "inputfunc", name, "sessid", s.Sessid, "panic", r)
+			if s.FlagBool(contract.FlagInputDebug) {
+				s.Msg(fmt.Sprintf("Inputfunc %s failed: %v", name, r))
+			}
+		}
+	}()
+	f.Func(h, s, args, kwargs)
+}
+
+// SetPortals sets how the handler reaches the plugins.
+func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }

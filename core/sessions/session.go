@@ -1,0 +1,120 @@
+package sessions
+
+import (
+	"time"
+
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/contract"
+)
+
+// Cmdset names stored in a session's cmdset_storage_string.
+const (
+	CmdsetUnloggedIn = "unloggedin"
+	CmdsetAccount    = "account"
+)
+
+// ServerSession is the host's side of one connection, whatever its protocol
+// (Evennia's ServerSession). It is owned by the handler's loop: touch it only
+// from there.
+type ServerSession struct {
+	contract.SessionData
+
+	// Plugin names the plugin (config key) the session arrived through.
+	Plugin string
+	// Account is the logged-in account, nil before login.
+	Account *store.Account
+	// Puppet is the character the session controls, nil if none.
+	Puppet *store.Character
+	// NDB holds non-persistent data, gone at reset.
+	NDB map[string]any
+
+	// Prompted, when set, receives the next line of text input instead of
+	// the command parser (a password asked for with echo off).
+	Prompted func(s *ServerSession, line string)
+
+	handler *ServerSessionHandler
+	// busy is set while an async operation for the session (a password
+	// check) runs; input arriving meanwhile waits in held, in order.
+	busy bool
+	held [][]contract.Message
+	// repeats are the session's running `repeat` inputfunc timers.
+	repeats map[string]*time.Timer
+}
+
+// Handler returns the session handler that owns the session.
+func (s *ServerSession) Handler() *ServerSessionHandler { return s.handler }
+
+// Msg sends text to the session's client.
+func (s *ServerSession) Msg(text string) {
+	s.handler.SendMessages(s, contract.Text(text))
+}
+
+// Send sends already clean messages to the session's client.
+func (s *ServerSession) Send(msgs ...contract.Message) {
+	s.handler.SendMessages(s, msgs...)
+}
+
+// DataOut sends Evennia-style send data (text=..., prompt=..., options=...)
+// through clean_senddata.
+func (s *ServerSession) DataOut(data map[string]any) {
+	s.handler.DataOut(s, data)
+}
+
+// DataIn passes input from the portal to the inputfuncs (Evennia's
+// ServerSession.data_in).
+func (s *ServerSession) DataIn(msgs ...contract.Message) {
+	s.handler.CallInputfuncs(s, msgs)
+}
+
+// AtSync applies the session's synced state on the host: the cmdset for its
+// login state, and the account and puppet when it comes logged in (after a
+// reload), without login hooks.
+func (s *ServerSession) AtSync() {
+	if !s.LoggedIn || s.Account == nil {
+		s.CmdsetStorageString = CmdsetUnloggedIn
+		return
+	}
+	s.CmdsetStorageString = CmdsetAccount
+}
+
+// AtLogin marks the session logged in as account (Evennia's at_login).
+func (s *ServerSession) AtLogin(acc store.Account) {
+	a := acc
+	s.Account = &a
+	s.UID = acc.ID
+	s.UName = acc.Name
+	s.LoggedIn = true
+	s.PUID = 0
+	s.Puppet = nil
+	s.CmdsetStorageString = CmdsetAccount
+}
+
+// UpdateSessionCounters records activity: idle input moves only cmd_last;
+// other input also counts a command and moves cmd_last_visible.
+func (s *ServerSession) UpdateSessionCounters(now time.Time, idle bool) {
+	s.CmdLast = now
+	if !idle {
+		s.CmdTotal++
+		s.CmdLastVisible = now
+	}
+}
+
+// UpdateFlags sets protocol flags and syncs them to the plugin.
+func (s *ServerSession) UpdateFlags(flags map[string]any) {
+	if s.ProtocolFlags == nil {
+		s.ProtocolFlags = map[string]any{}
+	}
+	for k, v := range flags {
+		s.ProtocolFlags[k] = v
+	}
+	s.handler.SessionPortalPartialSync(s, contract.FieldProtocolFlags)
+}
+
+// ScreenWidth returns the client's width (78 when unknown, as Evennia).
+func (s *ServerSession) ScreenWidth() int { return s.FlagInt(contract.FlagScreenWidth, 78) }
+
+// ScreenHeight returns the client's height (45 when unknown, as Evennia).
+func (s *ServerSession) ScreenHeight() int { return s.FlagInt(contract.FlagScreenHeight, 45) }
+
+// IsAdmin reports whether the session is logged in to an admin account.
+func (s *ServerSession) IsAdmin() bool { return s.Account != nil && s.Account.IsAdmin }

@@ -1,0 +1,57 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// HostInfo is what the host tells a plugin about itself at Configure.
+type HostInfo struct {
+	ServerName string
+	DataDir    string
+	Version    string
+	// MaxInputLength is the host-wide limit on one line or message, in
+	// characters (0: none). Plugins enforce it before input reaches the host.
+	MaxInputLength int
+}
+
+// Config is a plugin's config block from config.yaml (or a bot's config
+// dict) and the host's facts.
+type Config struct {
+	Raw  map[string]any
+	Host HostInfo
+}
+
+// Decode fills v (a pointer to a struct with json tags, holding its
+// defaults) from the config block. A key v does not know is an error that
+// names it, so that a typo in config.yaml is reported instead of ignored.
+func (c Config) Decode(v any) error {
+	b, err := json.Marshal(c.Raw)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		msg := err.Error()
+		if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return fmt.Errorf("config: unknown key %s", k)
+		}
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok {
+			return fmt.Errorf("config: key %q: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}

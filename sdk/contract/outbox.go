@@ -1,0 +1,115 @@
+package contract
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Frame bounds. A frame never waits to fill: whatever is queued when the
+// sender wakes goes out at once, cut only at these bounds so that no frame
+// comes near gRPC's message size limit.
+const (
+	MaxFrameEvents = 512
+	MaxFrameBytes  = 1 << 20
+	// MaxMessageBytes is the gRPC message limit both sides set on the link.
+	MaxMessageBytes = 16 << 20
+)
+
+// ErrOutboxFull is returned by Put when the outbox holds its maximum.
+var ErrOutboxFull = errors.New("contract: link outbox full")
+
+// Outbox queues events for the Link stream and hands them to one sender
+// goroutine as frames. It outlives any one stream: events put while no
+// stream is open wait for the next one (the plugin keeps its players' input
+// through a host reload).
+type Outbox struct {
+	mu     sync.Mutex
+	events []*portalpb.Event
+	max    int
+	wake   chan struct{}
+}
+
+// NewOutbox makes an outbox holding at most max events (0: no bound).
+func NewOutbox(max int) *Outbox {
+	return &Outbox{max: max, wake: make(chan struct{}, 1)}
+}
+
+// Put queues events in order. It never blocks; it fails with ErrOutboxFull
+// (queuing nothing) when they do not fit.
+func (o *Outbox) Put(evs ...*portalpb.Event) error {
+	o.mu.Lock()
+	if o.max > 0 && len(o.events)+len(evs) > o.max {
+		o.mu.Unlock()
+		return ErrOutboxFull
+	}
+	o.events = append(o.events, evs...)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Len returns the number of queued events.
+func (o *Outbox) Len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.events)
+}
+
+// take removes the events for one frame.
+func (o *Outbox) take() []*portalpb.Event {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.events) == 0 {
+		return nil
+	}
+	n, size := 0, 0
+	for n < len(o.events) && n < MaxFrameEvents {
+		size += proto.Size(o.events[n])
+		if n > 0 && size > MaxFrameBytes {
+			break
+		}
+		n++
+	}
+	batch := make([]*portalpb.Event, n)
+	copy(batch, o.events[:n])
+	// Shift rather than reslice so the backing array does not grow forever.
+	rest := copy(o.events, o.events[n:])
+	clear(o.events[rest:])
+	o.events = o.events[:rest]
+	return batch
+}
+
+// requeue puts events that could not be sent back at the front.
+func (o *Outbox) requeue(evs []*portalpb.Event) {
+	o.mu.Lock()
+	o.events = append(evs, o.events...)
+	o.mu.Unlock()
+}
+
+// Run sends queued events as frames until ctx ends or send fails. On a send
+// error the frame's events are put back so that a later Run (a new stream)
+// delivers them. Only one Run may be active at a time.
+func (o *Outbox) Run(ctx context.Context, send func(*portalpb.Frame) error) error {
+	for {
+		batch := o.take()
+		if batch == nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-o.wake:
+				continue
+			}
+		}
+		if err := send(&portalpb.Frame{Events: batch}); err != nil {
+			o.requeue(batch)
+			return err
+		}
+	}
+}

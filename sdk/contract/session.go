@@ -1,0 +1,290 @@
+package contract
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// Protocol flag names Evennia keeps in a session's protocol_flags.
+const (
+	FlagEncoding     = "ENCODING"
+	FlagScreenReader = "SCREENREADER"
+	FlagInputDebug   = "INPUTDEBUG"
+	FlagRaw          = "RAW"
+	FlagNoColor      = "NOCOLOR"
+	FlagLocalEcho    = "LOCALECHO"
+	FlagScreenWidth  = "SCREENWIDTH"
+	FlagScreenHeight = "SCREENHEIGHT"
+	FlagClientName   = "CLIENTNAME"
+	FlagANSI         = "ANSI"
+	FlagXterm256     = "XTERM256"
+	FlagTrueColor    = "TRUECOLOR"
+	FlagUTF8         = "UTF-8"
+)
+
+// Field names of SessionData, as Evennia's SESSION_SYNC_ATTRS spells them.
+// A partial sync names the fields it carries.
+const (
+	FieldProtocolKey         = "protocol_key"
+	FieldAddress             = "address"
+	FieldSuid                = "suid"
+	FieldSessid              = "sessid"
+	FieldUID                 = "uid"
+	FieldCsessid             = "csessid"
+	FieldUName               = "uname"
+	FieldLoggedIn            = "logged_in"
+	FieldPUID                = "puid"
+	FieldConnTime            = "conn_time"
+	FieldCmdLast             = "cmd_last"
+	FieldCmdLastVisible      = "cmd_last_visible"
+	FieldCmdTotal            = "cmd_total"
+	FieldProtocolFlags       = "protocol_flags"
+	FieldServerData          = "server_data"
+	FieldCmdsetStorageString = "cmdset_storage_string"
+)
+
+// SyncFields lists every synced field (Evennia's SESSION_SYNC_ATTRS).
+var SyncFields = []string{
+	FieldProtocolKey, FieldAddress, FieldSuid, FieldSessid, FieldUID, FieldCsessid,
+	FieldUName, FieldLoggedIn, FieldPUID, FieldConnTime, FieldCmdLast, FieldCmdLastVisible,
+	FieldCmdTotal, FieldProtocolFlags, FieldServerData, FieldCmdsetStorageString,
+}
+
+// SessionData is a session's synced state, the same on both sides of the
+// contract. Plugins keep it in their portal sessions, the host in its
+// server sessions; sync events carry it across.
+type SessionData struct {
+	Sessid              uint64
+	ProtocolKey         string
+	Address             string
+	Suid                string
+	UID                 int64
+	Csessid             string
+	UName               string
+	LoggedIn            bool
+	PUID                int64
+	ConnTime            time.Time
+	CmdLast             time.Time
+	CmdLastVisible      time.Time
+	CmdTotal            int64
+	ProtocolFlags       map[string]any
+	ServerData          map[string]any
+	CmdsetStorageString string
+}
+
+// InitSession resets d to a fresh session of protocolKey from address, as
+// Evennia's init_session does: not logged in, counters at now, default
+// protocol flags.
+func (d *SessionData) InitSession(protocolKey, address string, now time.Time) {
+	*d = SessionData{
+		ProtocolKey:    protocolKey,
+		Address:        address,
+		ConnTime:       now,
+		CmdLast:        now,
+		CmdLastVisible: now,
+		ProtocolFlags: map[string]any{
+			FlagEncoding:     "utf-8",
+			FlagScreenReader: false,
+			FlagInputDebug:   false,
+			FlagRaw:          false,
+			FlagNoColor:      false,
+			FlagLocalEcho:    false,
+		},
+		ServerData: map[string]any{},
+	}
+}
+
+// GetSyncData returns a deep-enough copy of d for sending: the maps are
+// copied so that later changes to d do not race with the copy.
+func (d *SessionData) GetSyncData() SessionData {
+	c := *d
+	c.ProtocolFlags = maps.Clone(d.ProtocolFlags)
+	c.ServerData = maps.Clone(d.ServerData)
+	return c
+}
+
+// LoadSyncData loads the named fields of src into d (all of them when fields
+// is empty). Every field is overwritten except protocol_flags, which is
+// merged, as Evennia's load_sync_data does.
+func (d *SessionData) LoadSyncData(src SessionData, fields []string) {
+	if len(fields) == 0 {
+		fields = SyncFields
+	}
+	for _, f := range fields {
+		switch f {
+		case FieldProtocolKey:
+			d.ProtocolKey = src.ProtocolKey
+		case FieldAddress:
+			d.Address = src.Address
+		case FieldSuid:
+			d.Suid = src.Suid
+		case FieldSessid:
+			d.Sessid = src.Sessid
+		case FieldUID:
+			d.UID = src.UID
+		case FieldCsessid:
+			d.Csessid = src.Csessid
+		case FieldUName:
+			d.UName = src.UName
+		case FieldLoggedIn:
+			d.LoggedIn = src.LoggedIn
+		case FieldPUID:
+			d.PUID = src.PUID
+		case FieldConnTime:
+			d.ConnTime = src.ConnTime
+		case FieldCmdLast:
+			d.CmdLast = src.CmdLast
+		case FieldCmdLastVisible:
+			d.CmdLastVisible = src.CmdLastVisible
+		case FieldCmdTotal:
+			d.CmdTotal = src.CmdTotal
+		case FieldProtocolFlags:
+			if d.ProtocolFlags == nil {
+				d.ProtocolFlags = map[string]any{}
+			}
+			maps.Copy(d.ProtocolFlags, src.ProtocolFlags)
+		case FieldServerData:
+			d.ServerData = maps.Clone(src.ServerData)
+			if d.ServerData == nil {
+				d.ServerData = map[string]any{}
+			}
+		case FieldCmdsetStorageString:
+			d.CmdsetStorageString = src.CmdsetStorageString
+		}
+	}
+}
+
+// Flag returns protocol flag name, or nil.
+func (d *SessionData) Flag(name string) any { return d.ProtocolFlags[name] }
+
+// FlagBool returns protocol flag name as a bool (false when unset or not a
+// bool).
+func (d *SessionData) FlagBool(name string) bool {
+	b, _ := d.ProtocolFlags[name].(bool)
+	return b
+}
+
+// FlagInt returns protocol flag name as an int, or def when unset or not a
+// number.
+func (d *SessionData) FlagInt(name string, def int) int {
+	switch v := d.ProtocolFlags[name].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return def
+}
+
+// Encoding returns the session's ENCODING flag, utf-8 when unset.
+func (d *SessionData) Encoding() string {
+	if s, ok := d.ProtocolFlags[FlagEncoding].(string); ok && s != "" {
+		return s
+	}
+	return "utf-8"
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func encodeMap(m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(m)
+}
+
+func decodeMap(b []byte) (map[string]any, error) {
+	if len(b) == 0 {
+		return map[string]any{}, nil
+	}
+	v, err := DecodeJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return m, nil
+}
+
+// SessionToPB converts session data for the wire.
+func SessionToPB(d SessionData) (*portalpb.SessionData, error) {
+	flags, err := encodeMap(d.ProtocolFlags)
+	if err != nil {
+		return nil, fmt.Errorf("contract: encode protocol_flags of session %d: %w", d.Sessid, err)
+	}
+	sd, err := encodeMap(d.ServerData)
+	if err != nil {
+		return nil, fmt.Errorf("contract: encode server_data of session %d: %w", d.Sessid, err)
+	}
+	return &portalpb.SessionData{
+		Sessid:              d.Sessid,
+		ProtocolKey:         d.ProtocolKey,
+		Address:             d.Address,
+		Suid:                d.Suid,
+		Uid:                 d.UID,
+		Csessid:             d.Csessid,
+		Uname:               d.UName,
+		LoggedIn:            d.LoggedIn,
+		Puid:                d.PUID,
+		ConnTime:            unixNano(d.ConnTime),
+		CmdLast:             unixNano(d.CmdLast),
+		CmdLastVisible:      unixNano(d.CmdLastVisible),
+		CmdTotal:            d.CmdTotal,
+		ProtocolFlags:       flags,
+		ServerData:          sd,
+		CmdsetStorageString: d.CmdsetStorageString,
+	}, nil
+}
+
+// SessionFromPB converts wire session data back.
+func SessionFromPB(p *portalpb.SessionData) (SessionData, error) {
+	if p == nil {
+		return SessionData{}, fmt.Errorf("contract: missing session data")
+	}
+	flags, err := decodeMap(p.ProtocolFlags)
+	if err != nil {
+		return SessionData{}, fmt.Errorf("contract: decode protocol_flags of session %d: %w", p.Sessid, err)
+	}
+	sd, err := decodeMap(p.ServerData)
+	if err != nil {
+		return SessionData{}, fmt.Errorf("contract: decode server_data of session %d: %w", p.Sessid, err)
+	}
+	return SessionData{
+		Sessid:              p.Sessid,
+		ProtocolKey:         p.ProtocolKey,
+		Address:             p.Address,
+		Suid:                p.Suid,
+		UID:                 p.Uid,
+		Csessid:             p.Csessid,
+		UName:               p.Uname,
+		LoggedIn:            p.LoggedIn,
+		PUID:                p.Puid,
+		ConnTime:            fromUnixNano(p.ConnTime),
+		CmdLast:             fromUnixNano(p.CmdLast),
+		CmdLastVisible:      fromUnixNano(p.CmdLastVisible),
+		CmdTotal:            p.CmdTotal,
+		ProtocolFlags:       flags,
+		ServerData:          sd,
+		CmdsetStorageString: p.CmdsetStorageString,
+	}, nil
+}

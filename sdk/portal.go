@@ -1,0 +1,347 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// outboxLimit bounds the events a plugin holds for the host, e.g. while the
+// host reloads. Past it, input is refused with a message to the client.
+const outboxLimit = 200_000
+
+// ErrNoSessionID is returned by NewSession when no session id can be had
+// in time (the host is unreachable and the plugin's ids are used up).
+var ErrNoSessionID = errors.New("portal: no session id available")
+
+// Portal is the plugin side of the session handler (Evennia's
+// PortalSessionHandler): it keeps the plugin's sessions and carries their
+// traffic to and from the host.
+type Portal struct {
+	log    *slog.Logger
+	outbox *contract.Outbox
+
+	mu       sync.Mutex
+	host     HostInfo
+	sessions map[uint64]*Session
+	// ids holds the granted blocks not yet used, in order.
+	ids []idBlock
+	// lastGrant is the size of the last block; below half of it left, more
+	// are asked for.
+	lastGrant uint64
+	asked     bool
+	// granted is closed (and replaced) whenever ids arrive.
+	granted chan struct{}
+}
+
+type idBlock struct{ next, end uint64 }
+
+func newPortal(log *slog.Logger) *Portal {
+	return &Portal{
+		log:      log,
+		outbox:   contract.NewOutbox(outboxLimit),
+		sessions: map[uint64]*Session{},
+		granted:  make(chan struct{}),
+	}
+}
+
+// NewTestPortal returns a portal that is not linked to a host, for a
+// plugin's unit tests: it hands out session ids from 1 and its Outbox
+// collects what would go to the host.
+func NewTestPortal(log *slog.Logger) *Portal {
+	p := newPortal(log)
+	p.grant(1, 1<<40)
+	return p
+}
+
+// Outbox returns the queue of events bound for the host (for tests and the
+// conformance kit).
+func (p *Portal) Outbox() *contract.Outbox { return p.outbox }
+
+// Log returns the plugin's logger.
+func (p *Portal) Log() *slog.Logger { return p.log }
+
+// Host returns what the host said about itself at Configure.
+func (p *Portal) Host() HostInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.host
+}
+
+// NewSession creates a session for conn with a fresh session id and
+// Evennia's initial data (init_session). The host hears of it on Connect.
+// It waits for ids from the host when the plugin has none left, until ctx
+// ends.
+func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
+	id, err := p.nextID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{portal: p, conn: conn}
+	s.data.InitSession(protocolKey, address, time.Now())
+	s.data.Sessid = id
+	p.mu.Lock()
+	p.sessions[id] = s
+	p.mu.Unlock()
+	return s, nil
+}
+
+// Session returns the live session with id, or nil.
+func (p *Portal) Session(id uint64) *Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sessions[id]
+}
+
+// Count returns the number of live sessions.
+func (p *Portal) Count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sessions)
+}
+
+// All returns the live sessions.
+func (p *Portal) All() []*Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Session, 0, len(p.sessions))
+	for _, s := range p.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Disconnect closes a session from the plugin's side with reason shown to
+// the client, and tells the host (PDISCONN).
+func (p *Portal) Disconnect(s *Session, reason string) {
+	if p.removeSession(s, reason, true) {
+		s.conn.Close(reason)
+	}
+}
+
+// DisconnectAll closes every session with reason and tells the host.
+func (p *Portal) DisconnectAll(reason string) {
+	for _, s := range p.All() {
+		p.Disconnect(s, reason)
+	}
+}
+
+// removeSession forgets s; it reports whether s was still open.
+func (p *Portal) removeSession(s *Session, reason string, tellHost bool) bool {
+	wasOpen, announced := s.markClosed()
+	if !wasOpen {
+		return false
+	}
+	id := s.ID()
+	p.mu.Lock()
+	if p.sessions[id] == s {
+		delete(p.sessions, id)
+	}
+	p.mu.Unlock()
+	if tellHost && announced {
+		p.put(&portalpb.Event{Kind: &portalpb.Event_Disconnected{
+			Disconnected: &portalpb.Disconnected{Sessid: id, Reason: reason}}})
+	}
+	return true
+}
+
+func (p *Portal) nextID(ctx context.Context) (uint64, error) {
+	for {
+		p.mu.Lock()
+		for len(p.ids) > 0 && p.ids[0].next >= p.ids[0].end {
+			p.ids = p.ids[1:]
+		}
+		if len(p.ids) > 0 {
+			id := p.ids[0].next
+			p.ids[0].next++
+			p.askIfLowLocked()
+			p.mu.Unlock()
+			return id, nil
+		}
+		p.askIfLowLocked()
+		wait := p.granted
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %w", ErrNoSessionID, ctx.Err())
+		}
+	}
+}
+
+func (p *Portal) askIfLowLocked() {
+	if p.asked {
+		return
+	}
+	var left uint64
+	for _, b := range p.ids {
+		left += b.end - b.next
+	}
+	if left > p.lastGrant/2 {
+		return
+	}
+	p.asked = true
+	p.put(&portalpb.Event{Kind: &portalpb.Event_NeedSessids{NeedSessids: &portalpb.NeedSessids{}}})
+}
+
+func (p *Portal) grant(start, count uint64) {
+	if count == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.ids = append(p.ids, idBlock{next: start, end: start + count})
+	p.lastGrant = count
+	p.asked = false
+	close(p.granted)
+	p.granted = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *Portal) put(ev *portalpb.Event) {
+	if err := p.outbox.Put(ev); err != nil {
+		p.log.Warn("portal: event to host dropped", "err", err)
+	}
+}
+
+func (p *Portal) sendConnect(d SessionData) {
+	pd, err := contract.SessionToPB(d)
+	if err != nil {
+		p.log.Error("portal: connect", "sessid", d.Sessid, "err", err)
+		return
+	}
+	p.put(&portalpb.Event{Kind: &portalpb.Event_Connect{Connect: &portalpb.Connect{Session: pd}}})
+}
+
+func (p *Portal) sendSync(d SessionData, fields []string) {
+	pd, err := contract.SessionToPB(d)
+	if err != nil {
+		p.log.Error("portal: sync", "sessid", d.Sessid, "err", err)
+		return
+	}
+	p.put(&portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{Session: pd, Fields: fields}}})
+}
+
+func (p *Portal) sendDataIn(id uint64, msgs []Message) {
+	pms, err := contract.MessagesToPB(msgs)
+	if err != nil {
+		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
+		return
+	}
+	if err := p.outbox.Put(&portalpb.Event{Kind: &portalpb.Event_DataIn{
+		DataIn: &portalpb.DataIn{Sessid: id, Messages: pms}}}); err != nil {
+		if s := p.Session(id); s != nil {
+			s.conn.Send(s, []Message{Text("The server is busy; your input was not received. Please try again.")})
+		}
+		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
+	}
+}
+
+// sessionsData returns the sync data of every announced session.
+func (p *Portal) sessionsData() []SessionData {
+	var out []SessionData
+	for _, s := range p.All() {
+		s.mu.Lock()
+		if s.announced && !s.closed {
+			out = append(out, s.data.GetSyncData())
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// handleFrame applies one frame from the host, in order.
+func (p *Portal) handleFrame(f *portalpb.Frame) {
+	for _, ev := range f.GetEvents() {
+		p.handleEvent(ev)
+	}
+}
+
+func (p *Portal) handleEvent(ev *portalpb.Event) {
+	switch k := ev.Kind.(type) {
+	case *portalpb.Event_DataOut:
+		msgs, err := contract.MessagesFromPB(k.DataOut.GetMessages())
+		if err != nil {
+			p.log.Error("portal: bad data out from host", "err", err)
+			return
+		}
+		for _, id := range k.DataOut.GetSessids() {
+			if s := p.Session(id); s != nil {
+				s.conn.Send(s, msgs)
+			}
+		}
+	case *portalpb.Event_Disconnect:
+		if s := p.Session(k.Disconnect.GetSessid()); s != nil {
+			if p.removeSession(s, k.Disconnect.GetReason(), false) {
+				s.conn.Close(k.Disconnect.GetReason())
+			}
+		}
+	case *portalpb.Event_Login:
+		l := k.Login
+		if s := p.Session(l.GetSessid()); s != nil {
+			s.Update(func(d *SessionData) {
+				d.LoggedIn = true
+				d.UID = l.GetUid()
+				d.UName = l.GetUname()
+				d.PUID = l.GetPuid()
+			})
+			if n, ok := s.conn.(LoginNotifier); ok {
+				n.LoggedIn(s)
+			}
+		}
+	case *portalpb.Event_Sync:
+		p.loadSync(k.Sync.GetSession(), k.Sync.GetFields())
+	case *portalpb.Event_SyncAll:
+		listed := map[uint64]bool{}
+		for _, pd := range k.SyncAll.GetSessions() {
+			listed[pd.GetSessid()] = true
+			p.loadSync(pd, nil)
+		}
+		if k.SyncAll.GetClean() {
+			for _, s := range p.All() {
+				if !listed[s.ID()] && s.isAnnounced() {
+					if p.removeSession(s, "", false) {
+						s.conn.Close("")
+					}
+				}
+			}
+		}
+	case *portalpb.Event_DisconnectAll:
+		for _, s := range p.All() {
+			if p.removeSession(s, k.DisconnectAll.GetReason(), false) {
+				s.conn.Close(k.DisconnectAll.GetReason())
+			}
+		}
+	case *portalpb.Event_GrantSessids:
+		p.grant(k.GrantSessids.GetStart(), k.GrantSessids.GetCount())
+	default:
+		p.log.Warn("portal: unexpected event from host", "event", fmt.Sprintf("%T", ev.Kind))
+	}
+}
+
+func (p *Portal) loadSync(pd *portalpb.SessionData, fields []string) {
+	d, err := contract.SessionFromPB(pd)
+	if err != nil {
+		p.log.Error("portal: bad sync from host", "err", err)
+		return
+	}
+	s := p.Session(d.Sessid)
+	if s == nil {
+		return
+	}
+	s.LoadSyncData(d, fields...)
+	if n, ok := s.conn.(SyncNotifier); ok {
+		n.Synced(s)
+	}
+}
+
+func (s *Session) isAnnounced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.announced
+}
