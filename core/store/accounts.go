@@ -12,13 +12,20 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Name and password rules.
+// Name and password rules, as ValidateName and ValidatePassword apply them.
 const (
-	MinNameLen          = 3    // characters
-	MaxNameLen          = 30   // characters
-	MinPasswordLen      = 3    // characters (runes)
-	MaxPasswordBytes    = 1024 // bytes
-	maxLookupNameLength = 256  // bytes; longer names are not looked up at all
+	// MinNameLen is the shortest allowed name, in characters.
+	MinNameLen = 3
+	// MaxNameLen is the longest allowed name, in characters.
+	MaxNameLen = 30
+	// MinPasswordLen is the shortest allowed password, in characters
+	// (Unicode code points).
+	MinPasswordLen = 3
+	// MaxPasswordBytes is the longest allowed password, in bytes.
+	MaxPasswordBytes = 1024
+
+	// maxLookupNameLength bounds the names looked up at all, in bytes.
+	maxLookupNameLength = 256
 )
 
 // Account is a login: a name, a password (kept only as a hash) and the
@@ -50,9 +57,10 @@ type Character struct {
 	AccountID int64
 }
 
-// ValidateName reports whether name is acceptable for a new account or
-// character: 3 to 30 characters, ASCII letters, digits, '_' and '-' only,
-// starting with a letter. The error wraps ErrInvalidName.
+// ValidateName returns nil if name is acceptable for a new account or
+// character (3 to 30 characters: ASCII letters, digits, '_' and '-', starting
+// with a letter) and otherwise an error, wrapping ErrInvalidName, that says
+// what is wrong.
 func ValidateName(name string) error {
 	if reason := nameProblem(name); reason != "" {
 		return fmt.Errorf("store: name %q: %w: %s", truncate(name, 40), ErrInvalidName, reason)
@@ -60,9 +68,10 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// ValidatePassword reports whether password is acceptable for a new account:
-// at least 3 characters and at most 1024 bytes. The error wraps
-// ErrInvalidPassword and never contains the password.
+// ValidatePassword returns nil if password is acceptable for a new account
+// (at least 3 characters and at most 1024 bytes) and otherwise an error,
+// wrapping ErrInvalidPassword, that says what is wrong without quoting the
+// password.
 func ValidatePassword(password string) error {
 	if reason := passwordProblem(password); reason != "" {
 		return fmt.Errorf("store: password: %w: %s", ErrInvalidPassword, reason)

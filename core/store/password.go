@@ -15,9 +15,12 @@ import (
 // Default argon2id parameters, after the OWASP password storage cheat sheet
 // (m=19456 KiB, t=2, p=1), with a 16-byte salt and a 32-byte key.
 const (
+	// DefaultArgon2MemoryKiB is the default argon2id memory cost, in KiB.
 	DefaultArgon2MemoryKiB uint32 = 19456
-	DefaultArgon2Time      uint32 = 2
-	DefaultArgon2Threads   uint8  = 1
+	// DefaultArgon2Time is the default number of argon2id passes.
+	DefaultArgon2Time uint32 = 2
+	// DefaultArgon2Threads is the default argon2id parallelism.
+	DefaultArgon2Threads uint8 = 1
 
 	saltLen = 16
 	keyLen  = 32
