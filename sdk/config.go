@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // HostInfo is what the host tells a plugin about itself at Configure.
@@ -15,6 +16,9 @@ type HostInfo struct {
 	// MaxInputLength is the host-wide limit on one line or message, in
 	// characters (0: none). Plugins enforce it before input reaches the host.
 	MaxInputLength int
+	// ReattachGrace is how long the plugin keeps its clients waiting for a
+	// host that went away.
+	ReattachGrace time.Duration
 }
 
 // Config is a plugin's config block from config.yaml (or a bot's config

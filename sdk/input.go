@@ -29,8 +29,11 @@ func TextInput(line []byte, maxChars int) (text, refusal string) {
 		return "", MsgTooLong
 	}
 	clean := true
-	for _, b := range line {
-		if (b < 0x20 && b != '\t') || b == 0x7f {
+	for i, b := range line {
+		// C0 controls and DEL, and C1 controls (U+0080-U+009F, which UTF-8
+		// encodes as 0xC2 0x80-0x9F).
+		if (b < 0x20 && b != '\t') || b == 0x7f ||
+			(b == 0xc2 && i+1 < len(line) && line[i+1] >= 0x80 && line[i+1] < 0xa0) {
 			clean = false
 			break
 		}

@@ -227,19 +227,24 @@ func (p *Portal) sendSync(d SessionData, fields []string) {
 	p.put(&portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{Session: pd, Fields: fields}}})
 }
 
-func (p *Portal) sendDataIn(id uint64, msgs []Message) {
+// msgBusy tells a client its input was refused because the outbox is full.
+const msgBusy = "The server is busy; your input was not received. Please try again."
+
+// sendDataIn queues input for the host. It reports whether the input was
+// refused because the outbox is full; the caller then tells the client
+// (outside the session's lock: Conn.Send may call back into the session).
+func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
 	pms, err := contract.MessagesToPB(msgs)
 	if err != nil {
 		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
-		return
+		return false
 	}
 	if err := p.outbox.Put(&portalpb.Event{Kind: &portalpb.Event_DataIn{
 		DataIn: &portalpb.DataIn{Sessid: id, Messages: pms}}}); err != nil {
-		if s := p.Session(id); s != nil {
-			s.conn.Send(s, []Message{Text("The server is busy; your input was not received. Please try again.")})
-		}
 		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
+		return true
 	}
+	return false
 }
 
 // sessionsData returns the sync data of every announced session.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
@@ -39,6 +40,7 @@ func Serve(p Plugin) {
 
 	srv := NewServer(p, log)
 	defer srv.Close()
+	srv.OnHostLost = func() { os.Exit(0) }
 	hplugin.Serve(&hplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]hplugin.PluginSet{
@@ -108,6 +110,14 @@ type Server struct {
 	// has stopped.
 	linkStop context.CancelFunc
 	linkDone chan struct{}
+	// linkGen counts links, so that the end of an old one does not start
+	// the grace period after a new one arrived.
+	linkGen    uint64
+	graceTimer *time.Timer
+
+	// OnHostLost runs after the grace period ran out and the plugin shut
+	// down (Serve exits the process; tests observe it).
+	OnHostLost func()
 }
 
 var _ portalpb.PortalServer = (*Server)(nil)
@@ -131,7 +141,8 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	defer s.mu.Unlock()
 	h := req.GetHost()
 	host := HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
-		MaxInputLength: int(h.GetMaxInputLength())}
+		MaxInputLength: int(h.GetMaxInputLength()),
+		ReattachGrace:  time.Duration(h.GetReattachGraceMs()) * time.Millisecond}
 	s.portal.mu.Lock()
 	s.portal.host = host
 	s.portal.mu.Unlock()
@@ -171,7 +182,8 @@ func decodeConfig(b []byte) (map[string]any, error) {
 }
 
 // Link serves the host's link stream. A new link replaces the old one; the
-// events queued meanwhile go out on the new one, in order.
+// events queued meanwhile go out on the new one, in order. A Detach from the
+// host (reload) stops the sending side after a final Detached event.
 func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	s.mu.Lock()
 	if s.linkStop != nil {
@@ -181,6 +193,12 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	ctx, stop := context.WithCancel(stream.Context())
 	done := make(chan struct{})
 	s.linkStop, s.linkDone = stop, done
+	s.linkGen++
+	gen := s.linkGen
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+		s.graceTimer = nil
+	}
 	s.mu.Unlock()
 
 	go func() {
@@ -191,21 +209,105 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	}()
 	s.log.Info("link: host attached")
 	var err error
+	detached := false
 	for {
 		var f *portalpb.Frame
 		f, err = stream.Recv()
 		if err != nil {
 			break
 		}
-		s.portal.handleFrame(f)
+		for _, ev := range f.GetEvents() {
+			if _, ok := ev.Kind.(*portalpb.Event_Detach); ok {
+				if !detached {
+					detached = true
+					s.detach(stream, stop, done)
+				}
+				continue
+			}
+			s.portal.handleEvent(ev)
+		}
 	}
 	stop()
 	<-done
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
-	s.log.Info("link: host detached", "err", err)
+	s.log.Info("link: host detached", "err", err, "planned", detached)
+	s.hostGone(gen, detached)
 	return nil
+}
+
+// detach stops the link's sender and sends Detached as its last event:
+// everything before it has gone out, everything after waits in the outbox.
+func (s *Server) detach(stream portalpb.Portal_LinkServer, stop context.CancelFunc, done <-chan struct{}) {
+	stop()
+	<-done
+	ev := &portalpb.Event{Kind: &portalpb.Event_Detached{Detached: &portalpb.Detached{}}}
+	if err := stream.Send(&portalpb.Frame{Events: []*portalpb.Event{ev}}); err != nil {
+		s.log.Warn("link: send detached", "err", err)
+	}
+	s.log.Info("link: detaching for a host reload")
+}
+
+// DefaultReattachGrace is how long a plugin waits for a host to come back
+// when the host did not say how long.
+const DefaultReattachGrace = 60 * time.Second
+
+// Messages clients see when the host goes away unannounced.
+const (
+	MsgHostLost    = "The server is restarting; please wait a moment."
+	MsgHostNotBack = "The server did not come back. Please reconnect later."
+	reasonHostGone = "host gone"
+)
+
+// hostGone starts the grace period after link gen ended, unless a newer
+// link already replaced it. Clients are told the server is restarting
+// unless the host announced it (a planned reload).
+func (s *Server) hostGone(gen uint64, planned bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.linkGen || s.ctx.Err() != nil {
+		return
+	}
+	if !planned {
+		for _, sess := range s.portal.All() {
+			sess.conn.Send(sess, []Message{Text(MsgHostLost)})
+		}
+	}
+	grace := s.portal.Host().ReattachGrace
+	if grace <= 0 {
+		grace = DefaultReattachGrace
+	}
+	s.graceTimer = time.AfterFunc(grace, func() { s.graceExpired(gen) })
+}
+
+// graceExpired closes every client and stops the plugin when no host came
+// back in time, so that no plugin is left running forever without one.
+func (s *Server) graceExpired(gen uint64) {
+	s.mu.Lock()
+	if gen != s.linkGen {
+		s.mu.Unlock()
+		return
+	}
+	configured := s.info != nil
+	s.mu.Unlock()
+	s.log.Warn("no host came back; closing clients and exiting")
+	for _, sess := range s.portal.All() {
+		if s.portal.removeSession(sess, reasonHostGone, false) {
+			sess.conn.Close(MsgHostNotBack)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if configured {
+		if err := s.plugin.Shutdown(ctx); err != nil {
+			s.log.Warn("shutdown", "err", err)
+		}
+	}
+	s.cancel()
+	if s.OnHostLost != nil {
+		s.OnHostLost()
+	}
 }
 
 // Sessions returns every live session's data (portal_sessions_sync).

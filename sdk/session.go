@@ -109,10 +109,13 @@ func (s *Session) Connect() {
 	d := s.data.GetSyncData()
 	early := s.early
 	s.early = nil
-	s.mu.Unlock()
+	// Queued under the lock, so that no DataIn, Sync or Disconnected of this
+	// session from another goroutine can reach the host before its Connect.
 	s.portal.sendConnect(d)
-	if len(early) > 0 {
-		s.portal.sendDataIn(d.Sessid, early)
+	busy := len(early) > 0 && s.portal.sendDataIn(d.Sessid, early)
+	s.mu.Unlock()
+	if busy {
+		s.conn.Send(s, []Message{Text(msgBusy)})
 	}
 }
 
@@ -125,8 +128,9 @@ func (s *Session) Sync(fields ...string) {
 		return
 	}
 	d := s.data.GetSyncData()
-	s.mu.Unlock()
+	// Queued under the lock: see Connect.
 	s.portal.sendSync(d, fields)
+	s.mu.Unlock()
 }
 
 // DataIn sends the client's input to the host, in order. It counts the
@@ -150,9 +154,13 @@ func (s *Session) DataIn(msgs ...Message) {
 		s.mu.Unlock()
 		return
 	}
-	id := s.data.Sessid
+	// Queued under the lock, so that input keeps its order and cannot
+	// overtake the session's Connect or follow its Disconnected.
+	busy := s.portal.sendDataIn(s.data.Sessid, msgs)
 	s.mu.Unlock()
-	s.portal.sendDataIn(id, msgs)
+	if busy {
+		s.conn.Send(s, []Message{Text(msgBusy)})
+	}
 }
 
 // Disconnected tells the portal and the host that the client went away or

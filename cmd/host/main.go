@@ -41,7 +41,8 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
-	root.AddCommand(startCmd(load), stopCmd(load), statusCmd(load), accountCmd(load))
+	root.AddCommand(startCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
+		restartCmd(load, "reload"), restartCmd(load, "reset"))
 	return root
 }
 
@@ -64,11 +65,11 @@ func startCmd(load loader) *cobra.Command {
 	}
 }
 
-func stopCmd(load loader) *cobra.Command {
+func stopCmd(load loader, name string) *cobra.Command {
 	var reason string
 	c := &cobra.Command{
-		Use:   "stop",
-		Short: "Stop a running host and its plugins",
+		Use:   name,
+		Short: "Stop a running host and its plugins, telling players why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load()
@@ -196,4 +197,60 @@ func readPassword(r io.Reader) (string, error) {
 		return "", errors.New("read password: give the password on the first line of stdin")
 	}
 	return password, nil
+}
+
+func restartCmd(load loader, mode string) *cobra.Command {
+	var reason string
+	short := "Reload the host (new binary, same pid) without dropping any player"
+	if mode == "reset" {
+		short = "Reset the host: a reload that also drops non-persistent state"
+	}
+	c := &cobra.Command{
+		Use:   mode,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: mode,
+				Args: map[string]string{"reason": reason}}, false)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			var before struct {
+				Started time.Time `json:"started"`
+			}
+			if err := json.Unmarshal(resp.Data, &before); err != nil {
+				return fmt.Errorf("%s: %w", mode, err)
+			}
+			// The host answers, then re-executes: wait until the new image
+			// answers with a new start time.
+			for {
+				st, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "status"}, false)
+				if err == nil && st.OK {
+					var now host.Status
+					if json.Unmarshal(st.Data, &now) == nil && now.Started.After(before.Started) {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s done in %s (pid %d, %d sessions)\n", mode,
+							time.Since(start).Round(time.Millisecond), now.PID, now.Sessions)
+						return nil
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%s: the host did not come back: %w", mode, ctx.Err())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "what players are told")
+	return c
 }

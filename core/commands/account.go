@@ -11,7 +11,7 @@ import (
 
 // AccountSet is the command set of a logged-in session.
 func AccountSet() *Set {
-	return NewSet(sessions.CmdsetAccount,
+	set := NewSet(sessions.CmdsetAccount,
 		&Command{Key: "look", Aliases: []string{"l", "ls"}, Help: "look\n\nLook at where you are.", Func: cmdLook},
 		&Command{Key: "say", Aliases: []string{`"`, "'"}, Help: "say <message>\n\nTalk to everyone in the game.", Func: cmdSay},
 		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdWho},
@@ -19,6 +19,10 @@ func AccountSet() *Set {
 		&Command{Key: "quit", Help: "quit [all]\n\nClose this session, or all of your sessions.", Func: cmdQuit},
 		&Command{Key: "@sessions", Aliases: []string{"sessions"}, Help: "@sessions\n\nList your sessions.", Func: cmdSessions},
 	)
+	for _, c := range adminCommands() {
+		set.Add(c)
+	}
+	return set
 }
 
 func cmdLook(c *Call) {

@@ -60,6 +60,13 @@ func (s *Set) Add(c *Command) {
 	for i, old := range s.cmds {
 		if old.Key == c.Key {
 			s.cmds = append(s.cmds[:i], s.cmds[i+1:]...)
+			// Drop the replaced command's names, so that none of its
+			// aliases still finds it.
+			for name, cmd := range s.index {
+				if cmd == old {
+					delete(s.index, name)
+				}
+			}
 			break
 		}
 	}

@@ -38,6 +38,9 @@ type Server struct {
 	MultisessionMode int
 	// IdleTimeout drops sessions idle longer (0: never).
 	IdleTimeout time.Duration
+	// ReattachGrace is how long plugins keep their clients when the host
+	// dies, waiting for a new host to reattach.
+	ReattachGrace time.Duration
 	// Argon2MemoryKiB and Argon2Time tune password hashing (0: defaults).
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
@@ -65,6 +68,7 @@ const (
 	DefaultServerName     = "Portico"
 	DefaultDataDir        = "data"
 	DefaultMaxInputLength = 6000
+	DefaultReattachGrace  = 60 * time.Second
 )
 
 var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -86,6 +90,7 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("server.data_dir", DefaultDataDir)
 	v.SetDefault("server.multisession_mode", 0)
 	v.SetDefault("server.idle_timeout", "0s")
+	v.SetDefault("server.reattach_grace", DefaultReattachGrace.String())
 	v.SetDefault("server.argon2_memory_kib", 0)
 	v.SetDefault("server.argon2_time", 0)
 	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
@@ -104,6 +109,9 @@ func Load(path string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.Server.IdleTimeout, err = durationKey(v, "server.idle_timeout"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Server.ReattachGrace, err = durationKey(v, "server.reattach_grace"); err != nil {
 		errs = append(errs, err)
 	}
 	if n, err := intKey(v, "server.argon2_memory_kib"); err != nil {
@@ -170,6 +178,9 @@ func (c *Config) Validate() error {
 	if c.Server.IdleTimeout < 0 {
 		errs = append(errs, errors.New("server.idle_timeout: must not be negative"))
 	}
+	if c.Server.ReattachGrace < time.Second {
+		errs = append(errs, errors.New("server.reattach_grace: must be at least 1s"))
+	}
 	if c.Limits.MaxInputLength < 0 {
 		errs = append(errs, errors.New("limits.max_input_length: must not be negative"))
 	}
@@ -222,7 +233,7 @@ func resolve(base, p string) string {
 }
 
 var knownTop = map[string]map[string]bool{
-	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true,
+	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true, "reattach_grace": true,
 		"argon2_memory_kib": true, "argon2_time": true},
 	"limits": {"max_input_length": true},
 }

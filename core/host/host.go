@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,10 +39,31 @@ type Host struct {
 	manager  *plugins.Manager
 	started  time.Time
 
-	stopOnce sync.Once
-	stopReq  chan string
-	stopped  chan struct{}
+	// exe is the host binary's path, taken at start: a reload runs
+	// whatever binary is there then, so a new build is picked up.
+	exe string
+
+	stopOnce   sync.Once
+	stopReq    chan string
+	restartReq chan restartRequest
+	stopped    chan struct{}
 }
+
+// restartRequest asks the host to re-execute itself.
+type restartRequest struct{ mode, reason string }
+
+// Restart modes (Evennia's): reload keeps everything; reset also drops the
+// host's non-persistent state. Both keep every player connected.
+const (
+	ModeReload = "reload"
+	ModeReset  = "reset"
+)
+
+// Environment a re-executed host image reads.
+const (
+	envRestartMode = "PORTICO_RESTART_MODE"
+	envRestartAt   = "PORTICO_RESTART_AT"
+)
 
 // Status is what `portico status` shows.
 type Status struct {
@@ -85,8 +107,12 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	}
 	defer st.Close()
 
-	h := &Host{cfg: cfg, log: log, logOut: out, store: st, started: time.Now(),
-		stopReq: make(chan string, 1), stopped: make(chan struct{})}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("host: find own binary: %w", err)
+	}
+	h := &Host{cfg: cfg, log: log, logOut: out, store: st, started: time.Now(), exe: exe,
+		stopReq: make(chan string, 1), restartReq: make(chan restartRequest, 1), stopped: make(chan struct{})}
 	h.handler = sessions.NewServerSessionHandler(sessions.Options{Log: log, Store: st, Lifecycle: h,
 		Settings: Settings(cfg)})
 	h.commands = commands.NewHandler(h.handler)
@@ -111,6 +137,13 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	if err := h.manager.Start(runCtx); err != nil {
 		log.Error("start plugins", "err", err)
 	}
+	if mode := os.Getenv(envRestartMode); mode != "" {
+		os.Unsetenv(envRestartMode)
+		if at, err := strconv.ParseInt(os.Getenv(envRestartAt), 10, 64); err == nil {
+			log.Info("host restarted", "mode", mode, "took", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+		}
+		os.Unsetenv(envRestartAt)
+	}
 	reason := ReasonShutdown
 	select {
 	case <-ctx.Done():
@@ -118,6 +151,19 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		if r != "" {
 			reason = r
 		}
+	case req := <-h.restartReq:
+		err := h.restart(req, func() {
+			stopLoop()
+			cancel()
+			ctrl.Close()
+			loops.Wait()
+			st.Close()
+		})
+		// restart returns only when the exec failed; the plugins were
+		// handed over and keep their clients for the grace period, during
+		// which `portico start` reattaches to them.
+		log.Error("host restart failed; start the host again to reattach to the plugins", "err", err)
+		return err
 	}
 	log.Info("host shutting down", "reason", reason)
 	h.manager.Stop(reason)
@@ -143,15 +189,54 @@ func (h *Host) Shutdown(reason string) error {
 	return nil
 }
 
-// Reload is not available yet: it re-executes the host while plugins keep
-// their clients, which arrives with the reload work.
-func (h *Host) Reload(string) error {
-	return errors.New("host: reload is not supported by this version")
+// Reload asks the host to re-execute itself while every player stays
+// connected: the plugins keep the sockets, buffer input, and the new image
+// reattaches to them and rebuilds the sessions.
+func (h *Host) Reload(reason string) error { return h.requestRestart(ModeReload, reason) }
+
+// Reset is Reload that also drops the host's non-persistent state.
+func (h *Host) Reset(reason string) error { return h.requestRestart(ModeReset, reason) }
+
+func (h *Host) requestRestart(mode, reason string) error {
+	select {
+	case h.restartReq <- restartRequest{mode: mode, reason: reason}:
+		return nil
+	default:
+		return errors.New("host: a restart is already under way")
+	}
 }
 
-// Reset is not available yet, as Reload.
-func (h *Host) Reset(string) error {
-	return errors.New("host: reset is not supported by this version")
+// restart hands the plugins over and re-executes the host binary (same
+// pid). teardown stops the host's own parts before the exec. It returns
+// only if the exec failed.
+func (h *Host) restart(req restartRequest, teardown func()) error {
+	t0 := time.Now()
+	msg := " Server restart initiated ..."
+	if req.mode == ModeReset {
+		msg = " Server reset initiated ..."
+	}
+	if req.reason != "" {
+		msg = strings.TrimSuffix(msg, " ...") + " (Reason: " + req.reason + ") ..."
+	}
+	bg := context.Background()
+	_ = h.handler.Call(bg, func() { h.handler.AnnounceAll(msg) })
+	dctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	err := h.manager.Detach(dctx, func() {
+		// Everything the plugins sent is on the loop now; let it run, let
+		// password checks in flight finish, then push every session's
+		// data so the plugins hold the truth across the gap.
+		_ = h.handler.Call(bg, func() {})
+		h.handler.WaitAsync()
+		_ = h.handler.Call(bg, h.handler.AllSessionsPortalSync)
+	})
+	if err != nil {
+		h.log.Error("reload: detach", "err", err)
+	}
+	teardown()
+	h.log.Info("re-executing", "mode", req.mode, "binary", h.exe, "handover", time.Since(t0).Round(time.Millisecond))
+	env := append(os.Environ(), envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10))
+	return fmt.Errorf("host: exec %s: %w", h.exe, syscall.Exec(h.exe, os.Args, env))
 }
 
 func (h *Host) status(ctx context.Context) (Status, error) {
@@ -177,6 +262,12 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		defer cancel()
 		st, err := h.status(cctx)
 		return st, nil, err
+	case "reload", "reset":
+		mode := req.Cmd
+		if err := h.requestRestart(mode, req.Args["reason"]); err != nil {
+			return nil, nil, err
+		}
+		return map[string]any{"state": mode + "ing", "pid": os.Getpid(), "started": h.started}, nil, nil
 	case "stop":
 		reason := req.Args["reason"]
 		_ = h.Shutdown(reason)

@@ -14,8 +14,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"net"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,33 +89,78 @@ func NewManager(cfg *config.Config, st *store.Store, h *sessions.ServerSessionHa
 	return &Manager{cfg: cfg, store: st, handler: h, log: log, logOut: logOut, runners: map[string]*runner{}}
 }
 
-// Start launches every enabled plugin. It returns at once; each plugin is
+// Start runs every enabled plugin: it reattaches to a plugin process a
+// previous host image left running (a reload, or a crash within the grace
+// period) when its record proves it is the same process with the same
+// config, and launches the others. It returns at once; each plugin is
 // supervised in its own goroutine until Stop.
 func (m *Manager) Start(ctx context.Context) error {
-	dir := m.socketDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("plugins: socket dir: %w", err)
+	for _, dir := range []string{m.socketDir(), m.recordDir()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("plugins: %w", err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("plugins: %w", err)
+		}
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("plugins: socket dir: %w", err)
+	enabled := map[string]config.Plugin{}
+	for _, p := range m.cfg.EnabledPlugins() {
+		enabled[p.Name] = p
+	}
+	// Plugins left running that are no longer wanted are ended, after
+	// checking each is still the process its record names.
+	for _, name := range m.recordNames() {
+		if _, ok := enabled[name]; ok {
+			continue
+		}
+		if rec, err := m.readRecord(name); err == nil {
+			m.log.Info("stopping a plugin that is no longer enabled", "plugin", name, "pid", rec.Pid)
+			killRecorded(rec)
+		}
+		m.removeRecord(name)
 	}
 	for _, p := range m.cfg.EnabledPlugins() {
-		if err := m.launch(ctx, p); err != nil {
+		if err := m.launch(ctx, p, m.reattachable(p)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// reattachable returns the record of a live process of plugin p that can be
+// reattached to, or nil. A process whose config differs is ended.
+func (m *Manager) reattachable(p config.Plugin) *record {
+	rec, err := m.readRecord(p.Name)
+	if err != nil {
+		return nil
+	}
+	if !isSameProcess(rec) {
+		m.log.Info("plugin record is stale; starting it afresh", "plugin", p.Name, "pid", rec.Pid)
+		m.removeRecord(p.Name)
+		return nil
+	}
+	cfgJSON, _ := json.Marshal(p.Config)
+	if string(cfgJSON) != rec.ConfigJSON {
+		m.log.Info("plugin config changed; restarting it", "plugin", p.Name, "pid", rec.Pid)
+		killRecorded(rec)
+		m.removeRecord(p.Name)
+		return nil
+	}
+	return rec
+}
+
 func (m *Manager) socketDir() string { return filepath.Join(m.cfg.RunDir(), "plugins") }
 
-func (m *Manager) launch(ctx context.Context, p config.Plugin) error {
+func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) error {
 	path, err := m.cfg.PluginPath(p)
 	if err != nil {
 		return err
 	}
-	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting,
-		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0)}
+	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
+		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{})}
+	if rec != nil {
+		r.restarts = rec.Restarts
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	m.mu.Lock()
@@ -124,6 +171,40 @@ func (m *Manager) launch(ctx context.Context, p config.Plugin) error {
 		defer m.wg.Done()
 		r.supervise(rctx)
 	}()
+	return nil
+}
+
+// Detach hands every running plugin over for a host reload. First each
+// plugin stops sending and confirms (so every event it sent has been
+// received and posted to the loop); then afterSync runs (the host pushes
+// every session's data); then the host's queued events are flushed and the
+// links closed, leaving the plugin processes running for the next image.
+func (m *Manager) Detach(ctx context.Context, afterSync func()) error {
+	m.mu.Lock()
+	rs := make([]*runner, 0, len(m.runners))
+	for _, r := range m.runners {
+		rs = append(rs, r)
+	}
+	m.mu.Unlock()
+	var waits []<-chan struct{}
+	var detaching []*runner
+	for _, r := range rs {
+		if ch := r.beginDetach(); ch != nil {
+			waits = append(waits, ch)
+			detaching = append(detaching, r)
+		}
+	}
+	for i, ch := range waits {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("plugins: %s did not detach: %w", detaching[i].name, ctx.Err())
+		}
+	}
+	afterSync()
+	for _, r := range detaching {
+		r.finishDetach()
+	}
 	return nil
 }
 
@@ -209,18 +290,46 @@ type runner struct {
 	path   string
 	log    *slog.Logger
 	cancel context.CancelFunc
+	// done is closed when supervise returns.
+	done chan struct{}
 
 	mu       sync.Mutex
 	state    string
 	pid      int
 	started  time.Time
 	restarts int
+	crashes  []time.Time
 	lastErr  string
 	key      string
 	client   portalpb.PortalClient
 	outbox   *contract.Outbox
 	stopping bool
+	// reattach, when set, is the record of a running plugin process to
+	// reattach to instead of launching one.
+	reattach *record
+	// Reload handshake: detached is closed when the plugin's Detached
+	// arrives; finish stops the link's sending side.
+	detaching bool
+	detached  chan struct{}
+	finish    func()
 }
+
+// errDetached ends a run on purpose: the link was handed over for a host
+// reload and the plugin process must be left running.
+var errDetached = errors.New("plugins: detached for reload")
+
+// Crash-loop policy: this many deaths within the window mark the plugin
+// failed instead of restarting it forever.
+const (
+	crashLoopLimit  = 5
+	crashLoopWindow = 2 * time.Minute
+)
+
+// StateFailed is a plugin that crash-looped and is no longer restarted.
+const StateFailed = "failed"
+
+// StateDetached is a plugin handed over to the next host image.
+const StateDetached = "detached"
 
 func (r *runner) status() Status {
 	r.mu.Lock()
@@ -259,7 +368,7 @@ func (r *runner) setState(state string) {
 	r.mu.Unlock()
 }
 
-// stop shuts the plugin down politely, then ends its supervision.
+// stop shuts the plugin down politely, then ends its supervision and waits.
 func (r *runner) stop(reason string) {
 	r.mu.Lock()
 	r.stopping = true
@@ -274,19 +383,28 @@ func (r *runner) stop(reason string) {
 		cancel()
 	}
 	r.cancel()
+	<-r.done
 }
 
 // supervise runs the plugin until ctx ends, restarting it with backoff
-// when it dies.
+// when it dies, until it crash-loops.
 func (r *runner) supervise(ctx context.Context) {
+	defer close(r.done)
 	backoff := backoffMin
 	for {
 		start := time.Now()
 		err := r.runOnce(ctx)
 		r.mu.Lock()
 		r.client = nil
-		r.pid = 0
 		stopping := r.stopping
+		r.mu.Unlock()
+		if errors.Is(err, errDetached) {
+			r.setState(StateDetached)
+			r.log.Info("plugin handed over for reload")
+			return
+		}
+		r.mu.Lock()
+		r.pid = 0
 		r.mu.Unlock()
 		// Whatever sessions the plugin had are gone with it.
 		reason := fmt.Sprintf("The %s service stopped.", r.name)
@@ -296,11 +414,26 @@ func (r *runner) supervise(ctx context.Context) {
 			r.log.Info("plugin stopped")
 			return
 		}
+		now := time.Now()
 		r.mu.Lock()
 		r.lastErr = err.Error()
-		r.state = StateBackoff
 		r.restarts++
+		r.crashes = append(r.crashes, now)
+		for len(r.crashes) > 0 && now.Sub(r.crashes[0]) > crashLoopWindow {
+			r.crashes = r.crashes[1:]
+		}
+		looping := len(r.crashes) >= crashLoopLimit
+		if looping {
+			r.state = StateFailed
+			r.lastErr = fmt.Sprintf("crash loop: %d deaths in %s; last: %v", len(r.crashes), crashLoopWindow, err)
+		} else {
+			r.state = StateBackoff
+		}
 		r.mu.Unlock()
+		if looping {
+			r.log.Error("plugin keeps dying; not restarting it", "err", err, "deaths", crashLoopLimit, "window", crashLoopWindow)
+			return
+		}
 		if time.Since(start) > stableAfter {
 			backoff = backoffMin
 		}
@@ -315,41 +448,106 @@ func (r *runner) supervise(ctx context.Context) {
 	}
 }
 
-// runOnce launches the plugin and serves its link until either ends.
-func (r *runner) runOnce(ctx context.Context) error {
-	r.setState(StateStarting)
+func (r *runner) newClient(rec *record) *hplugin.Client {
+	cc := &hplugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin." + r.name, Output: r.m.logOut,
+			Level: hclog.Info}),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))},
+		StartTimeout: 20 * time.Second,
+	}
+	if rec != nil {
+		// go-plugin does not record the negotiated version in a reattach
+		// config, and picks Plugins (not VersionedPlugins) on reattach.
+		cc.Plugins = hplugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}}
+		cc.Reattach = &hplugin.ReattachConfig{Protocol: hplugin.ProtocolGRPC, ProtocolVersion: rec.ProtocolVersion,
+			Addr: &unixAddr{network: rec.Network, addr: rec.Addr}, Pid: rec.Pid}
+		return hplugin.NewClient(cc)
+	}
 	cmd := exec.Command(r.path)
 	cmd.Env = append(os.Environ(),
 		sdk.EnvDataDir+"="+r.m.cfg.Server.DataDir,
 		sdk.EnvPluginName+"="+r.name)
-	client := hplugin.NewClient(&hplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]hplugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}},
-		Cmd:              cmd,
-		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin." + r.name, Output: r.m.logOut,
-			Level: hclog.Info}),
-		UnixSocketConfig: &hplugin.UnixSocketConfig{TempDir: r.m.socketDir()},
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))},
-		StartTimeout: 20 * time.Second,
-	})
-	defer client.Kill()
+	cc.Cmd = cmd
+	cc.VersionedPlugins = map[int]hplugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}}
+	cc.UnixSocketConfig = &hplugin.UnixSocketConfig{TempDir: r.m.socketDir()}
+	return hplugin.NewClient(cc)
+}
+
+// unixAddr is a net.Addr from a record.
+type unixAddr struct{ network, addr string }
+
+func (a *unixAddr) Network() string { return a.network }
+func (a *unixAddr) String() string  { return a.addr }
+
+// connect returns a portal client of a reattached or newly launched plugin.
+func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, error) {
+	client := r.newClient(rec)
 	rpc, err := client.Client()
 	if err != nil {
-		return fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, err)
+		client.Kill()
+		if rec != nil {
+			return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
+		}
+		return nil, nil, fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		return fmt.Errorf("plugins: %s: dispense: %w", r.name, err)
+		client.Kill()
+		return nil, nil, fmt.Errorf("plugins: %s: dispense: %w", r.name, err)
 	}
 	portal, ok := raw.(portalpb.PortalClient)
 	if !ok {
-		return fmt.Errorf("plugins: %s: dispensed %T, not a portal client", r.name, raw)
+		client.Kill()
+		return nil, nil, fmt.Errorf("plugins: %s: dispensed %T, not a portal client", r.name, raw)
 	}
+	return client, portal, nil
+}
+
+// runOnce reattaches to or launches the plugin and serves its link until
+// either ends.
+func (r *runner) runOnce(ctx context.Context) error {
+	r.setState(StateStarting)
+	r.mu.Lock()
+	rec := r.reattach
+	r.reattach = nil
+	r.detaching = false
+	r.detached = make(chan struct{})
+	r.finish = nil
+	r.mu.Unlock()
+
+	var client *hplugin.Client
+	var portal portalpb.PortalClient
+	if rec != nil {
+		var err error
+		client, portal, err = r.connect(rec)
+		if err != nil {
+			r.log.Warn("cannot reattach; starting the plugin afresh", "err", err)
+			killRecorded(rec)
+			rec = nil
+		} else {
+			reapIfChild(rec.Pid)
+		}
+	}
+	if client == nil {
+		var err error
+		if client, portal, err = r.connect(nil); err != nil {
+			return err
+		}
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			client.Kill()
+			r.m.removeRecord(r.name)
+		}
+	}()
 	pid := 0
+	var addr net.Addr
 	if rc := client.ReattachConfig(); rc != nil {
-		pid = rc.Pid
+		pid, addr = rc.Pid, rc.Addr
 	}
 	start, err := r.m.store.ReserveSessids(ctx, sessidBlock)
 	if err != nil {
@@ -362,28 +560,76 @@ func (r *runner) runOnce(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: &portalpb.HostInfo{
 		ServerName: r.m.cfg.Server.Name, DataDir: r.m.cfg.Server.DataDir, Version: Version,
-		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.cfg.Limits.MaxInputLength)}})
+		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.cfg.Limits.MaxInputLength),
+		ReattachGraceMs: r.m.cfg.Server.ReattachGrace.Milliseconds()}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)
 	}
+	if rec != nil {
+		// Rebuild the host's sessions before any link event arrives: the
+		// loop runs posted work in order.
+		if err := r.restoreSessions(ctx, portal); err != nil {
+			return err
+		}
+	}
+	newRec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: sdk.ProtocolVersion,
+		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now()}
+	if rec != nil {
+		newRec.Exe, newRec.Started, newRec.Restarts = rec.Exe, rec.Started, rec.Restarts
+	}
+	if addr != nil {
+		newRec.Network, newRec.Addr = addr.Network(), addr.String()
+	}
+	if st, _, err := procStartTicks(pid); err == nil {
+		newRec.StartTicks = st
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		newRec.Exe = strings.TrimSuffix(exe, " (deleted)")
+	}
+
 	lctx, stopLink := context.WithCancel(ctx)
 	defer stopLink()
 	stream, err := portal.Link(lctx)
 	if err != nil {
 		return fmt.Errorf("plugins: %s: open link: %w", r.name, err)
 	}
+	if err := r.m.writeRecord(newRec); err != nil {
+		r.log.Error("plugin record", "err", err)
+	}
 	outbox := contract.NewOutbox(0)
+	sctx, stopSend := context.WithCancel(lctx)
+	// sendDone is closed when the sending goroutine has returned.
+	sendDone := make(chan struct{})
 	r.mu.Lock()
 	r.client, r.pid, r.key, r.outbox = portal, pid, resp.GetProtocolKey(), outbox
-	r.started = time.Now()
+	r.started = newRec.Started
+	if rec == nil {
+		r.started = time.Now()
+	}
 	r.state = StateRunning
 	r.lastErr = ""
+	r.finish = func() {
+		// The reload's second step: everything the host queued goes out,
+		// then the host closes its side; the plugin then ends the stream.
+		stopSend()
+		<-sendDone
+		if err := outbox.Flush(stream.Send); err != nil {
+			r.log.Warn("flush before reload", "err", err)
+		}
+		if err := stream.CloseSend(); err != nil {
+			r.log.Warn("close link before reload", "err", err)
+		}
+	}
 	r.mu.Unlock()
-	r.log.Info("plugin running", "pid", pid, "protocol", resp.GetProtocolKey())
+	r.log.Info("plugin running", "pid", pid, "protocol", resp.GetProtocolKey(), "reattached", rec != nil)
 
-	sendDone := make(chan error, 1)
-	go func() { sendDone <- outbox.Run(lctx, stream.Send) }()
+	go func() {
+		defer close(sendDone)
+		if err := outbox.Run(sctx, stream.Send); err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Warn("link: send", "err", err)
+		}
+	}()
 	var recvErr error
 	for {
 		f, err := stream.Recv()
@@ -393,8 +639,16 @@ func (r *runner) runOnce(ctx context.Context) error {
 		}
 		r.handleFrame(ctx, f)
 	}
+	r.mu.Lock()
+	detaching := r.detaching
+	r.mu.Unlock()
+	stopSend()
 	stopLink()
 	<-sendDone
+	if detaching && errors.Is(recvErr, io.EOF) {
+		keep = true
+		return errDetached
+	}
 	if errors.Is(recvErr, io.EOF) {
 		recvErr = errors.New("link closed by plugin")
 	}
@@ -402,6 +656,60 @@ func (r *runner) runOnce(ctx context.Context) error {
 		return fmt.Errorf("plugins: %s: process %d exited: %w", r.name, pid, recvErr)
 	}
 	return fmt.Errorf("plugins: %s: link lost: %w", r.name, recvErr)
+}
+
+// restoreSessions asks a reattached plugin for its sessions and rebuilds
+// them on the host (portal_sessions_sync).
+func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClient) error {
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{})
+	if err != nil {
+		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
+	}
+	all := make([]contract.SessionData, 0, len(resp.GetSessions()))
+	for _, pd := range resp.GetSessions() {
+		d, err := contract.SessionFromPB(pd)
+		if err != nil {
+			r.log.Warn("bad session from plugin", "err", err)
+			continue
+		}
+		all = append(all, d)
+	}
+	h := r.m.handler
+	h.Do(func() { h.PortalSessionsSync(r.name, all) })
+	r.log.Info("sessions restored", "count", len(all))
+	return nil
+}
+
+// beginDetach asks the plugin to stop sending (the reload's first step).
+func (r *runner) beginDetach() <-chan struct{} {
+	r.mu.Lock()
+	running := r.state == StateRunning
+	ch := r.detached
+	if running {
+		r.detaching = true
+	}
+	ob := r.outbox
+	r.mu.Unlock()
+	if !running {
+		return nil
+	}
+	_ = ob.Put(&portalpb.Event{Kind: &portalpb.Event_Detach{Detach: &portalpb.Detach{}}})
+	return ch
+}
+
+// finishDetach flushes the host's side and waits for the link to end.
+func (r *runner) finishDetach() {
+	r.mu.Lock()
+	finish := r.finish
+	detaching := r.detaching
+	r.mu.Unlock()
+	if !detaching || finish == nil {
+		return
+	}
+	finish()
+	<-r.done
 }
 
 // handleFrame converts a frame off the loop, then applies it on the loop as
@@ -445,6 +753,26 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			}
 			r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
 				Start: start, Count: sessidBlock}}})
+		case *portalpb.Event_Detached:
+			// Everything the plugin sent before this is in ops or already
+			// posted; the loop runs it before whatever the reload posts.
+			r.mu.Lock()
+			ch := r.detached
+			r.mu.Unlock()
+			if len(ops) > 0 {
+				batch := ops
+				ops = nil
+				h.Do(func() {
+					for _, op := range batch {
+						op()
+					}
+				})
+			}
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
 		default:
 			r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
 		}

@@ -228,26 +228,28 @@ func (h *ServerSessionHandler) release(s *ServerSession) {
 // that comes logged in (SSH key auth, bots) is logged in at once; others get
 // the connection screen.
 func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionData) {
-	if old, ok := h.sessions[d.Sessid]; ok {
+	if _, ok := h.sessions[d.Sessid]; ok {
 		// Ids are never reused; the same session announced twice (a link
-		// replayed after a host reattach) is a sync.
-		old.LoadSyncData(d, nil)
+		// replayed after a host reattach) is a sync, with the same rules:
+		// only its own plugin may send it, and it cannot change the login.
+		h.PortalSessionSync(plugin, d, nil)
 		return
 	}
 	s := h.newSession(plugin, d)
 	h.sessions[s.Sessid] = s
-	s.AtSync()
 	h.log.Debug("session connected", "sessid", s.Sessid, "plugin", plugin, "address", s.Address)
 	if s.LoggedIn && s.UID != 0 {
 		acc, err := h.store.AccountByID(context.Background(), s.UID)
 		if err == nil {
+			s.AtSync()
 			h.Login(s, acc, true)
 			return
 		}
 		h.log.Warn("session came logged in as an unknown account", "sessid", s.Sessid, "uid", s.UID, "err", err)
-		s.LoggedIn, s.UID, s.UName = false, 0, ""
-		s.AtSync()
 	}
+	// Logged in only with an account: a claim without one is dropped.
+	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
+	s.AtSync()
 	h.runLookAtLoginStart(s)
 }
 
@@ -259,6 +261,14 @@ func (h *ServerSessionHandler) runLookAtLoginStart(s *ServerSession) {
 
 func (h *ServerSessionHandler) newSession(plugin string, d contract.SessionData) *ServerSession {
 	s := &ServerSession{SessionData: d, Plugin: plugin, handler: h, NDB: map[string]any{}}
+	// A plugin that did not set the counters (init_session) must not have
+	// its sessions dropped as idle at the next check.
+	now := h.now()
+	for _, t := range []*time.Time{&s.ConnTime, &s.CmdLast, &s.CmdLastVisible} {
+		if t.IsZero() {
+			*t = now
+		}
+	}
 	if s.ProtocolFlags == nil {
 		s.ProtocolFlags = map[string]any{}
 	}
@@ -310,11 +320,14 @@ func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.
 		}
 		s.AtSync()
 	}
+	// One frame per plugin naming its recipients, as every broadcast.
+	targets := make([]*ServerSession, 0, len(all))
 	for _, d := range all {
 		if s := h.sessions[d.Sessid]; s != nil {
-			s.Msg(MsgServerRestarted)
+			targets = append(targets, s)
 		}
 	}
+	h.Broadcast(targets, contract.Text(MsgServerRestarted))
 }
 
 // PortalDisconnect removes a session whose client went away (PDISCONN),
@@ -697,7 +710,9 @@ func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.
 	}
 	for i, m := range msgs {
 		if s.busy {
-			s.held = append(s.held, msgs[i:])
+			// The rest of this batch goes before input held meanwhile
+			// (this batch may itself be held input being released).
+			s.held = append([][]contract.Message{msgs[i:]}, s.held...)
 			return
 		}
 		if h.sessions[s.Sessid] != s {
@@ -735,3 +750,7 @@ func (h *ServerSessionHandler) callInputfunc(f Inputfunc, s *ServerSession, name
 
 // SetPortals sets how the handler reaches the plugins.
 func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }
+
+// WaitAsync waits until no async operation is in flight. Their
+// continuations are posted to the loop, so the loop must be running.
+func (h *ServerSessionHandler) WaitAsync() { h.asyncWG.Wait() }

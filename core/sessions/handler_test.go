@@ -1157,7 +1157,7 @@ func TestConcurrentLoop(t *testing.T) {
 	x.p.waitFor(t, "the announcement to every session", func(evs []sentEvent) bool {
 		n := 0
 		for _, d := range dataOuts(t, evs) {
-			if d.Msgs[0].Args[0] == "done" {
+			if m := d.Msgs[0]; len(m.Args) == 1 && m.Args[0] == "done" {
 				n += len(d.Sessids)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -193,7 +194,7 @@ func newHarness(t *testing.T) *harness {
 		}
 	})
 	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st}
-	x.h = NewServerSessionHandler(Options{Store: st, Portals: x.p, Commands: x.cmds, Lifecycle: x.life,
+	x.h = NewServerSessionHandler(Options{Log: slog.New(slog.DiscardHandler), Store: st, Portals: x.p, Commands: x.cmds, Lifecycle: x.life,
 		Settings: testSettings})
 	return x
 }

@@ -281,17 +281,24 @@ func inputRepeat(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[
 		t.Stop()
 	}
 	every := time.Duration(interval) * time.Second
+	// timer is this repeat's current timer; it is only read and written on
+	// the loop. A fire whose timer is no longer the session's (the repeat
+	// was stopped or restarted after the timer fired) does nothing, so that
+	// a restart never leaves two chains of calls running.
+	var timer *time.Timer
 	var fire func()
 	fire = func() {
 		h.Do(func() {
-			if h.sessions[s.Sessid] != s || s.repeats[callback] == nil {
+			if h.sessions[s.Sessid] != s || s.repeats[callback] != timer {
 				return
 			}
 			s.Send(contract.Message{Name: "repeat", Args: []any{fmt.Sprintf("Repeat called: %s", h.now().Format(time.RFC3339))}})
-			s.repeats[callback] = time.AfterFunc(every, fire)
+			timer = time.AfterFunc(every, fire)
+			s.repeats[callback] = timer
 		})
 	}
-	s.repeats[callback] = time.AfterFunc(every, fire)
+	timer = time.AfterFunc(every, fire)
+	s.repeats[callback] = timer
 }
 
 func inputUnrepeat(_ *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {

@@ -47,7 +47,10 @@ type Plugin struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
-	wg    sync.WaitGroup
+	// closed is set by Shutdown; a connection accepted just before the
+	// listener closed is then dropped instead of served unseen.
+	closed bool
+	wg     sync.WaitGroup
 }
 
 var _ sdk.Plugin = (*Plugin)(nil)
@@ -97,9 +100,14 @@ func (p *Plugin) accept(ctx context.Context) {
 		}
 		c := newConn(p, nc)
 		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			nc.Close()
+			return
+		}
 		p.conns[c] = struct{}{}
-		p.mu.Unlock()
 		p.wg.Add(1)
+		p.mu.Unlock()
 		go func() {
 			defer p.wg.Done()
 			c.serve(ctx)
@@ -116,6 +124,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		p.ln.Close()
 	}
 	p.mu.Lock()
+	p.closed = true
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {
 		conns = append(conns, c)

@@ -42,8 +42,9 @@ type Options struct {
 	MaxBacklog int
 	// WriteTimeout bounds one write to the socket. Default 30 s.
 	WriteTimeout time.Duration
-	// OnError is called once, from the writer goroutine, when writing fails
-	// or the backlog overflows. The connection is already closed then.
+	// OnError is called once when writing fails (from the writer goroutine)
+	// or the backlog overflows (from the Write that overflowed it, after
+	// the Writer's lock is released). The connection is already closed then.
 	OnError func(error)
 }
 

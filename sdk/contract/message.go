@@ -151,7 +151,8 @@ func DecodeJSON(b []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	// Not dec.More(): it reports false for a trailing ']' or '}'.
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, fmt.Errorf("trailing data after JSON value")
 	}
 	return normaliseNumbers(v), nil

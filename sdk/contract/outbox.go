@@ -98,6 +98,11 @@ func (o *Outbox) requeue(evs []*portalpb.Event) {
 // delivers them. Only one Run may be active at a time.
 func (o *Outbox) Run(ctx context.Context, send func(*portalpb.Frame) error) error {
 	for {
+		// Checked before every frame, not only when idle: under steady
+		// traffic the queue never empties, and a replaced link must stop.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		batch := o.take()
 		if batch == nil {
 			select {
@@ -106,6 +111,21 @@ func (o *Outbox) Run(ctx context.Context, send func(*portalpb.Frame) error) erro
 			case <-o.wake:
 				continue
 			}
+		}
+		if err := send(&portalpb.Frame{Events: batch}); err != nil {
+			o.requeue(batch)
+			return err
+		}
+	}
+}
+
+// Flush sends everything queued now, frame by frame, on the caller's
+// goroutine. Use it only while no Run is active (a link being closed).
+func (o *Outbox) Flush(send func(*portalpb.Frame) error) error {
+	for {
+		batch := o.take()
+		if batch == nil {
+			return nil
 		}
 		if err := send(&portalpb.Frame{Events: batch}); err != nil {
 			o.requeue(batch)

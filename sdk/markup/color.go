@@ -47,6 +47,8 @@ func init() {
 		}
 		r, g, b := xtermRGB5(uint8(i))
 		col, bright := downgrade(r, g, b)
+		// Evennia starts a normal colour with a full reset (ESC[0m);
+		// unhilite does what is meant without dropping the background.
 		if bright {
 			fgDownSeq[i] = fg16Seq[hiOn][col]
 		} else {
@@ -70,12 +72,23 @@ func xtermRGB5(i uint8) (r, g, b int) {
 	return c / 36, c / 6 % 6, c % 6
 }
 
-// downgrade is Evennia's table from an xterm256 colour (levels 0-5) to one of
-// the 8 ANSI colours and whether it is the bright (hilite) variant. It is
-// followed rather than a distance measure so that a game looks the same on
-// 16-colour clients as under Evennia. Every one of the 216 inputs matches a
-// case; the final nearest-colour fallback only guards against a future edit.
+// downgrade maps an xterm256 colour (levels 0-5) to one of the 8 ANSI
+// colours and whether it is the bright (hilite) variant. It follows
+// Evennia's table rather than a distance measure, so that a game looks the
+// same on 16-colour clients as under Evennia; the table covers every input,
+// and the nearest-colour fallback only guards against a future edit.
 func downgrade(r, g, b int) (colour uint8, bright bool) {
+	if c, br, ok := evenniaTable(r, g, b); ok {
+		return c, br
+	}
+	c := nearest16(cubeLevel[r], cubeLevel[g], cubeLevel[b])
+	return c % 8, c >= 8
+}
+
+// evenniaTable is Evennia's downgrade table (sub_xterm256 in ansi.py):
+// near-greys by level, then hues on levels halved to 0-3, with guards on
+// the original levels. ok is false where no case matches.
+func evenniaTable(r, g, b int) (colour uint8, bright, ok bool) {
 	const (
 		black, red, green, yellow, blue, magenta, cyan, white = 0, 1, 2, 3, 4, 5, 6, 7
 	)
@@ -93,45 +106,44 @@ func downgrade(r, g, b int) (colour uint8, bright bool) {
 	if hi-lo <= 1 {
 		switch {
 		case r == 0 && g == 0 && b == 0:
-			return black, false
+			return black, false, true
 		case all(1, 2):
-			return black, true
+			return black, true, true
 		case all(2, 3), all(3, 4):
-			return white, false
+			return white, false, true
 		case all(4, 5):
-			return white, true
+			return white, true, true
 		}
 	}
 	// Then hues, on levels halved to 0-3.
 	cr, cg, cb := (r+1)/2, (g+1)/2, (b+1)/2
 	switch {
 	case in(cr, 2, 3) && in(cg, 0, 1) && in(cb, 0, 1):
-		return red, true
+		return red, true, true
 	case in(cr, 1, 2) && cg == 0 && cb == 0:
-		return red, false
+		return red, false, true
 	case in(cr, 0, 1) && in(cg, 2, 3) && in(cb, 0, 1):
-		return green, true
+		return green, true, true
 	case in(cr, 0, 1) && cg == 1 && cb == 0 && g > r:
-		return green, false
+		return green, false, true
 	case in(cr, 0, 1) && in(cg, 0, 1) && in(cb, 2, 3):
-		return blue, true
+		return blue, true, true
 	case cr == 0 && cg == 0 && cb == 1:
-		return blue, false
+		return blue, false, true
 	case in(cr, 0, 1, 2) && in(cg, 2, 3) && in(cb, 2, 3) && r == lo:
-		return cyan, true
+		return cyan, true, true
 	case cr == 0 && in(cg, 1, 2) && in(cb, 1, 2):
-		return cyan, false
+		return cyan, false, true
 	case in(cr, 2, 3) && in(cg, 2, 3) && in(cb, 0, 1, 2) && b == lo:
-		return yellow, true
+		return yellow, true, true
 	case in(cr, 1, 2) && in(cg, 1, 2) && in(cb, 0, 1):
-		return yellow, false
+		return yellow, false, true
 	case in(cr, 2, 3) && in(cg, 0, 1, 2) && in(cb, 2, 3) && g == lo:
-		return magenta, true
+		return magenta, true, true
 	case in(cr, 1, 2) && cg == 0 && in(cb, 1, 2):
-		return magenta, false
+		return magenta, false, true
 	}
-	c := nearest16(cubeLevel[r], cubeLevel[g], cubeLevel[b])
-	return c % 8, c >= 8
+	return 0, false, false
 }
 
 // cubeLevel is the RGB intensity of each xterm256 cube step.

@@ -190,8 +190,9 @@ func lexColour(s string, j int, bg bool, prefix int) token {
 		return litBar
 	}
 	c := s[j]
-	switch {
-	case bg && c != '=' && c != '#':
+	if bg {
+		// |[R is an ANSI background; |[r a bright one, which ANSI lacks,
+		// so Evennia sends it as xterm256 (downgraded again for ANSI16).
 		if col, ok := ansiLetter(c); ok {
 			if c < 'a' {
 				return token{kind: tBG16, v: col, n: prefix + 1}

