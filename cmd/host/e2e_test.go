@@ -74,8 +74,8 @@ func TestPluginKilledComesBack(t *testing.T) {
 	if st.AccountsOnline != 0 {
 		t.Fatalf("accounts online after crash: %+v", st)
 	}
-	if !strings.Contains(h.log.String(), "plugin died") {
-		t.Fatalf("the log does not say why the plugin restarted:\n%s", h.log.String())
+	if !strings.Contains(h.logText(), "plugin died") {
+		t.Fatalf("the log does not say why the plugin restarted:\n%s", h.logText())
 	}
 
 	c2 := dialTelnet(t, h.telnetAddr)
@@ -184,8 +184,8 @@ func TestStopAndAccountCLI(t *testing.T) {
 	c.expectClosed()
 	select {
 	case <-h.exited:
-		if h.exitErr != nil {
-			t.Fatalf("host exit: %v", h.exitErr)
+		if err := h.exitError(); err != nil {
+			t.Fatalf("host exit: %v", err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("host still running after stop")

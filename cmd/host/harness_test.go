@@ -65,14 +65,25 @@ type testHost struct {
 	configPath string
 	telnetAddr string
 	cmd        *exec.Cmd
-	log        *bytes.Buffer
+	log        *lockedWriter
 	exited     chan struct{}
+	mu         sync.Mutex
 	exitErr    error
+}
+
+// hostOptions shape a test host's config.
+type hostOptions struct {
+	// extra is appended to the config (more plugins, limits).
+	extra string
 }
 
 // startHost writes a config and starts `portico start` on it, waiting until
 // the telnet plugin is running.
 func startHost(t *testing.T) *testHost {
+	return startHostWith(t, hostOptions{})
+}
+
+func startHostWith(t *testing.T, o hostOptions) *testHost {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -81,42 +92,77 @@ func startHost(t *testing.T) *testHost {
   data_dir: data
   argon2_memory_kib: 256
   argon2_time: 1
+  reattach_grace: 20s
 plugins:
   telnet:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-`, port)
+%s`, port, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &testHost{t: t, dir: dir, configPath: path, telnetAddr: fmt.Sprintf("127.0.0.1:%d", port),
-		log: &bytes.Buffer{}, exited: make(chan struct{})}
-	h.cmd = exec.Command(filepath.Join(binDir, "portico"), "start", "--config", path)
-	h.cmd.Stdout = h.log
-	h.cmd.Stderr = &lockedWriter{w: h.log}
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.exitErr = h.cmd.Wait(); close(h.exited) }()
+	h := &testHost{t: t, dir: dir, configPath: path, telnetAddr: fmt.Sprintf("127.0.0.1:%d", port)}
+	h.start()
 	t.Cleanup(func() {
-		h.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-h.exited:
-		case <-time.After(15 * time.Second):
-			h.cmd.Process.Kill()
-			<-h.exited
-		}
+		h.stopProcess()
 		if t.Failed() {
-			t.Logf("host log:\n%s", h.log.String())
-			if b, err := os.ReadFile(filepath.Join(dir, "data", "logs", "telnet.log")); err == nil {
-				t.Logf("telnet plugin log:\n%s", b)
+			t.Logf("host log:\n%s", h.logText())
+			for _, name := range []string{"telnet.log", "telnet2.log"} {
+				if b, err := os.ReadFile(filepath.Join(dir, "data", "logs", name)); err == nil {
+					t.Logf("%s:\n%s", name, b)
+				}
 			}
 		}
 	})
 	h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
 	return h
+}
+
+// start runs `portico start` on the host's config (again, after a kill).
+func (h *testHost) start() {
+	h.t.Helper()
+	h.log = &lockedWriter{w: &bytes.Buffer{}}
+	h.exited = make(chan struct{})
+	h.cmd = exec.Command(filepath.Join(binDir, "portico"), "start", "--config", h.configPath)
+	h.cmd.Stdout = h.log
+	h.cmd.Stderr = h.log
+	if err := h.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	cmd, exited := h.cmd, h.exited
+	go func() { h.setExit(cmd.Wait()); close(exited) }()
+}
+
+func (h *testHost) setExit(err error) {
+	h.mu.Lock()
+	h.exitErr = err
+	h.mu.Unlock()
+}
+
+func (h *testHost) exitError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.exitErr
+}
+
+func (h *testHost) logText() string { return h.log.String() }
+
+// stopProcess interrupts the host (a clean stop) and waits for it.
+func (h *testHost) stopProcess() {
+	select {
+	case <-h.exited:
+		return
+	default:
+	}
+	h.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-h.exited:
+	case <-time.After(15 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.exited
+	}
 }
 
 type lockedWriter struct {
@@ -128,6 +174,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 type pluginStatus struct {
@@ -162,7 +214,7 @@ func (h *testHost) waitFor(what string, cond func(st host.Status) bool) host.Sta
 	for time.Now().Before(deadline) {
 		select {
 		case <-h.exited:
-			h.t.Fatalf("host exited while waiting for %s: %v\n%s", what, h.exitErr, h.log.String())
+			h.t.Fatalf("host exited while waiting for %s: %v\n%s", what, h.exitError(), h.logText())
 		default:
 		}
 		st, err := h.status()
@@ -255,14 +307,23 @@ func (c *telnetClient) sendRaw(b []byte) {
 // up to its end.
 func (c *telnetClient) expect(want string) string {
 	c.t.Helper()
-	timeout := time.After(15 * time.Second)
+	out, err := c.await(want, 15*time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// await is expect without failing the test, for use from goroutines.
+func (c *telnetClient) await(want string, within time.Duration) (string, error) {
+	timeout := time.After(within)
 	for {
 		c.mu.Lock()
 		rest := string(c.buf[c.seen:])
 		if i := strings.Index(rest, want); i >= 0 {
 			c.seen += i + len(want)
 			c.mu.Unlock()
-			return rest[:i+len(want)]
+			return rest[:i+len(want)], nil
 		}
 		c.mu.Unlock()
 		select {
@@ -274,10 +335,46 @@ func (c *telnetClient) expect(want string) string {
 			if strings.Contains(rest, want) {
 				continue
 			}
-			c.t.Fatalf("connection closed before %q; unread output:\n%q", want, rest)
+			return "", fmt.Errorf("connection closed before %q; unread output:\n%q", want, rest)
 		case <-timeout:
-			c.t.Fatalf("timed out waiting for %q; unread output:\n%q", want, rest)
+			return "", fmt.Errorf("timed out waiting for %q; unread output:\n%q", want, rest)
 		}
+	}
+}
+
+// expectSeen waits until want appears anywhere in the output so far,
+// consumed or not.
+func (c *telnetClient) expectSeen(want string) {
+	c.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		c.mu.Lock()
+		all := string(c.buf)
+		c.mu.Unlock()
+		if strings.Contains(all, want) {
+			return
+		}
+		select {
+		case <-c.update:
+		case <-timeout:
+			c.t.Fatalf("never saw %q; output:\n%q", want, all)
+		}
+	}
+}
+
+// write sends a line without failing the test (for goroutines).
+func (c *telnetClient) write(line string) error {
+	_, err := c.conn.Write([]byte(line + "\r\n"))
+	return err
+}
+
+// isClosed reports whether the server closed the connection.
+func (c *telnetClient) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -237,7 +237,7 @@ func restartCmd(load loader, mode string) *cobra.Command {
 				st, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "status"}, false)
 				if err == nil && st.OK {
 					var now host.Status
-					if json.Unmarshal(st.Data, &now) == nil && now.Started.After(before.Started) {
+					if json.Unmarshal(st.Data, &now) == nil && now.Started.After(before.Started) && settled(now) {
 						fmt.Fprintf(cmd.OutOrStdout(), "%s done in %s (pid %d, %d sessions)\n", mode,
 							time.Since(start).Round(time.Millisecond), now.PID, now.Sessions)
 						return nil
@@ -253,4 +253,15 @@ func restartCmd(load loader, mode string) *cobra.Command {
 	}
 	c.Flags().StringVar(&reason, "reason", "", "what players are told")
 	return c
+}
+
+// settled reports whether every plugin of a (re)started host has finished
+// starting or reattaching, so that its session count is the real one.
+func settled(st host.Status) bool {
+	for _, p := range st.Plugins {
+		if p.State == "starting" {
+			return false
+		}
+	}
+	return true
 }

@@ -53,14 +53,45 @@ func (p *fakePortals) Events() []sentEvent {
 	return slices.Clone(p.events)
 }
 
+// fakeLifecycle records what the admin commands ask of the host.
+type fakeLifecycle struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (l *fakeLifecycle) record(what string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, what)
+	return l.err
+}
+
+func (l *fakeLifecycle) Reload(reason string) error   { return l.record("reload:" + reason) }
+func (l *fakeLifecycle) Reset(reason string) error    { return l.record("reset:" + reason) }
+func (l *fakeLifecycle) Shutdown(reason string) error { return l.record("shutdown:" + reason) }
+
+func (l *fakeLifecycle) Calls() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+func (l *fakeLifecycle) setErr(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.err = err
+}
+
 // env is a real session handler with the real command handler, a store in
 // a temporary directory and the handler's loop running.
 type env struct {
-	t  *testing.T
-	h  *sessions.ServerSessionHandler
-	ch *commands.Handler
-	p  *fakePortals
-	st *store.Store
+	t    *testing.T
+	h    *sessions.ServerSessionHandler
+	ch   *commands.Handler
+	p    *fakePortals
+	life *fakeLifecycle
+	st   *store.Store
 }
 
 func newEnv(t *testing.T, multisessionMode int) *env {
@@ -70,9 +101,9 @@ func newEnv(t *testing.T, multisessionMode int) *env {
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
-	e := &env{t: t, p: &fakePortals{changed: make(chan struct{})}, st: st}
+	e := &env{t: t, p: &fakePortals{changed: make(chan struct{})}, life: &fakeLifecycle{}, st: st}
 	e.h = sessions.NewServerSessionHandler(sessions.Options{Log: slog.New(slog.DiscardHandler), Store: st,
-		Portals: e.p, Settings: sessions.Settings{ServerName: serverName, MultisessionMode: multisessionMode}})
+		Portals: e.p, Lifecycle: e.life, Settings: sessions.Settings{ServerName: serverName, MultisessionMode: multisessionMode}})
 	e.ch = commands.NewHandler(e.h)
 	e.h.SetCommands(e.ch)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -638,36 +669,52 @@ func TestAdminCommandsOnlyForAdmins(t *testing.T) {
 	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	var ran []uint64
-	e.call(func() {
-		e.ch.Account.Add(&commands.Command{Key: "@shutdown", Admin: true, Help: "@shutdown\n\nStop the server.",
-			Func: func(c *commands.Call) { ran = append(ran, c.S.Sessid) }})
-	})
 	e.loginAs(1, "Alice", "secret1")
 	e.loginAs(2, "Root", "secret2")
 
-	e.send(1, "@shutdown")
-	if got := e.last(1); got != `Command '@shutdown' is not available. Type "help" for help.` {
-		t.Errorf("non-admin @shutdown = %q", got)
+	for _, cmd := range []string{"@reload", "@restart", "@reset", "@shutdown"} {
+		e.send(1, cmd+" now")
+		if got, want := e.last(1), fmt.Sprintf("Command '%s' is not available. Type \"help\" for help.", cmd); got != want {
+			t.Errorf("non-admin %s = %q, want %q", cmd, got, want)
+		}
 	}
-	e.send(1, "help @shutdown")
-	if got := e.last(1); got != "No help found for '@shutdown'." {
-		t.Errorf("non-admin help @shutdown = %q", got)
+	e.send(1, "help @reload")
+	if got := e.last(1); got != "No help found for '@reload'." {
+		t.Errorf("non-admin help @reload = %q", got)
 	}
 	e.send(1, "help")
-	if strings.Contains(e.last(1), "@shutdown") {
-		t.Error("help lists an admin command to a non-admin")
+	if strings.Contains(e.last(1), "@reload") || strings.Contains(e.last(1), "@shutdown") {
+		t.Errorf("help lists admin commands to a non-admin: %q", e.last(1))
+	}
+	if got := e.life.Calls(); len(got) != 0 {
+		t.Fatalf("a non-admin reached the lifecycle: %q", got)
 	}
 
-	e.send(2, "@shutdown")
 	e.send(2, "help")
-	if !strings.Contains(e.last(2), "  @shutdown\n") {
-		t.Errorf("admin help = %q, want @shutdown listed", e.last(2))
+	for _, cmd := range []string{"@reload [reason]", "@reset [reason]", "@shutdown [reason]"} {
+		if !strings.Contains(e.last(2), "  "+cmd+"\n") {
+			t.Errorf("admin help = %q, want %s listed", e.last(2), cmd)
+		}
 	}
-	var got []uint64
-	e.call(func() { got = slices.Clone(ran) })
-	if !slices.Equal(got, []uint64{2}) {
-		t.Errorf("@shutdown ran for %v, want only the admin's session", got)
+	e.send(2, "@reload new code")
+	e.send(2, "@restart")
+	e.send(2, "@reset")
+	e.send(2, "@shutdown")
+	e.send(2, "@shutdown maintenance")
+	want := []string{"reload:new code", "reload:", "reset:", "shutdown:Server is shutting down.",
+		"shutdown:Server is shutting down (Reason: maintenance)."}
+	if got := e.life.Calls(); !slices.Equal(got, want) {
+		t.Errorf("lifecycle calls = %q, want %q", got, want)
+	}
+
+	e.life.setErr(fmt.Errorf("busy"))
+	e.send(2, "@reload")
+	if got := e.last(2); got != "@reload failed: busy" {
+		t.Errorf("failed reload = %q", got)
+	}
+	e.send(2, "@shutdown")
+	if got := e.last(2); got != "Shutdown failed: busy" {
+		t.Errorf("failed shutdown = %q", got)
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
-	"net"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -303,7 +303,9 @@ type runner struct {
 	key      string
 	client   portalpb.PortalClient
 	outbox   *contract.Outbox
-	stopping bool
+	// accepting is set while a run can take events for the plugin.
+	accepting bool
+	stopping  bool
 	// reattach, when set, is the record of a running plugin process to
 	// reattach to instead of launching one.
 	reattach *record
@@ -353,11 +355,15 @@ func (r *runner) portalClient() portalpb.PortalClient {
 	return r.client
 }
 
+// send queues an event for the plugin's current run. Events queued before
+// the link opens (the sessions a reattach restores greet their players)
+// go out as soon as it does; events for a plugin that is not running are
+// dropped, since its sessions are gone.
 func (r *runner) send(ev *portalpb.Event) {
 	r.mu.Lock()
-	ob, running := r.outbox, r.state == StateRunning
+	ob, accepting := r.outbox, r.accepting
 	r.mu.Unlock()
-	if running {
+	if accepting {
 		_ = ob.Put(ev)
 	}
 }
@@ -516,7 +522,14 @@ func (r *runner) runOnce(ctx context.Context) error {
 	r.detaching = false
 	r.detached = make(chan struct{})
 	r.finish = nil
+	outbox := contract.NewOutbox(0)
+	r.outbox = outbox
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.accepting = false
+		r.mu.Unlock()
+	}()
 
 	var client *hplugin.Client
 	var portal portalpb.PortalClient
@@ -566,6 +579,9 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)
 	}
+	r.mu.Lock()
+	r.accepting = true
+	r.mu.Unlock()
 	if rec != nil {
 		// Rebuild the host's sessions before any link event arrives: the
 		// loop runs posted work in order.
@@ -597,12 +613,11 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err := r.m.writeRecord(newRec); err != nil {
 		r.log.Error("plugin record", "err", err)
 	}
-	outbox := contract.NewOutbox(0)
 	sctx, stopSend := context.WithCancel(lctx)
 	// sendDone is closed when the sending goroutine has returned.
 	sendDone := make(chan struct{})
 	r.mu.Lock()
-	r.client, r.pid, r.key, r.outbox = portal, pid, resp.GetProtocolKey(), outbox
+	r.client, r.pid, r.key = portal, pid, resp.GetProtocolKey()
 	r.started = newRec.Started
 	if rec == nil {
 		r.started = time.Now()

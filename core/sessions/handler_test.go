@@ -1020,7 +1020,7 @@ func TestAsyncContinuationForDisconnectedSession(t *testing.T) {
 	release <- "go"
 	// Once the async goroutine is done its continuation is queued, so the
 	// next Call runs after it.
-	x.h.asyncWG.Wait()
+	x.h.WaitAsync()
 	x.call(func() {})
 	if got := x.cmds.LinesOf(1); !slices.Equal(got, []string{"look"}) {
 		t.Errorf("held input of a disconnected session ran: %q", got)
@@ -1077,7 +1077,7 @@ func TestLoginWithPasswordSessionGoneMeanwhile(t *testing.T) {
 	for range cap(x.h.hashSlots) {
 		<-x.h.hashSlots
 	}
-	x.h.asyncWG.Wait()
+	x.h.WaitAsync()
 	x.call(func() {})
 	evs := x.p.Events()
 	if len(logins(evs)) != 0 || len(textsFor(t, evs, 1)) != 0 {
@@ -1163,4 +1163,31 @@ func TestConcurrentLoop(t *testing.T) {
 		}
 		return n == len(announced)
 	})
+}
+
+func TestAccessors(t *testing.T) {
+	x := newHarness(t)
+	if x.h.Store() != x.st || x.h.Log() == nil {
+		t.Error("Store or Log")
+	}
+	if x.h.Settings() != testSettings {
+		t.Errorf("Settings = %+v", x.h.Settings())
+	}
+	other := &fakeCommands{}
+	x.h.SetCommands(other)
+	s := x.connect("telnet", 1)
+	if len(other.LinesOf(1)) != 1 || len(x.cmds.Lines()) != 0 {
+		t.Error("SetCommands did not replace the command handler")
+	}
+	if s.IsAdmin() {
+		t.Error("an unlogged-in session is admin")
+	}
+	root, err := x.st.CreateAccount(context.Background(), "Root", "secret", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.h.Login(s, root, false)
+	if !s.IsAdmin() {
+		t.Error("an admin account's session is not admin")
+	}
 }

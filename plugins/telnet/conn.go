@@ -16,6 +16,10 @@ import (
 // readBufferSize is the per-connection read buffer: small, since lines are.
 const readBufferSize = 2048
 
+// maxUnlimitedLine bounds a line's buffer even when no line limit is set,
+// so that a client can never grow a session's memory without end.
+const maxUnlimitedLine = 1 << 20
+
 // conn is one telnet client.
 type conn struct {
 	p    *Plugin
@@ -43,6 +47,7 @@ func newConn(p *Plugin, nc net.Conn) *conn {
 	c := &conn{p: p, nc: nc, answered: map[[2]byte]bool{}}
 	// Bytes, not characters: a line of MaxLineLength characters may take
 	// up to four bytes each; the character count is checked per line.
+	c.split.Max = maxUnlimitedLine
 	if p.cfg.MaxLineLength > 0 {
 		c.split.Max = p.cfg.MaxLineLength*4 + 4
 	}
@@ -145,10 +150,13 @@ func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
 			text, _ := m.FirstString()
 			opts := m.Options()
 			out = c.echoOption(out, opts)
+			// Whether a line end is missing is judged on the text as
+			// written: rendering may add a colour reset after its "\n".
+			needEnd := m.Name == "text" && !strings.HasSuffix(text, "\n")
 			if raw, _ := opts["raw"].(bool); !raw && !data.FlagBool("RAW") {
 				text = markup.Render(text, mode)
 			}
-			if m.Name == "text" && !strings.HasSuffix(text, "\n") {
+			if needEnd {
 				text += "\n"
 			}
 			out = codec.EscapeText(out, text)

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/core/host"
+)
+
+var sessidRE = regexp.MustCompile(`(?m)^ (\d+)\s+telnet\s`)
+
+// mySessid asks the game for the client's session id with @sessions.
+func mySessid(c *telnetClient) (string, error) {
+	if err := c.write("@sessions"); err != nil {
+		return "", err
+	}
+	out, err := c.await("Puppet/Character", 15*time.Second)
+	if err != nil {
+		return "", err
+	}
+	_ = out
+	rest, err := c.await("\r\n", 15*time.Second) // the header line's end
+	if err != nil {
+		return "", err
+	}
+	_ = rest
+	row, err := c.await("\r\n", 15*time.Second)
+	if err != nil {
+		return "", err
+	}
+	m := sessidRE.FindStringSubmatch(strings.ReplaceAll(row, "\r\n", "\n"))
+	if m == nil {
+		return "", fmt.Errorf("no session row in %q", row)
+	}
+	return m[1], nil
+}
+
+// parallel runs f for every client, at most 32 at a time, and fails the
+// test with the first error.
+func parallel(t *testing.T, clients []*telnetClient, f func(i int, c *telnetClient) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	sem := make(chan struct{}, 32)
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := f(i, c); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadKeepsEveryone reloads the host under 200 logged-in telnet
+// sessions: nobody is dropped, every session keeps its id and account, a
+// line typed during the reload is answered after it.
+func TestReloadKeepsEveryone(t *testing.T) {
+	const n = 200
+	h := startHost(t)
+	clients := make([]*telnetClient, n)
+	for i := range clients {
+		clients[i] = dialTelnet(t, h.telnetAddr)
+	}
+	ids := make([]string, n)
+	parallel(t, clients, func(i int, c *telnetClient) error {
+		name := fmt.Sprintf("Player%03d", i)
+		if _, err := c.await("Welcome to TestGame", 15*time.Second); err != nil {
+			return err
+		}
+		for _, step := range [][2]string{
+			{"create " + name + " pw" + name, "was created"},
+			{"connect " + name + " pw" + name, "You become " + name + "."},
+		} {
+			if err := c.write(step[0]); err != nil {
+				return err
+			}
+			if _, err := c.await(step[1], 15*time.Second); err != nil {
+				return err
+			}
+		}
+		id, err := mySessid(c)
+		ids[i] = id
+		return err
+	})
+	before := h.waitFor("all logged in", func(st host.Status) bool { return st.AccountsOnline == n })
+	pluginBefore := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+
+	reload := exec.Command(filepath.Join(binDir, "portico"), "reload", "--config", h.configPath)
+	reload.Env = os.Environ()
+	out := make(chan string, 1)
+	start := time.Now()
+	var reloadOut strings.Builder
+	reload.Stdout, reload.Stderr = &reloadOut, &reloadOut
+	if err := reload.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Typed once the reload has begun: answered after it, not lost.
+	clients[0].expect("Server restart initiated")
+	clients[0].send("say typed during the reload")
+	go func() {
+		err := reload.Wait()
+		out <- fmt.Sprintf("%v %s", err, reloadOut.String())
+	}()
+	parallel(t, clients, func(i int, c *telnetClient) error {
+		_, err := c.await("Server restarted.", 30*time.Second)
+		return err
+	})
+	// The answer may come before or after the restart notice, depending on
+	// whether the old image or the new one ran it: either way it comes.
+	clients[0].expectSeen(`You say, "typed during the reload"`)
+	elapsed := time.Since(start)
+	select {
+	case o := <-out:
+		if !strings.HasPrefix(o, "<nil>") {
+			t.Fatalf("portico reload: %s", o)
+		}
+		t.Logf("portico reload said: %s", strings.TrimSpace(strings.TrimPrefix(o, "<nil> ")))
+	case <-time.After(30 * time.Second):
+		t.Fatal("portico reload did not return")
+	}
+	t.Logf("reload with %d sessions: every session answered again %v after the command", n, elapsed.Round(time.Millisecond))
+	if elapsed > time.Second {
+		t.Logf("note: reload took over a second on this machine (%v)", elapsed)
+	}
+
+	after := h.waitFor("all sessions back", func(st host.Status) bool { return st.AccountsOnline == n && st.Sessions == n })
+	if after.PID != before.PID {
+		t.Fatalf("host pid changed: %d -> %d (a reload re-executes in place)", before.PID, after.PID)
+	}
+	if !after.Started.After(before.Started) {
+		t.Fatalf("host did not restart: started %v then %v", before.Started, after.Started)
+	}
+	pluginAfter := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	if pluginAfter.PID != pluginBefore.PID {
+		t.Fatalf("telnet plugin was restarted (pid %d -> %d); it must be reattached", pluginBefore.PID, pluginAfter.PID)
+	}
+	dropped := 0
+	for _, c := range clients {
+		if c.isClosed() {
+			dropped++
+		}
+	}
+	if dropped != 0 {
+		t.Fatalf("%d connections dropped by the reload", dropped)
+	}
+	parallel(t, clients, func(i int, c *telnetClient) error {
+		id, err := mySessid(c)
+		if err != nil {
+			return err
+		}
+		if id != ids[i] {
+			return fmt.Errorf("sessid changed: %s -> %s", ids[i], id)
+		}
+		return nil
+	})
+	clients[1].send("say after the reload")
+	clients[2].expect(`Player001 says, "after the reload"`)
+}
+
+// TestHostKilledPlayersStay: SIGKILL the host; the plugin keeps its
+// clients, tells them, buffers their input; a new host reattaches and
+// answers it, with everyone still logged in.
+func TestHostKilledPlayersStay(t *testing.T) {
+	h := startHost(t)
+	a := dialTelnet(t, h.telnetAddr)
+	a.login("Erin", "erinpass1", true)
+	b := dialTelnet(t, h.telnetAddr)
+	b.login("Finn", "finnpass1", true)
+	plugin := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.exited
+	a.expect("The server is restarting; please wait a moment.")
+	a.send("say anyone there?")
+	h.start()
+	a.expect("Server restarted.")
+	a.expect(`You say, "anyone there?"`)
+	b.expect(`Erin says, "anyone there?"`)
+	st := h.waitFor("both back", func(st host.Status) bool { return st.AccountsOnline == 2 })
+	if st.Sessions != 2 {
+		t.Fatalf("status after host restart: %+v", st)
+	}
+	after := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	if after.PID != plugin.PID {
+		t.Fatalf("plugin pid %d -> %d: it must be reattached, not restarted", plugin.PID, after.PID)
+	}
+	if a.isClosed() || b.isClosed() {
+		t.Fatal("a client was dropped")
+	}
+}
