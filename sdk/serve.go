@@ -285,7 +285,9 @@ func (s *Server) hostGone(gen uint64, planned bool) {
 // back in time, so that no plugin is left running forever without one.
 func (s *Server) graceExpired(gen uint64) {
 	s.mu.Lock()
-	if gen != s.linkGen {
+	// A host that shut the plugin down (or Close) after the link ended has
+	// already stopped it: do not shut it down twice.
+	if gen != s.linkGen || s.ctx.Err() != nil {
 		s.mu.Unlock()
 		return
 	}

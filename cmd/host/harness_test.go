@@ -362,6 +362,20 @@ func (c *telnetClient) expectSeen(want string) {
 	}
 }
 
+// mark returns the current end of the output, for since.
+func (c *telnetClient) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf)
+}
+
+// since returns everything received after mark.
+func (c *telnetClient) since(mark int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.buf[mark:])
+}
+
 // write sends a line without failing the test (for goroutines).
 func (c *telnetClient) write(line string) error {
 	_, err := c.conn.Write([]byte(line + "\r\n"))

@@ -30,6 +30,7 @@ const ReasonShutdown = "Server is shutting down."
 
 // Host is a running Portico host.
 type Host struct {
+	cfgMu    sync.Mutex
 	cfg      *config.Config
 	log      *slog.Logger
 	logOut   io.Writer
@@ -127,10 +128,11 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var loops sync.WaitGroup
-	loops.Add(2)
+	loops.Add(3)
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	go func() { defer loops.Done(); h.handler.Run(loopCtx) }()
 	go func() { defer loops.Done(); ctrl.Serve(runCtx) }()
+	go func() { defer loops.Done(); h.watchConfig(runCtx) }()
 
 	log.Info("host starting", "server", cfg.Server.Name, "data_dir", cfg.Server.DataDir, "pid", os.Getpid(),
 		"config", cfg.Path)
@@ -175,6 +177,18 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	loops.Wait()
 	log.Info("host stopped")
 	return nil
+}
+
+func (h *Host) config() *config.Config {
+	h.cfgMu.Lock()
+	defer h.cfgMu.Unlock()
+	return h.cfg
+}
+
+func (h *Host) setConfig(c *config.Config) {
+	h.cfgMu.Lock()
+	h.cfg = c
+	h.cfgMu.Unlock()
 }
 
 // Settings derives the handler's live settings from cfg.
@@ -240,7 +254,7 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 }
 
 func (h *Host) status(ctx context.Context) (Status, error) {
-	st := Status{ServerName: h.cfg.Server.Name, PID: os.Getpid(), Started: h.started, Plugins: h.manager.Statuses()}
+	st := Status{ServerName: h.config().Server.Name, PID: os.Getpid(), Started: h.started, Plugins: h.manager.Statuses()}
 	if err := h.handler.Call(ctx, func() {
 		st.Sessions = h.handler.Count()
 		st.AccountsOnline = h.handler.AccountCount()

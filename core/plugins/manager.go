@@ -77,6 +77,7 @@ type Manager struct {
 	cfg     *config.Config
 
 	mu      sync.Mutex
+	ctx     context.Context
 	runners map[string]*runner
 	wg      sync.WaitGroup
 }
@@ -104,7 +105,11 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 	}
 	enabled := map[string]config.Plugin{}
-	for _, p := range m.cfg.EnabledPlugins() {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	cfg := m.config()
+	for _, p := range cfg.EnabledPlugins() {
 		enabled[p.Name] = p
 	}
 	// Plugins left running that are no longer wanted are ended, after
@@ -119,7 +124,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 		m.removeRecord(name)
 	}
-	for _, p := range m.cfg.EnabledPlugins() {
+	for _, p := range cfg.EnabledPlugins() {
 		if err := m.launch(ctx, p, m.reattachable(p)); err != nil {
 			return err
 		}
@@ -149,10 +154,81 @@ func (m *Manager) reattachable(p config.Plugin) *record {
 	return rec
 }
 
-func (m *Manager) socketDir() string { return filepath.Join(m.cfg.RunDir(), "plugins") }
+func (m *Manager) socketDir() string { return filepath.Join(m.config().RunDir(), "plugins") }
+
+// config returns the current configuration.
+func (m *Manager) config() *config.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
+// Apply brings the running plugins in line with a new configuration (a
+// live config change): a plugin newly enabled starts, one disabled stops
+// (its players are told), one whose block or path changed restarts. The
+// others, and their players, are untouched.
+func (m *Manager) Apply(next *config.Config) {
+	m.mu.Lock()
+	m.cfg = next
+	ctx := m.ctx
+	current := make(map[string]*runner, len(m.runners))
+	for name, r := range m.runners {
+		current[name] = r
+	}
+	m.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	want := map[string]config.Plugin{}
+	for _, p := range next.EnabledPlugins() {
+		want[p.Name] = p
+	}
+	for name, r := range current {
+		p, ok := want[name]
+		switch {
+		case !ok:
+			if r.status().State == StateStopped {
+				continue
+			}
+			m.log.Info("plugin disabled in config; stopping it", "plugin", name)
+			r.stop(fmt.Sprintf("The %s service is being turned off.", name))
+			m.removeRecord(name)
+		case !sameSpec(r.spec, p):
+			m.log.Info("plugin config changed; restarting it", "plugin", name)
+			r.stop(fmt.Sprintf("The %s service is restarting with a new configuration. Please reconnect.", name))
+			m.removeRecord(name)
+			if err := m.launch(ctx, p, nil); err != nil {
+				m.log.Error("start plugin", "plugin", name, "err", err)
+			}
+		case r.status().State == StateStopped:
+			if err := m.launch(ctx, p, nil); err != nil {
+				m.log.Error("start plugin", "plugin", name, "err", err)
+			}
+		}
+	}
+	for name, p := range want {
+		if _, ok := current[name]; ok {
+			continue
+		}
+		m.log.Info("plugin enabled in config; starting it", "plugin", name)
+		if err := m.launch(ctx, p, nil); err != nil {
+			m.log.Error("start plugin", "plugin", name, "err", err)
+		}
+	}
+}
+
+// sameSpec reports whether two configs of a plugin would run it the same.
+func sameSpec(a, b config.Plugin) bool {
+	if a.Path != b.Path {
+		return false
+	}
+	ja, _ := json.Marshal(a.Config)
+	jb, _ := json.Marshal(b.Config)
+	return string(ja) == string(jb)
+}
 
 func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) error {
-	path, err := m.cfg.PluginPath(p)
+	path, err := m.config().PluginPath(p)
 	if err != nil {
 		return err
 	}
@@ -474,7 +550,7 @@ func (r *runner) newClient(rec *record) *hplugin.Client {
 	}
 	cmd := exec.Command(r.path)
 	cmd.Env = append(os.Environ(),
-		sdk.EnvDataDir+"="+r.m.cfg.Server.DataDir,
+		sdk.EnvDataDir+"="+r.m.config().Server.DataDir,
 		sdk.EnvPluginName+"="+r.name)
 	cc.Cmd = cmd
 	cc.VersionedPlugins = map[int]hplugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}}
@@ -572,9 +648,9 @@ func (r *runner) runOnce(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: &portalpb.HostInfo{
-		ServerName: r.m.cfg.Server.Name, DataDir: r.m.cfg.Server.DataDir, Version: Version,
-		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.cfg.Limits.MaxInputLength),
-		ReattachGraceMs: r.m.cfg.Server.ReattachGrace.Milliseconds()}})
+		ServerName: r.m.config().Server.Name, DataDir: r.m.config().Server.DataDir, Version: Version,
+		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.config().Limits.MaxInputLength),
+		ReattachGraceMs: r.m.config().Server.ReattachGrace.Milliseconds()}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)

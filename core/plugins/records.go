@@ -32,7 +32,7 @@ type record struct {
 	Restarts   int       `json:"restarts"`
 }
 
-func (m *Manager) recordDir() string { return filepath.Join(m.cfg.RunDir(), "records") }
+func (m *Manager) recordDir() string { return filepath.Join(m.config().RunDir(), "records") }
 
 func (m *Manager) recordPath(name string) string {
 	return filepath.Join(m.recordDir(), name+".json")

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/core/host"
+)
+
+// secondTelnet is a config block for a second telnet plugin instance: two
+// processes of the same binary serving two ports, standing in for two
+// protocols.
+func secondTelnet(port int, enabled bool) string {
+	return fmt.Sprintf(`  telnet2:
+    enabled: %v
+    path: %s
+    config:
+      listen: "127.0.0.1:%d"
+`, enabled, filepath.Join(binDir, "portico-telnet"), port)
+}
+
+// TestOtherPluginUnaffected: SIGKILL one plugin; the players of another
+// notice nothing.
+func TestOtherPluginUnaffected(t *testing.T) {
+	port2 := freePort(t)
+	h := startHostWith(t, hostOptions{extra: secondTelnet(port2, true)})
+	h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "running" })
+	victim := dialTelnet(t, h.telnetAddr)
+	victim.login("Gina", "ginapass1", true)
+	a := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", port2))
+	a.login("Hank", "hankpass1", true)
+	b := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", port2))
+	b.login("Iris", "irispass1", true)
+	marker := a.mark()
+
+	doomed := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	other := h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "running" })
+	if err := syscall.Kill(doomed.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.expectClosed()
+	h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" && p.PID != doomed.PID })
+
+	a.send("say we are fine")
+	b.expect(`Hank says, "we are fine"`)
+	a.expect(`You say, "we are fine"`)
+	if got := a.since(marker); strings.Contains(got, "restart") || strings.Contains(got, "stopped") {
+		t.Fatalf("a player of the other plugin saw something: %q", got)
+	}
+	if a.isClosed() || b.isClosed() {
+		t.Fatal("a player of the other plugin was dropped")
+	}
+	still := h.waitPlugin("telnet2", func(p pluginStatus) bool { return true })
+	if still.PID != other.PID || still.Restarts != 0 {
+		t.Fatalf("the other plugin was touched: %+v -> %+v", other, still)
+	}
+}
+
+// TestLiveConfig enables and disables a plugin by editing config.yaml
+// while the host runs, and shows that a broken edit changes nothing.
+func TestLiveConfig(t *testing.T) {
+	port2 := freePort(t)
+	h := startHostWith(t, hostOptions{extra: secondTelnet(port2, false)})
+	orig, err := os.ReadFile(h.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stay := dialTelnet(t, h.telnetAddr)
+	stay.login("Jack", "jackpass1", true)
+
+	edit := func(from, to string) {
+		t.Helper()
+		cur, err := os.ReadFile(h.configPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := strings.Replace(string(cur), from, to, 1)
+		if next == string(cur) {
+			t.Fatalf("edit %q -> %q changed nothing", from, to)
+		}
+		if err := os.WriteFile(h.configPath, []byte(next), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Enable telnet2: it starts and takes players.
+	edit("  telnet2:\n    enabled: false", "  telnet2:\n    enabled: true")
+	h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "running" })
+	c := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", port2))
+	c.login("Kate", "katepass1", true)
+
+	// A broken edit is rejected and nothing changes.
+	good, err := os.ReadFile(h.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.configPath, append(append([]byte{}, good...), []byte("server:\n  multisession_mode: [oops\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(h.logText(), "config: rejected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("broken config not reported:\n%s", h.logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := h.waitFor("status", func(host.Status) bool { return true })
+	for _, p := range st.Plugins {
+		if p.State != "running" {
+			t.Fatalf("broken edit changed plugin %s: %+v", p.Name, p)
+		}
+	}
+	c.send("say still on telnet2")
+	c.expect(`You say, "still on telnet2"`)
+
+	// Disable telnet2 again: its player is told and dropped; the telnet
+	// player stays.
+	if err := os.WriteFile(h.configPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edit("  telnet2:\n    enabled: true", "  telnet2:\n    enabled: false")
+	c.expect("The telnet2 service is being turned off.")
+	c.expectClosed()
+	h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "stopped" })
+	stay.send("say still here")
+	stay.expect(`You say, "still here"`)
+	if stay.isClosed() {
+		t.Fatal("telnet player dropped by another plugin's config change")
+	}
+
+	// A host setting that can change live: the server name.
+	if err := os.WriteFile(h.configPath, []byte(strings.Replace(string(orig), "name: TestGame", "name: RenamedGame", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("new name", func(st host.Status) bool { return st.ServerName == "RenamedGame" })
+	d := dialTelnet(t, h.telnetAddr)
+	d.expect("Welcome to RenamedGame")
+}
