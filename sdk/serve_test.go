@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -563,4 +564,175 @@ func TestOpenLog(t *testing.T) {
 		t.Errorf("unusable data dir: %v, want stderr", w)
 	}
 	closeLog()
+}
+
+func isDetached(e *portalpb.Event) bool { return e.GetDetached() != nil }
+
+var detachEv = &portalpb.Event{Kind: &portalpb.Event_Detach{Detach: &portalpb.Detach{}}}
+
+// TestServerLinkDetach is a planned host reload: the host asks the plugin to
+// detach, gets Detached after everything sent on the link, and the next
+// link carries on where the old one stopped. Clients are not told.
+func TestServerLinkDetach(t *testing.T) {
+	p := newTestPlugin()
+	h := newHarness(t, p)
+	h.configure(t, `{}`, hostInfo(1, 100))
+	portal := h.srv.Portal()
+	conn := newNotifyConn()
+	s := newSession(t, portal, conn)
+
+	l1 := h.link(t)
+	s.Connect()
+	s.DataIn(Text("a"))
+	l1.send(t, detachEv, detachEv) // a second Detach is ignored
+	var before []*portalpb.Event
+	for done := false; !done; {
+		for _, e := range wait(t, l1.frames, "frames up to Detached").GetEvents() {
+			if done {
+				t.Fatalf("event %v after Detached", kinds([]*portalpb.Event{e}))
+			}
+			if isDetached(e) {
+				done = true
+				continue
+			}
+			before = append(before, e)
+		}
+	}
+	// After Detach the plugin sends nothing more on this link, but it still
+	// applies what the host sends until the host closes its side.
+	s.DataIn(Text("b"))
+	l1.send(t, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{Sessid: s.ID(), Uid: 4, Uname: "Dora"}}})
+	wait(t, conn.logins, "LoggedIn after Detach")
+	if err := l1.stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t, l1.ended, "link end"); !errors.Is(err, io.EOF) {
+		t.Errorf("link ended with %v", err)
+	}
+	none(t, l1.frames, "frame after Detached")
+	wait(t, h.linkEnded, "Link handler return")
+	none(t, conn.sends, "a message to the client on a planned reload")
+
+	// Whatever the old link did not carry goes out on the new one, in order.
+	l2 := h.link(t)
+	after, _ := l2.events(t, 3-len(before))
+	all := append(before, after...)
+	if got := kinds(all); !slices.Equal(got, []string{"connect", "data_in", "data_in"}) {
+		t.Fatalf("events over both links = %v", got)
+	}
+	for i, want := range map[int]string{1: "a", 2: "b"} {
+		if got := dataInTexts(t, all[i]); len(got) != 1 || got[0] != want {
+			t.Errorf("event %d = %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestServerHostLostGraceExpires: the host vanished without a Detach and
+// none came back within the grace period.
+func TestServerHostLostGraceExpires(t *testing.T) {
+	p := newTestPlugin()
+	h := newHarness(t, p)
+	lost := make(chan struct{}, 2)
+	h.srv.OnHostLost = func() { lost <- struct{}{} }
+	host := hostInfo(1, 100)
+	host.ReattachGraceMs = 20
+	h.configure(t, `{}`, host)
+	if g := h.srv.Portal().Host().ReattachGrace; g != 20*time.Millisecond {
+		t.Errorf("ReattachGrace = %v", g)
+	}
+	portal := h.srv.Portal()
+	c1, c2 := newFakeConn(), newFakeConn()
+	s1 := newSession(t, portal, c1)
+	newSession(t, portal, c2)
+	s1.Connect()
+
+	l := h.link(t)
+	l.events(t, 1)
+	l.cancel()
+	for _, c := range []*fakeConn{c1, c2} {
+		call := wait(t, c.sends, "the restarting notice")
+		if txt, _ := call.msgs[0].FirstString(); txt != MsgHostLost {
+			t.Errorf("notice = %q", txt)
+		}
+	}
+	wait(t, lost, "OnHostLost")
+	for _, c := range []*fakeConn{c1, c2} {
+		if got := wait(t, c.closes, "Conn.Close"); got != MsgHostNotBack {
+			t.Errorf("close reason = %q", got)
+		}
+	}
+	wait(t, p.shutdowns, "Plugin.Shutdown")
+	if portal.Count() != 0 {
+		t.Errorf("Count = %d", portal.Count())
+	}
+	_, _, ctx := p.state()
+	wait(t, ctx.Done(), "the plugin's context to end")
+	none(t, lost, "a second OnHostLost")
+}
+
+// TestServerHostBackWithinGrace: a host that reattaches in time stops the
+// grace period; the old link's timer, should it fire, does nothing.
+func TestServerHostBackWithinGrace(t *testing.T) {
+	p := newTestPlugin()
+	h := newHarness(t, p)
+	lost := make(chan struct{}, 1)
+	h.srv.OnHostLost = func() { lost <- struct{}{} }
+	host := hostInfo(1, 100)
+	host.ReattachGraceMs = 60_000
+	h.configure(t, `{}`, host)
+	conn := newNotifyConn()
+	s := newSession(t, h.srv.Portal(), conn)
+	s.Connect()
+
+	l1 := h.link(t)
+	l1.events(t, 1)
+	l1.cancel()
+	wait(t, h.linkEnded, "Link handler return")
+	h.srv.mu.Lock()
+	oldGen, timer := h.srv.linkGen, h.srv.graceTimer
+	h.srv.mu.Unlock()
+	if timer == nil {
+		t.Fatal("no grace period after the host went away")
+	}
+	wait(t, conn.sends, "the restarting notice")
+
+	l2 := h.link(t)
+	l2.send(t, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{Sessid: s.ID(), Uid: 1}}})
+	wait(t, conn.logins, "LoggedIn on the new link")
+	h.srv.mu.Lock()
+	timer = h.srv.graceTimer
+	h.srv.mu.Unlock()
+	if timer != nil {
+		t.Error("grace period still running after a host came back")
+	}
+	h.srv.graceExpired(oldGen) // as if the old timer fired anyway
+	none(t, lost, "OnHostLost")
+	none(t, conn.closes, "Conn.Close")
+	none(t, p.shutdowns, "Plugin.Shutdown")
+	if h.srv.Portal().Session(s.ID()) != s {
+		t.Error("session dropped")
+	}
+}
+
+// TestServerGraceAfterShutdown: a host that shut the plugin down after its
+// link ended has stopped it; the grace period must not stop it again.
+func TestServerGraceAfterShutdown(t *testing.T) {
+	p := newTestPlugin()
+	h := newHarness(t, p)
+	lost := make(chan struct{}, 1)
+	h.srv.OnHostLost = func() { lost <- struct{}{} }
+	h.configure(t, `{}`, hostInfo(1, 100))
+	l := h.link(t)
+	l.cancel()
+	wait(t, h.linkEnded, "Link handler return")
+	if _, err := h.client.Shutdown(testCtx(t), &portalpb.ShutdownRequest{Reason: "bye"}); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, p.shutdowns, "Plugin.Shutdown")
+	h.srv.mu.Lock()
+	gen := h.srv.linkGen
+	h.srv.mu.Unlock()
+	h.srv.graceExpired(gen) // the grace timer fires after the shutdown
+	none(t, p.shutdowns, "a second Plugin.Shutdown")
+	none(t, lost, "OnHostLost after a shutdown")
 }

@@ -141,3 +141,46 @@ func TestLiveConfig(t *testing.T) {
 	d := dialTelnet(t, h.telnetAddr)
 	d.expect("Welcome to RenamedGame")
 }
+
+// TestCrashLoopMarksFailed: a plugin that dies at every start is restarted
+// with backoff, then marked failed with the reason in `portico status`,
+// while the other plugins serve on.
+func TestCrashLoopMarksFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes the whole backoff sequence (about 8 s)")
+	}
+	broken := filepath.Join(t.TempDir(), "portico-broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken plugin: no config' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := startHostWith(t, hostOptions{extra: fmt.Sprintf("  broken:\n    enabled: true\n    path: %s\n", broken)})
+	c := dialTelnet(t, h.telnetAddr)
+	c.login("Liam", "liampass1", true)
+	var failed pluginStatus
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		st, err := h.status()
+		if err == nil {
+			for _, p := range st.Plugins {
+				if p.Name == "broken" && p.State == "failed" {
+					failed = pluginStatus{Name: p.Name, State: p.State, Restarts: p.Restarts}
+					if !strings.Contains(p.LastError, "crash loop") {
+						t.Fatalf("failed plugin's last error does not say why: %q", p.LastError)
+					}
+				}
+			}
+		}
+		if failed.State == "failed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if failed.State != "failed" {
+		t.Fatalf("broken plugin never marked failed:\n%s", h.logText())
+	}
+	if failed.Restarts < 5 {
+		t.Fatalf("restarts = %d, want at least 5", failed.Restarts)
+	}
+	c.send("say the game goes on")
+	c.expect(`You say, "the game goes on"`)
+}

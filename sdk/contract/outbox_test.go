@@ -316,3 +316,48 @@ func TestOutboxConcurrentPutKeepsEachProducersOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestOutboxFlush(t *testing.T) {
+	o := NewOutbox(0)
+	if err := o.Flush(func(*portalpb.Frame) error {
+		t.Error("sent a frame from an empty outbox")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Put(evs(0, MaxFrameEvents+5)...); err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("stream broken")
+	var sizes []int
+	err := o.Flush(func(f *portalpb.Frame) error {
+		if len(sizes) == 1 {
+			return broken
+		}
+		sizes = append(sizes, len(f.GetEvents()))
+		return nil
+	})
+	if !errors.Is(err, broken) || len(sizes) != 1 || sizes[0] != MaxFrameEvents {
+		t.Fatalf("Flush = %v after frames %v", err, sizes)
+	}
+	if o.Len() != 5 {
+		t.Fatalf("Len after a failed Flush = %d, want 5 requeued", o.Len())
+	}
+	var got []uint64
+	if err := o.Flush(func(f *portalpb.Frame) error {
+		for _, e := range f.GetEvents() {
+			got = append(got, evID(e))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range got {
+		if id != uint64(MaxFrameEvents+i) {
+			t.Fatalf("flushed %v", got)
+		}
+	}
+	if len(got) != 5 || o.Len() != 0 {
+		t.Errorf("flushed %d, %d left", len(got), o.Len())
+	}
+}

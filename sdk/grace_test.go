@@ -1,0 +1,202 @@
+package sdk
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// graceConn records what a session's client was sent and how it closed.
+type graceConn struct {
+	mu     sync.Mutex
+	sent   []string
+	closed string
+	done   chan struct{}
+	// told is signalled on every Send.
+	told chan struct{}
+}
+
+func (c *graceConn) Send(_ *Session, msgs []Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range msgs {
+		s, _ := m.FirstString()
+		c.sent = append(c.sent, s)
+	}
+	select {
+	case c.told <- struct{}{}:
+	default:
+	}
+}
+
+func (c *graceConn) Close(reason string) {
+	c.mu.Lock()
+	c.closed = reason
+	c.mu.Unlock()
+	close(c.done)
+}
+
+type gracePlugin struct{ shutdown chan struct{} }
+
+func (p *gracePlugin) Configure(context.Context, Config, *Portal) (Info, error) {
+	return Info{ProtocolKey: "grace"}, nil
+}
+
+func (p *gracePlugin) Shutdown(context.Context) error { close(p.shutdown); return nil }
+
+// TestHostLostGrace: when the host's link drops without a Detach (a host
+// crash), clients are told the server is restarting; when no host comes
+// back within the grace period they are closed with a message and the
+// plugin shuts down, so that no plugin runs forever without a host.
+func TestHostLostGrace(t *testing.T) {
+	plugin := &gracePlugin{shutdown: make(chan struct{})}
+	srv := NewServer(plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lost := make(chan struct{})
+	srv.OnHostLost = func() { close(lost) }
+
+	ln := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	portalpb.RegisterPortalServer(gs, srv)
+	go gs.Serve(ln)
+	defer gs.Stop()
+	cc, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ln.Dial() }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	client := portalpb.NewPortalClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
+		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 300}}); err != nil {
+		t.Fatal(err)
+	}
+	conn := &graceConn{done: make(chan struct{}), told: make(chan struct{}, 1)}
+	sess, err := srv.Portal().NewSession(ctx, conn, "grace", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Connect()
+
+	linkCtx, dropLink := context.WithCancel(ctx)
+	stream, err := client.Link(linkCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil { // the Connect frame: the link is up
+		t.Fatal(err)
+	}
+	start := time.Now()
+	dropLink() // the host dies without a word
+
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the plugin did not give up after the grace period")
+	}
+	if waited := time.Since(start); waited < 250*time.Millisecond {
+		t.Fatalf("gave up after %v, before the 300ms grace", waited)
+	}
+	<-conn.done
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.sent) == 0 || conn.sent[0] != MsgHostLost {
+		t.Fatalf("client was not told the server is restarting: %q", conn.sent)
+	}
+	if conn.closed != MsgHostNotBack {
+		t.Fatalf("closed with %q, want %q", conn.closed, MsgHostNotBack)
+	}
+	select {
+	case <-plugin.shutdown:
+	default:
+		t.Fatal("plugin was not shut down")
+	}
+	if srv.Portal().Count() != 0 {
+		t.Fatalf("%d sessions left", srv.Portal().Count())
+	}
+}
+
+// TestHostBackWithinGrace: a new link within the grace period cancels it;
+// nobody is closed.
+func TestHostBackWithinGrace(t *testing.T) {
+	plugin := &gracePlugin{shutdown: make(chan struct{})}
+	srv := NewServer(plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lost := make(chan struct{})
+	srv.OnHostLost = func() { close(lost) }
+	ln := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	portalpb.RegisterPortalServer(gs, srv)
+	go gs.Serve(ln)
+	defer gs.Stop()
+	cc, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ln.Dial() }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	client := portalpb.NewPortalClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
+		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 400}}); err != nil {
+		t.Fatal(err)
+	}
+	conn := &graceConn{done: make(chan struct{}), told: make(chan struct{}, 1)}
+	sess, err := srv.Portal().NewSession(ctx, conn, "grace", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Connect()
+	linkCtx, dropLink := context.WithCancel(ctx)
+	stream, err := client.Link(linkCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	dropLink()
+	// Once the plugin has noticed (and told its client), input typed while
+	// no host is attached waits in the outbox. Input sent into a link in
+	// the instant before a crash is noticed can be lost: delivery is at
+	// most once, never twice.
+	select {
+	case <-conn.told:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client not told the server is restarting")
+	}
+	sess.DataIn(Text("hello?"))
+	stream2, err := client.Link(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := stream2.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.GetEvents()[0].GetDataIn().GetMessages()[0].GetStrArgs(); len(got) != 1 || got[0] != "hello?" {
+		t.Fatalf("buffered input not delivered on the new link: %v", f)
+	}
+	select {
+	case <-lost:
+		t.Fatal("gave up although a host came back")
+	case <-time.After(700 * time.Millisecond):
+	}
+	select {
+	case <-conn.done:
+		t.Fatal("client closed although a host came back")
+	default:
+	}
+}
