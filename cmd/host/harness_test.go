@@ -204,6 +204,21 @@ func (h *testHost) status() (host.Status, error) {
 	return st, nil
 }
 
+// sessions asks the running host for its sessions and their flags.
+func (h *testHost) sessions() ([]host.SessionInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, filepath.Join(h.dir, "data", "run", "control.sock"), control.Request{Cmd: "sessions"}, false)
+	if err != nil {
+		return nil, err
+	}
+	var list []host.SessionInfo
+	if err := json.Unmarshal(resp.Data, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
 // waitFor polls cond until it holds or 20 s pass. Polling is the only way
 // to watch another process's state here; every poll is bounded.
 func (h *testHost) waitFor(what string, cond func(st host.Status) bool) host.Status {

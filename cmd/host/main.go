@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
-		restartCmd(load, "reload"), restartCmd(load, "reset"))
+		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load))
 	return root
 }
 
@@ -264,4 +264,46 @@ func settled(st host.Status) bool {
 		}
 	}
 	return true
+}
+
+func sessionsCmd(load loader) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "sessions",
+		Short: "List the running host's sessions with their protocol flags",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "sessions"}, false)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(resp.Data))
+				return err
+			}
+			var list []host.SessionInfo
+			if err := json.Unmarshal(resp.Data, &list); err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SESSID\tPLUGIN\tPROTOCOL\tADDRESS\tACCOUNT\tCLIENT\tIDLE")
+			for _, s := range list {
+				client, _ := s.ProtocolFlags["CLIENTNAME"].(string)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Sessid, s.Plugin, s.ProtocolKey, s.Address,
+					s.Account, client, time.Since(s.CmdLast).Round(time.Second))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the sessions as JSON")
+	return c
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,6 +76,19 @@ type Status struct {
 	AccountsOnline int              `json:"accounts_online"`
 	Accounts       int              `json:"accounts"`
 	Plugins        []plugins.Status `json:"plugins"`
+}
+
+// SessionInfo is one session as `portico sessions` shows it.
+type SessionInfo struct {
+	Sessid        uint64         `json:"sessid"`
+	Plugin        string         `json:"plugin"`
+	ProtocolKey   string         `json:"protocol_key"`
+	Address       string         `json:"address"`
+	Account       string         `json:"account,omitempty"`
+	LoggedIn      bool           `json:"logged_in"`
+	ConnTime      time.Time      `json:"conn_time"`
+	CmdLast       time.Time      `json:"cmd_last"`
+	ProtocolFlags map[string]any `json:"protocol_flags"`
 }
 
 // Run starts the host with cfg and runs it until ctx ends or a stop is
@@ -276,6 +290,18 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		defer cancel()
 		st, err := h.status(cctx)
 		return st, nil, err
+	case "sessions":
+		var out []SessionInfo
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := h.handler.Call(cctx, func() {
+			for _, s := range h.handler.Sessions() {
+				out = append(out, SessionInfo{Sessid: s.Sessid, Plugin: s.Plugin, ProtocolKey: s.ProtocolKey,
+					Address: s.Address, Account: s.UName, LoggedIn: s.LoggedIn, ConnTime: s.ConnTime,
+					CmdLast: s.CmdLast, ProtocolFlags: maps.Clone(s.ProtocolFlags)})
+			}
+		})
+		return out, nil, err
 	case "reload", "reset":
 		mode := req.Cmd
 		if err := h.requestRestart(mode, req.Args["reason"]); err != nil {
