@@ -5,7 +5,7 @@ BIN := bin
 PLUGINS := telnet
 CONFIG ?= config.yaml
 
-.PHONY: all build run test test-short vet proto fmt clean
+.PHONY: all build run test test-short vet proto fmt clean bench bench-full
 
 all: build
 
@@ -23,10 +23,18 @@ run: build
 # end-to-end tests, which build the real binaries) runs too.
 test:
 	$(GO) test -race -timeout 10m ./core/... ./sdk/...
-	$(GO) test -timeout 15m ./cmd/... ./plugins/...
+	$(GO) test -timeout 15m ./cmd/... ./plugins/... ./bench/...
 
 test-short:
 	$(GO) test -short ./...
+
+# Portico against a bare TCP line server, as ratios (see BENCHMARKS.md).
+# bench is the short run (under two minutes); bench-full the recorded one.
+bench:
+	$(GO) run ./bench -short
+
+bench-full:
+	$(GO) run ./bench
 
 vet:
 	$(GO) vet ./...

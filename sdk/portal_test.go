@@ -729,3 +729,28 @@ func TestTestPortalAccessors(t *testing.T) {
 		t.Error("Conn")
 	}
 }
+
+func TestUnencodableDataIsDropped(t *testing.T) {
+	p := NewTestPortal(discardLog())
+	conn := newFakeConn()
+	s := newSession(t, p, conn)
+	s.Update(func(d *SessionData) { d.ProtocolFlags["bad"] = func() {} })
+	s.Connect() // logged, not sent
+	s.Sync()
+	s.DataIn(Message{Name: "bad", Args: []any{make(chan int)}})
+	if evs := drain(t, p.Outbox()); len(evs) != 0 {
+		t.Errorf("events = %v", kinds(evs))
+	}
+	none(t, conn.sends, "a busy notice for unencodable input")
+
+	// A full outbox drops what the portal cannot queue, without blocking.
+	p2 := newPortal(discardLog())
+	p2.outbox = contract.NewOutbox(1)
+	p2.grant(1, 2) // the first id leaves half: the ask fills the outbox
+	newSession(t, p2, newFakeConn())
+	s2 := newSession(t, p2, newFakeConn())
+	s2.Connect()
+	if evs := drain(t, p2.Outbox()); len(evs) != 1 || needSessids(evs) != 1 {
+		t.Errorf("events = %v, want only the need_sessids that fitted", kinds(evs))
+	}
+}

@@ -28,6 +28,8 @@ func TestTwoPlayersTalk(t *testing.T) {
 		t.Fatalf("who does not list both players:\n%s", out)
 	}
 
+	alice.send("ping hi")
+	alice.expect("pong hi")
 	alice.send("say Hello, Bob!")
 	alice.expect(`You say, "Hello, Bob!"`)
 	bob.expect(`Alice says, "Hello, Bob!"`)

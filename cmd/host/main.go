@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
-		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load))
+		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load))
 	return root
 }
 
@@ -306,4 +306,30 @@ func sessionsCmd(load loader) *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the sessions as JSON")
 	return c
+}
+
+func announceCmd(load loader) *cobra.Command {
+	return &cobra.Command{
+		Use:   "announce TEXT",
+		Short: "Send a message to every connected session",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "announce",
+				Args: map[string]string{"text": strings.Join(args, " ")}}, false)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", resp.Data)
+			return nil
+		},
+	}
 }

@@ -18,6 +18,7 @@ func AccountSet() *Set {
 		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help [command]\n\nList the commands, or show one command's help.", Func: cmdHelp},
 		&Command{Key: "quit", Help: "quit [all]\n\nClose this session, or all of your sessions.", Func: cmdQuit},
 		&Command{Key: "@sessions", Aliases: []string{"sessions"}, Help: "@sessions\n\nList your sessions.", Func: cmdSessions},
+		pingCommand(),
 	)
 	for _, c := range adminCommands() {
 		set.Add(c)
@@ -144,4 +145,16 @@ func Duration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
+}
+
+// pingCommand answers at once: a liveness check for players, bots and the
+// benchmark, which measures the whole input-to-output path with it.
+func pingCommand() *Command {
+	return &Command{Key: "ping", Help: "ping [text]\n\nThe server answers pong [text] at once.", Func: func(c *Call) {
+		if c.Args == "" {
+			c.Msg("pong")
+			return
+		}
+		c.Msg("pong " + c.Args)
+	}}
 }

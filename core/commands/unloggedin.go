@@ -60,6 +60,7 @@ func UnloggedInSet() *Set {
 		&Command{Key: "quit", Aliases: []string{"q", "qu"}, Help: "quit\n\nClose the connection.", Func: func(c *Call) {
 			c.H.Disconnect(c.S, MsgGoodbye, true)
 		}},
+		pingCommand(),
 	)
 }
 

@@ -290,6 +290,19 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		defer cancel()
 		st, err := h.status(cctx)
 		return st, nil, err
+	case "announce":
+		text := req.Args["text"]
+		if strings.TrimSpace(text) == "" {
+			return nil, nil, errors.New("control: announce: no text")
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var n int
+		err := h.handler.Call(cctx, func() {
+			n = h.handler.Count()
+			h.handler.AnnounceAll(text)
+		})
+		return map[string]int{"sessions": n}, nil, err
 	case "sessions":
 		var out []SessionInfo
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

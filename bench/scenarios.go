@@ -1,0 +1,232 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// openSessions connects n clients to s, at most conc at a time; on Portico
+// each one logs in to the bench account.
+func openSessions(s server, n, conc int) ([]*client, error) {
+	clients := make([]*client, n)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	sem := make(chan struct{}, conc)
+	for i := range clients {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial(s.addr(), s.telnet())
+			if err == nil && s.telnet() {
+				err = login(c)
+			}
+			if err != nil {
+				firstErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
+				if c != nil {
+					c.close()
+				}
+				return
+			}
+			clients[i] = c
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		closeAll(clients)
+		return nil, err
+	}
+	return clients, nil
+}
+
+func login(c *client) error {
+	if err := c.until("Welcome to", 60*time.Second); err != nil {
+		return err
+	}
+	if err := c.send("connect " + benchAccount + " " + benchPassword); err != nil {
+		return err
+	}
+	return c.until("Players here:", 60*time.Second)
+}
+
+func closeAll(cs []*client) {
+	for _, c := range cs {
+		if c != nil {
+			c.close()
+		}
+	}
+}
+
+// roundTrip sends "ping <token>" and waits for the answer ending in it:
+// the baseline echoes the line, Portico answers "pong <token>".
+func roundTrip(c *client, token string) error {
+	if err := c.send("ping " + token); err != nil {
+		return err
+	}
+	return c.untilSuffix([]byte(" " + token))
+}
+
+// latencyResult holds round-trip percentiles.
+type latencyResult struct{ p50, p99, p999 time.Duration }
+
+func measureLatency(s server, n int) (latencyResult, error) {
+	cs, err := openSessions(s, 1, 1)
+	if err != nil {
+		return latencyResult{}, err
+	}
+	defer closeAll(cs)
+	c := cs[0]
+	for i := 0; i < n/10+10; i++ { // warm up
+		if err := roundTrip(c, "w"+strconv.Itoa(i)); err != nil {
+			return latencyResult{}, err
+		}
+	}
+	times := make([]time.Duration, n)
+	for i := range times {
+		t0 := time.Now()
+		if err := roundTrip(c, strconv.Itoa(i)); err != nil {
+			return latencyResult{}, err
+		}
+		times[i] = time.Since(t0)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	pct := func(p float64) time.Duration { return times[min(len(times)-1, int(float64(len(times))*p))] }
+	return latencyResult{pct(0.50), pct(0.99), pct(0.999)}, nil
+}
+
+// measureThroughput runs sessions clients, each sending as fast as it is
+// answered, for d; it returns answered lines per second.
+func measureThroughput(s server, sessions int, d time.Duration) (float64, error) {
+	cs, err := openSessions(s, sessions, 100)
+	if err != nil {
+		return 0, err
+	}
+	defer closeAll(cs)
+	var total atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.conn.SetDeadline(deadline.Add(30 * time.Second))
+			for n := 0; time.Now().Before(deadline); n++ {
+				if err := roundTrip(c, strconv.Itoa(i)+"."+strconv.Itoa(n)); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(total.Load()) / time.Since(start).Seconds(), nil
+}
+
+// memory returns the summed RSS of s's processes.
+func memory(s server) (int64, error) {
+	pids, err := s.pids()
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, pid := range pids {
+		r, err := rssBytes(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += r
+	}
+	return sum, nil
+}
+
+// measureFanout times one broadcast to every client: from the trigger
+// until the last client has read it.
+func measureFanout(s server, cs []*client, trigger func(token string) error) (time.Duration, error) {
+	token := fmt.Sprintf("fanout-%d", time.Now().UnixNano())
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	ready := make(chan struct{})
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			if err := c.until(token, 60*time.Second); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	close(ready)
+	start := time.Now()
+	if err := trigger(token); err != nil {
+		return 0, err
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return elapsed, nil
+}
+
+// reloadResult is how a reload under load went.
+type reloadResult struct {
+	elapsed time.Duration
+	dropped int
+}
+
+// measureReload reloads Portico under cs and waits until every session has
+// seen the restart and answered a ping.
+func measureReload(p *portico, cs []*client) (reloadResult, error) {
+	var wg sync.WaitGroup
+	var dropped atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	if _, err := p.call("reload", nil); err != nil {
+		return reloadResult{}, err
+	}
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.until("Server restarted.", 120*time.Second)
+			if err == nil {
+				_ = c.conn.SetDeadline(time.Now().Add(120 * time.Second))
+				err = roundTrip(c, "r"+strconv.Itoa(i))
+				_ = c.conn.SetDeadline(time.Time{})
+			}
+			if err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+					dropped.Add(1)
+					return
+				}
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	wg.Wait()
+	res := reloadResult{elapsed: time.Since(start), dropped: int(dropped.Load())}
+	if err, _ := firstErr.Load().(error); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/host"
+)
+
+// server is what a scenario runs against: the baseline or Portico.
+type server interface {
+	name() string
+	addr() string
+	telnet() bool
+	// pids are the processes whose memory counts (host and plugin).
+	pids() ([]int, error)
+	close()
+}
+
+// baseline runs the bare echo server as a child process.
+type baseline struct {
+	cmd     *exec.Cmd
+	address string
+}
+
+func startBaseline() (*baseline, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-baseline-server")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	return &baseline{cmd: cmd, address: strings.TrimSpace(line)}, nil
+}
+
+func (b *baseline) name() string         { return "baseline" }
+func (b *baseline) addr() string         { return b.address }
+func (b *baseline) telnet() bool         { return false }
+func (b *baseline) pids() ([]int, error) { return []int{b.cmd.Process.Pid}, nil }
+func (b *baseline) close()               { b.cmd.Process.Kill(); b.cmd.Wait() }
+
+// portico runs the real host and telnet plugin, built from this tree.
+type portico struct {
+	dir, bin, config string
+	cmd              *exec.Cmd
+	address          string
+	log              *os.File
+}
+
+// Bench account: every session logs in to it (multisession mode 1).
+const (
+	benchAccount  = "bench"
+	benchPassword = "bench-password"
+)
+
+// buildPortico builds the host and telnet plugin into dir/bin.
+func buildPortico(dir string) (string, error) {
+	bin := filepath.Join(dir, "bin")
+	for _, b := range [][2]string{
+		{"portico", "github.com/portico-mud/portico/cmd/host"},
+		{"portico-telnet", "github.com/portico-mud/portico/plugins/telnet"},
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, b[0]), b[1])
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("build %s: %w", b[1], err)
+		}
+	}
+	return bin, nil
+}
+
+func startPortico(dir, bin string) (*portico, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := fmt.Sprintf(`server:
+  name: Bench
+  data_dir: data
+  multisession_mode: 1
+  argon2_memory_kib: 64
+  argon2_time: 1
+plugins:
+  telnet:
+    enabled: true
+    config:
+      listen: "127.0.0.1:%d"
+`, port)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	p := &portico{dir: dir, bin: bin, config: filepath.Join(dir, "config.yaml"), address: fmt.Sprintf("127.0.0.1:%d", port)}
+	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	create := exec.Command(filepath.Join(bin, "portico"), "account", "create", benchAccount, "--config", p.config)
+	create.Stdin = strings.NewReader(benchPassword + "\n")
+	if out, err := create.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("create bench account: %v: %s", err, out)
+	}
+	if p.log, err = os.Create(filepath.Join(dir, "host.log")); err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(filepath.Join(bin, "portico"), "start", "--config", p.config)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := p.status()
+		if err == nil && len(st.Plugins) > 0 && st.Plugins[0].State == "running" {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.close()
+			return nil, fmt.Errorf("portico did not start (see %s): %v", p.log.Name(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *portico) name() string { return "portico" }
+func (p *portico) addr() string { return p.address }
+func (p *portico) telnet() bool { return true }
+
+func (p *portico) socket() string { return filepath.Join(p.dir, "data", "run", "control.sock") }
+
+func (p *portico) call(cmd string, args map[string]string) (control.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, p.socket(), control.Request{Cmd: cmd, Args: args}, false)
+	if err != nil {
+		return resp, err
+	}
+	if !resp.OK {
+		return resp, fmt.Errorf("%s: %s", cmd, resp.Error)
+	}
+	return resp, nil
+}
+
+func (p *portico) status() (host.Status, error) {
+	var st host.Status
+	resp, err := p.call("status", nil)
+	if err != nil {
+		return st, err
+	}
+	err = json.Unmarshal(resp.Data, &st)
+	return st, err
+}
+
+func (p *portico) pids() ([]int, error) {
+	st, err := p.status()
+	if err != nil {
+		return nil, err
+	}
+	out := []int{st.PID}
+	for _, pl := range st.Plugins {
+		out = append(out, pl.PID)
+	}
+	return out, nil
+}
+
+func (p *portico) close() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+	}
+	if p.log != nil {
+		p.log.Close()
+	}
+}
+
+// rssBytes reads a process's resident memory from /proc.
+func rssBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
