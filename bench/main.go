@@ -20,6 +20,21 @@ import (
 	"time"
 )
 
+// only limits a run to some scenario groups (-only); empty runs all.
+var only string
+
+func wanted(group string) bool {
+	if only == "" {
+		return true
+	}
+	for _, g := range strings.Split(only, ",") {
+		if strings.TrimSpace(g) == group {
+			return true
+		}
+	}
+	return false
+}
+
 // params size a run.
 type params struct {
 	latencyTrips    int
@@ -54,6 +69,8 @@ func main() {
 	isShort := flag.Bool("short", false, "a short run (make bench): under two minutes")
 	isTiny := flag.Bool("tiny", false, "a tiny run that only checks the tool works")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, data)")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the host and plugin under this directory")
+	flag.StringVar(&only, "only", "", "run only these scenario groups, comma-separated: latency, throughput, capacity (capacity also runs fan-out and reload)")
 	flag.Parse()
 	if *serve {
 		runBaselineServer()
@@ -114,21 +131,26 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		return nil, err
 	}
 	defer port.close()
-	logf("latency: %d round trips each", p.latencyTrips)
-	bl, err := measureLatency(base, p.latencyTrips)
-	if err != nil {
-		return nil, fmt.Errorf("baseline latency: %w", err)
+	if wanted("latency") {
+		logf("latency: %d round trips each", p.latencyTrips)
+		bl, err := measureLatency(base, p.latencyTrips)
+		if err != nil {
+			return nil, fmt.Errorf("baseline latency: %w", err)
+		}
+		pl, err := measureLatency(port, p.latencyTrips)
+		if err != nil {
+			return nil, fmt.Errorf("portico latency: %w", err)
+		}
+		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+		rows = append(rows,
+			row{scenario: "latency p50", unit: "µs", baseline: us(bl.p50), portico: us(pl.p50), hasBaseline: true, target: "≤ 2×", lowerIsBetter: true},
+			row{scenario: "latency p99", unit: "µs", baseline: us(bl.p99), portico: us(pl.p99), hasBaseline: true, target: "≤ 3×", lowerIsBetter: true},
+			row{scenario: "latency p999", unit: "µs", baseline: us(bl.p999), portico: us(pl.p999), hasBaseline: true, lowerIsBetter: true})
 	}
-	pl, err := measureLatency(port, p.latencyTrips)
-	if err != nil {
-		return nil, fmt.Errorf("portico latency: %w", err)
-	}
-	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
-	rows = append(rows,
-		row{scenario: "latency p50", unit: "µs", baseline: us(bl.p50), portico: us(pl.p50), hasBaseline: true, target: "≤ 2×", lowerIsBetter: true},
-		row{scenario: "latency p99", unit: "µs", baseline: us(bl.p99), portico: us(pl.p99), hasBaseline: true, target: "≤ 3×", lowerIsBetter: true},
-		row{scenario: "latency p999", unit: "µs", baseline: us(bl.p999), portico: us(pl.p999), hasBaseline: true, lowerIsBetter: true})
 	for _, n := range p.throughputSizes {
+		if !wanted("throughput") {
+			break
+		}
 		logf("throughput: %d sessions for %v", n, p.throughputFor)
 		bt, err := measureThroughput(base, n, p.throughputFor)
 		if err != nil {
@@ -138,103 +160,61 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("portico throughput %d: %w", n, err)
 		}
-		r := row{scenario: fmt.Sprintf("throughput, %d sessions", n), unit: "lines/s", baseline: bt, portico: pt, hasBaseline: true}
+		r := row{scenario: fmt.Sprintf("throughput, %d sessions", n), unit: "lines/s", baseline: bt.linesPerSec,
+			portico: pt.linesPerSec, hasBaseline: true}
 		if n >= 1000 {
 			r.target = "≥ 0.5×"
 		}
-		rows = append(rows, r)
+		rows = append(rows, r, row{scenario: fmt.Sprintf("server CPU per line, %d sessions", n), unit: "µs",
+			baseline: float64(bt.cpuPerLine.Nanoseconds()) / 1000, portico: float64(pt.cpuPerLine.Nanoseconds()) / 1000,
+			hasBaseline: true, lowerIsBetter: true})
 	}
 	base.close()
 	port.close()
+	if !wanted("capacity") {
+		return rows, nil
+	}
 
-	// Capacity, fan-out and reload, against fresh servers.
+	// Capacity and fan-out, one server at a time: a process here holds at
+	// most about 20,000 files, so the clients of both cannot be open at once.
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	base2, err := startBaseline()
 	if err != nil {
 		return nil, err
 	}
 	defer base2.close()
+	bcs := []*client{}
+	defer func() { closeAll(bcs) }()
+	bres, err := capacityAndFanout(base2, p, &bcs, func(token string) error { return bcs[0].send("BROADCAST " + token) })
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	closeAll(bcs)
+	bcs = nil
+	base2.close()
+
 	port2, err := startPortico(dir+"/b", bin)
 	if err != nil {
 		return nil, err
 	}
 	defer port2.close()
-	baseMem0, err := memory(base2)
-	if err != nil {
-		return nil, err
-	}
-	portMem0, err := memory(port2)
-	if err != nil {
-		return nil, err
-	}
-
-	logf("fan-out: %d sessions", p.fanoutSmall)
-	bcs, err := openSessions(base2, p.fanoutSmall, 200)
-	if err != nil {
-		return nil, fmt.Errorf("baseline sessions: %w", err)
-	}
-	defer func() { closeAll(bcs) }()
-	pcs, err := openSessions(port2, p.fanoutSmall, 200)
-	if err != nil {
-		return nil, fmt.Errorf("portico sessions: %w", err)
-	}
+	pcs := []*client{}
 	defer func() { closeAll(pcs) }()
-	baseTrigger := func(token string) error { return bcs[0].send("BROADCAST " + token) }
-	portTrigger := func(token string) error {
+	pres, err := capacityAndFanout(port2, p, &pcs, func(token string) error {
 		_, err := port2.call("announce", map[string]string{"text": token})
 		return err
-	}
-	bf, err := measureFanout(base2, bcs, baseTrigger)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("baseline fan-out: %w", err)
+		return nil, fmt.Errorf("portico: %w", err)
 	}
-	pf, err := measureFanout(port2, pcs, portTrigger)
-	if err != nil {
-		return nil, fmt.Errorf("portico fan-out: %w", err)
-	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	rows = append(rows, row{scenario: fmt.Sprintf("fan-out to %d", p.fanoutSmall), unit: "ms", baseline: ms(bf), portico: ms(pf), hasBaseline: true, lowerIsBetter: true})
-
-	if more := p.capacity - p.fanoutSmall; more > 0 {
-		logf("capacity: %d idle sessions", p.capacity)
-		extra, err := openSessions(base2, more, 200)
-		if err != nil {
-			return nil, fmt.Errorf("baseline sessions: %w", err)
-		}
-		bcs = append(bcs, extra...)
-		extra, err = openSessions(port2, more, 200)
-		if err != nil {
-			return nil, fmt.Errorf("portico sessions: %w", err)
-		}
-		pcs = append(pcs, extra...)
-	}
-	// Let the servers settle before reading their memory.
-	time.Sleep(2 * time.Second)
-	baseMem, err := memory(base2)
-	if err != nil {
-		return nil, err
-	}
-	portMem, err := memory(port2)
-	if err != nil {
-		return nil, err
-	}
-	perSession := func(after, before int64) float64 { return float64(after-before) / float64(p.capacity) / 1024 }
+	rows = append(rows, row{scenario: fmt.Sprintf("fan-out to %d", p.fanoutSmall), unit: "ms",
+		baseline: ms(bres.fanoutSmall), portico: ms(pres.fanoutSmall), hasBaseline: true, lowerIsBetter: true})
 	rows = append(rows, row{scenario: fmt.Sprintf("memory per idle session (%d)", p.capacity), unit: "KiB",
-		baseline: perSession(baseMem, baseMem0), portico: perSession(portMem, portMem0), hasBaseline: true,
-		target: "≤ 16 KiB", lowerIsBetter: true,
-		note: fmt.Sprintf("portico host+plugin RSS %.1f MiB", float64(portMem)/(1<<20))})
-
+		baseline: bres.perSession, portico: pres.perSession, hasBaseline: true, target: "≤ 16 KiB", lowerIsBetter: true,
+		note: fmt.Sprintf("portico host+plugin RSS %.1f MiB", float64(pres.rss)/(1<<20))})
 	if p.capacity > p.fanoutSmall {
-		logf("fan-out: %d sessions", p.capacity)
-		bf, err = measureFanout(base2, bcs, baseTrigger)
-		if err != nil {
-			return nil, fmt.Errorf("baseline fan-out: %w", err)
-		}
-		pf, err = measureFanout(port2, pcs, portTrigger)
-		if err != nil {
-			return nil, fmt.Errorf("portico fan-out: %w", err)
-		}
-		rows = append(rows, row{scenario: fmt.Sprintf("fan-out to %d", p.capacity), unit: "ms", baseline: ms(bf), portico: ms(pf),
-			hasBaseline: true, target: "≤ 100 ms", lowerIsBetter: true})
+		rows = append(rows, row{scenario: fmt.Sprintf("fan-out to %d", p.capacity), unit: "ms",
+			baseline: ms(bres.fanoutAll), portico: ms(pres.fanoutAll), hasBaseline: true, target: "≤ 100 ms", lowerIsBetter: true})
 	}
 
 	logf("reload: %d sessions", p.capacity)
@@ -276,4 +256,54 @@ func format(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// capacityResult is what capacityAndFanout measured on one server.
+type capacityResult struct {
+	fanoutSmall, fanoutAll time.Duration
+	perSession             float64 // KiB per idle session
+	rss                    int64
+}
+
+// capacityAndFanout opens p.fanoutSmall sessions and times a broadcast,
+// opens the rest up to p.capacity, reads the memory per session and times
+// a broadcast to all. The clients stay open in *cs.
+func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) error) (capacityResult, error) {
+	var res capacityResult
+	mem0, err := memory(s)
+	if err != nil {
+		return res, err
+	}
+	logf("%s: fan-out to %d", s.name(), p.fanoutSmall)
+	first, err := openSessions(s, p.fanoutSmall, 200)
+	if err != nil {
+		return res, err
+	}
+	*cs = append(*cs, first...)
+	if res.fanoutSmall, err = measureFanout(s, *cs, trigger); err != nil {
+		return res, err
+	}
+	if more := p.capacity - p.fanoutSmall; more > 0 {
+		logf("%s: %d idle sessions", s.name(), p.capacity)
+		extra, err := openSessions(s, more, 200)
+		if err != nil {
+			return res, err
+		}
+		*cs = append(*cs, extra...)
+	}
+	// Let the server settle before reading its memory.
+	time.Sleep(2 * time.Second)
+	mem, err := memory(s)
+	if err != nil {
+		return res, err
+	}
+	res.rss = mem
+	res.perSession = float64(mem-mem0) / float64(p.capacity) / 1024
+	if p.capacity > p.fanoutSmall {
+		logf("%s: fan-out to %d", s.name(), p.capacity)
+		if res.fanoutAll, err = measureFanout(s, *cs, trigger); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }

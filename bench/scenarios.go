@@ -103,14 +103,25 @@ func measureLatency(s server, n int) (latencyResult, error) {
 	return latencyResult{pct(0.50), pct(0.99), pct(0.999)}, nil
 }
 
+// throughputResult is answered lines per second, and the server's CPU
+// time per line (all its processes).
+type throughputResult struct {
+	linesPerSec float64
+	cpuPerLine  time.Duration
+}
+
 // measureThroughput runs sessions clients, each sending as fast as it is
-// answered, for d; it returns answered lines per second.
-func measureThroughput(s server, sessions int, d time.Duration) (float64, error) {
+// answered, for d.
+func measureThroughput(s server, sessions int, d time.Duration) (throughputResult, error) {
 	cs, err := openSessions(s, sessions, 100)
 	if err != nil {
-		return 0, err
+		return throughputResult{}, err
 	}
 	defer closeAll(cs)
+	cpu0, err := serverCPU(s)
+	if err != nil {
+		return throughputResult{}, err
+	}
 	var total atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -131,10 +142,20 @@ func measureThroughput(s server, sessions int, d time.Duration) (float64, error)
 		}()
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return throughputResult{}, err
 	}
-	return float64(total.Load()) / time.Since(start).Seconds(), nil
+	cpu1, err := serverCPU(s)
+	if err != nil {
+		return throughputResult{}, err
+	}
+	n := total.Load()
+	res := throughputResult{linesPerSec: float64(n) / elapsed.Seconds()}
+	if n > 0 {
+		res.cpuPerLine = (cpu1 - cpu0) / time.Duration(n)
+	}
+	return res, nil
 }
 
 // memory returns the summed RSS of s's processes.

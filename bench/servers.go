@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/cpuprofile"
 )
 
 // server is what a scenario runs against: the baseline or Portico.
@@ -91,6 +92,10 @@ func buildPortico(dir string) (string, error) {
 	return bin, nil
 }
 
+// profileDir, when set, makes every Portico process write a CPU profile
+// under it (-profile).
+var profileDir string
+
 func startPortico(dir, bin string) (*portico, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,6 +131,10 @@ plugins:
 		return nil, err
 	}
 	p.cmd = exec.Command(filepath.Join(bin, "portico"), "start", "--config", p.config)
+	if profileDir != "" {
+		// The host passes its environment on to the plugins it starts.
+		p.cmd.Env = append(os.Environ(), cpuprofile.EnvDir+"="+filepath.Join(profileDir, filepath.Base(dir)))
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
@@ -218,4 +227,45 @@ func rssBytes(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+// cpuTime returns the CPU time (user+system) a process has used so far,
+// from /proc/<pid>/stat (clock ticks, 100 per second on Linux).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// serverCPU sums the CPU time of s's processes.
+func serverCPU(s server) (time.Duration, error) {
+	pids, err := s.pids()
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	for _, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }

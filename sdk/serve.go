@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/cpuprofile"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,7 +39,13 @@ func Serve(p Plugin) {
 	log := slog.New(slog.NewTextHandler(logw, nil)).With("plugin", name)
 	slog.SetDefault(log)
 
+	stopProfile, err := cpuprofile.Start(name)
+	if err != nil {
+		log.Warn("profile", "err", err)
+	}
+	defer stopProfile()
 	srv := NewServer(p, log)
+	srv.onShutdown = stopProfile
 	defer srv.Close()
 	srv.OnHostLost = func() { os.Exit(0) }
 	hplugin.Serve(&hplugin.ServeConfig{
@@ -114,6 +121,10 @@ type Server struct {
 	// the grace period after a new one arrived.
 	linkGen    uint64
 	graceTimer *time.Timer
+
+	// onShutdown runs when the host shuts the plugin down, before it is
+	// killed (flushes a CPU profile).
+	onShutdown func()
 
 	// OnHostLost runs after the grace period ran out and the plugin shut
 	// down (Serve exits the process; tests observe it).
@@ -361,5 +372,8 @@ func (s *Server) Shutdown(ctx context.Context, req *portalpb.ShutdownRequest) (*
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	s.log.Info("shut down", "reason", req.GetReason())
+	if s.onShutdown != nil {
+		s.onShutdown()
+	}
 	return &portalpb.ShutdownResponse{}, nil
 }

@@ -178,3 +178,12 @@ func (s *Session) markClosed() (wasOpen, announced bool) {
 	s.closed = true
 	return wasOpen, s.announced
 }
+
+// View calls f with the session's data under its lock, without copying it:
+// the cheap way for a plugin to read flags on every output. f must not
+// keep the data or call the session's methods.
+func (s *Session) View(f func(d *SessionData)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.data)
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/cpuprofile"
 	"github.com/spf13/cobra"
 )
 
@@ -60,6 +61,11 @@ func startCmd(load loader) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			stopProfile, err := cpuprofile.Start("portico")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "portico:", err)
+			}
+			defer stopProfile()
 			return host.Run(ctx, cfg, os.Stderr)
 		},
 	}

@@ -296,6 +296,13 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 // to (PSYNC): one ServerSession per entry, with account and puppet restored
 // without login hooks, then the restart announcement.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
+	// Many sessions share accounts (and a reload restores thousands):
+	// look each account and character up once. Sessions of one account
+	// share its record, as sessions logged in live do not; both are
+	// read-only copies.
+	ctx := context.Background()
+	accounts := lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }}
+	characters := lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }}
 	for _, d := range all {
 		s, ok := h.sessions[d.Sessid]
 		if !ok {
@@ -306,13 +313,10 @@ func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.
 		}
 		s.Account, s.Puppet = nil, nil
 		if s.LoggedIn && s.UID != 0 {
-			if acc, err := h.store.AccountByID(context.Background(), s.UID); err == nil {
-				a := acc
-				s.Account = &a
+			if acc := accounts.get(s.UID); acc != nil {
+				s.Account = acc
 				if s.PUID != 0 {
-					if ch, err := h.store.CharacterByID(context.Background(), s.PUID); err == nil {
-						s.Puppet = &ch
-					}
+					s.Puppet = characters.get(s.PUID)
 				}
 			} else {
 				s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
@@ -754,3 +758,25 @@ func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }
 // WaitAsync waits until no async operation is in flight. Their
 // continuations are posted to the loop, so the loop must be running.
 func (h *ServerSessionHandler) WaitAsync() { h.asyncWG.Wait() }
+
+// lookupCache remembers store lookups by id for the length of one
+// operation; failures are remembered too.
+type lookupCache[T any] struct {
+	load func(id int64) (T, error)
+	seen map[int64]*T
+}
+
+func (c *lookupCache[T]) get(id int64) *T {
+	if v, ok := c.seen[id]; ok {
+		return v
+	}
+	if c.seen == nil {
+		c.seen = map[int64]*T{}
+	}
+	var p *T
+	if v, err := c.load(id); err == nil {
+		p = &v
+	}
+	c.seen[id] = p
+	return p
+}

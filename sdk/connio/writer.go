@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type Writer struct {
 	maxBacklog   int
 	writeTimeout time.Duration
 	onError      func(error)
+	// raw, when set, lets Write try the socket directly.
+	raw syscall.RawConn
 
 	mu       sync.Mutex
 	pending  net.Buffers
@@ -48,7 +51,9 @@ type Options struct {
 	OnError func(error)
 }
 
-// NewWriter returns a Writer for conn.
+// NewWriter returns a Writer for conn. When conn exposes its socket
+// (a TCP connection does; TLS does not), writes without a backlog go
+// straight to the socket without blocking.
 func NewWriter(conn net.Conn, opts Options) *Writer {
 	if opts.MaxBacklog <= 0 {
 		opts.MaxBacklog = 4 << 20
@@ -56,8 +61,14 @@ func NewWriter(conn net.Conn, opts Options) *Writer {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 30 * time.Second
 	}
-	return &Writer{conn: conn, maxBacklog: opts.MaxBacklog, writeTimeout: opts.WriteTimeout,
+	w := &Writer{conn: conn, maxBacklog: opts.MaxBacklog, writeTimeout: opts.WriteTimeout,
 		onError: opts.OnError, flushed: make(chan struct{})}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.raw = raw
+		}
+	}
+	return w
 }
 
 // Write queues b, which the Writer now owns: the caller must not change it.
@@ -75,6 +86,34 @@ func (w *Writer) Write(b []byte) error {
 		w.fail(ErrBacklog)
 		return ErrBacklog
 	}
+	if !w.writing && w.raw != nil {
+		// No backlog: try to hand the bytes to the kernel right here,
+		// without blocking, and start a writer only for what does not fit.
+		// This spares a goroutine start and a wake-up per output.
+		w.writing = true
+		w.mu.Unlock()
+		n, err := w.tryWrite(b)
+		if err != nil {
+			w.mu.Lock()
+			w.writing = false
+			w.mu.Unlock()
+			w.fail(err)
+			return err
+		}
+		w.mu.Lock()
+		if n < len(b) {
+			w.pending = append(net.Buffers{b[n:]}, w.pending...)
+			w.size += len(b) - n
+		}
+		if len(w.pending) == 0 && !w.closing {
+			w.writing = false
+			w.mu.Unlock()
+			return nil
+		}
+		w.mu.Unlock()
+		go w.flush()
+		return nil
+	}
 	w.pending = append(w.pending, b)
 	w.size += len(b)
 	start := !w.writing
@@ -84,6 +123,38 @@ func (w *Writer) Write(b []byte) error {
 		go w.flush()
 	}
 	return nil
+}
+
+// tryWrite writes as much of b as the socket takes now, never waiting.
+func (w *Writer) tryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := w.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err != nil {
+				werr = err
+				break
+			}
+			if m == 0 {
+				break
+			}
+		}
+		return true // done: never park on the poller here
+	})
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
 }
 
 // Close writes final (may be nil) after everything queued, then closes the

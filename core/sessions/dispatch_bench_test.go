@@ -1,0 +1,40 @@
+package sessions
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+type nopPortals struct{}
+
+func (nopPortals) Send(string, *portalpb.Event) {}
+func (nopPortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
+	return 0, nil
+}
+
+type answerCommands struct{}
+
+func (answerCommands) Execute(s *ServerSession, line string) { s.Msg("pong " + line) }
+
+// BenchmarkInputfuncDispatch measures one line of text through
+// DataIn → call_inputfuncs → the text inputfunc → a command that answers →
+// data out, the host's share of every round trip.
+func BenchmarkInputfuncDispatch(b *testing.B) {
+	h := NewServerSessionHandler(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Portals: nopPortals{}, Commands: answerCommands{}})
+	var d contract.SessionData
+	d.InitSession("telnet", "127.0.0.1:1", time.Now())
+	d.Sessid = 1
+	h.sessions[1] = h.newSession("telnet", d)
+	msgs := []contract.Message{contract.Text("ping 1")}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.DataIn("telnet", 1, msgs)
+	}
+}
