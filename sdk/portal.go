@@ -305,7 +305,7 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 		listed := map[uint64]bool{}
 		for _, pd := range k.SyncAll.GetSessions() {
 			listed[pd.GetSessid()] = true
-			p.loadSync(pd, nil)
+			p.loadSync(pd, k.SyncAll.GetFields())
 		}
 		if k.SyncAll.GetClean() {
 			for _, s := range p.All() {

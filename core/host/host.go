@@ -250,19 +250,25 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 	_ = h.handler.Call(bg, func() { h.handler.AnnounceAll(msg) })
 	dctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
+	var tDetached, tSynced time.Time
 	err := h.manager.Detach(dctx, func() {
 		// Everything the plugins sent is on the loop now; let it run, let
 		// password checks in flight finish, then push every session's
 		// data so the plugins hold the truth across the gap.
+		tDetached = time.Now()
 		_ = h.handler.Call(bg, func() {})
 		h.handler.WaitAsync()
-		_ = h.handler.Call(bg, h.handler.AllSessionsPortalSync)
+		_ = h.handler.Call(bg, func() { h.handler.AllSessionsPortalSync(sessions.ReloadSyncFields...) })
+		tSynced = time.Now()
 	})
 	if err != nil {
 		h.log.Error("reload: detach", "err", err)
 	}
 	teardown()
-	h.log.Info("re-executing", "mode", req.mode, "binary", h.exe, "handover", time.Since(t0).Round(time.Millisecond))
+	ms := func(a, b time.Time) time.Duration { return b.Sub(a).Round(100 * time.Microsecond) }
+	now := time.Now()
+	h.log.Info("re-executing", "mode", req.mode, "binary", h.exe, "handover", ms(t0, now),
+		"plugins_paused", ms(t0, tDetached), "synced", ms(tDetached, tSynced), "flushed", ms(tSynced, now))
 	env := append(os.Environ(), envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10))
 	return fmt.Errorf("host: exec %s: %w", h.exe, syscall.Exec(h.exe, os.Args, env))
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -448,11 +449,19 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 }
 
 // AllSessionsPortalSync pushes every session's data to its plugin, dropping
-// plugin sessions the host does not know (SSYNC, clean).
-func (h *ServerSessionHandler) AllSessionsPortalSync() {
+// plugin sessions the host does not know (SSYNC, clean). With fields, only
+// those are pushed (all when none are named).
+func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
 	byPlugin := map[string][]*portalpb.SessionData{}
 	for _, s := range h.sortedSessions() {
-		pd, err := contract.SessionToPB(s.GetSyncData())
+		d := s.SessionData
+		if len(fields) > 0 && !slices.Contains(fields, contract.FieldProtocolFlags) {
+			// Not sent: skip copying and encoding the flags.
+			d.ProtocolFlags = nil
+		} else {
+			d = s.GetSyncData()
+		}
+		pd, err := contract.SessionToPB(d)
 		if err != nil {
 			h.log.Error("sync", "sessid", s.Sessid, "err", err)
 			continue
@@ -461,9 +470,16 @@ func (h *ServerSessionHandler) AllSessionsPortalSync() {
 	}
 	for plugin, list := range byPlugin {
 		h.portals.Send(plugin, &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
-			Sessions: list, Clean: true}}})
+			Sessions: list, Clean: true, Fields: fields}}})
 	}
 }
+
+// ReloadSyncFields are the fields a reload pushes to the plugins: what the
+// host owns. Protocol flags are left out: the plugins own them, and every
+// change the host makes is synced when it is made.
+var ReloadSyncFields = []string{contract.FieldUID, contract.FieldUName, contract.FieldLoggedIn,
+	contract.FieldPUID, contract.FieldCmdLast, contract.FieldCmdLastVisible, contract.FieldCmdTotal,
+	contract.FieldServerData, contract.FieldCmdsetStorageString}
 
 // SessionPortalSync pushes one session's whole data to its plugin (SSYNC).
 func (h *ServerSessionHandler) SessionPortalSync(s *ServerSession) {

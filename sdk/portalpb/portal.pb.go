@@ -1448,9 +1448,12 @@ func (x *Login) GetPuid() int64 {
 // SyncAll pushes every session's data (all_sessions_portal_sync). With clean
 // set, plugin sessions not listed are dropped.
 type SyncAll struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sessions      []*SessionData         `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
-	Clean         bool                   `protobuf:"varint,2,opt,name=clean,proto3" json:"clean,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sessions []*SessionData         `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Clean    bool                   `protobuf:"varint,2,opt,name=clean,proto3" json:"clean,omitempty"`
+	// With fields empty the whole data is meant; otherwise only the named
+	// fields are loaded (as SessionSync).
+	Fields        []string `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1497,6 +1500,13 @@ func (x *SyncAll) GetClean() bool {
 		return x.Clean
 	}
 	return false
+}
+
+func (x *SyncAll) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
 }
 
 // DisconnectAll ends every session of the plugin with reason.
@@ -1774,10 +1784,11 @@ const file_portal_proto_rawDesc = "" +
 	"\x06sessid\x18\x01 \x01(\x04R\x06sessid\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x14\n" +
 	"\x05uname\x18\x03 \x01(\tR\x05uname\x12\x12\n" +
-	"\x04puid\x18\x04 \x01(\x03R\x04puid\"[\n" +
+	"\x04puid\x18\x04 \x01(\x03R\x04puid\"s\n" +
 	"\aSyncAll\x12:\n" +
 	"\bsessions\x18\x01 \x03(\v2\x1e.portico.portal.v1.SessionDataR\bsessions\x12\x14\n" +
-	"\x05clean\x18\x02 \x01(\bR\x05clean\"'\n" +
+	"\x05clean\x18\x02 \x01(\bR\x05clean\x12\x16\n" +
+	"\x06fields\x18\x03 \x03(\tR\x06fields\"'\n" +
 	"\rDisconnectAll\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\":\n" +
 	"\fGrantSessids\x12\x14\n" +
