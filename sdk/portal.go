@@ -209,13 +209,17 @@ func (p *Portal) put(ev *portalpb.Event) {
 	}
 }
 
-func (p *Portal) sendConnect(d SessionData) {
+func (p *Portal) sendConnect(d SessionData, c *Credentials) {
 	pd, err := contract.SessionToPB(d)
 	if err != nil {
 		p.log.Error("portal: connect", "sessid", d.Sessid, "err", err)
 		return
 	}
-	p.put(&portalpb.Event{Kind: &portalpb.Event_Connect{Connect: &portalpb.Connect{Session: pd}}})
+	ev := &portalpb.Connect{Session: pd}
+	if c != nil {
+		ev.Credentials = &portalpb.Credentials{Name: c.Name, Password: c.Password, PublicKey: c.PublicKey}
+	}
+	p.put(&portalpb.Event{Kind: &portalpb.Event_Connect{Connect: ev}})
 }
 
 func (p *Portal) sendSync(d SessionData, fields []string) {

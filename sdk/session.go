@@ -99,7 +99,23 @@ func (s *Session) SetFlags(flags map[string]any) {
 // Connect announces the session to the host (PCONN) with its whole sync
 // data. Call it once the connection is ready for the connection screen;
 // input given before Connect is held back until then.
-func (s *Session) Connect() {
+func (s *Session) Connect() { s.connect(nil) }
+
+// Credentials are what a client gave while connecting (an SSH login): a
+// name with a password, or with the public key it proved it holds (SSH
+// wire format). The plugin passes them on unchecked; the host checks them.
+type Credentials struct {
+	Name      string
+	Password  string
+	PublicKey []byte
+}
+
+// ConnectWithCredentials announces the session with the client's
+// credentials: the host logs it in when they are right (no connection
+// screen) and shows the login screen when they are not.
+func (s *Session) ConnectWithCredentials(c Credentials) { s.connect(&c) }
+
+func (s *Session) connect(c *Credentials) {
 	s.mu.Lock()
 	if s.announced || s.closed {
 		s.mu.Unlock()
@@ -111,7 +127,7 @@ func (s *Session) Connect() {
 	s.early = nil
 	// Queued under the lock, so that no DataIn, Sync or Disconnected of this
 	// session from another goroutine can reach the host before its Connect.
-	s.portal.sendConnect(d)
+	s.portal.sendConnect(d, c)
 	busy := len(early) > 0 && s.portal.sendDataIn(d.Sessid, early)
 	s.mu.Unlock()
 	if busy {

@@ -167,11 +167,7 @@ func accountCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-				return err
-			}
-			st, err := store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
-				MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
+			st, err := openStore(cfg)
 			if err != nil {
 				return err
 			}
@@ -189,8 +185,53 @@ func accountCmd(load loader) *cobra.Command {
 		},
 	}
 	create.Flags().BoolVar(&admin, "admin", false, "make the account an admin")
-	acc.AddCommand(create)
+	addKey := &cobra.Command{
+		Use:   "add-key NAME FILE",
+		Short: "Register an SSH public key (a .pub file, or - for stdin) that logs NAME in over SSH",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			var data []byte
+			if args[1] == "-" {
+				data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+			} else {
+				data, err = os.ReadFile(args[1])
+			}
+			if err != nil {
+				return fmt.Errorf("read key: %w", err)
+			}
+			st, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := st.AccountByName(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			k, err := st.AddSSHKey(cmd.Context(), a.ID, strings.TrimSpace(string(data)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added key %s for %s\n", k.Fingerprint, a.Name)
+			return nil
+		},
+	}
+	acc.AddCommand(create, addKey)
 	return acc
+}
+
+// openStore opens the host's database for a command-line change, which is
+// safe while the host runs (SQLite WAL, one writer at a time).
+func openStore(cfg *config.Config) (*store.Store, error) {
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
+		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
 }
 
 func readPassword(r io.Reader) (string, error) {

@@ -19,6 +19,7 @@ func AccountSet() *Set {
 		&Command{Key: "quit", Help: "quit [all]\n\nClose this session, or all of your sessions.", Func: cmdQuit},
 		&Command{Key: "@sessions", Aliases: []string{"sessions"}, Help: "@sessions\n\nList your sessions.", Func: cmdSessions},
 		pingCommand(),
+		sshKeysCommand(),
 	)
 	for _, c := range adminCommands() {
 		set.Add(c)

@@ -816,6 +816,11 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 				r.log.Warn("bad connect", "err", err)
 				continue
 			}
+			if c := k.Connect.GetCredentials(); c != nil {
+				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey()}
+				ops = append(ops, func() { h.PortalConnectWithCredentials(r.name, d, creds) })
+				continue
+			}
 			ops = append(ops, func() { h.PortalConnect(r.name, d) })
 		case *portalpb.Event_DataIn:
 			msgs, err := contract.MessagesFromPB(k.DataIn.GetMessages())

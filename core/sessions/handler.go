@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,6 +121,9 @@ func (h *ServerSessionHandler) Settings() Settings { return h.settings }
 
 // Store returns the persistent store.
 func (h *ServerSessionHandler) Store() *store.Store { return h.store }
+
+// Context returns the context for store calls made on the loop.
+func (h *ServerSessionHandler) Context() context.Context { return context.Background() }
 
 // Log returns the handler's logger.
 func (h *ServerSessionHandler) Log() *slog.Logger { return h.log }
@@ -229,16 +233,10 @@ func (h *ServerSessionHandler) release(s *ServerSession) {
 // that comes logged in (SSH key auth, bots) is logged in at once; others get
 // the connection screen.
 func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionData) {
-	if _, ok := h.sessions[d.Sessid]; ok {
-		// Ids are never reused; the same session announced twice (a link
-		// replayed after a host reattach) is a sync, with the same rules:
-		// only its own plugin may send it, and it cannot change the login.
-		h.PortalSessionSync(plugin, d, nil)
+	s := h.connectSession(plugin, d)
+	if s == nil {
 		return
 	}
-	s := h.newSession(plugin, d)
-	h.sessions[s.Sessid] = s
-	h.log.Debug("session connected", "sessid", s.Sessid, "plugin", plugin, "address", s.Address)
 	if s.LoggedIn && s.UID != 0 {
 		acc, err := h.store.AccountByID(context.Background(), s.UID)
 		if err == nil {
@@ -254,7 +252,76 @@ func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionDa
 	h.runLookAtLoginStart(s)
 }
 
+// Credentials are what a client gave while connecting (an SSH login).
+type Credentials struct {
+	Name      string
+	Password  string
+	PublicKey []byte
+}
+
+// PortalConnectWithCredentials creates a session for a connection that
+// came with credentials (SSH): right ones log it in at once, with no
+// connection screen; wrong ones get Evennia's message and the normal login
+// screen. The check runs off the loop, like every password check.
+func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d contract.SessionData, c Credentials) {
+	s := h.connectSession(plugin, d)
+	if s == nil {
+		return
+	}
+	// Only the credentials decide who the session is.
+	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
+	s.AtSync()
+	name := strings.TrimSpace(c.Name)
+	h.Async(s, func() func() {
+		var acc store.Account
+		var err error
+		ctx := context.Background()
+		if len(c.PublicKey) > 0 {
+			acc, err = h.store.AuthenticateKey(ctx, name, c.PublicKey)
+		} else {
+			acc, err = h.store.Authenticate(ctx, name, c.Password)
+		}
+		return func() {
+			if h.sessions[s.Sessid] != s || s.LoggedIn {
+				return
+			}
+			if err == nil {
+				h.Login(s, acc, true)
+				return
+			}
+			if !errors.Is(err, store.ErrBadCredentials) {
+				h.log.Error("connect: authenticate", "name", name, "err", err)
+			}
+			if len(c.PublicKey) == 0 && c.Password != "" {
+				h.log.Info("login failed", "name", name, "address", s.Address)
+				s.Msg(MsgBadLogin)
+			}
+			h.runLookAtLoginStart(s)
+		}
+	})
+}
+
+// connectSession makes and stores the session of a Connect, or returns nil
+// when the session exists already (a link replayed after a host reattach),
+// which is then a sync with the same rules: only its own plugin may send it
+// and it cannot change the login. A session that arrived during a reload
+// and was never greeted gets its connection screen then.
+func (h *ServerSessionHandler) connectSession(plugin string, d contract.SessionData) *ServerSession {
+	if old, ok := h.sessions[d.Sessid]; ok {
+		h.PortalSessionSync(plugin, d, nil)
+		if old.Plugin == plugin && !old.LoggedIn && !old.greeted {
+			h.runLookAtLoginStart(old)
+		}
+		return nil
+	}
+	s := h.newSession(plugin, d)
+	h.sessions[s.Sessid] = s
+	h.log.Debug("session connected", "sessid", s.Sessid, "plugin", plugin, "address", s.Address)
+	return s
+}
+
 func (h *ServerSessionHandler) runLookAtLoginStart(s *ServerSession) {
+	s.greeted = true
 	if h.commands != nil {
 		h.commands.Execute(s, "look")
 	}

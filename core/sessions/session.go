@@ -37,6 +37,8 @@ type ServerSession struct {
 	// check) runs; input arriving meanwhile waits in held, in order.
 	busy bool
 	held [][]contract.Message
+	// greeted is set once the connection screen was shown.
+	greeted bool
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
 }

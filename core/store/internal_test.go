@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,8 +199,8 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 	s := openInternal(t, filepath.Join(t.TempDir(), "p.db"), testParams)
 	fsys := fstest.MapFS{
 		"migrations/0001_initial.sql": {Data: []byte("SELECT 1;")}, // already applied: skipped
-		"migrations/0002_good.sql":    {Data: []byte("CREATE TABLE good (x INTEGER) STRICT;")},
-		"migrations/0003_bad.sql": {Data: []byte(
+		"migrations/0090_good.sql":    {Data: []byte("CREATE TABLE good (x INTEGER) STRICT;")},
+		"migrations/0091_bad.sql": {Data: []byte(
 			"CREATE TABLE half (x INTEGER) STRICT; INSERT INTO half VALUES (1); THIS IS NOT SQL;")},
 		"migrations/README.txt": {Data: []byte("ignored")},
 	}
@@ -211,8 +212,8 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 		t.Fatalf("loaded %d migrations, want 3", len(migs))
 	}
 	err = migrate(ctx, s.w, migs)
-	if err == nil || !strings.Contains(err.Error(), "0003_bad") {
-		t.Fatalf("migrate error = %v, want a failure naming 0003_bad", err)
+	if err == nil || !strings.Contains(err.Error(), "0091_bad") {
+		t.Fatalf("migrate error = %v, want a failure naming 0091_bad", err)
 	}
 	var n int
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'half'").Scan(&n); err != nil || n != 0 {
@@ -234,8 +235,10 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if len(versions) != 2 || versions[0] != 1 || versions[1] != 2 {
-		t.Errorf("applied versions = %v, want [1 2]", versions)
+	// The store's own migrations were applied at Open; of the test's, only
+	// the good one is.
+	if len(versions) == 0 || versions[len(versions)-1] != 90 || slices.Contains(versions, 91) {
+		t.Errorf("applied versions = %v, want the store's and 90, not 91", versions)
 	}
 }
 

@@ -1026,8 +1026,11 @@ func (*Event_Detach) isEvent_Kind() {}
 
 // Connect: a new session (PCONN) with its whole sync data.
 type Connect struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       *SessionData           `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *SessionData           `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// Credentials the client gave while connecting (SSH). The host logs the
+	// session in when they are right, and shows the login screen when not.
+	Credentials   *Credentials `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1069,6 +1072,76 @@ func (x *Connect) GetSession() *SessionData {
 	return nil
 }
 
+func (x *Connect) GetCredentials() *Credentials {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+// Credentials are a name with a password, or with a public key the client
+// proved it holds (SSH wire format). The plugin does not check them: the
+// host does, against its accounts.
+type Credentials struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	PublicKey     []byte                 `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Credentials) Reset() {
+	*x = Credentials{}
+	mi := &file_portal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Credentials) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Credentials) ProtoMessage() {}
+
+func (x *Credentials) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
+func (*Credentials) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Credentials) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Credentials) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *Credentials) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
 // DataIn: input from one session, in order.
 type DataIn struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1080,7 +1153,7 @@ type DataIn struct {
 
 func (x *DataIn) Reset() {
 	*x = DataIn{}
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1165,7 @@ func (x *DataIn) String() string {
 func (*DataIn) ProtoMessage() {}
 
 func (x *DataIn) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1178,7 @@ func (x *DataIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataIn.ProtoReflect.Descriptor instead.
 func (*DataIn) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{14}
+	return file_portal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DataIn) GetSessid() uint64 {
@@ -1137,7 +1210,7 @@ type SessionSync struct {
 
 func (x *SessionSync) Reset() {
 	*x = SessionSync{}
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1222,7 @@ func (x *SessionSync) String() string {
 func (*SessionSync) ProtoMessage() {}
 
 func (x *SessionSync) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1235,7 @@ func (x *SessionSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSync.ProtoReflect.Descriptor instead.
 func (*SessionSync) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{15}
+	return file_portal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionSync) GetSession() *SessionData {
@@ -1190,7 +1263,7 @@ type Disconnected struct {
 
 func (x *Disconnected) Reset() {
 	*x = Disconnected{}
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1275,7 @@ func (x *Disconnected) String() string {
 func (*Disconnected) ProtoMessage() {}
 
 func (x *Disconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1288,7 @@ func (x *Disconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnected.ProtoReflect.Descriptor instead.
 func (*Disconnected) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{16}
+	return file_portal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Disconnected) GetSessid() uint64 {
@@ -1241,7 +1314,7 @@ type NeedSessids struct {
 
 func (x *NeedSessids) Reset() {
 	*x = NeedSessids{}
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1326,7 @@ func (x *NeedSessids) String() string {
 func (*NeedSessids) ProtoMessage() {}
 
 func (x *NeedSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1339,7 @@ func (x *NeedSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedSessids.ProtoReflect.Descriptor instead.
 func (*NeedSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{17}
+	return file_portal_proto_rawDescGZIP(), []int{18}
 }
 
 // DataOut sends the same messages to every listed session (one frame for a
@@ -1281,7 +1354,7 @@ type DataOut struct {
 
 func (x *DataOut) Reset() {
 	*x = DataOut{}
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1366,7 @@ func (x *DataOut) String() string {
 func (*DataOut) ProtoMessage() {}
 
 func (x *DataOut) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1379,7 @@ func (x *DataOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataOut.ProtoReflect.Descriptor instead.
 func (*DataOut) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{18}
+	return file_portal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DataOut) GetSessids() []uint64 {
@@ -1334,7 +1407,7 @@ type Disconnect struct {
 
 func (x *Disconnect) Reset() {
 	*x = Disconnect{}
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1419,7 @@ func (x *Disconnect) String() string {
 func (*Disconnect) ProtoMessage() {}
 
 func (x *Disconnect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1432,7 @@ func (x *Disconnect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnect.ProtoReflect.Descriptor instead.
 func (*Disconnect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{19}
+	return file_portal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Disconnect) GetSessid() uint64 {
@@ -1389,7 +1462,7 @@ type Login struct {
 
 func (x *Login) Reset() {
 	*x = Login{}
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1474,7 @@ func (x *Login) String() string {
 func (*Login) ProtoMessage() {}
 
 func (x *Login) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1487,7 @@ func (x *Login) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Login.ProtoReflect.Descriptor instead.
 func (*Login) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{20}
+	return file_portal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Login) GetSessid() uint64 {
@@ -1460,7 +1533,7 @@ type SyncAll struct {
 
 func (x *SyncAll) Reset() {
 	*x = SyncAll{}
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1545,7 @@ func (x *SyncAll) String() string {
 func (*SyncAll) ProtoMessage() {}
 
 func (x *SyncAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1558,7 @@ func (x *SyncAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAll.ProtoReflect.Descriptor instead.
 func (*SyncAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{21}
+	return file_portal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SyncAll) GetSessions() []*SessionData {
@@ -1519,7 +1592,7 @@ type DisconnectAll struct {
 
 func (x *DisconnectAll) Reset() {
 	*x = DisconnectAll{}
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1604,7 @@ func (x *DisconnectAll) String() string {
 func (*DisconnectAll) ProtoMessage() {}
 
 func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1617,7 @@ func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectAll.ProtoReflect.Descriptor instead.
 func (*DisconnectAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{22}
+	return file_portal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DisconnectAll) GetReason() string {
@@ -1565,7 +1638,7 @@ type GrantSessids struct {
 
 func (x *GrantSessids) Reset() {
 	*x = GrantSessids{}
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1650,7 @@ func (x *GrantSessids) String() string {
 func (*GrantSessids) ProtoMessage() {}
 
 func (x *GrantSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1663,7 @@ func (x *GrantSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSessids.ProtoReflect.Descriptor instead.
 func (*GrantSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{23}
+	return file_portal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GrantSessids) GetStart() uint64 {
@@ -1618,7 +1691,7 @@ type Detach struct {
 
 func (x *Detach) Reset() {
 	*x = Detach{}
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1703,7 @@ func (x *Detach) String() string {
 func (*Detach) ProtoMessage() {}
 
 func (x *Detach) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1716,7 @@ func (x *Detach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detach.ProtoReflect.Descriptor instead.
 func (*Detach) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{24}
+	return file_portal_proto_rawDescGZIP(), []int{25}
 }
 
 // Detached is the plugin's last event on a link it was asked to detach:
@@ -1656,7 +1729,7 @@ type Detached struct {
 
 func (x *Detached) Reset() {
 	*x = Detached{}
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1741,7 @@ func (x *Detached) String() string {
 func (*Detached) ProtoMessage() {}
 
 func (x *Detached) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1754,7 @@ func (x *Detached) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detached.ProtoReflect.Descriptor instead.
 func (*Detached) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{25}
+	return file_portal_proto_rawDescGZIP(), []int{26}
 }
 
 var File_portal_proto protoreflect.FileDescriptor
@@ -1760,9 +1833,15 @@ const file_portal_proto_rawDesc = "" +
 	"\x0edisconnect_all\x18\x0e \x01(\v2 .portico.portal.v1.DisconnectAllH\x00R\rdisconnectAll\x12F\n" +
 	"\rgrant_sessids\x18\x0f \x01(\v2\x1f.portico.portal.v1.GrantSessidsH\x00R\fgrantSessids\x123\n" +
 	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detachB\x06\n" +
-	"\x04kind\"C\n" +
+	"\x04kind\"\x85\x01\n" +
 	"\aConnect\x128\n" +
-	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\"X\n" +
+	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\x12@\n" +
+	"\vcredentials\x18\x02 \x01(\v2\x1e.portico.portal.v1.CredentialsR\vcredentials\"\\\n" +
+	"\vCredentials\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"X\n" +
 	"\x06DataIn\x12\x16\n" +
 	"\x06sessid\x18\x01 \x01(\x04R\x06sessid\x126\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1a.portico.portal.v1.MessageR\bmessages\"_\n" +
@@ -1816,7 +1895,7 @@ func file_portal_proto_rawDescGZIP() []byte {
 	return file_portal_proto_rawDescData
 }
 
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_portal_proto_goTypes = []any{
 	(*ConfigureRequest)(nil),  // 0: portico.portal.v1.ConfigureRequest
 	(*HostInfo)(nil),          // 1: portico.portal.v1.HostInfo
@@ -1832,56 +1911,58 @@ var file_portal_proto_goTypes = []any{
 	(*Frame)(nil),             // 11: portico.portal.v1.Frame
 	(*Event)(nil),             // 12: portico.portal.v1.Event
 	(*Connect)(nil),           // 13: portico.portal.v1.Connect
-	(*DataIn)(nil),            // 14: portico.portal.v1.DataIn
-	(*SessionSync)(nil),       // 15: portico.portal.v1.SessionSync
-	(*Disconnected)(nil),      // 16: portico.portal.v1.Disconnected
-	(*NeedSessids)(nil),       // 17: portico.portal.v1.NeedSessids
-	(*DataOut)(nil),           // 18: portico.portal.v1.DataOut
-	(*Disconnect)(nil),        // 19: portico.portal.v1.Disconnect
-	(*Login)(nil),             // 20: portico.portal.v1.Login
-	(*SyncAll)(nil),           // 21: portico.portal.v1.SyncAll
-	(*DisconnectAll)(nil),     // 22: portico.portal.v1.DisconnectAll
-	(*GrantSessids)(nil),      // 23: portico.portal.v1.GrantSessids
-	(*Detach)(nil),            // 24: portico.portal.v1.Detach
-	(*Detached)(nil),          // 25: portico.portal.v1.Detached
+	(*Credentials)(nil),       // 14: portico.portal.v1.Credentials
+	(*DataIn)(nil),            // 15: portico.portal.v1.DataIn
+	(*SessionSync)(nil),       // 16: portico.portal.v1.SessionSync
+	(*Disconnected)(nil),      // 17: portico.portal.v1.Disconnected
+	(*NeedSessids)(nil),       // 18: portico.portal.v1.NeedSessids
+	(*DataOut)(nil),           // 19: portico.portal.v1.DataOut
+	(*Disconnect)(nil),        // 20: portico.portal.v1.Disconnect
+	(*Login)(nil),             // 21: portico.portal.v1.Login
+	(*SyncAll)(nil),           // 22: portico.portal.v1.SyncAll
+	(*DisconnectAll)(nil),     // 23: portico.portal.v1.DisconnectAll
+	(*GrantSessids)(nil),      // 24: portico.portal.v1.GrantSessids
+	(*Detach)(nil),            // 25: portico.portal.v1.Detach
+	(*Detached)(nil),          // 26: portico.portal.v1.Detached
 }
 var file_portal_proto_depIdxs = []int32{
 	1,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
 	9,  // 1: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
 	12, // 2: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
 	13, // 3: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
-	14, // 4: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
-	15, // 5: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
-	16, // 6: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
-	17, // 7: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
-	25, // 8: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
-	18, // 9: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
-	19, // 10: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
-	20, // 11: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
-	21, // 12: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
-	22, // 13: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
-	23, // 14: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
-	24, // 15: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
+	15, // 4: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
+	16, // 5: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
+	17, // 6: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
+	18, // 7: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
+	26, // 8: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
+	19, // 9: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
+	20, // 10: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
+	21, // 11: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
+	22, // 12: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
+	23, // 13: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
+	24, // 14: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
+	25, // 15: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
 	9,  // 16: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	10, // 17: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	9,  // 18: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	10, // 19: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	9,  // 20: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	0,  // 21: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	11, // 22: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	3,  // 23: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	5,  // 24: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	7,  // 25: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	2,  // 26: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	11, // 27: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	4,  // 28: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	6,  // 29: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	8,  // 30: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	14, // 17: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
+	10, // 18: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	9,  // 19: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	10, // 20: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	9,  // 21: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	0,  // 22: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	11, // 23: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	3,  // 24: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	5,  // 25: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	7,  // 26: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	2,  // 27: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	11, // 28: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	4,  // 29: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	6,  // 30: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	8,  // 31: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -1910,7 +1991,7 @@ func file_portal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

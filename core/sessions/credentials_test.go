@@ -1,0 +1,86 @@
+package sessions
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// TestPortalConnectWithCredentials: an SSH login with the right password
+// or a registered key arrives logged in without the connection screen; a
+// wrong password gets Evennia's message and the screen; an unknown key
+// just the screen; a plugin's own login claim counts for nothing.
+func TestPortalConnectWithCredentials(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.h.Store().AddSSHKey(t.Context(), acc.ID, string(ssh.MarshalAuthorizedKey(key))); err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	otherKey, _ := ssh.NewPublicKey(other)
+	// Two sessions of Alice log in: keep both (mode 1).
+	settings := x.h.Settings()
+	settings.MultisessionMode = 1
+	x.h.SetSettings(settings)
+	x.start()
+	x.call(func() {
+		x.h.PortalConnectWithCredentials("ssh", sessData(1, "ssh"), Credentials{Name: "alice", Password: "secret"})
+		x.h.PortalConnectWithCredentials("ssh", sessData(2, "ssh"), Credentials{Name: "Alice", Password: "wrong"})
+		x.h.PortalConnectWithCredentials("ssh", sessData(3, "ssh"), Credentials{Name: "Alice", PublicKey: key.Marshal()})
+		x.h.PortalConnectWithCredentials("ssh", sessData(4, "ssh"), Credentials{Name: "Alice", PublicKey: otherKey.Marshal()})
+		claim := sessData(5, "ssh")
+		claim.LoggedIn, claim.UID = true, acc.ID
+		x.h.PortalConnectWithCredentials("ssh", claim, Credentials{Name: "Alice", Password: "wrong"})
+	})
+	x.p.waitText(t, 2, MsgBadLogin)
+	x.p.waitText(t, 5, MsgBadLogin)
+	evs := x.p.waitFor(t, "two logins", func(evs []sentEvent) bool { return len(logins(evs)) == 2 })
+	var ids []uint64
+	for _, l := range logins(evs) {
+		ids = append(ids, l.GetSessid())
+		if l.GetUid() != acc.ID {
+			t.Errorf("login %v not as Alice", l)
+		}
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []uint64{1, 3}) {
+		t.Fatalf("logged in sessions %v, want [1 3]", ids)
+	}
+	// Every check has finished and posted its continuation; let the loop
+	// run them.
+	x.h.WaitAsync()
+	x.call(func() {})
+	looks := map[uint64]bool{}
+	for _, l := range x.cmds.Lines() {
+		if l.Line == "look" {
+			looks[l.Sessid] = true
+		}
+	}
+	// Logged-in sessions look at where they are; the others see the
+	// connection screen (the unlogged-in look). Every one of them looks once.
+	for id := uint64(1); id <= 5; id++ {
+		if !looks[id] {
+			t.Errorf("session %d never got look", id)
+		}
+	}
+	var logged []bool
+	x.call(func() {
+		for id := uint64(1); id <= 5; id++ {
+			logged = append(logged, x.h.SessionFromSessid(id).LoggedIn)
+		}
+	})
+	if !slices.Equal(logged, []bool{true, false, true, false, false}) {
+		t.Fatalf("logged in = %v", logged)
+	}
+}
