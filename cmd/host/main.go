@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -43,7 +44,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
-		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load))
+		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
 	return root
 }
 
@@ -379,4 +380,118 @@ func announceCmd(load loader) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func botCmd(load loader) *cobra.Command {
+	bot := &cobra.Command{Use: "bot", Short: "Manage bridge bots (IRC, ...) of the running host"}
+	var protocol, channel string
+	add := &cobra.Command{
+		Use:   "add NAME --protocol PROTO --channel GAMECHANNEL key=value...",
+		Short: "Create a bot bridging a game channel; it starts at once and with every host start",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			dict, err := parseKeyValues(args[1:])
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(dict)
+			data, err := callHost(cfg, control.Request{Cmd: "bot_add", Args: map[string]string{
+				"name": args[0], "protocol": protocol, "channel": channel, "config": string(b)}})
+			if err != nil {
+				return err
+			}
+			var out map[string]string
+			_ = json.Unmarshal(data, &out)
+			fmt.Fprintln(cmd.OutOrStdout(), out["message"])
+			return nil
+		},
+	}
+	add.Flags().StringVar(&protocol, "protocol", "irc", "the protocol plugin that runs the bot")
+	add.Flags().StringVar(&channel, "channel", "public", "the game channel the bot bridges")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the bots and their state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			data, err := callHost(cfg, control.Request{Cmd: "bot_list"})
+			if err != nil {
+				return err
+			}
+			var bots []host.BotInfo
+			if err := json.Unmarshal(data, &bots); err != nil {
+				return fmt.Errorf("bot list: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tCONFIG")
+			for _, b := range bots {
+				c, _ := json.Marshal(b.Config)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, c)
+			}
+			return tw.Flush()
+		},
+	}
+	remove := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Stop a bot and delete it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			if _, err := callHost(cfg, control.Request{Cmd: "bot_remove", Args: map[string]string{"name": args[0]}}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed bot %s\n", args[0])
+			return nil
+		},
+	}
+	bot.AddCommand(add, list, remove)
+	return bot
+}
+
+// callHost sends one request to the running host and returns its data.
+func callHost(cfg *config.Config, req control.Request) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, cfg.ControlSocket(), req, false)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK {
+		return nil, errors.New(resp.Error)
+	}
+	return resp.Data, nil
+}
+
+// parseKeyValues turns key=value arguments into a config dict: whole
+// numbers become numbers and true/false booleans, as a YAML user expects.
+func parseKeyValues(args []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("bot: %q is not key=value", a)
+		}
+		switch {
+		case v == "true" || v == "false":
+			out[k] = v == "true"
+		default:
+			if n, err := strconv.Atoi(v); err == nil {
+				out[k] = n
+			} else {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/portico-mud/portico/core/channels"
 	"github.com/portico-mud/portico/core/sessions"
 )
 
@@ -93,6 +94,7 @@ type Handler struct {
 	UnloggedIn *Set
 	Account    *Set
 	handler    *sessions.ServerSessionHandler
+	channels   *channels.Service
 }
 
 var _ sessions.CommandHandler = (*Handler)(nil)
@@ -119,6 +121,15 @@ func (ch *Handler) Execute(s *sessions.ServerSession, line string) {
 	name, args := splitCommand(line)
 	set := ch.SetFor(s)
 	cmd := set.Lookup(name)
+	if base, sw, ok := strings.Cut(name, "/"); cmd == nil && ok {
+		// Evennia's switches: cmd/switch args reaches cmd as "/switch args".
+		if cmd = set.Lookup(base); cmd != nil {
+			name, args = base, strings.TrimSpace("/"+sw+" "+args)
+		}
+	}
+	if cmd == nil && ch.talkOnChannel(s, name, args) {
+		return
+	}
 	if cmd == nil || (cmd.Admin && !s.IsAdmin()) {
 		s.Msg(fmt.Sprintf("Command '%s' is not available. Type \"help\" for help.", name))
 		return

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"encoding/json"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portico-mud/portico/core/channels"
 	"github.com/portico-mud/portico/core/commands"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/core/control"
@@ -38,6 +40,7 @@ type Host struct {
 	store    *store.Store
 	handler  *sessions.ServerSessionHandler
 	commands *commands.Handler
+	channels *channels.Service
 	manager  *plugins.Manager
 	started  time.Time
 
@@ -132,7 +135,13 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		Settings: Settings(cfg)})
 	h.commands = commands.NewHandler(h.handler)
 	h.handler.SetCommands(h.commands)
+	h.channels = channels.New(st, h.handler)
+	if err := h.channels.Load(ctx); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	h.commands.SetChannels(h.channels)
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
+	h.manager.OnRunning = h.startBots
 	h.handler.SetPortals(h.manager)
 
 	ctrl, err := control.Listen(cfg.ControlSocket(), h.control, log)
@@ -309,6 +318,45 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 			h.handler.AnnounceAll(text)
 		})
 		return map[string]int{"sessions": n}, nil, err
+	case "bot_add":
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(req.Args["config"]), &cfg); err != nil {
+			return nil, nil, fmt.Errorf("bot add: config: %w", err)
+		}
+		var msg string
+		var addErr error
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := h.handler.Call(cctx, func() {
+			msg, addErr = h.commands.AddBot(req.Args["name"], req.Args["protocol"], req.Args["channel"], cfg)
+		}); err != nil {
+			return nil, nil, err
+		}
+		if addErr != nil {
+			return nil, nil, addErr
+		}
+		return map[string]string{"message": msg}, nil, nil
+	case "bot_list":
+		var out []BotInfo
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := h.handler.Call(cctx, func() { out = h.botInfos() })
+		return out, nil, err
+	case "bot_remove":
+		var removeErr error
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := h.handler.Call(cctx, func() {
+			b, ok := h.channels.BotByName(req.Args["name"])
+			if !ok {
+				removeErr = fmt.Errorf("no bot named %q", req.Args["name"])
+				return
+			}
+			removeErr = h.channels.RemoveBot(context.Background(), b)
+		}); err != nil {
+			return nil, nil, err
+		}
+		return map[string]string{"removed": req.Args["name"]}, nil, removeErr
 	case "sessions":
 		var out []SessionInfo
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -358,4 +406,50 @@ func (l *pidLock) release() {
 	_ = os.Remove(l.f.Name())
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	l.f.Close()
+}
+
+// BotInfo is one bot as `portico bot list` shows it.
+type BotInfo struct {
+	Name     string         `json:"name"`
+	Protocol string         `json:"protocol"`
+	Channel  string         `json:"channel"`
+	State    string         `json:"state"`
+	Config   map[string]any `json:"config"`
+}
+
+// botInfos lists the bots with their state; it runs on the loop.
+func (h *Host) botInfos() []BotInfo {
+	var out []BotInfo
+	for _, b := range h.channels.Bots() {
+		ch, _ := h.channels.ByID(b.ChannelID)
+		cfg := map[string]any{}
+		for k, v := range b.Config {
+			if k == "sasl_password" {
+				v = "********"
+			}
+			cfg[k] = v
+		}
+		out = append(out, BotInfo{Name: b.Name, Protocol: b.Protocol, Channel: ch.Name, State: h.channels.BotState(b), Config: cfg})
+	}
+	return out
+}
+
+// startBots starts the stored bots of a plugin that is now running and
+// have no session (after a reattach their sessions came back with the
+// plugin: one bot, one session).
+func (h *Host) startBots(plugin, protocolKey string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = h.handler.Call(ctx, func() {
+		for _, b := range h.channels.Bots() {
+			if b.Protocol != plugin && b.Protocol != protocolKey {
+				continue
+			}
+			if len(h.handler.SessionsFromAccount(b.AccountID)) > 0 {
+				continue
+			}
+			h.log.Info("starting bot", "bot", b.Name, "plugin", plugin)
+			h.commands.StartBot(b)
+		}
+	})
 }

@@ -76,6 +76,11 @@ type Manager struct {
 	handler *sessions.ServerSessionHandler
 	cfg     *config.Config
 
+	// OnRunning, when set, is called (on its own goroutine) each time a
+	// plugin is running: launched, restarted or reattached. The host starts
+	// the plugin's bots from it.
+	OnRunning func(plugin, protocolKey string)
+
 	mu      sync.Mutex
 	ctx     context.Context
 	runners map[string]*runner
@@ -714,6 +719,9 @@ func (r *runner) runOnce(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.log.Info("plugin running", "pid", pid, "protocol", resp.GetProtocolKey(), "reattached", rec != nil)
+	if hook := r.m.OnRunning; hook != nil {
+		go hook(r.name, resp.GetProtocolKey())
+	}
 
 	go func() {
 		defer close(sendDone)

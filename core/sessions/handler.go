@@ -122,6 +122,9 @@ func (h *ServerSessionHandler) Settings() Settings { return h.settings }
 // Store returns the persistent store.
 func (h *ServerSessionHandler) Store() *store.Store { return h.store }
 
+// Now returns the handler's clock.
+func (h *ServerSessionHandler) Now() time.Time { return h.now() }
+
 // Context returns the context for store calls made on the loop.
 func (h *ServerSessionHandler) Context() context.Context { return context.Background() }
 

@@ -181,6 +181,11 @@ func (s *Store) insertAccount(ctx context.Context, name, hash string, admin bool
 	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET character_id = ? WHERE id = ?", charID, accID); err != nil {
 		return Account{}, err
 	}
+	// Every account is on the default channel.
+	if _, err := tx.ExecContext(ctx, "INSERT INTO channel_members (channel_id, account_id) SELECT id, ? FROM channels WHERE name = ?",
+		accID, DefaultChannel); err != nil {
+		return Account{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return Account{}, err
 	}

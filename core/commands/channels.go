@@ -1,0 +1,320 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-mud/portico/core/channels"
+	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/core/store"
+)
+
+// SetChannels gives the command handler the host's channels: it adds the
+// channel commands, lets a channel's name be used as a command to talk on
+// it (Evennia's `public Hello there`), and takes over `bot_data_in`, the
+// input of bridge bots.
+func (ch *Handler) SetChannels(c *channels.Service) {
+	ch.channels = c
+	ch.Account.Add(&Command{Key: "channel", Aliases: []string{"channels", "chan", "@channels"},
+		Help: "channel [join|leave|who <name>]\n\nList the channels, join or leave one, or see who is on it.\nTalk on a channel with its name: public Hello there.\nAdmins: channel create <name> [= description], channel delete <name>.",
+		Func: ch.cmdChannel})
+	ch.Account.Add(&Command{Key: "join", Help: "join <channel>\n\nJoin a channel.", Func: func(c *Call) {
+		c.Args = "join " + c.Args
+		ch.cmdChannel(c)
+	}})
+	ch.Account.Add(&Command{Key: "leave", Help: "leave <channel>\n\nLeave a channel.", Func: func(c *Call) {
+		c.Args = "leave " + c.Args
+		ch.cmdChannel(c)
+	}})
+	ch.Account.Add(&Command{Key: "@irc2chan", Admin: true,
+		Help: "@irc2chan <channel> = <network> <port> <#ircchannel> <botname>\n@irc2chan/delete <botname>\n\nBridge a game channel to an IRC channel with a bot (kept and started again with the server).",
+		Func: ch.cmdIRC2Chan})
+	ch.Account.Add(&Command{Key: "@bots", Admin: true,
+		Help: "@bots\n\nList the bridge bots and their state.", Func: ch.cmdBots})
+	ch.handler.RegisterInputfunc("bot_data_in", sessions.Inputfunc{Func: ch.botDataIn,
+		Doc: "Text from a bridge bot's network: relayed to the bot's channel."})
+}
+
+// talkOnChannel handles `<channel> <message>`; it reports whether name was
+// a channel of the caller's.
+func (ch *Handler) talkOnChannel(s *sessions.ServerSession, name, message string) bool {
+	if ch.channels == nil || !s.LoggedIn {
+		return false
+	}
+	c, ok := ch.channels.Get(name)
+	if !ok || !ch.channels.IsMember(c, s.UID) {
+		return false
+	}
+	if message == "" {
+		s.Msg(fmt.Sprintf("Say what on %s?", c.Name))
+		return true
+	}
+	if rest, ok := strings.CutPrefix(message, ":"); ok {
+		ch.channels.Emote(c, speaker(s), strings.TrimSpace(rest), s)
+		return true
+	}
+	ch.channels.Say(c, speaker(s), message, s)
+	return true
+}
+
+func (ch *Handler) cmdChannel(c *Call) {
+	if ch.channels == nil {
+		c.Msg("Channels are not available.")
+		return
+	}
+	ctx := context.Background()
+	verb, arg, _ := strings.Cut(strings.TrimSpace(c.Args), " ")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(verb) {
+	case "":
+		var rows [][]string
+		for _, chn := range ch.channels.List() {
+			on := ""
+			if ch.channels.IsMember(chn, c.S.UID) {
+				on = "yes"
+			}
+			rows = append(rows, []string{chn.Name, on, chn.Description})
+		}
+		c.Msg("Channels:\n" + table([]string{"Channel", "Joined", "Description"}, rows) +
+			"\nTalk on a channel with its name: public Hello there.")
+	case "join", "sub":
+		chn, ok := ch.channels.Get(arg)
+		if !ok {
+			c.Msg(fmt.Sprintf("No channel named '%s'.", arg))
+			return
+		}
+		if ch.channels.IsMember(chn, c.S.UID) {
+			c.Msg(fmt.Sprintf("You are already on %s.", chn.Name))
+			return
+		}
+		if err := ch.channels.Join(ctx, chn, c.S.UID); err != nil {
+			c.H.Log().Error("join channel", "err", err)
+			c.Msg("That did not work. Please try again later.")
+			return
+		}
+		c.Msg(fmt.Sprintf("You join %s. Talk on it with: %s <message>", chn.Name, strings.ToLower(chn.Name)))
+	case "leave", "unsub":
+		chn, ok := ch.channels.Get(arg)
+		if !ok || !ch.channels.IsMember(chn, c.S.UID) {
+			c.Msg(fmt.Sprintf("You are not on a channel named '%s'.", arg))
+			return
+		}
+		if err := ch.channels.Leave(ctx, chn, c.S.UID); err != nil {
+			c.H.Log().Error("leave channel", "err", err)
+			c.Msg("That did not work. Please try again later.")
+			return
+		}
+		c.Msg(fmt.Sprintf("You leave %s.", chn.Name))
+	case "who":
+		chn, ok := ch.channels.Get(arg)
+		if !ok {
+			c.Msg(fmt.Sprintf("No channel named '%s'.", arg))
+			return
+		}
+		names := ch.channels.WhoIsOn(chn)
+		c.Msg(fmt.Sprintf("On %s now: %s", chn.Name, strings.Join(names, ", ")))
+	case "create":
+		if !c.S.IsAdmin() {
+			c.Msg("Only admins can create channels.")
+			return
+		}
+		name, desc, _ := strings.Cut(arg, "=")
+		chn, err := ch.channels.Create(ctx, strings.TrimSpace(name), strings.TrimSpace(desc), c.S.UID)
+		if err != nil {
+			c.Msg(userError(err))
+			return
+		}
+		c.Msg(fmt.Sprintf("Channel %s created. You are on it.", chn.Name))
+	case "delete", "destroy":
+		if !c.S.IsAdmin() {
+			c.Msg("Only admins can delete channels.")
+			return
+		}
+		chn, ok := ch.channels.Get(arg)
+		if !ok {
+			c.Msg(fmt.Sprintf("No channel named '%s'.", arg))
+			return
+		}
+		if strings.EqualFold(chn.Name, store.DefaultChannel) {
+			c.Msg(fmt.Sprintf("%s is the default channel and cannot be deleted.", chn.Name))
+			return
+		}
+		if err := ch.channels.Delete(ctx, chn); err != nil {
+			c.H.Log().Error("delete channel", "err", err)
+			c.Msg("That did not work. Please try again later.")
+			return
+		}
+		c.Msg(fmt.Sprintf("Channel %s deleted.", chn.Name))
+	default:
+		c.Msg("Usage: channel [join|leave|who <name>]")
+	}
+}
+
+// cmdIRC2Chan creates (or with /delete removes) an IRC bridge bot.
+func (ch *Handler) cmdIRC2Chan(c *Call) {
+	if ch.channels == nil {
+		c.Msg("Channels are not available.")
+		return
+	}
+	args := strings.TrimSpace(c.Args)
+	if name, ok := strings.CutPrefix(args, "/delete"); ok {
+		ch.removeBot(c, strings.TrimSpace(name))
+		return
+	}
+	left, right, ok := strings.Cut(args, "=")
+	parts := strings.Fields(right)
+	if !ok || len(parts) != 4 {
+		c.Msg("Usage: @irc2chan <channel> = <network> <port> <#ircchannel> <botname>")
+		return
+	}
+	port, err := strconv.Atoi(parts[1])
+	if err != nil || port < 1 || port > 65535 {
+		c.Msg(fmt.Sprintf("'%s' is not a port number.", parts[1]))
+		return
+	}
+	config := map[string]any{"network": parts[0], "port": port, "channel": parts[2], "nick": parts[3]}
+	msg, err := ch.AddBot(parts[3], "irc", strings.TrimSpace(left), config)
+	if err != nil {
+		c.Msg(err.Error())
+		return
+	}
+	c.Msg(msg)
+}
+
+func (ch *Handler) removeBot(c *Call, name string) {
+	b, ok := ch.channels.BotByName(name)
+	if !ok {
+		c.Msg(fmt.Sprintf("No bot named '%s'.", name))
+		return
+	}
+	if err := ch.channels.RemoveBot(context.Background(), b); err != nil {
+		c.H.Log().Error("remove bot", "err", err)
+		c.Msg("That did not work. Please try again later.")
+		return
+	}
+	c.Msg(fmt.Sprintf("Bot %s removed.", b.Name))
+}
+
+// AddBot stores a bot bridging channel and starts it, for @irc2chan and the
+// command line. It runs on the loop; the start itself does not wait.
+func (ch *Handler) AddBot(name, protocol, channel string, config map[string]any) (string, error) {
+	chn, ok := ch.channels.Get(channel)
+	if !ok {
+		return "", fmt.Errorf("No channel named '%s'.", channel)
+	}
+	if _, exists := ch.channels.BotByName(name); exists {
+		return "", fmt.Errorf("There is already a bot named '%s'.", name)
+	}
+	b, err := ch.channels.AddBot(context.Background(), name, protocol, chn, config)
+	if err != nil {
+		if errors.Is(err, store.ErrNameTaken) {
+			return "", fmt.Errorf("The name '%s' is taken.", name)
+		}
+		return "", errors.New(userError(err))
+	}
+	ch.StartBot(b)
+	return fmt.Sprintf("Bot %s created: it bridges %s over %s and is starting.", b.Name, chn.Name, protocol), nil
+}
+
+// StartBot launches a stored bot's session on its plugin, off the loop.
+func (ch *Handler) StartBot(b store.Bot) {
+	cfg := ch.channels.BotConfig(b)
+	h := ch.handler
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := h.StartBotSession(ctx, b.Protocol, cfg); err != nil {
+			h.Log().Error("start bot", "bot", b.Name, "protocol", b.Protocol, "err", err)
+		}
+	}()
+}
+
+func (ch *Handler) cmdBots(c *Call) {
+	if ch.channels == nil {
+		c.Msg("Channels are not available.")
+		return
+	}
+	var rows [][]string
+	for _, b := range ch.channels.Bots() {
+		chn, _ := ch.channels.ByID(b.ChannelID)
+		rows = append(rows, []string{b.Name, b.Protocol, chn.Name, botTarget(b), ch.channels.BotState(b)})
+	}
+	if len(rows) == 0 {
+		c.Msg("There are no bots. Create one with @irc2chan.")
+		return
+	}
+	c.Msg("Bots:\n" + table([]string{"Bot", "Protocol", "Channel", "Bridges", "State"}, rows))
+}
+
+func botTarget(b store.Bot) string {
+	network, _ := b.Config["network"].(string)
+	channel, _ := b.Config["channel"].(string)
+	if network == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s %s", network, channel)
+}
+
+// botDataIn relays input from a bridge bot's network to its channel
+// (Evennia's bot_data_in): channel messages and actions are relayed as
+// "user@#chan", and private messages `who` and `about` are answered.
+func (ch *Handler) botDataIn(h *sessions.ServerSessionHandler, s *sessions.ServerSession, args []any, kwargs map[string]any) {
+	text, _ := firstString(args)
+	if strings.TrimSpace(text) == sessions.IdleCommand {
+		s.UpdateSessionCounters(h.Now(), true)
+		return
+	}
+	s.UpdateSessionCounters(h.Now(), false)
+	if ch.channels == nil {
+		return
+	}
+	b, ok := ch.channels.Bot(s.UID)
+	if !ok {
+		h.Log().Warn("bot_data_in from a session that is not a bot", "sessid", s.Sessid)
+		return
+	}
+	chn, ok := ch.channels.ByID(b.ChannelID)
+	if !ok {
+		return
+	}
+	user, _ := kwargs["user"].(string)
+	where, _ := kwargs["channel"].(string)
+	sender := user
+	if where != "" {
+		sender = user + "@" + where
+	}
+	switch kind, _ := kwargs["type"].(string); kind {
+	case "msg", "":
+		ch.channels.Say(chn, sender, text, s)
+	case "action":
+		ch.channels.Emote(chn, sender, text, s)
+	case "privmsg":
+		var reply string
+		switch strings.ToLower(strings.TrimSpace(text)) {
+		case "who":
+			reply = "Connected: " + strings.Join(connectedPlayers(h, ch.channels), ", ")
+		case "about":
+			reply = fmt.Sprintf("This is a Portico %s bot connecting from '%s'.", b.Protocol, h.Settings().ServerName)
+		default:
+			reply = "I understand 'who' and 'about'."
+		}
+		s.Send(messagePrivmsg(reply, user))
+	}
+}
+
+func connectedPlayers(h *sessions.ServerSessionHandler, c *channels.Service) []string {
+	var names []string
+	for _, acc := range h.AllConnectedAccounts() {
+		if _, isBot := c.Bot(acc.ID); !isBot {
+			names = append(names, acc.Name)
+		}
+	}
+	if len(names) == 0 {
+		return []string{"nobody"}
+	}
+	return names
+}

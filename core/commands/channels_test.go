@@ -1,0 +1,155 @@
+package commands_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/core/channels"
+	"github.com/portico-mud/portico/sdk/contract"
+)
+
+// withChannels gives e's command handler the channels service.
+func withChannels(t *testing.T, e *env) *channels.Service {
+	t.Helper()
+	svc := channels.New(e.st, e.h)
+	if err := svc.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.ch.SetChannels(svc)
+	return svc
+}
+
+func TestChannels(t *testing.T) {
+	e := newEnv(t, 1)
+	alice := e.account("Alice", "secret1")
+	e.account("Bob", "secret2")
+	if err := e.st.SetAdmin(context.Background(), alice.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	withChannels(t, e)
+	e.loginAs(1, "Alice", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+
+	// Everyone is on public; its name is a command.
+	e.send(1, "public Hello there")
+	e.waitText(2, "[public] Alice: Hello there")
+	e.waitText(1, "[public] Alice: Hello there")
+	e.send(2, "public :waves")
+	e.waitText(1, "[public] Bob waves")
+
+	e.send(1, "channel create builders = Building talk")
+	e.waitText(1, "Channel builders created. You are on it.")
+	e.send(2, "channel create sneaky")
+	e.waitText(2, "Only admins can create channels.")
+	e.send(2, "builders hi")
+	e.waitText(2, `Command 'builders' is not available. Type "help" for help.`)
+	e.send(2, "join builders")
+	e.waitText(2, "You join builders. Talk on it with: builders <message>")
+	e.send(1, "builders welcome")
+	e.waitText(2, "[builders] Alice: welcome")
+	e.send(2, "channel who builders")
+	e.waitText(2, "On builders now: Alice, Bob")
+	e.send(2, "channel")
+	if got := e.last(2); !strings.Contains(got, "builders") || !strings.Contains(got, "Building talk") {
+		t.Fatalf("channel list = %q", got)
+	}
+	e.send(2, "leave builders")
+	e.waitText(2, "You leave builders.")
+	e.send(1, "builders anyone?")
+	e.waitText(1, "[builders] Alice: anyone?")
+	for _, txt := range e.texts(2) {
+		if strings.Contains(txt, "anyone?") {
+			t.Fatal("Bob still gets builders after leaving")
+		}
+	}
+	e.send(1, "channel delete public")
+	e.waitText(1, "public is the default channel and cannot be deleted.")
+	e.send(1, "channel delete builders")
+	e.waitText(1, "Channel builders deleted.")
+}
+
+// TestBotRelay: a bot's session relays its network's messages to its
+// channel as "user@#chan" and gets the channel's messages as the `channel`
+// outputfunc, never its own back; privmsg who/about are answered.
+func TestBotRelay(t *testing.T) {
+	e := newEnv(t, 1)
+	root := e.account("Root", "secret1")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.account("Bob", "secret2")
+	svc := withChannels(t, e)
+	e.loginAs(1, "Root", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	e.send(1, "@irc2chan public = irc.example.net 6667 #game gamebot")
+	e.waitText(1, "Bot gamebot created: it bridges public over irc and is starting.")
+	var botUID int64
+	e.call(func() {
+		b, ok := svc.BotByName("gamebot")
+		if !ok {
+			t.Fatal("bot not stored")
+		}
+		botUID = b.AccountID
+	})
+
+	// The plugin connects the bot's session, logged in as its account.
+	var d contract.SessionData
+	d.InitSession("ircbot", "#game@irc.example.net", time.Now())
+	d.Sessid = 9
+	d.LoggedIn, d.UID = true, botUID
+	d.ServerData["bot"] = true
+	e.call(func() { e.h.PortalConnect("telnet", d) })
+	e.waitLogin(9)
+
+	e.call(func() {
+		e.h.DataIn("telnet", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"hi all"},
+			Kwargs: map[string]any{"type": "msg", "user": "carol", "channel": "#game"}}})
+	})
+	e.waitText(2, "[public] carol@#game: hi all")
+	for _, m := range e.messagesIn(e.p.Events(), 9) {
+		if m.Name == "channel" {
+			t.Fatalf("the bot got its own line back: %v", m)
+		}
+	}
+	e.send(2, "public hello irc")
+	msgs := e.waitFor("channel message to the bot", func(evs []sentEvent) bool {
+		for _, m := range e.messagesIn(evs, 9) {
+			if m.Name == "channel" {
+				return true
+			}
+		}
+		return false
+	})
+	var got contract.Message
+	for _, m := range e.messagesIn(msgs, 9) {
+		if m.Name == "channel" {
+			got = m
+		}
+	}
+	if s, _ := got.FirstString(); s != "[public] Bob: hello irc" || got.Kwargs["sender"] != "Bob" || got.Kwargs["channel"] != "public" {
+		t.Fatalf("channel outputfunc = %+v", got)
+	}
+	e.call(func() {
+		e.h.DataIn("telnet", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"who"},
+			Kwargs: map[string]any{"type": "privmsg", "user": "carol"}}})
+	})
+	e.waitFor("who answer", func(evs []sentEvent) bool {
+		for _, m := range e.messagesIn(evs, 9) {
+			if s, _ := m.FirstString(); m.Name == "privmsg" && m.Kwargs["user"] == "carol" && strings.Contains(s, "Bob") && !strings.Contains(s, "gamebot") {
+				return true
+			}
+		}
+		return false
+	})
+	e.send(1, "@bots")
+	if got := e.last(1); !strings.Contains(got, "gamebot") || !strings.Contains(got, "irc.example.net #game") {
+		t.Fatalf("@bots = %q", got)
+	}
+	e.send(1, "@irc2chan/delete gamebot")
+	e.waitText(1, "Bot gamebot removed.")
+	if len(e.disconnectsOf(9)) != 1 {
+		t.Fatal("the removed bot's session was not ended")
+	}
+}
