@@ -19,6 +19,11 @@ type HostInfo struct {
 	// ReattachGrace is how long the plugin keeps its clients waiting for a
 	// host that went away.
 	ReattachGrace time.Duration
+	// ConnectionRate is new connections per second accepted (0: no limit);
+	// past it clients queue (Portal.NewSession applies it).
+	ConnectionRate int
+	// ConnectionsPerIP bounds open connections from one address (0: none).
+	ConnectionsPerIP int
 }
 
 // Config is a plugin's config block from config.yaml (or a bot's config

@@ -38,6 +38,12 @@ type Portal struct {
 	asked     bool
 	// granted is closed (and replaced) whenever ids arrive.
 	granted chan struct{}
+	// perIP counts open sessions by client address.
+	perIP map[string]int
+	// connTokens is the connection-rate bucket as of connTokensAt; below
+	// zero it is a queue of clients waiting their turn.
+	connTokens   float64
+	connTokensAt time.Time
 }
 
 type idBlock struct{ next, end uint64 }
@@ -48,6 +54,7 @@ func newPortal(log *slog.Logger) *Portal {
 		outbox:   contract.NewOutbox(outboxLimit),
 		sessions: map[uint64]*Session{},
 		granted:  make(chan struct{}),
+		perIP:    map[string]int{},
 	}
 }
 
@@ -78,17 +85,35 @@ func (p *Portal) Host() HostInfo {
 // Evennia's initial data (init_session). The host hears of it on Connect.
 // It waits for ids from the host when the plugin has none left, until ctx
 // ends.
+//
+// The host's connection limits apply here, to every plugin alike: a client
+// over the per-address limit is refused (told why, its Conn closed, and an
+// error wrapping ErrRefused returned: the plugin just drops it), and past
+// the connection rate a client waits its turn, told how long.
 func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
+	ip := clientIP(address)
+	if ip != "" && !p.admitAddress(ip) {
+		conn.Close(MsgTooManyConnections)
+		return nil, fmt.Errorf("portal: %s: %w: too many connections", address, ErrRefused)
+	}
 	id, err := p.nextID(ctx)
 	if err != nil {
+		p.releaseAddress(ip)
 		return nil, err
 	}
-	s := &Session{portal: p, conn: conn}
+	s := &Session{portal: p, conn: conn, ip: ip}
 	s.data.InitSession(protocolKey, address, time.Now())
 	s.data.Sessid = id
 	p.mu.Lock()
 	p.sessions[id] = s
 	p.mu.Unlock()
+	if ip != "" {
+		if err := p.waitTurn(ctx, s); err != nil {
+			p.removeSession(s, "", false)
+			conn.Close(err.Error())
+			return nil, fmt.Errorf("portal: %s: %w", address, err)
+		}
+	}
 	return s, nil
 }
 
@@ -144,6 +169,7 @@ func (p *Portal) removeSession(s *Session, reason string, tellHost bool) bool {
 		delete(p.sessions, id)
 	}
 	p.mu.Unlock()
+	p.releaseAddress(s.ip)
 	if tellHost && announced {
 		p.put(&portalpb.Event{Kind: &portalpb.Event_Disconnected{
 			Disconnected: &portalpb.Disconnected{Sessid: id, Reason: reason}}})

@@ -16,6 +16,8 @@ const maxEarlyMessages = 64
 type Session struct {
 	portal *Portal
 	conn   Conn
+	// ip is the client's address for the per-address limit ("" for bots).
+	ip string
 
 	mu   sync.Mutex
 	data contract.SessionData

@@ -73,9 +73,20 @@ type testHost struct {
 
 // hostOptions shape a test host's config.
 type hostOptions struct {
-	// extra is appended to the config (more plugins, limits).
+	// extra is appended to the config's plugins block (more plugins).
 	extra string
+	// limits replaces the limits block (its lines indented two spaces).
+	// By default the limits that would slow tests with many connections
+	// from one address are off.
+	limits string
 }
+
+// testLimits turns off the limits that many test connections from
+// 127.0.0.1 would trip; the limit tests set their own.
+const testLimits = `  connection_rate: 0
+  connections_per_ip: 0
+  account_creations: 0
+`
 
 // startHost writes a config and starts `portico start` on it, waiting until
 // the telnet plugin is running.
@@ -87,18 +98,24 @@ func startHostWith(t *testing.T, o hostOptions) *testHost {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
+	limits := o.limits
+	if limits == "" {
+		limits = testLimits
+	}
 	cfg := fmt.Sprintf(`server:
   name: TestGame
   data_dir: data
   argon2_memory_kib: 256
   argon2_time: 1
   reattach_grace: 20s
+limits:
+%s
 plugins:
   telnet:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s`, port, o.extra)
+%s`, limits, port, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

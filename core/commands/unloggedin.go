@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
@@ -113,11 +114,21 @@ func cmdCreate(c *Call) {
 // createAccount creates the account off the loop (the hash is slow). Only
 // the CLI makes admins: an account created here never is one.
 func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, name, password string) {
+	if h.Throttled(sessions.ThrottleCreate, s, "") {
+		h.Log().Warn("account creation throttled", "address", s.Address)
+		s.Msg(sessions.MsgCreateThrottled)
+		return
+	}
+	if min := h.Settings().Limits.PasswordMinLength; min > 0 && utf8.RuneCountInString(password) < min {
+		s.Msg(fmt.Sprintf("This password is too short. It must contain at least %d characters.", min))
+		return
+	}
 	h.Async(s, func() func() {
 		acc, err := h.Store().CreateAccount(context.Background(), name, password, false)
 		return func() {
 			switch {
 			case err == nil:
+				h.ThrottleHit(sessions.ThrottleCreate, s, "")
 				h.Log().Info("account created", "account", acc.Name, "address", s.Address)
 				connect := acc.Name
 				if strings.Contains(connect, " ") {

@@ -46,10 +46,29 @@ type Server struct {
 	Argon2Time      uint32
 }
 
-// Limits bounds what clients may do.
+// Limits bounds what clients may do. 0 turns a limit off.
 type Limits struct {
 	// MaxInputLength is the longest line or message, in characters.
 	MaxInputLength int
+	// ConnectionRate is new connections per second a plugin accepts;
+	// excess connections wait in a queue and are told so.
+	ConnectionRate int
+	// ConnectionsPerIP bounds the open connections from one address.
+	ConnectionsPerIP int
+	// CommandRate is commands per second one session may send; excess is
+	// dropped with a message.
+	CommandRate int
+	// LoginFailures within LoginFailureWindow block further logins from an
+	// address, and to an account.
+	LoginFailures      int
+	LoginFailureWindow time.Duration
+	// AccountCreations within AccountCreationWindow block further account
+	// creation from an address.
+	AccountCreations      int
+	AccountCreationWindow time.Duration
+	// PasswordMinLength is the shortest password an account created over
+	// the network may have.
+	PasswordMinLength int
 }
 
 // Plugin is one protocol plugin's entry under plugins.<name>.
@@ -68,7 +87,21 @@ const (
 	DefaultServerName     = "Portico"
 	DefaultDataDir        = "data"
 	DefaultMaxInputLength = 6000
-	DefaultReattachGrace  = 60 * time.Second
+	// Evennia's MAX_CONNECTION_RATE and MAX_COMMAND_RATE.
+	DefaultConnectionRate = 2
+	DefaultCommandRate    = 80
+	// Ergo-like: a few dozen connections per address is plenty for a
+	// household or a NAT, and stops one host from filling the server.
+	DefaultConnectionsPerIP = 32
+	// Evennia's throttles: 5 failed logins in 5 minutes, 2 accounts
+	// created per 10 minutes, per address.
+	DefaultLoginFailures         = 5
+	DefaultLoginFailureWindow    = 5 * time.Minute
+	DefaultAccountCreations      = 2
+	DefaultAccountCreationWindow = 10 * time.Minute
+	// DefaultPasswordMinLength follows OWASP's and Django's minimum.
+	DefaultPasswordMinLength = 8
+	DefaultReattachGrace     = 60 * time.Second
 )
 
 var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -94,6 +127,14 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("server.argon2_memory_kib", 0)
 	v.SetDefault("server.argon2_time", 0)
 	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
+	v.SetDefault("limits.connection_rate", DefaultConnectionRate)
+	v.SetDefault("limits.connections_per_ip", DefaultConnectionsPerIP)
+	v.SetDefault("limits.command_rate", DefaultCommandRate)
+	v.SetDefault("limits.login_failures", DefaultLoginFailures)
+	v.SetDefault("limits.login_failure_window", DefaultLoginFailureWindow.String())
+	v.SetDefault("limits.account_creations", DefaultAccountCreations)
+	v.SetDefault("limits.account_creation_window", DefaultAccountCreationWindow.String())
+	v.SetDefault("limits.password_min_length", DefaultPasswordMinLength)
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", abs, err)
 	}
@@ -124,8 +165,26 @@ func Load(path string) (*Config, error) {
 	} else {
 		c.Server.Argon2Time = uint32(n)
 	}
-	if c.Limits.MaxInputLength, err = intKey(v, "limits.max_input_length"); err != nil {
-		errs = append(errs, err)
+	for key, dst := range map[string]*int{
+		"limits.max_input_length":    &c.Limits.MaxInputLength,
+		"limits.connection_rate":     &c.Limits.ConnectionRate,
+		"limits.connections_per_ip":  &c.Limits.ConnectionsPerIP,
+		"limits.command_rate":        &c.Limits.CommandRate,
+		"limits.login_failures":      &c.Limits.LoginFailures,
+		"limits.account_creations":   &c.Limits.AccountCreations,
+		"limits.password_min_length": &c.Limits.PasswordMinLength,
+	} {
+		if *dst, err = intKey(v, key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for key, dst := range map[string]*time.Duration{
+		"limits.login_failure_window":    &c.Limits.LoginFailureWindow,
+		"limits.account_creation_window": &c.Limits.AccountCreationWindow,
+	} {
+		if *dst, err = durationKey(v, key); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	plugins, _ := v.Get("plugins").(map[string]any)
 	for name := range plugins {
@@ -181,8 +240,21 @@ func (c *Config) Validate() error {
 	if c.Server.ReattachGrace < time.Second {
 		errs = append(errs, errors.New("server.reattach_grace: must be at least 1s"))
 	}
-	if c.Limits.MaxInputLength < 0 {
-		errs = append(errs, errors.New("limits.max_input_length: must not be negative"))
+	for key, n := range map[string]int{
+		"limits.max_input_length": c.Limits.MaxInputLength, "limits.connection_rate": c.Limits.ConnectionRate,
+		"limits.connections_per_ip": c.Limits.ConnectionsPerIP, "limits.command_rate": c.Limits.CommandRate,
+		"limits.login_failures": c.Limits.LoginFailures, "limits.account_creations": c.Limits.AccountCreations,
+		"limits.password_min_length": c.Limits.PasswordMinLength,
+	} {
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", key))
+		}
+	}
+	if c.Limits.LoginFailureWindow < 0 || c.Limits.AccountCreationWindow < 0 {
+		errs = append(errs, errors.New("limits.*_window: must not be negative"))
+	}
+	if c.Limits.PasswordMinLength > 128 {
+		errs = append(errs, errors.New("limits.password_min_length: at most 128"))
 	}
 	return errors.Join(errs...)
 }
@@ -235,7 +307,9 @@ func resolve(base, p string) string {
 var knownTop = map[string]map[string]bool{
 	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true, "reattach_grace": true,
 		"argon2_memory_kib": true, "argon2_time": true},
-	"limits": {"max_input_length": true},
+	"limits": {"max_input_length": true, "connection_rate": true, "connections_per_ip": true, "command_rate": true,
+		"login_failures": true, "login_failure_window": true, "account_creations": true, "account_creation_window": true,
+		"password_min_length": true},
 }
 
 // checkKnownKeys rejects keys the host does not know, so that a typo is an

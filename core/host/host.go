@@ -140,6 +140,9 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		return fmt.Errorf("host: %w", err)
 	}
 	h.commands.SetChannels(h.channels)
+	if err := h.handler.LoadBans(ctx); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
 	h.manager.OnRunning = h.startBots
 	h.handler.SetPortals(h.manager)
@@ -216,8 +219,12 @@ func (h *Host) setConfig(c *config.Config) {
 
 // Settings derives the handler's live settings from cfg.
 func Settings(cfg *config.Config) sessions.Settings {
+	l := cfg.Limits
 	return sessions.Settings{ServerName: cfg.Server.Name, MultisessionMode: cfg.Server.MultisessionMode,
-		IdleTimeout: cfg.Server.IdleTimeout}
+		IdleTimeout: cfg.Server.IdleTimeout, Limits: sessions.Limits{CommandRate: l.CommandRate,
+			LoginFailures: l.LoginFailures, LoginFailureWindow: l.LoginFailureWindow,
+			AccountCreations: l.AccountCreations, AccountCreationWindow: l.AccountCreationWindow,
+			PasswordMinLength: l.PasswordMinLength}}
 }
 
 // Shutdown asks the host to stop, telling players reason.

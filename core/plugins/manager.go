@@ -655,7 +655,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: &portalpb.HostInfo{
 		ServerName: r.m.config().Server.Name, DataDir: r.m.config().Server.DataDir, Version: Version,
 		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.config().Limits.MaxInputLength),
-		ReattachGraceMs: r.m.config().Server.ReattachGrace.Milliseconds()}})
+		ReattachGraceMs: r.m.config().Server.ReattachGrace.Milliseconds(),
+		ConnectionRate:  uint32(r.m.config().Limits.ConnectionRate), ConnectionsPerIp: uint32(r.m.config().Limits.ConnectionsPerIP)}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)

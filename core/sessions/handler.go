@@ -58,6 +58,7 @@ type Settings struct {
 	ServerName       string
 	MultisessionMode int
 	IdleTimeout      time.Duration
+	Limits           Limits
 }
 
 // ServerSessionHandler keeps every ServerSession of the host, whatever its
@@ -73,6 +74,8 @@ type ServerSessionHandler struct {
 
 	sessions   map[uint64]*ServerSession
 	inputfuncs map[string]Inputfunc
+	throttles  throttle
+	bans       []store.Ban
 
 	jobs    chan func()
 	asyncWG sync.WaitGroup
@@ -151,6 +154,8 @@ func (h *ServerSessionHandler) Run(ctx context.Context) {
 			f()
 		case <-idleTick.C:
 			h.ValidateSessions()
+			l := h.settings.Limits
+			h.throttles.sweep(h.now(), max(l.LoginFailureWindow, l.AccountCreationWindow))
 		}
 	}
 }
@@ -275,6 +280,12 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
 	s.AtSync()
 	name := strings.TrimSpace(c.Name)
+	if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
+		h.log.Warn("login throttled", "name", name, "address", s.Address)
+		s.Msg(MsgLoginThrottled)
+		h.runLookAtLoginStart(s)
+		return
+	}
 	h.Async(s, func() func() {
 		var acc store.Account
 		var err error
@@ -297,6 +308,7 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 			}
 			if len(c.PublicKey) == 0 && c.Password != "" {
 				h.log.Info("login failed", "name", name, "address", s.Address)
+				h.ThrottleHit(ThrottleLogin, s, name)
 				s.Msg(MsgBadLogin)
 			}
 			h.runLookAtLoginStart(s)
@@ -320,6 +332,12 @@ func (h *ServerSessionHandler) connectSession(plugin string, d contract.SessionD
 	s := h.newSession(plugin, d)
 	h.sessions[s.Sessid] = s
 	h.log.Debug("session connected", "sessid", s.Sessid, "plugin", plugin, "address", s.Address)
+	if b, banned := h.bannedAddress(s.Address); banned {
+		h.log.Info("banned address refused", "address", s.Address, "ban", b.Value)
+		s.Msg(MsgBanned)
+		h.Disconnect(s, ReasonBanned, true)
+		return nil
+	}
 	return s
 }
 
@@ -471,6 +489,12 @@ func (h *ServerSessionHandler) PortalShutdown(reason string) error {
 // here yet; it marks logins the server makes itself (SSH keys, bots).
 func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force bool) {
 	_ = force
+	if b, banned := h.bannedAccount(acc.Name); banned {
+		h.log.Info("banned account refused", "account", acc.Name, "ban", b.Value)
+		s.Msg(MsgBanned)
+		h.Disconnect(s, ReasonBanned, true)
+		return
+	}
 	s.AtLogin(acc)
 	if h.settings.MultisessionMode == 0 {
 		h.DisconnectDuplicateSessions(s, ReasonDuplicate)
@@ -611,12 +635,20 @@ func (h *ServerSessionHandler) ValidateSessions() {
 		return
 	}
 	now := h.now()
+	// Warn a while before: a tenth of the timeout, at most a minute.
+	warnAt := limit - min(limit/10, time.Minute)
 	for _, s := range h.sortedSessions() {
-		if isBot(s) {
+		// Bots and admins are exempt (Evennia's noidletimeout lock).
+		if isBot(s) || s.IsAdmin() {
 			continue
 		}
-		if now.Sub(s.CmdLast) > limit {
+		idle := now.Sub(s.CmdLast)
+		switch {
+		case idle > limit:
 			h.Disconnect(s, ReasonIdle, true)
+		case idle > warnAt && !s.idleWarned:
+			s.idleWarned = true
+			s.Msg(MsgIdleWarning)
 		}
 	}
 }
@@ -808,6 +840,15 @@ func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.
 		if h.sessions[s.Sessid] != s {
 			return
 		}
+		if !h.allowCommand(s) {
+			// Dropped, as Evennia does; told once per burst.
+			if !s.rateWarned {
+				s.rateWarned = true
+				s.Msg(MsgCommandRate)
+			}
+			continue
+		}
+		s.rateWarned = false
 		name := normaliseInputfuncName(m.Name)
 		kwargs := m.Kwargs
 		if _, ok := kwargs["options"]; ok {

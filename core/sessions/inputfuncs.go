@@ -209,6 +209,13 @@ func inputLogin(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[s
 // s's further input waits until the check is done.
 func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, password string) {
 	name = strings.TrimSpace(name)
+	// Checked before the password, as Evennia does: a throttled guesser
+	// learns nothing, and spends no hashing.
+	if h.Throttled(ThrottleLogin, s, name) {
+		h.log.Warn("login throttled", "name", name, "address", s.Address)
+		s.Msg(MsgLoginThrottled)
+		return
+	}
 	h.Async(s, func() func() {
 		acc, err := h.store.Authenticate(context.Background(), name, password)
 		return func() {
@@ -220,6 +227,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 					h.log.Error("login: authenticate", "name", name, "err", err)
 				} else {
 					h.log.Info("login failed", "name", name, "address", s.Address)
+					h.ThrottleHit(ThrottleLogin, s, name)
 				}
 				s.Msg(MsgBadLogin)
 				return
@@ -227,6 +235,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 			if s.LoggedIn {
 				return
 			}
+			h.throttles.reset(ThrottleLogin + "|acct|" + strings.ToLower(name))
 			h.Login(s, acc, false)
 		}
 	})

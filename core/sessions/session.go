@@ -39,6 +39,14 @@ type ServerSession struct {
 	held [][]contract.Message
 	// greeted is set once the connection screen was shown.
 	greeted bool
+	// idleWarned is set once the idle warning was sent.
+	idleWarned bool
+	// rateWarned is set once the command-rate message was sent, until a
+	// command is let through again.
+	rateWarned bool
+	// cmdTokens is the session's command-rate bucket, as of cmdTokensAt.
+	cmdTokens   float64
+	cmdTokensAt time.Time
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
 }
@@ -95,6 +103,7 @@ func (s *ServerSession) AtLogin(acc store.Account) {
 // other input also counts a command and moves cmd_last_visible.
 func (s *ServerSession) UpdateSessionCounters(now time.Time, idle bool) {
 	s.CmdLast = now
+	s.idleWarned = false
 	if !idle {
 		s.CmdTotal++
 		s.CmdLastVisible = now

@@ -97,8 +97,13 @@ type HostInfo struct {
 	// it tells them the server is restarting, buffers their input and waits
 	// this long for a host to reattach before it closes them and exits.
 	ReattachGraceMs int64 `protobuf:"varint,7,opt,name=reattach_grace_ms,json=reattachGraceMs,proto3" json:"reattach_grace_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// New connections per second the plugin accepts; excess ones wait in a
+	// queue and are told so (0 = no limit).
+	ConnectionRate uint32 `protobuf:"varint,8,opt,name=connection_rate,json=connectionRate,proto3" json:"connection_rate,omitempty"`
+	// Open connections allowed from one address (0 = no limit).
+	ConnectionsPerIp uint32 `protobuf:"varint,9,opt,name=connections_per_ip,json=connectionsPerIp,proto3" json:"connections_per_ip,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -176,6 +181,20 @@ func (x *HostInfo) GetMaxInputLength() uint32 {
 func (x *HostInfo) GetReattachGraceMs() int64 {
 	if x != nil {
 		return x.ReattachGraceMs
+	}
+	return 0
+}
+
+func (x *HostInfo) GetConnectionRate() uint32 {
+	if x != nil {
+		return x.ConnectionRate
+	}
+	return 0
+}
+
+func (x *HostInfo) GetConnectionsPerIp() uint32 {
+	if x != nil {
+		return x.ConnectionsPerIp
 	}
 	return 0
 }
@@ -1765,7 +1784,7 @@ const file_portal_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12/\n" +
-	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\xfc\x01\n" +
+	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\xd3\x02\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -1774,7 +1793,9 @@ const file_portal_proto_rawDesc = "" +
 	"\fsessid_start\x18\x04 \x01(\x04R\vsessidStart\x12!\n" +
 	"\fsessid_count\x18\x05 \x01(\x04R\vsessidCount\x12(\n" +
 	"\x10max_input_length\x18\x06 \x01(\rR\x0emaxInputLength\x12*\n" +
-	"\x11reattach_grace_ms\x18\a \x01(\x03R\x0freattachGraceMs\"Z\n" +
+	"\x11reattach_grace_ms\x18\a \x01(\x03R\x0freattachGraceMs\x12'\n" +
+	"\x0fconnection_rate\x18\b \x01(\rR\x0econnectionRate\x12,\n" +
+	"\x12connections_per_ip\x18\t \x01(\rR\x10connectionsPerIp\"Z\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\"\x11\n" +
