@@ -5,10 +5,10 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"encoding/json"
 	"log/slog"
 	"maps"
 	"os"
