@@ -296,6 +296,12 @@ func dialTelnet(t *testing.T, addr string) *telnetClient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wrapTelnet(t, conn)
+}
+
+// wrapTelnet makes a test client of an open connection.
+func wrapTelnet(t *testing.T, conn net.Conn) *telnetClient {
+	t.Helper()
 	c := &telnetClient{t: t, conn: conn, update: make(chan struct{}, 1), closed: make(chan struct{})}
 	go func() {
 		defer close(c.closed)

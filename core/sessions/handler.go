@@ -143,7 +143,7 @@ func (h *ServerSessionHandler) RegisterInputfunc(name string, f Inputfunc) {
 // Run executes posted work in order until ctx ends, then waits for async
 // work to finish.
 func (h *ServerSessionHandler) Run(ctx context.Context) {
-	idleTick := time.NewTicker(time.Second)
+	idleTick := time.NewTicker(validateEvery)
 	defer idleTick.Stop()
 	for {
 		select {
@@ -627,6 +627,9 @@ func (h *ServerSessionHandler) DisconnectDuplicateSessions(s *ServerSession, rea
 	}
 }
 
+// validateEvery is how often idle sessions are looked for.
+const validateEvery = time.Second
+
 // ValidateSessions drops sessions idle longer than the idle timeout (none
 // when it is 0). Bots are exempt (Evennia's noidletimeout lock).
 func (h *ServerSessionHandler) ValidateSessions() {
@@ -635,8 +638,10 @@ func (h *ServerSessionHandler) ValidateSessions() {
 		return
 	}
 	now := h.now()
-	// Warn a while before: a tenth of the timeout, at most a minute.
-	warnAt := limit - min(limit/10, time.Minute)
+	// Warn a while before: a tenth of the timeout, at most a minute, but
+	// at least two of the checks' ticks, so that the warning always comes
+	// (and never more than halfway).
+	warnAt := limit - min(max(min(limit/10, time.Minute), 2*validateEvery), limit/2)
 	for _, s := range h.sortedSessions() {
 		// Bots and admins are exempt (Evennia's noidletimeout lock).
 		if isBot(s) || s.IsAdmin() {
