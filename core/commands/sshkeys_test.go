@@ -53,3 +53,12 @@ func TestSSHKeysCommand(t *testing.T) {
 		t.Fatalf("remove = %q", got)
 	}
 }
+
+func TestReservedNames(t *testing.T) {
+	e := newEnv(t, 0)
+	e.connect(1)
+	e.send(1, "create Admin secretpassword")
+	e.waitText(1, "The name 'Admin' is reserved. Please choose another.")
+	e.send(1, "create root secretpassword")
+	e.waitText(1, "The name 'root' is reserved. Please choose another.")
+}

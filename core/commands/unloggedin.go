@@ -119,6 +119,10 @@ func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, 
 		s.Msg(sessions.MsgCreateThrottled)
 		return
 	}
+	if reservedName(name) {
+		s.Msg(fmt.Sprintf("The name '%s' is reserved. Please choose another.", name))
+		return
+	}
 	if min := h.Settings().Limits.PasswordMinLength; min > 0 && utf8.RuneCountInString(password) < min {
 		s.Msg(fmt.Sprintf("This password is too short. It must contain at least %d characters.", min))
 		return
@@ -159,3 +163,11 @@ func userError(err error) string {
 	}
 	return strings.ToUpper(msg[:1]) + msg[1:]
 }
+
+// reservedNames cannot be taken over the network: they would let a player
+// pass for staff or for the server itself. The CLI may still create them.
+var reservedNames = map[string]bool{"admin": true, "administrator": true, "root": true, "system": true,
+	"server": true, "portico": true, "evennia": true, "staff": true, "moderator": true, "support": true,
+	"nobody": true, "everyone": true, "all": true, "here": true, "me": true, "self": true}
+
+func reservedName(name string) bool { return reservedNames[strings.ToLower(strings.TrimSpace(name))] }

@@ -4,7 +4,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/portico-mud/portico/sdk/contract"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -82,5 +85,18 @@ func TestPortalConnectWithCredentials(t *testing.T) {
 	})
 	if !slices.Equal(logged, []bool{true, false, true, false, false}) {
 		t.Fatalf("logged in = %v", logged)
+	}
+}
+
+// TestOutputTooLargeIsDropped: output over the link's event bound is not
+// sent (it would break the link for everyone); the session is told.
+func TestOutputTooLargeIsDropped(t *testing.T) {
+	x := newHarness(t)
+	s := x.connect("telnet", 1)
+	x.p.Reset()
+	s.Msg(strings.Repeat("x", contract.MaxEventBytes+1))
+	texts := textsFor(t, x.p.Events(), 1)
+	if len(texts) != 1 || texts[0] != MsgOutputTooLarge {
+		t.Fatalf("sent %d texts, first %.80q; want only the notice", len(texts), texts)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Evennia's messages, kept word for word.
@@ -775,9 +776,26 @@ func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contr
 		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], s.Sessid)
 	}
 	for _, p := range order {
-		h.portals.Send(p, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+		h.sendOutput(p, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
 			Sessids: byPlugin[p], Messages: pms}}})
 	}
+}
+
+// MsgOutputTooLarge tells a session that output meant for it was dropped.
+const MsgOutputTooLarge = "(The server tried to send you more at once than it may; that output was dropped.)"
+
+// sendOutput queues a data-out event, unless it is too large for the link:
+// one oversized message must not break the link for every session of the
+// plugin (Evennia's #1636). The recipients are told instead.
+func (h *ServerSessionHandler) sendOutput(plugin string, ev *portalpb.Event) {
+	if n := proto.Size(ev); n > contract.MaxEventBytes {
+		ids := ev.GetDataOut().GetSessids()
+		h.log.Error("output too large for the link; dropped", "plugin", plugin, "bytes", n,
+			"limit", contract.MaxEventBytes, "sessions", len(ids))
+		note, _ := contract.MessagesToPB([]contract.Message{contract.Text(MsgOutputTooLarge)})
+		ev = &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: ids, Messages: note}}}
+	}
+	h.portals.Send(plugin, ev)
 }
 
 // DataOut sends Evennia-style send data to s through clean_senddata.
@@ -796,7 +814,7 @@ func (h *ServerSessionHandler) SendMessages(s *ServerSession, msgs ...contract.M
 		h.log.Error("data out", "sessid", s.Sessid, "err", err)
 		return
 	}
-	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+	h.sendOutput(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
 		Sessids: []uint64{s.Sessid}, Messages: pms}}})
 }
 

@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -21,6 +22,14 @@ const (
 
 // ErrOutboxFull is returned by Put when the outbox holds its maximum.
 var ErrOutboxFull = errors.New("contract: link outbox full")
+
+// MaxEventBytes bounds one event on the link, well under the gRPC message
+// limit: a bigger one would break the link for every session of the
+// plugin (Evennia's #1636), so it is refused instead, with ErrEventTooLarge.
+const MaxEventBytes = 4 << 20
+
+// ErrEventTooLarge is returned by Put for an event over MaxEventBytes.
+var ErrEventTooLarge = errors.New("contract: event too large for the link")
 
 // Outbox queues events for the Link stream and hands them to one sender
 // goroutine as frames. It outlives any one stream: events put while no
@@ -41,6 +50,11 @@ func NewOutbox(max int) *Outbox {
 // Put queues events in order. It never blocks; it fails with ErrOutboxFull
 // (queuing nothing) when they do not fit.
 func (o *Outbox) Put(evs ...*portalpb.Event) error {
+	for _, ev := range evs {
+		if n := proto.Size(ev); n > MaxEventBytes {
+			return fmt.Errorf("%w: %d bytes (at most %d)", ErrEventTooLarge, n, MaxEventBytes)
+		}
+	}
 	o.mu.Lock()
 	if o.max > 0 && len(o.events)+len(evs) > o.max {
 		o.mu.Unlock()
