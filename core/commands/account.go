@@ -21,6 +21,9 @@ func AccountSet() *Set {
 		pingCommand(),
 		sshKeysCommand(),
 	)
+	for _, c := range characterCommands() {
+		set.Add(c)
+	}
 	for _, c := range adminCommands() {
 		set.Add(c)
 	}

@@ -644,7 +644,7 @@ func TestHelp(t *testing.T) {
 	e.waitLogin(1)
 
 	e.send(1, "help")
-	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> | remove <fingerprint>]\n  help [command]\n  look\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
+	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> | remove <fingerprint>]\n  charcreate <name>\n  chars\n  help [command]\n  ic <character>\n  look\n  ooc\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
 	if got := e.last(1); got != want {
 		t.Errorf("help = %q, want %q", got, want)
 	}

@@ -500,10 +500,15 @@ func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force 
 	if h.settings.MultisessionMode == 0 {
 		h.DisconnectDuplicateSessions(s, ReasonDuplicate)
 	}
+	// Auto-puppet the account's character (Evennia's AUTO_PUPPET_ON_LOGIN),
+	// unless in mode 2 another of the account's sessions acts it already:
+	// then the new session stays OOC and picks one with ic.
 	if acc.CharacterID != 0 {
 		if ch, err := h.store.CharacterByID(context.Background(), acc.CharacterID); err == nil {
-			s.Puppet = &ch
-			s.PUID = ch.ID
+			if h.settings.MultisessionMode != 2 || len(h.SessionsFromPuppet(ch.ID)) == 0 {
+				s.Puppet = &ch
+				s.PUID = ch.ID
+			}
 		} else {
 			h.log.Warn("login: character not found", "account", acc.Name, "character", acc.CharacterID, "err", err)
 		}
@@ -515,6 +520,8 @@ func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force 
 	h.SendMessages(s, contract.Message{Name: "logged_in", Kwargs: map[string]any{"options": map[string]any{}}})
 	if s.Puppet != nil {
 		s.Msg(fmt.Sprintf("\nYou become %s.\n", s.Puppet.Name))
+	} else {
+		s.Msg("\nYou are out-of-character (OOC). Use ic <character> to play one of your characters.\n")
 	}
 	if h.commands != nil {
 		h.commands.Execute(s, "look")
