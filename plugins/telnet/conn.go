@@ -2,15 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"net"
-	"strings"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/connio"
 	"github.com/portico-mud/portico/sdk/lines"
-	"github.com/portico-mud/portico/sdk/markup"
 )
 
 // readBufferSize is the per-connection read buffer: small, since lines are.
@@ -21,30 +23,49 @@ const readBufferSize = 2048
 const maxUnlimitedLine = 1 << 20
 
 // conn is one telnet client.
+//
+// Three goroutines touch a conn: its reader (serve), the portal's (Send,
+// Close) and timers (negotiation deadline, keepalive). Everything that
+// decides or produces output is done under mu, so that output bytes, and
+// with MCCP the compressed stream, come out in one order. Lock order: mu
+// before the session's own lock (sdk.Session methods are called under mu);
+// the SDK never calls into a Conn while holding a session lock. Session
+// methods that may call Send back (DataIn) are called without mu.
 type conn struct {
-	p    *Plugin
-	nc   net.Conn
-	w    *connio.Writer
-	sess *sdk.Session
+	p           *Plugin
+	nc          net.Conn
+	w           *connio.Writer
+	sess        *sdk.Session
+	protocolKey string
 
 	// Reader-goroutine state.
 	parser codec.Parser
 	split  lines.Splitter
 
-	mu sync.Mutex
-	// echoOff is set while the server echoes nothing (password entry).
-	echoOff bool
-	// answered records options already refused, so that a client that
-	// keeps asking gets no answer loop.
-	answered map[[2]byte]bool
+	mu  sync.Mutex
+	neg *negotiation
+	// obuf collects output until the end of the current batch, when it is
+	// written (compressed, once MCCP2 is on) as one piece.
+	obuf []byte
+	// z is the MCCP2 stream while compression is on.
+	z *deflater
+	// synced is set once the negotiated flags were sent to the host; from
+	// then on every change is synced as it happens.
+	synced    bool
+	closed    bool
+	deadline  *time.Timer // ends the wait for negotiation
+	keepalive *time.Timer
 }
 
 var (
-	_ sdk.Conn = (*conn)(nil)
+	_ sdk.Conn         = (*conn)(nil)
+	_ sdk.SyncNotifier = (*conn)(nil)
+	_ sink             = (*conn)(nil)
 )
 
-func newConn(p *Plugin, nc net.Conn) *conn {
-	c := &conn{p: p, nc: nc, answered: map[[2]byte]bool{}}
+func newConn(p *Plugin, nc net.Conn, protocolKey string) *conn {
+	c := &conn{p: p, nc: nc, protocolKey: protocolKey}
+	c.neg = newNegotiation(p.policy(), c)
 	// Bytes, not characters: a line of MaxLineLength characters may take
 	// up to four bytes each; the character count is checked per line.
 	c.split.Max = maxUnlimitedLine
@@ -60,7 +81,22 @@ func newConn(p *Plugin, nc net.Conn) *conn {
 // serve runs the connection's reader until the client goes away.
 func (c *conn) serve(ctx context.Context) {
 	defer c.nc.Close()
-	sess, err := c.p.portal.NewSession(ctx, c, ProtocolKey, c.nc.RemoteAddr().String())
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.p.log.Debug("telnet: TLS handshake", "addr", c.nc.RemoteAddr().String(), "err", err)
+			c.w.Close(nil)
+			return
+		}
+	}
+	sess, err := c.p.portal.NewSession(ctx, c, c.protocolKey, c.nc.RemoteAddr().String())
+	if errors.Is(err, sdk.ErrRefused) {
+		// A connection limit: the SDK told the client and closed it.
+		<-c.w.Done()
+		return
+	}
 	if err != nil {
 		c.p.log.Warn("telnet: no session for connection", "err", err)
 		c.w.Close([]byte("The server is not ready; please try again in a moment.\r\n"))
@@ -68,9 +104,26 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	c.sess = sess
+	sess.Update(func(d *sdk.SessionData) {
+		for k, v := range initialFlags() {
+			d.ProtocolFlags[k] = v
+		}
+	})
+	// The offers go out first; the host hears of the session at once, so
+	// that the connection screen does not wait for negotiation. The flags
+	// negotiation produces follow in a sync when it ends, or after the
+	// timeout for a client that answers nothing.
+	c.mu.Lock()
+	c.neg.start()
+	c.flushLocked()
+	c.deadline = time.AfterFunc(c.p.timeout(), c.negotiationTimedOut)
+	if ka := time.Duration(c.p.cfg.Keepalive); ka > 0 {
+		c.keepalive = time.AfterFunc(ka, c.sendKeepalive)
+	}
+	c.mu.Unlock()
 	sess.Connect()
+
 	buf := make([]byte, readBufferSize)
-	reason := "connection closed"
 	for {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
@@ -80,7 +133,10 @@ func (c *conn) serve(ctx context.Context) {
 			break
 		}
 	}
-	sess.Disconnected(reason)
+	c.mu.Lock()
+	c.stopTimersLocked()
+	c.mu.Unlock()
+	sess.Disconnected("connection closed")
 }
 
 func (c *conn) handleEvent(ev codec.Event) {
@@ -88,10 +144,156 @@ func (c *conn) handleEvent(ev codec.Event) {
 	case codec.EventData:
 		c.split.Feed(ev.Data, c.handleLine)
 	case codec.EventNegotiation:
-		c.negotiate(ev.Command, ev.Option)
+		c.mu.Lock()
+		c.neg.receive(ev.Command, ev.Option)
+		c.afterNegotiationLocked()
+		c.mu.Unlock()
+	case codec.EventSubneg:
+		if ev.Truncated {
+			c.p.log.Debug("telnet: oversized subnegotiation dropped", "option", ev.Option,
+				"addr", c.nc.RemoteAddr().String())
+			return
+		}
+		c.mu.Lock()
+		msgs := c.neg.subneg(ev.Option, ev.Data)
+		c.afterNegotiationLocked()
+		c.mu.Unlock()
+		if len(msgs) > 0 {
+			c.sess.DataIn(msgs...)
+		}
 	default:
-		// Commands (NOP, AYT ...) and subnegotiations of options this basic
-		// plugin does not negotiate are read and ignored, never shown.
+		// Commands (NOP, AYT, GA, EOR ...) from a client carry nothing a
+		// MUD acts on; they are read and never shown.
+	}
+}
+
+// afterNegotiationLocked writes what negotiation produced and sends the
+// negotiated flags to the host if it just finished.
+func (c *conn) afterNegotiationLocked() {
+	if !c.synced && c.neg.checkDone() {
+		c.syncNegotiatedLocked()
+	}
+	c.flushLocked()
+}
+
+// negotiationTimedOut syncs whatever was negotiated when the client did
+// not finish within the timeout (a raw socket, a slow client).
+func (c *conn) negotiationTimedOut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.synced && !c.closed {
+		c.syncNegotiatedLocked()
+		c.flushLocked()
+	}
+}
+
+// syncNegotiatedLocked sends every flag negotiation set, as one sync.
+// Re-asserting all of them (not just the ones that changed since Connect)
+// means a flag sync from the host that crossed the negotiation cannot
+// leave the host with stale values.
+func (c *conn) syncNegotiatedLocked() {
+	c.synced = true
+	if c.deadline != nil {
+		c.deadline.Stop()
+	}
+	c.sess.SetFlags(c.neg.finish())
+}
+
+// Synced implements sdk.SyncNotifier: the host pushed the session's data,
+// merging its protocol flags over ours. Before the negotiation's own sync,
+// the host's copy of a negotiated flag is either the value it got at Connect
+// (stale: put the negotiated value back, the coming sync carries it) or one
+// it set itself since, through client_options from GMCP's Core.Hello for
+// instance (deliberate: it stands, and the coming sync leaves it alone).
+// Mudlet sends Core.Hello while TTYPE is still being asked, which is why
+// this matters. After the negotiation's sync each change is synced as it
+// happens, and the host's word is final.
+func (c *conn) Synced(s *sdk.Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.synced || c.closed || c.neg.flags == nil {
+		return
+	}
+	start := initialFlags()
+	data := s.GetSyncData()
+	restore := map[string]any{}
+	for k, v := range c.neg.flags {
+		cur, ok := data.ProtocolFlags[k]
+		switch {
+		case ok && sameFlag(cur, v):
+		case !ok || sameFlag(cur, start[k]):
+			restore[k] = v
+		default:
+			delete(c.neg.flags, k)
+		}
+	}
+	if len(restore) > 0 {
+		s.Update(func(d *sdk.SessionData) {
+			for k, v := range restore {
+				d.ProtocolFlags[k] = v
+			}
+		})
+	}
+}
+
+// sameFlag compares two flag values as the host would see them: numbers by
+// value (an int here is an int64 or float64 after a trip through JSON).
+func sameFlag(a, b any) bool {
+	if x, ok := flagNumber(a); ok {
+		y, ok := flagNumber(b)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func flagNumber(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// flagsChanged implements sink: flags are the session's at once (output
+// rendering reads them); the host hears of them in the negotiation's sync,
+// or at once after it.
+func (c *conn) flagsChanged(flags map[string]any) {
+	if !c.synced {
+		c.sess.Update(func(d *sdk.SessionData) {
+			for k, v := range flags {
+				d.ProtocolFlags[k] = v
+			}
+		})
+		return
+	}
+	c.sess.SetFlags(flags)
+}
+
+// msspTable implements sink.
+func (c *conn) msspTable() []msspVar { return c.p.msspTable() }
+
+// sendKeepalive writes IAC NOP and schedules the next one.
+func (c *conn) sendKeepalive() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.send([]byte{codec.IAC, codec.NOP})
+	c.flushLocked()
+	c.keepalive.Reset(time.Duration(c.p.cfg.Keepalive))
+}
+
+func (c *conn) stopTimersLocked() {
+	if c.deadline != nil {
+		c.deadline.Stop()
+	}
+	if c.keepalive != nil {
+		c.keepalive.Stop()
 	}
 }
 
@@ -108,94 +310,36 @@ func (c *conn) handleLine(line []byte, tooLong bool) {
 	c.sess.DataIn(sdk.Text(text))
 }
 
-// negotiate answers option negotiation: ECHO is ours to offer (password
-// entry); everything else is refused, once per option and verb, so that no
-// loop can start.
-func (c *conn) negotiate(verb, opt byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if opt == codec.OptEcho && (verb == codec.DO || verb == codec.DONT) {
-		return // the answer to our WILL/WONT ECHO
-	}
-	var answer byte
-	switch verb {
-	case codec.DO:
-		answer = codec.WONT
-	case codec.WILL:
-		answer = codec.DONT
-	default:
-		return // WONT/DONT need no answer when we never agreed
-	}
-	key := [2]byte{verb, opt}
-	if c.answered[key] {
-		return
-	}
-	c.answered[key] = true
-	_ = c.w.Write(codec.Negotiation(answer, opt))
-}
-
 // sendText writes one line of plain text from the plugin itself.
 func (c *conn) sendText(text string) {
-	_ = c.w.Write(codec.EscapeText(nil, text+"\n"))
-}
-
-// Send renders the host's output for the client.
-func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
-	var out []byte
-	data := s.GetSyncData()
-	mode := markup.ModeFor(data.ProtocolFlags)
-	for _, m := range msgs {
-		switch m.Name {
-		case "text", "prompt":
-			text, _ := m.FirstString()
-			opts := m.Options()
-			out = c.echoOption(out, opts)
-			// Whether a line end is missing is judged on the text as
-			// written: rendering may add a colour reset after its "\n".
-			needEnd := m.Name == "text" && !strings.HasSuffix(text, "\n")
-			if raw, _ := opts["raw"].(bool); !raw && !data.FlagBool("RAW") {
-				text = markup.Render(text, mode)
-			}
-			if needEnd {
-				text += "\n"
-			}
-			out = codec.EscapeText(out, text)
-		default:
-			// Out-of-band messages need GMCP or MSDP, which this client has
-			// not negotiated.
-		}
-	}
-	if len(out) > 0 {
-		_ = c.w.Write(out)
-	}
-}
-
-// echoOption turns the echo option into telnet: echo=false makes the
-// server take over echoing (and echo nothing), hiding a password;
-// echo=true gives echoing back to the client.
-func (c *conn) echoOption(out []byte, opts map[string]any) []byte {
-	echo, ok := opts["echo"].(bool)
-	if !ok {
-		return out
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !echo && !c.echoOff {
-		c.echoOff = true
-		return append(out, codec.Negotiation(codec.WILL, codec.OptEcho)...)
+	if c.closed {
+		return
 	}
-	if echo && c.echoOff {
-		c.echoOff = false
-		return append(out, codec.Negotiation(codec.WONT, codec.OptEcho)...)
-	}
-	return out
+	c.obuf = codec.EscapeText(c.obuf, text+"\n")
+	c.flushLocked()
 }
 
-// Close shows reason and closes the connection once output is written.
+// Close shows reason and closes the connection once output is written. A
+// compressed stream is ended properly first, so that the client's
+// decompressor sees a complete stream.
 func (c *conn) Close(reason string) {
-	var final []byte
-	if reason != "" {
-		final = codec.EscapeText(nil, reason+"\n")
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
 	}
+	c.closed = true
+	c.stopTimersLocked()
+	if reason != "" {
+		c.obuf = codec.EscapeText(c.obuf, reason+"\n")
+	}
+	final := c.takeOutputLocked()
+	if c.z != nil {
+		final = append(final, c.z.finish()...)
+		c.z = nil
+	}
+	c.mu.Unlock()
 	c.w.Close(final)
 }

@@ -16,7 +16,19 @@ const (
 
 var transports = []transport{overTCP, overPipe}
 
+// connectOffers is what the server sends a new client, byte for byte:
+// Evennia's offers (DO LINEMODE, WILL SGA, DO NAWS, DO TTYPE, WILL MCCP2,
+// WILL MSSP, WILL MSDP, WILL GMCP, WILL MXP) with WILL EOR and WILL CHARSET
+// added before MCCP2.
+const connectOffers = iac + do + "\x22" + iac + will + "\x03" + iac + do + "\x1f" + iac + do + "\x18" +
+	iac + will + "\x19" + iac + will + "\x2a" + iac + will + "\x56" + iac + will + "\x46" +
+	iac + will + "\x45" + iac + will + "\xc9" + iac + will + "\x5b"
+
 func TestConnect(t *testing.T) {
+	if got := string(defaultPolicy().offerBytes); got != connectOffers {
+		t.Fatalf("offers = %q, want %q", got, connectOffers)
+	}
+	// The harness has read and checked the offers already.
 	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
 	s := h.connect.GetSession()
 	if s.GetProtocolKey() != "telnet" {
@@ -31,8 +43,7 @@ func TestConnect(t *testing.T) {
 	if h.portal.Count() != 1 {
 		t.Errorf("portal has %d sessions, want 1", h.portal.Count())
 	}
-	// Nothing is sent to a client on connect: this plugin negotiates
-	// nothing up front.
+	// After the offers, nothing more until the client says something.
 	h.expectOutput("")
 }
 
@@ -55,16 +66,18 @@ func TestInput(t *testing.T) {
 		{name: "cr nul is a bare cr", writes: []string{"look\r\x00say hi\r\n"}, want: []string{"look", "say hi"}},
 		{name: "iac nop inside a line", writes: []string{"lo" + iac + nop + "ok\r\n"}, want: []string{"look"}},
 		{name: "lone iac at the end of a write", writes: []string{"lo" + iac, nop + "ok\r\n"}, want: []string{"look"}},
-		{name: "iac and verb split from the option", writes: []string{"lo" + iac + will, "\x18ok\r\n"},
-			want: []string{"look"}, out: iac + dont + "\x18"},
+		// NEW-ENVIRON (39) is an option this server refuses.
+		{name: "iac and verb split from the option", writes: []string{"lo" + iac + will, "\x27ok\r\n"},
+			want: []string{"look"}, out: iac + dont + "\x27"},
 		{name: "other commands removed", writes: []string{iac + "\xf6" + "lo" + iac + "\xf9" + "ok" + iac + "\xef" + "\r\n"},
 			want: []string{"look"}},
 		{name: "stray se and non-commands removed", writes: []string{"lo" + iac + se + "o" + iac + "\x41" + "k\r\n"},
 			want: []string{"look"}},
 		{name: "subnegotiation swallowed", writes: []string{"lo" + iac + sb + "\x18\x00xterm" + iac + se + "ok\r\n"},
 			want: []string{"look"}},
+		// An option without a handler (NEW-ENVIRON): read and dropped.
 		{name: "subnegotiation split across writes",
-			writes: []string{iac + sb + "\xc9Core.Hello {\"client\":", "\"x\"}" + iac, iac + "more" + iac, se + "look\r\n"},
+			writes: []string{iac + sb + "\x27\x00USER", "\x01x" + iac, iac + "more" + iac, se + "look\r\n"},
 			want:   []string{"look"}},
 		{name: "subnegotiation with line ends inside", writes: []string{iac + sb + "\x18a\r\nb\r\n" + iac + se + "look\r\n"},
 			want: []string{"look"}},
@@ -122,34 +135,51 @@ func TestInputLengthInCharacters(t *testing.T) {
 	h.expectOutput(tooLongLine)
 }
 
+// TestNegotiation covers the Q method as a client sees it (the harness's
+// client has not answered the connect offers). 39 (NEW-ENVIRON), 0
+// (BINARY), 32 (TSPEED) and 35 (XDISPLOC) are options this server refuses.
 func TestNegotiation(t *testing.T) {
 	tests := []struct {
 		name   string
 		writes []string
 		out    string
+		// again is what the same writes get a second time.
+		again string
 	}{
-		{name: "do ttype refused once", writes: []string{iac + do + "\x18", iac + do + "\x18", iac + do + "\x18" + iac + do + "\x18"},
-			out: iac + wont + "\x18"},
-		{name: "will naws refused once", writes: []string{iac + will + "\x1f", iac + will + "\x1f"},
-			out: iac + dont + "\x1f"},
-		{name: "do and will of one option each answered", writes: []string{iac + do + "\x1f" + iac + will + "\x1f" + iac + do + "\x1f"},
-			out: iac + wont + "\x1f" + iac + dont + "\x1f"},
-		{name: "several options in order", writes: []string{iac + do + "\x03" + iac + will + "\x18" + iac + do + "\xc9" + iac + will + "\x45"},
-			out: iac + wont + "\x03" + iac + dont + "\x18" + iac + wont + "\xc9" + iac + dont + "\x45"},
-		{name: "do echo and dont echo unanswered", writes: []string{iac + do + echo, iac + dont + echo, iac + do + echo}},
-		{name: "will echo refused", writes: []string{iac + will + echo, iac + will + echo}, out: iac + dont + echo},
-		{name: "wont and dont unanswered", writes: []string{iac + wont + "\x18" + iac + dont + "\x18" + iac + wont + "\x1f"}},
-		{name: "no second answer after wont", writes: []string{iac + will + "\x1f", iac + wont + "\x1f", iac + will + "\x1f"},
-			out: iac + dont + "\x1f"},
-		{name: "lone iac before the verb", writes: []string{iac, do + "\x18"}, out: iac + wont + "\x18"},
-		{name: "verb before the option", writes: []string{iac + do, "\x18"}, out: iac + wont + "\x18"},
-		{name: "subnegotiations unanswered", writes: []string{
+		{name: "do unknown refused once", writes: []string{iac + do + "\x27", iac + do + "\x27", iac + do + "\x27" + iac + do + "\x27"},
+			out: iac + wont + "\x27"},
+		{name: "will unknown refused once", writes: []string{iac + will + "\x27", iac + will + "\x27"},
+			out: iac + dont + "\x27"},
+		{name: "do and will of one option each answered", writes: []string{iac + do + "\x27" + iac + will + "\x27" + iac + do + "\x27"},
+			out: iac + wont + "\x27" + iac + dont + "\x27"},
+		{name: "several options in order", writes: []string{iac + do + "\x00" + iac + will + "\x20" + iac + do + "\x27" + iac + will + "\x23"},
+			out: iac + wont + "\x00" + iac + dont + "\x20" + iac + wont + "\x27" + iac + dont + "\x23"},
+		// A client's DO ECHO would have the server echo typing: refused.
+		{name: "do echo refused once", writes: []string{iac + do + echo, iac + dont + echo, iac + do + echo},
+			out: iac + wont + echo},
+		{name: "will echo refused once", writes: []string{iac + will + echo, iac + will + echo}, out: iac + dont + echo},
+		// WONT and DONT for options that are off need no answer; WONT
+		// NAWS refuses our DO NAWS, which needs none either.
+		{name: "wont and dont unanswered", writes: []string{iac + wont + "\x27" + iac + dont + "\x27" + iac + wont + "\x1f"}},
+		// Evennia #2044: a DONT for an option never offered ends nothing.
+		{name: "unexpected dont ignored", writes: []string{iac + dont + "\x27", iac + dont + "\x01", iac + dont + "\x22"}},
+		{name: "no second answer after wont", writes: []string{iac + will + "\x27", iac + wont + "\x27", iac + will + "\x27"},
+			out: iac + dont + "\x27"},
+		{name: "lone iac before the verb", writes: []string{iac, do + "\x27"}, out: iac + wont + "\x27"},
+		{name: "verb before the option", writes: []string{iac + do, "\x27"}, out: iac + wont + "\x27"},
+		// Answers to our offers are not answered again.
+		{name: "offers accepted silently", writes: []string{iac + do + "\x03", iac + do + "\x19", iac + will + "\x1f"}},
+		{name: "offers refused silently", writes: []string{iac + dont + "\x03" + iac + dont + "\x56" + iac + wont + "\x18"}},
+		// Agreed, then turned off by the client: the Q method confirms once.
+		{name: "dont after agreement confirmed", writes: []string{iac + do + "\x03", iac + dont + "\x03"},
+			out: iac + wont + "\x03", again: iac + will + "\x03" + iac + wont + "\x03"},
+		{name: "subnegotiations nobody asked for unanswered", writes: []string{
 			iac + sb + "\x18\x00XTERM" + iac + se,
-			iac + sb + "\x1f\x00\x50\x00\x18" + iac + se,
-			iac + sb + "\xc9Core.Supports.Set [\"Char 1\"]" + iac + se,
+			iac + sb + "\x2a\x02UTF-8" + iac + se,
+			iac + sb + "\x27\x01USER" + iac + se,
 		}},
-		{name: "unterminated subnegotiation then do", writes: []string{iac + sb + "\x18junk" + iac + do + "\x18"},
-			out: iac + wont + "\x18"},
+		{name: "unterminated subnegotiation then do", writes: []string{iac + sb + "\x18junk" + iac + do + "\x27"},
+			out: iac + wont + "\x27"},
 	}
 	for _, tr := range transports {
 		for _, tt := range tests {
@@ -157,9 +187,9 @@ func TestNegotiation(t *testing.T) {
 				h := newHarness(t, Config{MaxLineLength: 6000}, tr)
 				h.write(tt.writes...)
 				h.expectOutput(tt.out)
-				// Asked again later, still no second answer.
+				// Asked again later: no loop, no second refusal.
 				h.write(tt.writes...)
-				h.expectOutput("")
+				h.expectOutput(tt.again)
 			})
 		}
 	}
@@ -248,10 +278,14 @@ func TestOutputMarkup(t *testing.T) {
 	h.expectOutput(markup.Render("|500x", markup.Xterm256) + "\r\n")
 }
 
-func TestOutputEcho(t *testing.T) {
-	echoOpt := func(name, text string, on bool) sdk.Message {
-		return withOptions(name, text, map[string]any{"echo": on})
-	}
+func echoOpt(name, text string, on bool) sdk.Message {
+	return withOptions(name, text, map[string]any{"echo": on})
+}
+
+// TestOutputEchoRawClient: a client that never negotiates anything gets
+// every echo change at once, in order with the text: it cannot loop, and
+// waiting for answers it never gives would leave its echo off.
+func TestOutputEchoRawClient(t *testing.T) {
 	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
 
 	// Echo on while already on: nothing to say.
@@ -263,8 +297,7 @@ func TestOutputEcho(t *testing.T) {
 	// Off again: WILL ECHO is not repeated.
 	h.send(echoOpt("prompt", "Password: ", false))
 	h.expectOutput("Password: ")
-	// The client's DO ECHO answer to our WILL gets no reply.
-	h.write(iac + do + echo + "secret\r\n")
+	h.write("secret\r\n")
 	h.expectText("secret")
 	h.expectOutput("")
 
@@ -272,8 +305,6 @@ func TestOutputEcho(t *testing.T) {
 	h.expectOutput(iac + wont + echo + "Welcome.\r\n")
 	h.send(echoOpt("text", "again", true))
 	h.expectOutput("again\r\n")
-	h.write(iac + dont + echo)
-	h.expectOutput("")
 
 	// Off and on within one Send.
 	h.send(echoOpt("prompt", "pw: ", false), echoOpt("text", "ok", true))
@@ -282,6 +313,44 @@ func TestOutputEcho(t *testing.T) {
 	// A text without the echo option leaves echo as it is.
 	h.send(echoOpt("text", "a", false), sdk.Text("b"), echoOpt("text", "c", false))
 	h.expectOutput(iac + will + echo + "a\r\nb\r\nc\r\n")
+}
+
+// TestOutputEchoNegotiatingClient: once a client negotiates, echo changes
+// follow the Q method: no second request before the first is answered, a
+// change of mind queued and sent when the answer comes.
+func TestOutputEchoNegotiatingClient(t *testing.T) {
+	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
+	h.write(iac + do + "\x03") // agree to SGA: this client negotiates
+	h.expectOutput("")
+
+	h.send(echoOpt("prompt", "Password: ", false))
+	h.expectOutput(iac + will + echo + "Password: ")
+	// The client's DO ECHO answers our WILL: no reply.
+	h.write(iac + do + echo + "secret\r\n")
+	h.expectText("secret")
+	h.expectOutput("")
+	h.send(echoOpt("text", "Welcome.", true))
+	h.expectOutput(iac + wont + echo + "Welcome.\r\n")
+	h.write(iac + dont + echo)
+	h.expectOutput("")
+
+	// Off and on within one Send, before the client answers: the WONT
+	// waits for the client's DO, then goes out.
+	h.send(echoOpt("prompt", "pw: ", false), echoOpt("text", "ok", true))
+	h.expectOutput(iac + will + echo + "pw: ok\r\n")
+	h.write(iac + do + echo)
+	h.expectOutput(iac + wont + echo)
+	h.write(iac + dont + echo)
+	h.expectOutput("")
+
+	// A client that refuses ECHO is not asked again until the game
+	// changes its mind twice.
+	h.send(echoOpt("prompt", "pw: ", false))
+	h.expectOutput(iac + will + echo + "pw: ")
+	h.write(iac + dont + echo)
+	h.expectOutput("")
+	h.send(echoOpt("text", "ok", true))
+	h.expectOutput("ok\r\n")
 }
 
 func TestCloseWritesReason(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ const (
 	sb   = "\xfa"
 	se   = "\xf0"
 	nop  = "\xf1"
+	ga   = "\xf9"
+	eor  = "\xef"
 	echo = "\x01"
 )
 
@@ -38,21 +41,29 @@ func testLogger() *slog.Logger {
 }
 
 // collector forwards what the portal puts in its outbox (what would reach
-// the host) to a channel, in order.
+// the host) to channels, in order: session syncs (negotiated flags) to
+// syncs, everything else to events, so that a test about input is not
+// disturbed by a sync arriving when negotiation ends.
 type collector struct {
 	events chan *portalpb.Event
+	syncs  chan *portalpb.Event
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 func collect(portal *sdk.Portal) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &collector{events: make(chan *portalpb.Event, 4096), cancel: cancel, done: make(chan struct{})}
+	c := &collector{events: make(chan *portalpb.Event, 4096), syncs: make(chan *portalpb.Event, 4096),
+		cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		_ = portal.Outbox().Run(ctx, func(f *portalpb.Frame) error {
 			for _, ev := range f.GetEvents() {
-				c.events <- ev
+				if ev.GetSync() != nil {
+					c.syncs <- ev
+				} else {
+					c.events <- ev
+				}
 			}
 			return nil
 		})
@@ -88,7 +99,11 @@ func (c *collector) drain(t *testing.T, portal *sdk.Portal) []*portalpb.Event {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		_ = portal.Outbox().Run(ctx, func(f *portalpb.Frame) error {
-			evs = append(evs, f.GetEvents()...)
+			for _, ev := range f.GetEvents() {
+				if ev.GetSync() == nil {
+					evs = append(evs, ev)
+				}
+			}
 			if portal.Outbox().Len() == 0 {
 				cancel()
 			}
@@ -109,6 +124,28 @@ func (c *collector) next(t *testing.T) *portalpb.Event {
 	}
 }
 
+// nextSync returns the next session sync to the host, within d.
+func (c *collector) nextSync(t *testing.T, d time.Duration) *portalpb.SessionSync {
+	t.Helper()
+	select {
+	case ev := <-c.syncs:
+		return ev.GetSync()
+	case <-time.After(d):
+		t.Fatalf("no sync to the host within %v", d)
+		return nil
+	}
+}
+
+// noSync checks that no sync is waiting.
+func (c *collector) noSync(t *testing.T) {
+	t.Helper()
+	select {
+	case ev := <-c.syncs:
+		t.Fatalf("unexpected sync %v", ev.GetSync())
+	default:
+	}
+}
+
 // harness is one telnet conn served in-process, its client end and the
 // portal's outbox.
 type harness struct {
@@ -124,9 +161,93 @@ type harness struct {
 	connect *portalpb.Connect
 	// served is closed when conn.serve returns.
 	served chan struct{}
-	// in holds bytes read from the client that no check has consumed yet.
+	// in holds bytes the client received (decompressed, while MCCP2 is
+	// on) that no check has consumed yet.
 	in    []byte
 	syncs int
+	// raw reads the client's socket without reading ahead, so that the
+	// end of a compressed stream leaves what follows it unread.
+	raw *rawReader
+	// inflating is set from startInflate until the compressed stream
+	// ends; zr is its decompressor, made at its first read (the zlib
+	// header comes with the first compressed output).
+	inflating bool
+	zr        io.ReadCloser
+	// streamEnded counts compressed streams that ended cleanly.
+	streamEnded int
+}
+
+// rawReader reads a net.Conn with a deadline, byte by byte when asked
+// (io.ByteReader), so that a decompressor never reads past its stream.
+type rawReader struct {
+	conn     net.Conn
+	buf      []byte
+	deadline time.Time
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if len(r.buf) == 0 {
+		b := make([]byte, 4096)
+		_ = r.conn.SetReadDeadline(r.deadline)
+		n, err := r.conn.Read(b)
+		r.buf = b[:n]
+		if n == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *rawReader) ReadByte() (byte, error) {
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			return b[0], nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// startInflate says that what follows the bytes consumed so far is an
+// MCCP2 stream: bytes already read but not consumed belong to it.
+func (h *harness) startInflate() {
+	h.raw.buf = append(append([]byte(nil), h.in...), h.raw.buf...)
+	h.in = nil
+	h.inflating = true
+	h.zr = nil
+}
+
+// fill reads more of what the client receives into h.in, decompressing
+// while a compressed stream is on. The end of a compressed stream is not
+// an error: reading continues in clear.
+func (h *harness) fill(deadline time.Time) error {
+	h.raw.deadline = deadline
+	buf := make([]byte, 4096)
+	if h.inflating {
+		if h.zr == nil {
+			zr, err := zlib.NewReader(h.raw)
+			if err != nil {
+				return fmt.Errorf("MCCP2 stream header: %w", err)
+			}
+			h.zr = zr
+		}
+		n, err := h.zr.Read(buf)
+		h.in = append(h.in, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			h.inflating, h.zr = false, nil
+			h.streamEnded++
+			return nil
+		}
+		return err
+	}
+	n, err := h.raw.Read(buf)
+	h.in = append(h.in, buf[:n]...)
+	return err
 }
 
 type transport int
@@ -174,19 +295,32 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 	return client, r.c
 }
 
-// newHarness serves one connection with cfg and waits for its Connect.
+// newHarness serves one connection with cfg and waits for its Connect; it
+// reads the server's connect offers (checking them) so that each test's
+// output starts after them.
 func newHarness(t *testing.T, cfg Config, tr transport) *harness {
 	t.Helper()
+	return newHarnessWith(t, cfg, tr, nil)
+}
+
+// newHarnessWith is newHarness with a chance to adjust the plugin (its
+// option policy, its negotiation timeout) before the connection is served.
+func newHarnessWith(t *testing.T, cfg Config, tr transport, adjust func(p *Plugin)) *harness {
+	t.Helper()
 	portal := sdk.NewTestPortal(testLogger())
-	p := &Plugin{cfg: cfg, portal: portal, log: portal.Log(), conns: map[*conn]struct{}{}}
+	p := &Plugin{cfg: cfg, portal: portal, log: portal.Log(), conns: map[*conn]struct{}{}, started: time.Now()}
+	if adjust != nil {
+		adjust(p)
+	}
 	var client, server net.Conn
 	if tr == overPipe {
 		client, server = net.Pipe()
 	} else {
 		client, server = tcpPair(t)
 	}
-	h := &harness{t: t, p: p, portal: portal, col: collect(portal), client: client, served: make(chan struct{})}
-	h.c = newConn(p, server)
+	h := &harness{t: t, p: p, portal: portal, col: collect(portal), client: client, served: make(chan struct{}),
+		raw: &rawReader{conn: client}}
+	h.c = newConn(p, server, ProtocolKey)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(h.served)
@@ -214,7 +348,27 @@ func newHarness(t *testing.T, cfg Config, tr transport) *harness {
 	if h.sess == nil {
 		t.Fatalf("portal has no session %d after Connect", h.id)
 	}
+	if want := string(p.policy().offerBytes); want != "" {
+		if got := string(h.readN(len(want))); got != want {
+			t.Fatalf("connect offers = %q, want %q", got, want)
+		}
+	}
 	return h
+}
+
+// readN reads exactly n bytes from the client (after any already read).
+func (h *harness) readN(n int) []byte {
+	h.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for len(h.in) < n {
+		err := h.fill(deadline)
+		if err != nil && len(h.in) < n {
+			h.t.Fatalf("reading %d bytes from the server: %v (have %q)", n, err, h.in)
+		}
+	}
+	out := append([]byte(nil), h.in[:n]...)
+	h.in = h.in[n:]
+	return out
 }
 
 // write sends raw bytes from the client, each call one Write.
@@ -260,16 +414,13 @@ func (h *harness) expectText(want ...string) {
 func (h *harness) readUntil(suffix string) []byte {
 	h.t.Helper()
 	deadline := time.Now().Add(waitFor)
-	buf := make([]byte, 4096)
 	for {
 		if i := bytes.Index(h.in, []byte(suffix)); i >= 0 {
 			out := append([]byte(nil), h.in[:i+len(suffix)]...)
 			h.in = h.in[i+len(suffix):]
 			return out
 		}
-		_ = h.client.SetReadDeadline(deadline)
-		n, err := h.client.Read(buf)
-		h.in = append(h.in, buf[:n]...)
+		err := h.fill(deadline)
 		if err != nil && !bytes.Contains(h.in, []byte(suffix)) {
 			h.t.Fatalf("reading %q from the server: %v (have %q)", suffix, err, h.in)
 		}
@@ -289,8 +440,13 @@ func (h *harness) flush() []byte {
 	h.write(tok + "\r\n")
 	h.expectText(tok)
 	h.c.Send(h.sess, []sdk.Message{sdk.Text(tok)})
-	got := h.readUntil(tok + "\r\n")
-	return got[:len(got)-len(tok)-2]
+	// A client that refused SGA gets IAC GA after every line.
+	suffix := tok + "\r\n"
+	if !flagTrue(h.sess.GetSyncData().ProtocolFlags, flagNoGoAhead, true) {
+		suffix += iac + ga
+	}
+	got := h.readUntil(suffix)
+	return got[:len(got)-len(suffix)]
 }
 
 // expectOutput checks the client received exactly want since the last
@@ -307,11 +463,8 @@ func (h *harness) expectOutput(want string) {
 func (h *harness) expectClosed(want string) {
 	h.t.Helper()
 	deadline := time.Now().Add(waitFor)
-	buf := make([]byte, 4096)
 	for {
-		_ = h.client.SetReadDeadline(deadline)
-		n, err := h.client.Read(buf)
-		h.in = append(h.in, buf[:n]...)
+		err := h.fill(deadline)
 		if errors.Is(err, io.EOF) {
 			break
 		}

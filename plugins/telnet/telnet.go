@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,38 +13,27 @@ import (
 	"github.com/portico-mud/portico/sdk"
 )
 
-// ProtocolKey is the protocol_key of telnet sessions (Evennia's).
+// ProtocolKey is the protocol_key of plain telnet sessions (Evennia's).
 const ProtocolKey = "telnet"
 
-// Config is the plugin's block in config.yaml (plugins.telnet.config).
-type Config struct {
-	// Listen is the address to accept telnet clients on.
-	Listen string `json:"listen"`
-	// MaxLineLength is the longest line in characters; 0 takes the host's
-	// limits.max_input_length.
-	MaxLineLength int `json:"max_line_length"`
-}
-
-// DefaultListen is Evennia's telnet port.
-const DefaultListen = ":4000"
-
-// Validate checks the config, naming the bad key.
-func (c *Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("telnet: config key listen: %q is not host:port: %w", c.Listen, err)
-	}
-	if c.MaxLineLength < 0 {
-		return fmt.Errorf("telnet: config key max_line_length: must not be negative")
-	}
-	return nil
-}
+// negotiationTimeout is how long a new connection's option negotiation may
+// take before its flags are synced to the host anyway (Evennia's 2 s).
+const negotiationTimeout = 2 * time.Second
 
 // Plugin is the telnet protocol plugin.
 type Plugin struct {
 	cfg    Config
+	pol    *policy
+	mssp   map[string][]string
 	portal *sdk.Portal
+	host   sdk.HostInfo
 	log    *slog.Logger
-	ln     net.Listener
+	ln     net.Listener // plain telnet
+	tlsLn  net.Listener // telnet over TLS, or nil
+	// started is when the plugin started (MSSP's UPTIME).
+	started time.Time
+	// negotiationTimeout overrides the package default in tests.
+	negotiationTimeout time.Duration
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -57,7 +47,7 @@ var _ sdk.Plugin = (*Plugin)(nil)
 
 // Configure validates the config and starts listening.
 func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := Config{Listen: DefaultListen}
+	c := defaultConfig()
 	if err := cfg.Decode(&c); err != nil {
 		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 	}
@@ -67,29 +57,61 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	if c.MaxLineLength == 0 {
 		c.MaxLineLength = cfg.Host.MaxInputLength
 	}
+	pol, err := newPolicy(c.DisableOptions)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	mssp, err := parseMSSPConfig(c.MSSP)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	var tlsCfg *tls.Config
+	if c.TLSListen != "" {
+		if tlsCfg, err = loadTLS(c.TLSCert, c.TLSKey, cfg.Host.DataDir); err != nil {
+			return sdk.Info{}, err
+		}
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return sdk.Info{}, fmt.Errorf("telnet: listen %s: %w", c.Listen, err)
 	}
-	p.cfg, p.portal, p.log, p.ln = c, portal, portal.Log(), ln
+	var tlsLn net.Listener
+	if tlsCfg != nil {
+		raw, err := net.Listen("tcp", c.TLSListen)
+		if err != nil {
+			ln.Close()
+			return sdk.Info{}, fmt.Errorf("telnet: config key tls_listen: listen %s: %w", c.TLSListen, err)
+		}
+		tlsLn = tls.NewListener(raw, tlsCfg)
+	}
+	p.cfg, p.pol, p.mssp, p.portal, p.host, p.log = c, pol, mssp, portal, cfg.Host, portal.Log()
+	p.ln, p.tlsLn, p.started = ln, tlsLn, time.Now()
 	p.conns = map[*conn]struct{}{}
 	p.log.Info("telnet: listening", "addr", ln.Addr().String())
+	p.serveListener(ctx, ln, ProtocolKey)
+	if tlsLn != nil {
+		p.log.Info("telnet: listening (TLS)", "addr", tlsLn.Addr().String())
+		p.serveListener(ctx, tlsLn, ProtocolKeyTLS)
+	}
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+}
+
+func (p *Plugin) serveListener(ctx context.Context, ln net.Listener, key string) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.accept(ctx)
+		p.accept(ctx, ln, key)
 	}()
-	return sdk.Info{ProtocolKey: ProtocolKey}, nil
 }
 
-func (p *Plugin) accept(ctx context.Context) {
+func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 	for {
-		nc, err := p.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			p.log.Warn("telnet: accept", "err", err)
+			p.log.Warn("telnet: accept", "addr", ln.Addr().String(), "err", err)
 			// A transient error (too many open files): back off briefly.
 			select {
 			case <-ctx.Done():
@@ -98,7 +120,7 @@ func (p *Plugin) accept(ctx context.Context) {
 			}
 			continue
 		}
-		c := newConn(p, nc)
+		c := newConn(p, nc, key)
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -118,10 +140,58 @@ func (p *Plugin) accept(ctx context.Context) {
 	}
 }
 
+// allOptions is the policy with every option on.
+var allOptions = defaultPolicy()
+
+// policy returns the option policy (every option on for a Plugin built by
+// hand in tests).
+func (p *Plugin) policy() *policy {
+	if p.pol == nil {
+		return allOptions
+	}
+	return p.pol
+}
+
+// timeout returns how long negotiation may take.
+func (p *Plugin) timeout() time.Duration {
+	if p.negotiationTimeout > 0 {
+		return p.negotiationTimeout
+	}
+	return negotiationTimeout
+}
+
+// msspTable returns the MSSP table as of now.
+func (p *Plugin) msspTable() []msspVar {
+	in := msspInfo{extra: p.mssp, started: p.started.Unix(), serverName: p.host.ServerName, version: p.host.Version}
+	if p.portal != nil {
+		for _, s := range p.portal.All() {
+			if s.LoggedIn() {
+				in.players++
+			}
+		}
+	}
+	if p.ln != nil {
+		in.ports = append(in.ports, listenPort(p.ln))
+	}
+	if p.tlsLn != nil {
+		in.tlsPort = listenPort(p.tlsLn)
+	}
+	return msspTable(in)
+}
+
+func listenPort(ln net.Listener) int {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
 // Shutdown stops accepting and waits (briefly) for goodbyes to be written.
 func (p *Plugin) Shutdown(ctx context.Context) error {
-	if p.ln != nil {
-		p.ln.Close()
+	for _, ln := range []net.Listener{p.ln, p.tlsLn} {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	p.mu.Lock()
 	p.closed = true

@@ -40,9 +40,10 @@ func TestConfigureErrors(t *testing.T) {
 	}
 	defer busy.Close()
 	tests := []struct {
-		name string
-		raw  map[string]any
-		key  string // the error must name it
+		name      string
+		raw       map[string]any
+		key       string // the error must name it
+		noDataDir bool
 	}{
 		{name: "not host:port", raw: map[string]any{"listen": "nonsense"}, key: "listen"},
 		{name: "empty listen", raw: map[string]any{"listen": ""}, key: "listen"},
@@ -53,10 +54,30 @@ func TestConfigureErrors(t *testing.T) {
 			key: "max_line_length"},
 		{name: "max_line_length not a number", raw: map[string]any{"listen": "127.0.0.1:0", "max_line_length": "long"},
 			key: "max_line_length"},
+		{name: "tls_listen not host:port", raw: map[string]any{"listen": "127.0.0.1:0", "tls_listen": "x"}, key: "tls_listen"},
+		{name: "tls_listen in use", raw: map[string]any{"listen": "127.0.0.1:0", "tls_listen": busy.Addr().String()},
+			key: "tls_listen"},
+		{name: "tls without a data dir", raw: map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0"},
+			key: "tls_listen", noDataDir: true},
+		{name: "tls_cert without tls_key", raw: map[string]any{"listen": "127.0.0.1:0", "tls_cert": "a.pem"}, key: "tls_key"},
+		{name: "tls_cert missing", raw: map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0",
+			"tls_cert": "/nonexistent/cert.pem", "tls_key": "/nonexistent/key.pem"}, key: "tls_cert"},
+		{name: "keepalive not a duration", raw: map[string]any{"listen": "127.0.0.1:0", "keepalive": "often"}, key: "keepalive"},
+		{name: "negative keepalive", raw: map[string]any{"listen": "127.0.0.1:0", "keepalive": "-1s"}, key: "keepalive"},
+		{name: "unknown option", raw: map[string]any{"listen": "127.0.0.1:0", "disable_options": []any{"mxp", "zmp"}},
+			key: "disable_options"},
+		{name: "mssp value not a string", raw: map[string]any{"listen": "127.0.0.1:0", "mssp": map[string]any{"genre": map[string]any{}}},
+			key: "mssp.genre"},
+		{name: "mssp value with a reserved byte", raw: map[string]any{"listen": "127.0.0.1:0", "mssp": map[string]any{"genre": "a\x01b"}},
+			key: "mssp.genre"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, err := configure(t, tt.raw, sdk.HostInfo{MaxInputLength: 6000})
+			host := sdk.HostInfo{MaxInputLength: 6000, DataDir: t.TempDir()}
+			if tt.noDataDir {
+				host.DataDir = ""
+			}
+			p, _, err := configure(t, tt.raw, host)
 			if err == nil {
 				t.Fatalf("Configure(%v) succeeded", tt.raw)
 			}
@@ -178,11 +199,12 @@ func TestConfigureServesAndShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Shutdown(ctx) }()
 
-	if got, want := readAll(t, c1), sdk.MsgTooLong+"\r\n"; got != want {
+	// Each client first got the connect offers (and answered none).
+	if got, want := readAll(t, c1), connectOffers+sdk.MsgTooLong+"\r\n"; got != want {
 		t.Errorf("client 1 got %q before close, want %q", got, want)
 	}
-	if got := readAll(t, c2); got != "hello\r\n" {
-		t.Errorf("client 2 got %q before close, want %q", got, "hello\r\n")
+	if got := readAll(t, c2); got != connectOffers+"hello\r\n" {
+		t.Errorf("client 2 got %q before close, want %q", got, connectOffers+"hello\r\n")
 	}
 	select {
 	case err := <-done:
@@ -254,7 +276,7 @@ func TestShutdownAfterHostDisconnect(t *testing.T) {
 	defer col.stop(t)
 	c, id := dialClient(t, p, col)
 	portal.Disconnect(portal.Session(id), "Server is shutting down.")
-	if got := readAll(t, c); got != "Server is shutting down.\r\n" {
+	if got := readAll(t, c); got != connectOffers+"Server is shutting down.\r\n" {
 		t.Fatalf("client got %q", got)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"reflect"
+	"strconv"
+	"time"
+)
+
+// Config is the plugin's block in config.yaml (plugins.telnet.config).
+// Every key is documented in README.md.
+type Config struct {
+	// Listen is the address to accept plain telnet clients on.
+	Listen string `json:"listen"`
+	// TLSListen is the address for telnet over TLS; empty turns TLS off.
+	TLSListen string `json:"tls_listen"`
+	// TLSCert and TLSKey are PEM files. Empty with TLS on: a self-signed
+	// pair is generated once into <data_dir>/telnet-tls/ and reused.
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// MaxLineLength is the longest line in characters; 0 takes the host's
+	// limits.max_input_length.
+	MaxLineLength int `json:"max_line_length"`
+	// Keepalive is how often an IAC NOP is sent to every client (Evennia's
+	// NOPKEEPALIVE), so that idle connections through NAT stay open and
+	// dead ones are noticed; 0 turns it off.
+	Keepalive Duration `json:"keepalive"`
+	// DisableOptions names telnet options not to offer nor accept.
+	DisableOptions []string `json:"disable_options"`
+	// MSSP adds or replaces fields of the MSSP table.
+	MSSP map[string]any `json:"mssp"`
+}
+
+// Defaults.
+const (
+	// DefaultListen is Evennia's telnet port.
+	DefaultListen = ":4000"
+	// DefaultKeepalive is Evennia's NOP keepalive interval.
+	DefaultKeepalive = 30 * time.Second
+)
+
+// defaultConfig returns the config with every default filled in.
+func defaultConfig() Config {
+	return Config{Listen: DefaultListen, Keepalive: Duration(DefaultKeepalive)}
+}
+
+// Validate checks the config, naming the bad key.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("telnet: config key listen: %q is not host:port: %w", c.Listen, err)
+	}
+	if c.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(c.TLSListen); err != nil {
+			return fmt.Errorf("telnet: config key tls_listen: %q is not host:port: %w", c.TLSListen, err)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("telnet: config keys tls_cert and tls_key: give both or neither")
+	}
+	if c.MaxLineLength < 0 {
+		return fmt.Errorf("telnet: config key max_line_length: must not be negative")
+	}
+	if c.Keepalive < 0 {
+		return fmt.Errorf("telnet: config key keepalive: must not be negative")
+	}
+	if _, err := newPolicy(c.DisableOptions); err != nil {
+		return err
+	}
+	if _, err := parseMSSPConfig(c.MSSP); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Duration is a time.Duration read from config as a Go duration string
+// ("30s", "1m") or a number of seconds.
+type Duration time.Duration
+
+// UnmarshalJSON reads "30s" or 30. A bad value is reported as a
+// json.UnmarshalTypeError, which the JSON decoder completes with the key's
+// name, so that the error names the key.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if v, err := time.ParseDuration(s); err == nil {
+			*d = Duration(v)
+			return nil
+		}
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: reflect.TypeFor[Duration]()}
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
+	}
+	*d = Duration(secs * float64(time.Second))
+	return nil
+}

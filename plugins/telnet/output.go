@@ -1,0 +1,96 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/portico-mud/portico/plugins/telnet/codec"
+	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/markup"
+)
+
+// Send renders the host's output for the client: text and prompts in band
+// (colour by the session's flags, MXP links when agreed, GA or EOR as
+// negotiated), every other outputfunc out of band as GMCP and/or MSDP. One
+// Send is one output batch: one write, one compression flush.
+func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
+	data := s.GetSyncData()
+	flags := data.ProtocolFlags
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	gmcp := c.neg.is(codec.OptGMCP, sideUs)
+	msdp := c.neg.is(codec.OptMSDP, sideUs)
+	for _, m := range msgs {
+		switch m.Name {
+		case "text", "prompt":
+			c.appendText(m, flags)
+		default:
+			if gmcp || msdp {
+				c.obuf = appendOOB(c.obuf, m, gmcp, msdp)
+			}
+			// A client with neither has no way to receive it.
+		}
+	}
+	c.flushLocked()
+}
+
+// appendText renders one text or prompt message into the output.
+//
+// Text: markup rendered for the client (unless raw), a line end added if
+// missing, IAC doubled, LF sent as CR LF; IAC GA after it only for a client
+// that refused to suppress go-ahead (NOGOAHEAD false), as Evennia does.
+// Prompt: no line end added; then IAC EOR if the client agreed to EOR,
+// else IAC GA unless NOPROMPTGOAHEAD (or, when unset, NOGOAHEAD) says not
+// to. Clients use EOR or GA to tell a prompt from a line still arriving.
+func (c *conn) appendText(m sdk.Message, flags map[string]any) {
+	text, _ := m.FirstString()
+	opts := m.Options()
+	c.echo(opts)
+	prompt := m.Name == "prompt"
+	// Whether a line end is missing is judged on the text as written:
+	// rendering may add a colour reset after its "\n".
+	needEnd := !prompt && !strings.HasSuffix(text, "\n")
+	raw, _ := opts["raw"].(bool)
+	if !raw && !flagTrue(flags, "RAW", false) {
+		mode := markup.ModeFor(flags)
+		if noColor, _ := opts["nocolor"].(bool); noColor {
+			mode = markup.Plain
+		}
+		if c.neg.is(codec.OptMXP, sideUs) && flagTrue(flags, flagMXP, false) {
+			text = renderMXP(text, mode)
+		} else {
+			text = markup.Render(text, mode)
+		}
+	}
+	if needEnd {
+		text += "\n"
+	}
+	c.obuf = codec.EscapeText(c.obuf, text)
+	noGA := flagTrue(flags, flagNoGoAhead, true)
+	switch {
+	case !prompt:
+		if !noGA {
+			c.obuf = append(c.obuf, codec.IAC, codec.GA)
+		}
+	case c.neg.is(codec.OptEOR, sideUs):
+		c.obuf = append(c.obuf, codec.IAC, codec.EOR)
+	case !flagTrue(flags, flagNoPromptGoAhead, noGA):
+		c.obuf = append(c.obuf, codec.IAC, codec.GA)
+	}
+}
+
+// echo turns the echo output option into telnet: echo=false makes the
+// server take over echoing (IAC WILL ECHO) and echo nothing, which hides a
+// password; echo=true gives echoing back to the client (IAC WONT ECHO).
+// The request goes through the Q method, so a client that negotiates is
+// never sent a second request before answering the first; one that has
+// never negotiated anything gets each change at once (qSide.force).
+func (c *conn) echo(opts map[string]any) {
+	on, ok := opts["echo"].(bool)
+	if !ok {
+		return
+	}
+	c.neg.request(codec.OptEcho, sideUs, !on)
+}

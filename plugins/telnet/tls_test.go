@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/sdk"
+)
+
+// dialTLS connects to the plugin's TLS listener and returns the
+// certificate it served.
+func dialTLS(t *testing.T, p *Plugin) (*tls.Conn, []byte) {
+	t.Helper()
+	d := &net.Dialer{Timeout: waitFor}
+	c, err := tls.DialWithDialer(d, "tcp", p.tlsLn.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, c.ConnectionState().PeerCertificates[0].Raw
+}
+
+func TestTLSGeneratedPair(t *testing.T) {
+	dataDir := t.TempDir()
+	raw := map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0"}
+	p, portal, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir, MaxInputLength: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(dataDir, "telnet-tls")
+	certPEM, err := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if err != nil {
+		t.Fatalf("no generated certificate: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	col := collect(portal)
+	defer col.stop(t)
+
+	c, served := dialTLS(t, p)
+	ev := col.next(t)
+	s := ev.GetConnect().GetSession()
+	if s.GetProtocolKey() != "telnet/ssl" {
+		t.Fatalf("protocol_key over TLS = %q, want telnet/ssl", s.GetProtocolKey())
+	}
+	// The same telnet inside: offers, then lines.
+	_ = c.SetReadDeadline(time.Now().Add(waitFor))
+	got := make([]byte, len(connectOffers))
+	if _, err := ioReadFull(c, got); err != nil || string(got) != connectOffers {
+		t.Fatalf("offers over TLS = %q, %v", got, err)
+	}
+	if _, err := c.Write([]byte("look\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectDataIn(t, col, s.GetSessid(), "look")
+	// Plain telnet on the other port is still plain.
+	plain, _ := dialClient(t, p, col)
+	plain.Close()
+
+	// A second start finds the pair and serves the same certificate.
+	p2, _, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, served2 := dialTLS(t, p2)
+	if !bytes.Equal(served, served2) {
+		t.Fatal("a restarted plugin generated a new certificate")
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "cert.pem")); !bytes.Equal(again, certPEM) {
+		t.Fatal("the certificate file changed")
+	}
+}
+
+func TestTLSConfiguredPair(t *testing.T) {
+	// A pair made the way the plugin makes one, given as files.
+	dir := t.TempDir()
+	if err := ensureSelfSigned(filepath.Join(dir, "pair")); err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0",
+		"tls_cert": filepath.Join(dir, "pair", "cert.pem"), "tls_key": filepath.Join(dir, "pair", "key.pem")}
+	dataDir := t.TempDir()
+	p, _, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialTLS(t, p)
+	if _, err := os.Stat(filepath.Join(dataDir, "telnet-tls")); err == nil {
+		t.Fatal("a pair was generated although one was configured")
+	}
+}
+
+func TestMSSPPorts(t *testing.T) {
+	raw := map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0", "mssp": map[string]any{"genre": "Fantasy"}}
+	p, portal, err := configure(t, raw, sdk.HostInfo{DataDir: t.TempDir(), ServerName: "Game", Version: "9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(portal)
+	defer col.stop(t)
+	c, _ := dialClient(t, p, col)
+	if _, err := c.Write([]byte(iac + do + optMSSP)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitFor))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.HasSuffix(got, []byte(iac+se)) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("reading MSSP: %v (have %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	table := string(got)
+	for _, want := range []string{
+		"\x01NAME\x02Game\x01", "\x01CODEBASE\x02Portico 9\x01",
+		fmt.Sprintf("\x01PORT\x02%d\x01", listenPort(p.ln)), fmt.Sprintf("\x01SSL\x02%d\x01", listenPort(p.tlsLn)),
+		"\x01GENRE\x02Fantasy" + iac + se,
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("MSSP table lacks %q:\n%q", want, table)
+		}
+	}
+}
+
+func ioReadFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := c.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
