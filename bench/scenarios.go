@@ -27,8 +27,14 @@ func openSessions(s server, n, conc int) ([]*client, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			c, err := dial(s.addr(), s.telnet())
-			if err == nil && s.telnet() {
-				err = login(c)
+			if err == nil {
+				if s.telnet() {
+					err = login(c)
+				} else {
+					// One round trip: the server has registered the
+					// connection (a broadcast must reach it).
+					err = roundTrip(c, "hello")
+				}
 			}
 			if err != nil {
 				firstErr.CompareAndSwap(nil, fmt.Errorf("session %d: %w", i, err))
