@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 		for _, b := range [][2]string{
 			{"portico", "github.com/portico-mud/portico/cmd/host"},
 			{"portico-telnet", "github.com/portico-mud/portico/plugins/telnet"},
+			{"portico-irc", "github.com/portico-mud/portico/plugins/irc"},
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

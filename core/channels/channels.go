@@ -260,6 +260,29 @@ func (c *Service) RemoveBot(ctx context.Context, b store.Bot) error {
 	return nil
 }
 
+// TrustLogin reports whether a plugin may announce a session already
+// logged in as account uid: only bot accounts, which the host starts.
+func (c *Service) TrustLogin(_ string, uid int64) bool {
+	_, ok := c.bots[uid]
+	return ok
+}
+
+// AccountLoggedIn loads the channels of an account that just logged in:
+// accounts created while the host runs (the CLI, the game) join the
+// default channel in the store, and the cache learns it here.
+func (c *Service) AccountLoggedIn(s *sessions.ServerSession) {
+	ids, err := c.store.AccountChannels(context.Background(), s.UID)
+	if err != nil {
+		c.h.Log().Error("channels of account", "account", s.UName, "err", err)
+		return
+	}
+	for _, id := range ids {
+		if e := c.byID[id]; e != nil {
+			e.members[s.UID] = true
+		}
+	}
+}
+
 // BotConfig is the config dict a bot's plugin gets: the stored keys plus
 // the bot's identity in the game.
 func (c *Service) BotConfig(b store.Bot) map[string]any {

@@ -18,6 +18,8 @@ func withChannels(t *testing.T, e *env) *channels.Service {
 		t.Fatal(err)
 	}
 	e.ch.SetChannels(svc)
+	e.h.SetTrustLogin(svc.TrustLogin)
+	e.h.SetLoginHook(svc.AccountLoggedIn)
 	return svc
 }
 

@@ -140,6 +140,8 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		return fmt.Errorf("host: %w", err)
 	}
 	h.commands.SetChannels(h.channels)
+	h.handler.SetTrustLogin(h.channels.TrustLogin)
+	h.handler.SetLoginHook(h.channels.AccountLoggedIn)
 	if err := h.handler.LoadBans(ctx); err != nil {
 		return fmt.Errorf("host: %w", err)
 	}
@@ -162,7 +164,11 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 
 	log.Info("host starting", "server", cfg.Server.Name, "data_dir", cfg.Server.DataDir, "pid", os.Getpid(),
 		"config", cfg.Path)
-	if err := h.manager.Start(runCtx); err != nil {
+	// The plugins live under their own context: a stop signal must not
+	// cut their links before Stop has told their players why.
+	mgrCtx, stopPlugins := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPlugins()
+	if err := h.manager.Start(mgrCtx); err != nil {
 		log.Error("start plugins", "err", err)
 	}
 	if mode := os.Getenv(envRestartMode); mode != "" {

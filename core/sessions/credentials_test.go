@@ -100,3 +100,22 @@ func TestOutputTooLargeIsDropped(t *testing.T) {
 		t.Fatalf("sent %d texts, first %.80q; want only the notice", len(texts), texts)
 	}
 }
+
+// TestPortalConnectUntrustedClaim: a session arriving logged in as an
+// account the host does not trust for that (not a bot) gets the login
+// screen, not the account.
+func TestPortalConnectUntrustedClaim(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	x.h.SetTrustLogin(func(_ string, uid int64) bool { return uid == 999 })
+	d := sessData(7, "evil")
+	d.LoggedIn, d.UID = true, acc.ID
+	x.h.PortalConnect("evil", d)
+	s := x.h.SessionFromSessid(7)
+	if s == nil || s.LoggedIn || s.Account != nil {
+		t.Fatalf("untrusted login claim honoured: %+v", s)
+	}
+	if len(logins(x.p.Events())) != 0 {
+		t.Fatal("a Login event was sent")
+	}
+}

@@ -77,6 +77,8 @@ type ServerSessionHandler struct {
 	inputfuncs map[string]Inputfunc
 	throttles  throttle
 	bans       []store.Ban
+	trustLogin func(plugin string, uid int64) bool
+	loginHook  func(s *ServerSession)
 
 	jobs    chan func()
 	asyncWG sync.WaitGroup
@@ -247,13 +249,19 @@ func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionDa
 		return
 	}
 	if s.LoggedIn && s.UID != 0 {
-		acc, err := h.store.AccountByID(context.Background(), s.UID)
-		if err == nil {
+		// Only accounts the host lets plugins log in by themselves (bots
+		// it started) may arrive logged in: any other claim would let a
+		// plugin act as any player, admins included.
+		if h.trustLogin == nil || !h.trustLogin(plugin, s.UID) {
+			h.log.Warn("session came claiming a login the host does not trust; ignored", "sessid", s.Sessid,
+				"plugin", plugin, "uid", s.UID)
+		} else if acc, err := h.store.AccountByID(context.Background(), s.UID); err == nil {
 			s.AtSync()
 			h.Login(s, acc, true)
 			return
+		} else {
+			h.log.Warn("session came logged in as an unknown account", "sessid", s.Sessid, "uid", s.UID, "err", err)
 		}
-		h.log.Warn("session came logged in as an unknown account", "sessid", s.Sessid, "uid", s.UID, "err", err)
 	}
 	// Logged in only with an account: a claim without one is dropped.
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
@@ -516,6 +524,9 @@ func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force 
 	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
 		Sessid: s.Sessid, Uid: s.UID, Uname: s.UName, Puid: s.PUID}}})
 	h.log.Info("login", "account", acc.Name, "sessid", s.Sessid, "plugin", s.Plugin)
+	if h.loginHook != nil {
+		h.loginHook(s)
+	}
 	// at_post_login: tell OOB clients, then show where they are.
 	h.SendMessages(s, contract.Message{Name: "logged_in", Kwargs: map[string]any{"options": map[string]any{}}})
 	if s.Puppet != nil {
@@ -908,6 +919,15 @@ func (h *ServerSessionHandler) callInputfunc(f Inputfunc, s *ServerSession, name
 	}()
 	f.Func(h, s, args, kwargs)
 }
+
+// SetTrustLogin sets which logins a plugin may announce by itself (a
+// session that arrives logged in): the host trusts its bots' accounts.
+// Without it no such claim is trusted.
+func (h *ServerSessionHandler) SetTrustLogin(f func(plugin string, uid int64) bool) { h.trustLogin = f }
+
+// SetLoginHook sets a function run after every login, before the player
+// looks around (the channels service loads the account's channels).
+func (h *ServerSessionHandler) SetLoginHook(f func(s *ServerSession)) { h.loginHook = f }
 
 // SetPortals sets how the handler reaches the plugins.
 func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }

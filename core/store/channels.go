@@ -101,6 +101,24 @@ func (s *Store) ChannelMembers(ctx context.Context) (map[int64][]int64, error) {
 	return out, rows.Err()
 }
 
+// AccountChannels returns the ids of the channels an account is on.
+func (s *Store) AccountChannels(ctx context.Context, accountID int64) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT channel_id FROM channel_members WHERE account_id = ? ORDER BY channel_id", accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: channels of account %d: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: channels of account %d: %w", accountID, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // JoinChannel puts an account on a channel (no error if it already is).
 func (s *Store) JoinChannel(ctx context.Context, channelID, accountID int64) error {
 	if _, err := s.w.ExecContext(ctx, "INSERT OR IGNORE INTO channel_members (channel_id, account_id) VALUES (?, ?)",

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/portico-mud/portico/sdk"
+)
+
+// Protocol flags a bot session carries, synced to the host on every change
+// so that @bots and `portico bot list` show them.
+const (
+	// FlagState is "connecting", "connected", "reconnecting", "rejoining",
+	// "stopped", or "sasl failed: <reason>".
+	FlagState = "BOT_STATE"
+	// FlagStateSince is when the state began, in unix seconds.
+	FlagStateSince = "BOT_STATE_SINCE"
+	// FlagNetwork is "network:port/#chan".
+	FlagNetwork = "BOT_NETWORK"
+	// FlagNick is the nick the bot has (or is trying) on the network.
+	FlagNick = "BOT_NICK"
+	// FlagError is why the last connection ended or the channel was left,
+	// "" when nothing went wrong.
+	FlagError = "BOT_ERROR"
+)
+
+// Bot states.
+const (
+	stateConnecting   = "connecting"
+	stateConnected    = "connected"
+	stateReconnecting = "reconnecting"
+	stateRejoining    = "rejoining"
+	stateStopped      = "stopped"
+)
+
+// Messages the host sends to a bot session (Evennia's outputfuncs).
+const (
+	outChannel = "channel"
+	outPrivmsg = "privmsg"
+)
+
+// defaultQuitReason is the QUIT message when the host gives none.
+const defaultQuitReason = "Portico bot stopping"
+
+// maxMessageLines bounds the IRC lines one game message may become, so
+// that one long message cannot fill the channel (and the queue).
+const maxMessageLines = 10
+
+// bot is one IRC bridge bot: its session, its outgoing queue and the loop
+// that keeps it connected. It is the sdk.Conn behind its session; the
+// session outlives every IRC connection (Evennia's #3021: one bot, one
+// session).
+type bot struct {
+	p      *Plugin
+	cfg    BotConfig
+	t      timing
+	log    *slog.Logger
+	sess   *sdk.Session
+	queue  *lineQueue
+	bucket *tokenBucket
+	ctx    context.Context
+	cancel context.CancelFunc
+	// done is closed when the bot has quit and stopped for good.
+	done chan struct{}
+
+	mu         sync.Mutex
+	quitReason string
+	state      string
+	since      time.Time
+	lastErr    string
+	// nick is the nick the bot has on the network (or is registering
+	// with); hostLen is the length of "!user@host" in its prefix as the
+	// server showed it, 0 until known. Both size split lines.
+	nick    string
+	hostLen int
+}
+
+var _ sdk.Conn = (*bot)(nil)
+
+func newBot(ctx context.Context, p *Plugin, cfg BotConfig) *bot {
+	t := p.timing
+	b := &bot{
+		p: p, cfg: cfg, t: t,
+		log:    p.log.With("bot", cfg.Bot, "network", cfg.networkLabel()),
+		queue:  newLineQueue(t.queueMax, t.queueMaxAge),
+		bucket: newTokenBucket(t.burst, t.lineInterval),
+		done:   make(chan struct{}),
+		state:  stateConnecting,
+		since:  time.Now(),
+		nick:   cfg.Nick,
+	}
+	b.ctx, b.cancel = context.WithCancel(ctx)
+	return b
+}
+
+// initSession fills the session's data before Connect: logged in as the
+// bot's account, marked as a bot, with its state flags.
+func (b *bot) initSession() {
+	b.sess.Update(func(d *sdk.SessionData) {
+		d.LoggedIn = true
+		d.UID = b.cfg.UID
+		d.UName = b.cfg.Bot
+		d.ServerData["bot"] = true
+		d.ServerData["bot_name"] = b.cfg.Bot
+		for k, v := range b.flagsLocked() {
+			d.ProtocolFlags[k] = v
+		}
+	})
+}
+
+// flagsLocked returns the bot's state flags. Called with mu held, or
+// before the bot runs.
+func (b *bot) flagsLocked() map[string]any {
+	return map[string]any{
+		FlagState:      b.state,
+		FlagStateSince: b.since.Unix(),
+		FlagNetwork:    b.cfg.networkLabel(),
+		FlagNick:       b.nick,
+		FlagError:      b.lastErr,
+	}
+}
+
+// setState records a new state (the time it began only changes with the
+// state) and the last error, and syncs them to the host.
+func (b *bot) setState(state, lastErr string) {
+	b.mu.Lock()
+	if state == b.state && lastErr == b.lastErr {
+		b.mu.Unlock()
+		return
+	}
+	if state != b.state {
+		b.state, b.since = state, time.Now()
+	}
+	b.lastErr = lastErr
+	flags := b.flagsLocked()
+	b.mu.Unlock()
+	b.log.Info("irc: bot state", "state", state, "err", lastErr)
+	b.sess.SetFlags(flags)
+}
+
+// setNick records the nick the bot goes by and syncs it.
+func (b *bot) setNick(nick string) {
+	b.mu.Lock()
+	if nick == b.nick {
+		b.mu.Unlock()
+		return
+	}
+	b.nick = nick
+	flags := b.flagsLocked()
+	b.mu.Unlock()
+	b.sess.SetFlags(flags)
+}
+
+func (b *bot) setHostLen(n int) {
+	b.mu.Lock()
+	b.hostLen = n
+	b.mu.Unlock()
+}
+
+// State returns the bot's state and when it began (for tests and logs).
+func (b *bot) State() (string, time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state, b.since
+}
+
+// Send relays the host's output: a game channel message to the IRC
+// channel, a private answer to one IRC user. Everything else (text, the
+// connection screen, prompts) means nothing to IRC and is dropped, as
+// Evennia's bot does.
+func (b *bot) Send(_ *sdk.Session, msgs []sdk.Message) {
+	for _, m := range msgs {
+		switch m.Name {
+		case outChannel:
+			if text, ok := firstArg(m); ok {
+				b.say(b.cfg.Channel, text)
+			}
+		case outPrivmsg:
+			text, ok := firstArg(m)
+			user, _ := m.Kwargs["user"].(string)
+			if !ok || !validNick(user) {
+				b.log.Warn("irc: privmsg without a valid user dropped", "user", user)
+				continue
+			}
+			b.say(user, text)
+		default:
+			b.log.Debug("irc: output to a bot ignored", "name", m.Name)
+		}
+	}
+}
+
+func firstArg(m sdk.Message) (string, bool) {
+	if len(m.Args) == 0 {
+		return "", false
+	}
+	s, ok := m.Args[0].(string)
+	return s, ok
+}
+
+// say queues text (markup) for target, as PRIVMSG lines that fit the
+// server's line limit.
+func (b *bot) say(target, text string) {
+	lines := ircLines(text, b.textBudget(target))
+	if len(lines) > maxMessageLines {
+		b.log.Warn("irc: long message cut", "lines", len(lines), "kept", maxMessageLines)
+		lines = lines[:maxMessageLines]
+	}
+	raw := make([]string, len(lines))
+	for i, l := range lines {
+		raw[i] = "PRIVMSG " + target + " :" + l
+	}
+	if n := b.queue.push(time.Now(), raw...); n > 0 {
+		b.log.Warn("irc: outgoing queue full; lines dropped", "dropped", n, "max", b.t.queueMax)
+	}
+}
+
+// IRC's line limit (RFC 1459): 512 bytes with the CR LF.
+const maxLineBytes = 512
+
+// defaultHostLen is the length of "!user@host" assumed until the server
+// shows the bot its own prefix: a 10-character ident with "~" and a
+// 63-character host name.
+const defaultHostLen = 1 + 11 + 1 + 63
+
+// textBudget returns how many bytes of text one PRIVMSG to target may
+// carry. The server relays it with the bot's prefix in front
+// (":nick!user@host PRIVMSG target :text\r\n") and cuts what does not fit
+// in 512 bytes, so that prefix is accounted for.
+func (b *bot) textBudget(target string) int {
+	b.mu.Lock()
+	nick, host := b.nick, b.hostLen
+	b.mu.Unlock()
+	if host == 0 {
+		host = defaultHostLen
+	}
+	overhead := len(":") + len(nick) + host + len(" PRIVMSG ") + len(target) + len(" :") + len("\r\n")
+	return maxLineBytes - overhead
+}
+
+// Close ends the bot: it quits IRC with reason and stops reconnecting.
+// The SDK calls it when the host removes the bot's session or shuts the
+// plugin down.
+func (b *bot) Close(reason string) { b.stop(reason) }
+
+func (b *bot) stop(reason string) {
+	b.mu.Lock()
+	if b.quitReason == "" {
+		b.quitReason = reason
+		if b.quitReason == "" {
+			b.quitReason = defaultQuitReason
+		}
+	}
+	b.mu.Unlock()
+	b.cancel()
+}
+
+func (b *bot) quitMessage() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.quitReason == "" {
+		return defaultQuitReason
+	}
+	return b.quitReason
+}
+
+// run keeps the bot connected until it is stopped: each connection that
+// ends is followed by a wait that starts at backoffMin and grows by
+// backoffFactor up to backoffMax, and starts again from backoffMin after a
+// connection that got as far as registering. prev, when not nil, is the
+// bot this one replaces: its QUIT goes out first, so that the nick is
+// free.
+func (b *bot) run(prev <-chan struct{}) {
+	defer close(b.done)
+	defer b.p.forget(b)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-time.After(b.t.quitTimeout + b.t.writeTimeout):
+		case <-b.ctx.Done():
+		}
+	}
+	delay := b.t.backoffMin
+	for b.ctx.Err() == nil {
+		registered, err := b.connectOnce()
+		if b.ctx.Err() != nil {
+			break
+		}
+		if registered {
+			delay = b.t.backoffMin
+		}
+		state := stateReconnecting
+		var se *saslError
+		if errors.As(err, &se) {
+			state = "sasl failed: " + se.reason
+		}
+		b.log.Warn("irc: connection ended", "err", err, "retry_in", delay)
+		b.setState(state, errString(err))
+		timer := time.NewTimer(delay)
+		select {
+		case <-b.ctx.Done():
+			timer.Stop()
+		case <-timer.C:
+		}
+		delay = min(time.Duration(float64(delay)*b.t.backoffFactor), b.t.backoffMax)
+	}
+	b.setState(stateStopped, "")
+	b.log.Info("irc: bot stopped", "reason", b.quitMessage())
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// saslError is a failed SASL login: the bot reports it in its state and
+// tries again with backoff (the account may be fixed meanwhile).
+type saslError struct{ reason string }
+
+func (e *saslError) Error() string { return fmt.Sprintf("irc: sasl failed: %s", e.reason) }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// testTiming is defaultTiming made fast: backoff in tens of
+// milliseconds, pings that never interfere unless a test asks.
+func testTiming() timing {
+	t := defaultTiming()
+	t.backoffMin = 20 * time.Millisecond
+	t.backoffMax = 100 * time.Millisecond
+	t.dialTimeout = 2 * time.Second
+	t.registerTimeout = 5 * time.Second
+	t.pingInterval = time.Minute
+	t.pingTimeout = 5 * time.Second
+	t.writeTimeout = 2 * time.Second
+	t.quitTimeout = 2 * time.Second
+	t.rejoinDelay = 20 * time.Millisecond
+	t.joinRetry = 20 * time.Millisecond
+	t.lineInterval = 5 * time.Millisecond
+	return t
+}
+
+// harness runs the plugin against a test portal and the fake server, and
+// collects every event the plugin sends the host.
+type harness struct {
+	t      *testing.T
+	p      *Plugin
+	portal *sdk.Portal
+	srv    *fakeServer
+
+	mu     sync.Mutex
+	events []*portalpb.Event
+	// seen is how far waitEvent has consumed events.
+	seen   int
+	update chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newHarness(t *testing.T, srv *fakeServer, tune func(*timing)) *harness {
+	t.Helper()
+	logs := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("plugin log:\n%s", logs.String())
+		}
+	})
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tim := testTiming()
+	if tune != nil {
+		tune(&tim)
+	}
+	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), srv: srv, update: make(chan struct{}, 1)}
+	info, err := h.p.Configure(context.Background(), sdk.Config{Raw: map[string]any{}, Host: sdk.HostInfo{ServerName: "TestGame"}}, h.portal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ProtocolKey != ProtocolKey {
+		t.Fatalf("protocol key %q", info.ProtocolKey)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.portal.Outbox().Run(ctx, h.collect)
+	}()
+	t.Cleanup(func() {
+		// What the SDK does when the host shuts the plugin down.
+		h.portal.DisconnectAll("test over")
+		sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
+		defer scancel()
+		if err := h.p.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+		<-done
+	})
+	return h
+}
+
+func (h *harness) collect(f *portalpb.Frame) error {
+	h.mu.Lock()
+	h.events = append(h.events, f.GetEvents()...)
+	h.mu.Unlock()
+	select {
+	case h.update <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// botConfig is a valid config dict for the fake server; extra keys
+// override it.
+func (h *harness) botConfig(extra map[string]any) map[string]any {
+	cfg := map[string]any{
+		"network": "127.0.0.1", "port": float64(h.srv.port()), "channel": "#test", "nick": "portibot",
+		"bot": "PortiBot", "uid": float64(7), "game_channel": "public", "server_name": "TestGame",
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	return cfg
+}
+
+// start starts a bot on the fake server.
+func (h *harness) start(extra map[string]any) (*sdk.Session, *bot) {
+	h.t.Helper()
+	sess, err := h.p.StartBot(context.Background(), sdk.Config{Raw: h.botConfig(extra), Host: sdk.HostInfo{ServerName: "TestGame"}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b := h.p.bot("PortiBot")
+	if b == nil || b.sess != sess {
+		h.t.Fatal("the bot is not registered under its name")
+	}
+	return sess, b
+}
+
+// waitEvent waits for the next event (after those already consumed) that
+// match accepts, and consumes up to it.
+func (h *harness) waitEvent(what string, match func(ev *portalpb.Event) bool) *portalpb.Event {
+	h.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		h.mu.Lock()
+		for i := h.seen; i < len(h.events); i++ {
+			if match(h.events[i]) {
+				h.seen = i + 1
+				ev := h.events[i]
+				h.mu.Unlock()
+				return ev
+			}
+		}
+		h.mu.Unlock()
+		select {
+		case <-h.update:
+		case <-deadline:
+			h.t.Fatalf("no event: %s", what)
+			return nil
+		}
+	}
+}
+
+// sessionData returns the session data a Connect or Sync event carries.
+func sessionData(ev *portalpb.Event) (sdk.SessionData, bool) {
+	var pd *portalpb.SessionData
+	switch {
+	case ev.GetConnect() != nil:
+		pd = ev.GetConnect().GetSession()
+	case ev.GetSync() != nil:
+		pd = ev.GetSync().GetSession()
+	default:
+		return sdk.SessionData{}, false
+	}
+	d, err := contract.SessionFromPB(pd)
+	return d, err == nil
+}
+
+// waitState waits until the host is told the bot is in state (a prefix
+// of BOT_STATE), and returns the flags.
+func (h *harness) waitState(state string) map[string]any {
+	h.t.Helper()
+	var flags map[string]any
+	h.waitEvent("BOT_STATE "+state, func(ev *portalpb.Event) bool {
+		d, ok := sessionData(ev)
+		if !ok {
+			return false
+		}
+		s, _ := d.ProtocolFlags[FlagState].(string)
+		if len(s) >= len(state) && s[:len(state)] == state {
+			flags = d.ProtocolFlags
+			return true
+		}
+		return false
+	})
+	return flags
+}
+
+// waitDataIn waits for the next input the bot passes to the host.
+func (h *harness) waitDataIn() sdk.Message {
+	h.t.Helper()
+	ev := h.waitEvent("data in", func(ev *portalpb.Event) bool { return ev.GetDataIn() != nil })
+	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	if err != nil || len(msgs) != 1 {
+		h.t.Fatalf("data in: %v %v", msgs, err)
+	}
+	return msgs[0]
+}
+
+// send delivers host output to the bot, as the SDK does.
+func send(sess *sdk.Session, msgs ...sdk.Message) { sess.Conn().Send(sess, msgs) }
+
+func channelMsg(line, sender, text string) sdk.Message {
+	return sdk.Message{Name: "channel", Args: []any{line},
+		Kwargs: map[string]any{"channel": "public", "sender": sender, "message": text}}
+}
+
+func waitDone(t *testing.T, b *bot) {
+	t.Helper()
+	select {
+	case <-b.done:
+	case <-time.After(waitLimit):
+		t.Fatal("bot did not stop")
+	}
+}
+
+func describe(m sdk.Message) string { return fmt.Sprintf("%s %q %v", m.Name, m.Args, m.Kwargs) }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/portico-mud/portico/sdk"
+)
+
+// ProtocolKey is the protocol_key of bot sessions (Evennia's "ircbot").
+const ProtocolKey = "ircbot"
+
+// newSessionTimeout bounds how long StartBot waits for a session id from
+// the host.
+const newSessionTimeout = 10 * time.Second
+
+// timing holds the plugin's timeouts and rates. They are constants for
+// users; tests shorten them.
+type timing struct {
+	// Reconnect backoff: backoffMin, times backoffFactor after each
+	// failure, at most backoffMax (Evennia's 1 s, ×1.5, 60 s).
+	backoffMin, backoffMax time.Duration
+	backoffFactor          float64
+	dialTimeout            time.Duration
+	// registerTimeout: no welcome (001) within it and the connection is
+	// dropped.
+	registerTimeout time.Duration
+	// pingInterval of silence makes the bot PING; no line within
+	// pingTimeout after that and the connection is dead.
+	pingInterval, pingTimeout time.Duration
+	writeTimeout              time.Duration
+	// quitTimeout is how long the server gets to close after QUIT.
+	quitTimeout time.Duration
+	// rejoinDelay after a KICK; joinRetry after the server refused a JOIN.
+	rejoinDelay, joinRetry time.Duration
+	// Pacing: burst lines at once, then one per lineInterval.
+	burst        int
+	lineInterval time.Duration
+	// The chat queue holds at most queueMax lines, none older than
+	// queueMaxAge.
+	queueMax    int
+	queueMaxAge time.Duration
+}
+
+func defaultTiming() timing {
+	return timing{
+		backoffMin:      time.Second,
+		backoffMax:      60 * time.Second,
+		backoffFactor:   1.5,
+		dialTimeout:     20 * time.Second,
+		registerTimeout: 60 * time.Second,
+		pingInterval:    90 * time.Second,
+		pingTimeout:     30 * time.Second,
+		writeTimeout:    30 * time.Second,
+		quitTimeout:     2 * time.Second,
+		rejoinDelay:     5 * time.Second,
+		joinRetry:       60 * time.Second,
+		burst:           4,
+		lineInterval:    time.Second,
+		queueMax:        100,
+		queueMaxAge:     5 * time.Minute,
+	}
+}
+
+// Plugin is the IRC bridge plugin. It listens on nothing: every bot is
+// started by the host with its config dict (StartBot) and connects out.
+type Plugin struct {
+	// timing is the zero value in production (defaults are filled in at
+	// Configure); tests set it first.
+	timing timing
+
+	// startMu serialises StartBot, so that two starts of the same bot
+	// cannot both find no bot running.
+	startMu sync.Mutex
+
+	mu     sync.Mutex
+	portal *sdk.Portal
+	log    *slog.Logger
+	bots   map[string]*bot
+	closed bool
+}
+
+var (
+	_ sdk.Plugin     = (*Plugin)(nil)
+	_ sdk.BotStarter = (*Plugin)(nil)
+)
+
+// pluginConfig is the plugins.irc.config block: nothing yet, since bots
+// bring their own config; an unknown key is still an error.
+type pluginConfig struct{}
+
+// Configure checks the (empty) config block and makes the plugin ready to
+// start bots.
+func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
+	var c pluginConfig
+	if err := cfg.Decode(&c); err != nil {
+		return sdk.Info{}, fmt.Errorf("irc: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timing == (timing{}) {
+		p.timing = defaultTiming()
+	}
+	p.portal, p.log = portal, portal.Log()
+	p.bots = map[string]*bot{}
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"bots"}}, nil
+}
+
+// StartBot starts one bot from its config dict and returns its session at
+// once; the bot connects in the background and shows how it goes in its
+// BOT_STATE flag. A bot of the same name already running is stopped
+// first (QUIT), so that one bot always has exactly one session.
+func (p *Plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, error) {
+	bc, err := ParseBotConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if bc.ServerName == "" {
+		bc.ServerName = cfg.Host.ServerName
+	}
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	p.mu.Lock()
+	portal, closed, old := p.portal, p.closed, p.bots[bc.Bot]
+	p.mu.Unlock()
+	switch {
+	case portal == nil:
+		return nil, errors.New("irc: start bot: the plugin is not configured")
+	case closed:
+		return nil, errors.New("irc: start bot: the plugin is shutting down")
+	}
+	var prev chan struct{}
+	if old != nil {
+		old.log.Info("irc: bot started again; stopping the running one")
+		portal.Disconnect(old.sess, "Bot restarting")
+		old.stop("Bot restarting") // in case its session was already gone
+		prev = old.done
+	}
+
+	b := newBot(ctx, p, bc)
+	sctx, cancel := context.WithTimeout(ctx, newSessionTimeout)
+	defer cancel()
+	sess, err := portal.NewSession(sctx, b, ProtocolKey, bc.address())
+	if err != nil {
+		b.cancel()
+		return nil, fmt.Errorf("irc: start bot %s: %w", bc.Bot, err)
+	}
+	b.sess = sess
+	b.initSession()
+	p.mu.Lock()
+	p.bots[bc.Bot] = b
+	p.mu.Unlock()
+	sess.Connect()
+	b.log.Info("irc: bot started", "sessid", sess.ID(), "nick", bc.Nick)
+	go b.run(prev)
+	return sess, nil
+}
+
+// forget removes a stopped bot from the plugin's list, unless a new bot of
+// the same name already took its place.
+func (p *Plugin) forget(b *bot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bots[b.cfg.Bot] == b {
+		delete(p.bots, b.cfg.Bot)
+	}
+}
+
+// bot returns the running bot named name, or nil (for tests).
+func (p *Plugin) bot(name string) *bot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bots[name]
+}
+
+// Shutdown stops every bot (the SDK has already closed their sessions,
+// which sends their QUIT) and waits for them until ctx ends.
+func (p *Plugin) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	bots := make([]*bot, 0, len(p.bots))
+	for _, b := range p.bots {
+		bots = append(bots, b)
+	}
+	p.mu.Unlock()
+	for _, b := range bots {
+		b.stop(defaultQuitReason)
+	}
+	for _, b := range bots {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return fmt.Errorf("irc: shutdown: bots still quitting: %w", ctx.Err())
+		}
+	}
+	return nil
+}
