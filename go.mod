@@ -3,6 +3,7 @@ module github.com/portico-mud/portico
 go 1.26.8
 
 require (
+	github.com/ergochat/irc-go v0.5.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
