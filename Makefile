@@ -2,10 +2,10 @@
 # config.yaml; `make test` runs every test.
 GO ?= go
 BIN := bin
-PLUGINS := telnet irc
+PLUGINS := telnet irc websocket ssh
 CONFIG ?= config.yaml
 
-.PHONY: all build run test test-short vet proto fmt clean bench bench-full
+.PHONY: all build run test test-short vet proto fmt clean bench bench-full example
 
 all: build
 
@@ -24,9 +24,11 @@ run: build
 test:
 	$(GO) test -race -timeout 10m ./core/... ./sdk/...
 	$(GO) test -timeout 15m ./cmd/... ./plugins/... ./bench/...
+	cd examples/echo-protocol && $(GO) test -race -timeout 5m ./...
 
 test-short:
 	$(GO) test -short ./...
+	cd examples/echo-protocol && $(GO) test -short ./...
 
 # Portico against a bare TCP line server, as ratios (see BENCHMARKS.md).
 # bench is the short run (under two minutes); bench-full the recorded one.
@@ -35,6 +37,12 @@ bench:
 
 bench-full:
 	$(GO) run ./bench
+
+# The out-of-tree example plugin (its own module, see
+# examples/echo-protocol/README.md), built as its author would build it.
+# Enable it with plugins.echo.path: bin/portico-echo in config.yaml.
+example:
+	cd examples/echo-protocol && $(GO) build -o ../../$(BIN)/portico-echo .
 
 vet:
 	$(GO) vet ./...

@@ -10,9 +10,12 @@ import (
 
 // HostInfo is what the host tells a plugin about itself at Configure.
 type HostInfo struct {
+	// ServerName is the game's name (server.name).
 	ServerName string
-	DataDir    string
-	Version    string
+	// DataDir is the host's data directory; plugins keep their files under it.
+	DataDir string
+	// Version is the host's version.
+	Version string
 	// MaxInputLength is the host-wide limit on one line or message, in
 	// characters (0: none). Plugins enforce it before input reaches the host.
 	MaxInputLength int
@@ -29,7 +32,9 @@ type HostInfo struct {
 // Config is a plugin's config block from config.yaml (or a bot's config
 // dict) and the host's facts.
 type Config struct {
-	Raw  map[string]any
+	// Raw is the config block or dict as given.
+	Raw map[string]any
+	// Host is what the host told the plugin about itself.
 	Host HostInfo
 }
 

@@ -63,6 +63,8 @@ type Plugin interface {
 // (start_bot_session): an IRC bot connects out with the bot's config dict
 // and creates its session through the portal.
 type BotStarter interface {
+	// StartBot creates the bot's one session from its config dict and
+	// returns it at once; the bot connects out on its own.
 	StartBot(ctx context.Context, cfg Config) (*Session, error)
 }
 
@@ -88,11 +90,13 @@ type Conn interface {
 // LoginNotifier is implemented by a Conn that wants to know when its session
 // logs in (SLOGIN).
 type LoginNotifier interface {
+	// LoggedIn is called after the session's data shows the login.
 	LoggedIn(s *Session)
 }
 
 // SyncNotifier is implemented by a Conn that wants to know when the host
 // changed its session's data (SSYNC), e.g. protocol flags set in-game.
 type SyncNotifier interface {
+	// Synced is called after the host's data was loaded into the session.
 	Synced(s *Session)
 }

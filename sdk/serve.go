@@ -21,6 +21,7 @@ import (
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -49,10 +50,8 @@ func Serve(p Plugin) {
 	defer srv.Close()
 	srv.OnHostLost = func() { os.Exit(0) }
 	hplugin.Serve(&hplugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		VersionedPlugins: map[int]hplugin.PluginSet{
-			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: srv}},
-		},
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: PluginSets(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(contract.MaxMessageBytes), grpc.MaxSendMsgSize(contract.MaxMessageBytes))
 			return grpc.NewServer(opts...)
@@ -85,6 +84,7 @@ func openLog(dataDir, name string) (io.Writer, func()) {
 // portalpb.PortalClient from Dispense.
 type GRPCPlugin struct {
 	hplugin.NetRPCUnsupportedPlugin
+	// Impl serves the contract on the plugin side; nil on the host side.
 	Impl *Server
 }
 
@@ -175,6 +175,9 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	}
 	s.info = &info
 	s.configJSON = string(req.GetConfigJson())
+	if s.linkGen == 0 {
+		s.awaitFirstLinkLocked(max(host.ReattachGrace, DefaultReattachGrace))
+	}
 	s.log.Info("configured", "protocol", info.ProtocolKey)
 	return &portalpb.ConfigureResponse{ProtocolKey: info.ProtocolKey, Capabilities: info.Capabilities}, nil
 }
@@ -212,6 +215,11 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 		s.graceTimer = nil
 	}
 	s.mu.Unlock()
+	// Send the stream's headers at once: the host (or the conformance kit)
+	// learns that this plugin has taken the link over before any event.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		s.log.Warn("link: send headers", "err", err)
+	}
 
 	go func() {
 		defer close(done)
@@ -259,6 +267,17 @@ func (s *Server) detach(stream portalpb.Portal_LinkServer, stop context.CancelFu
 		s.log.Warn("link: send detached", "err", err)
 	}
 	s.log.Info("link: detaching for a host reload")
+}
+
+// awaitFirstLinkLocked arms the grace period before the first link: a host
+// that configured the plugin and died before opening the link must not
+// leave it running forever. The first link stops it. s.mu is held.
+func (s *Server) awaitFirstLinkLocked(d time.Duration) {
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+	}
+	gen := s.linkGen
+	s.graceTimer = time.AfterFunc(d, func() { s.graceExpired(gen) })
 }
 
 // DefaultReattachGrace is how long a plugin waits for a host to come back

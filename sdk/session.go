@@ -107,8 +107,11 @@ func (s *Session) Connect() { s.connect(nil) }
 // name with a password, or with the public key it proved it holds (SSH
 // wire format). The plugin passes them on unchecked; the host checks them.
 type Credentials struct {
-	Name      string
-	Password  string
+	// Name is the account name the client gave.
+	Name string
+	// Password is the password it gave, if it logged in with one.
+	Password string
+	// PublicKey is the SSH wire form of the key it proved it holds, if any.
 	PublicKey []byte
 }
 

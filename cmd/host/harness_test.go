@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 		for _, b := range [][2]string{
 			{"portico", "github.com/portico-mud/portico/cmd/host"},
 			{"portico-telnet", "github.com/portico-mud/portico/plugins/telnet"},
+			{"portico-websocket", "github.com/portico-mud/portico/plugins/websocket"},
 			{"portico-irc", "github.com/portico-mud/portico/plugins/irc"},
+			{"portico-ssh", "github.com/portico-mud/portico/plugins/ssh"},
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

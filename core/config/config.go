@@ -5,6 +5,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -34,7 +36,9 @@ type Server struct {
 	// DataDir holds the database, logs and run files (absolute after Load).
 	DataDir string
 	// MultisessionMode is Evennia's MULTISESSION_MODE: 0 (a new login
-	// disconnects the account's other sessions) or 1 (many sessions).
+	// disconnects the account's other sessions), 1 (many sessions sharing
+	// the account's character), 2 (one session per character) or 3 (many
+	// sessions, characters shared).
 	MultisessionMode int
 	// IdleTimeout drops sessions idle longer (0: never).
 	IdleTimeout time.Duration
@@ -44,6 +48,11 @@ type Server struct {
 	// Argon2MemoryKiB and Argon2Time tune password hashing (0: defaults).
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
+	// PluginMTLS puts go-plugin's AutoMTLS on the host–plugin link of
+	// every plugin launched from now on. The host keeps each plugin's key
+	// pair in its reattach record, so that a reloaded host (or one started
+	// after a crash) can still reattach to it.
+	PluginMTLS bool
 }
 
 // Limits bounds what clients may do. 0 turns a limit off.
@@ -80,6 +89,11 @@ type Plugin struct {
 	Path string
 	// Config is the block handed to the plugin's Configure.
 	Config map[string]any
+	// SHA256, when set, is the SHA-256 digest the plugin binary must have:
+	// a launch of a binary with another digest is refused (go-plugin's
+	// SecureConfig). It is checked at launch only: a reattach is to a
+	// process already checked when it was launched.
+	SHA256 []byte
 }
 
 // Defaults as Evennia has them where Evennia has them.
@@ -126,6 +140,7 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("server.reattach_grace", DefaultReattachGrace.String())
 	v.SetDefault("server.argon2_memory_kib", 0)
 	v.SetDefault("server.argon2_time", 0)
+	v.SetDefault("server.plugin_mtls", false)
 	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
 	v.SetDefault("limits.connection_rate", DefaultConnectionRate)
 	v.SetDefault("limits.connections_per_ip", DefaultConnectionsPerIP)
@@ -165,6 +180,9 @@ func Load(path string) (*Config, error) {
 	} else {
 		c.Server.Argon2Time = uint32(n)
 	}
+	if c.Server.PluginMTLS, err = boolKey(v, "server.plugin_mtls"); err != nil {
+		errs = append(errs, err)
+	}
 	for key, dst := range map[string]*int{
 		"limits.max_input_length":    &c.Limits.MaxInputLength,
 		"limits.connection_rate":     &c.Limits.ConnectionRate,
@@ -201,6 +219,9 @@ func Load(path string) (*Config, error) {
 		if p.Path != "" {
 			p.Path = resolve(base, p.Path)
 		}
+		if p.SHA256, err = sha256Key(v, key+".sha256"); err != nil {
+			errs = append(errs, err)
+		}
 		if raw := v.Get(key + ".config"); raw != nil {
 			m, ok := raw.(map[string]any)
 			if !ok {
@@ -231,8 +252,8 @@ func (c *Config) Validate() error {
 	if c.Server.DataDir == "" {
 		errs = append(errs, errors.New("server.data_dir: must not be empty"))
 	}
-	if c.Server.MultisessionMode < 0 || c.Server.MultisessionMode > 1 {
-		errs = append(errs, fmt.Errorf("server.multisession_mode: %d is not supported (0 or 1)", c.Server.MultisessionMode))
+	if c.Server.MultisessionMode < 0 || c.Server.MultisessionMode > 3 {
+		errs = append(errs, fmt.Errorf("server.multisession_mode: %d is not supported (0 to 3)", c.Server.MultisessionMode))
 	}
 	if c.Server.IdleTimeout < 0 {
 		errs = append(errs, errors.New("server.idle_timeout: must not be negative"))
@@ -306,7 +327,7 @@ func resolve(base, p string) string {
 
 var knownTop = map[string]map[string]bool{
 	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true, "reattach_grace": true,
-		"argon2_memory_kib": true, "argon2_time": true},
+		"argon2_memory_kib": true, "argon2_time": true, "plugin_mtls": true},
 	"limits": {"max_input_length": true, "connection_rate": true, "connections_per_ip": true, "command_rate": true,
 		"login_failures": true, "login_failure_window": true, "account_creations": true, "account_creation_window": true,
 		"password_min_length": true},
@@ -325,17 +346,17 @@ func checkKnownKeys(v *viper.Viper) error {
 			}
 		case "plugins":
 			if len(parts) < 3 {
-				errs = append(errs, fmt.Errorf("%s: want plugins.<name>.{enabled,path,config}", key))
+				errs = append(errs, fmt.Errorf("%s: want plugins.<name>.{enabled,path,sha256,config}", key))
 				continue
 			}
 			switch parts[2] {
-			case "enabled", "path":
+			case "enabled", "path", "sha256":
 				if len(parts) != 3 {
 					errs = append(errs, fmt.Errorf("%s: unknown key", key))
 				}
 			case "config":
 			default:
-				errs = append(errs, fmt.Errorf("%s: unknown key (want enabled, path or config)", key))
+				errs = append(errs, fmt.Errorf("%s: unknown key (want enabled, path, sha256 or config)", key))
 			}
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown key", key))
@@ -396,4 +417,27 @@ func durationKey(v *viper.Viper, key string) (time.Duration, error) {
 		return x, nil
 	}
 	return 0, fmt.Errorf("%s: want a duration such as 30m, got %v", key, v.Get(key))
+}
+
+// sha256Key reads a hex SHA-256 digest (64 hex digits, as sha256sum prints
+// it); an unset or empty key gives nil.
+func sha256Key(v *viper.Viper, key string) ([]byte, error) {
+	raw := v.Get(key)
+	if raw == nil {
+		return nil, nil
+	}
+	s, ok := raw.(string)
+	if !ok {
+		// YAML reads an unquoted digest made only of digits as a number.
+		return nil, fmt.Errorf("%s: want 64 hex digits (sha256sum's output) in quotes, got %v", key, raw)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	sum, err := hex.DecodeString(s)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("%s: want 64 hex digits (sha256sum's output), got %q", key, s)
+	}
+	return sum, nil
 }

@@ -219,7 +219,7 @@ func TestLoadReportsEveryBadKey(t *testing.T) {
 func TestLoadValidates(t *testing.T) {
 	for _, tc := range []struct{ body, key string }{
 		{"server:\n  name: '  '\n", "server.name"},
-		{"server:\n  multisession_mode: 2\n", "server.multisession_mode"},
+		{"server:\n  multisession_mode: 4\n", "server.multisession_mode"},
 		{"server:\n  multisession_mode: -1\n", "server.multisession_mode"},
 		{"server:\n  idle_timeout: -5m\n", "server.idle_timeout"},
 		{"limits:\n  max_input_length: -1\n", "limits.max_input_length"},

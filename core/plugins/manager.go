@@ -6,7 +6,10 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -224,7 +228,9 @@ func (m *Manager) Apply(next *config.Config) {
 
 // sameSpec reports whether two configs of a plugin would run it the same.
 func sameSpec(a, b config.Plugin) bool {
-	if a.Path != b.Path {
+	// A new checksum means another binary is wanted: relaunch, so that it
+	// is checked.
+	if a.Path != b.Path || !bytes.Equal(a.SHA256, b.SHA256) {
 		return false
 	}
 	ja, _ := json.Marshal(a.Config)
@@ -390,6 +396,12 @@ type runner struct {
 	// reattach, when set, is the record of a running plugin process to
 	// reattach to instead of launching one.
 	reattach *record
+	// version is the contract version of the current run: negotiated at
+	// launch, or the record's on a reattach.
+	version int
+	// mtls, when the link runs AutoMTLS, keeps its key pair and the
+	// plugin's certificate for the record (nil without mTLS).
+	mtls *linkTLS
 	// Reload handshake: detached is closed when the plugin's Detached
 	// arrives; finish stops the link's sending side.
 	detaching bool
@@ -535,7 +547,10 @@ func (r *runner) supervise(ctx context.Context) {
 	}
 }
 
-func (r *runner) newClient(rec *record) *hplugin.Client {
+// clientConfig is how go-plugin reaches the plugin: a reattach to the
+// process rec names, or a launch of the binary.
+func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
+	cfg := r.m.config()
 	cc := &hplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
@@ -548,19 +563,42 @@ func (r *runner) newClient(rec *record) *hplugin.Client {
 	if rec != nil {
 		// go-plugin does not record the negotiated version in a reattach
 		// config, and picks Plugins (not VersionedPlugins) on reattach.
-		cc.Plugins = hplugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}}
+		cc.Plugins = sdk.PluginSets(nil)[rec.ProtocolVersion]
 		cc.Reattach = &hplugin.ReattachConfig{Protocol: hplugin.ProtocolGRPC, ProtocolVersion: rec.ProtocolVersion,
 			Addr: &unixAddr{network: rec.Network, addr: rec.Addr}, Pid: rec.Pid}
-		return hplugin.NewClient(cc)
+		// A plugin launched with AutoMTLS trusts only the client
+		// certificate it was launched with: present the kept pair again.
+		// (go-plugin's AutoMTLS applies to launches only.)
+		if rec.MTLS != nil {
+			tc, err := rec.MTLS.tlsConfig()
+			if err != nil {
+				return nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
+			}
+			cc.TLSConfig = tc
+		}
+		if (rec.MTLS != nil) != cfg.Server.PluginMTLS {
+			r.log.Info("server.plugin_mtls changed; it applies when the plugin is next launched",
+				"plugin_mtls", cfg.Server.PluginMTLS, "link_mtls", rec.MTLS != nil)
+		}
+		return cc, nil
 	}
 	cmd := exec.Command(r.path)
 	cmd.Env = append(os.Environ(),
-		sdk.EnvDataDir+"="+r.m.config().Server.DataDir,
+		sdk.EnvDataDir+"="+cfg.Server.DataDir,
 		sdk.EnvPluginName+"="+r.name)
 	cc.Cmd = cmd
-	cc.VersionedPlugins = map[int]hplugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}}
+	// Every contract version the host speaks: go-plugin agrees on the
+	// newest one the plugin also speaks, or fails (see connect).
+	cc.VersionedPlugins = sdk.PluginSets(nil)
 	cc.UnixSocketConfig = &hplugin.UnixSocketConfig{TempDir: r.m.socketDir()}
-	return hplugin.NewClient(cc)
+	if len(r.spec.SHA256) > 0 {
+		// Checked by go-plugin just before it starts the binary. It cannot
+		// be combined with a reattach, which is to a process checked when
+		// it was launched.
+		cc.SecureConfig = &hplugin.SecureConfig{Checksum: r.spec.SHA256, Hash: sha256.New()}
+	}
+	cc.AutoMTLS = cfg.Server.PluginMTLS
+	return cc, nil
 }
 
 // unixAddr is a net.Addr from a record.
@@ -569,16 +607,47 @@ type unixAddr struct{ network, addr string }
 func (a *unixAddr) Network() string { return a.network }
 func (a *unixAddr) String() string  { return a.addr }
 
-// connect returns a portal client of a reattached or newly launched plugin.
+// connect returns a portal client of a reattached or newly launched
+// plugin. It sets r.version and r.mtls for the run's record.
 func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, error) {
-	client := r.newClient(rec)
-	rpc, err := client.Client()
+	if rec != nil && !slices.Contains(sdk.SupportedProtocolVersions(), rec.ProtocolVersion) {
+		// A host upgraded by a reload that no longer speaks the version the
+		// plugin was launched with: start the plugin afresh instead.
+		return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid,
+			&sdk.VersionMismatchError{HostVersions: sdk.SupportedProtocolVersions(), PluginVersion: rec.ProtocolVersion})
+	}
+	cc, err := r.clientConfig(rec)
 	if err != nil {
+		return nil, nil, err
+	}
+	client := hplugin.NewClient(cc)
+	fail := func(err error) (*hplugin.Client, portalpb.PortalClient, error) {
 		client.Kill()
 		if rec != nil {
 			return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
 		}
-		return nil, nil, fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, err)
+		return nil, nil, fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, r.launchError(err))
+	}
+	var keep *linkTLS
+	switch {
+	case rec != nil && rec.MTLS != nil:
+		keep = rec.MTLS.keeper()
+	case rec == nil && cc.AutoMTLS:
+		// Start (the handshake) before Client (the dial), so that the key
+		// pair go-plugin generated can be kept and the plugin's
+		// certificate caught on the first TLS handshake.
+		if _, err := client.Start(); err != nil {
+			return fail(err)
+		}
+		if keep, err = keepAutoMTLS(cc); err != nil {
+			// The link is still mutually authenticated; only a reattach
+			// to this process will be impossible (a reload restarts it).
+			r.log.Error("plugin_mtls: cannot keep the link's key pair; a host reload will restart this plugin", "err", err)
+		}
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
@@ -590,7 +659,31 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 		client.Kill()
 		return nil, nil, fmt.Errorf("plugins: %s: dispensed %T, not a portal client", r.name, raw)
 	}
+	version := client.NegotiatedVersion()
+	if rec != nil {
+		// go-plugin leaves the negotiated version at 0 on a reattach.
+		version = rec.ProtocolVersion
+	}
+	r.mu.Lock()
+	r.version, r.mtls = version, keep
+	r.mu.Unlock()
 	return client, portal, nil
+}
+
+// launchError makes go-plugin's launch failures say what to do: a plugin
+// built against an SDK that shares no contract version with the host, and
+// a binary whose checksum is not the configured one.
+func (r *runner) launchError(err error) error {
+	if errors.Is(err, hplugin.ErrChecksumsDoNotMatch) {
+		got := "unreadable"
+		if b, rerr := os.ReadFile(r.path); rerr == nil {
+			sum := sha256.Sum256(b)
+			got = hex.EncodeToString(sum[:])
+		}
+		return fmt.Errorf("checksum mismatch: plugins.%s.sha256 is %x but the binary's SHA-256 is %s; refusing to run it: %w",
+			r.name, r.spec.SHA256, got, err)
+	}
+	return sdk.DetectVersionMismatch(err, sdk.SupportedProtocolVersions())
 }
 
 // runOnce reattaches to or launches the plugin and serves its link until
@@ -671,7 +764,10 @@ func (r *runner) runOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	newRec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: sdk.ProtocolVersion,
+	r.mu.Lock()
+	version, mtls := r.version, r.mtls
+	r.mu.Unlock()
+	newRec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: version, MTLS: mtls.record(r.log),
 		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now()}
 	if rec != nil {
 		newRec.Exe, newRec.Started, newRec.Restarts = rec.Exe, rec.Started, rec.Restarts

@@ -25,6 +25,9 @@ type record struct {
 	Addr            string `json:"addr"`
 	ProtocolVersion int    `json:"protocol_version"`
 	ProtocolKey     string `json:"protocol_key"`
+	// MTLS is the link's kept key pair when it runs AutoMTLS (the file is
+	// 0600 in a 0700 directory, like the plugin sockets it protects).
+	MTLS *mtlsRecord `json:"mtls,omitempty"`
 	// ConfigJSON is the config block the plugin was configured with; a
 	// host whose config differs restarts the plugin instead of keeping it.
 	ConfigJSON string    `json:"config_json"`

@@ -893,7 +893,7 @@ func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.
 		name := normaliseInputfuncName(m.Name)
 		kwargs := m.Kwargs
 		if _, ok := kwargs["options"]; ok {
-			kwargs = withoutOptions(kwargs)
+			kwargs = contract.WithoutOptions(kwargs)
 		}
 		f, ok := h.inputfuncs[name]
 		args := m.Args

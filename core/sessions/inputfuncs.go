@@ -33,12 +33,6 @@ func normaliseInputfuncName(name string) string {
 	return strings.ToLower(strings.TrimSpace(name))
 }
 
-func withoutOptions(kw map[string]any) map[string]any {
-	out := maps.Clone(kw)
-	delete(out, "options")
-	return out
-}
-
 // DefaultInputfuncs returns Evennia's default inputfuncs that make sense
 // without a game world.
 func DefaultInputfuncs() map[string]Inputfunc {

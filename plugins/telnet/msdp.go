@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/portico-mud/portico/sdk/contract"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,7 +190,7 @@ func (p *msdpParser) skipValues() {
 // Nested lists and maps become nested arrays and tables (Evennia sends them
 // as JSON text); table keys are sorted. The "options" keyword is never sent.
 func encodeMSDP(m sdk.Message) []byte {
-	kwargs := withoutOptions(m.Kwargs)
+	kwargs := contract.WithoutOptions(m.Kwargs)
 	head := append([]byte{msdpVAR}, msdpText(m.Name)...)
 	head = append(head, msdpVAL)
 	if len(m.Args) == 0 && len(kwargs) == 0 {

@@ -20,8 +20,12 @@ import (
 // Values are JSON-shaped: nil, bool, int64, float64, string, []any and
 // map[string]any.
 type Message struct {
-	Name   string
-	Args   []any
+	// Name is the inputfunc or outputfunc ("text", "prompt", "client_options" ...).
+	Name string
+	// Args are the positional arguments.
+	Args []any
+	// Kwargs are the keyword arguments; "options" holds Portico's own
+	// output options (echo, raw, nocolor ...).
 	Kwargs map[string]any
 }
 
@@ -182,4 +186,20 @@ func normaliseNumbers(v any) any {
 	default:
 		return v
 	}
+}
+
+// WithoutOptions returns kwargs without the "options" key (Portico's own
+// output options, never sent to a client as data), copying only when it is
+// there.
+func WithoutOptions(kwargs map[string]any) map[string]any {
+	if _, ok := kwargs["options"]; !ok {
+		return kwargs
+	}
+	out := make(map[string]any, len(kwargs))
+	for k, v := range kwargs {
+		if k != "options" {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -58,21 +58,38 @@ var SyncFields = []string{
 // contract. Plugins keep it in their portal sessions, the host in its
 // server sessions; sync events carry it across.
 type SessionData struct {
-	Sessid              uint64
-	ProtocolKey         string
-	Address             string
-	Suid                string
-	UID                 int64
-	Csessid             string
-	UName               string
-	LoggedIn            bool
-	PUID                int64
-	ConnTime            time.Time
-	CmdLast             time.Time
-	CmdLastVisible      time.Time
-	CmdTotal            int64
-	ProtocolFlags       map[string]any
-	ServerData          map[string]any
+	// Sessid is unique across all plugins and never reused.
+	Sessid uint64
+	// ProtocolKey names the protocol ("telnet", "ssh", "websocket" ...).
+	ProtocolKey string
+	// Address is the client's address ("host:port"), or a bot's target.
+	Address string
+	// Suid is Evennia's server-side unique id (unused by Portico's host).
+	Suid string
+	// UID is the logged-in account's id, 0 before login.
+	UID int64
+	// Csessid is a browser's client session id (websocket resume).
+	Csessid string
+	// UName is the logged-in account's name.
+	UName string
+	// LoggedIn reports whether the session has logged in.
+	LoggedIn bool
+	// PUID is the id of the character the session puppets, 0 if none.
+	PUID int64
+	// ConnTime is when the client connected.
+	ConnTime time.Time
+	// CmdLast is the last input of any kind (idle included).
+	CmdLast time.Time
+	// CmdLastVisible is the last input that was not "idle".
+	CmdLastVisible time.Time
+	// CmdTotal counts the commands the session sent.
+	CmdTotal int64
+	// ProtocolFlags are the client's capabilities and settings (Evennia's
+	// protocol_flags: ENCODING, SCREENWIDTH, ANSI ...); synced merges them.
+	ProtocolFlags map[string]any
+	// ServerData is data the host keeps with the session across reloads.
+	ServerData map[string]any
+	// CmdsetStorageString names the command set in use.
 	CmdsetStorageString string
 }
 

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+
+	gliderssh "github.com/gliderlabs/ssh"
+	"github.com/portico-mud/portico/sdk"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Authentication follows Evennia's SSH portal: every client gets in, and
+// the host decides who it is. The plugin records what the client proved
+// (a password it typed, a key it signed with) and hands it to the host
+// with the session's Connect; right credentials log the session straight
+// in, wrong ones land on the normal login screen.
+//
+// What the client proved is recorded in the Permissions the successful
+// auth callback returns, never in values an earlier callback left behind.
+// gliderlabs/ssh keeps the last key its PublicKeyHandler admitted in the
+// connection's context, and a client may offer (query) a key without
+// holding its private half, then log in with a password: that key must
+// not log anyone in (CVE-2024-45337, gliderlabs/ssh#242). x/crypto/ssh
+// calls VerifiedPublicKeyCallback only after the signature was checked,
+// and ServerConn.Permissions holds the Permissions of the method that
+// succeeded, so those two are what the session handler trusts.
+
+// Permissions extension keys this plugin's auth callbacks set.
+const (
+	extMethod   = "portico-auth-method"
+	extPassword = "portico-password"
+	extKey      = "portico-public-key"
+)
+
+// Auth method names, as SSH spells them.
+const (
+	methodPassword    = "password"
+	methodKeyboard    = "keyboard-interactive"
+	methodPublicKey   = "publickey"
+	passwordQuestion  = "Password: "
+	maxCredentialName = 256
+)
+
+// serverConfig is gliderlabs' ServerConfigCallback: the auth callbacks
+// that record credentials. gliderlabs adds its own PasswordCallback or
+// KeyboardInteractiveCallback only when its handlers are set, and they are
+// not; its PublicKeyHandler (admitKey) stays, since it also keeps the
+// "none" method from succeeding.
+func serverConfig(gliderssh.Context) *gossh.ServerConfig {
+	return &gossh.ServerConfig{
+		PasswordCallback:            passwordCallback,
+		KeyboardInteractiveCallback: keyboardInteractiveCallback,
+		VerifiedPublicKeyCallback:   verifiedKeyCallback,
+	}
+}
+
+// admitKey admits every public key offered: the host judges the key once
+// the client has proved it holds it.
+func admitKey(gliderssh.Context, gliderssh.PublicKey) bool { return true }
+
+func passwordCallback(_ gossh.ConnMetadata, password []byte) (*gossh.Permissions, error) {
+	return &gossh.Permissions{Extensions: map[string]string{
+		extMethod: methodPassword, extPassword: string(password)}}, nil
+}
+
+// keyboardInteractiveCallback asks for a password, as an SSH server with
+// passwords does: OpenSSH tries keyboard-interactive before password, and
+// a client without keys then gets the password prompt it expects. An
+// empty answer leads to the login screen.
+func keyboardInteractiveCallback(_ gossh.ConnMetadata, challenge gossh.KeyboardInteractiveChallenge) (*gossh.Permissions, error) {
+	answers, err := challenge("", "", []string{passwordQuestion}, []bool{false})
+	if err != nil {
+		return nil, err
+	}
+	perms := &gossh.Permissions{Extensions: map[string]string{extMethod: methodKeyboard}}
+	if len(answers) == 1 {
+		perms.Extensions[extPassword] = answers[0]
+	}
+	return perms, nil
+}
+
+func verifiedKeyCallback(_ gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+	return &gossh.Permissions{Extensions: map[string]string{
+		extMethod: methodPublicKey, extKey: string(key.Marshal())}}, nil
+}
+
+// credentials returns what the client proved while logging in on conn
+// perms (ServerConn.Permissions), for user. ctxKey is the key gliderlabs
+// recorded (Session.PublicKey()); a verified key must match it, a second
+// check that costs nothing. ok is false when there is nothing to check:
+// no password given, or a method that proves nothing.
+func credentials(perms *gossh.Permissions, user string, ctxKey gliderssh.PublicKey) (c sdk.Credentials, ok bool) {
+	if perms == nil {
+		return sdk.Credentials{}, false
+	}
+	name := cleanName(user)
+	ext := perms.Extensions
+	switch ext[extMethod] {
+	case methodPassword, methodKeyboard:
+		pw := ext[extPassword]
+		if pw == "" {
+			return sdk.Credentials{}, false
+		}
+		return sdk.Credentials{Name: name, Password: strings.ToValidUTF8(pw, "\uFFFD")}, true
+	case methodPublicKey:
+		wire := []byte(ext[extKey])
+		if len(wire) == 0 || ctxKey == nil || !bytes.Equal(ctxKey.Marshal(), wire) {
+			return sdk.Credentials{}, false
+		}
+		return sdk.Credentials{Name: name, PublicKey: wire}, true
+	}
+	return sdk.Credentials{}, false
+}
+
+// cleanName makes an SSH user name safe to carry: valid UTF-8 (the
+// contract's strings must be) and bounded.
+func cleanName(user string) string {
+	if len(user) > maxCredentialName {
+		user = user[:maxCredentialName]
+	}
+	return strings.ToValidUTF8(user, "\uFFFD")
+}

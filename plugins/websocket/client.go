@@ -1,0 +1,312 @@
+package main
+
+import (
+	"errors"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
+)
+
+// client is the sdk.Conn behind one websocket session. It outlives the
+// connections that carry it: a page reload or a dropped connection detaches
+// its socket, and a new connection presenting the same csessid within the
+// resume grace attaches in its place, so that the session keeps its id and
+// its login (Evennia's #1562/#1075: a reload must not make a second
+// session; #3442: a dead connection must not leave an immortal one).
+//
+// Output goes into the client's queue and a writer goroutine, which exists
+// only while there is something to write and a socket to write it to,
+// drains it into the attached socket. What is produced while no socket is
+// attached waits in the queue for the next one.
+//
+// Locking: mu guards the fields after it. No sdk.Session method is called
+// and nothing blocks on the network while mu is held. Plugin.mu (the
+// csessid registry) is never taken while mu is held. writeMu is held by a
+// writer for one batch, so that batches reach the client in order even
+// while one socket replaces another.
+type client struct {
+	p       *Plugin
+	csessid string
+	limiter *rateLimiter
+	// sess is set before the client is shared with any other goroutine
+	// that reads it.
+	sess *sdk.Session
+
+	writeMu sync.Mutex
+
+	mu    sync.Mutex
+	sock  *socket
+	queue outQueue
+	// front goes out before the queue on the next write: what a resumed
+	// connection is told first.
+	front []sdk.Message
+	// ended is set once the session is over; nothing attaches any more.
+	ended bool
+	// closing is set when the host ended the session: once the queue is
+	// written the socket is closed with 1000 and closeReason.
+	closing     bool
+	closeReason string
+	grace       *time.Timer
+	// graceGen tells a grace timer that fired late that a newer detach
+	// (or an attach) has replaced it.
+	graceGen uint64
+	// echoOff and prompt are what the player's screen shows: a page that
+	// attaches while a password is asked for is asked again.
+	echoOff bool
+	prompt  *sdk.Message
+}
+
+var _ sdk.Conn = (*client)(nil)
+
+func newClient(p *Plugin, csessid string) *client {
+	return &client{p: p, csessid: csessid, limiter: newRateLimiter(p.cfg.CommandRate),
+		queue: outQueue{max: p.cfg.OutputBuffer}}
+}
+
+// Send queues output for the client. It never blocks on the network.
+func (c *client) Send(_ *sdk.Session, msgs []sdk.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return
+	}
+	c.queue.push(msgs...)
+	c.kickLocked()
+}
+
+// notice shows the player a line from the plugin itself.
+func (c *client) notice(text string) {
+	c.Send(c.sess, []sdk.Message{sdk.Text(text)})
+}
+
+// Close ends the connection: the session is gone from the portal (the host
+// disconnected it, or the plugin stops). The reason is shown, the queue
+// written, and the socket closed with 1000, which tells Evennia's client
+// (and ours) not to reconnect by itself.
+func (c *client) Close(reason string) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.stopGraceLocked()
+	if c.sock == nil {
+		c.queue.reset()
+		c.mu.Unlock()
+		c.p.unregister(c)
+		return
+	}
+	if reason != "" {
+		c.queue.push(sdk.Text(reason))
+	}
+	c.closing, c.closeReason = true, reason
+	c.kickLocked()
+	c.mu.Unlock()
+	c.p.unregister(c)
+}
+
+// kickLocked starts a writer for the attached socket if there is work and
+// none runs yet.
+func (c *client) kickLocked() {
+	s := c.sock
+	if s == nil || s.writing || s.failed || (c.queue.empty() && len(c.front) == 0 && !c.closing) {
+		return
+	}
+	s.writing = true
+	// Not counted in the plugin's wait group: a writer ends when its
+	// queue is empty or its socket fails, and the socket's handler kills
+	// the socket when it returns.
+	go c.writeLoop(s)
+}
+
+// writeLoop writes the queue to s until it is empty, s is no longer the
+// attached socket, or s fails. A batch that fails goes back to the front
+// of the queue for the next socket.
+func (c *client) writeLoop(s *socket) {
+	for {
+		c.writeMu.Lock()
+		c.mu.Lock()
+		if c.sock != s {
+			s.writing = false
+			c.mu.Unlock()
+			c.writeMu.Unlock()
+			return
+		}
+		batch := append(c.front, c.queue.take()...)
+		c.front = nil
+		if len(batch) == 0 {
+			s.writing = false
+			closing, reason := c.closing, c.closeReason
+			c.mu.Unlock()
+			c.writeMu.Unlock()
+			if closing {
+				s.close(websocket.StatusNormalClosure, reason)
+			}
+			return
+		}
+		// Noted when taken, under the same lock as a resume: whatever
+		// a new socket does not get from the queue, the player has been
+		// sent.
+		c.noteShownLocked(batch)
+		c.mu.Unlock()
+		n, err := c.writeBatch(s, batch)
+		if err != nil {
+			c.mu.Lock()
+			if !c.ended {
+				c.queue.unshift(batch[n:]...)
+			}
+			s.writing, s.failed = false, true
+			// A socket that replaced s gets what s did not take.
+			c.kickLocked()
+			c.mu.Unlock()
+			c.writeMu.Unlock()
+			c.p.log.Debug("websocket: write", "addr", s.addr, "err", err)
+			// The reader notices and detaches the socket.
+			s.kill()
+			return
+		}
+		c.writeMu.Unlock()
+	}
+}
+
+// writeBatch encodes and writes msgs; it returns how many were written
+// whole.
+func (c *client) writeBatch(s *socket, msgs []sdk.Message) (int, error) {
+	var rf renderFlags
+	c.sess.View(func(d *sdk.SessionData) { rf = renderFlagsOf(d.ProtocolFlags) })
+	for i, m := range msgs {
+		for _, f := range s.format.Encode(m, rf) {
+			if err := s.write(f); err != nil {
+				return i, err
+			}
+		}
+	}
+	return len(msgs), nil
+}
+
+// noteShownLocked follows the echo option and the last prompt through the
+// output taken for the player.
+func (c *client) noteShownLocked(msgs []sdk.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Name != "text" && m.Name != "prompt" {
+			continue
+		}
+		if m.Name == "prompt" {
+			p := *m
+			c.prompt = &p
+		}
+		if on, set := echoOption(*m); set {
+			c.echoOff = !on
+		}
+	}
+}
+
+// attach makes s the client's socket (a resume) and greets it with
+// notice. It reports false when the session has ended meanwhile. The
+// socket it replaces, if any, is returned for the caller to close.
+func (c *client) attach(s *socket, notice string) (old *socket, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil, false
+	}
+	c.stopGraceLocked()
+	old = c.sock
+	c.sock = s
+	c.front = []sdk.Message{sdk.Text(notice)}
+	if c.echoOff && c.prompt != nil {
+		// The new page knows nothing of the password being asked for.
+		p := *c.prompt
+		p.Kwargs = maps.Clone(p.Kwargs)
+		if p.Kwargs == nil {
+			p.Kwargs = map[string]any{}
+		}
+		p.Kwargs["options"] = map[string]any{"echo": false}
+		c.front = append(c.front, p)
+	}
+	c.kickLocked()
+	return old, true
+}
+
+// detach is called when s's connection ended. A clean close (1000, 1001)
+// ends the session at once; any other end keeps it for the resume grace,
+// when the client has a csessid to come back with.
+func (c *client) detach(s *socket, clean bool, reason string) {
+	c.mu.Lock()
+	if c.sock != s || c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.sock = nil
+	grace := time.Duration(c.p.cfg.ResumeGrace)
+	if clean || grace <= 0 || c.csessid == "" {
+		c.ended = true
+		c.queue.reset()
+		c.mu.Unlock()
+		c.p.unregister(c)
+		c.sess.Disconnected(reason)
+		return
+	}
+	c.graceGen++
+	gen := c.graceGen
+	c.grace = time.AfterFunc(grace, func() { c.expire(gen) })
+	c.mu.Unlock()
+	c.p.log.Info("websocket: connection lost; session kept for resume", "sessid", c.sess.ID(),
+		"addr", s.addr, "reason", reason, "grace", grace)
+}
+
+// expire ends a detached session whose grace ran out.
+func (c *client) expire(gen uint64) {
+	c.mu.Lock()
+	if gen != c.graceGen || c.sock != nil || c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.grace = nil
+	c.queue.reset()
+	c.mu.Unlock()
+	c.p.unregister(c)
+	c.p.log.Info("websocket: session not resumed in time; ending it", "sessid", c.sess.ID())
+	c.sess.Disconnected(reasonNotResumed)
+}
+
+// endByClient ends the session because its client asked (websocket_close):
+// the host is told, and the socket is closed with 1000.
+func (c *client) endByClient(s *socket) {
+	c.mu.Lock()
+	if c.sock != s || c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.queue.reset()
+	c.mu.Unlock()
+	c.p.unregister(c)
+	c.sess.Disconnected(reasonClientClosed)
+	s.close(websocket.StatusNormalClosure, "")
+}
+
+func (c *client) stopGraceLocked() {
+	c.graceGen++
+	if c.grace != nil {
+		c.grace.Stop()
+		c.grace = nil
+	}
+}
+
+// Reasons the host is given when a session ends here.
+const (
+	reasonClientClosed = "websocket closed by the client"
+	reasonNotResumed   = "websocket connection lost and not resumed"
+	reasonLost         = "websocket connection lost"
+)
+
+// errEnded is returned when a session ended while a connection was being
+// attached to it.
+var errEnded = errors.New("websocket: session ended")

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// routes serves the webclient page at /, its files under /static/, and
+// the websocket at /ws; an upgrade request at / is a websocket too, since
+// Evennia's own client connects there.
+func (p *Plugin) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			p.serveWS(w, r)
+			return
+		}
+		p.site.servePage(w, r)
+	})
+	mux.HandleFunc("GET /ws", p.serveWS)
+	mux.HandleFunc("GET /static/{name}", p.site.serveStatic)
+	return mux
+}
+
+// isUpgrade reports whether r asks for a websocket.
+func isUpgrade(r *http.Request) bool {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serveWS accepts a websocket and serves it until it closes: the handler's
+// goroutine is the connection's reader.
+func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   p.protos,
+		OriginPatterns: p.cfg.AllowedOrigins,
+	})
+	if err != nil {
+		// Accept has answered the request with the reason.
+		p.log.Info("websocket: handshake refused", "addr", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	ws.SetReadLimit(int64(p.maxMsg))
+	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), parseQuery(r.URL.RawQuery))
+	if !p.track(s) {
+		s.close(websocket.StatusGoingAway, "The server is shutting down.")
+		s.cancel()
+		return
+	}
+	// Run last to first: the connection is gone before Shutdown hears
+	// that its handler is.
+	defer p.untrack(s)
+	defer s.cancel()
+	defer s.kill()
+	c, resumed, err := p.open(s)
+	if err != nil {
+		p.log.Warn("websocket: no session for connection", "addr", s.addr, "err", err)
+		s.close(websocket.StatusTryAgainLater, msgNotReady)
+		return
+	}
+	p.log.Info("websocket: connected", "sessid", c.sess.ID(), "addr", s.addr, "format", s.format.Name(),
+		"resumed", resumed, "browser", s.q.browser, "cuid", s.q.cuid)
+	s.startPing(time.Duration(p.cfg.PingInterval), time.Duration(p.cfg.PingTimeout))
+	defer s.stopPing()
+	for {
+		typ, data, err := ws.Read(s.ctx)
+		if err != nil {
+			code := websocket.CloseStatus(err)
+			reason := reasonLost
+			switch {
+			case isClean(code):
+				reason = reasonClientClosed
+			case errors.Is(err, websocket.ErrMessageTooBig):
+				p.log.Info("websocket: message too big; connection closed", "sessid", c.sess.ID(),
+					"addr", s.addr, "limit", p.maxMsg)
+			}
+			p.log.Info("websocket: connection ended", "sessid", c.sess.ID(), "addr", s.addr, "code", int(code), "err", err)
+			c.detach(s, isClean(code), reason)
+			if p.connectionEnded != nil {
+				p.connectionEnded(code)
+			}
+			return
+		}
+		c.handleInput(s, typ, data)
+	}
+}

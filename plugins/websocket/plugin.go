@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
+)
+
+// ProtocolKey is the protocol_key of websocket sessions (Evennia's).
+const ProtocolKey = "websocket"
+
+// shutdownWait bounds how long Shutdown waits for goodbyes to be written
+// and closing handshakes to end before it drops what is left.
+const shutdownWait = 3 * time.Second
+
+// Plugin is the websocket protocol plugin.
+type Plugin struct {
+	cfg    Config
+	portal *sdk.Portal
+	log    *slog.Logger
+	host   sdk.HostInfo
+	maxMsg int
+	// protos is what Accept negotiates: the configured subprotocols, and
+	// v1.evennia.com last if they leave it out, so that a browser that
+	// offers it (ours does) is never refused: Chromium fails a handshake
+	// that answers an offer with no subprotocol.
+	protos  []string
+	proxies []netip.Prefix
+	site    *site
+	ln      net.Listener
+	srv     *http.Server
+	// ctx lives until Shutdown; every connection's context derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// wg counts connection handlers. Each is added under mu while closed
+	// is false, so that no Add can follow Shutdown's Wait.
+	wg sync.WaitGroup
+	// serveDone is closed when the HTTP server's Serve returns.
+	serveDone chan struct{}
+	// connectionEnded, set by tests, is called once a connection's end has
+	// been handled (its session detached or ended).
+	connectionEnded func(code websocket.StatusCode)
+
+	// openMu makes finding a session to resume and creating a new one
+	// atomic, so that two connections with one csessid cannot both make
+	// a session.
+	openMu sync.Mutex
+
+	mu sync.Mutex
+	// clients holds the resumable sessions by csessid.
+	clients map[string]*client
+	socks   map[*socket]struct{}
+	closed  bool
+}
+
+var _ sdk.Plugin = (*Plugin)(nil)
+
+// Configure validates the config and starts serving.
+func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
+	c := defaultConfig()
+	if err := cfg.Decode(&c); err != nil {
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return sdk.Info{}, err
+	}
+	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
+	var tlsCfg *tls.Config
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(resolve(cfg.Host.DataDir, c.TLSCert), resolve(cfg.Host.DataDir, c.TLSKey))
+		if err != nil {
+			return sdk.Info{}, fmt.Errorf("websocket: config keys tls_cert and tls_key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	st, err := newSite(cfg.Host)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return sdk.Info{}, fmt.Errorf("websocket: listen %s: %w", c.Listen, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	p.cfg, p.portal, p.log, p.host = c, portal, portal.Log(), cfg.Host
+	p.maxMsg = c.messageLimit(cfg.Host.MaxInputLength)
+	p.protos = acceptedSubprotocols(c.Subprotocols)
+	p.proxies, p.site, p.ln = proxies, st, ln
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.clients = map[string]*client{}
+	p.socks = map[*socket]struct{}{}
+	p.srv = &http.Server{
+		Handler:           p.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	p.serveDone = make(chan struct{})
+	go func() {
+		defer close(p.serveDone)
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("websocket: serve", "err", err)
+		}
+	}()
+	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
+		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", p.maxMsg)
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+}
+
+// acceptedSubprotocols is the configured list with v1.evennia.com added
+// at the end when it is missing.
+func acceptedSubprotocols(configured []string) []string {
+	for _, p := range configured {
+		if strings.EqualFold(p, ProtoV1) {
+			return configured
+		}
+	}
+	return append(append([]string(nil), configured...), ProtoV1)
+}
+
+// resolve makes a relative file name relative to the data directory.
+func resolve(dataDir, name string) string {
+	if filepath.IsAbs(name) || dataDir == "" {
+		return name
+	}
+	return filepath.Join(dataDir, name)
+}
+
+// Addr returns the address the plugin listens on.
+func (p *Plugin) Addr() net.Addr { return p.ln.Addr() }
+
+// Shutdown stops serving. The SDK has closed every session already, which
+// queued each client's goodbye and a 1000 close; they get a moment to go
+// out before every connection left is dropped.
+func (p *Plugin) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	clients := make([]*client, 0, len(p.clients))
+	for _, c := range p.clients {
+		clients = append(clients, c)
+	}
+	p.mu.Unlock()
+	// Sessions waiting for a resume have no socket to be told on; they
+	// end here, with their timers.
+	for _, c := range clients {
+		c.Close("")
+	}
+	wait, cancel := context.WithTimeout(ctx, shutdownWait)
+	defer cancel()
+	err := p.srv.Shutdown(wait)
+	if !waitGroup(wait, &p.wg) {
+		p.cancel()
+		for _, s := range p.sockets() {
+			s.kill()
+		}
+		final, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if !waitGroup(final, &p.wg) {
+			err = errors.Join(err, errors.New("websocket: shutdown: connections still open"))
+		}
+	}
+	p.cancel()
+	<-p.serveDone
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("websocket: shutdown: %w", err)
+	}
+	return nil
+}
+
+// waitGroup waits for wg until ctx ends; it reports whether wg finished.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// track records a live socket and counts its handler in wg; it reports
+// false once Shutdown began, and then the socket must not be served.
+func (p *Plugin) track(s *socket) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.socks[s] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+// untrack forgets a socket whose handler is done.
+func (p *Plugin) untrack(s *socket) {
+	p.mu.Lock()
+	delete(p.socks, s)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+func (p *Plugin) sockets() []*socket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*socket, 0, len(p.socks))
+	for s := range p.socks {
+		out = append(out, s)
+	}
+	return out
+}
+
+// lookup returns the resumable client with csessid, or nil.
+func (p *Plugin) lookup(csessid string) *client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clients[csessid]
+}
+
+func (p *Plugin) register(c *client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.clients[c.csessid] = c
+	}
+}
+
+// unregister forgets c, unless another client holds its csessid by now.
+func (p *Plugin) unregister(c *client) {
+	if c.csessid == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.clients[c.csessid] == c {
+		delete(p.clients, c.csessid)
+	}
+}

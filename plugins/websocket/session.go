@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
+)
+
+// newSessionTimeout bounds the wait for a session id (only long when the
+// host is away and the plugin has used up its ids).
+const newSessionTimeout = 10 * time.Second
+
+// Messages a client is shown about its connection.
+const (
+	msgResumed  = "Reconnected: your session was resumed."
+	msgReplaced = "This session was opened in another window."
+	msgNotReady = "The server is not ready; please try again in a moment."
+)
+
+// open gives a new connection its session: the one its csessid names, if
+// that one still waits for a resume (or is attached elsewhere: the page
+// was opened again, and the newest connection wins), or a new one.
+func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
+	p.openMu.Lock()
+	defer p.openMu.Unlock()
+	if s.q.csessid != "" && p.cfg.ResumeGrace > 0 {
+		if c := p.lookup(s.q.csessid); c != nil {
+			if old, ok := c.attach(s, msgResumed); ok {
+				if old != nil {
+					p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
+						"old_addr", old.addr, "new_addr", s.addr)
+					go old.close(closeReplaced, msgReplaced)
+				}
+				c.refresh(s)
+				return c, true, nil
+			}
+		}
+	}
+	c = newClient(p, s.q.csessid)
+	ctx, cancel := context.WithTimeout(s.ctx, newSessionTimeout)
+	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
+	cancel()
+	if err != nil {
+		return nil, false, fmt.Errorf("websocket: new session: %w", err)
+	}
+	sess.Update(func(d *sdk.SessionData) {
+		d.Csessid = s.q.csessid
+		for k, v := range socketFlags(s) {
+			d.ProtocolFlags[k] = v
+		}
+	})
+	c.mu.Lock()
+	c.sess = sess
+	if c.ended {
+		// The portal closed it already (the host shut everything down).
+		c.mu.Unlock()
+		return nil, false, errEnded
+	}
+	c.sock = s
+	c.kickLocked()
+	c.mu.Unlock()
+	if c.csessid != "" && p.cfg.ResumeGrace > 0 {
+		p.register(c)
+	}
+	sess.Connect()
+	return c, false, nil
+}
+
+// socketFlags are the protocol flags a connection sets, as Evennia's
+// webclient does: a CLIENTNAME naming the browser and the wire format,
+// UTF-8, all colours, OOB when the format carries it, and ISTYPING for
+// Evennia's own webclient format (its is_typing plugin).
+func socketFlags(s *socket) map[string]any {
+	browser := ""
+	if s.q.browser != "" {
+		browser = ":" + s.q.browser
+	}
+	flags := map[string]any{
+		contract.FlagClientName: fmt.Sprintf("Evennia Webclient (websocket%s [%s])", browser, s.format.Name()),
+		contract.FlagUTF8:       true,
+		"OOB":                   s.format.OOB(),
+		contract.FlagTrueColor:  true,
+		contract.FlagXterm256:   true,
+		contract.FlagANSI:       true,
+	}
+	if _, ok := s.format.(v1Format); ok {
+		flags["ISTYPING"] = true
+	}
+	return flags
+}
+
+// refresh tells the host what changed with a resume: the address, and the
+// flags when the new connection speaks another format or browser.
+func (c *client) refresh(s *socket) {
+	var fields []string
+	flags := socketFlags(s)
+	c.sess.Update(func(d *sdk.SessionData) {
+		if d.Address != s.addr {
+			d.Address = s.addr
+			fields = append(fields, contract.FieldAddress)
+		}
+		changed := false
+		for k, v := range flags {
+			if d.ProtocolFlags[k] != v {
+				d.ProtocolFlags[k] = v
+				changed = true
+			}
+		}
+		if changed {
+			fields = append(fields, contract.FieldProtocolFlags)
+		}
+	})
+	if len(fields) > 0 {
+		c.sess.Sync(fields...)
+	}
+}
+
+// isClean reports whether a connection's close code ends its session at
+// once: 1000 (closed on purpose) and 1001 (going away), as in Evennia.
+// Anything else, a missing close frame included, is a dropped connection.
+func isClean(code websocket.StatusCode) bool {
+	return code == websocket.StatusNormalClosure || code == websocket.StatusGoingAway
+}
