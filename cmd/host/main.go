@@ -112,21 +112,16 @@ func statusCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "status"}, false)
+			data, err := callHost(cfg, control.Request{Cmd: "status"})
 			if err != nil {
 				return err
 			}
-			if !resp.OK {
-				return errors.New(resp.Error)
-			}
 			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(resp.Data))
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
 				return err
 			}
 			var st host.Status
-			if err := json.Unmarshal(resp.Data, &st); err != nil {
+			if err := json.Unmarshal(data, &st); err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
 			printStatus(cmd.OutOrStdout(), st)
@@ -325,21 +320,16 @@ func sessionsCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "sessions"}, false)
+			data, err := callHost(cfg, control.Request{Cmd: "sessions"})
 			if err != nil {
 				return err
 			}
-			if !resp.OK {
-				return errors.New(resp.Error)
-			}
 			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(resp.Data))
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
 				return err
 			}
 			var list []host.SessionInfo
-			if err := json.Unmarshal(resp.Data, &list); err != nil {
+			if err := json.Unmarshal(data, &list); err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -366,17 +356,12 @@ func announceCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "announce",
-				Args: map[string]string{"text": strings.Join(args, " ")}}, false)
+			data, err := callHost(cfg, control.Request{Cmd: "announce",
+				Args: map[string]string{"text": strings.Join(args, " ")}})
 			if err != nil {
 				return err
 			}
-			if !resp.OK {
-				return errors.New(resp.Error)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", resp.Data)
+			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", data)
 			return nil
 		},
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/portico-mud/portico/sdk"
 	"net"
-	"reflect"
-	"strconv"
 	"time"
 )
 
@@ -74,26 +72,5 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Duration is a time.Duration read from config as a Go duration string
-// ("30s", "1m") or a number of seconds.
-type Duration time.Duration
-
-// UnmarshalJSON reads "30s" or 30. A bad value is reported as a
-// json.UnmarshalTypeError, which the JSON decoder completes with the key's
-// name, so that the error names the key.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if v, err := time.ParseDuration(s); err == nil {
-			*d = Duration(v)
-			return nil
-		}
-		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: reflect.TypeFor[Duration]()}
-	}
-	var secs float64
-	if err := json.Unmarshal(b, &secs); err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
-	}
-	*d = Duration(secs * float64(time.Second))
-	return nil
-}
+// Duration is sdk.Duration: a config duration ("30s" or seconds).
+type Duration = sdk.Duration
