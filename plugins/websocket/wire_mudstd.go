@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
-	"github.com/portico-mud/portico/sdk/gmcp"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/gmcp"
 	"github.com/portico-mud/portico/sdk/markup"
 )
 
