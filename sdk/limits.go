@@ -13,6 +13,24 @@ import (
 // refused the client; the client has been told and its Conn closed.
 var ErrRefused = errors.New("connection refused by a limit")
 
+// refusal is a connection limit's refusal: ErrRefused with what the client
+// was told.
+type refusal struct{ message string }
+
+func (r *refusal) Error() string        { return "connection refused by a limit: " + r.message }
+func (r *refusal) Is(target error) bool { return target == ErrRefused }
+
+// RefusalMessage returns what a client refused by a connection limit was
+// told (NewSession's error), so that a plugin whose Conn could not show it
+// yet (no socket at that point) can show it itself.
+func RefusalMessage(err error) (string, bool) {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.message, true
+	}
+	return "", false
+}
+
 // Messages clients see from the connection limits.
 const (
 	MsgTooManyConnections = "Too many connections from your address. Close one and try again."
@@ -85,7 +103,7 @@ func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 	}
 	if wait > maxConnectionWait {
 		p.mu.Unlock()
-		return errors.New(msgServerBusy)
+		return &refusal{message: msgServerBusy}
 	}
 	p.connTokens--
 	name := p.host.ServerName

@@ -94,7 +94,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	ip := clientIP(address)
 	if ip != "" && !p.admitAddress(ip) {
 		conn.Close(MsgTooManyConnections)
-		return nil, fmt.Errorf("portal: %s: %w: too many connections", address, ErrRefused)
+		return nil, fmt.Errorf("portal: %s: %w", address, &refusal{message: MsgTooManyConnections})
 	}
 	id, err := p.nextID(ctx)
 	if err != nil {
@@ -110,7 +110,11 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	if ip != "" {
 		if err := p.waitTurn(ctx, s); err != nil {
 			p.removeSession(s, "", false)
-			conn.Close(err.Error())
+			msg := err.Error()
+			if m, ok := RefusalMessage(err); ok {
+				msg = m
+			}
+			conn.Close(msg)
 			return nil, fmt.Errorf("portal: %s: %w", address, err)
 		}
 	}

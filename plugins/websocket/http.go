@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/portico-mud/portico/sdk"
 	"net/http"
 	"strings"
 	"time"
@@ -66,6 +67,16 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.cancel()
 	defer s.kill()
 	c, resumed, err := p.open(s)
+	if msg, ok := sdk.RefusalMessage(err); ok {
+		// A connection limit: the client is told why, in its own format,
+		// before the close (its session had no socket to show it on).
+		p.log.Info("websocket: connection refused by a limit", "addr", s.addr, "reason", msg)
+		for _, f := range s.format.Encode(sdk.Text(msg), renderFlags{}) {
+			_ = s.write(f)
+		}
+		s.close(websocket.StatusPolicyViolation, msg)
+		return
+	}
 	if err != nil {
 		p.log.Warn("websocket: no session for connection", "addr", s.addr, "err", err)
 		s.close(websocket.StatusTryAgainLater, msgNotReady)
