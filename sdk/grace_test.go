@@ -53,52 +53,71 @@ func (p *gracePlugin) Configure(context.Context, Config, *Portal) (Info, error) 
 
 func (p *gracePlugin) Shutdown(context.Context) error { close(p.shutdown); return nil }
 
-// TestHostLostGrace: when the host's link drops without a Detach (a host
-// crash), clients are told the server is restarting; when no host comes
-// back within the grace period they are closed with a message and the
-// plugin shuts down, so that no plugin runs forever without a host.
-func TestHostLostGrace(t *testing.T) {
-	plugin := &gracePlugin{shutdown: make(chan struct{})}
-	srv := NewServer(plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	lost := make(chan struct{})
-	srv.OnHostLost = func() { close(lost) }
+// graceFixture is a plugin server on an in-memory gRPC connection, with
+// one connected session and its link open.
+type graceFixture struct {
+	srv    *Server
+	client portalpb.PortalClient
+	plugin *gracePlugin
+	conn   *graceConn
+	sess   *Session
+	lost   chan struct{}
+	ctx    context.Context
+	// dropLink ends the first link without a word, as a dying host does.
+	dropLink context.CancelFunc
+}
 
+func newGraceFixture(t *testing.T, graceMs int64) *graceFixture {
+	t.Helper()
+	f := &graceFixture{plugin: &gracePlugin{shutdown: make(chan struct{})}, lost: make(chan struct{})}
+	f.srv = NewServer(f.plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.srv.OnHostLost = func() { close(f.lost) }
 	ln := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
-	portalpb.RegisterPortalServer(gs, srv)
+	portalpb.RegisterPortalServer(gs, f.srv)
 	go gs.Serve(ln)
-	defer gs.Stop()
+	t.Cleanup(gs.Stop)
 	cc, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ln.Dial() }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
-	client := portalpb.NewPortalClient(cc)
+	t.Cleanup(func() { cc.Close() })
+	f.client = portalpb.NewPortalClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
-		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 300}}); err != nil {
+	t.Cleanup(cancel)
+	f.ctx = ctx
+	if _, err := f.client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
+		SessidStart: 1, SessidCount: 100, ReattachGraceMs: graceMs}}); err != nil {
 		t.Fatal(err)
 	}
-	conn := &graceConn{done: make(chan struct{}), told: make(chan struct{}, 1)}
-	sess, err := srv.Portal().NewSession(ctx, conn, "grace", "127.0.0.1:1")
-	if err != nil {
+	f.conn = &graceConn{done: make(chan struct{}), told: make(chan struct{}, 1)}
+	if f.sess, err = f.srv.Portal().NewSession(ctx, f.conn, "grace", "127.0.0.1:1"); err != nil {
 		t.Fatal(err)
 	}
-	sess.Connect()
-
+	f.sess.Connect()
 	linkCtx, dropLink := context.WithCancel(ctx)
-	stream, err := client.Link(linkCtx)
+	f.dropLink = dropLink
+	stream, err := f.client.Link(linkCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stream.Recv(); err != nil { // the Connect frame: the link is up
 		t.Fatal(err)
 	}
+	return f
+}
+
+// TestHostLostGrace: when the host's link drops without a Detach (a host
+// crash), clients are told the server is restarting; when no host comes
+// back within the grace period they are closed with a message and the
+// plugin shuts down, so that no plugin runs forever without a host.
+func TestHostLostGrace(t *testing.T) {
+	f := newGraceFixture(t, 300)
+	conn, lost, plugin, srv := f.conn, f.lost, f.plugin, f.srv
 	start := time.Now()
-	dropLink() // the host dies without a word
+	f.dropLink() // the host dies without a word
 
 	select {
 	case <-lost:
@@ -130,44 +149,9 @@ func TestHostLostGrace(t *testing.T) {
 // TestHostBackWithinGrace: a new link within the grace period cancels it;
 // nobody is closed.
 func TestHostBackWithinGrace(t *testing.T) {
-	plugin := &gracePlugin{shutdown: make(chan struct{})}
-	srv := NewServer(plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	lost := make(chan struct{})
-	srv.OnHostLost = func() { close(lost) }
-	ln := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	portalpb.RegisterPortalServer(gs, srv)
-	go gs.Serve(ln)
-	defer gs.Stop()
-	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(context.Context, string) (net.Conn, error) { return ln.Dial() }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	client := portalpb.NewPortalClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
-		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 400}}); err != nil {
-		t.Fatal(err)
-	}
-	conn := &graceConn{done: make(chan struct{}), told: make(chan struct{}, 1)}
-	sess, err := srv.Portal().NewSession(ctx, conn, "grace", "127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess.Connect()
-	linkCtx, dropLink := context.WithCancel(ctx)
-	stream, err := client.Link(linkCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	dropLink()
+	f := newGraceFixture(t, 400)
+	conn, lost, sess, client, ctx := f.conn, f.lost, f.sess, f.client, f.ctx
+	f.dropLink()
 	// Once the plugin has noticed (and told its client), input typed while
 	// no host is attached waits in the outbox. Input sent into a link in
 	// the instant before a crash is noticed can be lost: delivery is at
@@ -182,12 +166,12 @@ func TestHostBackWithinGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := stream2.Recv()
+	frame, err := stream2.Recv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.GetEvents()[0].GetDataIn().GetMessages()[0].GetStrArgs(); len(got) != 1 || got[0] != "hello?" {
-		t.Fatalf("buffered input not delivered on the new link: %v", f)
+	if got := frame.GetEvents()[0].GetDataIn().GetMessages()[0].GetStrArgs(); len(got) != 1 || got[0] != "hello?" {
+		t.Fatalf("buffered input not delivered on the new link: %v", frame)
 	}
 	select {
 	case <-lost:
