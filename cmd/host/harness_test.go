@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -285,12 +285,43 @@ func (h *testHost) waitPlugin(name string, cond func(p pluginStatus) bool) plugi
 type telnetClient struct {
 	t    *testing.T
 	conn net.Conn
-	mu   sync.Mutex
-	buf  []byte
+	*output
+}
+
+// output collects what a peer sends (a socket, a child process's pipe) for
+// the tests to wait on.
+type output struct {
+	mu  sync.Mutex
+	buf []byte
 	// seen is the offset up to which expect has consumed output.
 	seen   int
 	update chan struct{}
 	closed chan struct{}
+}
+
+func newOutput() *output {
+	return &output{update: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+// collect reads r until it ends; closed is closed then.
+func (o *output) collect(r io.Reader) {
+	defer close(o.closed)
+	b := make([]byte, 4096)
+	for {
+		n, err := r.Read(b)
+		if n > 0 {
+			o.mu.Lock()
+			o.buf = append(o.buf, b[:n]...)
+			o.mu.Unlock()
+			select {
+			case o.update <- struct{}{}:
+			default:
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func dialTelnet(t *testing.T, addr string) *telnetClient {
@@ -305,27 +336,8 @@ func dialTelnet(t *testing.T, addr string) *telnetClient {
 // wrapTelnet makes a test client of an open connection.
 func wrapTelnet(t *testing.T, conn net.Conn) *telnetClient {
 	t.Helper()
-	c := &telnetClient{t: t, conn: conn, update: make(chan struct{}, 1), closed: make(chan struct{})}
-	go func() {
-		defer close(c.closed)
-		r := bufio.NewReader(conn)
-		b := make([]byte, 4096)
-		for {
-			n, err := r.Read(b)
-			if n > 0 {
-				c.mu.Lock()
-				c.buf = append(c.buf, b[:n]...)
-				c.mu.Unlock()
-				select {
-				case c.update <- struct{}{}:
-				default:
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	c := &telnetClient{t: t, conn: conn, output: newOutput()}
+	go c.collect(conn)
 	t.Cleanup(func() { conn.Close(); <-c.closed })
 	return c
 }
@@ -356,7 +368,7 @@ func (c *telnetClient) expect(want string) string {
 }
 
 // await is expect without failing the test, for use from goroutines.
-func (c *telnetClient) await(want string, within time.Duration) (string, error) {
+func (c *output) await(want string, within time.Duration) (string, error) {
 	timeout := time.After(within)
 	for {
 		c.mu.Lock()

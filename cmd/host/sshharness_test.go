@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -210,11 +209,7 @@ type ptyProcess struct {
 	master *os.File
 	cmd    *exec.Cmd
 
-	mu     sync.Mutex
-	buf    []byte
-	seen   int
-	update chan struct{}
-	closed chan struct{}
+	*output
 	exited chan struct{}
 }
 
@@ -248,8 +243,7 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 	if err != nil {
 		t.Fatalf("open pty slave: %v", err)
 	}
-	p := &ptyProcess{t: t, master: master, update: make(chan struct{}, 1),
-		closed: make(chan struct{}), exited: make(chan struct{})}
+	p := &ptyProcess{t: t, master: master, output: newOutput(), exited: make(chan struct{})}
 	p.resize(rows, cols)
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
@@ -258,7 +252,7 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 		t.Fatalf("start %s on a pty: %v", name, err)
 	}
 	slave.Close() // the child has it; the master sees EIO once it exits
-	go p.read()
+	go p.collect(p.master)
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		select {
@@ -271,26 +265,6 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 		<-p.closed
 	})
 	return p
-}
-
-func (p *ptyProcess) read() {
-	defer close(p.closed)
-	b := make([]byte, 4096)
-	for {
-		n, err := p.master.Read(b)
-		if n > 0 {
-			p.mu.Lock()
-			p.buf = append(p.buf, b[:n]...)
-			p.mu.Unlock()
-			select {
-			case p.update <- struct{}{}:
-			default:
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // resize sets the terminal's size, as a terminal emulator's window resize
@@ -322,30 +296,11 @@ func (p *ptyProcess) typeKeys(s string) {
 // expect waits until want appears in output not yet consumed.
 func (p *ptyProcess) expect(want string) string {
 	p.t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		p.mu.Lock()
-		rest := string(p.buf[p.seen:])
-		if i := strings.Index(rest, want); i >= 0 {
-			p.seen += i + len(want)
-			p.mu.Unlock()
-			return rest[:i+len(want)]
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.update:
-		case <-p.closed:
-			p.mu.Lock()
-			rest := string(p.buf[p.seen:])
-			p.mu.Unlock()
-			if strings.Contains(rest, want) {
-				continue
-			}
-			p.t.Fatalf("the terminal closed before %q; unread output %q", want, rest)
-		case <-timeout:
-			p.t.Fatalf("timed out waiting for %q; unread output %q", want, rest)
-		}
+	got, err := p.await(want, 20*time.Second)
+	if err != nil {
+		p.t.Fatal(err)
 	}
+	return got
 }
 
 // waitExit waits for the process to end and returns its exit code.

@@ -263,8 +263,8 @@ func TestPlainTelnetClient(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &pipeClient{t: t, update: make(chan struct{}, 1), closed: make(chan struct{})}
-	go c.read(stdout)
+	c := &pipeClient{t: t, output: newOutput()}
+	go c.collect(stdout)
 	defer func() {
 		stdin.Close()
 		cancel()
@@ -294,34 +294,10 @@ func TestPlainTelnetClient(t *testing.T) {
 	}
 }
 
-// pipeClient collects a child process's output.
+// pipeClient talks to a child process through its pipes.
 type pipeClient struct {
-	t      *testing.T
-	mu     sync.Mutex
-	buf    []byte
-	seen   int
-	update chan struct{}
-	closed chan struct{}
-}
-
-func (c *pipeClient) read(r io.Reader) {
-	defer close(c.closed)
-	b := make([]byte, 4096)
-	for {
-		n, err := r.Read(b)
-		if n > 0 {
-			c.mu.Lock()
-			c.buf = append(c.buf, b[:n]...)
-			c.mu.Unlock()
-			select {
-			case c.update <- struct{}{}:
-			default:
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	t *testing.T
+	*output
 }
 
 func (c *pipeClient) send(w io.Writer, line string) {
@@ -334,28 +310,7 @@ func (c *pipeClient) send(w io.Writer, line string) {
 // expect waits until want appears in output not yet consumed.
 func (c *pipeClient) expect(want string) {
 	c.t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		c.mu.Lock()
-		rest := string(c.buf[c.seen:])
-		if i := strings.Index(rest, want); i >= 0 {
-			c.seen += i + len(want)
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.update:
-		case <-c.closed:
-			c.mu.Lock()
-			rest = string(c.buf[c.seen:])
-			c.mu.Unlock()
-			if strings.Contains(rest, want) {
-				continue
-			}
-			c.t.Fatalf("telnet ended before %q; unread output:\n%q", want, rest)
-		case <-timeout:
-			c.t.Fatalf("timed out waiting for %q; unread output:\n%q", want, rest)
-		}
+	if _, err := c.await(want, 20*time.Second); err != nil {
+		c.t.Fatal(err)
 	}
 }
