@@ -41,16 +41,28 @@ const (
 	maxCredentialName = 256
 )
 
-// serverConfig is gliderlabs' ServerConfigCallback: the auth callbacks
-// that record credentials. gliderlabs adds its own PasswordCallback or
-// KeyboardInteractiveCallback only when its handlers are set, and they are
-// not; its PublicKeyHandler (admitKey) stays, since it also keeps the
-// "none" method from succeeding.
-func serverConfig(gliderssh.Context) *gossh.ServerConfig {
+// serverConfig is gliderlabs' ServerConfigCallback, called once per
+// connection: the auth callbacks that record credentials. gliderlabs adds
+// its own PasswordCallback or KeyboardInteractiveCallback only when its
+// handlers are set, and they are not; its PublicKeyHandler (admitKey)
+// stays, since it also keeps the "none" method from succeeding. The
+// AuthLogCallback tells the connection's guard when authentication
+// succeeded, which ends its login_grace.
+func (p *Plugin) serverConfig(ctx gliderssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		PasswordCallback:            passwordCallback,
 		KeyboardInteractiveCallback: keyboardInteractiveCallback,
 		VerifiedPublicKeyCallback:   verifiedKeyCallback,
+		AuthLogCallback: func(_ gossh.ConnMetadata, _ string, err error) {
+			// x/crypto calls it after every attempt; err is nil only for
+			// the one that succeeded, right before it tells the client.
+			if err != nil {
+				return
+			}
+			if g := guardOf(ctx); g != nil {
+				g.authenticated()
+			}
+		},
 	}
 }
 

@@ -20,6 +20,10 @@ type Config struct {
 	// MaxLineLength is the longest input line in characters; 0 takes the
 	// host's limits.max_input_length.
 	MaxLineLength int `json:"max_line_length"`
+	// LoginGrace bounds the time from TCP connect to a successful SSH
+	// authentication (OpenSSH's LoginGraceTime): the version exchange,
+	// the key exchange and the auth methods the client tries.
+	LoginGrace Duration `json:"login_grace"`
 	// LoginTimeout bounds the time from TCP connect to an open shell or
 	// command: the handshake, authentication and the session request.
 	LoginTimeout Duration `json:"login_timeout"`
@@ -48,6 +52,11 @@ const (
 	// DefaultListen is the SSH port in Portico's default config. (Evennia
 	// uses 4004; Portico keeps 4001 for SSH next to telnet's 4000.)
 	DefaultListen = ":4001"
+	// DefaultLoginGrace is the time a client has to authenticate: enough
+	// for a client to try its keys and a player to type a password at the
+	// SSH prompt, shorter than OpenSSH's 120 s because idle
+	// unauthenticated connections are what a flood is made of.
+	DefaultLoginGrace = 20 * time.Second
 	// DefaultLoginTimeout is the time a client has to log in and open a
 	// session.
 	DefaultLoginTimeout = 30 * time.Second
@@ -69,6 +78,7 @@ const (
 func defaultConfig() Config {
 	return Config{
 		Listen:         DefaultListen,
+		LoginGrace:     Duration(DefaultLoginGrace),
 		LoginTimeout:   Duration(DefaultLoginTimeout),
 		Keepalive:      Duration(DefaultKeepalive),
 		ExecTimeout:    Duration(DefaultExecTimeout),
@@ -90,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessions < 1 {
 		return fmt.Errorf("ssh: config key max_sessions: must be at least 1")
+	}
+	if c.LoginGrace <= 0 {
+		return fmt.Errorf("ssh: config key login_grace: must be more than 0")
 	}
 	if c.LoginTimeout <= 0 {
 		return fmt.Errorf("ssh: config key login_timeout: must be more than 0")

@@ -24,7 +24,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":4001" || time.Duration(c.LoginTimeout) != 30*time.Second || c.IdleTimeout != 0 ||
+	if c.Listen != ":4001" || time.Duration(c.LoginGrace) != 20*time.Second ||
+		time.Duration(c.LoginTimeout) != 30*time.Second || c.IdleTimeout != 0 ||
 		c.MaxTimeout != 0 || time.Duration(c.Keepalive) != 30*time.Second || time.Duration(c.ExecTimeout) != 30*time.Second ||
 		c.MaxConnections != 1000 || c.MaxSessions != 10 || c.MaxLineLength != 0 || c.HostKey != "" {
 		t.Fatalf("defaults: %+v", c)
@@ -32,12 +33,13 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigValues(t *testing.T) {
-	c, err := decodeConfig(map[string]any{"listen": "127.0.0.1:2222", "login_timeout": "5s",
+	c, err := decodeConfig(map[string]any{"listen": "127.0.0.1:2222", "login_grace": "3s", "login_timeout": "5s",
 		"idle_timeout": 0, "keepalive": 15, "max_timeout": "12h", "exec_timeout": "1m"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(c.LoginTimeout) != 5*time.Second || time.Duration(c.Keepalive) != 15*time.Second ||
+	if time.Duration(c.LoginGrace) != 3*time.Second || time.Duration(c.LoginTimeout) != 5*time.Second ||
+		time.Duration(c.Keepalive) != 15*time.Second ||
 		time.Duration(c.MaxTimeout) != 12*time.Hour || time.Duration(c.ExecTimeout) != time.Minute {
 		t.Fatalf("parsed %+v", c)
 	}
@@ -52,6 +54,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{map[string]any{"listen": "nope"}, "listen"},
 		{map[string]any{"login_timeout": "soon"}, "login_timeout"},
 		{map[string]any{"login_timeout": "0"}, "login_timeout"},
+		{map[string]any{"login_grace": "later"}, "login_grace"},
+		{map[string]any{"login_grace": 0}, "login_grace"},
+		{map[string]any{"login_grace": "-5s"}, "login_grace"},
 		{map[string]any{"keepalive": "-1s"}, "keepalive"},
 		{map[string]any{"exec_timeout": 0}, "exec_timeout"},
 		{map[string]any{"max_line_length": -1}, "max_line_length"},

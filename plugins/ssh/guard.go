@@ -11,10 +11,12 @@ import (
 )
 
 // A guard bounds what one TCP connection may hold, so that no client can
-// stop the plugin or starve other players: how long it may take to log in
-// and open a session, how many sessions it may open, how many env requests
-// it may send, and when a dead one is closed. gliderlabs/ssh has none of
-// these of its own except a whole-connection idle and absolute timeout.
+// stop the plugin or starve other players: how many connections one
+// address may hold before they log in, how long a connection may take to
+// authenticate and to open a session, how many sessions it may open, how
+// many env requests it may send, and when a dead one is closed.
+// gliderlabs/ssh has none of these of its own except a whole-connection
+// idle and absolute timeout.
 
 const (
 	// lingerAfterLast is how long a connection whose last session ended is
@@ -39,12 +41,22 @@ type guardKey struct{}
 type guard struct {
 	p  *Plugin
 	nc net.Conn // the tracked TCP connection; Close ends everything
+	// addr is the client's address as the per-address limit counts it
+	// (addrKey).
+	addr string
 
+	mu sync.Mutex
+	// graceTimer closes the connection at login_grace unless the client
+	// authenticated; loginTimer at login_timeout unless a shell or
+	// command started.
+	graceTimer *time.Timer
 	loginTimer *time.Timer
-
-	mu       sync.Mutex
-	sessions int
-	started  bool // a shell or command ran: the login timer is off
+	authed     bool // the SSH user authentication succeeded
+	sessions   int
+	started    bool // a shell or command ran: the login timer is off
+	// admitted counts this connection's sessions the portal took (past
+	// its connection limits).
+	admitted int
 	linger   *time.Timer
 }
 
@@ -62,26 +74,41 @@ func (t *trackedConn) Close() error {
 	return err
 }
 
-// connCallback is gliderlabs' ConnCallback: it refuses connections past
-// max_connections and starts the login timer. Returning nil makes
-// gliderlabs close the connection.
+// connCallback is gliderlabs' ConnCallback, run for each accepted TCP
+// connection before anything is read from it or written to it. It refuses
+// the connection when its address already holds connections_per_ip
+// connections still logging in, or when max_connections are open, and
+// starts the login_grace and login_timeout timers. Returning nil makes
+// gliderlabs close the connection at once: a refused client costs no key
+// exchange.
 func (p *Plugin) connCallback(ctx gliderssh.Context, nc net.Conn) net.Conn {
+	g := &guard{p: p, addr: addrKey(nc.RemoteAddr())}
+	if !p.startups.add(g) {
+		p.log.Debug("ssh: connection refused: connections_per_ip connections from this address are logging in",
+			"addr", nc.RemoteAddr().String())
+		return nil
+	}
 	if n := p.open.Add(1); n > int64(p.cfg.MaxConnections) {
 		p.open.Add(-1)
+		p.startups.remove(g)
 		p.log.Debug("ssh: connection refused: max_connections reached", "addr", nc.RemoteAddr().String())
 		return nil
 	}
-	g := &guard{p: p}
 	tc := &trackedConn{Conn: nc}
 	tc.onClose = func() {
 		p.open.Add(-1)
 		g.stop()
 	}
 	g.nc = tc
+	// Under mu: a timer firing at once finds its fields set (stop reads
+	// them under mu).
+	g.mu.Lock()
+	g.graceTimer = time.AfterFunc(time.Duration(p.cfg.LoginGrace), g.graceExpired)
 	g.loginTimer = time.AfterFunc(time.Duration(p.cfg.LoginTimeout), func() {
 		p.log.Debug("ssh: login timeout", "addr", nc.RemoteAddr().String())
 		tc.Close()
 	})
+	g.mu.Unlock()
 	ctx.SetValue(guardKey{}, g)
 	return tc
 }
@@ -93,14 +120,68 @@ func guardOf(ctx gliderssh.Context) *guard {
 	return g
 }
 
-// stop ends the guard's timers once the connection is closed.
+// stop ends the guard's timers once the connection is closed, and counts
+// it out of its address's connections logging in if it still was one.
 func (g *guard) stop() {
-	g.loginTimer.Stop()
 	g.mu.Lock()
-	if g.linger != nil {
-		g.linger.Stop()
+	for _, t := range []*time.Timer{g.graceTimer, g.loginTimer, g.linger} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	g.mu.Unlock()
+	g.p.startups.remove(g)
+}
+
+// authenticated records that the SSH user authentication succeeded: the
+// login_grace timer is off. (The plugin admits every client; the host
+// judges the credentials once a shell or command starts.)
+func (g *guard) authenticated() {
+	g.mu.Lock()
+	g.authed = true
+	g.graceTimer.Stop()
+	g.mu.Unlock()
+}
+
+// graceExpired closes a connection that did not authenticate within
+// login_grace (OpenSSH's LoginGraceTime).
+func (g *guard) graceExpired() {
+	g.mu.Lock()
+	authed := g.authed
+	g.mu.Unlock()
+	if authed {
+		return
+	}
+	g.p.log.Debug("ssh: login grace expired", "addr", g.nc.RemoteAddr().String())
+	g.nc.Close()
+}
+
+// admit counts a session of the connection that the portal took.
+func (g *guard) admit() {
+	g.mu.Lock()
+	g.admitted++
+	g.mu.Unlock()
+}
+
+// dismiss counts an admitted session out once it ended.
+func (g *guard) dismiss() {
+	g.mu.Lock()
+	g.admitted--
+	g.mu.Unlock()
+}
+
+// refused closes the connection after the portal refused one of its
+// sessions (a connection limit; the client was told why), unless another
+// of its sessions is in the game. Left open, a refused connection would
+// linger uncounted (it no longer counts as logging in), and a client could
+// pile them up past every limit.
+func (g *guard) refused() {
+	g.mu.Lock()
+	alone := g.admitted == 0
+	g.mu.Unlock()
+	if alone {
+		g.nc.Close()
+	}
 }
 
 // begin counts a new session channel; it reports false past max_sessions.
@@ -130,16 +211,21 @@ func (g *guard) end() {
 }
 
 // sessionStarted stops the login timer when the first shell or command
-// starts, and starts keepalives on the connection.
+// starts, counts the connection out of those logging in (its sessions go
+// to the portal, whose per-address limit counts them from here on), and
+// starts keepalives on the connection.
 func (g *guard) sessionStarted(ctx gliderssh.Context) {
 	g.mu.Lock()
 	first := !g.started
 	g.started = true
+	if first {
+		g.loginTimer.Stop()
+	}
 	g.mu.Unlock()
 	if !first {
 		return
 	}
-	g.loginTimer.Stop()
+	g.p.startups.remove(g)
 	if every := time.Duration(g.p.cfg.Keepalive); every > 0 {
 		if sc, ok := ctx.Value(gliderssh.ContextKeyConn).(*gossh.ServerConn); ok {
 			go g.keepalive(ctx, sc, every)

@@ -44,6 +44,13 @@ func startPlugin(t *testing.T, raw map[string]any) *harness {
 
 func startPluginIn(t *testing.T, dataDir string, raw map[string]any) *harness {
 	t.Helper()
+	return startPluginWith(t, dataDir, raw, 0)
+}
+
+// startPluginWith is startPluginIn with the host's connections_per_ip
+// (0: none) told to the plugin.
+func startPluginWith(t *testing.T, dataDir string, raw map[string]any, perIP int) *harness {
+	t.Helper()
 	cfg := map[string]any{"listen": "127.0.0.1:0"}
 	for k, v := range raw {
 		cfg[k] = v
@@ -51,7 +58,7 @@ func startPluginIn(t *testing.T, dataDir string, raw map[string]any) *harness {
 	portal := sdk.NewTestPortal(testLogger())
 	p := &Plugin{}
 	info, err := p.Configure(context.Background(), sdk.Config{Raw: cfg,
-		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, MaxInputLength: 100}}, portal)
+		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, MaxInputLength: 100, ConnectionsPerIP: perIP}}, portal)
 	if err != nil {
 		t.Fatal(err)
 	}

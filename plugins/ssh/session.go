@@ -59,16 +59,24 @@ func (p *Plugin) handle(s gliderssh.Session) {
 	// may refuse it inside NewSession (telling the client and closing the
 	// conn itself).
 	c.ch.exit.Store(exitFailed)
+	g := guardOf(ctx)
 	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.RemoteAddr().String())
 	if errors.Is(err, sdk.ErrRefused) {
 		p.log.Debug("ssh: connection refused", "addr", s.RemoteAddr().String(), "err", err)
 		c.wait()
+		if g != nil {
+			g.refused()
+		}
 		return
 	}
 	if err != nil {
 		p.log.Warn("ssh: no session for connection", "err", err)
 		c.fail(msgNotReady)
 		return
+	}
+	if g != nil {
+		g.admit()
+		defer g.dismiss()
 	}
 	c.ch.exit.Store(exitOK)
 	c.announce(sess, req)

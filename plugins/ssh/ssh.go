@@ -34,6 +34,8 @@ type Plugin struct {
 	hostKey gossh.Signer
 	// open counts TCP connections, for max_connections.
 	open atomic.Int64
+	// startups counts the connections still logging in, per address.
+	startups *startups
 	// serving is closed when the accept loop has ended.
 	serving chan struct{}
 
@@ -78,6 +80,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	}
 	p.cfg, p.maxLine, p.portal, p.log, p.ln, p.hostKey = c, maxLine, portal, log, ln, signer
 	p.conns = map[*conn]struct{}{}
+	p.startups = newStartups(cfg.Host.ConnectionsPerIP)
 	p.requests = map[gliderssh.Session]sessionRequest{}
 	p.srv = p.newServer()
 	p.serving = make(chan struct{})
@@ -101,7 +104,7 @@ func (p *Plugin) newServer() *gliderssh.Server {
 		HostSigners:            []gliderssh.Signer{p.hostKey},
 		Version:                serverVersion,
 		PublicKeyHandler:       admitKey,
-		ServerConfigCallback:   serverConfig,
+		ServerConfigCallback:   p.serverConfig,
 		ConnCallback:           p.connCallback,
 		SessionRequestCallback: p.sessionRequestCallback,
 		IdleTimeout:            time.Duration(p.cfg.IdleTimeout),
@@ -165,6 +168,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 	}
 	err := p.srv.Close()
 	<-p.serving
+	p.startups.closeAll()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {
