@@ -64,9 +64,17 @@ func sshBlock(port int) string {
 // until the SSH plugin runs.
 func startSSHHost(t *testing.T) *sshHost {
 	t.Helper()
+	return startSSHHostWith(t, hostOptions{})
+}
+
+// startSSHHostWith is startSSHHost with o's limits (o.extra is replaced by
+// the SSH plugin's block).
+func startSSHHostWith(t *testing.T, o hostOptions) *sshHost {
+	t.Helper()
 	requireTools(t, "ssh", "sshpass", "ssh-keygen", "ssh-keyscan")
 	port := freePort(t)
-	th := startHostWith(t, hostOptions{extra: sshBlock(port)})
+	o.extra = sshBlock(port)
+	th := startHostWith(t, o)
 	t.Cleanup(func() {
 		if t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(th.dir, "data", "logs", "ssh.log")); err == nil {
