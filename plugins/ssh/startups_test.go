@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -334,5 +335,38 @@ func TestAddrKey(t *testing.T) {
 		if got := addrKey(a); got != tc.want {
 			t.Errorf("addrKey(%s) = %q, want %q", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestRefusedSessionClosesItsConnection: a connection whose session the
+// SDK's per-address limit refuses is told so and closed, not left to
+// linger uncounted (it no longer counts as logging in).
+func TestRefusedSessionClosesItsConnection(t *testing.T) {
+	s := suite()
+	s.New = func() sdk.Plugin { return &Plugin{} }
+	h := plugintest.StartWith(t, s, plugintest.HostOptions{ConnectionsPerIP: 1})
+	first, err := dialClient(h.Addr(), clientConfig("first", gossh.Password("")), xterm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	h.AwaitConnect()
+
+	client, err := gossh.Dial("tcp", h.Addr(), clientConfig("second", gossh.Password("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	second, err := openSession(client, xterm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.expect(t, sdk.MsgTooManyConnections)
+	done := make(chan error, 1)
+	go func() { done <- client.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(lingerAfterLast / 2):
+		t.Fatal("the connection of a refused session was left open")
 	}
 }
