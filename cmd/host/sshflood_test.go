@@ -25,6 +25,15 @@ func TestSSHIdleFloodFromOneAddress(t *testing.T) {
 		flood = 1000 // the SSH plugin's max_connections default
 		perIP = 32   // limits.connections_per_ip's default
 	)
+	// The flood's sockets are this process's: Go raised the soft limit on
+	// open files to the hard one at start.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < flood+200 {
+		t.Fatalf("this test opens %d sockets; the open-file limit is %d (raise ulimit -n)", flood, lim.Cur)
+	}
 	h := startSSHHostWith(t, hostOptions{limits: fmt.Sprintf("  connections_per_ip: %d\n", perIP)})
 	h.createAccount("Alice", "wonderland1")
 	addr := fmt.Sprintf("127.0.0.1:%d", h.port)

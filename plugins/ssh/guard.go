@@ -52,6 +52,7 @@ type guard struct {
 	graceTimer *time.Timer
 	loginTimer *time.Timer
 	authed     bool // the SSH user authentication succeeded
+	closed     bool // the connection is closed: no timer is started
 	sessions   int
 	started    bool // a shell or command ran: the login timer is off
 	// admitted counts this connection's sessions the portal took (past
@@ -83,31 +84,26 @@ func (t *trackedConn) Close() error {
 // exchange.
 func (p *Plugin) connCallback(ctx gliderssh.Context, nc net.Conn) net.Conn {
 	g := &guard{p: p, addr: addrKey(nc.RemoteAddr())}
-	if !p.startups.add(g) {
-		p.log.Debug("ssh: connection refused: connections_per_ip connections from this address are logging in",
-			"addr", nc.RemoteAddr().String())
-		return nil
-	}
-	if n := p.open.Add(1); n > int64(p.cfg.MaxConnections) {
-		p.open.Add(-1)
-		p.startups.remove(g)
-		p.log.Debug("ssh: connection refused: max_connections reached", "addr", nc.RemoteAddr().String())
-		return nil
-	}
 	tc := &trackedConn{Conn: nc}
 	tc.onClose = func() {
 		p.open.Add(-1)
 		g.stop()
 	}
 	g.nc = tc
-	// Under mu: a timer firing at once finds its fields set (stop reads
-	// them under mu).
+	if why := p.startups.admit(g, &p.open, p.cfg.MaxConnections); why != "" {
+		p.log.Debug("ssh: connection refused: "+why, "addr", nc.RemoteAddr().String())
+		return nil
+	}
 	g.mu.Lock()
-	g.graceTimer = time.AfterFunc(time.Duration(p.cfg.LoginGrace), g.graceExpired)
-	g.loginTimer = time.AfterFunc(time.Duration(p.cfg.LoginTimeout), func() {
-		p.log.Debug("ssh: login timeout", "addr", nc.RemoteAddr().String())
-		tc.Close()
-	})
+	// Shutdown may have closed the connection already; its timers would
+	// only outlive it.
+	if !g.closed {
+		g.graceTimer = time.AfterFunc(time.Duration(p.cfg.LoginGrace), g.graceExpired)
+		g.loginTimer = time.AfterFunc(time.Duration(p.cfg.LoginTimeout), func() {
+			p.log.Debug("ssh: login timeout", "addr", nc.RemoteAddr().String())
+			tc.Close()
+		})
+	}
 	g.mu.Unlock()
 	ctx.SetValue(guardKey{}, g)
 	return tc
@@ -124,6 +120,7 @@ func guardOf(ctx gliderssh.Context) *guard {
 // it out of its address's connections logging in if it still was one.
 func (g *guard) stop() {
 	g.mu.Lock()
+	g.closed = true
 	for _, t := range []*time.Timer{g.graceTimer, g.loginTimer, g.linger} {
 		if t != nil {
 			t.Stop()
@@ -139,7 +136,9 @@ func (g *guard) stop() {
 func (g *guard) authenticated() {
 	g.mu.Lock()
 	g.authed = true
-	g.graceTimer.Stop()
+	if g.graceTimer != nil {
+		g.graceTimer.Stop()
+	}
 	g.mu.Unlock()
 }
 
@@ -218,7 +217,7 @@ func (g *guard) sessionStarted(ctx gliderssh.Context) {
 	g.mu.Lock()
 	first := !g.started
 	g.started = true
-	if first {
+	if first && g.loginTimer != nil {
 		g.loginTimer.Stop()
 	}
 	g.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 )
 
 // startups are the connections still logging in: from TCP accept until
@@ -29,22 +30,41 @@ type startups struct {
 	mu     sync.Mutex
 	byAddr map[string]int
 	guards map[*guard]struct{}
+	// closed is set by closeAll: no connection is taken after it.
+	closed bool
 }
 
 func newStartups(limit int) *startups {
 	return &startups{limit: limit, byAddr: map[string]int{}, guards: map[*guard]struct{}{}}
 }
 
-// add counts g in, or reports false when its address is at the limit.
-func (s *startups) add(g *guard) bool {
+// Reasons admit gives for refusing a connection.
+const (
+	refusedPerAddr  = "connections_per_ip connections from this address are logging in"
+	refusedMax      = "max_connections reached"
+	refusedShutdown = "shutting down"
+)
+
+// admit counts g in, and in open (all open connections), unless g's
+// address is at the limit or max connections are open; then it returns
+// why. Both counts change under one lock with closeAll, so that a
+// connection closeAll closes (whose close counts it out of both) was
+// counted in both.
+func (s *startups) admit(g *guard, open *atomic.Int64, max int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.limit > 0 && s.byAddr[g.addr] >= s.limit {
-		return false
+	switch {
+	case s.closed:
+		return refusedShutdown
+	case s.limit > 0 && s.byAddr[g.addr] >= s.limit:
+		return refusedPerAddr
+	case open.Add(1) > int64(max):
+		open.Add(-1)
+		return refusedMax
 	}
 	s.byAddr[g.addr]++
 	s.guards[g] = struct{}{}
-	return true
+	return ""
 }
 
 // remove counts g out; it does nothing when g is not counted (any more),
@@ -74,6 +94,7 @@ func (s *startups) count(addr string) int {
 // gliderlabs' Close only reaches connections past the handshake).
 func (s *startups) closeAll() {
 	s.mu.Lock()
+	s.closed = true
 	conns := make([]net.Conn, 0, len(s.guards))
 	for g := range s.guards {
 		conns = append(conns, g.nc)
