@@ -71,7 +71,7 @@ func TestWebclientInBrowser(t *testing.T) {
 	})
 	wendy := list[0]
 	name, _ := wendy.ProtocolFlags["CLIENTNAME"].(string)
-	if !strings.HasPrefix(name, "Evennia Webclient (websocket:HeadlessChrome ") || !strings.HasSuffix(name, " [v1.evennia.com])") {
+	if !strings.HasPrefix(name, "Evennia Webclient (websocket:HeadlessChrome ") || !strings.HasSuffix(name, " [portico.v1])") {
 		t.Errorf("CLIENTNAME %q", name)
 	}
 	t.Logf("session %d: %s, %v columns, %v rows", wendy.Sessid, name,

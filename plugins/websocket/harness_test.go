@@ -44,6 +44,13 @@ const hostMaxInput = 100
 
 func newHarness(t *testing.T, raw map[string]any) *harness {
 	t.Helper()
+	return newHarnessWith(t, raw, nil)
+}
+
+// newHarnessWith is newHarness with setup run on the plugin before it is
+// configured (to give it a fake clock, say).
+func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin)) *harness {
+	t.Helper()
 	if raw == nil {
 		raw = map[string]any{}
 	}
@@ -55,6 +62,9 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 	h := &harness{t: t, p: &Plugin{}, portal: portal, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
+	if setup != nil {
+		setup(h.p)
+	}
 	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}}, portal)
 	if err != nil {
 		cancel()

@@ -2,12 +2,12 @@ package main
 
 import (
 	"errors"
-	"github.com/portico-mud/portico/sdk"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // routes serves the webclient page at /, its files under /static/, and
@@ -66,6 +66,18 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer p.untrack(s)
 	defer s.cancel()
 	defer s.kill()
+	var pending *pendingInput
+	var notice string
+	if _, ok := s.format.(porticoFormat); ok {
+		// The resume token comes first, before there is a session.
+		var ok bool
+		if pending, notice, ok = p.readFirstMessage(s); !ok {
+			if p.connectionEnded != nil {
+				p.connectionEnded(-1)
+			}
+			return
+		}
+	}
 	c, resumed, err := p.open(s)
 	if msg, ok := sdk.RefusalMessage(err); ok {
 		// A connection limit: the client is told why, in its own format,
@@ -86,6 +98,12 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 		"resumed", resumed, "browser", s.q.browser, "cuid", s.q.cuid)
 	s.startPing(time.Duration(p.cfg.PingInterval), time.Duration(p.cfg.PingTimeout))
 	defer s.stopPing()
+	if notice != "" {
+		c.notice(notice)
+	}
+	if pending != nil {
+		c.handleInput(s, pending.typ, pending.data)
+	}
 	for {
 		typ, data, err := ws.Read(s.ctx)
 		if err != nil {
