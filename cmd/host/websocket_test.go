@@ -93,6 +93,18 @@ func TestWebclientInBrowser(t *testing.T) {
 	if len(after) != 1 || after[0].Sessid != wendy.Sessid || !after[0].LoggedIn || after[0].Account != "Wendy" {
 		t.Fatalf("websocket sessions after the reload: %+v (before: session %d)", after, wendy.Sessid)
 	}
+	// The page's resume token went in its first message, never in a URL.
+	var csessid string
+	b.eval(`sessionStorage.getItem("portico.csessid")`, &csessid)
+	urls := b.websocketURLs()
+	if csessid == "" || len(urls) < 2 {
+		t.Fatalf("csessid %q, websocket URLs %q", csessid, urls)
+	}
+	for _, u := range urls {
+		if strings.Contains(u, csessid) {
+			t.Fatalf("the resume token is in the websocket URL %q", u)
+		}
+	}
 	b.typeLine("say Still here after a reload.")
 	tom.expect(`Wendy says, "Still here after a reload."`)
 	b.waitOutput(`You say, "Still here after a reload."`)

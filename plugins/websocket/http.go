@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -45,6 +46,16 @@ func isUpgrade(r *http.Request) bool {
 // serveWS accepts a websocket and serves it until it closes: the handler's
 // goroutine is the connection's reader.
 func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
+	// Counted from before the handshake, so that a client that sees its
+	// handshake answered has been counted.
+	ip := addrHost(clientAddress(r, p.proxies))
+	admitted := p.admitPending(ip)
+	release := sync.OnceFunc(func() {
+		if admitted {
+			p.releasePending(ip)
+		}
+	})
+	defer release()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   p.protos,
 		OriginPatterns: p.cfg.AllowedOrigins,
@@ -66,6 +77,14 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer p.untrack(s)
 	defer s.cancel()
 	defer s.kill()
+	if !admitted {
+		p.log.Info("websocket: connection refused: too many without a session yet from its address", "addr", s.addr)
+		s.close(websocket.StatusPolicyViolation, sdk.MsgTooManyConnections)
+		if p.connectionEnded != nil {
+			p.connectionEnded(-1)
+		}
+		return
+	}
 	var pending *pendingInput
 	var notice string
 	if _, ok := s.format.(porticoFormat); ok {
@@ -79,6 +98,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c, resumed, err := p.open(s)
+	release()
 	if msg, ok := sdk.RefusalMessage(err); ok {
 		// A connection limit: the client is told why, in its own format,
 		// before the close (its session had no socket to show it on).

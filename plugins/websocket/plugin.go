@@ -68,6 +68,9 @@ type Plugin struct {
 	mu sync.Mutex
 	// clients holds the resumable sessions by resume key.
 	clients map[resumeKey]*client
+	// pending counts, by client address, the portico.v1 connections
+	// waiting for their first message.
+	pending map[string]int
 	socks   map[*socket]struct{}
 	closed  bool
 }
@@ -109,6 +112,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.proxies, p.site, p.ln = proxies, st, ln
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clients = map[resumeKey]*client{}
+	p.pending = map[string]int{}
 	if p.now == nil {
 		p.now = time.Now
 	}

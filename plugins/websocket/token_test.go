@@ -222,7 +222,7 @@ func TestResumeTokenExpires(t *testing.T) {
 	for _, kind := range tokenKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-			h := newHarnessWith(t, map[string]any{"resume_grace": "1h"}, func(p *Plugin) { p.now = clk.now })
+			h := newHarnessWith(t, map[string]any{"resume_grace": "1h"}, func(p *Plugin, _ *sdk.HostInfo) { p.now = clk.now })
 			tok := newCsessid()
 			c := kind.open(h, tok)
 			id := h.connected().Sessid
@@ -313,7 +313,7 @@ func TestPorticoNegotiation(t *testing.T) {
 // input to a fresh session; a connection that sends nothing is closed
 // with 1008 and the reason, with no session made for it.
 func TestPorticoFirstMessage(t *testing.T) {
-	h := newHarnessWith(t, nil, func(p *Plugin) { p.firstWait = 200 * time.Millisecond })
+	h := newHarnessWith(t, nil, func(p *Plugin, _ *sdk.HostInfo) { p.firstWait = 200 * time.Millisecond })
 	c := h.dial("/ws", ProtoPortico)
 	c.writeText(`["text",["look"],{}]`)
 	d := h.connected()
@@ -331,6 +331,24 @@ func TestPorticoFirstMessage(t *testing.T) {
 	}
 	h.connectionEnded()
 	h.noEvent()
+}
+
+// TestPorticoSilentConnectionsCounted: connections still waiting for their
+// first message have no session for the SDK to count, so the plugin counts
+// them against connections_per_ip itself.
+func TestPorticoSilentConnectionsCounted(t *testing.T) {
+	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
+	silent := []*wsClient{h.dial("/ws", ProtoPortico), h.dial("/ws", ProtoPortico)}
+	third := h.dial("/ws", ProtoPortico)
+	if reason := third.expectClosed(websocket.StatusPolicyViolation); reason != sdk.MsgTooManyConnections {
+		t.Fatalf("close reason %q", reason)
+	}
+	h.connectionEnded()
+	// One of them speaks: it has its session, and the count has room again.
+	silent[0].sendSession(newCsessid())
+	h.connected()
+	h.dialPortico("/ws", newCsessid())
+	h.connected()
 }
 
 // TestTokenBoundToAccount: the host's login binds a token to the account:
