@@ -71,7 +71,7 @@ func TestWebclientInBrowser(t *testing.T) {
 	})
 	wendy := list[0]
 	name, _ := wendy.ProtocolFlags["CLIENTNAME"].(string)
-	if !strings.HasPrefix(name, "Evennia Webclient (websocket:HeadlessChrome ") || !strings.HasSuffix(name, " [v1.evennia.com])") {
+	if !strings.HasPrefix(name, "Evennia Webclient (websocket:HeadlessChrome ") || !strings.HasSuffix(name, " [portico.v1])") {
 		t.Errorf("CLIENTNAME %q", name)
 	}
 	t.Logf("session %d: %s, %v columns, %v rows", wendy.Sessid, name,
@@ -92,6 +92,18 @@ func TestWebclientInBrowser(t *testing.T) {
 	after := websocketSessions(t, h)
 	if len(after) != 1 || after[0].Sessid != wendy.Sessid || !after[0].LoggedIn || after[0].Account != "Wendy" {
 		t.Fatalf("websocket sessions after the reload: %+v (before: session %d)", after, wendy.Sessid)
+	}
+	// The page's resume token went in its first message, never in a URL.
+	var csessid string
+	b.eval(`sessionStorage.getItem("portico.csessid")`, &csessid)
+	urls := b.websocketURLs()
+	if csessid == "" || len(urls) < 2 {
+		t.Fatalf("csessid %q, websocket URLs %q", csessid, urls)
+	}
+	for _, u := range urls {
+		if strings.Contains(u, csessid) {
+			t.Fatalf("the resume token is in the websocket URL %q", u)
+		}
 	}
 	b.typeLine("say Still here after a reload.")
 	tom.expect(`Wendy says, "Still here after a reload."`)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -101,6 +102,8 @@ type browser struct {
 	mu sync.Mutex
 	// problems collects uncaught exceptions and console errors of the page.
 	problems []string
+	// wsURLs are the URLs of the websockets the page opened.
+	wsURLs []string
 }
 
 // browserStep bounds each step of a browser test.
@@ -165,10 +168,15 @@ func (b *browser) newTab() *browser {
 	return tab
 }
 
-// listen collects the page's uncaught exceptions and console errors.
+// listen collects the page's uncaught exceptions and console errors, and
+// the URLs of the websockets it opens.
 func (b *browser) listen() {
 	chromedp.ListenTarget(b.ctx, func(ev any) {
 		switch e := ev.(type) {
+		case *network.EventWebSocketCreated:
+			b.mu.Lock()
+			b.wsURLs = append(b.wsURLs, e.URL)
+			b.mu.Unlock()
 		case *runtime.EventExceptionThrown:
 			b.problem("exception: " + e.ExceptionDetails.Error())
 		case *runtime.EventConsoleAPICalled:
@@ -187,6 +195,13 @@ func (b *browser) problem(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.problems = append(b.problems, s)
+}
+
+// websocketURLs returns the URLs of the websockets the page opened so far.
+func (b *browser) websocketURLs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.wsURLs...)
 }
 
 // noProblems fails the test if the page threw or logged an error.

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"golang.org/x/time/rate"
 )
 
 // Protocol flags a bot session carries, synced to the host on every change
 // so that @bots and `portico bot list` show them.
 const (
 	// FlagState is "connecting", "connected", "reconnecting", "rejoining",
-	// "stopped", or "sasl failed: <reason>".
+	// "stopped", "sasl failed: <reason>", or "failed: gave up after N
+	// reconnects".
 	FlagState = "BOT_STATE"
 	// FlagStateSince is when the state began, in unix seconds.
 	FlagStateSince = "BOT_STATE_SINCE"
@@ -35,6 +37,8 @@ const (
 	stateReconnecting = "reconnecting"
 	stateRejoining    = "rejoining"
 	stateStopped      = "stopped"
+	// stateGaveUp is followed by the number of reconnects made.
+	stateGaveUp = "failed: gave up after"
 )
 
 // Messages the host sends to a bot session (Evennia's outputfuncs).
@@ -62,8 +66,18 @@ type bot struct {
 	sess   *sdk.Session
 	queue  *lineQueue
 	bucket *tokenBucket
-	ctx    context.Context
-	cancel context.CancelFunc
+	// relayLimit paces what the bot passes from IRC into the game (nil:
+	// no limit); relayMu guards the count of lines it dropped and the
+	// timer of the notice that tells the game.
+	relayLimit *rate.Limiter
+	relayMu    sync.Mutex
+	dropped    int
+	firstDrop  time.Time
+	lastDrop   time.Time
+	dropTimer  *time.Timer
+	relayDone  bool
+	ctx        context.Context
+	cancel     context.CancelFunc
 	// done is closed when the bot has quit and stopped for good.
 	done chan struct{}
 
@@ -93,8 +107,77 @@ func newBot(ctx context.Context, p *Plugin, cfg BotConfig) *bot {
 		since:  time.Now(),
 		nick:   cfg.Nick,
 	}
+	if cfg.RelayRate > 0 {
+		b.relayLimit = rate.NewLimiter(rate.Limit(cfg.RelayRate), cfg.RelayBurst)
+	}
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	return b
+}
+
+// relay passes a line from IRC into the game, unless it is over the
+// bot's relay limit: a flood from IRC (20,000 lines in a few seconds)
+// must not reach every player on the game channel. What is dropped is
+// counted and told to the game in one notice per flood.
+func (b *bot) relay(m sdk.Message) {
+	if b.relayLimit == nil || b.relayLimit.Allow() {
+		b.sess.DataIn(m)
+		return
+	}
+	now := time.Now()
+	b.relayMu.Lock()
+	defer b.relayMu.Unlock()
+	if b.relayDone {
+		return
+	}
+	b.dropped++
+	b.lastDrop = now
+	if b.dropTimer == nil {
+		b.firstDrop = now
+		b.dropTimer = time.AfterFunc(b.t.relayQuiet, b.dropNotice)
+	}
+}
+
+// dropNotice runs from the notice timer: once the flood has paused for
+// relayQuiet, or relayNoticeMax after its first dropped line, the game
+// is told how many lines were dropped, as an action of "[irc]" on the
+// bot's channel: "[public] [irc] 19990 lines from #chan dropped: flooding".
+func (b *bot) dropNotice() {
+	now := time.Now()
+	b.relayMu.Lock()
+	if b.relayDone {
+		b.relayMu.Unlock()
+		return
+	}
+	quietIn := b.t.relayQuiet - now.Sub(b.lastDrop)
+	maxIn := b.t.relayNoticeMax - now.Sub(b.firstDrop)
+	if quietIn > 0 && maxIn > 0 {
+		// Still flooding, and the notice is not due yet.
+		b.dropTimer.Reset(min(quietIn, maxIn))
+		b.relayMu.Unlock()
+		return
+	}
+	n := b.dropped
+	b.dropped, b.dropTimer = 0, nil
+	b.relayMu.Unlock()
+	b.log.Warn("irc: flood from IRC; lines not relayed", "dropped", n,
+		"relay_rate", b.cfg.RelayRate, "relay_burst", b.cfg.RelayBurst)
+	b.sess.DataIn(sdk.Message{
+		Name:   "bot_data_in",
+		Args:   []any{fmt.Sprintf("%d lines from %s dropped: flooding", n, b.cfg.Channel)},
+		Kwargs: map[string]any{"type": "action", "user": "[irc]"},
+	})
+}
+
+// stopRelay ends relaying for good (the bot stopped); a pending notice is
+// not sent.
+func (b *bot) stopRelay() {
+	b.relayMu.Lock()
+	defer b.relayMu.Unlock()
+	b.relayDone = true
+	if b.dropTimer != nil {
+		b.dropTimer.Stop()
+		b.dropTimer = nil
+	}
 }
 
 // initSession fills the session's data before Connect: logged in as the
@@ -269,13 +352,18 @@ func (b *bot) quitMessage() string {
 
 // run keeps the bot connected until it is stopped: each connection that
 // ends is followed by a wait that starts at backoffMin and grows by
-// backoffFactor up to backoffMax, and starts again from backoffMin after a
-// connection that got as far as registering. prev, when not nil, is the
-// bot this one replaces: its QUIT goes out first, so that the nick is
-// free.
+// backoffFactor up to backoffMax. The wait starts again from backoffMin
+// only after a connection that stayed registered for stableAfter, not
+// after every accept or welcome, so that a hostile server cannot make the
+// bot reconnect every second. After max_reconnects reconnects in a row
+// (counted from the last stable connection) the bot gives up: it stays,
+// with its session, in the state "failed: gave up after N reconnects",
+// until the host stops or restarts it. prev, when not nil, is the bot this
+// one replaces: its QUIT goes out first, so that the nick is free.
 func (b *bot) run(prev <-chan struct{}) {
 	defer close(b.done)
 	defer b.p.forget(b)
+	defer b.stopRelay()
 	if prev != nil {
 		select {
 		case <-prev:
@@ -284,20 +372,27 @@ func (b *bot) run(prev <-chan struct{}) {
 		}
 	}
 	delay := b.t.backoffMin
+	reconnects := 0
 	for b.ctx.Err() == nil {
-		registered, err := b.connectOnce()
+		up, err := b.connectOnce()
 		if b.ctx.Err() != nil {
 			break
 		}
-		if registered {
-			delay = b.t.backoffMin
+		if up >= b.t.stableAfter {
+			delay, reconnects = b.t.backoffMin, 0
+		}
+		if max := b.cfg.MaxReconnects; max > 0 && reconnects >= max {
+			b.log.Error("irc: giving up", "reconnects", reconnects, "err", err)
+			b.setState(fmt.Sprintf("%s %d reconnects", stateGaveUp, reconnects), errString(err))
+			<-b.ctx.Done()
+			break
 		}
 		state := stateReconnecting
 		var se *saslError
 		if errors.As(err, &se) {
 			state = "sasl failed: " + se.reason
 		}
-		b.log.Warn("irc: connection ended", "err", err, "retry_in", delay)
+		b.log.Warn("irc: connection ended", "err", err, "retry_in", delay, "reconnects", reconnects)
 		b.setState(state, errString(err))
 		timer := time.NewTimer(delay)
 		select {
@@ -306,6 +401,7 @@ func (b *bot) run(prev <-chan struct{}) {
 		case <-timer.C:
 		}
 		delay = min(time.Duration(float64(delay)*b.t.backoffFactor), b.t.backoffMax)
+		reconnects++
 	}
 	b.setState(stateStopped, "")
 	b.log.Info("irc: bot stopped", "reason", b.quitMessage())

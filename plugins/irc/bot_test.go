@@ -146,8 +146,9 @@ func TestSASLFailure(t *testing.T) {
 }
 
 // TestReconnectBackoff: the server drops the bot; it reconnects after
-// backoffMin, then waits longer after each failure, at most backoffMax,
-// and from backoffMin again after a successful registration.
+// backoffMin, then waits longer after each failure, at most backoffMax.
+// (A registration resets the backoff only when it lasts: see
+// TestBackoffAgainstHostileServer.)
 func TestReconnectBackoff(t *testing.T) {
 	srv := newFakeServer(t)
 	h := newHarness(t, srv, func(tm *timing) {

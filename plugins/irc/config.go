@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,14 @@ type BotConfig struct {
 	TLS, TLSInsecure bool
 	// SASLUser and SASLPassword log in with SASL PLAIN when both are set.
 	SASLUser, SASLPassword string
+	// RelayRate is how many lines a second the bot passes from IRC into
+	// the game, RelayBurst how many at once; the excess is dropped and the
+	// game told how many. A RelayRate of 0 turns the limit off.
+	RelayRate  float64
+	RelayBurst int
+	// MaxReconnects is how many reconnects in a row (without a connection
+	// that stayed up) the bot makes before it gives up; 0 never gives up.
+	MaxReconnects int
 
 	// Bot is the bot's name in the game (added by the host).
 	Bot string
@@ -44,6 +53,21 @@ const (
 	defaultTLSPort = 6697
 )
 
+// Defaults of the relay limit: a lively channel talks at well under five
+// lines a second, and ten at once covers a paste; a flood is cut to that
+// before it reaches every player on the game channel.
+const (
+	defaultRelayRate  = 5
+	defaultRelayBurst = 10
+)
+
+// Upper bounds that keep the config honest: past them the limit would not
+// limit anything a player could tell from no limit.
+const (
+	maxRelayRate  = 1000
+	maxRelayBurst = 10000
+)
+
 // Limits on names. RFC 2812 allows 9-character nicks, but networks
 // announce more (NICKLEN); 30 is the common modern ceiling. Channel names
 // may have 50 characters (RFC 2812).
@@ -57,18 +81,21 @@ const (
 // command line arrive as strings ("6667", "true"), so numbers and booleans
 // are read from either form, and every error names its key.
 type rawBotConfig struct {
-	Network      json.RawMessage `json:"network"`
-	Port         json.RawMessage `json:"port"`
-	Channel      json.RawMessage `json:"channel"`
-	Nick         json.RawMessage `json:"nick"`
-	TLS          json.RawMessage `json:"tls"`
-	TLSInsecure  json.RawMessage `json:"tls_insecure"`
-	SASLUser     json.RawMessage `json:"sasl_user"`
-	SASLPassword json.RawMessage `json:"sasl_password"`
-	Bot          json.RawMessage `json:"bot"`
-	UID          json.RawMessage `json:"uid"`
-	GameChannel  json.RawMessage `json:"game_channel"`
-	ServerName   json.RawMessage `json:"server_name"`
+	Network       json.RawMessage `json:"network"`
+	Port          json.RawMessage `json:"port"`
+	Channel       json.RawMessage `json:"channel"`
+	Nick          json.RawMessage `json:"nick"`
+	TLS           json.RawMessage `json:"tls"`
+	TLSInsecure   json.RawMessage `json:"tls_insecure"`
+	SASLUser      json.RawMessage `json:"sasl_user"`
+	SASLPassword  json.RawMessage `json:"sasl_password"`
+	RelayRate     json.RawMessage `json:"relay_rate"`
+	RelayBurst    json.RawMessage `json:"relay_burst"`
+	MaxReconnects json.RawMessage `json:"max_reconnects"`
+	Bot           json.RawMessage `json:"bot"`
+	UID           json.RawMessage `json:"uid"`
+	GameChannel   json.RawMessage `json:"game_channel"`
+	ServerName    json.RawMessage `json:"server_name"`
 }
 
 // ParseBotConfig decodes and validates a bot's config dict, filling the
@@ -101,16 +128,25 @@ func ParseBotConfig(cfg sdk.Config) (BotConfig, error) {
 	boolean("tls", raw.TLS, &c.TLS)
 	boolean("tls_insecure", raw.TLSInsecure, &c.TLSInsecure)
 	var port, uid int64
-	if err := decodeInt(raw.Port, &port); err != nil {
-		errs = append(errs, keyError("port", err))
+	relayBurst, maxReconnects := int64(defaultRelayBurst), int64(0)
+	integer := func(key string, v json.RawMessage, dst *int64) {
+		if err := decodeInt(v, dst); err != nil {
+			errs = append(errs, keyError(key, err))
+		}
 	}
-	if err := decodeInt(raw.UID, &uid); err != nil {
-		errs = append(errs, keyError("uid", err))
+	integer("port", raw.Port, &port)
+	integer("uid", raw.UID, &uid)
+	integer("relay_burst", raw.RelayBurst, &relayBurst)
+	integer("max_reconnects", raw.MaxReconnects, &maxReconnects)
+	c.RelayRate = defaultRelayRate
+	if err := decodeFloat(raw.RelayRate, &c.RelayRate); err != nil {
+		errs = append(errs, keyError("relay_rate", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return BotConfig{}, err
 	}
 	c.Port, c.UID = int(port), uid
+	c.RelayBurst, c.MaxReconnects = int(relayBurst), int(maxReconnects)
 	if c.Port == 0 {
 		c.Port = defaultPort
 		if c.TLS {
@@ -141,6 +177,12 @@ func (c BotConfig) Validate() error {
 		return keyError("sasl_password", errors.New("sasl_user and sasl_password must be given together"))
 	case strings.ContainsRune(c.SASLUser, 0) || strings.ContainsRune(c.SASLPassword, 0):
 		return keyError("sasl_user", errors.New("SASL credentials cannot contain NUL"))
+	case math.IsNaN(c.RelayRate) || c.RelayRate < 0 || c.RelayRate > maxRelayRate:
+		return keyError("relay_rate", fmt.Errorf("%v is not between 0 (no limit) and %d lines a second", c.RelayRate, maxRelayRate))
+	case c.RelayBurst < 1 || c.RelayBurst > maxRelayBurst:
+		return keyError("relay_burst", fmt.Errorf("%d is not between 1 and %d lines", c.RelayBurst, maxRelayBurst))
+	case c.MaxReconnects < 0:
+		return keyError("max_reconnects", fmt.Errorf("%d is not a number of reconnects (0 never gives up)", c.MaxReconnects))
 	case c.Bot == "":
 		return keyError("bot", errors.New("required (the bot's name in the game; the host adds it)"))
 	case c.UID <= 0:
@@ -211,6 +253,24 @@ func decodeInt(v json.RawMessage, dst *int64) error {
 		}
 	}
 	return fmt.Errorf("want a whole number, got %s", v)
+}
+
+// decodeFloat accepts a JSON number or a string holding one.
+func decodeFloat(v json.RawMessage, dst *float64) error {
+	if v == nil || string(v) == "null" {
+		return nil
+	}
+	if json.Unmarshal(v, dst) == nil {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			*dst = f
+			return nil
+		}
+	}
+	return fmt.Errorf("want a number, got %s", v)
 }
 
 // badNameRune reports characters no host name, nick or channel may hold.

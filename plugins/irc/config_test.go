@@ -50,6 +50,19 @@ func TestBotConfigDefaults(t *testing.T) {
 	if err != nil || c.Channel != "&local" {
 		t.Fatalf("%+v %v", c, err)
 	}
+	// The relay limit and the reconnect cap.
+	c, err = parse(t, nil)
+	if err != nil || c.RelayRate != 5 || c.RelayBurst != 10 || c.MaxReconnects != 0 {
+		t.Fatalf("relay and reconnect defaults: %+v %v", c, err)
+	}
+	c, err = parse(t, map[string]any{"relay_rate": "0.5", "relay_burst": "3", "max_reconnects": 12.0})
+	if err != nil || c.RelayRate != 0.5 || c.RelayBurst != 3 || c.MaxReconnects != 12 {
+		t.Fatalf("relay and reconnect values: %+v %v", c, err)
+	}
+	c, err = parse(t, map[string]any{"relay_rate": 0.0})
+	if err != nil || c.RelayRate != 0 {
+		t.Fatalf("relay limit off: %+v %v", c, err)
+	}
 }
 
 func TestBotConfigErrors(t *testing.T) {
@@ -78,6 +91,13 @@ func TestBotConfigErrors(t *testing.T) {
 		{map[string]any{"bot": nil}, `config key "bot": required`},
 		{map[string]any{"uid": nil}, `config key "uid": required`},
 		{map[string]any{"colour": true}, `unknown key "colour"`},
+		{map[string]any{"relay_rate": -1.0}, `config key "relay_rate": -1 is not between 0 (no limit) and 1000`},
+		{map[string]any{"relay_rate": "fast"}, `config key "relay_rate": want a number, got "fast"`},
+		{map[string]any{"relay_rate": 5000.0}, `config key "relay_rate"`},
+		{map[string]any{"relay_burst": 0.0}, `config key "relay_burst": 0 is not between 1 and 10000`},
+		{map[string]any{"relay_burst": 2.5}, `config key "relay_burst": want a whole number`},
+		{map[string]any{"max_reconnects": -1.0}, `config key "max_reconnects": -1 is not a number of reconnects`},
+		{map[string]any{"max_reconnects": "never"}, `config key "max_reconnects": want a whole number`},
 	} {
 		_, err := parse(t, tc.change)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "irc: ") {

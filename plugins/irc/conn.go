@@ -65,12 +65,14 @@ type ircConn struct {
 	nickTry    int
 	nickMax    int
 	registered bool
-	capLS      []string
-	saslDone   bool
-	pingSent   bool
-	pingAt     time.Time
-	lastRegain time.Time
-	serverErr  string
+	// registeredAt is when the server welcomed the bot.
+	registeredAt time.Time
+	capLS        []string
+	saslDone     bool
+	pingSent     bool
+	pingAt       time.Time
+	lastRegain   time.Time
+	serverErr    string
 }
 
 // maxNickTries bounds the alternative nicks tried on one connection; past
@@ -78,15 +80,16 @@ type ircConn struct {
 const maxNickTries = 10
 
 // connectOnce dials the server, registers, joins and relays until the
-// connection ends. registered reports whether the server welcomed the bot.
-func (b *bot) connectOnce() (registered bool, err error) {
+// connection ends. up is how long the bot was registered (0 when the
+// server never welcomed it).
+func (b *bot) connectOnce() (up time.Duration, err error) {
 	addr := net.JoinHostPort(b.cfg.Network, strconv.Itoa(b.cfg.Port))
 	ctx, cancel := context.WithTimeout(b.ctx, b.t.dialTimeout)
 	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return false, fmt.Errorf("irc: dial %s: %w", addr, err)
+		return 0, fmt.Errorf("irc: dial %s: %w", addr, err)
 	}
 	if b.cfg.TLS {
 		tc := tls.Client(nc, &tls.Config{
@@ -96,7 +99,7 @@ func (b *bot) connectOnce() (registered bool, err error) {
 		})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return false, fmt.Errorf("irc: TLS handshake with %s: %w", addr, err)
+			return 0, fmt.Errorf("irc: TLS handshake with %s: %w", addr, err)
 		}
 		nc = tc
 	}
@@ -109,8 +112,9 @@ func (b *bot) connectOnce() (registered bool, err error) {
 	return c.serve()
 }
 
-// serve runs the connection until it ends and returns why.
-func (c *ircConn) serve() (bool, error) {
+// serve runs the connection until it ends and returns how long it was
+// registered and why it ended.
+func (c *ircConn) serve() (time.Duration, error) {
 	b := c.b
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -133,7 +137,10 @@ func (c *ircConn) serve() (bool, error) {
 	c.stopTimers()
 	wg.Wait()
 	c.setJoined(false)
-	return c.registered, err
+	if !c.registered {
+		return 0, err
+	}
+	return time.Since(c.registeredAt), err
 }
 
 // register starts the registration: capability negotiation when SASL is

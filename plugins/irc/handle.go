@@ -143,7 +143,7 @@ func (c *ircConn) onWelcome(m ircmsg.Message) error {
 	if c.wantSASL() && !c.saslDone {
 		return &saslError{reason: "the server registered the bot without SASL"}
 	}
-	c.registered = true
+	c.registered, c.registeredAt = true, time.Now()
 	if len(m.Params) > 0 {
 		c.nick = m.Params[0]
 	}
@@ -257,7 +257,7 @@ func (c *ircConn) onPrivmsg(m ircmsg.Message) {
 	if strings.TrimSpace(body) == "" {
 		return
 	}
-	c.b.sess.DataIn(sdk.Message{
+	c.b.relay(sdk.Message{
 		Name: "bot_data_in",
 		Args: []any{body},
 		Kwargs: map[string]any{

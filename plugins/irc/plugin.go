@@ -22,9 +22,13 @@ const newSessionTimeout = 10 * time.Second
 // users; tests shorten them.
 type timing struct {
 	// Reconnect backoff: backoffMin, times backoffFactor after each
-	// failure, at most backoffMax (Evennia's 1 s, ×1.5, 60 s).
+	// failure, at most backoffMax (Evennia's 1 s, ×1.5, 60 s). It starts
+	// again from backoffMin only after a connection that stayed
+	// registered for stableAfter: a server that welcomes the bot and
+	// drops it at once must not get it back every second.
 	backoffMin, backoffMax time.Duration
 	backoffFactor          float64
+	stableAfter            time.Duration
 	dialTimeout            time.Duration
 	// registerTimeout: no welcome (001) within it and the connection is
 	// dropped.
@@ -44,6 +48,10 @@ type timing struct {
 	// queueMaxAge.
 	queueMax    int
 	queueMaxAge time.Duration
+	// Lines dropped by the relay limit are told to the game in one
+	// notice once relayQuiet passes without a drop (the flood is over),
+	// or relayNoticeMax after the first drop while it goes on.
+	relayQuiet, relayNoticeMax time.Duration
 }
 
 func defaultTiming() timing {
@@ -51,6 +59,7 @@ func defaultTiming() timing {
 		backoffMin:      time.Second,
 		backoffMax:      60 * time.Second,
 		backoffFactor:   1.5,
+		stableAfter:     60 * time.Second,
 		dialTimeout:     20 * time.Second,
 		registerTimeout: 60 * time.Second,
 		pingInterval:    90 * time.Second,
@@ -63,6 +72,8 @@ func defaultTiming() timing {
 		lineInterval:    time.Second,
 		queueMax:        100,
 		queueMaxAge:     5 * time.Minute,
+		relayQuiet:      2 * time.Second,
+		relayNoticeMax:  30 * time.Second,
 	}
 }
 

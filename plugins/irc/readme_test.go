@@ -27,7 +27,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 			t.Errorf("README.md does not document flag %s", flag)
 		}
 	}
-	for _, state := range []string{stateConnecting, stateConnected, stateReconnecting, stateRejoining, stateStopped, "sasl failed"} {
+	for _, state := range []string{stateConnecting, stateConnected, stateReconnecting, stateRejoining, stateStopped, "sasl failed", stateGaveUp} {
 		if !strings.Contains(readme, "`"+state) {
 			t.Errorf("README.md does not mention state %q", state)
 		}

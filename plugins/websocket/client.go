@@ -12,10 +12,17 @@ import (
 
 // client is the sdk.Conn behind one websocket session. It outlives the
 // connections that carry it: a page reload or a dropped connection detaches
-// its socket, and a new connection presenting the same csessid within the
-// resume grace attaches in its place, so that the session keeps its id and
-// its login (Evennia's #1562/#1075: a reload must not make a second
-// session; #3442: a dead connection must not leave an immortal one).
+// its socket, and a new connection presenting the same resume token
+// (csessid) within the resume grace attaches in its place, so that the
+// session keeps its id and its login (Evennia's #1562/#1075: a reload must
+// not make a second session; #3442: a dead connection must not leave an
+// immortal one).
+//
+// A token is a bearer secret, so it is good for less than "whoever has
+// it": only for this session, only while the session is logged in as the
+// account it was first logged in as (the host's login event binds it), and
+// only until resume_grace after the connection was lost, by the clock,
+// even should the grace timer be late.
 //
 // Output goes into the client's queue and a writer goroutine, which exists
 // only while there is something to write and a socket to write it to,
@@ -28,8 +35,10 @@ import (
 // writer for one batch, so that batches reach the client in order even
 // while one socket replaces another.
 type client struct {
-	p       *Plugin
-	csessid string
+	p *Plugin
+	// key is the resume token the session was made with; zero when it
+	// cannot be resumed.
+	key     resumeKey
 	limiter *rateLimiter
 	// sess is set before the client is shared with any other goroutine
 	// that reads it.
@@ -57,13 +66,55 @@ type client struct {
 	// attaches while a password is asked for is asked again.
 	echoOff bool
 	prompt  *sdk.Message
+	// lostAt is when the last socket detached without a clean close; a
+	// resume later than lostAt plus the grace is refused.
+	lostAt time.Time
+	// boundUID is the account the token is bound to: the first account
+	// the session logged in as, 0 before any login. uid is the account
+	// the session is logged in as now (0 when logged out). A resume is
+	// refused while they differ.
+	boundUID, uid int64
 }
 
-var _ sdk.Conn = (*client)(nil)
+var (
+	_ sdk.Conn          = (*client)(nil)
+	_ sdk.LoginNotifier = (*client)(nil)
+	_ sdk.SyncNotifier  = (*client)(nil)
+)
 
-func newClient(p *Plugin, csessid string) *client {
-	return &client{p: p, csessid: csessid, limiter: newRateLimiter(p.cfg.CommandRate),
+func newClient(p *Plugin, key resumeKey) *client {
+	return &client{p: p, key: key, limiter: newRateLimiter(p.cfg.CommandRate),
 		queue: outQueue{max: p.cfg.OutputBuffer}}
+}
+
+// LoggedIn is the host's login event: the first account the session
+// logs in as is the one its resume token is bound to.
+func (c *client) LoggedIn(s *sdk.Session) { c.accountChanged(s) }
+
+// Synced follows the account through the host's syncs, which may log the
+// session out or in as another account (after a reload the host refuses a
+// session it cannot vouch for).
+func (c *client) Synced(s *sdk.Session) { c.accountChanged(s) }
+
+func (c *client) accountChanged(s *sdk.Session) {
+	var uid int64
+	s.View(func(d *sdk.SessionData) {
+		if d.LoggedIn {
+			uid = d.UID
+		}
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.uid = uid
+	if c.boundUID == 0 && uid != 0 {
+		c.boundUID = uid
+	}
+}
+
+// accountMatchesLocked reports whether the session is logged in as the
+// account its token is bound to (or has never logged in).
+func (c *client) accountMatchesLocked() bool {
+	return c.boundUID == 0 || c.uid == c.boundUID
 }
 
 // Send queues output for the client. It never blocks on the network.
@@ -206,15 +257,46 @@ func (c *client) noteShownLocked(msgs []sdk.Message) {
 	}
 }
 
+// attachResult is what became of an attempt to resume a session.
+type attachResult int
+
+const (
+	attached attachResult = iota
+	// attachEnded: the session is over (it ended meanwhile).
+	attachEnded
+	// attachExpired: the connection was lost longer ago than the grace;
+	// the session has been ended now.
+	attachExpired
+	// attachWrongAccount: the session is logged in as an account other
+	// than the one its token is bound to, or logged out.
+	attachWrongAccount
+)
+
 // attach makes s the client's socket (a resume) and greets it with
-// notice. It reports false when the session has ended meanwhile. The
-// socket it replaces, if any, is returned for the caller to close.
-func (c *client) attach(s *socket, notice string) (old *socket, ok bool) {
+// notice, unless the token may not resume the session any more (see
+// attachResult). The socket it replaces, if any, is returned for the
+// caller to close.
+func (c *client) attach(s *socket, notice string, now time.Time) (old *socket, res attachResult) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.ended {
-		return nil, false
+		c.mu.Unlock()
+		return nil, attachEnded
 	}
+	if c.sock == nil && !c.lostAt.IsZero() && now.Sub(c.lostAt) > time.Duration(c.p.cfg.ResumeGrace) {
+		// The grace timer has not fired yet (a busy or suspended
+		// process): the clock decides, and the session ends now.
+		c.endLocked()
+		c.mu.Unlock()
+		c.p.unregister(c)
+		c.p.log.Info("websocket: session not resumed in time; ending it", "sessid", c.sess.ID())
+		c.sess.Disconnected(reasonNotResumed)
+		return nil, attachExpired
+	}
+	if !c.accountMatchesLocked() {
+		c.mu.Unlock()
+		return nil, attachWrongAccount
+	}
+	defer c.mu.Unlock()
 	c.stopGraceLocked()
 	old = c.sock
 	c.sock = s
@@ -230,12 +312,12 @@ func (c *client) attach(s *socket, notice string) (old *socket, ok bool) {
 		c.front = append(c.front, p)
 	}
 	c.kickLocked()
-	return old, true
+	return old, attached
 }
 
 // detach is called when s's connection ended. A clean close (1000, 1001)
 // ends the session at once; any other end keeps it for the resume grace,
-// when the client has a csessid to come back with.
+// when the client has a token that can bring it back.
 func (c *client) detach(s *socket, clean bool, reason string) {
 	c.mu.Lock()
 	if c.sock != s || c.ended {
@@ -244,9 +326,8 @@ func (c *client) detach(s *socket, clean bool, reason string) {
 	}
 	c.sock = nil
 	grace := time.Duration(c.p.cfg.ResumeGrace)
-	if clean || grace <= 0 || c.csessid == "" {
-		c.ended = true
-		c.queue.reset()
+	if clean || grace <= 0 || c.key.token == "" || !c.accountMatchesLocked() {
+		c.endLocked()
 		c.mu.Unlock()
 		c.p.unregister(c)
 		c.sess.Disconnected(reason)
@@ -254,6 +335,7 @@ func (c *client) detach(s *socket, clean bool, reason string) {
 	}
 	c.graceGen++
 	gen := c.graceGen
+	c.lostAt = c.p.now()
 	c.grace = time.AfterFunc(grace, func() { c.expire(gen) })
 	c.mu.Unlock()
 	c.p.log.Info("websocket: connection lost; session kept for resume", "sessid", c.sess.ID(),
@@ -267,9 +349,7 @@ func (c *client) expire(gen uint64) {
 		c.mu.Unlock()
 		return
 	}
-	c.ended = true
-	c.grace = nil
-	c.queue.reset()
+	c.endLocked()
 	c.mu.Unlock()
 	c.p.unregister(c)
 	c.p.log.Info("websocket: session not resumed in time; ending it", "sessid", c.sess.ID())
@@ -290,6 +370,14 @@ func (c *client) endByClient(s *socket) {
 	c.p.unregister(c)
 	c.sess.Disconnected(reasonClientClosed)
 	s.close(websocket.StatusNormalClosure, "")
+}
+
+// endLocked marks the session over: nothing attaches any more, and what
+// was queued for it is dropped.
+func (c *client) endLocked() {
+	c.ended = true
+	c.stopGraceLocked()
+	c.queue.reset()
 }
 
 func (c *client) stopGraceLocked() {

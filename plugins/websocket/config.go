@@ -74,6 +74,10 @@ const (
 	ProtoGMCP     = "gmcp.mudstandards.org"
 	ProtoTerminal = "terminal.mudstandards.org"
 	ProtoV1       = "v1.evennia.com"
+	// ProtoPortico is what the plugin's own page speaks: v1.evennia.com
+	// with the resume token in the first message instead of the URL
+	// (README.md, "Sessions").
+	ProtoPortico = "portico.v1"
 )
 
 // DefaultSubprotocols is Evennia's WEBSOCKET_SUBPROTOCOLS order.
@@ -103,8 +107,8 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for _, p := range c.Subprotocols {
 		if formatByName(p) == nil {
-			return fmt.Errorf("websocket: config key subprotocols: unknown subprotocol %q (known: %s)",
-				p, strings.Join(DefaultSubprotocols, ", "))
+			return fmt.Errorf("websocket: config key subprotocols: unknown subprotocol %q (known: %s, %s)",
+				p, strings.Join(DefaultSubprotocols, ", "), ProtoPortico)
 		}
 		if seen[strings.ToLower(p)] {
 			return fmt.Errorf("websocket: config key subprotocols: %q is listed twice", p)

@@ -44,6 +44,13 @@ const hostMaxInput = 100
 
 func newHarness(t *testing.T, raw map[string]any) *harness {
 	t.Helper()
+	return newHarnessWith(t, raw, nil)
+}
+
+// newHarnessWith is newHarness with setup run on the plugin and the host
+// info before the plugin is configured (to give it a fake clock, say).
+func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.HostInfo)) *harness {
+	t.Helper()
 	if raw == nil {
 		raw = map[string]any{}
 	}
@@ -55,7 +62,11 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 	h := &harness{t: t, p: &Plugin{}, portal: portal, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
-	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}}, portal)
+	hostInfo := sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}
+	if setup != nil {
+		setup(h.p, &hostInfo)
+	}
+	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: hostInfo}, portal)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

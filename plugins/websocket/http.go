@@ -2,12 +2,13 @@ package main
 
 import (
 	"errors"
-	"github.com/portico-mud/portico/sdk"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // routes serves the webclient page at /, its files under /static/, and
@@ -45,6 +46,16 @@ func isUpgrade(r *http.Request) bool {
 // serveWS accepts a websocket and serves it until it closes: the handler's
 // goroutine is the connection's reader.
 func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
+	// Counted from before the handshake, so that a client that sees its
+	// handshake answered has been counted.
+	ip := addrHost(clientAddress(r, p.proxies))
+	admitted := p.admitPending(ip)
+	release := sync.OnceFunc(func() {
+		if admitted {
+			p.releasePending(ip)
+		}
+	})
+	defer release()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   p.protos,
 		OriginPatterns: p.cfg.AllowedOrigins,
@@ -66,7 +77,28 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer p.untrack(s)
 	defer s.cancel()
 	defer s.kill()
+	if !admitted {
+		p.log.Info("websocket: connection refused: too many without a session yet from its address", "addr", s.addr)
+		s.close(websocket.StatusPolicyViolation, sdk.MsgTooManyConnections)
+		if p.connectionEnded != nil {
+			p.connectionEnded(-1)
+		}
+		return
+	}
+	var pending *pendingInput
+	var notice string
+	if _, ok := s.format.(porticoFormat); ok {
+		// The resume token comes first, before there is a session.
+		var ok bool
+		if pending, notice, ok = p.readFirstMessage(s); !ok {
+			if p.connectionEnded != nil {
+				p.connectionEnded(-1)
+			}
+			return
+		}
+	}
 	c, resumed, err := p.open(s)
+	release()
 	if msg, ok := sdk.RefusalMessage(err); ok {
 		// A connection limit: the client is told why, in its own format,
 		// before the close (its session had no socket to show it on).
@@ -86,6 +118,12 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 		"resumed", resumed, "browser", s.q.browser, "cuid", s.q.cuid)
 	s.startPing(time.Duration(p.cfg.PingInterval), time.Duration(p.cfg.PingTimeout))
 	defer s.stopPing()
+	if notice != "" {
+		c.notice(notice)
+	}
+	if pending != nil {
+		c.handleInput(s, pending.typ, pending.data)
+	}
 	for {
 		typ, data, err := ws.Read(s.ctx)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +34,9 @@ type Plugin struct {
 	host   sdk.HostInfo
 	maxMsg int
 	// protos is what Accept negotiates: the configured subprotocols, and
-	// v1.evennia.com last if they leave it out, so that a browser that
-	// offers it (ours does) is never refused: Chromium fails a handshake
-	// that answers an offer with no subprotocol.
+	// v1.evennia.com and portico.v1 last if they leave them out, so that a
+	// browser that offers one (ours offers portico.v1) is never refused:
+	// Chromium fails a handshake that answers an offer with no subprotocol.
 	protos  []string
 	proxies []netip.Prefix
 	site    *site
@@ -58,9 +59,18 @@ type Plugin struct {
 	// a session.
 	openMu sync.Mutex
 
+	// now is the clock resume tokens expire by (a test's fake clock).
+	now func() time.Time
+	// firstWait bounds the wait for a portico.v1 connection's first
+	// message (firstMessageWait; shorter in tests).
+	firstWait time.Duration
+
 	mu sync.Mutex
-	// clients holds the resumable sessions by csessid.
-	clients map[string]*client
+	// clients holds the resumable sessions by resume key.
+	clients map[resumeKey]*client
+	// pending counts, by client address, the portico.v1 connections
+	// waiting for their first message.
+	pending map[string]int
 	socks   map[*socket]struct{}
 	closed  bool
 }
@@ -101,7 +111,14 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.protos = acceptedSubprotocols(c.Subprotocols)
 	p.proxies, p.site, p.ln = proxies, st, ln
 	p.ctx, p.cancel = context.WithCancel(ctx)
-	p.clients = map[string]*client{}
+	p.clients = map[resumeKey]*client{}
+	p.pending = map[string]int{}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.firstWait == 0 {
+		p.firstWait = firstMessageWait
+	}
 	p.socks = map[*socket]struct{}{}
 	p.srv = &http.Server{
 		Handler:           p.routes(),
@@ -121,15 +138,19 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
 }
 
-// acceptedSubprotocols is the configured list with v1.evennia.com added
-// at the end when it is missing.
+// acceptedSubprotocols is the configured list with v1.evennia.com and
+// then portico.v1 added at the end when missing: the page speaks
+// portico.v1 and must work whatever the list says, and a client that
+// offers several formats keeps getting the one it got before portico.v1
+// existed.
 func acceptedSubprotocols(configured []string) []string {
-	for _, p := range configured {
-		if strings.EqualFold(p, ProtoV1) {
-			return configured
+	out := append([]string(nil), configured...)
+	for _, want := range []string{ProtoV1, ProtoPortico} {
+		if !slices.ContainsFunc(out, func(p string) bool { return strings.EqualFold(p, want) }) {
+			out = append(out, want)
 		}
 	}
-	return append(append([]string(nil), configured...), ProtoV1)
+	return out
 }
 
 // resolve makes a relative file name relative to the data directory.
@@ -224,29 +245,38 @@ func (p *Plugin) sockets() []*socket {
 	return out
 }
 
-// lookup returns the resumable client with csessid, or nil.
-func (p *Plugin) lookup(csessid string) *client {
+// resumeKey names a resumable session: its resume token (csessid) and how
+// the token came. Tokens from URLs and tokens from first messages never
+// resume each other's sessions: a token the page keeps out of URLs must
+// not work once someone puts it in one.
+type resumeKey struct {
+	token string
+	inURL bool
+}
+
+// lookup returns the resumable client with key, or nil.
+func (p *Plugin) lookup(key resumeKey) *client {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.clients[csessid]
+	return p.clients[key]
 }
 
 func (p *Plugin) register(c *client) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.closed {
-		p.clients[c.csessid] = c
+		p.clients[c.key] = c
 	}
 }
 
-// unregister forgets c, unless another client holds its csessid by now.
+// unregister forgets c, unless another client holds its key by now.
 func (p *Plugin) unregister(c *client) {
-	if c.csessid == "" {
+	if c.key.token == "" {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.clients[c.csessid] == c {
-		delete(p.clients, c.csessid)
+	if p.clients[c.key] == c {
+		delete(p.clients, c.key)
 	}
 }

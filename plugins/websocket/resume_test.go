@@ -110,7 +110,7 @@ func TestCleanCloseEndsAtOnce(t *testing.T) {
 			if reason := h.disconnected(id); reason != reasonClientClosed {
 				t.Fatalf("reason %q", reason)
 			}
-			if h.p.lookup(csessid) != nil {
+			if h.p.lookup(resumeKey{token: csessid, inURL: true}) != nil {
 				t.Fatal("a cleanly closed session is still resumable")
 			}
 			h.dial("/ws?" + csessid)

@@ -21,15 +21,19 @@ const (
 	msgNotReady = "The server is not ready; please try again in a moment."
 )
 
-// open gives a new connection its session: the one its csessid names, if
-// that one still waits for a resume (or is attached elsewhere: the page
-// was opened again, and the newest connection wins), or a new one.
+// open gives a new connection its session: the one its resume token
+// names, if that one still waits for a resume (or is attached elsewhere:
+// the page was opened again, and the newest connection wins) and the token
+// is still good for it, or a new one.
 func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	p.openMu.Lock()
 	defer p.openMu.Unlock()
-	if s.q.csessid != "" && p.cfg.ResumeGrace > 0 {
-		if c := p.lookup(s.q.csessid); c != nil {
-			if old, ok := c.attach(s, msgResumed); ok {
+	key := s.key
+	if key.token != "" && p.cfg.ResumeGrace > 0 {
+		if c := p.lookup(key); c != nil {
+			old, res := c.attach(s, msgResumed, p.now())
+			switch res {
+			case attached:
 				if old != nil {
 					p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
 						"old_addr", old.addr, "new_addr", s.addr)
@@ -37,10 +41,19 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 				}
 				c.refresh(s)
 				return c, true, nil
+			case attachExpired:
+				p.log.Info("websocket: resume token expired", "addr", s.addr, "sessid", c.sess.ID())
+			case attachWrongAccount:
+				// The token still names that session, which must not
+				// be reached through a new one made with it: this
+				// connection gets a session with no token at all.
+				p.log.Warn("websocket: resume token refused: its session is no longer logged in as the account the token was bound to",
+					"addr", s.addr, "sessid", c.sess.ID())
+				key = resumeKey{}
 			}
 		}
 	}
-	c = newClient(p, s.q.csessid)
+	c = newClient(p, key)
 	ctx, cancel := context.WithTimeout(s.ctx, newSessionTimeout)
 	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
 	cancel()
@@ -48,7 +61,12 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 		return nil, false, fmt.Errorf("websocket: new session: %w", err)
 	}
 	sess.Update(func(d *sdk.SessionData) {
-		d.Csessid = s.q.csessid
+		// Evennia's clients expect to find their URL's csessid in the
+		// session. A token from a first message stays in the plugin: it
+		// is a bearer secret, and the host has no use for it.
+		if key.inURL {
+			d.Csessid = key.token
+		}
 		for k, v := range socketFlags(s) {
 			d.ProtocolFlags[k] = v
 		}
@@ -63,7 +81,7 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	c.sock = s
 	c.kickLocked()
 	c.mu.Unlock()
-	if c.csessid != "" && p.cfg.ResumeGrace > 0 {
+	if c.key.token != "" && p.cfg.ResumeGrace > 0 {
 		p.register(c)
 	}
 	sess.Connect()
@@ -87,7 +105,8 @@ func socketFlags(s *socket) map[string]any {
 		contract.FlagXterm256:   true,
 		contract.FlagANSI:       true,
 	}
-	if _, ok := s.format.(v1Format); ok {
+	switch s.format.(type) {
+	case v1Format, porticoFormat:
 		flags["ISTYPING"] = true
 	}
 	return flags

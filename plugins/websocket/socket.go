@@ -32,6 +32,11 @@ type socket struct {
 	format wireFormat
 	addr   string
 	q      query
+	// key is the resume token this connection presented and how: from
+	// the URL (v1.evennia.com and the MUD Standards formats), or from
+	// the first message (portico.v1, set by readFirstMessage before the
+	// connection gets its session). A zero key resumes nothing.
+	key resumeKey
 	// ctx ends when the connection is done with; cancelling it aborts
 	// reads and writes.
 	ctx    context.Context
@@ -51,7 +56,15 @@ type socket struct {
 
 func newSocket(parent context.Context, ws *websocket.Conn, addr string, q query) *socket {
 	ctx, cancel := context.WithCancel(parent)
-	return &socket{ws: ws, format: negotiated(ws.Subprotocol()), addr: addr, q: q, ctx: ctx, cancel: cancel}
+	s := &socket{ws: ws, format: negotiated(ws.Subprotocol()), addr: addr, q: q, ctx: ctx, cancel: cancel}
+	if _, ok := s.format.(porticoFormat); ok {
+		// The page keeps its token out of URLs; one found there was put
+		// there by someone else, and is not believed.
+		s.q.csessid = ""
+	} else if q.csessid != "" {
+		s.key = resumeKey{token: q.csessid, inURL: true}
+	}
+	return s
 }
 
 // write sends one frame, bounded by writeTimeout. coder/websocket closes

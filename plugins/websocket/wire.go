@@ -87,6 +87,7 @@ var formats = map[string]wireFormat{
 	ProtoJSON:     jsonFormat{},
 	ProtoGMCP:     gmcpFormat{},
 	ProtoTerminal: terminalFormat{},
+	ProtoPortico:  porticoFormat{},
 }
 
 // formatByName returns the format a subprotocol name stands for (matched

@@ -1,7 +1,8 @@
 /*
  * Portico webclient. Plain JavaScript, no build step, nothing fetched from
- * elsewhere. It speaks Evennia's v1.evennia.com websocket format:
- * ["cmdname", [args], {kwargs}] both ways (plugins/websocket/README.md).
+ * elsewhere. It speaks portico.v1: Evennia's v1.evennia.com websocket
+ * format, ["cmdname", [args], {kwargs}] both ways, with the session's
+ * resume token in the first message (plugins/websocket/README.md).
  *
  * What the player gets: the game's output with its colours (the server
  * renders it to HTML), an input line with history (up/down), a password
@@ -10,9 +11,11 @@
  * and the screen size sent to the server as the window changes.
  *
  * Sessions survive reloads: the tab keeps a random id (csessid, 128 bits,
- * in sessionStorage so that every tab has its own) and sends it with every
- * connection; the server resumes the session it names within its grace
- * period. On unload the page closes with code 4000 ("may come back") rather
+ * in sessionStorage so that every tab has its own) and sends it as the
+ * first message of every connection, never in the URL, where proxies and
+ * logs would keep it; the server resumes the session it names within its
+ * grace period. A session that ended is never asked for again: the tab
+ * makes a new id for the next one. On unload the page closes with code 4000 ("may come back") rather
  * than letting the browser send 1001, which would end the session at once.
  */
 (function () {
@@ -29,7 +32,7 @@
   var RETRY_MAX = 30000;
   var CLOSE_PAGE_UNLOAD = 4000;
   var CLOSE_REPLACED = 4001;
-  var SUBPROTOCOL = "v1.evennia.com";
+  var SUBPROTOCOL = "portico.v1";
 
   var out = document.getElementById("output");
   var promptEl = document.getElementById("prompt");
@@ -94,9 +97,15 @@
   }
 
   // The tab's session id: a bearer secret for resuming the session, so it
-  // is random, long, and never leaves this tab's storage but to the server.
+  // is random, long, and never leaves this tab's storage but to the server,
+  // in the first message of a connection.
   var csessid = load(KEY_CSESSID);
   if (!/^[0-9a-f]{32}$/.test(csessid || "")) {
+    newCsessid();
+  }
+
+  // newCsessid starts afresh: the next connection asks for a new session.
+  function newCsessid() {
     csessid = randomHex(16);
     save(KEY_CSESSID, csessid);
   }
@@ -122,7 +131,8 @@
     var u = new URL("ws", window.location.href);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     u.hash = "";
-    u.search = "?" + csessid + "&" + cuid + "&" + encodeURIComponent(browser);
+    // Only what names the browser: the csessid goes in the first message.
+    u.search = "?cuid=" + cuid + "&browser=" + encodeURIComponent(browser);
     return u.toString();
   }
 
@@ -155,6 +165,8 @@
       if (ws !== sock) {
         return;
       }
+      // First, before anything else: the session this tab wants back.
+      sock.send(JSON.stringify(["portico_session", [], {"csessid": csessid}]));
       retries = 0;
       setState("connected", "Connected");
       lastSize = "";
@@ -183,9 +195,12 @@
       system("This session was opened in another window. Press Enter or Reconnect to start a new one here.");
       // This tab lost its session to another one; reconnecting must not
       // take it back, so from now on this tab has a session of its own.
-      csessid = randomHex(16);
-      save(KEY_CSESSID, csessid);
+      newCsessid();
       return;
+    }
+    if (ev.code === 1000) {
+      // The session is over: its id is never used again.
+      newCsessid();
     }
     if (ev.code === 1000 || wantClosed) {
       setState("closed", ev.reason ? "Disconnected: " + ev.reason : "Disconnected.");
