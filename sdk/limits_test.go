@@ -12,11 +12,8 @@ import (
 
 // limitedPortal is a test portal whose host set the connection limits.
 func limitedPortal(rate, perIP int, wait time.Duration) *Portal {
-	p := NewTestPortal(discardLog())
-	p.mu.Lock()
-	p.host = HostInfo{ServerName: "Testgame", ConnectionRate: rate, ConnectionsPerIP: perIP, ConnectionQueueWait: wait}
-	p.mu.Unlock()
-	return p
+	return NewTestPortalWith(discardLog(),
+		HostInfo{ServerName: "Testgame", ConnectionRate: rate, ConnectionsPerIP: perIP, ConnectionQueueWait: wait})
 }
 
 // attempt is one NewSession in flight, started in a synctest bubble.

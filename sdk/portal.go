@@ -75,6 +75,14 @@ func NewTestPortal(log *slog.Logger) *Portal {
 	return p
 }
 
+// NewTestPortalWith is NewTestPortal with host as what the host told the
+// plugin at Configure: its connection limits apply in NewSession.
+func NewTestPortalWith(log *slog.Logger, host HostInfo) *Portal {
+	p := NewTestPortal(log)
+	p.host = host
+	return p
+}
+
 // Outbox returns the queue of events bound for the host (for tests and the
 // conformance kit).
 func (p *Portal) Outbox() *contract.Outbox { return p.outbox }

@@ -44,6 +44,12 @@ const hostMaxInput = 100
 
 func newHarness(t *testing.T, raw map[string]any) *harness {
 	t.Helper()
+	return newHarnessWith(t, raw, sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput})
+}
+
+// newHarnessWith is newHarness with what the host tells the plugin.
+func newHarnessWith(t *testing.T, raw map[string]any, host sdk.HostInfo) *harness {
+	t.Helper()
 	if raw == nil {
 		raw = map[string]any{}
 	}
@@ -51,11 +57,11 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 		raw["listen"] = "127.0.0.1:0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	portal := sdk.NewTestPortal(testLogger())
+	portal := sdk.NewTestPortalWith(testLogger(), host)
 	h := &harness{t: t, p: &Plugin{}, portal: portal, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
-	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}}, portal)
+	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: host}, portal)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

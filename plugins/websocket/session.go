@@ -26,26 +26,28 @@ const (
 // was opened again, and the newest connection wins), or a new one.
 func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	p.openMu.Lock()
-	defer p.openMu.Unlock()
-	if s.q.csessid != "" && p.cfg.ResumeGrace > 0 {
-		if c := p.lookup(s.q.csessid); c != nil {
-			if old, ok := c.attach(s, msgResumed); ok {
-				if old != nil {
-					p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
-						"old_addr", old.addr, "new_addr", s.addr)
-					go old.close(closeReplaced, msgReplaced)
-				}
-				c.refresh(s)
-				return c, true, nil
-			}
-		}
+	c, resumed = p.resumeLocked(s)
+	p.openMu.Unlock()
+	if resumed {
+		return c, true, nil
 	}
 	c = newClient(p, s.q.csessid)
+	// Not under openMu: NewSession may keep the client waiting its turn in
+	// its address's connection queue, and nobody else may wait behind it.
 	ctx, cancel := context.WithTimeout(s.ctx, newSessionTimeout)
 	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
 	cancel()
 	if err != nil {
 		return nil, false, fmt.Errorf("websocket: new session: %w", err)
+	}
+	p.openMu.Lock()
+	defer p.openMu.Unlock()
+	// Another connection with this csessid may have made its session while
+	// this one waited: this one resumes it, as if it had come second, and
+	// the session just made goes (never announced: the host never knew it).
+	if rc, ok := p.resumeLocked(s); ok {
+		sess.Disconnected("")
+		return rc, true, nil
 	}
 	sess.Update(func(d *sdk.SessionData) {
 		d.Csessid = s.q.csessid
@@ -68,6 +70,29 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	}
 	sess.Connect()
 	return c, false, nil
+}
+
+// resumeLocked attaches s to the session its csessid names, if there is
+// one to resume. openMu must be held.
+func (p *Plugin) resumeLocked(s *socket) (*client, bool) {
+	if s.q.csessid == "" || p.cfg.ResumeGrace <= 0 {
+		return nil, false
+	}
+	c := p.lookup(s.q.csessid)
+	if c == nil {
+		return nil, false
+	}
+	old, ok := c.attach(s, msgResumed)
+	if !ok {
+		return nil, false
+	}
+	if old != nil {
+		p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
+			"old_addr", old.addr, "new_addr", s.addr)
+		go old.close(closeReplaced, msgReplaced)
+	}
+	c.refresh(s)
+	return c, true
 }
 
 // socketFlags are the protocol flags a connection sets, as Evennia's
