@@ -51,11 +51,12 @@ const (
 // connections a second through its queue, so it can keep at most
 // min(connections_per_ip, connection_rate × connection_queue_wait)
 // connections waiting. What is left is the number of addresses an
-// attacker has: maxQueued caps what they can keep waiting (a goroutine, a
-// socket and a session id each, about 20 KB), and the plugin's own bound
-// on open connections (e.g. telnet's max_connections) caps the rest. A
-// connection from an address that has no queue never waits, so neither
-// bound can keep a fresh address out: it goes in at once however many
+// attacker has: maxQueued caps what they can keep waiting (a goroutine or
+// two, a socket and a session each, some tens of KB), and what they hold
+// open past the queue is capped by the plugin's own bound where it has
+// one (SSH's max_connections) and the process's file descriptors. A
+// connection from an address that has no queue never waits, so no bound
+// here can keep a fresh address out: it goes in at once however many
 // others are queued.
 const maxQueued = 4096
 
