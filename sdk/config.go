@@ -22,11 +22,16 @@ type HostInfo struct {
 	// ReattachGrace is how long the plugin keeps its clients waiting for a
 	// host that went away.
 	ReattachGrace time.Duration
-	// ConnectionRate is new connections per second accepted (0: no limit);
-	// past it clients queue (Portal.NewSession applies it).
+	// ConnectionRate is new connections per second accepted from one
+	// address (an IPv4 address, an IPv6 /64; 0: no limit); past it the
+	// address's clients queue (Portal.NewSession applies it).
 	ConnectionRate int
 	// ConnectionsPerIP bounds open connections from one address (0: none).
 	ConnectionsPerIP int
+	// ConnectionQueueWait is the longest a client may wait in its
+	// address's queue; one whose wait would be longer is refused (0: no
+	// queue, a client that would have to wait is refused at once).
+	ConnectionQueueWait time.Duration
 }
 
 // Config is a plugin's config block from config.yaml (or a bot's config

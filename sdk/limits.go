@@ -13,6 +13,10 @@ import (
 // refused the client; the client has been told and its Conn closed.
 var ErrRefused = errors.New("connection refused by a limit")
 
+// errClosedWhileQueued is NewSession's error for a session closed (by the
+// host or the plugin) while it waited its turn.
+var errClosedWhileQueued = errors.New("session closed while queued to connect")
+
 // refusal is a connection limit's refusal: ErrRefused with what the client
 // was told.
 type refusal struct{ message string }
@@ -37,13 +41,35 @@ const (
 	msgServerBusy         = "The server is too busy to take new connections. Please try again in a minute."
 )
 
-// maxConnectionWait bounds the connection queue: past it a client is
-// refused instead of waiting.
-const maxConnectionWait = time.Minute
+// maxQueued bounds the connections waiting in all the address queues
+// together; past it a connection that would have to wait is refused as
+// too busy.
+//
+// What bounds the work a flood can make: each address (network, see
+// clientNet) holds at most connections_per_ip open connections, waits at
+// most connection_queue_wait, and gets at most connection_rate
+// connections a second through its queue, so it can keep at most
+// min(connections_per_ip, connection_rate × connection_queue_wait)
+// connections waiting. What is left is the number of addresses an
+// attacker has: maxQueued caps what they can keep waiting (a goroutine or
+// two, a socket and a session each, some tens of KB), and what they hold
+// open past the queue is capped by the plugin's own bound where it has
+// one (SSH's max_connections) and the process's file descriptors. A
+// connection from an address that has no queue never waits, so no bound
+// here can keep a fresh address out: it goes in at once however many
+// others are queued.
+const maxQueued = 4096
 
-// clientIP returns the address part of a "host:port" client address, or ""
-// when address is not an IP (a bot's "#chan@network").
-func clientIP(address string) string {
+// minSweep is the number of address queues below which idle ones are not
+// swept (see queueLocked).
+const minSweep = 64
+
+// clientNet returns the network a client address counts under for the
+// connection limits: the IPv4 address, or the IPv6 /64 it is in (a
+// subscriber is usually given a whole /64, so counting single IPv6
+// addresses would let one client hop past every limit). It returns ""
+// when address is not an IP (a bot's "#chan@network"): no limit applies.
+func clientNet(address string) string {
 	host := address
 	if h, _, err := net.SplitHostPort(address); err == nil {
 		host = h
@@ -52,37 +78,160 @@ func clientIP(address string) string {
 	if err != nil {
 		return ""
 	}
-	return a.Unmap().String()
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
-// admitAddress counts a new connection from ip, or refuses it when the
-// address is at its limit.
-func (p *Portal) admitAddress(ip string) bool {
+// admitAddress counts a new connection from network n, or refuses it when
+// the network is at its limit.
+func (p *Portal) admitAddress(n string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if limit := p.host.ConnectionsPerIP; limit > 0 && p.perIP[ip] >= limit {
+	if limit := p.host.ConnectionsPerIP; limit > 0 && p.perIP[n] >= limit {
 		return false
 	}
-	p.perIP[ip]++
+	p.perIP[n]++
 	return true
 }
 
-func (p *Portal) releaseAddress(ip string) {
-	if ip == "" {
+func (p *Portal) releaseAddress(n string) {
+	if n == "" {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.perIP[ip] <= 1 {
-		delete(p.perIP, ip)
+	if p.perIP[n] <= 1 {
+		delete(p.perIP, n)
 		return
 	}
-	p.perIP[ip]--
+	p.perIP[n]--
 }
 
-// waitTurn applies the connection rate: a token bucket of ConnectionRate
-// per second, whose debt is a queue. A client that must wait is told how
-// long, as Evennia does ("DoS protection is active").
+// connQueue is one network's connection queue: a token bucket of
+// ConnectionRate a second (as many in a burst), whose waiters are let in
+// in order as it refills. All fields are guarded by the portal's mu.
+type connQueue struct {
+	tokens float64
+	at     time.Time // when tokens was last brought up to date
+	// waiters wait in order; one leaves when let in or when its client
+	// goes away.
+	waiters []*queued
+	// timer lets the head in when its token is due; set while waiters is
+	// not empty.
+	timer *time.Timer
+}
+
+// queued is one connection waiting its turn.
+type queued struct {
+	turn chan struct{} // closed when it is let in
+	in   bool
+}
+
+// refill brings q's bucket, which holds at most rate tokens, up to now.
+func (q *connQueue) refill(now time.Time, rate float64) {
+	q.tokens = min(rate, q.tokens+now.Sub(q.at).Seconds()*rate)
+	q.at = now
+}
+
+// queueLocked returns network n's queue brought up to now, made when it
+// has none. Queues that are idle (no waiters, bucket full) are swept out
+// whenever the map doubles, so that it holds only networks seen in the
+// last second or so and costs O(1) per connection.
+func (p *Portal) queueLocked(n string, now time.Time, rate float64) *connQueue {
+	if q, ok := p.queues[n]; ok {
+		q.refill(now, rate)
+		return q
+	}
+	if len(p.queues) >= p.sweepAt {
+		for k, q := range p.queues {
+			if len(q.waiters) == 0 && q.tokens+now.Sub(q.at).Seconds()*rate >= rate {
+				delete(p.queues, k)
+			}
+		}
+		p.sweepAt = max(minSweep, 2*len(p.queues))
+	}
+	q := &connQueue{tokens: rate, at: now}
+	p.queues[n] = q
+	return q
+}
+
+// letInLocked lets in q's waiters whose tokens have come, in order, and
+// sets the timer for the next one. The rate is read afresh: a host that
+// reattached may have changed it (0 lets everyone in).
+func (p *Portal) letInLocked(q *connQueue) {
+	rate := float64(p.host.ConnectionRate)
+	if rate > 0 {
+		q.refill(time.Now(), rate)
+	}
+	// A hair under 1: the timer is set for the moment the token is due,
+	// and float rounding must not have it fire a nanosecond early forever.
+	for len(q.waiters) > 0 && (rate <= 0 || q.tokens >= 1-1e-9) {
+		w := q.waiters[0]
+		q.waiters = q.waiters[1:]
+		p.queued--
+		q.tokens--
+		w.in = true
+		close(w.turn)
+	}
+	if len(q.waiters) == 0 {
+		if q.timer != nil {
+			q.timer.Stop()
+			q.timer = nil
+		}
+		return
+	}
+	due := time.Duration((1 - q.tokens) / rate * float64(time.Second))
+	if q.timer != nil {
+		q.timer.Reset(due)
+		return
+	}
+	q.timer = time.AfterFunc(due, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.letInLocked(q)
+	})
+}
+
+// leaveLocked takes w out of q: its client went away while it waited. If
+// it had just been let in, its token goes back to the queue.
+func (p *Portal) leaveLocked(q *connQueue, w *queued) {
+	if w.in {
+		if rate := float64(p.host.ConnectionRate); rate > 0 {
+			q.refill(time.Now(), rate)
+			q.tokens = min(rate, q.tokens+1)
+		}
+		p.letInLocked(q)
+		return
+	}
+	for i, x := range q.waiters {
+		if x == w {
+			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+			p.queued--
+			break
+		}
+	}
+	// Those behind move up by themselves: the timer lets in whoever is
+	// first when the next token is due.
+	if len(q.waiters) == 0 && q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
+}
+
+// waitTurn applies the connection rate to s, per network: a client whose
+// network has a token left goes in at once; one that must wait is told
+// how long, as Evennia does ("DoS protection is active"), and waits in
+// its network's queue only, behind nobody from elsewhere. A wait longer
+// than ConnectionQueueWait is refused. The wait ends early, and the
+// client's place is given up, when ctx ends (the plugin saw the client
+// hang up) or the session is closed.
 func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 	p.mu.Lock()
 	rate := float64(p.host.ConnectionRate)
@@ -90,38 +239,43 @@ func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 		p.mu.Unlock()
 		return nil
 	}
-	now := time.Now()
-	if p.connTokensAt.IsZero() {
-		p.connTokens = rate
-	} else {
-		p.connTokens = min(rate, p.connTokens+now.Sub(p.connTokensAt).Seconds()*rate)
+	q := p.queueLocked(s.ip, time.Now(), rate)
+	if len(q.waiters) == 0 && q.tokens >= 1 {
+		q.tokens--
+		p.mu.Unlock()
+		return nil
 	}
-	p.connTokensAt = now
-	wait := time.Duration(0)
-	if p.connTokens < 1 {
-		wait = time.Duration((1 - p.connTokens) / rate * float64(time.Second))
-	}
-	if wait > maxConnectionWait {
+	// Its token comes once the bucket has refilled for everyone ahead of
+	// it and for itself.
+	wait := time.Duration((float64(len(q.waiters)+1) - q.tokens) / rate * float64(time.Second))
+	if wait > p.host.ConnectionQueueWait || p.queued >= p.maxQueued {
 		p.mu.Unlock()
 		return &refusal{message: msgServerBusy}
 	}
-	p.connTokens--
+	w := &queued{turn: make(chan struct{})}
+	q.waiters = append(q.waiters, w)
+	p.queued++
+	if len(q.waiters) == 1 {
+		p.letInLocked(q) // sets the timer for the head
+	}
 	name := p.host.ServerName
 	p.mu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
 	if name == "" {
 		name = "The server's"
 	}
 	s.conn.Send(s, []Message{Text(fmt.Sprintf("%s DoS protection is active. You are queued to connect in %.1f seconds ...",
 		name, wait.Seconds()))})
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	var err error
 	select {
-	case <-t.C:
+	case <-w.turn:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = fmt.Errorf("left the connection queue: %w", context.Cause(ctx))
+	case <-s.done:
+		err = errClosedWhileQueued
 	}
+	p.mu.Lock()
+	p.leaveLocked(q, w)
+	p.mu.Unlock()
+	return err
 }

@@ -27,8 +27,9 @@ type SessionData = contract.SessionData
 func Text(s string) Message { return contract.Text(s) }
 
 // ProtocolVersion is the version of the portal session contract this SDK
-// speaks. The host and a plugin must share it.
-const ProtocolVersion = 1
+// speaks. The host and a plugin must share it. The versions and what each
+// changed are listed in sdk/README.md ("Contract versions").
+const ProtocolVersion = 2
 
 // PluginName is the name the portal service is dispensed under.
 const PluginName = "portal"

@@ -38,23 +38,31 @@ type Portal struct {
 	asked     bool
 	// granted is closed (and replaced) whenever ids arrive.
 	granted chan struct{}
-	// perIP counts open sessions by client address.
+	// perIP counts open sessions by client network (see clientNet).
 	perIP map[string]int
-	// connTokens is the connection-rate bucket as of connTokensAt; below
-	// zero it is a queue of clients waiting their turn.
-	connTokens   float64
-	connTokensAt time.Time
+	// queues holds the connection-rate queue of each client network that
+	// connected lately (see waitTurn); queued counts their waiters, and
+	// sweepAt is the map size at which idle ones are next swept out.
+	queues  map[string]*connQueue
+	queued  int
+	sweepAt int
+	// maxQueued bounds queued: the constant maxQueued, in a field so that
+	// tests can lower it.
+	maxQueued int
 }
 
 type idBlock struct{ next, end uint64 }
 
 func newPortal(log *slog.Logger) *Portal {
 	return &Portal{
-		log:      log,
-		outbox:   contract.NewOutbox(outboxLimit),
-		sessions: map[uint64]*Session{},
-		granted:  make(chan struct{}),
-		perIP:    map[string]int{},
+		log:       log,
+		outbox:    contract.NewOutbox(outboxLimit),
+		sessions:  map[uint64]*Session{},
+		granted:   make(chan struct{}),
+		perIP:     map[string]int{},
+		queues:    map[string]*connQueue{},
+		sweepAt:   minSweep,
+		maxQueued: maxQueued,
 	}
 }
 
@@ -64,6 +72,14 @@ func newPortal(log *slog.Logger) *Portal {
 func NewTestPortal(log *slog.Logger) *Portal {
 	p := newPortal(log)
 	p.grant(1, 1<<40)
+	return p
+}
+
+// NewTestPortalWith is NewTestPortal with host as what the host told the
+// plugin at Configure: its connection limits apply in NewSession.
+func NewTestPortalWith(log *slog.Logger, host HostInfo) *Portal {
+	p := NewTestPortal(log)
+	p.host = host
 	return p
 }
 
@@ -86,12 +102,20 @@ func (p *Portal) Host() HostInfo {
 // It waits for ids from the host when the plugin has none left, until ctx
 // ends.
 //
-// The host's connection limits apply here, to every plugin alike: a client
-// over the per-address limit is refused (told why, its Conn closed, and an
-// error wrapping ErrRefused returned: the plugin just drops it), and past
-// the connection rate a client waits its turn, told how long.
+// The host's connection limits apply here, to every plugin alike, per
+// client network (an IPv4 address, an IPv6 /64): a client over the
+// per-address limit is refused (told why, its Conn closed, and an error
+// wrapping ErrRefused returned: the plugin just drops it). Past the
+// connection rate a client waits its turn in its own network's queue,
+// told how long, and one whose wait would pass the host's
+// connection_queue_wait is refused the same way. The wait ends when ctx
+// ends: pass a context that ends when the client hangs up
+// (connio.Watch gives one for a net.Conn), so that a client that leaves
+// gives its place up at once. NewSession then returns an error wrapping
+// ctx's cause and leaves the Conn to the plugin. Do not hold a lock
+// other connections need across the call: it may wait.
 func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
-	ip := clientIP(address)
+	ip := clientNet(address)
 	if ip != "" && !p.admitAddress(ip) {
 		conn.Close(MsgTooManyConnections)
 		return nil, fmt.Errorf("portal: %s: %w", address, &refusal{message: MsgTooManyConnections})
@@ -101,7 +125,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 		p.releaseAddress(ip)
 		return nil, err
 	}
-	s := &Session{portal: p, conn: conn, ip: ip}
+	s := &Session{portal: p, conn: conn, ip: ip, done: make(chan struct{})}
 	s.data.InitSession(protocolKey, address, time.Now())
 	s.data.Sessid = id
 	p.mu.Lock()
@@ -109,12 +133,13 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	p.mu.Unlock()
 	if ip != "" {
 		if err := p.waitTurn(ctx, s); err != nil {
-			p.removeSession(s, "", false)
-			msg := err.Error()
-			if m, ok := RefusalMessage(err); ok {
-				msg = m
+			// Closed only for a refusal: a client that hung up has no one
+			// to tell, and a session closed while queued was closed then.
+			if p.removeSession(s, "", false) {
+				if m, ok := RefusalMessage(err); ok {
+					conn.Close(m)
+				}
 			}
-			conn.Close(msg)
 			return nil, fmt.Errorf("portal: %s: %w", address, err)
 		}
 	}

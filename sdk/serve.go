@@ -154,7 +154,8 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	host := HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
 		MaxInputLength: int(h.GetMaxInputLength()),
 		ReattachGrace:  time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
-		ConnectionRate: int(h.GetConnectionRate()), ConnectionsPerIP: int(h.GetConnectionsPerIp())}
+		ConnectionRate: int(h.GetConnectionRate()), ConnectionsPerIP: int(h.GetConnectionsPerIp()),
+		ConnectionQueueWait: time.Duration(h.GetConnectionQueueWaitMs()) * time.Millisecond}
 	s.portal.mu.Lock()
 	s.portal.host = host
 	s.portal.mu.Unlock()

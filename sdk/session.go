@@ -16,8 +16,11 @@ const maxEarlyMessages = 64
 type Session struct {
 	portal *Portal
 	conn   Conn
-	// ip is the client's address for the per-address limit ("" for bots).
+	// ip is the client's network for the connection limits ("" for bots).
 	ip string
+	// done is closed when the session is closed: it ends a wait for its
+	// turn to connect.
+	done chan struct{}
 
 	mu   sync.Mutex
 	data contract.SessionData
@@ -196,6 +199,9 @@ func (s *Session) markClosed() (wasOpen, announced bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wasOpen = !s.closed
+	if wasOpen && s.done != nil {
+		close(s.done)
+	}
 	s.closed = true
 	return wasOpen, s.announced
 }

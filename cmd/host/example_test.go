@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Plugins built on demand for the tests in this file: the out-of-tree
@@ -150,7 +151,7 @@ func TestExamplePluginFromConfig(t *testing.T) {
 // why in words an operator can act on; the other plugins carry on.
 func TestPluginVersionMismatch(t *testing.T) {
 	h := startHostWith(t, hostOptions{extra: pluginBlock("future", version99Binary(t), freePort(t), "")})
-	msg := pluginError(t, h, "future", "protocol version mismatch: host speaks 1, plugin speaks 99")
+	msg := pluginError(t, h, "future", fmt.Sprintf("protocol version mismatch: host speaks %d, plugin speaks 99", sdk.ProtocolVersion))
 	t.Logf("portico status: %s", msg)
 	if !strings.Contains(msg, "plugins: future: launch ") || !strings.Contains(msg, "upgrade the host, or rebuild the plugin against the host's SDK") {
 		t.Fatalf("last error %q does not name the plugin or say what to do", msg)

@@ -59,11 +59,16 @@ type Server struct {
 type Limits struct {
 	// MaxInputLength is the longest line or message, in characters.
 	MaxInputLength int
-	// ConnectionRate is new connections per second a plugin accepts;
-	// excess connections wait in a queue and are told so.
+	// ConnectionRate is new connections per second a plugin accepts from
+	// one address (an IPv4 address, an IPv6 /64); excess connections wait
+	// in that address's queue and are told so.
 	ConnectionRate int
 	// ConnectionsPerIP bounds the open connections from one address.
 	ConnectionsPerIP int
+	// ConnectionQueueWait is the longest a connection may wait in its
+	// address's queue; one whose wait would be longer is refused (0: no
+	// queue, a connection that would have to wait is refused).
+	ConnectionQueueWait time.Duration
 	// CommandRate is commands per second one session may send; excess is
 	// dropped with a message.
 	CommandRate int
@@ -107,6 +112,9 @@ const (
 	// Ergo-like: a few dozen connections per address is plenty for a
 	// household or a NAT, and stops one host from filling the server.
 	DefaultConnectionsPerIP = 32
+	// DefaultConnectionQueueWait: a player can sit out ten seconds; past
+	// that a refusal that says why beats a silent wait.
+	DefaultConnectionQueueWait = 10 * time.Second
 	// Evennia's throttles: 5 failed logins in 5 minutes, 2 accounts
 	// created per 10 minutes, per address.
 	DefaultLoginFailures         = 5
@@ -144,6 +152,7 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
 	v.SetDefault("limits.connection_rate", DefaultConnectionRate)
 	v.SetDefault("limits.connections_per_ip", DefaultConnectionsPerIP)
+	v.SetDefault("limits.connection_queue_wait", DefaultConnectionQueueWait.String())
 	v.SetDefault("limits.command_rate", DefaultCommandRate)
 	v.SetDefault("limits.login_failures", DefaultLoginFailures)
 	v.SetDefault("limits.login_failure_window", DefaultLoginFailureWindow.String())
@@ -199,6 +208,7 @@ func Load(path string) (*Config, error) {
 	for key, dst := range map[string]*time.Duration{
 		"limits.login_failure_window":    &c.Limits.LoginFailureWindow,
 		"limits.account_creation_window": &c.Limits.AccountCreationWindow,
+		"limits.connection_queue_wait":   &c.Limits.ConnectionQueueWait,
 	} {
 		if *dst, err = durationKey(v, key); err != nil {
 			errs = append(errs, err)
@@ -274,6 +284,9 @@ func (c *Config) Validate() error {
 	if c.Limits.LoginFailureWindow < 0 || c.Limits.AccountCreationWindow < 0 {
 		errs = append(errs, errors.New("limits.*_window: must not be negative"))
 	}
+	if c.Limits.ConnectionQueueWait < 0 {
+		errs = append(errs, errors.New("limits.connection_queue_wait: must not be negative"))
+	}
 	if c.Limits.PasswordMinLength > 128 {
 		errs = append(errs, errors.New("limits.password_min_length: at most 128"))
 	}
@@ -330,7 +343,7 @@ var knownTop = map[string]map[string]bool{
 		"argon2_memory_kib": true, "argon2_time": true, "plugin_mtls": true},
 	"limits": {"max_input_length": true, "connection_rate": true, "connections_per_ip": true, "command_rate": true,
 		"login_failures": true, "login_failure_window": true, "account_creations": true, "account_creation_window": true,
-		"password_min_length": true},
+		"password_min_length": true, "connection_queue_wait": true},
 }
 
 // checkKnownKeys rejects keys the host does not know, so that a typo is an

@@ -43,6 +43,7 @@ server:
   argon2_time: 3
 limits:
   max_input_length: 2000
+  connection_queue_wait: 2500ms
 plugins:
   telnet:
     enabled: true
@@ -68,8 +69,8 @@ func TestLoadValid(t *testing.T) {
 		s.IdleTimeout != 30*time.Minute || s.Argon2MemoryKiB != 1024 || s.Argon2Time != 3 {
 		t.Errorf("Server = %+v", s)
 	}
-	if c.Limits.MaxInputLength != 2000 {
-		t.Errorf("MaxInputLength = %d", c.Limits.MaxInputLength)
+	if c.Limits.MaxInputLength != 2000 || c.Limits.ConnectionQueueWait != 2500*time.Millisecond {
+		t.Errorf("Limits = %+v", c.Limits)
 	}
 	tel, ok := c.Plugins["telnet"]
 	if !ok || !tel.Enabled || tel.Name != "telnet" || tel.Path != "/opt/portico/portico-telnet" {
@@ -109,6 +110,9 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Limits.MaxInputLength != 6000 {
 		t.Errorf("max_input_length = %d, want 6000", c.Limits.MaxInputLength)
+	}
+	if c.Limits.ConnectionQueueWait != 10*time.Second {
+		t.Errorf("connection_queue_wait = %v, want 10s", c.Limits.ConnectionQueueWait)
 	}
 	if p := c.Plugins["telnet"]; p.Path != "" || p.Config == nil || len(p.Config) != 0 {
 		t.Errorf("telnet = %+v, want no path and an empty config", p)
@@ -223,6 +227,8 @@ func TestLoadValidates(t *testing.T) {
 		{"server:\n  multisession_mode: -1\n", "server.multisession_mode"},
 		{"server:\n  idle_timeout: -5m\n", "server.idle_timeout"},
 		{"limits:\n  max_input_length: -1\n", "limits.max_input_length"},
+		{"limits:\n  connection_queue_wait: -1s\n", "limits.connection_queue_wait"},
+		{"limits:\n  connection_queue_wait: 10\n", "limits.connection_queue_wait"},
 	} {
 		msg := loadErr(t, tc.body)
 		if !strings.Contains(msg, tc.key) {

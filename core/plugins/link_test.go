@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,15 +42,19 @@ func (quietPlugin) Shutdown(context.Context) error { return nil }
 
 // serveTestPlugin serves quietPlugin with the versions mode names: "current"
 // is what sdk.Serve serves; "v99" stands for a plugin built against a
-// future SDK that dropped version 1; "v1and99" for one that still speaks 1.
+// future SDK that dropped today's version; "currentAnd99" for one that
+// still speaks it; "v1" for a plugin built against the SDK of contract
+// version 1, before the bump to 2.
 func serveTestPlugin(mode string) {
 	srv := sdk.NewServer(quietPlugin{}, slog.New(slog.DiscardHandler))
 	sets := sdk.PluginSets(srv)
 	switch mode {
 	case "v99":
 		sets = map[int]hplugin.PluginSet{99: {sdk.PluginName: &sdk.GRPCPlugin{Impl: srv}}}
-	case "v1and99":
+	case "currentAnd99":
 		sets[99] = hplugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Impl: srv}}
+	case "v1":
+		sets = map[int]hplugin.PluginSet{1: {sdk.PluginName: &sdk.GRPCPlugin{Impl: srv}}}
 	}
 	hplugin.Serve(&hplugin.ServeConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -101,8 +106,34 @@ func TestVersionMismatchIsClear(t *testing.T) {
 	if !errors.As(err, &vm) {
 		t.Fatalf("not recognised as a version mismatch (go-plugin's wording changed?): %v", err)
 	}
-	want := "plugins: quiet: launch " + r.path + ": protocol version mismatch: host speaks 1, plugin speaks 99 — " +
+	want := "plugins: quiet: launch " + r.path + ": protocol version mismatch: host speaks 2, plugin speaks 99 — " +
 		"the plugin was built against a newer SDK: upgrade the host, or rebuild the plugin against the host's SDK"
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error:\n%v\nwant it to start with:\n%s", err, want)
+	}
+}
+
+// TestVersion1PluginIsRefused: a plugin built against the SDK of contract
+// version 1 (before HostInfo.connection_queue_wait_ms and the other
+// changes of version 2) is refused at launch, by a message naming both
+// versions and telling to rebuild it; it never gets a Configure it would
+// half understand.
+func TestVersion1PluginIsRefused(t *testing.T) {
+	if slices.Contains(sdk.SupportedProtocolVersions(), 1) {
+		t.Fatalf("the SDK still speaks contract version 1: %v", sdk.SupportedProtocolVersions())
+	}
+	r := testRunner(t, "v1", false, nil)
+	client, _, err := r.connect(nil)
+	if err == nil {
+		client.Kill()
+		t.Fatal("a plugin speaking only version 1 was accepted")
+	}
+	var vm *sdk.VersionMismatchError
+	if !errors.As(err, &vm) || vm.PluginVersion != 1 {
+		t.Fatalf("not recognised as a version 1 plugin: %v", err)
+	}
+	want := "plugins: quiet: launch " + r.path + ": protocol version mismatch: host speaks 2, plugin speaks 1 — " +
+		"rebuild the plugin against the host's SDK (github.com/portico-mud/portico/sdk)"
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error:\n%v\nwant it to start with:\n%s", err, want)
 	}
@@ -111,7 +142,7 @@ func TestVersionMismatchIsClear(t *testing.T) {
 // TestVersionsAgree: a plugin that speaks the host's version and a newer
 // one is run with the version both speak.
 func TestVersionsAgree(t *testing.T) {
-	r := testRunner(t, "v1and99", false, nil)
+	r := testRunner(t, "currentAnd99", false, nil)
 	client, portal, err := r.connect(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +161,7 @@ func TestVersionsAgree(t *testing.T) {
 func TestReattachRefusesUnknownVersion(t *testing.T) {
 	r := testRunner(t, "current", false, nil)
 	_, _, err := r.connect(&record{Name: "quiet", Pid: os.Getpid(), ProtocolVersion: 99, Network: "unix", Addr: "/nonexistent"})
-	if err == nil || !strings.Contains(err.Error(), "protocol version mismatch: host speaks 1, plugin speaks 99") {
+	if err == nil || !strings.Contains(err.Error(), "protocol version mismatch: host speaks 2, plugin speaks 99") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -749,7 +749,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 		ServerName: r.m.config().Server.Name, DataDir: r.m.config().Server.DataDir, Version: Version,
 		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.config().Limits.MaxInputLength),
 		ReattachGraceMs: r.m.config().Server.ReattachGrace.Milliseconds(),
-		ConnectionRate:  uint32(r.m.config().Limits.ConnectionRate), ConnectionsPerIp: uint32(r.m.config().Limits.ConnectionsPerIP)}})
+		ConnectionRate:  uint32(r.m.config().Limits.ConnectionRate), ConnectionsPerIp: uint32(r.m.config().Limits.ConnectionsPerIP),
+		ConnectionQueueWaitMs: r.m.config().Limits.ConnectionQueueWait.Milliseconds()}})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)

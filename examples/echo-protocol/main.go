@@ -128,8 +128,16 @@ func (c *conn) Close(reason string) {
 // serve reads one client's lines until it hangs up.
 func (p *Plugin) serve(ctx context.Context, nc net.Conn) {
 	c := &conn{w: connio.NewWriter(nc, connio.Options{})}
-	sess, err := p.portal.NewSession(ctx, c, "echo", nc.RemoteAddr().String())
-	if err != nil {
+	// NewSession may queue the client for its turn (the connection rate):
+	// the watcher ends the wait if the client hangs up meanwhile, so that
+	// it gives its place up, and keeps what it typed.
+	watch := connio.Watch(ctx, nc, 4096)
+	sess, err := p.portal.NewSession(watch.Context(), c, "echo", nc.RemoteAddr().String())
+	early, gone := watch.Stop()
+	if err != nil || gone != nil {
+		if err == nil {
+			sess.Disconnected("connection closed") // it left as its turn came
+		}
 		// A connection limit has told the client why and closed c; closing
 		// again is a no-op that keeps the message queued before it.
 		c.w.Close(nil)
@@ -139,20 +147,22 @@ func (p *Plugin) serve(ctx context.Context, nc net.Conn) {
 	// The splitter's bound is in bytes; TextInput applies the host's
 	// limit in characters (a character is at most 4 bytes).
 	split := lines.Splitter{Max: 4 * p.maxLine}
+	handle := func(line []byte, tooLong bool) {
+		text, refusal := sdk.TextInput(line, p.maxLine)
+		if tooLong {
+			refusal = sdk.MsgTooLong
+		}
+		if refusal != "" {
+			c.Send(sess, []sdk.Message{sdk.Text(refusal)})
+			return
+		}
+		sess.DataIn(sdk.Text(text))
+	}
+	split.Feed(early, handle)
 	buf := make([]byte, 4096)
 	for {
 		n, err := nc.Read(buf)
-		split.Feed(buf[:n], func(line []byte, tooLong bool) {
-			text, refusal := sdk.TextInput(line, p.maxLine)
-			if tooLong {
-				refusal = sdk.MsgTooLong
-			}
-			if refusal != "" {
-				c.Send(sess, []sdk.Message{sdk.Text(refusal)})
-				return
-			}
-			sess.DataIn(sdk.Text(text))
-		})
+		split.Feed(buf[:n], handle)
 		if err != nil {
 			break
 		}

@@ -91,9 +91,24 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
-	sess, err := c.p.portal.NewSession(ctx, c, c.protocolKey, c.nc.RemoteAddr().String())
+	// NewSession may queue the client for its turn (the connection rate);
+	// the watcher notices if it hangs up meanwhile, so that it gives its
+	// place up, and keeps what it typed.
+	watch := connio.Watch(ctx, c.nc, readBufferSize)
+	sess, err := c.p.portal.NewSession(watch.Context(), c, c.protocolKey, c.nc.RemoteAddr().String())
+	early, gone := watch.Stop()
 	if errors.Is(err, sdk.ErrRefused) {
 		// A connection limit: the SDK told the client and closed it.
+		<-c.w.Done()
+		return
+	}
+	if gone != nil {
+		// It left while queued (err), or just as its turn came.
+		if err == nil {
+			sess.Disconnected("connection closed")
+		}
+		c.p.log.Debug("telnet: client left while queued to connect", "addr", c.nc.RemoteAddr().String(), "err", gone)
+		c.w.Close(nil)
 		<-c.w.Done()
 		return
 	}
@@ -123,6 +138,9 @@ func (c *conn) serve(ctx context.Context) {
 	c.mu.Unlock()
 	sess.Connect()
 
+	if len(early) > 0 {
+		c.parser.Feed(early, c.handleEvent)
+	}
 	buf := make([]byte, readBufferSize)
 	for {
 		n, err := c.nc.Read(buf)

@@ -58,14 +58,16 @@ func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.H
 		raw["listen"] = "127.0.0.1:0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	portal := sdk.NewTestPortal(testLogger())
-	h := &harness{t: t, p: &Plugin{}, portal: portal, events: make(chan *portalpb.Event, 1024),
+	h := &harness{t: t, p: &Plugin{}, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
 	hostInfo := sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}
 	if setup != nil {
 		setup(h.p, &hostInfo)
 	}
+	// The portal applies the host's connection limits, as the SDK's does.
+	portal := sdk.NewTestPortalWith(testLogger(), hostInfo)
+	h.portal = portal
 	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: hostInfo}, portal)
 	if err != nil {
 		cancel()

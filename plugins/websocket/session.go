@@ -27,38 +27,28 @@ const (
 // is still good for it, or a new one.
 func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	p.openMu.Lock()
-	defer p.openMu.Unlock()
-	key := s.key
-	if key.token != "" && p.cfg.ResumeGrace > 0 {
-		if c := p.lookup(key); c != nil {
-			old, res := c.attach(s, msgResumed, p.now())
-			switch res {
-			case attached:
-				if old != nil {
-					p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
-						"old_addr", old.addr, "new_addr", s.addr)
-					go old.close(closeReplaced, msgReplaced)
-				}
-				c.refresh(s)
-				return c, true, nil
-			case attachExpired:
-				p.log.Info("websocket: resume token expired", "addr", s.addr, "sessid", c.sess.ID())
-			case attachWrongAccount:
-				// The token still names that session, which must not
-				// be reached through a new one made with it: this
-				// connection gets a session with no token at all.
-				p.log.Warn("websocket: resume token refused: its session is no longer logged in as the account the token was bound to",
-					"addr", s.addr, "sessid", c.sess.ID())
-				key = resumeKey{}
-			}
-		}
+	c, key, resumed := p.resumeLocked(s, s.key)
+	p.openMu.Unlock()
+	if resumed {
+		return c, true, nil
 	}
 	c = newClient(p, key)
+	// Not under openMu: NewSession may keep the client waiting its turn in
+	// its address's connection queue, and nobody else may wait behind it.
 	ctx, cancel := context.WithTimeout(s.ctx, newSessionTimeout)
 	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
 	cancel()
 	if err != nil {
 		return nil, false, fmt.Errorf("websocket: new session: %w", err)
+	}
+	p.openMu.Lock()
+	defer p.openMu.Unlock()
+	// Another connection with this token may have made its session while
+	// this one waited: this one resumes it, as if it had come second, and
+	// the session just made goes (never announced: the host never knew it).
+	if rc, _, ok := p.resumeLocked(s, key); ok {
+		sess.Disconnected("")
+		return rc, true, nil
 	}
 	sess.Update(func(d *sdk.SessionData) {
 		// Evennia's clients expect to find their URL's csessid in the
@@ -86,6 +76,39 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	}
 	sess.Connect()
 	return c, false, nil
+}
+
+// resumeLocked attaches s to the session key names, if there is one to
+// resume and the token is still good for it. It returns the key a new
+// session should be made with: none at all when the token names a session
+// no longer logged in as the account the token was bound to, which must
+// not be reached through a new one made with it. openMu must be held.
+func (p *Plugin) resumeLocked(s *socket, key resumeKey) (*client, resumeKey, bool) {
+	if key.token == "" || p.cfg.ResumeGrace <= 0 {
+		return nil, key, false
+	}
+	c := p.lookup(key)
+	if c == nil {
+		return nil, key, false
+	}
+	old, res := c.attach(s, msgResumed, p.now())
+	switch res {
+	case attached:
+		if old != nil {
+			p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
+				"old_addr", old.addr, "new_addr", s.addr)
+			go old.close(closeReplaced, msgReplaced)
+		}
+		c.refresh(s)
+		return c, key, true
+	case attachExpired:
+		p.log.Info("websocket: resume token expired", "addr", s.addr, "sessid", c.sess.ID())
+	case attachWrongAccount:
+		p.log.Warn("websocket: resume token refused: its session is no longer logged in as the account the token was bound to",
+			"addr", s.addr, "sessid", c.sess.ID())
+		return nil, resumeKey{}, false
+	}
+	return nil, key, false
 }
 
 // socketFlags are the protocol flags a connection sets, as Evennia's

@@ -2,7 +2,9 @@
 // Send never blocks on the network. A writer goroutine exists only while
 // there is a backlog; writes are coalesced with net.Buffers. A client that
 // stops reading is cut off once its backlog passes a bound, instead of
-// growing memory without end.
+// growing memory without end. A Watcher notices a client that hangs up
+// before the plugin reads its connection (while it waits its turn to
+// connect).
 package connio
 
 import (

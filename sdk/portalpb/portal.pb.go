@@ -102,8 +102,13 @@ type HostInfo struct {
 	ConnectionRate uint32 `protobuf:"varint,8,opt,name=connection_rate,json=connectionRate,proto3" json:"connection_rate,omitempty"`
 	// Open connections allowed from one address (0 = no limit).
 	ConnectionsPerIp uint32 `protobuf:"varint,9,opt,name=connections_per_ip,json=connectionsPerIp,proto3" json:"connections_per_ip,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The longest a new connection may wait in its address's queue for its
+	// turn under connection_rate; one whose wait would be longer is refused
+	// at once (0 = no queue: a connection that would have to wait is
+	// refused). Added in contract version 2.
+	ConnectionQueueWaitMs int64 `protobuf:"varint,10,opt,name=connection_queue_wait_ms,json=connectionQueueWaitMs,proto3" json:"connection_queue_wait_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -195,6 +200,13 @@ func (x *HostInfo) GetConnectionRate() uint32 {
 func (x *HostInfo) GetConnectionsPerIp() uint32 {
 	if x != nil {
 		return x.ConnectionsPerIp
+	}
+	return 0
+}
+
+func (x *HostInfo) GetConnectionQueueWaitMs() int64 {
+	if x != nil {
+		return x.ConnectionQueueWaitMs
 	}
 	return 0
 }
@@ -1784,7 +1796,7 @@ const file_portal_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12/\n" +
-	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\xd3\x02\n" +
+	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\x8c\x03\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -1795,7 +1807,9 @@ const file_portal_proto_rawDesc = "" +
 	"\x10max_input_length\x18\x06 \x01(\rR\x0emaxInputLength\x12*\n" +
 	"\x11reattach_grace_ms\x18\a \x01(\x03R\x0freattachGraceMs\x12'\n" +
 	"\x0fconnection_rate\x18\b \x01(\rR\x0econnectionRate\x12,\n" +
-	"\x12connections_per_ip\x18\t \x01(\rR\x10connectionsPerIp\"Z\n" +
+	"\x12connections_per_ip\x18\t \x01(\rR\x10connectionsPerIp\x127\n" +
+	"\x18connection_queue_wait_ms\x18\n" +
+	" \x01(\x03R\x15connectionQueueWaitMs\"Z\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\"\x11\n" +
