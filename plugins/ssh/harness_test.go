@@ -51,7 +51,7 @@ func startPluginIn(t *testing.T, dataDir string, raw map[string]any) *harness {
 	portal := sdk.NewTestPortal(testLogger())
 	p := &Plugin{}
 	info, err := p.Configure(context.Background(), sdk.Config{Raw: cfg,
-		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, MaxInputLength: 100}}, portal)
+		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, Limits: sdk.Limits{MaxInputLength: 100}}}, portal)
 	if err != nil {
 		t.Fatal(err)
 	}

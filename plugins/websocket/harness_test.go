@@ -55,7 +55,7 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 	h := &harness{t: t, p: &Plugin{}, portal: portal, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
-	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}}, portal)
+	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: sdk.HostInfo{ServerName: "TestGame", Limits: sdk.Limits{MaxInputLength: hostMaxInput}}}, portal)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
