@@ -45,9 +45,11 @@ type Config struct {
 	// always applied live, by restarting that plugin (core/plugins).
 	Plugins map[string]Plugin `mapstructure:"plugins"`
 
-	// sources names where each key set by the environment came from
-	// ("server.name" -> "PORTICO_SERVER_NAME"), for messages and `portico
-	// config check`.
+	// file (as given to Load), lines (each key's line in it) and sources
+	// (the variable that set each key set by the environment) locate a
+	// key's value for messages (Problem) and `portico config check`.
+	file    string
+	lines   map[string]int
 	sources map[string]string
 }
 

@@ -360,7 +360,7 @@ func TestSecret(t *testing.T) {
 		"password": true, "nickserv_password": true, "api_key": true, "apikey": true, "token": true,
 		"client-secret": true, "host_key": true, "tls_key": true, "private_key_file": true,
 		"public_key": false, "listen": false, "keepalive": false, "sha256": false, "keys": false, "tls_cert": false,
-		"max_sessions": false, "monkey": false,
+		"max_sessions": false, "monkey": false, "password_min_length": false, "token_file": false, "passwords": false,
 	} {
 		if got := config.Secret(name); got != want {
 			t.Errorf("Secret(%q) = %v, want %v", name, got, want)

@@ -218,30 +218,23 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// secretWords mark a key whose value is a secret: `portico config check`
-// masks it. See Secret.
-var secretWords = []string{"password", "passwd", "passphrase", "secret", "token", "credential", "credentials",
-	"private", "apikey"}
+// secretWords, as the last word of a key's name, mark a secret: `portico
+// config check` masks it. See Secret.
+var secretWords = []string{"password", "passwd", "passphrase", "secret", "token", "key", "apikey",
+	"credential", "credentials"}
 
 // Secret reports whether a key named name holds a secret, going by the name
-// alone (a value can be anything): one of its words (split at _ and -) is
-// password, passwd, passphrase, secret, token, credential(s), private or
-// apikey, or its last word is key (api_key, host_key, tls_key) — unless a
-// word is public (public_key). A key that names the file a secret is in
-// (host_key: a path) is masked too: the rule cannot tell, and printing too
-// little is the safe mistake.
+// alone (a value can be anything): its last word (words are split at _, -
+// and .) is password, passwd, passphrase, secret, token, key, apikey or
+// credential(s) (nickserv_password, api_key), or any word is private
+// (private_key_file) — unless a word is public (public_key).
+// password_min_length is not a secret, token_file is not (a path); host_key
+// and tls_key are masked although they name files: the rule cannot tell,
+// and showing too little is the safe mistake.
 func Secret(name string) bool {
 	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '-' || r == '.' })
 	if len(words) == 0 || slices.Contains(words, "public") {
 		return false
 	}
-	if words[len(words)-1] == "key" {
-		return true
-	}
-	for _, w := range words {
-		if slices.Contains(secretWords, w) {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(secretWords, words[len(words)-1]) || slices.Contains(words, "private")
 }

@@ -54,8 +54,10 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sortProblems orders problems as a reader meets them: the file's by line,
-// then the environment's and the rest by key.
+// Sort orders problems as a reader meets them: the file's by line, then
+// the environment's and the rest by key.
+func (ps Problems) Sort() { sortProblems(ps) }
+
 func sortProblems(ps Problems) {
 	rank := func(p Problem) (int, int) {
 		if i := strings.LastIndexByte(p.Where, ':'); i >= 0 {
@@ -204,7 +206,7 @@ func (l *loader) load(abs string, data []byte) (*Config, bool) {
 		}
 		c.Plugins[name] = p
 	}
-	c.sources = l.from
+	c.file, c.lines, c.sources = l.file, l.lines, l.from
 	if err := c.Validate(); err != nil {
 		var ps Problems
 		if !errors.As(err, &ps) {
