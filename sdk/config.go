@@ -6,7 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/contract"
 )
+
+// Limits are the host's limits (config.yaml's limits block), as the
+// plugin is told them at Configure.
+type Limits = contract.Limits
 
 // HostInfo is what the host tells a plugin about itself at Configure.
 type HostInfo struct {
@@ -16,22 +22,15 @@ type HostInfo struct {
 	DataDir string
 	// Version is the host's version.
 	Version string
-	// MaxInputLength is the host-wide limit on one line or message, in
-	// characters (0: none). Plugins enforce it before input reaches the host.
-	MaxInputLength int
 	// ReattachGrace is how long the plugin keeps its clients waiting for a
 	// host that went away.
 	ReattachGrace time.Duration
-	// ConnectionRate is new connections per second accepted from one
-	// address (an IPv4 address, an IPv6 /64; 0: no limit); past it the
-	// address's clients queue (Portal.NewSession applies it).
-	ConnectionRate int
-	// ConnectionsPerIP bounds open connections from one address (0: none).
-	ConnectionsPerIP int
-	// ConnectionQueueWait is the longest a client may wait in its
-	// address's queue; one whose wait would be longer is refused (0: no
-	// queue, a client that would have to wait is refused at once).
-	ConnectionQueueWait time.Duration
+	// Limits are the host-wide limits. Plugins enforce MaxInputLength (on
+	// one line or message, in characters, before input reaches the host);
+	// Portal.NewSession applies ConnectionRate (past it clients queue) and
+	// ConnectionsPerIP and ConnectionQueueWait. See contract.LimitsFromProto for which limits the
+	// wire carries.
+	Limits
 }
 
 // Config is a plugin's config block from config.yaml (or a bot's config

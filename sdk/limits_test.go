@@ -13,7 +13,7 @@ import (
 // limitedPortal is a test portal whose host set the connection limits.
 func limitedPortal(rate, perIP int, wait time.Duration) *Portal {
 	return NewTestPortalWith(discardLog(),
-		HostInfo{ServerName: "Testgame", ConnectionRate: rate, ConnectionsPerIP: perIP, ConnectionQueueWait: wait})
+		HostInfo{ServerName: "Testgame", Limits: Limits{ConnectionRate: rate, ConnectionsPerIP: perIP, ConnectionQueueWait: wait}})
 }
 
 // attempt is one NewSession in flight, started in a synctest bubble.

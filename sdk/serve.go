@@ -152,10 +152,8 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	defer s.mu.Unlock()
 	h := req.GetHost()
 	host := HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
-		MaxInputLength: int(h.GetMaxInputLength()),
-		ReattachGrace:  time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
-		ConnectionRate: int(h.GetConnectionRate()), ConnectionsPerIP: int(h.GetConnectionsPerIp()),
-		ConnectionQueueWait: time.Duration(h.GetConnectionQueueWaitMs()) * time.Millisecond}
+		ReattachGrace: time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
+		Limits:        contract.LimitsFromProto(h)}
 	s.portal.mu.Lock()
 	s.portal.host = host
 	s.portal.mu.Unlock()

@@ -211,7 +211,7 @@ func TestServerConfigure(t *testing.T) {
 	if want := map[string]any{"listen": ":4000", "port": float64(4000)}; !reflect.DeepEqual(cfg.Raw, want) {
 		t.Errorf("config = %v, want %v", cfg.Raw, want)
 	}
-	wantHost := HostInfo{ServerName: "Test MUD", DataDir: "/srv/mud", Version: "1.2.3", MaxInputLength: 2000}
+	wantHost := HostInfo{ServerName: "Test MUD", DataDir: "/srv/mud", Version: "1.2.3", Limits: Limits{MaxInputLength: 2000}}
 	if cfg.Host != wantHost || h.srv.Portal().Host() != wantHost {
 		t.Errorf("host = %+v / %+v, want %+v", cfg.Host, h.srv.Portal().Host(), wantHost)
 	}

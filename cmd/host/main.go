@@ -21,6 +21,7 @@ import (
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/cpuprofile"
 	"github.com/spf13/cobra"
@@ -28,7 +29,11 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "portico:", err)
+		// One line per problem (a config's errors are several), each
+		// saying where it comes from.
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "portico:", line)
+		}
 		os.Exit(1)
 	}
 }
@@ -43,7 +48,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
-	root.AddCommand(startCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
+	root.AddCommand(startCmd(load), configCmd(load), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
 	return root
 }
@@ -70,6 +75,28 @@ func startCmd(load loader) *cobra.Command {
 			return host.Run(ctx, cfg, os.Stderr)
 		},
 	}
+}
+
+func configCmd(load loader) *cobra.Command {
+	cfg := &cobra.Command{Use: "config", Short: "Check the configuration"}
+	cfg.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Load and check the configuration (the file and PORTICO_* variables) and print it as the host would run with it, secrets masked; on problems, print one line for each and exit 1",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := load()
+			if err != nil {
+				return err
+			}
+			// What Load cannot know without looking outside the file: the
+			// plugins' binaries, and their own checks of their blocks.
+			if err := plugins.Check(c); err != nil {
+				return err
+			}
+			return c.WriteEffective(cmd.OutOrStdout())
+		},
+	})
+	return cfg
 }
 
 func stopCmd(load loader, name string) *cobra.Command {

@@ -1,296 +1,154 @@
 // Package config loads the host's configuration: config.yaml plus PORTICO_*
-// environment overrides, into a typed, validated struct. It uses viper to
-// load only; watching the file is the host's job, done by building a fresh
-// Config and swapping it whole.
+// environment overrides, over the defaults of Default, into one typed,
+// validated struct. It uses viper to load only; watching the file is the
+// host's job, done by building a fresh Config and swapping it whole.
+//
+// Adding a host key is: a field with a doc comment and tags (below), its
+// default in Default, its use, and its entry in config.yaml. Loading,
+// environment overrides, validation, the live-edit rule and `portico config
+// check` all read the struct.
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/spf13/viper"
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 // Config is the host's whole configuration.
+//
+// Every host key is a field of Server or Limits (contract.Limits, the one
+// list of limits that the host and the plugins share). Its doc comment is
+// also the comment above it in config.yaml, and ends with "Default: X."
+// (TestDocCommentsMatchConfigYAML keeps both in step). Its tags:
+//
+//   - mapstructure:"name": the key's name in config.yaml (and, upper-cased
+//     after PORTICO_SECTION_, in the environment).
+//   - live:"true": a running host applies a change of the key made in
+//     config.yaml. A live edit that changes a key without it is refused as
+//     a whole, naming the key (NATS's rule), so that a new key is safe
+//     until someone makes it live.
+//   - min:"…", max:"…": bounds, written as the key's values are. Numbers
+//     and durations are never negative unless min says so.
+//   - required:"true": a string that must not be empty.
 type Config struct {
 	// Path is the file it was loaded from (absolute). Relative paths in the
 	// file are resolved against its directory.
-	Path    string
-	Server  Server
-	Limits  Limits
-	Plugins map[string]Plugin
+	Path   string          `mapstructure:"-"`
+	Server Server          `mapstructure:"server"`
+	Limits contract.Limits `mapstructure:"limits"`
+	// Plugins are the plugins.<name> blocks, by name. A changed block is
+	// always applied live, by restarting that plugin (core/plugins).
+	Plugins map[string]Plugin `mapstructure:"plugins"`
+
+	// file (as given to Load), lines (each key's line in it) and sources
+	// (the variable that set each key set by the environment) locate a
+	// key's value for messages (Problem) and `portico config check`.
+	file    string
+	lines   map[string]int
+	sources map[string]string
 }
 
 // Server holds the game-wide settings.
 type Server struct {
-	// Name is shown on the connection screen and in MSSP.
-	Name string
-	// DataDir holds the database, logs and run files (absolute after Load).
-	DataDir string
-	// MultisessionMode is Evennia's MULTISESSION_MODE: 0 (a new login
-	// disconnects the account's other sessions), 1 (many sessions sharing
-	// the account's character), 2 (one session per character) or 3 (many
-	// sessions, characters shared).
-	MultisessionMode int
-	// IdleTimeout drops sessions idle longer (0: never).
-	IdleTimeout time.Duration
-	// ReattachGrace is how long plugins keep their clients when the host
-	// dies, waiting for a new host to reattach.
-	ReattachGrace time.Duration
-	// Argon2MemoryKiB and Argon2Time tune password hashing (0: defaults).
-	Argon2MemoryKiB uint32
-	Argon2Time      uint32
-	// PluginMTLS puts go-plugin's AutoMTLS on the host–plugin link of
-	// every plugin launched from now on. The host keeps each plugin's key
-	// pair in its reattach record, so that a reloaded host (or one started
-	// after a crash) can still reattach to it.
-	PluginMTLS bool
-}
-
-// Limits bounds what clients may do. 0 turns a limit off.
-type Limits struct {
-	// MaxInputLength is the longest line or message, in characters.
-	MaxInputLength int
-	// ConnectionRate is new connections per second a plugin accepts from
-	// one address (an IPv4 address, an IPv6 /64); excess connections wait
-	// in that address's queue and are told so.
-	ConnectionRate int
-	// ConnectionsPerIP bounds the open connections from one address.
-	ConnectionsPerIP int
-	// ConnectionQueueWait is the longest a connection may wait in its
-	// address's queue; one whose wait would be longer is refused (0: no
-	// queue, a connection that would have to wait is refused).
-	ConnectionQueueWait time.Duration
-	// CommandRate is commands per second one session may send; excess is
-	// dropped with a message.
-	CommandRate int
-	// LoginFailures within LoginFailureWindow block further logins from an
-	// address, and to an account.
-	LoginFailures      int
-	LoginFailureWindow time.Duration
-	// AccountCreations within AccountCreationWindow block further account
-	// creation from an address.
-	AccountCreations      int
-	AccountCreationWindow time.Duration
-	// PasswordMinLength is the shortest password an account created over
-	// the network may have.
-	PasswordMinLength int
+	// Shown on the connection screen and to plugins. Default: Portico.
+	Name string `mapstructure:"name" live:"true" required:"true"`
+	// Where the database (portico.db), logs (logs/) and run files (run/: the
+	// control socket, pid file and plugin sockets, mode 0700) live. Needs a
+	// host restart to change. Default: data.
+	DataDir string `mapstructure:"data_dir" required:"true"`
+	// Evennia's MULTISESSION_MODE. 0: logging in disconnects the account's
+	// other sessions ("Logged in from elsewhere. Disconnecting."). 1: an
+	// account may have many sessions, all puppeting its character. 2: one
+	// session per character (`ic` takes over). 3: many sessions, characters
+	// shared. Default: 0.
+	MultisessionMode int `mapstructure:"multisession_mode" live:"true" max:"3"`
+	// Drop sessions idle longer than this (a Go duration such as 30m); 0 turns
+	// the idle timeout off. Typing "idle" counts as activity. Default: 0.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout" live:"true"`
+	// When the host dies (a crash, SIGKILL), plugins keep their players
+	// connected, tell them the server is restarting and hold their input for
+	// this long (at least 1s), waiting for a new host to reattach; then they
+	// close and exit. Reaches each plugin when it is next configured.
+	// Default: 60s.
+	ReattachGrace time.Duration `mapstructure:"reattach_grace" live:"true" min:"1s"`
+	// Argon2id password hashing: memory in KiB. 0 means the default (19456
+	// KiB: OWASP's recommendation). Needs a host restart to change.
+	// Default: 0.
+	Argon2MemoryKiB uint32 `mapstructure:"argon2_memory_kib"`
+	// Argon2id password hashing: passes. 0 means the default (2: OWASP's
+	// recommendation). Needs a host restart to change. Default: 0.
+	Argon2Time uint32 `mapstructure:"argon2_time"`
+	// Mutual TLS on the host-plugin link (go-plugin's AutoMTLS) for plugins
+	// launched from now on. The host keeps each plugin's key pair in its
+	// record under run/records/, so reloads and a restart after a crash still
+	// reattach. A change applies when a plugin is next launched.
+	// Default: false.
+	PluginMTLS bool `mapstructure:"plugin_mtls" live:"true"`
 }
 
 // Plugin is one protocol plugin's entry under plugins.<name>.
 type Plugin struct {
-	Name    string
-	Enabled bool
+	// Name is the block's name (the map key).
+	Name string `mapstructure:"-"`
+	// Enabled runs the plugin.
+	Enabled bool `mapstructure:"enabled"`
 	// Path is the plugin binary; empty means bin/portico-<name> beside the
 	// host binary.
-	Path string
-	// Config is the block handed to the plugin's Configure.
-	Config map[string]any
+	Path string `mapstructure:"path"`
 	// SHA256, when set, is the SHA-256 digest the plugin binary must have:
 	// a launch of a binary with another digest is refused (go-plugin's
 	// SecureConfig). It is checked at launch only: a reattach is to a
 	// process already checked when it was launched.
-	SHA256 []byte
+	SHA256 Digest `mapstructure:"sha256"`
+	// Config is the block handed to the plugin's Configure. Its keys are the
+	// plugin's business (viper lower-cases them).
+	Config map[string]any `mapstructure:"config"`
 }
 
-// Defaults as Evennia has them where Evennia has them.
-const (
-	DefaultServerName     = "Portico"
-	DefaultDataDir        = "data"
-	DefaultMaxInputLength = 6000
-	// Evennia's MAX_CONNECTION_RATE and MAX_COMMAND_RATE.
-	DefaultConnectionRate = 2
-	DefaultCommandRate    = 80
-	// Ergo-like: a few dozen connections per address is plenty for a
-	// household or a NAT, and stops one host from filling the server.
-	DefaultConnectionsPerIP = 32
-	// DefaultConnectionQueueWait: a player can sit out ten seconds; past
-	// that a refusal that says why beats a silent wait.
-	DefaultConnectionQueueWait = 10 * time.Second
-	// Evennia's throttles: 5 failed logins in 5 minutes, 2 accounts
-	// created per 10 minutes, per address.
-	DefaultLoginFailures         = 5
-	DefaultLoginFailureWindow    = 5 * time.Minute
-	DefaultAccountCreations      = 2
-	DefaultAccountCreationWindow = 10 * time.Minute
-	// DefaultPasswordMinLength follows OWASP's and Django's minimum.
-	DefaultPasswordMinLength = 8
-	DefaultReattachGrace     = 60 * time.Second
-)
+// Digest is a SHA-256 digest, written in config.yaml as sha256sum prints it
+// (64 hex digits, in quotes).
+type Digest []byte
 
-var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-
-// Load reads path (config.yaml) and the PORTICO_* environment into a
-// validated Config. Errors name the offending key.
-func Load(path string) (*Config, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+// Default returns the configuration with every key at its default. It is
+// the one place defaults are written: Load starts from it, and each key's
+// doc comment ends with the same default (a test checks).
+func Default() Config {
+	return Config{
+		Server: Server{
+			Name:          "Portico",
+			DataDir:       "data",
+			ReattachGrace: 60 * time.Second,
+		},
+		// Evennia's values where Evennia has them.
+		Limits: contract.Limits{
+			// Evennia's MAX_CHAR_LIMIT.
+			MaxInputLength: 6000,
+			// Evennia's MAX_CONNECTION_RATE and MAX_COMMAND_RATE.
+			ConnectionRate: 2,
+			CommandRate:    80,
+			// Ergo-like: a few dozen connections per address is plenty for
+			// a household or a NAT, and stops one host from filling the
+			// server.
+			ConnectionsPerIP: 32,
+			// Long enough to ride out a short burst from one address,
+			// short enough that nobody waits on a flood.
+			ConnectionQueueWait: 10 * time.Second,
+			// Evennia's throttles: 5 failed logins in 5 minutes, 2
+			// accounts created per 10 minutes, per address.
+			LoginFailures:         5,
+			LoginFailureWindow:    5 * time.Minute,
+			AccountCreations:      2,
+			AccountCreationWindow: 10 * time.Minute,
+			// OWASP's and Django's minimum.
+			PasswordMinLength: 8,
+		},
+		Plugins: map[string]Plugin{},
 	}
-	v := viper.New()
-	v.SetConfigFile(abs)
-	v.SetConfigType("yaml")
-	v.SetEnvPrefix("PORTICO")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	v.AutomaticEnv()
-	v.SetDefault("server.name", DefaultServerName)
-	v.SetDefault("server.data_dir", DefaultDataDir)
-	v.SetDefault("server.multisession_mode", 0)
-	v.SetDefault("server.idle_timeout", "0s")
-	v.SetDefault("server.reattach_grace", DefaultReattachGrace.String())
-	v.SetDefault("server.argon2_memory_kib", 0)
-	v.SetDefault("server.argon2_time", 0)
-	v.SetDefault("server.plugin_mtls", false)
-	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
-	v.SetDefault("limits.connection_rate", DefaultConnectionRate)
-	v.SetDefault("limits.connections_per_ip", DefaultConnectionsPerIP)
-	v.SetDefault("limits.connection_queue_wait", DefaultConnectionQueueWait.String())
-	v.SetDefault("limits.command_rate", DefaultCommandRate)
-	v.SetDefault("limits.login_failures", DefaultLoginFailures)
-	v.SetDefault("limits.login_failure_window", DefaultLoginFailureWindow.String())
-	v.SetDefault("limits.account_creations", DefaultAccountCreations)
-	v.SetDefault("limits.account_creation_window", DefaultAccountCreationWindow.String())
-	v.SetDefault("limits.password_min_length", DefaultPasswordMinLength)
-	if err := v.ReadInConfig(); err != nil {
-		return nil, fmt.Errorf("config: read %s: %w", abs, err)
-	}
-	if err := checkKnownKeys(v); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", abs, err)
-	}
-	c := &Config{Path: abs, Plugins: map[string]Plugin{}}
-	base := filepath.Dir(abs)
-	var errs []error
-	c.Server.Name = v.GetString("server.name")
-	c.Server.DataDir = resolve(base, v.GetString("server.data_dir"))
-	if c.Server.MultisessionMode, err = intKey(v, "server.multisession_mode"); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Server.IdleTimeout, err = durationKey(v, "server.idle_timeout"); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Server.ReattachGrace, err = durationKey(v, "server.reattach_grace"); err != nil {
-		errs = append(errs, err)
-	}
-	if n, err := intKey(v, "server.argon2_memory_kib"); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.Server.Argon2MemoryKiB = uint32(n)
-	}
-	if n, err := intKey(v, "server.argon2_time"); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.Server.Argon2Time = uint32(n)
-	}
-	if c.Server.PluginMTLS, err = boolKey(v, "server.plugin_mtls"); err != nil {
-		errs = append(errs, err)
-	}
-	for key, dst := range map[string]*int{
-		"limits.max_input_length":    &c.Limits.MaxInputLength,
-		"limits.connection_rate":     &c.Limits.ConnectionRate,
-		"limits.connections_per_ip":  &c.Limits.ConnectionsPerIP,
-		"limits.command_rate":        &c.Limits.CommandRate,
-		"limits.login_failures":      &c.Limits.LoginFailures,
-		"limits.account_creations":   &c.Limits.AccountCreations,
-		"limits.password_min_length": &c.Limits.PasswordMinLength,
-	} {
-		if *dst, err = intKey(v, key); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for key, dst := range map[string]*time.Duration{
-		"limits.login_failure_window":    &c.Limits.LoginFailureWindow,
-		"limits.account_creation_window": &c.Limits.AccountCreationWindow,
-		"limits.connection_queue_wait":   &c.Limits.ConnectionQueueWait,
-	} {
-		if *dst, err = durationKey(v, key); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	plugins, _ := v.Get("plugins").(map[string]any)
-	for name := range plugins {
-		key := "plugins." + name
-		p := Plugin{Name: name}
-		if !pluginName.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%s: plugin names are lower-case letters, digits, - and _", key))
-			continue
-		}
-		if p.Enabled, err = boolKey(v, key+".enabled"); err != nil {
-			errs = append(errs, err)
-		}
-		p.Path = v.GetString(key + ".path")
-		if p.Path != "" {
-			p.Path = resolve(base, p.Path)
-		}
-		if p.SHA256, err = sha256Key(v, key+".sha256"); err != nil {
-			errs = append(errs, err)
-		}
-		if raw := v.Get(key + ".config"); raw != nil {
-			m, ok := raw.(map[string]any)
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s.config: want a mapping, got %T", key, raw))
-			}
-			p.Config = m
-		}
-		if p.Config == nil {
-			p.Config = map[string]any{}
-		}
-		c.Plugins[name] = p
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", abs, err)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %s: %w", abs, err)
-	}
-	return c, nil
-}
-
-// Validate checks values that parse but make no sense, naming the key.
-func (c *Config) Validate() error {
-	var errs []error
-	if strings.TrimSpace(c.Server.Name) == "" {
-		errs = append(errs, errors.New("server.name: must not be empty"))
-	}
-	if c.Server.DataDir == "" {
-		errs = append(errs, errors.New("server.data_dir: must not be empty"))
-	}
-	if c.Server.MultisessionMode < 0 || c.Server.MultisessionMode > 3 {
-		errs = append(errs, fmt.Errorf("server.multisession_mode: %d is not supported (0 to 3)", c.Server.MultisessionMode))
-	}
-	if c.Server.IdleTimeout < 0 {
-		errs = append(errs, errors.New("server.idle_timeout: must not be negative"))
-	}
-	if c.Server.ReattachGrace < time.Second {
-		errs = append(errs, errors.New("server.reattach_grace: must be at least 1s"))
-	}
-	for key, n := range map[string]int{
-		"limits.max_input_length": c.Limits.MaxInputLength, "limits.connection_rate": c.Limits.ConnectionRate,
-		"limits.connections_per_ip": c.Limits.ConnectionsPerIP, "limits.command_rate": c.Limits.CommandRate,
-		"limits.login_failures": c.Limits.LoginFailures, "limits.account_creations": c.Limits.AccountCreations,
-		"limits.password_min_length": c.Limits.PasswordMinLength,
-	} {
-		if n < 0 {
-			errs = append(errs, fmt.Errorf("%s: must not be negative", key))
-		}
-	}
-	if c.Limits.LoginFailureWindow < 0 || c.Limits.AccountCreationWindow < 0 {
-		errs = append(errs, errors.New("limits.*_window: must not be negative"))
-	}
-	if c.Limits.ConnectionQueueWait < 0 {
-		errs = append(errs, errors.New("limits.connection_queue_wait: must not be negative"))
-	}
-	if c.Limits.PasswordMinLength > 128 {
-		errs = append(errs, errors.New("limits.password_min_length: at most 128"))
-	}
-	return errors.Join(errs...)
 }
 
 // EnabledPlugins returns the enabled plugins sorted by name.
@@ -336,121 +194,4 @@ func resolve(base, p string) string {
 		return p
 	}
 	return filepath.Join(base, p)
-}
-
-var knownTop = map[string]map[string]bool{
-	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true, "reattach_grace": true,
-		"argon2_memory_kib": true, "argon2_time": true, "plugin_mtls": true},
-	"limits": {"max_input_length": true, "connection_rate": true, "connections_per_ip": true, "command_rate": true,
-		"login_failures": true, "login_failure_window": true, "account_creations": true, "account_creation_window": true,
-		"password_min_length": true, "connection_queue_wait": true},
-}
-
-// checkKnownKeys rejects keys the host does not know, so that a typo is an
-// error instead of a setting silently ignored.
-func checkKnownKeys(v *viper.Viper) error {
-	var errs []error
-	for _, key := range v.AllKeys() {
-		parts := strings.Split(key, ".")
-		switch parts[0] {
-		case "server", "limits":
-			if len(parts) != 2 || !knownTop[parts[0]][parts[1]] {
-				errs = append(errs, fmt.Errorf("%s: unknown key", key))
-			}
-		case "plugins":
-			if len(parts) < 3 {
-				errs = append(errs, fmt.Errorf("%s: want plugins.<name>.{enabled,path,sha256,config}", key))
-				continue
-			}
-			switch parts[2] {
-			case "enabled", "path", "sha256":
-				if len(parts) != 3 {
-					errs = append(errs, fmt.Errorf("%s: unknown key", key))
-				}
-			case "config":
-			default:
-				errs = append(errs, fmt.Errorf("%s: unknown key (want enabled, path, sha256 or config)", key))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("%s: unknown key", key))
-		}
-	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return errors.Join(errs...)
-}
-
-func intKey(v *viper.Viper, key string) (int, error) {
-	switch x := v.Get(key).(type) {
-	case int:
-		return x, nil
-	case int64:
-		return int(x), nil
-	case float64:
-		if x == float64(int(x)) {
-			return int(x), nil
-		}
-	case string:
-		var n int
-		if _, err := fmt.Sscanf(strings.TrimSpace(x), "%d", &n); err == nil && fmt.Sprint(n) == strings.TrimSpace(x) {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%s: want a whole number, got %v", key, v.Get(key))
-}
-
-func boolKey(v *viper.Viper, key string) (bool, error) {
-	switch x := v.Get(key).(type) {
-	case nil:
-		return false, nil
-	case bool:
-		return x, nil
-	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "true", "yes", "on", "1":
-			return true, nil
-		case "false", "no", "off", "0", "":
-			return false, nil
-		}
-	}
-	return false, fmt.Errorf("%s: want true or false, got %v", key, v.Get(key))
-}
-
-func durationKey(v *viper.Viper, key string) (time.Duration, error) {
-	switch x := v.Get(key).(type) {
-	case int:
-		if x == 0 {
-			return 0, nil
-		}
-	case string:
-		d, err := time.ParseDuration(strings.TrimSpace(x))
-		if err == nil {
-			return d, nil
-		}
-	case time.Duration:
-		return x, nil
-	}
-	return 0, fmt.Errorf("%s: want a duration such as 30m, got %v", key, v.Get(key))
-}
-
-// sha256Key reads a hex SHA-256 digest (64 hex digits, as sha256sum prints
-// it); an unset or empty key gives nil.
-func sha256Key(v *viper.Viper, key string) ([]byte, error) {
-	raw := v.Get(key)
-	if raw == nil {
-		return nil, nil
-	}
-	s, ok := raw.(string)
-	if !ok {
-		// YAML reads an unquoted digest made only of digits as a number.
-		return nil, fmt.Errorf("%s: want 64 hex digits (sha256sum's output) in quotes, got %v", key, raw)
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	sum, err := hex.DecodeString(s)
-	if err != nil || len(sum) != sha256.Size {
-		return nil, fmt.Errorf("%s: want 64 hex digits (sha256sum's output), got %q", key, s)
-	}
-	return sum, nil
 }

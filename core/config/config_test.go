@@ -99,7 +99,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	s := c.Server
-	if s.Name != config.DefaultServerName || config.DefaultServerName != "Portico" {
+	if s.Name != config.Default().Server.Name || config.Default().Server.Name != "Portico" {
 		t.Errorf("name = %q, want Portico", s.Name)
 	}
 	if want := filepath.Join(filepath.Dir(path), "data"); s.DataDir != want {
@@ -175,7 +175,7 @@ func TestLoadRejectsUnknownKeys(t *testing.T) {
 	for _, tc := range []struct{ body, key string }{
 		{"server:\n  nmae: Typo\n", "server.nmae"},
 		{"limits:\n  max_input: 5\n", "limits.max_input"},
-		{"sever:\n  name: x\n", "sever.name"},
+		{"sever:\n  name: x\n", "sever"},
 		{"plugins:\n  telnet:\n    enable: true\n", "plugins.telnet.enable"},
 		{"plugins:\n  telnet:\n    path:\n      nested: x\n", "plugins.telnet.path.nested"},
 		{"plugins:\n  telnet: true\n", "plugins.telnet"},
@@ -202,7 +202,7 @@ func TestLoadBadTypesNamed(t *testing.T) {
 		{"limits:\n  max_input_length: long\n", "limits.max_input_length"},
 		{"plugins:\n  telnet:\n    enabled: maybe\n", "plugins.telnet.enabled"},
 		{"plugins:\n  telnet:\n    config: [1, 2]\n", "plugins.telnet.config"},
-		{"plugins:\n  Bad.Name:\n    enabled: true\n", "plugins.bad"},
+		{"plugins:\n  Bad.Name:\n    enabled: true\n", "plugins.Bad.Name"},
 	} {
 		msg := loadErr(t, tc.body)
 		if !strings.Contains(msg, tc.key) {

@@ -50,7 +50,7 @@ plugins:
 		"plugins:\n  telnet:\n    sha256: \"" + digest[:63] + "z\"\n": "plugins.telnet.sha256: want 64 hex digits",
 		"plugins:\n  telnet:\n    sha256:\n      nested: 1\n":         "plugins.telnet.sha256.nested: unknown key",
 		"plugins:\n  telnet:\n    sha256: 1234\n":                     "plugins.telnet.sha256: want 64 hex digits (sha256sum's output) in quotes, got 1234",
-		"server:\n  plugin_mtls: maybe\n":                             "server.plugin_mtls: want true or false, got maybe",
+		"server:\n  plugin_mtls: maybe\n":                             `server.plugin_mtls: want true or false, got "maybe"`,
 		"plugins:\n  telnet:\n    checksum: \"" + digest + "\"\n":     "plugins.telnet.checksum: unknown key (want enabled, path, sha256 or config)",
 	} {
 		if got := loadErr(t, body); !strings.Contains(got, wantErr) {

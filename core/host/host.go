@@ -225,12 +225,8 @@ func (h *Host) setConfig(c *config.Config) {
 
 // Settings derives the handler's live settings from cfg.
 func Settings(cfg *config.Config) sessions.Settings {
-	l := cfg.Limits
 	return sessions.Settings{ServerName: cfg.Server.Name, MultisessionMode: cfg.Server.MultisessionMode,
-		IdleTimeout: cfg.Server.IdleTimeout, Limits: sessions.Limits{CommandRate: l.CommandRate,
-			LoginFailures: l.LoginFailures, LoginFailureWindow: l.LoginFailureWindow,
-			AccountCreations: l.AccountCreations, AccountCreationWindow: l.AccountCreationWindow,
-			PasswordMinLength: l.PasswordMinLength}}
+		IdleTimeout: cfg.Server.IdleTimeout, Limits: cfg.Limits}
 }
 
 // Shutdown asks the host to stop, telling players reason.

@@ -2,9 +2,11 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,8 +59,10 @@ func (h *Host) watchConfig(ctx context.Context) {
 	}
 }
 
-// applyConfig loads the config file again and applies what can change
-// live. A file that does not load leaves the running config in place.
+// applyConfig loads the config file again and applies it. A file that does
+// not load, or that changes a host key not marked live in the config struct
+// (config.Config's live tag), is refused as a whole, naming what is wrong:
+// the running config stays (NATS's rule: a reload is all or nothing).
 func (h *Host) applyConfig(why string) {
 	cur := h.config()
 	next, err := config.Load(cur.Path)
@@ -66,26 +70,16 @@ func (h *Host) applyConfig(why string) {
 		h.log.Error("config: rejected; the running config stays", "why", why, "err", err)
 		return
 	}
-	// Settings that cannot change while the host runs keep their value and
-	// are named, as NATS does ("config reload not supported for X").
-	if next.Server.DataDir != cur.Server.DataDir {
-		h.log.Warn("config reload not supported for server.data_dir; restart the host to change it")
-		next.Server.DataDir = cur.Server.DataDir
-	}
-	if next.Server.Argon2MemoryKiB != cur.Server.Argon2MemoryKiB || next.Server.Argon2Time != cur.Server.Argon2Time {
-		h.log.Warn("config reload not supported for server.argon2_memory_kib/argon2_time; restart the host to change them")
-		next.Server.Argon2MemoryKiB, next.Server.Argon2Time = cur.Server.Argon2MemoryKiB, cur.Server.Argon2Time
-	}
-	if next.Limits.MaxInputLength != cur.Limits.MaxInputLength {
-		h.log.Info("limits.max_input_length reaches each plugin when it next starts")
-	}
-	if next.Server.ReattachGrace != cur.Server.ReattachGrace {
-		h.log.Info("server.reattach_grace reaches each plugin when it is next configured")
+	changed, fixed := config.Changes(cur, next)
+	if len(fixed) > 0 {
+		h.log.Error("config: rejected; the running config stays", "why", why,
+			"err", fmt.Sprintf("config reload not supported for %s; restart the host to change it, or undo the edit",
+				strings.Join(fixed, ", ")))
+		return
 	}
 	h.setConfig(next)
 	settings := Settings(next)
 	h.handler.Do(func() { h.handler.SetSettings(settings) })
 	h.manager.Apply(next)
-	h.log.Info("config: applied", "why", why, "server", next.Server.Name,
-		"multisession_mode", next.Server.MultisessionMode, "idle_timeout", next.Server.IdleTimeout)
+	h.log.Info("config: applied", "why", why, "changed", strings.Join(changed, ", "))
 }

@@ -745,12 +745,11 @@ func (r *runner) runOnce(ctx context.Context) error {
 		return fmt.Errorf("plugins: %s: encode config: %w", r.name, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: &portalpb.HostInfo{
-		ServerName: r.m.config().Server.Name, DataDir: r.m.config().Server.DataDir, Version: Version,
-		SessidStart: start, SessidCount: sessidBlock, MaxInputLength: uint32(r.m.config().Limits.MaxInputLength),
-		ReattachGraceMs: r.m.config().Server.ReattachGrace.Milliseconds(),
-		ConnectionRate:  uint32(r.m.config().Limits.ConnectionRate), ConnectionsPerIp: uint32(r.m.config().Limits.ConnectionsPerIP),
-		ConnectionQueueWaitMs: r.m.config().Limits.ConnectionQueueWait.Milliseconds()}})
+	cfg := r.m.config()
+	hostInfo := &portalpb.HostInfo{ServerName: cfg.Server.Name, DataDir: cfg.Server.DataDir, Version: Version,
+		SessidStart: start, SessidCount: sessidBlock, ReattachGraceMs: cfg.Server.ReattachGrace.Milliseconds()}
+	contract.LimitsToProto(cfg.Limits, hostInfo)
+	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("plugins: %s: configure: %w", r.name, err)

@@ -59,7 +59,10 @@ type Settings struct {
 	ServerName       string
 	MultisessionMode int
 	IdleTimeout      time.Duration
-	Limits           Limits
+	// Limits are config.yaml's limits block; the host enforces the
+	// command rate, the login and creation throttles and the password
+	// length (the plugins the others).
+	Limits contract.Limits
 }
 
 // ServerSessionHandler keeps every ServerSession of the host, whatever its

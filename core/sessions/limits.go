@@ -11,17 +11,6 @@ import (
 	"github.com/portico-mud/portico/core/store"
 )
 
-// Limits are the host-side limits (the plugins enforce connection limits
-// and line length). 0 turns a limit off.
-type Limits struct {
-	CommandRate           int
-	LoginFailures         int
-	LoginFailureWindow    time.Duration
-	AccountCreations      int
-	AccountCreationWindow time.Duration
-	PasswordMinLength     int
-}
-
 // Messages of the limits, Evennia's where it has them.
 const (
 	MsgCommandRate     = "You entered commands too fast. Wait a moment and try again."

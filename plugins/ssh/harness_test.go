@@ -58,7 +58,7 @@ func startPluginWith(t *testing.T, dataDir string, raw map[string]any, perIP int
 	portal := sdk.NewTestPortal(testLogger())
 	p := &Plugin{}
 	info, err := p.Configure(context.Background(), sdk.Config{Raw: cfg,
-		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, MaxInputLength: 100, ConnectionsPerIP: perIP}}, portal)
+		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, Limits: sdk.Limits{MaxInputLength: 100, ConnectionsPerIP: perIP}}}, portal)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestConfigureErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			host := sdk.HostInfo{MaxInputLength: 6000, DataDir: t.TempDir()}
+			host := sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 6000}, DataDir: t.TempDir()}
 			if tt.noDataDir {
 				host.DataDir = ""
 			}
@@ -103,7 +103,7 @@ func TestConfigureMaxLineLength(t *testing.T) {
 		{raw: map[string]any{"listen": "127.0.0.1:0"}, host: 0, want: 0},
 	}
 	for _, tt := range tests {
-		p, _, err := configure(t, tt.raw, sdk.HostInfo{MaxInputLength: tt.host})
+		p, _, err := configure(t, tt.raw, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: tt.host}})
 		if err != nil {
 			t.Fatalf("Configure(%v): %v", tt.raw, err)
 		}
@@ -168,7 +168,7 @@ func readAll(t *testing.T, c net.Conn) string {
 }
 
 func TestConfigureServesAndShutdown(t *testing.T) {
-	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{MaxInputLength: 7})
+	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 7}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestShutdownUnconfigured(t *testing.T) {
 
 // A session the host closed before Shutdown leaves nothing for it to do.
 func TestShutdownAfterHostDisconnect(t *testing.T) {
-	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{MaxInputLength: 100})
+	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestShutdownAfterHostDisconnect(t *testing.T) {
 // Connections arriving while Shutdown runs are all closed, and Shutdown
 // does not wait out its deadline for one it did not know of.
 func TestShutdownWhileAccepting(t *testing.T) {
-	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{MaxInputLength: 100})
+	p, portal, err := configure(t, map[string]any{"listen": "127.0.0.1:0"}, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}

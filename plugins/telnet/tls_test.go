@@ -30,7 +30,7 @@ func dialTLS(t *testing.T, p *Plugin) (*tls.Conn, []byte) {
 func TestTLSGeneratedPair(t *testing.T) {
 	dataDir := t.TempDir()
 	raw := map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0"}
-	p, portal, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir, MaxInputLength: 100})
+	p, portal, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir, Limits: sdk.Limits{MaxInputLength: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}

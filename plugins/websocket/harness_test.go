@@ -61,7 +61,7 @@ func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.H
 	h := &harness{t: t, p: &Plugin{}, events: make(chan *portalpb.Event, 1024),
 		syncs: make(chan *portalpb.SessionSync, 1024), ended: make(chan websocket.StatusCode, 64)}
 	h.p.connectionEnded = func(code websocket.StatusCode) { h.ended <- code }
-	hostInfo := sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput}
+	hostInfo := sdk.HostInfo{ServerName: "TestGame", Limits: sdk.Limits{MaxInputLength: hostMaxInput}}
 	if setup != nil {
 		setup(h.p, &hostInfo)
 	}

@@ -32,8 +32,8 @@ func (h *harness) dialFrom(local, path string) *wsClient {
 
 // queueLimits are a host's limits under which an address's second
 // connection within a second waits for its turn.
-var queueLimits = sdk.HostInfo{ServerName: "TestGame", MaxInputLength: hostMaxInput,
-	ConnectionRate: 1, ConnectionQueueWait: 10 * time.Second}
+var queueLimits = sdk.HostInfo{ServerName: "TestGame", Limits: sdk.Limits{MaxInputLength: hostMaxInput,
+	ConnectionRate: 1, ConnectionQueueWait: 10 * time.Second}}
 
 // awaitCount waits until the portal holds n sessions (a queued
 // connection's session exists while it waits).

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Masked stands for a secret's value in WriteEffective's output.
+const Masked = "********"
+
+// Problem returns a problem about key found after Load (a plugin's binary,
+// a plugin's own check of its block), located where key's value came from:
+// its environment variable, or its line in the file (or its nearest
+// parent's).
+func (c *Config) Problem(key, msg string) Problem {
+	l := loader{file: c.file, lines: c.lines, from: c.sources}
+	return Problem{Where: l.where(key), Key: key, Msg: msg}
+}
+
+// WriteEffective writes c as the host runs with it, as YAML: every key,
+// defaults filled in, the environment applied (a value from the
+// environment names its variable in a comment), paths resolved (a plugin's
+// binary where the host would launch it), plugins sorted by name, and the
+// value of every key that Secret names masked.
+func (c *Config) WriteEffective(w io.Writer) error {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	sections := map[string]*yaml.Node{}
+	for _, k := range hostKeys() {
+		section, name, _ := strings.Cut(k.Name, ".")
+		m, ok := sections[section]
+		if !ok {
+			m = &yaml.Node{Kind: yaml.MappingNode}
+			sections[section] = m
+			root.Content = append(root.Content, keyNode(section), m)
+		}
+		v := k.Value(c)
+		switch {
+		case Secret(name) && !k.field(c).IsZero():
+			v = Masked
+		case k.Field.Type == durationType && k.field(c).IsZero():
+			v = 0
+		case k.Field.Type == durationType || k.Field.Type == digestType:
+			v = Format(v)
+		}
+		if err := c.addValue(m, name, k.Name, v); err != nil {
+			return err
+		}
+	}
+	plugins := &yaml.Node{Kind: yaml.MappingNode}
+	root.Content = append(root.Content, keyNode("plugins"), plugins)
+	names := make([]string, 0, len(c.Plugins))
+	for name := range c.Plugins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := c.Plugins[name]
+		prefix := "plugins." + name + "."
+		block := &yaml.Node{Kind: yaml.MappingNode}
+		plugins.Content = append(plugins.Content, keyNode(name), block)
+		path, err := c.PluginPath(p)
+		if err != nil {
+			return err
+		}
+		if err := c.addValue(block, "enabled", prefix+"enabled", p.Enabled); err != nil {
+			return err
+		}
+		if err := c.addValue(block, "path", prefix+"path", path); err != nil {
+			return err
+		}
+		if len(p.SHA256) > 0 {
+			if err := c.addValue(block, "sha256", prefix+"sha256", Format(p.SHA256)); err != nil {
+				return err
+			}
+		}
+		cfg := &yaml.Node{Kind: yaml.MappingNode}
+		block.Content = append(block.Content, keyNode("config"), cfg)
+		keys := make([]string, 0, len(p.Config))
+		for k := range p.Config {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := c.addValue(cfg, k, prefix+"config."+k, mask(k, p.Config[k])); err != nil {
+				return err
+			}
+		}
+	}
+	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root},
+		HeadComment: fmt.Sprintf("The configuration the host runs with: the file\n%s\nand the environment, over the defaults. Secrets are shown as %s.", c.Path, Masked)}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("config: write: %w", err)
+	}
+	return enc.Close()
+}
+
+// addValue appends name: v to mapping m, noting the variable that set key.
+func (c *Config) addValue(m *yaml.Node, name, key string, v any) error {
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return fmt.Errorf("config: write %s: %w", key, err)
+	}
+	if env, ok := c.sources[key]; ok {
+		n.LineComment = "from $" + env
+	}
+	m.Content = append(m.Content, keyNode(name), &n)
+	return nil
+}
+
+func keyNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+
+// mask returns v with the value of every key that Secret names masked, in
+// nested mappings and lists too. Empty values stay: there is nothing to
+// hide, and an empty secret is worth seeing.
+func mask(key string, v any) any {
+	if Secret(key) && v != nil && v != "" {
+		return Masked
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = mask(k, e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = mask("", e)
+		}
+		return out
+	}
+	return v
+}

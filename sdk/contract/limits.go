@@ -1,0 +1,85 @@
+package contract
+
+import (
+	"time"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// Limits bound what clients may do: config.yaml's limits block. The host
+// enforces some, the plugins the others (connections, line length), and
+// every plugin is handed them at Configure. 0 turns a limit off.
+//
+// This one struct is the list of limits for the host's config, its session
+// layer and the plugins. Each field's doc comment is also the comment above
+// its key in config.yaml (core/config's tests keep the two in step, and
+// check the "Default: X." that ends it). The tags are core/config's: the
+// key's name, and live:"true" for a key a running host takes from an edited
+// config.yaml (see core/config.Config for the others).
+type Limits struct {
+	// Longest line or message a client may send, in characters (Evennia's
+	// MAX_CHAR_LIMIT). Longer input is refused with a message. Reaches each
+	// plugin when it (re)starts. Default: 6000.
+	MaxInputLength int `mapstructure:"max_input_length" live:"true"`
+	// New connections per second each plugin accepts from one address (an
+	// IPv4 address, an IPv6 /64; Evennia's MAX_CONNECTION_RATE, which is for
+	// all addresses together); more wait in that address's own queue and are
+	// told how long, so a flood from some addresses never delays others.
+	// Reaches plugins when they (re)start. Default: 2.
+	ConnectionRate int `mapstructure:"connection_rate" live:"true"`
+	// Open connections from one address (IPv4 address, IPv6 /64). Reaches
+	// plugins when they (re)start. Default: 32.
+	ConnectionsPerIP int `mapstructure:"connections_per_ip" live:"true"`
+	// The longest a connection may wait in its address's queue; one whose
+	// wait would be longer is refused with a message, and a client that
+	// hangs up while queued gives its place up at once. 0 = no queue: a
+	// connection that would have to wait is refused. Reaches plugins when
+	// they (re)start. Default: 10s.
+	ConnectionQueueWait time.Duration `mapstructure:"connection_queue_wait" live:"true"`
+	// Commands per second per session (Evennia's MAX_COMMAND_RATE); excess is
+	// dropped with a message. Bots are exempt. Default: 80.
+	CommandRate int `mapstructure:"command_rate" live:"true"`
+	// Failed logins from one address, or to one account, within
+	// login_failure_window before further logins are refused (checked before
+	// the password). Default: 5.
+	LoginFailures int `mapstructure:"login_failures" live:"true"`
+	// The window login_failures counts in. Default: 5m.
+	LoginFailureWindow time.Duration `mapstructure:"login_failure_window" live:"true"`
+	// Accounts created from one address within account_creation_window
+	// before further creation is refused. Default: 2.
+	AccountCreations int `mapstructure:"account_creations" live:"true"`
+	// The window account_creations counts in. Default: 10m.
+	AccountCreationWindow time.Duration `mapstructure:"account_creation_window" live:"true"`
+	// Shortest password for an account created in the game (at most 128).
+	// Default: 8.
+	PasswordMinLength int `mapstructure:"password_min_length" live:"true" max:"128"`
+}
+
+// LimitsToProto and LimitsFromProto are the one place that maps Limits to
+// the wire. The wire (HostInfo) carries only the limits plugins enforce
+// today, field by field; the others reach a plugin as 0. A limit that a
+// plugin must see needs a HostInfo field and a line in each.
+func LimitsToProto(l Limits, h *portalpb.HostInfo) {
+	h.MaxInputLength = clampUint32(l.MaxInputLength)
+	h.ConnectionRate = clampUint32(l.ConnectionRate)
+	h.ConnectionsPerIp = clampUint32(l.ConnectionsPerIP)
+	h.ConnectionQueueWaitMs = l.ConnectionQueueWait.Milliseconds()
+}
+
+// LimitsFromProto reads the limits LimitsToProto put into h.
+func LimitsFromProto(h *portalpb.HostInfo) Limits {
+	return Limits{
+		MaxInputLength:      int(h.GetMaxInputLength()),
+		ConnectionRate:      int(h.GetConnectionRate()),
+		ConnectionsPerIP:    int(h.GetConnectionsPerIp()),
+		ConnectionQueueWait: time.Duration(h.GetConnectionQueueWaitMs()) * time.Millisecond,
+	}
+}
+
+// clampUint32 fits a validated (never negative) limit into a wire field.
+func clampUint32(n int) uint32 {
+	if n < 0 {
+		return 0
+	}
+	return uint32(min(int64(n), int64(^uint32(0))))
+}
