@@ -53,6 +53,9 @@ type Server struct {
 	// pair in its reattach record, so that a reloaded host (or one started
 	// after a crash) can still reattach to it.
 	PluginMTLS bool
+	// WhoBeforeLogin lets `who` list the online accounts before login
+	// (Evennia does); off, a visitor learns no account names from it.
+	WhoBeforeLogin bool
 }
 
 // Limits bounds what clients may do. 0 turns a limit off.
@@ -67,14 +70,28 @@ type Limits struct {
 	// CommandRate is commands per second one session may send; excess is
 	// dropped with a message.
 	CommandRate int
-	// LoginFailures within LoginFailureWindow block further logins from an
-	// address, and to an account.
+	// LoginFailures within LoginFailureWindow to one account from one
+	// address block further logins to that account from that address (not
+	// from the owner's other addresses).
 	LoginFailures      int
 	LoginFailureWindow time.Duration
+	// AddressLoginFailures within LoginFailureWindow, whatever the
+	// accounts, block every login from the address.
+	AddressLoginFailures int
+	// AccountLoginFailures within AccountLoginFailureWindow to one account
+	// from all addresses together make each further login to it wait, a
+	// little longer each time, instead of locking the owner out.
+	AccountLoginFailures      int
+	AccountLoginFailureWindow time.Duration
 	// AccountCreations within AccountCreationWindow block further account
 	// creation from an address.
 	AccountCreations      int
 	AccountCreationWindow time.Duration
+	// CreateAttempts within CreateAttemptWindow block further `create`
+	// commands from an address, whatever their outcome (checked first,
+	// before anything costly).
+	CreateAttempts      int
+	CreateAttemptWindow time.Duration
 	// PasswordMinLength is the shortest password an account created over
 	// the network may have.
 	PasswordMinLength int
@@ -113,6 +130,17 @@ const (
 	DefaultLoginFailureWindow    = 5 * time.Minute
 	DefaultAccountCreations      = 2
 	DefaultAccountCreationWindow = 10 * time.Minute
+	// An address shared by several players (a NAT) may fail a few times
+	// each before all of them are refused.
+	DefaultAddressLoginFailures = 20
+	// Across all addresses: a distributed guesser is slowed, the owner
+	// is only made to wait.
+	DefaultAccountLoginFailures      = 50
+	DefaultAccountLoginFailureWindow = time.Hour
+	// Every `create`, taken names and typos included: cheap to count,
+	// and it bounds how fast names can be probed.
+	DefaultCreateAttempts      = 10
+	DefaultCreateAttemptWindow = 10 * time.Minute
 	// DefaultPasswordMinLength follows OWASP's and Django's minimum.
 	DefaultPasswordMinLength = 8
 	DefaultReattachGrace     = 60 * time.Second
@@ -141,6 +169,7 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("server.argon2_memory_kib", 0)
 	v.SetDefault("server.argon2_time", 0)
 	v.SetDefault("server.plugin_mtls", false)
+	v.SetDefault("server.who_before_login", false)
 	v.SetDefault("limits.max_input_length", DefaultMaxInputLength)
 	v.SetDefault("limits.connection_rate", DefaultConnectionRate)
 	v.SetDefault("limits.connections_per_ip", DefaultConnectionsPerIP)
@@ -149,6 +178,11 @@ func Load(path string) (*Config, error) {
 	v.SetDefault("limits.login_failure_window", DefaultLoginFailureWindow.String())
 	v.SetDefault("limits.account_creations", DefaultAccountCreations)
 	v.SetDefault("limits.account_creation_window", DefaultAccountCreationWindow.String())
+	v.SetDefault("limits.address_login_failures", DefaultAddressLoginFailures)
+	v.SetDefault("limits.account_login_failures", DefaultAccountLoginFailures)
+	v.SetDefault("limits.account_login_failure_window", DefaultAccountLoginFailureWindow.String())
+	v.SetDefault("limits.create_attempts", DefaultCreateAttempts)
+	v.SetDefault("limits.create_attempt_window", DefaultCreateAttemptWindow.String())
 	v.SetDefault("limits.password_min_length", DefaultPasswordMinLength)
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", abs, err)
@@ -183,6 +217,9 @@ func Load(path string) (*Config, error) {
 	if c.Server.PluginMTLS, err = boolKey(v, "server.plugin_mtls"); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Server.WhoBeforeLogin, err = boolKey(v, "server.who_before_login"); err != nil {
+		errs = append(errs, err)
+	}
 	for key, dst := range map[string]*int{
 		"limits.max_input_length":    &c.Limits.MaxInputLength,
 		"limits.connection_rate":     &c.Limits.ConnectionRate,
@@ -191,6 +228,10 @@ func Load(path string) (*Config, error) {
 		"limits.login_failures":      &c.Limits.LoginFailures,
 		"limits.account_creations":   &c.Limits.AccountCreations,
 		"limits.password_min_length": &c.Limits.PasswordMinLength,
+
+		"limits.address_login_failures": &c.Limits.AddressLoginFailures,
+		"limits.account_login_failures": &c.Limits.AccountLoginFailures,
+		"limits.create_attempts":        &c.Limits.CreateAttempts,
 	} {
 		if *dst, err = intKey(v, key); err != nil {
 			errs = append(errs, err)
@@ -199,6 +240,9 @@ func Load(path string) (*Config, error) {
 	for key, dst := range map[string]*time.Duration{
 		"limits.login_failure_window":    &c.Limits.LoginFailureWindow,
 		"limits.account_creation_window": &c.Limits.AccountCreationWindow,
+
+		"limits.account_login_failure_window": &c.Limits.AccountLoginFailureWindow,
+		"limits.create_attempt_window":        &c.Limits.CreateAttemptWindow,
 	} {
 		if *dst, err = durationKey(v, key); err != nil {
 			errs = append(errs, err)
@@ -266,12 +310,17 @@ func (c *Config) Validate() error {
 		"limits.connections_per_ip": c.Limits.ConnectionsPerIP, "limits.command_rate": c.Limits.CommandRate,
 		"limits.login_failures": c.Limits.LoginFailures, "limits.account_creations": c.Limits.AccountCreations,
 		"limits.password_min_length": c.Limits.PasswordMinLength,
+
+		"limits.address_login_failures": c.Limits.AddressLoginFailures,
+		"limits.account_login_failures": c.Limits.AccountLoginFailures,
+		"limits.create_attempts":        c.Limits.CreateAttempts,
 	} {
 		if n < 0 {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", key))
 		}
 	}
-	if c.Limits.LoginFailureWindow < 0 || c.Limits.AccountCreationWindow < 0 {
+	if c.Limits.LoginFailureWindow < 0 || c.Limits.AccountCreationWindow < 0 ||
+		c.Limits.AccountLoginFailureWindow < 0 || c.Limits.CreateAttemptWindow < 0 {
 		errs = append(errs, errors.New("limits.*_window: must not be negative"))
 	}
 	if c.Limits.PasswordMinLength > 128 {
@@ -327,10 +376,14 @@ func resolve(base, p string) string {
 
 var knownTop = map[string]map[string]bool{
 	"server": {"name": true, "data_dir": true, "multisession_mode": true, "idle_timeout": true, "reattach_grace": true,
-		"argon2_memory_kib": true, "argon2_time": true, "plugin_mtls": true},
+		"argon2_memory_kib": true, "argon2_time": true, "plugin_mtls": true,
+		"who_before_login": true},
 	"limits": {"max_input_length": true, "connection_rate": true, "connections_per_ip": true, "command_rate": true,
 		"login_failures": true, "login_failure_window": true, "account_creations": true, "account_creation_window": true,
-		"password_min_length": true},
+		"password_min_length": true,
+
+		"address_login_failures": true, "account_login_failures": true, "account_login_failure_window": true,
+		"create_attempts": true, "create_attempt_window": true},
 }
 
 // checkKnownKeys rejects keys the host does not know, so that a typo is an
