@@ -61,12 +61,12 @@ func TestCreateChecksNameBeforeHashing(t *testing.T) {
 			t.Errorf("%q = %q, want %q", tc.line, got, tc.want)
 		}
 	}
+	if n := e.st.PasswordHashes() - before; n != 0 {
+		t.Fatalf("%d argon2 hashes were spent on names that could not be created", n)
+	}
 	// Asked for the password only once the name is known to be free.
 	if got := e.answer(1, "create Alice"); got != "Sorry, there is already an account with the name 'Alice'." {
 		t.Errorf("create Alice (no password) = %q", got)
-	}
-	if n := e.st.PasswordHashes() - before; n != 0 {
-		t.Fatalf("%d argon2 hashes were spent on names that could not be created", n)
 	}
 	// The counter does count: a create that succeeds hashes once.
 	if got := e.answer(1, "create Bob password2"); !strings.HasPrefix(got, "A new account 'Bob' was created.") {

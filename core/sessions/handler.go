@@ -142,7 +142,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 	h := &ServerSessionHandler{
 		log: o.Log, store: o.Store, portals: o.Portals, commands: o.Commands, lifecycle: o.Lifecycle,
 		settings: o.Settings, now: time.Now,
-		sessions:  map[uint64]*ServerSession{},
+		sessions:      map[uint64]*ServerSession{},
 		jobs:          make(chan func(), 4096),
 		stopping:      make(chan struct{}),
 		throttleSaved: make(chan error, 1),
