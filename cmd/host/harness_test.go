@@ -93,6 +93,7 @@ type hostOptions struct {
 const testLimits = `  connection_rate: 0
   connections_per_ip: 0
   account_creations: 0
+  create_attempts: 0
 `
 
 // startHost writes a config and starts `portico start` on it, waiting until
