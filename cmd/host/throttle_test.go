@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
 	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/core/store"
 )
 
 // awaitAny waits until one of wants appears in output not yet consumed,
@@ -180,4 +184,53 @@ func TestThrottlesSurviveReload(t *testing.T) {
 	b.expect("Welcome to TestGame")
 	b.send("connect Mira mirapassword")
 	b.expect("You become Mira.")
+}
+
+// TestThrottlesSurviveCrash: the counters reach the database within a
+// second or so of a failure, so a host killed with SIGKILL and started
+// again still refuses the address.
+func TestThrottlesSurviveCrash(t *testing.T) {
+	h := startHostWith(t, hostOptions{limits: testLimits + "  login_failures: 2\n"})
+	createAccount(t, h, "Nell", "nellpassword", false)
+	a := dialFrom(t, "127.0.0.4", h.telnetAddr)
+	a.expect("Welcome to TestGame")
+	for range 2 {
+		a.send("connect Nell wrongpassword")
+		a.expect(sessions.MsgBadLogin)
+	}
+	// Wait (bounded) until the host has written them: the database is
+	// another process's state, read here as `portico` itself would.
+	st, err := store.Open(filepath.Join(h.dir, "data", "portico.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		entries, err := st.LoadThrottles(context.Background(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if strings.Contains(e.Key, "|nell") && len(e.Hits) == 2 {
+				n++
+			}
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failures never reached the database: %+v", entries)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.exited
+	h.start()
+	a.expect("Server restarted.")
+	a.send("connect Nell nellpassword")
+	a.expect(sessions.MsgLoginThrottled)
 }

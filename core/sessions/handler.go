@@ -104,10 +104,15 @@ type ServerSessionHandler struct {
 // The hashing pool. Every password hash or check (logins, SSH passwords,
 // account creation) runs through it: argon2id takes a core and ~19 MiB
 // for tens of milliseconds, so at most hashWorkers run at once, whatever
-// the number of clients asking, and at most hashQueueMax more wait.
+// the number of clients asking, and at most hashQueueMax more wait. A
+// session has at most one job at a time, so the queue holds one per
+// waiting session; its bound is about the wait: 1,024 jobs at the
+// default cost are 15–25 s here, long enough for a burst of a thousand
+// players logging in at once (they are told to wait), short enough that
+// nobody waits for minutes.
 const (
 	hashWorkers  = 2
-	hashQueueMax = 128
+	hashQueueMax = 1024
 )
 
 // Messages of the hashing pool.

@@ -349,14 +349,14 @@ func TestHashPool(t *testing.T) {
 				t.Errorf("job %d refused", i+1)
 			}
 		}
-		refused = !x.h.Async(x.connect("telnet", 1000), work)
-		x.h.DataIn("telnet", 1000, []contract.Message{echoMsg("not held")})
+		refused = !x.h.Async(x.connect("telnet", 5000), work)
+		x.h.DataIn("telnet", 5000, []contract.Message{echoMsg("not held")})
 	})
 	if !refused {
 		t.Error("a job past the queue was accepted")
 	}
-	evs := x.p.waitText(t, 1000, "Echo returns: ('not held',), {}")
-	if got := textsFor(t, evs, 1000); !slices.Equal(got, []string{MsgServerBusy, "Echo returns: ('not held',), {}"}) {
+	evs := x.p.waitText(t, 5000, "Echo returns: ('not held',), {}")
+	if got := textsFor(t, evs, 5000); !slices.Equal(got, []string{MsgServerBusy, "Echo returns: ('not held',), {}"}) {
 		t.Errorf("refused session got %q", got)
 	}
 	for i := range total {
