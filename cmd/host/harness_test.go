@@ -82,6 +82,10 @@ type hostOptions struct {
 	// By default the limits that would slow tests with many connections
 	// from one address are off.
 	limits string
+	// realArgon2 leaves the argon2 cost at its defaults (19 MiB, 2
+	// passes) instead of the cheap one tests use, for tests about what
+	// hashing costs.
+	realArgon2 bool
 }
 
 // testLimits turns off the limits that many test connections from
@@ -89,6 +93,7 @@ type hostOptions struct {
 const testLimits = `  connection_rate: 0
   connections_per_ip: 0
   account_creations: 0
+  create_attempts: 0
 `
 
 // startHost writes a config and starts `portico start` on it, waiting until
@@ -105,12 +110,14 @@ func startHostWith(t *testing.T, o hostOptions) *testHost {
 	if limits == "" {
 		limits = testLimits
 	}
+	argon2 := "  argon2_memory_kib: 256\n  argon2_time: 1\n"
+	if o.realArgon2 {
+		argon2 = ""
+	}
 	cfg := fmt.Sprintf(`server:
   name: TestGame
   data_dir: data
-  argon2_memory_kib: 256
-  argon2_time: 1
-  reattach_grace: 20s
+%s  reattach_grace: 20s
 limits:
 %s
 plugins:
@@ -118,7 +125,7 @@ plugins:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s`, limits, port, o.extra)
+%s`, argon2, limits, port, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -501,6 +501,12 @@ func TestWho(t *testing.T) {
 	e := newEnv(t, 1)
 	e.account("Alice", "secret1")
 	e.account("Bob", "secret2")
+	// Before login only with server.who_before_login (TestWhoBeforeLogin).
+	e.call(func() {
+		st := e.h.Settings()
+		st.WhoBeforeLogin = true
+		e.h.SetSettings(st)
+	})
 	e.connect(9)
 	e.send(9, "who")
 	if got := e.last(9); !strings.HasSuffix(got, "\n0 unique accounts logged in.") {

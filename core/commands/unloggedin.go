@@ -39,7 +39,7 @@ const unloggedInHelp = `You are not yet logged into the game. Commands available
   create - create a new account
   connect - connect with an existing account
   look - re-show the connection screen
-  who - see who is online
+  who - see who is online%s
   help - show this help
   quit - abort the connection
 
@@ -56,13 +56,34 @@ func UnloggedInSet() *Set {
 		&Command{Key: "connect", Aliases: []string{"conn", "con", "co"}, Help: "connect <name> <password>\n\nLog in to an existing account.", Func: cmdConnect},
 		&Command{Key: "create", Aliases: []string{"cre", "cr"}, Help: "create <name> <password>\n\nCreate a new account.", Func: cmdCreate},
 		&Command{Key: "look", Aliases: []string{"l"}, Help: "look\n\nShow the connection screen.", Func: cmdUnloggedInLook},
-		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help\n\nShow what you can do now.", Func: func(c *Call) { c.Msg(unloggedInHelp) }},
-		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdWho},
+		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help\n\nShow what you can do now.", Func: cmdUnloggedInHelp},
+		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdUnloggedInWho},
 		&Command{Key: "quit", Aliases: []string{"q", "qu"}, Help: "quit\n\nClose the connection.", Func: func(c *Call) {
 			c.H.Disconnect(c.S, MsgGoodbye, true)
 		}},
 		pingCommand(),
 	)
+}
+
+// MsgWhoAfterLogin answers `who` before login when
+// server.who_before_login is off: the list of accounts online is for
+// players, not for anyone who connects.
+const MsgWhoAfterLogin = "You can see who is online once you have logged in."
+
+func cmdUnloggedInWho(c *Call) {
+	if !c.H.Settings().WhoBeforeLogin {
+		c.Msg(MsgWhoAfterLogin)
+		return
+	}
+	cmdWho(c)
+}
+
+func cmdUnloggedInHelp(c *Call) {
+	note := ""
+	if !c.H.Settings().WhoBeforeLogin {
+		note = " (once logged in)"
+	}
+	c.Msg(fmt.Sprintf(unloggedInHelp, note))
 }
 
 func cmdUnloggedInLook(c *Call) {
@@ -102,29 +123,81 @@ func cmdCreate(c *Call) {
 		c.Msg(MsgCreateUsage)
 		return
 	}
+	h, s := c.H, c.S
+	if !createAllowed(h, s) || !nameAvailable(h, s, name) {
+		return
+	}
 	if password == "" {
 		askPassword(c, func(s *sessions.ServerSession, password string) {
-			createAccount(c.H, s, name, password)
+			// The name may have been taken while the password was typed;
+			// the store checks again when it writes.
+			createAccount(h, s, name, password)
 		})
 		return
 	}
-	createAccount(c.H, c.S, name, password)
+	createAccount(h, s, name, password)
 }
 
-// createAccount creates the account off the loop (the hash is slow). Only
-// the CLI makes admins: an account created here never is one.
-func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, name, password string) {
+// createAllowed counts a `create` against limits.create_attempts and
+// reports whether this one may go on: checked first, before anything
+// costly, whatever the outcome will be. Attempts refused here are not
+// counted, so a client that stops is let in again once the window passes.
+func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
+	if h.Throttled(sessions.ThrottleCreateAttempt, s, "") {
+		h.Log().Warn("account creation attempts throttled", "address", s.Address)
+		s.Msg(sessions.MsgCreateAttempts)
+		return false
+	}
+	h.ThrottleHit(sessions.ThrottleCreateAttempt, s, "")
 	if h.Throttled(sessions.ThrottleCreate, s, "") {
 		h.Log().Warn("account creation throttled", "address", s.Address)
 		s.Msg(sessions.MsgCreateThrottled)
-		return
+		return false
 	}
+	return true
+}
+
+// nameAvailable checks a new account's name, cheaply and before any
+// hashing: valid, not reserved, not taken. It tells the player why not.
+// Saying that a name is taken is what `create` must do; the limit on
+// attempts bounds how fast names can be probed this way.
+func nameAvailable(h *sessions.ServerSessionHandler, s *sessions.ServerSession, name string) bool {
 	if reservedName(name) {
 		s.Msg(fmt.Sprintf("The name '%s' is reserved. Please choose another.", name))
-		return
+		return false
 	}
+	if err := store.ValidateName(name); err != nil {
+		s.Msg(userError(err))
+		return false
+	}
+	taken, err := h.Store().NameTaken(h.Context(), name)
+	if err != nil {
+		h.Log().Error("create account: name check", "name", name, "err", err)
+		s.Msg(msgCreateError)
+		return false
+	}
+	if taken {
+		s.Msg(fmt.Sprintf(msgNameTaken, name))
+		return false
+	}
+	return true
+}
+
+const (
+	msgNameTaken   = "Sorry, there is already an account with the name '%s'."
+	msgCreateError = "There was an error creating the account. Please try again later."
+)
+
+// createAccount creates the account off the loop (the hash is slow), once
+// the name has passed nameAvailable and the password the policy. Only the
+// CLI makes admins: an account created here never is one.
+func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, name, password string) {
 	if min := h.Settings().Limits.PasswordMinLength; min > 0 && utf8.RuneCountInString(password) < min {
 		s.Msg(fmt.Sprintf("This password is too short. It must contain at least %d characters.", min))
+		return
+	}
+	if err := store.ValidatePassword(password); err != nil {
+		s.Msg(userError(err))
 		return
 	}
 	h.Async(s, func() func() {
@@ -140,12 +213,12 @@ func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, 
 				}
 				s.Msg(fmt.Sprintf("A new account '%s' was created. Welcome!\n\nYou can now log in with the command 'connect %s <your password>'.", acc.Name, connect))
 			case errors.Is(err, store.ErrNameTaken):
-				s.Msg(fmt.Sprintf("Sorry, there is already an account with the name '%s'.", name))
+				s.Msg(fmt.Sprintf(msgNameTaken, name))
 			case errors.Is(err, store.ErrInvalidName), errors.Is(err, store.ErrInvalidPassword):
 				s.Msg(userError(err))
 			default:
 				h.Log().Error("create account", "name", name, "err", err)
-				s.Msg("There was an error creating the account. Please try again later.")
+				s.Msg(msgCreateError)
 			}
 		}
 	})

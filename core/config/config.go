@@ -89,6 +89,10 @@ type Server struct {
 	// reattach. A change applies when a plugin is next launched.
 	// Default: false.
 	PluginMTLS bool `mapstructure:"plugin_mtls" live:"true"`
+	// Let `who` list the accounts online before login, as Evennia does. Off,
+	// a visitor is told `who` works once logged in, and learns no account
+	// names from it. Default: false.
+	WhoBeforeLogin bool `mapstructure:"who_before_login" live:"true"`
 }
 
 // Plugin is one protocol plugin's entry under plugins.<name>.
@@ -144,6 +148,17 @@ func Default() Config {
 			LoginFailureWindow:    5 * time.Minute,
 			AccountCreations:      2,
 			AccountCreationWindow: 10 * time.Minute,
+			// An address shared by several players (a NAT) may fail a few
+			// times each before all of them are refused.
+			AddressLoginFailures: 20,
+			// Across all addresses: a distributed guesser is slowed, the
+			// owner is only made to wait, never locked out.
+			AccountLoginFailures:      50,
+			AccountLoginFailureWindow: time.Hour,
+			// Every `create` counts, whatever its outcome: cheap to check,
+			// and it bounds name probing and hashing.
+			CreateAttempts:      10,
+			CreateAttemptWindow: 10 * time.Minute,
 			// OWASP's and Django's minimum.
 			PasswordMinLength: 8,
 		},

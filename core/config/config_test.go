@@ -343,3 +343,45 @@ func TestSampleConfig(t *testing.T) {
 		t.Errorf("server = %+v", c.Server)
 	}
 }
+
+func TestLoadThrottleKeys(t *testing.T) {
+	c, err := config.Load(writeConfig(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if c.Server.WhoBeforeLogin || l.CreateAttempts != 10 || l.CreateAttemptWindow != 10*time.Minute ||
+		l.AddressLoginFailures != 20 || l.AccountLoginFailures != 50 || l.AccountLoginFailureWindow != time.Hour ||
+		l.LoginFailures != 5 || l.AccountCreations != 2 {
+		t.Errorf("defaults: who_before_login %v, limits %+v", c.Server.WhoBeforeLogin, l)
+	}
+	c, err = config.Load(writeConfig(t, `server:
+  who_before_login: true
+limits:
+  create_attempts: 3
+  create_attempt_window: 1m
+  address_login_failures: 7
+  account_login_failures: 9
+  account_login_failure_window: 2h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = c.Limits
+	if !c.Server.WhoBeforeLogin || l.CreateAttempts != 3 || l.CreateAttemptWindow != time.Minute ||
+		l.AddressLoginFailures != 7 || l.AccountLoginFailures != 9 || l.AccountLoginFailureWindow != 2*time.Hour {
+		t.Errorf("set: who_before_login %v, limits %+v", c.Server.WhoBeforeLogin, l)
+	}
+	for body, want := range map[string]string{
+		"limits:\n  create_attempts: -1\n":               "limits.create_attempts: must not be negative",
+		"limits:\n  account_login_failures: -1\n":        "limits.account_login_failures: must not be negative",
+		"limits:\n  address_login_failures: x\n":         "limits.address_login_failures: want a whole number",
+		"limits:\n  create_attempt_window: soon\n":       "limits.create_attempt_window: want a duration",
+		"limits:\n  account_login_failure_window: -1m\n": "limits.*_window: must not be negative",
+		"server:\n  who_before_login: perhaps\n":         "server.who_before_login: want true or false",
+	} {
+		if got := loadErr(t, body); !strings.Contains(got, want) {
+			t.Errorf("%q: error %q, want it to say %q", body, got, want)
+		}
+	}
+}

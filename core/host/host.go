@@ -79,6 +79,9 @@ type Status struct {
 	AccountsOnline int              `json:"accounts_online"`
 	Accounts       int              `json:"accounts"`
 	Plugins        []plugins.Status `json:"plugins"`
+	// PasswordHashes counts the argon2 computations since the host
+	// (image) started: what floods of logins and creations cost.
+	PasswordHashes int64 `json:"password_hashes"`
 }
 
 // SessionInfo is one session as `portico sessions` shows it.
@@ -143,6 +146,11 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	h.handler.SetTrustLogin(h.channels.TrustLogin)
 	h.handler.SetLoginHook(h.channels.AccountLoggedIn)
 	if err := h.handler.LoadBans(ctx); err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	// Throttle counters survive reloads and restarts: the handler saves
+	// them as they change and when it stops.
+	if err := h.handler.LoadThrottles(ctx); err != nil {
 		return fmt.Errorf("host: %w", err)
 	}
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
@@ -226,7 +234,7 @@ func (h *Host) setConfig(c *config.Config) {
 // Settings derives the handler's live settings from cfg.
 func Settings(cfg *config.Config) sessions.Settings {
 	return sessions.Settings{ServerName: cfg.Server.Name, MultisessionMode: cfg.Server.MultisessionMode,
-		IdleTimeout: cfg.Server.IdleTimeout, Limits: cfg.Limits}
+		IdleTimeout: cfg.Server.IdleTimeout, Limits: cfg.Limits, WhoBeforeLogin: cfg.Server.WhoBeforeLogin}
 }
 
 // Shutdown asks the host to stop, telling players reason.
@@ -292,7 +300,8 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 }
 
 func (h *Host) status(ctx context.Context) (Status, error) {
-	st := Status{ServerName: h.config().Server.Name, PID: os.Getpid(), Started: h.started, Plugins: h.manager.Statuses()}
+	st := Status{ServerName: h.config().Server.Name, PID: os.Getpid(), Started: h.started, Plugins: h.manager.Statuses(),
+		PasswordHashes: h.store.PasswordHashes()}
 	if err := h.handler.Call(ctx, func() {
 		st.Sessions = h.handler.Count()
 		st.AccountsOnline = h.handler.AccountCount()

@@ -63,6 +63,8 @@ type Settings struct {
 	// command rate, the login and creation throttles and the password
 	// length (the plugins the others).
 	Limits contract.Limits
+	// WhoBeforeLogin lets `who` list the online accounts before login.
+	WhoBeforeLogin bool
 }
 
 // ServerSessionHandler keeps every ServerSession of the host, whatever its
@@ -85,8 +87,49 @@ type ServerSessionHandler struct {
 
 	jobs    chan func()
 	asyncWG sync.WaitGroup
-	// hashSlots bounds concurrent password hashes (each takes memory).
-	hashSlots chan struct{}
+	// stopping is closed when Run's context ends: timers then stop
+	// posting to the loop.
+	stopping chan struct{}
+	// The hashing pool (Async): asyncRunning operations run, at most
+	// hashWorkers; asyncQueue waits for a worker, at most hashQueueMax.
+	// Both are the loop's.
+	asyncRunning int
+	asyncQueue   []asyncJob
+	// afterFunc is time.AfterFunc; tests replace it to run delays at once.
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
+
+	// throttleSaving holds the throttle counters being written to the
+	// store (nil when none is); the write reports on throttleSaved.
+	throttleSaving []store.ThrottleEntry
+	throttleSaved  chan error
+}
+
+// The hashing pool. Every password hash or check (logins, SSH passwords,
+// account creation) runs through it: argon2id takes a core and ~19 MiB
+// for tens of milliseconds, so at most hashWorkers run at once, whatever
+// the number of clients asking, and at most hashQueueMax more wait. A
+// session has at most one job at a time, so the queue holds one per
+// waiting session; its bound is about the wait: 1,024 jobs at the
+// default cost are 15–25 s here, long enough for a burst of a thousand
+// players logging in at once (they are told to wait), short enough that
+// nobody waits for minutes.
+const (
+	hashWorkers  = 2
+	hashQueueMax = 1024
+)
+
+// Messages of the hashing pool.
+const (
+	// MsgHashQueued tells a session that its password waits for a worker.
+	MsgHashQueued = "Please wait a moment: other logins are being checked first."
+	// MsgServerBusy tells a session that the queue is full.
+	MsgServerBusy = "The server is busy; please try again in a moment."
+)
+
+// asyncJob is one operation waiting in the hashing pool's queue.
+type asyncJob struct {
+	s    *ServerSession
+	work func() (then func())
 }
 
 // Options build a handler.
@@ -107,9 +150,13 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 	h := &ServerSessionHandler{
 		log: o.Log, store: o.Store, portals: o.Portals, commands: o.Commands, lifecycle: o.Lifecycle,
 		settings: o.Settings, now: time.Now,
-		sessions:  map[uint64]*ServerSession{},
-		jobs:      make(chan func(), 4096),
-		hashSlots: make(chan struct{}, 2),
+		sessions:      map[uint64]*ServerSession{},
+		jobs:          make(chan func(), 4096),
+		stopping:      make(chan struct{}),
+		throttleSaved: make(chan error, 1),
+		afterFunc: func(d time.Duration, f func()) func() bool {
+			return time.AfterFunc(d, f).Stop
+		},
 	}
 	h.inputfuncs = DefaultInputfuncs()
 	return h
@@ -147,21 +194,49 @@ func (h *ServerSessionHandler) RegisterInputfunc(name string, f Inputfunc) {
 }
 
 // Run executes posted work in order until ctx ends, then waits for async
-// work to finish.
+// work to finish and saves the throttle counters.
 func (h *ServerSessionHandler) Run(ctx context.Context) {
 	idleTick := time.NewTicker(validateEvery)
 	defer idleTick.Stop()
+	saveTick := time.NewTicker(throttleSaveEvery)
+	defer saveTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			h.drainAsync()
+			h.stop()
 			return
 		case f := <-h.jobs:
 			f()
 		case <-idleTick.C:
 			h.ValidateSessions()
-			l := h.settings.Limits
-			h.throttles.sweep(h.now(), max(l.LoginFailureWindow, l.AccountCreationWindow))
+			h.throttles.sweep(h.now(), h.throttleWindow)
+		case <-saveTick.C:
+			h.flushThrottles()
+		case err := <-h.throttleSaved:
+			h.throttleSaveDone(err)
+		}
+	}
+}
+
+// stop ends the loop's work: delayed logins are dropped (their sessions
+// come back through the next image, which they wait for), async work
+// finishes, and the throttle counters are saved so that a reload or a
+// restart does not clear them.
+func (h *ServerSessionHandler) stop() {
+	close(h.stopping)
+	for _, s := range h.sessions {
+		if s.delayStop != nil {
+			s.delayStop()
+			s.delayStop = nil
+		}
+	}
+	h.drainAsync()
+	if h.throttleSaving != nil {
+		h.throttleSaveDone(<-h.throttleSaved)
+	}
+	if entries := h.throttleSnapshot(); len(entries) > 0 && h.store != nil {
+		if err := h.saveThrottles(entries); err != nil {
+			h.log.Error("throttles: save at stop", "err", err)
 		}
 	}
 }
@@ -208,23 +283,96 @@ func (h *ServerSessionHandler) Call(ctx context.Context, f func()) error {
 	}
 }
 
-// Async runs work off the loop for session s (a password check), holding
-// s's further input until then runs on the loop. then may be nil.
-func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())) {
-	s.busy = true
-	h.asyncWG.Add(1)
+// Async runs work off the loop for session s (a password hash or check)
+// in the hashing pool, holding s's further input until then runs on the
+// loop; then may be nil. Work that must wait for a worker is queued and
+// s is told (MsgHashQueued); when the queue is full s is told
+// MsgServerBusy, work never runs and Async reports false. It runs on the
+// loop.
+func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())) bool {
+	j := asyncJob{s: s, work: work}
+	switch {
+	case h.asyncRunning < hashWorkers:
+		s.busy = true
+		h.asyncWG.Add(1)
+		h.startAsync(j)
+	case len(h.asyncQueue) < hashQueueMax:
+		s.busy = true
+		h.asyncWG.Add(1)
+		h.asyncQueue = append(h.asyncQueue, j)
+		s.Msg(MsgHashQueued)
+	default:
+		h.log.Warn("hashing queue full; request refused", "sessid", s.Sessid, "address", s.Address,
+			"queued", len(h.asyncQueue))
+		s.Msg(MsgServerBusy)
+		return false
+	}
+	return true
+}
+
+// startAsync runs j on a worker goroutine of its own; the goroutine ends
+// when the work does, and its continuation starts the next queued job.
+func (h *ServerSessionHandler) startAsync(j asyncJob) {
+	h.asyncRunning++
 	go func() {
 		defer h.asyncWG.Done()
-		h.hashSlots <- struct{}{}
-		then := work()
-		<-h.hashSlots
+		then := j.work()
 		h.jobs <- func() {
+			h.asyncRunning--
+			h.startQueued()
 			if then != nil {
 				then()
 			}
-			h.release(s)
+			h.release(j.s)
 		}
 	}()
+}
+
+// startQueued gives free workers to queued jobs, oldest first; the jobs
+// of sessions gone meanwhile are dropped unrun.
+func (h *ServerSessionHandler) startQueued() {
+	for h.asyncRunning < hashWorkers && len(h.asyncQueue) > 0 {
+		j := h.asyncQueue[0]
+		h.asyncQueue[0] = asyncJob{}
+		h.asyncQueue = h.asyncQueue[1:]
+		if h.sessions[j.s.Sessid] != j.s {
+			h.asyncWG.Done()
+			continue
+		}
+		h.startAsync(j)
+	}
+	if len(h.asyncQueue) == 0 {
+		h.asyncQueue = nil // let the backing array go
+	}
+}
+
+// delayThen holds s's input for d, then runs f on the loop. Nothing waits
+// meanwhile but a timer: no worker, no loop time, so a delay given to one
+// session costs the others nothing. A session gone by then is skipped.
+func (h *ServerSessionHandler) delayThen(s *ServerSession, d time.Duration, f func()) {
+	s.busy = true
+	s.delayStop = h.afterFunc(d, func() {
+		h.post(func() {
+			if h.sessions[s.Sessid] != s || s.delayStop == nil {
+				return
+			}
+			s.delayStop = nil
+			s.busy = false
+			f()
+			if !s.busy {
+				h.release(s)
+			}
+		})
+	})
+}
+
+// post hands f to the loop from a timer; once the loop is stopping f is
+// dropped instead of waiting for a loop that will not run it.
+func (h *ServerSessionHandler) post(f func()) {
+	select {
+	case h.jobs <- f:
+	case <-h.stopping:
+	}
 }
 
 // release lets a session's held input through after an async operation.
@@ -292,40 +440,52 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
 	s.AtSync()
 	name := strings.TrimSpace(c.Name)
-	if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
-		h.log.Warn("login throttled", "name", name, "address", s.Address)
-		s.Msg(MsgLoginThrottled)
-		h.runLookAtLoginStart(s)
-		return
-	}
-	h.Async(s, func() func() {
-		var acc store.Account
-		var err error
-		ctx := context.Background()
-		if len(c.PublicKey) > 0 {
-			acc, err = h.store.AuthenticateKey(ctx, name, c.PublicKey)
-		} else {
-			acc, err = h.store.Authenticate(ctx, name, c.Password)
+	check := func() {
+		if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
+			h.log.Warn("login throttled", "name", name, "address", s.Address)
+			s.Msg(MsgLoginThrottled)
+			h.runLookAtLoginStart(s)
+			return
 		}
-		return func() {
-			if h.sessions[s.Sessid] != s || s.LoggedIn {
-				return
+		if !h.Async(s, func() func() {
+			var acc store.Account
+			var err error
+			ctx := context.Background()
+			if len(c.PublicKey) > 0 {
+				acc, err = h.store.AuthenticateKey(ctx, name, c.PublicKey)
+			} else {
+				acc, err = h.store.Authenticate(ctx, name, c.Password)
 			}
-			if err == nil {
-				h.Login(s, acc, true)
-				return
+			return func() {
+				if h.sessions[s.Sessid] != s || s.LoggedIn {
+					return
+				}
+				if err == nil {
+					if len(c.PublicKey) == 0 {
+						h.loginSucceeded(s, name)
+					}
+					h.Login(s, acc, true)
+					return
+				}
+				if !errors.Is(err, store.ErrBadCredentials) {
+					h.log.Error("connect: authenticate", "name", name, "err", err)
+				}
+				if len(c.PublicKey) == 0 && c.Password != "" {
+					h.log.Info("login failed", "name", name, "address", s.Address)
+					h.ThrottleHit(ThrottleLogin, s, name)
+					s.Msg(MsgBadLogin)
+				}
+				h.runLookAtLoginStart(s)
 			}
-			if !errors.Is(err, store.ErrBadCredentials) {
-				h.log.Error("connect: authenticate", "name", name, "err", err)
-			}
-			if len(c.PublicKey) == 0 && c.Password != "" {
-				h.log.Info("login failed", "name", name, "address", s.Address)
-				h.ThrottleHit(ThrottleLogin, s, name)
-				s.Msg(MsgBadLogin)
-			}
+		}) {
 			h.runLookAtLoginStart(s)
 		}
-	})
+	}
+	if len(c.PublicKey) > 0 {
+		check() // a key proves itself; no password is guessed
+		return
+	}
+	h.delayLogin(s, name, check)
 }
 
 // connectSession makes and stores the session of a Connect, or returns nil
@@ -553,6 +713,10 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 		t.Stop()
 	}
 	s.repeats = nil
+	if s.delayStop != nil {
+		s.delayStop()
+		s.delayStop = nil
+	}
 	delete(h.sessions, s.Sessid)
 	s.held = nil
 	if s.Account != nil {

@@ -1064,29 +1064,33 @@ func TestLoginWithPassword(t *testing.T) {
 func TestLoginWithPasswordSessionGoneMeanwhile(t *testing.T) {
 	x := newHarness(t)
 	x.account("Alice")
-	// Hold the hash slots so that the check waits until the session is gone.
-	for range cap(x.h.hashSlots) {
-		x.h.hashSlots <- struct{}{}
-	}
 	x.start()
+	// Keep every worker of the hashing pool busy so that the check waits
+	// in the queue until the session is gone.
+	gate := make(chan struct{})
 	x.call(func() {
+		for i := range hashWorkers {
+			x.h.Async(x.connect("telnet", uint64(100+i)), func() func() { <-gate; return nil })
+		}
 		x.connect("telnet", 1)
 		x.h.LoginWithPassword(x.h.SessionFromSessid(1), "Alice", "secret")
 		x.h.PortalDisconnect("telnet", 1, "gone")
 	})
-	for range cap(x.h.hashSlots) {
-		<-x.h.hashSlots
-	}
+	hashes := x.st.PasswordHashes()
+	close(gate)
 	x.h.WaitAsync()
 	x.call(func() {})
 	evs := x.p.Events()
-	if len(logins(evs)) != 0 || len(textsFor(t, evs, 1)) != 0 {
-		t.Errorf("a session gone during the password check was answered: %s", describe(t, evs))
+	if got := textsFor(t, evs, 1); len(logins(evs)) != 0 || !slices.Equal(got, []string{MsgHashQueued}) {
+		t.Errorf("a session gone while its password check waited was answered (texts %q): %s", got, describe(t, evs))
+	}
+	if n := x.st.PasswordHashes() - hashes; n != 0 {
+		t.Errorf("the check of a session gone before its turn was run anyway (%d hashes)", n)
 	}
 	var count int
 	x.call(func() { count = x.h.Count() })
-	if count != 0 {
-		t.Errorf("Count = %d, want 0", count)
+	if count != 2 {
+		t.Errorf("Count = %d, want the 2 sessions holding the workers", count)
 	}
 }
 

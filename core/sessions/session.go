@@ -49,6 +49,9 @@ type ServerSession struct {
 	cmdTokensAt time.Time
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
+	// delayStop stops the timer of a delayed login (AccountLoginDelay),
+	// nil when none waits.
+	delayStop func() bool
 }
 
 // Handler returns the session handler that owns the session.

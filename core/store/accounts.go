@@ -125,7 +125,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, password string, admin 
 		return Account{}, fmt.Errorf("store: create account %q: %w: %s", name, ErrInvalidPassword, reason)
 	}
 	// Hash before taking the write lock: argon2 is deliberately slow.
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hashPassword(password)
 	if err != nil {
 		return Account{}, fmt.Errorf("store: create account %q: %w", name, err)
 	}
@@ -134,6 +134,23 @@ func (s *Store) CreateAccount(ctx context.Context, name, password string, admin 
 		return Account{}, fmt.Errorf("store: create account %q: %w", name, err)
 	}
 	return acc, nil
+}
+
+// NameTaken reports whether an account or a character already has name,
+// in any letter case: the cheap check `create` makes before any hashing.
+// CreateAccount checks again when it writes, so a name taken meanwhile
+// still gives ErrNameTaken.
+func (s *Store) NameTaken(ctx context.Context, name string) (bool, error) {
+	if len(name) > maxLookupNameLength {
+		return false, nil // no stored name is that long
+	}
+	var taken bool
+	if err := s.r.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM accounts WHERE name = ?1) OR
+		EXISTS (SELECT 1 FROM characters WHERE name = ?1)`, name).Scan(&taken); err != nil {
+		return false, fmt.Errorf("store: name taken %q: %w", truncate(name, 40), err)
+	}
+	return taken, nil
 }
 
 // insertAccount writes the account and its character.
@@ -235,7 +252,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Accoun
 	if !found {
 		encoded = s.dummyHash
 	}
-	ok, err := s.verify(encoded, password)
+	ok, err := s.verifyPassword(encoded, password)
 	if err != nil {
 		return Account{}, fmt.Errorf("store: authenticate %q: stored hash: %w", name, err)
 	}
@@ -245,7 +262,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Accoun
 
 	var rehash string
 	if needsRehash(encoded, s.params) {
-		if h, err := HashPassword(password, s.params); err == nil {
+		if h, err := s.hashPassword(password); err == nil {
 			rehash = h
 		}
 	}

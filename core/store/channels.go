@@ -163,7 +163,7 @@ func (s *Store) AddBot(ctx context.Context, name, protocol string, channelID int
 	if _, err := rand.Read(secret); err != nil {
 		return Bot{}, fmt.Errorf("store: add bot %q: %w", name, err)
 	}
-	hash, err := HashPassword(hex.EncodeToString(secret), s.params)
+	hash, err := s.hashPassword(hex.EncodeToString(secret))
 	if err != nil {
 		return Bot{}, fmt.Errorf("store: add bot %q: %w", name, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -83,6 +84,8 @@ type Store struct {
 	dummyHash string
 	// verify is VerifyPassword; tests replace it to observe calls.
 	verify func(encoded, password string) (bool, error)
+	// hashes counts the argon2 computations made (PasswordHashes).
+	hashes atomic.Int64
 }
 
 // Open opens, creating it if need be, the SQLite database at path and brings
@@ -165,6 +168,23 @@ func Open(path string, opts Options) (*Store, error) {
 		dummyHash: encodeHash(params, make([]byte, saltLen), make([]byte, keyLen)),
 		verify:    VerifyPassword,
 	}, nil
+}
+
+// PasswordHashes returns how many argon2 computations (password hashes
+// and verifications) this Store has made since it was opened: the cost
+// that throttles and name checks exist to keep down.
+func (s *Store) PasswordHashes() int64 { return s.hashes.Load() }
+
+// hashPassword is HashPassword with the Store's parameters, counted.
+func (s *Store) hashPassword(password string) (string, error) {
+	s.hashes.Add(1)
+	return HashPassword(password, s.params)
+}
+
+// verifyPassword is s.verify, counted.
+func (s *Store) verifyPassword(encoded, password string) (bool, error) {
+	s.hashes.Add(1)
+	return s.verify(encoded, password)
 }
 
 // Close closes the database. Calls in flight may fail; calls after Close

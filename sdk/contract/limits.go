@@ -39,17 +39,36 @@ type Limits struct {
 	// Commands per second per session (Evennia's MAX_COMMAND_RATE); excess is
 	// dropped with a message. Bots are exempt. Default: 80.
 	CommandRate int `mapstructure:"command_rate" live:"true"`
-	// Failed logins from one address, or to one account, within
-	// login_failure_window before further logins are refused (checked before
-	// the password). Default: 5.
+	// Failed logins to one account from one address within
+	// login_failure_window before that account is refused from that address
+	// (checked before the password; the owner elsewhere is not affected).
+	// Default: 5.
 	LoginFailures int `mapstructure:"login_failures" live:"true"`
-	// The window login_failures counts in. Default: 5m.
+	// The window login_failures and address_login_failures count in.
+	// Default: 5m.
 	LoginFailureWindow time.Duration `mapstructure:"login_failure_window" live:"true"`
+	// Failed logins from one address, whatever the accounts, within
+	// login_failure_window before every login from it is refused.
+	// Default: 20.
+	AddressLoginFailures int `mapstructure:"address_login_failures" live:"true"`
+	// Failed logins to one account from all addresses together within
+	// account_login_failure_window; past it each login to the account waits
+	// (1s, doubling to 30s) instead of being refused, so the owner is
+	// slowed, never locked out. Default: 50.
+	AccountLoginFailures int `mapstructure:"account_login_failures" live:"true"`
+	// The window account_login_failures counts in. Default: 1h.
+	AccountLoginFailureWindow time.Duration `mapstructure:"account_login_failure_window" live:"true"`
 	// Accounts created from one address within account_creation_window
 	// before further creation is refused. Default: 2.
 	AccountCreations int `mapstructure:"account_creations" live:"true"`
 	// The window account_creations counts in. Default: 10m.
 	AccountCreationWindow time.Duration `mapstructure:"account_creation_window" live:"true"`
+	// `create` commands from one address within create_attempt_window,
+	// whatever their outcome (a taken name, a typo); checked first, before
+	// anything costly. Default: 10.
+	CreateAttempts int `mapstructure:"create_attempts" live:"true"`
+	// The window create_attempts counts in. Default: 10m.
+	CreateAttemptWindow time.Duration `mapstructure:"create_attempt_window" live:"true"`
 	// Shortest password for an account created in the game (at most 128).
 	// Default: 8.
 	PasswordMinLength int `mapstructure:"password_min_length" live:"true" max:"128"`
