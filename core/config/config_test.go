@@ -377,7 +377,7 @@ limits:
 		"limits:\n  account_login_failures: -1\n":        "limits.account_login_failures: must not be negative",
 		"limits:\n  address_login_failures: x\n":         "limits.address_login_failures: want a whole number",
 		"limits:\n  create_attempt_window: soon\n":       "limits.create_attempt_window: want a duration",
-		"limits:\n  account_login_failure_window: -1m\n": "limits.*_window: must not be negative",
+		"limits:\n  account_login_failure_window: -1m\n": "limits.account_login_failure_window: must not be negative",
 		"server:\n  who_before_login: perhaps\n":         "server.who_before_login: want true or false",
 	} {
 		if got := loadErr(t, body); !strings.Contains(got, want) {
