@@ -54,9 +54,7 @@ func TestSocketsUnderUmask000(t *testing.T) {
 			looseFile(t, filepath.Join(data, "run", "records", "telnet.json.tmp"))
 			looseFile(t, filepath.Join(data, "run", "portico.pid"))
 		}})
-	for _, p := range []string{"ssh", "websocket"} {
-		h.waitPlugin(p, func(p pluginStatus) bool { return p.State == "running" })
-	}
+	waitAllRunning(h)
 	player := dialTelnet(t, h.telnetAddr)
 	player.login("Umask", "umaskpass1", true)
 
@@ -71,6 +69,7 @@ func TestSocketsUnderUmask000(t *testing.T) {
 	// of the plugins it reattaches to.
 	runPortico(t, h, "", "reload")
 	player.expect("Server restarted.")
+	waitAllRunning(h)
 	if got := checkSockets(t, h, tmp, "after a reload"); !sameSockets(got, first) {
 		t.Fatalf("plugin sockets changed across a reload:\nbefore %v\nafter  %v", first, got)
 	}
@@ -87,6 +86,7 @@ func TestSocketsUnderUmask000(t *testing.T) {
 	player.expect("The server is restarting; please wait a moment.")
 	h.start()
 	player.expect("Server restarted.")
+	waitAllRunning(h)
 	if got := checkSockets(t, h, tmp, "after a host crash"); !sameSockets(got, first) {
 		t.Fatalf("plugin sockets changed across a host crash and restart:\nbefore %v\nafter  %v", first, got)
 	}
@@ -103,6 +103,7 @@ func TestSocketsUnderUmask000(t *testing.T) {
 	}
 	player.expectClosed()
 	h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" && p.PID != telnet.PID })
+	waitAllRunning(h)
 	got := checkSockets(t, h, tmp, "after the telnet plugin was killed")
 	if _, err := os.Lstat(first["telnet"]); !os.IsNotExist(err) {
 		t.Fatalf("the killed telnet plugin's socket %s is still there (err %v)", first["telnet"], err)
@@ -133,6 +134,15 @@ func TestSocketsUnderUmask000(t *testing.T) {
 		t.Fatalf("run/plugins after portico stop: %v (err %v)", entries, err)
 	}
 	checkTempDir(t, tmp)
+}
+
+// waitAllRunning waits until the telnet, SSH and websocket plugins all
+// run (a reattach after a reload or a crash takes each a moment).
+func waitAllRunning(h *testHost) {
+	h.t.Helper()
+	for _, name := range []string{"telnet", "ssh", "websocket"} {
+		h.waitPlugin(name, func(p pluginStatus) bool { return p.State == "running" })
+	}
 }
 
 // checkSockets checks the run directory of a running host and returns
