@@ -18,8 +18,10 @@ import (
 // every session's traffic. go-plugin offers no hook between the bind and
 // the first connection in which to chmod the socket, and this package
 // does not learn its path, so the umask is made private for the bind
-// instead: the socket is 0600 from the moment it exists, whatever umask
-// the plugin was started with. It is restored as soon as go-plugin asks
+// instead: from the moment it exists the socket is srwx------ (owner
+// only: connecting needs the write bit; x means nothing on a socket),
+// whatever umask the plugin was started with. 077 rather than 177, so
+// that a directory some other goroutine makes meanwhile stays usable. It is restored as soon as go-plugin asks
 // for the gRPC server, which it does right after binding (go-plugin
 // v1.8.0 Serve: serverListener, then server.Init), so files the plugin
 // makes later get the mode its operator chose. plugintest's Socket check

@@ -32,7 +32,7 @@
 // the grace period takes over), the grace period running out (clients
 // told and closed, the plugin exits), Shutdown, and, for a binary, a clear
 // refusal by a host that speaks another contract version and the link's
-// socket (launched with umask 000: made 0600 where the host said, removed
+// socket (launched with umask 000: owner-only where the host said, removed
 // when the plugin exits).
 //
 // Host is the fake host itself, exported so that a plugin's own tests can
@@ -615,8 +615,9 @@ func checkVersionMismatch(t *testing.T, s Suite) {
 }
 
 // checkSocket: a plugin launched with umask 000 makes its socket in the
-// directory the host names, mode 0600 or stricter, and removes it when it
-// exits because no host came back (sdk.Serve does both).
+// directory the host names, with no group or other permission bits, and
+// removes it when it exits because no host came back (sdk.Serve does
+// both).
 func checkSocket(t *testing.T, s Suite) {
 	if s.Binary == "" {
 		t.Skip("in process: the link's socket exists only for a launched binary")
@@ -638,7 +639,7 @@ func checkSocket(t *testing.T, s Suite) {
 		t.Fatalf("the plugin's socket: %v", err)
 	}
 	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm()&0o077 != 0 {
-		t.Fatalf("the plugin's socket %s has mode %v under umask 000; want a socket no one but its owner can use (0600: sdk.Serve makes it so)", path, fi.Mode())
+		t.Fatalf("the plugin's socket %s has mode %v under umask 000; want a socket no one but its owner can use (no group or other bits: sdk.Serve makes it so)", path, fi.Mode())
 	}
 	h.DropLink()
 	h.AwaitExit()
