@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,7 +29,9 @@ import (
 // Serve runs plugin p as a Portico protocol plugin. It is the whole of a
 // plugin's main: it sets up logging to <data_dir>/logs/<name>.log, ignores
 // SIGPIPE and SIGHUP (a plugin must outlive its host's pipes, go-plugin#114),
-// and serves the portal contract until the host shuts the plugin down.
+// and serves the portal contract until the host shuts the plugin down, or
+// no host came back within the grace period. It then returns, having
+// removed the link's socket.
 func Serve(p Plugin) {
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP)
 	name := os.Getenv(EnvPluginName)
@@ -48,13 +51,29 @@ func Serve(p Plugin) {
 	srv := NewServer(p, log)
 	srv.onShutdown = stopProfile
 	defer srv.Close()
-	srv.OnHostLost = func() { os.Exit(0) }
+	var gs atomic.Pointer[grpc.Server]
+	srv.OnHostLost = func() {
+		// Stopping go-plugin's gRPC server makes its Serve return, which
+		// closes the listener and so removes the socket file; os.Exit
+		// would leave a dead socket behind. Serve then returns to main.
+		if g := gs.Load(); g != nil {
+			g.Stop()
+			return
+		}
+		os.Exit(0)
+	}
+	restoreUmask := privateUmask()
+	defer restoreUmask()
 	hplugin.Serve(&hplugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: PluginSets(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			// go-plugin builds the server after it has bound the socket.
+			restoreUmask()
 			opts = append(opts, grpc.MaxRecvMsgSize(contract.MaxMessageBytes), grpc.MaxSendMsgSize(contract.MaxMessageBytes))
-			return grpc.NewServer(opts...)
+			g := grpc.NewServer(opts...)
+			gs.Store(g)
+			return g
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Name: name, Output: logw, Level: hclog.Info}),
 	})

@@ -68,10 +68,14 @@ type testHost struct {
 	configPath string
 	telnetAddr string
 	cmd        *exec.Cmd
-	log        *lockedWriter
-	exited     chan struct{}
-	mu         sync.Mutex
-	exitErr    error
+	// umask and env, when set, are the host process's umask and extra
+	// environment (hostOptions), at every start.
+	umask   string
+	env     []string
+	log     *lockedWriter
+	exited  chan struct{}
+	mu      sync.Mutex
+	exitErr error
 }
 
 // hostOptions shape a test host's config.
@@ -86,6 +90,14 @@ type hostOptions struct {
 	// passes) instead of the cheap one tests use, for tests about what
 	// hashing costs.
 	realArgon2 bool
+	// umask, when set (e.g. "000"), is the host's umask: it is started
+	// through sh, which sets it and execs portico.
+	umask string
+	// env is added to the host's environment.
+	env []string
+	// setup runs on the test's directory (the config's, holding data/)
+	// before the host first starts.
+	setup func(dir string)
 }
 
 // testLimits turns off the limits that many test connections from
@@ -130,7 +142,11 @@ plugins:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &testHost{t: t, dir: dir, configPath: path, telnetAddr: fmt.Sprintf("127.0.0.1:%d", port)}
+	h := &testHost{t: t, dir: dir, configPath: path, telnetAddr: fmt.Sprintf("127.0.0.1:%d", port),
+		umask: o.umask, env: o.env}
+	if o.setup != nil {
+		o.setup(dir)
+	}
 	h.start()
 	t.Cleanup(func() {
 		h.stopProcess()
@@ -153,6 +169,14 @@ func (h *testHost) start() {
 	h.log = &lockedWriter{w: &bytes.Buffer{}}
 	h.exited = make(chan struct{})
 	h.cmd = exec.Command(filepath.Join(binDir, "portico"), "start", "--config", h.configPath)
+	if h.umask != "" {
+		// exec: the host keeps sh's pid, so signals and status reach it.
+		h.cmd = exec.Command("/bin/sh", "-c", `umask "$0" && exec "$@"`, h.umask,
+			filepath.Join(binDir, "portico"), "start", "--config", h.configPath)
+	}
+	if len(h.env) > 0 {
+		h.cmd.Env = append(os.Environ(), h.env...)
+	}
 	h.cmd.Stdout = h.log
 	h.cmd.Stderr = h.log
 	if err := h.cmd.Start(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,7 +53,17 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("control: %s: another host is running", path)
 	}
 	_ = os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	// Linux's bind gives the socket file its socket's inode mode (0777 on
+	// a fresh socket) less the umask: all of it under umask 000. The
+	// inode is made 0600 before bind (the host cannot change its umask
+	// for a moment: other goroutines make files too), so the socket is
+	// 0600 from the moment it exists. Where fchmod on an unbound socket
+	// does nothing, the chmod below makes it 0600 before anyone is told
+	// of it, inside the 0700 run directory.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.Fchmod(int(fd), 0o600) })
+	}}
+	ln, err := lc.Listen(context.Background(), "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("control: listen %s: %w", path, err)
 	}

@@ -411,6 +411,11 @@ func lockPIDFile(path string) (*pidLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: pid file: %w", err)
 	}
+	// A pid file left by a host that died keeps whatever mode it had.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("host: pid file: %w", err)
+	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("host: another host is running with data directory %s", filepath.Dir(filepath.Dir(path)))

@@ -105,6 +105,9 @@ func NewManager(cfg *config.Config, st *store.Store, h *sessions.ServerSessionHa
 // config, and launches the others. It returns at once; each plugin is
 // supervised in its own goroutine until Stop.
 func (m *Manager) Start(ctx context.Context) error {
+	if err := checkSocketDir(m.socketDir()); err != nil {
+		return err
+	}
 	for _, dir := range []string{m.socketDir(), m.recordDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("plugins: %w", err)
@@ -129,12 +132,26 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 		if rec, err := m.readRecord(name); err == nil {
 			m.log.Info("stopping a plugin that is no longer enabled", "plugin", name, "pid", rec.Pid)
-			killRecorded(rec)
+			m.endRecorded(rec)
 		}
 		m.removeRecord(name)
 	}
+	// Which plugins are reattached is settled before any is launched, so
+	// that the sweep keeps exactly their sockets and no new plugin has
+	// made one yet.
+	reattach := map[string]*record{}
+	keep := map[string]bool{}
 	for _, p := range cfg.EnabledPlugins() {
-		if err := m.launch(ctx, p, m.reattachable(p)); err != nil {
+		if rec := m.reattachable(p); rec != nil {
+			reattach[p.Name] = rec
+			if rec.Network == "unix" {
+				keep[filepath.Clean(rec.Addr)] = true
+			}
+		}
+	}
+	m.sweepSockets(keep)
+	for _, p := range cfg.EnabledPlugins() {
+		if err := m.launch(ctx, p, reattach[p.Name]); err != nil {
 			return err
 		}
 	}
@@ -156,13 +173,15 @@ func (m *Manager) reattachable(p config.Plugin) *record {
 	cfgJSON, _ := json.Marshal(p.Config)
 	if string(cfgJSON) != rec.ConfigJSON {
 		m.log.Info("plugin config changed; restarting it", "plugin", p.Name, "pid", rec.Pid)
-		killRecorded(rec)
+		m.endRecorded(rec)
 		m.removeRecord(p.Name)
 		return nil
 	}
 	return rec
 }
 
+// socketDir is where plugins make the link's unix sockets: the host's own
+// 0700 run directory, not the shared os.TempDir.
 func (m *Manager) socketDir() string { return filepath.Join(m.config().RunDir(), "plugins") }
 
 // config returns the current configuration.
@@ -583,14 +602,23 @@ func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 		return cc, nil
 	}
 	cmd := exec.Command(r.path)
-	cmd.Env = append(os.Environ(),
+	// go-plugin (v1.8.0) honours UnixSocketConfig.TempDir only with a
+	// RunnerFunc; otherwise the plugin makes its socket in os.TempDir
+	// (/tmp), where other local users can see it. The plugin's go-plugin
+	// Serve reads the socket directory from this variable instead. A
+	// PLUGIN_UNIX_SOCKET_GROUP in the host's own environment would make
+	// the socket group-writable: it is not passed on.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=")
+	})
+	cmd.Env = append(env,
 		sdk.EnvDataDir+"="+cfg.Server.DataDir,
-		sdk.EnvPluginName+"="+r.name)
+		sdk.EnvPluginName+"="+r.name,
+		hplugin.EnvUnixSocketDir+"="+r.m.socketDir())
 	cc.Cmd = cmd
 	// Every contract version the host speaks: go-plugin agrees on the
 	// newest one the plugin also speaks, or fails (see connect).
 	cc.VersionedPlugins = sdk.PluginSets(nil)
-	cc.UnixSocketConfig = &hplugin.UnixSocketConfig{TempDir: r.m.socketDir()}
 	if len(r.spec.SHA256) > 0 {
 		// Checked by go-plugin just before it starts the binary. It cannot
 		// be combined with a reattach, which is to a process checked when
@@ -622,7 +650,7 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 	}
 	client := hplugin.NewClient(cc)
 	fail := func(err error) (*hplugin.Client, portalpb.PortalClient, error) {
-		client.Kill()
+		r.m.killClient(client)
 		if rec != nil {
 			return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
 		}
@@ -651,12 +679,12 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		client.Kill()
+		r.m.killClient(client)
 		return nil, nil, fmt.Errorf("plugins: %s: dispense: %w", r.name, err)
 	}
 	portal, ok := raw.(portalpb.PortalClient)
 	if !ok {
-		client.Kill()
+		r.m.killClient(client)
 		return nil, nil, fmt.Errorf("plugins: %s: dispensed %T, not a portal client", r.name, raw)
 	}
 	version := client.NegotiatedVersion()
@@ -712,7 +740,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 		client, portal, err = r.connect(rec)
 		if err != nil {
 			r.log.Warn("cannot reattach; starting the plugin afresh", "err", err)
-			killRecorded(rec)
+			r.m.endRecorded(rec)
 			rec = nil
 		} else {
 			reapIfChild(rec.Pid)
@@ -727,7 +755,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 	keep := false
 	defer func() {
 		if !keep {
-			client.Kill()
+			r.m.killClient(client)
 			r.m.removeRecord(r.name)
 		}
 	}()

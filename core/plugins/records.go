@@ -51,6 +51,12 @@ func (m *Manager) writeRecord(rec record) error {
 		return fmt.Errorf("plugins: encode record: %w", err)
 	}
 	tmp := m.recordPath(rec.Name) + ".tmp"
+	// A temp file a crashed host left keeps its mode through WriteFile:
+	// start afresh, so that the record (it may hold the link's mTLS key)
+	// is 0600 whatever the umask or the leftover.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("plugins: write record: %w", err)
+	}
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("plugins: write record: %w", err)
 	}

@@ -43,6 +43,10 @@ type HostOptions struct {
 	// the plugin (0: none). The kit sets no connection rate: its clients
 	// come quickly from one address.
 	ConnectionsPerIP int
+
+	// umask000 launches the plugin binary with umask 000, the most
+	// careless umask an operator can give it (the Socket check).
+	umask000 bool
 }
 
 // Host is a fake Portico host driving one instance of the plugin under
@@ -68,6 +72,9 @@ type Host struct {
 
 	// The plugin, launched (binary) or in process.
 	launched *hplugin.Client
+	// sockDir is the directory the host names for the plugin's socket
+	// (binary).
+	sockDir  string
 	attached []*hplugin.Client
 	hclogBuf *lockedBuffer
 	srv      *sdk.Server
@@ -191,9 +198,17 @@ func (h *Host) launchBinary() error {
 		return fmt.Errorf("plugintest: %w", err)
 	}
 	h.t.Cleanup(func() { os.RemoveAll(sockDir) })
+	h.sockDir = sockDir
 	h.hclogBuf = &lockedBuffer{}
 	cmd := exec.Command(h.s.Binary)
-	cmd.Env = append(os.Environ(), sdk.EnvDataDir+"="+h.dataDir, sdk.EnvPluginName+"="+h.name)
+	if h.opts.umask000 {
+		cmd = exec.Command("/bin/sh", "-c", `umask 000 && exec "$0"`, h.s.Binary)
+	}
+	// The socket directory is named in go-plugin's variable, as the host
+	// does (go-plugin ignores UnixSocketConfig.TempDir without a
+	// RunnerFunc).
+	cmd.Env = append(os.Environ(), sdk.EnvDataDir+"="+h.dataDir, sdk.EnvPluginName+"="+h.name,
+		hplugin.EnvUnixSocketDir+"="+sockDir)
 	known := sdk.PluginSets(nil)
 	sets := map[int]hplugin.PluginSet{}
 	for _, v := range h.opts.HostVersions {
@@ -210,7 +225,6 @@ func (h *Host) launchBinary() error {
 		VersionedPlugins: sets,
 		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
 		Cmd:              cmd,
-		UnixSocketConfig: &hplugin.UnixSocketConfig{TempDir: sockDir},
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + h.name, Output: h.hclogBuf, Level: hclog.Info}),
 		GRPCDialOptions:  dialOptions(),
 		StartTimeout:     20 * time.Second,

@@ -31,7 +31,9 @@
 // the new link; through a client, or a bot and its peer), a lost host (clients told, input held, a new host within
 // the grace period takes over), the grace period running out (clients
 // told and closed, the plugin exits), Shutdown, and, for a binary, a clear
-// refusal by a host that speaks another contract version.
+// refusal by a host that speaks another contract version and the link's
+// socket (launched with umask 000: owner-only where the host said, removed
+// when the plugin exits).
 //
 // Host is the fake host itself, exported so that a plugin's own tests can
 // check protocol-specific behaviour through the contract (a telnet
@@ -45,6 +47,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -131,6 +135,7 @@ var checks = []check{
 	{"HostNotBack", false, checkHostNotBack},
 	{"Shutdown", false, checkShutdown},
 	{"VersionMismatch", false, checkVersionMismatch},
+	{"Socket", false, checkSocket},
 }
 
 // Checks returns the names of Run's checks, for Suite.Skip.
@@ -607,4 +612,38 @@ func checkVersionMismatch(t *testing.T, s Suite) {
 		t.Fatalf("unclear mismatch: %v", err)
 	}
 	t.Logf("the host says: %v", err)
+}
+
+// checkSocket: a plugin launched with umask 000 makes its socket in the
+// directory the host names, with no group or other permission bits, and
+// removes it when it exits because no host came back (sdk.Serve does
+// both).
+func checkSocket(t *testing.T, s Suite) {
+	if s.Binary == "" {
+		t.Skip("in process: the link's socket exists only for a launched binary")
+	}
+	h := StartWith(t, s, HostOptions{ReattachGrace: time.Second, umask000: true})
+	rc := h.launched.ReattachConfig()
+	if rc == nil || rc.Addr == nil {
+		t.Fatal("plugintest: no address for the launched plugin")
+	}
+	if rc.Addr.Network() != "unix" {
+		t.Skipf("the link is %s here, not a unix socket", rc.Addr.Network())
+	}
+	path := rc.Addr.String()
+	if filepath.Dir(path) != h.sockDir {
+		t.Fatalf("the plugin's socket is %s, not in the directory the host named in PLUGIN_UNIX_SOCKET_DIR (%s)", path, h.sockDir)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatalf("the plugin's socket: %v", err)
+	}
+	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("the plugin's socket %s has mode %v under umask 000; want a socket no one but its owner can use (no group or other bits: sdk.Serve makes it so)", path, fi.Mode())
+	}
+	h.DropLink()
+	h.AwaitExit()
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the plugin exited after the grace period but left its socket %s behind (err %v)", path, err)
+	}
 }

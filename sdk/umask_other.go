@@ -1,0 +1,7 @@
+//go:build !unix
+
+package sdk
+
+// privateUmask does nothing where there is no umask: go-plugin links over
+// loopback TCP there, not a unix socket.
+func privateUmask() func() { return func() {} }
