@@ -40,11 +40,16 @@ type client struct {
 	// cannot be resumed.
 	key     resumeKey
 	limiter *rateLimiter
-	// sess is set before the client is shared with any other goroutine
-	// that reads it.
+	// sess is set under mu when the session is made; a goroutine that
+	// may run before then (a writer, Close) reads it under mu. Once the
+	// connection is served, its handler reads it freely.
 	sess *sdk.Session
 
 	writeMu sync.Mutex
+	// writers counts writer goroutines, so that open can wait for the
+	// one writing what the client was shown while it waited its turn
+	// (see open) before the socket may serve another client.
+	writers sync.WaitGroup
 
 	mu    sync.Mutex
 	sock  *socket
@@ -145,7 +150,12 @@ func (c *client) Close(reason string) {
 	}
 	c.ended = true
 	c.stopGraceLocked()
-	if c.sock == nil {
+	if c.sock == nil || c.sess == nil {
+		// No socket to tell, or a session closed before it was made (a
+		// limit refused it in NewSession, or the host went away while
+		// it waited its turn): the connection's handler tells the
+		// client why, in its own way, and closes.
+		c.sock = nil
 		c.queue.reset()
 		c.mu.Unlock()
 		c.p.unregister(c)
@@ -171,7 +181,7 @@ func (c *client) kickLocked() {
 	// Not counted in the plugin's wait group: a writer ends when its
 	// queue is empty or its socket fails, and the socket's handler kills
 	// the socket when it returns.
-	go c.writeLoop(s)
+	c.writers.Go(func() { c.writeLoop(s) })
 }
 
 // writeLoop writes the queue to s until it is empty, s is no longer the
@@ -189,6 +199,7 @@ func (c *client) writeLoop(s *socket) {
 		}
 		batch := append(c.front, c.queue.take()...)
 		c.front = nil
+		sess := c.sess
 		if len(batch) == 0 {
 			s.writing = false
 			closing, reason := c.closing, c.closeReason
@@ -204,7 +215,7 @@ func (c *client) writeLoop(s *socket) {
 		// sent.
 		c.noteShownLocked(batch)
 		c.mu.Unlock()
-		n, err := c.writeBatch(s, batch)
+		n, err := c.writeBatch(s, sess, batch)
 		if err != nil {
 			c.mu.Lock()
 			if !c.ended {
@@ -224,11 +235,16 @@ func (c *client) writeLoop(s *socket) {
 	}
 }
 
-// writeBatch encodes and writes msgs; it returns how many were written
-// whole.
-func (c *client) writeBatch(s *socket, msgs []sdk.Message) (int, error) {
+// writeBatch encodes and writes msgs for the session's flags, or the
+// socket's before there is a session (a client waiting its turn is told
+// so); it returns how many were written whole.
+func (c *client) writeBatch(s *socket, sess *sdk.Session, msgs []sdk.Message) (int, error) {
 	var rf renderFlags
-	c.sess.View(func(d *sdk.SessionData) { rf = renderFlagsOf(d.ProtocolFlags) })
+	if sess != nil {
+		sess.View(func(d *sdk.SessionData) { rf = renderFlagsOf(d.ProtocolFlags) })
+	} else {
+		rf = renderFlagsOf(socketFlags(s))
+	}
 	for i, m := range msgs {
 		for _, f := range s.format.Encode(m, rf) {
 			if err := s.write(f); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -97,8 +98,34 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c, resumed, err := p.open(s)
+	// next delivers a read started while the connection waited for its
+	// session: it comes before any later Read, and ends (the socket is
+	// killed) before the handler returns.
+	var next <-chan readResult
+	defer func() {
+		if next != nil {
+			s.kill()
+			<-next
+		}
+	}()
+	op := p.openWatched(s)
+	next = op.next
 	release()
+	c, resumed, err := op.c, op.resumed, op.err
+	if err != nil && op.left() {
+		// It went away while it waited: there is no one to tell, and
+		// its place in the queue has been given up.
+		code := websocket.CloseStatus(op.gone)
+		if op.closeAsked {
+			code = websocket.StatusNormalClosure
+			s.close(websocket.StatusNormalClosure, "")
+		}
+		p.log.Debug("websocket: client left while waiting to connect", "addr", s.addr, "code", int(code), "err", op.gone)
+		if p.connectionEnded != nil {
+			p.connectionEnded(code)
+		}
+		return
+	}
 	if msg, ok := sdk.RefusalMessage(err); ok {
 		// A connection limit: the client is told why, in its own format,
 		// before the close (its session had no socket to show it on).
@@ -124,8 +151,23 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	if pending != nil {
 		c.handleInput(s, pending.typ, pending.data)
 	}
+	for _, r := range op.early {
+		c.handleInput(s, r.typ, r.data)
+	}
+	if op.dropped > 0 {
+		c.notice(fmt.Sprintf(msgEarlyDropped, op.dropped))
+	}
 	for {
-		typ, data, err := ws.Read(s.ctx)
+		var typ websocket.MessageType
+		var data []byte
+		var err error
+		if next != nil {
+			r := <-next
+			next = nil
+			typ, data, err = r.typ, r.data, r.err
+		} else {
+			typ, data, err = ws.Read(s.ctx)
+		}
 		if err != nil {
 			code := websocket.CloseStatus(err)
 			reason := reasonLost

@@ -64,6 +64,10 @@ type Plugin struct {
 	// firstWait bounds the wait for a portico.v1 connection's first
 	// message (firstMessageWait; shorter in tests).
 	firstWait time.Duration
+	// idWait bounds a new connection's wait for a session id, besides
+	// its wait in the connection queue (newSessionTimeout; shorter in
+	// tests).
+	idWait time.Duration
 
 	mu sync.Mutex
 	// clients holds the resumable sessions by resume key.
@@ -118,6 +122,9 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	}
 	if p.firstWait == 0 {
 		p.firstWait = firstMessageWait
+	}
+	if p.idWait == 0 {
+		p.idWait = newSessionTimeout
 	}
 	p.socks = map[*socket]struct{}{}
 	p.srv = &http.Server{

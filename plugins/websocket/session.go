@@ -11,7 +11,8 @@ import (
 )
 
 // newSessionTimeout bounds the wait for a session id (only long when the
-// host is away and the plugin has used up its ids).
+// host is away and the plugin has used up its ids). A client's wait in the
+// connection queue comes on top; connection_queue_wait bounds that.
 const newSessionTimeout = 10 * time.Second
 
 // Messages a client is shown about its connection.
@@ -24,8 +25,9 @@ const (
 // open gives a new connection its session: the one its resume token
 // names, if that one still waits for a resume (or is attached elsewhere:
 // the page was opened again, and the newest connection wins) and the token
-// is still good for it, or a new one.
-func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
+// is still good for it, or a new one. ctx ends when the client goes away
+// while it waits (see openWatched).
+func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, err error) {
 	p.openMu.Lock()
 	c, key, resumed := p.resumeLocked(s, s.key)
 	p.openMu.Unlock()
@@ -33,11 +35,28 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 		return c, true, nil
 	}
 	c = newClient(p, key)
+	// The socket is the new client's while it waits its turn in its
+	// address's connection queue, so that the SDK's "You are queued to
+	// connect in N seconds" reaches it then, not once it is let in.
+	// Nothing else is sent to a session before it is made.
+	c.mu.Lock()
+	c.sock = s
+	c.mu.Unlock()
 	// Not under openMu: NewSession may keep the client waiting its turn in
 	// its address's connection queue, and nobody else may wait behind it.
-	ctx, cancel := context.WithTimeout(s.ctx, newSessionTimeout)
+	// That wait is bounded by connection_queue_wait, on top of the wait
+	// for an id, and must not be cut short by the latter's bound.
+	ctx, cancel := context.WithTimeout(ctx, p.idWait+p.portal.Host().ConnectionQueueWait)
 	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
 	cancel()
+	// The socket is taken back until the session is ready for it, once
+	// what the client was shown while it waited has been written: should
+	// the connection resume another session below, nothing of this one
+	// may follow that one's output.
+	c.mu.Lock()
+	c.sock = nil
+	c.mu.Unlock()
+	c.writers.Wait()
 	if err != nil {
 		return nil, false, fmt.Errorf("websocket: new session: %w", err)
 	}
