@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"time"
 )
 
@@ -46,7 +44,7 @@ const (
 // too busy.
 //
 // What bounds the work a flood can make: each address (network, see
-// clientNet) holds at most connections_per_ip open connections, waits at
+// ClientNetwork) holds at most connections_per_ip open connections, waits at
 // most connection_queue_wait, and gets at most connection_rate
 // connections a second through its queue, so it can keep at most
 // min(connections_per_ip, connection_rate × connection_queue_wait)
@@ -63,56 +61,6 @@ const maxQueued = 4096
 // minSweep is the number of address queues below which idle ones are not
 // swept (see queueLocked).
 const minSweep = 64
-
-// clientNet returns the network a client address counts under for the
-// connection limits: the IPv4 address, or the IPv6 /64 it is in (a
-// subscriber is usually given a whole /64, so counting single IPv6
-// addresses would let one client hop past every limit). It returns ""
-// when address is not an IP (a bot's "#chan@network"): no limit applies.
-func clientNet(address string) string {
-	host := address
-	if h, _, err := net.SplitHostPort(address); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ""
-	}
-	return p.String()
-}
-
-// admitAddress counts a new connection from network n, or refuses it when
-// the network is at its limit.
-func (p *Portal) admitAddress(n string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if limit := p.host.ConnectionsPerIP; limit > 0 && p.perIP[n] >= limit {
-		return false
-	}
-	p.perIP[n]++
-	return true
-}
-
-func (p *Portal) releaseAddress(n string) {
-	if n == "" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.perIP[n] <= 1 {
-		delete(p.perIP, n)
-		return
-	}
-	p.perIP[n]--
-}
 
 // connQueue is one network's connection queue: a token bucket of
 // ConnectionRate a second (as many in a burst), whose waiters are let in

@@ -38,8 +38,9 @@ type Portal struct {
 	asked     bool
 	// granted is closed (and replaced) whenever ids arrive.
 	granted chan struct{}
-	// perIP counts open sessions by client network (see clientNet).
-	perIP map[string]int
+	// perIP counts open sessions by client network (see ClientNetwork)
+	// against the host's connections_per_ip; setHost keeps its limit.
+	perIP AddressCounter
 	// queues holds the connection-rate queue of each client network that
 	// connected lately (see waitTurn); queued counts their waiters, and
 	// sweepAt is the map size at which idle ones are next swept out.
@@ -59,7 +60,6 @@ func newPortal(log *slog.Logger) *Portal {
 		outbox:    contract.NewOutbox(outboxLimit),
 		sessions:  map[uint64]*Session{},
 		granted:   make(chan struct{}),
-		perIP:     map[string]int{},
 		queues:    map[string]*connQueue{},
 		sweepAt:   minSweep,
 		maxQueued: maxQueued,
@@ -79,8 +79,17 @@ func NewTestPortal(log *slog.Logger) *Portal {
 // plugin at Configure: its connection limits apply in NewSession.
 func NewTestPortalWith(log *slog.Logger, host HostInfo) *Portal {
 	p := NewTestPortal(log)
-	p.host = host
+	p.setHost(host)
 	return p
+}
+
+// setHost records what the host said at Configure (again at every
+// reattach, which may change the limits).
+func (p *Portal) setHost(host HostInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.host = host
+	p.perIP.SetLimit(host.ConnectionsPerIP)
 }
 
 // Outbox returns the queue of events bound for the host (for tests and the
@@ -115,14 +124,14 @@ func (p *Portal) Host() HostInfo {
 // ctx's cause and leaves the Conn to the plugin. Do not hold a lock
 // other connections need across the call: it may wait.
 func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
-	ip := clientNet(address)
-	if ip != "" && !p.admitAddress(ip) {
+	ip := ClientNetwork(address)
+	if !p.perIP.Admit(ip) {
 		conn.Close(MsgTooManyConnections)
 		return nil, fmt.Errorf("portal: %s: %w", address, &refusal{message: MsgTooManyConnections})
 	}
 	id, err := p.nextID(ctx)
 	if err != nil {
-		p.releaseAddress(ip)
+		p.perIP.Release(ip)
 		return nil, err
 	}
 	s := &Session{portal: p, conn: conn, ip: ip, done: make(chan struct{})}
@@ -198,7 +207,7 @@ func (p *Portal) removeSession(s *Session, reason string, tellHost bool) bool {
 		delete(p.sessions, id)
 	}
 	p.mu.Unlock()
-	p.releaseAddress(s.ip)
+	p.perIP.Release(s.ip)
 	if tellHost && announced {
 		p.put(&portalpb.Event{Kind: &portalpb.Event_Disconnected{
 			Disconnected: &portalpb.Disconnected{Sessid: id, Reason: reason}}})

@@ -173,9 +173,7 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	host := HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
 		ReattachGrace: time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
 		Limits:        contract.LimitsFromProto(h)}
-	s.portal.mu.Lock()
-	s.portal.host = host
-	s.portal.mu.Unlock()
+	s.portal.setHost(host)
 	s.portal.grant(h.GetSessidStart(), h.GetSessidCount())
 	if s.info != nil {
 		if string(req.GetConfigJson()) != s.configJSON {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	gliderssh "github.com/gliderlabs/ssh"
+	"github.com/portico-mud/portico/sdk"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -41,8 +42,8 @@ type guardKey struct{}
 type guard struct {
 	p  *Plugin
 	nc net.Conn // the tracked TCP connection; Close ends everything
-	// addr is the client's address as the per-address limit counts it
-	// (addrKey).
+	// addr is the client's network as the per-address limit counts it
+	// (sdk.ClientNetwork).
 	addr string
 
 	mu sync.Mutex
@@ -83,7 +84,7 @@ func (t *trackedConn) Close() error {
 // gliderlabs close the connection at once: a refused client costs no key
 // exchange.
 func (p *Plugin) connCallback(ctx gliderssh.Context, nc net.Conn) net.Conn {
-	g := &guard{p: p, addr: addrKey(nc.RemoteAddr())}
+	g := &guard{p: p, addr: sdk.ClientNetwork(nc.RemoteAddr().String())}
 	tc := &trackedConn{Conn: nc}
 	tc.onClose = func() {
 		p.open.Add(-1)

@@ -2,9 +2,10 @@ package main
 
 import (
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/portico-mud/portico/sdk"
 )
 
 // startups are the connections still logging in: from TCP accept until
@@ -24,18 +25,18 @@ import (
 // shell or command starts, or it closes (a failed handshake, login_grace
 // or login_timeout expiring, the client hanging up, Shutdown).
 type startups struct {
-	// limit is connections_per_ip; 0: no limit per address.
-	limit int
+	// perAddr counts them by client network (sdk.ClientNetwork) against
+	// connections_per_ip (0: no limit per address).
+	perAddr *sdk.AddressCounter
 
 	mu     sync.Mutex
-	byAddr map[string]int
 	guards map[*guard]struct{}
 	// closed is set by closeAll: no connection is taken after it.
 	closed bool
 }
 
 func newStartups(limit int) *startups {
-	return &startups{limit: limit, byAddr: map[string]int{}, guards: map[*guard]struct{}{}}
+	return &startups{perAddr: sdk.NewAddressCounter(limit), guards: map[*guard]struct{}{}}
 }
 
 // Reasons admit gives for refusing a connection.
@@ -53,16 +54,17 @@ const (
 func (s *startups) admit(g *guard, open *atomic.Int64, max int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closed:
+	if s.closed {
 		return refusedShutdown
-	case s.limit > 0 && s.byAddr[g.addr] >= s.limit:
+	}
+	if !s.perAddr.Admit(g.addr) {
 		return refusedPerAddr
-	case open.Add(1) > int64(max):
+	}
+	if open.Add(1) > int64(max) {
 		open.Add(-1)
+		s.perAddr.Release(g.addr)
 		return refusedMax
 	}
-	s.byAddr[g.addr]++
 	s.guards[g] = struct{}{}
 	return ""
 }
@@ -76,18 +78,7 @@ func (s *startups) remove(g *guard) {
 		return
 	}
 	delete(s.guards, g)
-	if s.byAddr[g.addr] <= 1 {
-		delete(s.byAddr, g.addr)
-		return
-	}
-	s.byAddr[g.addr]--
-}
-
-// count returns how many connections from addr (an addrKey) are logging in.
-func (s *startups) count(addr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.byAddr[addr]
+	s.perAddr.Release(g.addr)
 }
 
 // closeAll closes every connection still logging in (at Shutdown:
@@ -104,27 +95,4 @@ func (s *startups) closeAll() {
 	for _, nc := range conns {
 		_ = nc.Close()
 	}
-}
-
-// addrKey is the address the per-address limit counts a client under: its
-// IPv4 address, or its IPv6 /64 (one subscriber's network, which one
-// attacker holds whole).
-func addrKey(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	if !ok {
-		return ta.IP.String()
-	}
-	ip = ip.Unmap()
-	if ip.Is4() {
-		return ip.String()
-	}
-	prefix, err := ip.WithZone("").Prefix(64)
-	if err != nil {
-		return ip.String()
-	}
-	return prefix.String()
 }

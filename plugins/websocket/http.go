@@ -49,11 +49,11 @@ func isUpgrade(r *http.Request) bool {
 func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	// Counted from before the handshake, so that a client that sees its
 	// handshake answered has been counted.
-	ip := addrHost(clientAddress(r, p.proxies))
-	admitted := p.admitPending(ip)
+	network := sdk.ClientNetwork(clientAddress(r, p.proxies))
+	admitted := p.pending.Admit(network)
 	release := sync.OnceFunc(func() {
 		if admitted {
-			p.releasePending(ip)
+			p.pending.Release(network)
 		}
 	})
 	defer release()

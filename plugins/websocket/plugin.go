@@ -72,9 +72,13 @@ type Plugin struct {
 	mu sync.Mutex
 	// clients holds the resumable sessions by resume key.
 	clients map[resumeKey]*client
-	// pending counts, by client address, the portico.v1 connections
-	// waiting for their first message.
-	pending map[string]int
+	// pending counts, by client network (sdk.ClientNetwork), the
+	// connections without a session yet (a portico.v1 one waits up to
+	// firstMessageWait for its first message) against the host's
+	// connections_per_ip. The SDK counts sessions; this counts what comes
+	// before them, so that one address cannot hold more silent
+	// connections than it may hold sessions.
+	pending *sdk.AddressCounter
 	socks   map[*socket]struct{}
 	closed  bool
 }
@@ -116,7 +120,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.proxies, p.site, p.ln = proxies, st, ln
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clients = map[resumeKey]*client{}
-	p.pending = map[string]int{}
+	p.pending = sdk.NewAddressCounter(cfg.Host.ConnectionsPerIP)
 	if p.now == nil {
 		p.now = time.Now
 	}

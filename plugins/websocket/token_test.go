@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -349,6 +350,41 @@ func TestPorticoSilentConnectionsCounted(t *testing.T) {
 	h.connected()
 	h.dialPortico("/ws", newCsessid())
 	h.connected()
+}
+
+// TestPorticoSilentConnectionsCountedPer64: connections without a session
+// count by client network as sessions do (sdk.ClientNetwork): addresses
+// of one IPv6 /64 share the count, and the next /64 has its own. The
+// clients' addresses come from a trusted proxy's X-Forwarded-For.
+func TestPorticoSilentConnectionsCountedPer64(t *testing.T) {
+	h := newHarnessWith(t, map[string]any{"trusted_proxies": []any{"127.0.0.1"}},
+		func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
+	dialAs := func(client string) *wsClient {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		c, resp, err := websocket.Dial(ctx, h.ws+"/ws", &websocket.DialOptions{
+			Subprotocols: []string{ProtoPortico},
+			HTTPHeader:   http.Header{"X-Forwarded-For": {client}},
+		})
+		if err != nil {
+			t.Fatalf("dial as %s: %v", client, err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+		return &wsClient{t: t, c: c, resp: resp}
+	}
+	dialAs("2001:db8:1:2::1")
+	dialAs("2001:db8:1:2:ffff::9")
+	// Another address of the same /64: over the limit.
+	if reason := dialAs("2001:db8:1:2::3").expectClosed(websocket.StatusPolicyViolation); reason != sdk.MsgTooManyConnections {
+		t.Fatalf("third connection from the /64: close reason %q", reason)
+	}
+	h.connectionEnded()
+	// The next /64 is another address: taken, and it gets its session.
+	dialAs("2001:db8:1:3::1").sendSession(newCsessid())
+	if d := h.connected(); d.Address != "2001:db8:1:3::1" {
+		t.Fatalf("session address %q", d.Address)
+	}
 }
 
 // TestTokenBoundToAccount: the host's login binds a token to the account:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"regexp"
 	"time"
 
@@ -113,38 +112,4 @@ func (p *Plugin) readFirstMessage(s *socket) (pending *pendingInput, notice stri
 	}
 	s.key = resumeKey{token: token}
 	return nil, refusal, true
-}
-
-// admitPending counts a connection from ip that has no session yet (a
-// portico.v1 one waits up to firstMessageWait for its first message); it
-// reports false when ip has the host's connections_per_ip of them
-// already. The SDK counts sessions; this counts what comes before them,
-// so that one address cannot hold more silent connections than it may
-// hold sessions.
-func (p *Plugin) admitPending(ip string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if limit := p.host.ConnectionsPerIP; limit > 0 && p.pending[ip] >= limit {
-		return false
-	}
-	p.pending[ip]++
-	return true
-}
-
-func (p *Plugin) releasePending(ip string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pending[ip] <= 1 {
-		delete(p.pending, ip)
-		return
-	}
-	p.pending[ip]--
-}
-
-// addrHost is the host part of a host:port address.
-func addrHost(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
 }

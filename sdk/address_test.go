@@ -1,0 +1,177 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+)
+
+// TestClientNetwork: the per-address limits count IPv4 addresses and IPv6
+// /64s; a v4-mapped address is its IPv4 address, a zone is dropped, and
+// what is not an IP has no network. The addresses come as plugins have
+// them: bare, host:port, and net.TCPAddr.String of what a listener
+// accepted (the SSH plugin's path).
+func TestClientNetwork(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.1:4000", "192.0.2.1"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:4000", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:4000", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2::1]:5", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::9]:22", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:22", "fe80::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"#portico@libera", ""},
+		{"pipe", ""},
+		{"", ""},
+	} {
+		if got := ClientNetwork(tc.in); got != tc.want {
+			t.Errorf("ClientNetwork(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ addr, want string }{
+		{"192.0.2.7:4001", "192.0.2.7"},
+		{"[::ffff:192.0.2.7]:4001", "192.0.2.7"},
+		{"[2001:db8:1:2:aaaa::1]:4001", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:22", "2001:db8:1:3::/64"},
+		{"[fe80::1%lo]:22", "fe80::/64"},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ClientNetwork(a.String()); got != tc.want {
+			t.Errorf("ClientNetwork(%#v.String() = %q) = %q, want %q", a, a.String(), got, tc.want)
+		}
+	}
+}
+
+// TestAddressCounter: Admit counts up to the limit per network and refuses
+// past it, each network on its own; Release frees one; "" is never
+// limited or counted; a limit of 0 admits all; SetLimit applies to the
+// next Admit; the zero value has no limit.
+func TestAddressCounter(t *testing.T) {
+	c := NewAddressCounter(2)
+	for i := range 2 {
+		if !c.Admit("192.0.2.1") {
+			t.Fatalf("admit %d of 2 refused", i+1)
+		}
+	}
+	if c.Admit("192.0.2.1") {
+		t.Fatal("a third was admitted past the limit of 2")
+	}
+	if got := c.Count("192.0.2.1"); got != 2 {
+		t.Fatalf("Count = %d after a refusal, want 2 (a refusal counts nothing)", got)
+	}
+	if !c.Admit("2001:db8:1:2::/64") || c.Count("2001:db8:1:2::/64") != 1 {
+		t.Fatal("another network is held back by the first's count")
+	}
+	c.Release("192.0.2.1")
+	if got := c.Count("192.0.2.1"); got != 1 || !c.Admit("192.0.2.1") {
+		t.Fatalf("after a Release: Count %d, want 1, and room for one more", got)
+	}
+	for range 5 {
+		if !c.Admit("") {
+			t.Fatal(`"" (no IP) was refused`)
+		}
+	}
+	if got := c.Count(""); got != 0 {
+		t.Fatalf(`Count("") = %d, want 0: no IP is not counted`, got)
+	}
+	c.Release("")
+	c.Release("198.51.100.1") // nothing counted: nothing happens
+	if got := c.Count("198.51.100.1"); got != 0 {
+		t.Fatalf("Release of an uncounted network left Count %d", got)
+	}
+	c.SetLimit(3)
+	if !c.Admit("192.0.2.1") || c.Admit("192.0.2.1") {
+		t.Fatal("SetLimit(3): want exactly one more admitted for a network holding 2")
+	}
+	c.SetLimit(1)
+	c.Release("192.0.2.1")
+	if c.Admit("192.0.2.1") {
+		t.Fatal("SetLimit(1) with 2 open: one more was admitted")
+	}
+	c.Release("192.0.2.1")
+	c.Release("192.0.2.1")
+	if got := c.Count("192.0.2.1"); got != 0 || len(c.counts) != 1 {
+		t.Fatalf("all released: Count %d, %d networks kept; want 0 and only the /64's", got, len(c.counts))
+	}
+
+	for _, unlimited := range []*AddressCounter{NewAddressCounter(0), {}} {
+		for i := range 100 {
+			if !unlimited.Admit("192.0.2.1") {
+				t.Fatalf("no limit: admit %d refused", i+1)
+			}
+		}
+		if got := unlimited.Count("192.0.2.1"); got != 100 {
+			t.Fatalf("no limit: Count = %d, want 100", got)
+		}
+	}
+}
+
+// TestAddressCounterConcurrent: many goroutines admitting and releasing
+// at once never get past the limit together, and leave nothing counted
+// (run with -race).
+func TestAddressCounterConcurrent(t *testing.T) {
+	const limit, workers, rounds = 3, 16, 200
+	c := NewAddressCounter(limit)
+	var (
+		mu      sync.Mutex
+		in, top int
+		wg      sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				if !c.Admit("192.0.2.1") {
+					continue
+				}
+				mu.Lock()
+				in++
+				top = max(top, in)
+				mu.Unlock()
+				mu.Lock()
+				in--
+				mu.Unlock()
+				c.Release("192.0.2.1")
+			}
+		})
+	}
+	wg.Wait()
+	if top > limit || top == 0 {
+		t.Fatalf("at most %d were in at once, want 1 to %d", top, limit)
+	}
+	if got := c.Count("192.0.2.1"); got != 0 {
+		t.Fatalf("Count = %d after every admit was released, want 0", got)
+	}
+}
+
+// TestReattachChangesConnectionsPerIP: a host that reattaches with another
+// connections_per_ip has it apply to the next connection.
+func TestReattachChangesConnectionsPerIP(t *testing.T) {
+	h := newHarness(t, newTestPlugin())
+	host := hostInfo(1, 100)
+	host.ConnectionsPerIp = 1
+	h.configure(t, `{}`, host)
+	portal := h.srv.Portal()
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "192.0.2.1:4000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "192.0.2.1:4001"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("second connection with connections_per_ip 1: %v, want refused", err)
+	}
+	host = hostInfo(101, 100)
+	host.ConnectionsPerIp = 2
+	h.configure(t, `{}`, host)
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "192.0.2.1:4002"); err != nil {
+		t.Fatalf("second connection after the host raised connections_per_ip to 2: %v", err)
+	}
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "192.0.2.1:4003"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("third connection with connections_per_ip 2: %v, want refused", err)
+	}
+}
