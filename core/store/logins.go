@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -76,17 +77,31 @@ func (s *Store) ApplySessionLogins(ctx context.Context, changes ...SessionLoginC
 	}
 	defer tx.Rollback()
 	now := time.Now().UnixMilli()
+	// Saves and session deletes are prepared once per batch: a burst of
+	// logins (or a reattach's clean-up) is thousands of them.
+	var save, del *sql.Stmt
 	for _, c := range changes {
 		l := c.login
 		switch {
 		case !c.delete:
-			_, err = tx.ExecContext(ctx, `INSERT INTO session_logins (sessid, plugin, uid, puid, updated_at)
-				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (sessid) DO UPDATE SET plugin = excluded.plugin, uid = excluded.uid,
-					puid = excluded.puid, updated_at = excluded.updated_at`,
-				int64(l.Sessid), l.Plugin, l.UID, l.PUID, now)
+			if save == nil {
+				if save, err = tx.PrepareContext(ctx, `INSERT INTO session_logins (sessid, plugin, uid, puid, updated_at)
+					VALUES (?, ?, ?, ?, ?)
+					ON CONFLICT (sessid) DO UPDATE SET plugin = excluded.plugin, uid = excluded.uid,
+						puid = excluded.puid, updated_at = excluded.updated_at`); err != nil {
+					return fmt.Errorf("store: session logins: %w", err)
+				}
+				defer save.Close()
+			}
+			_, err = save.ExecContext(ctx, int64(l.Sessid), l.Plugin, l.UID, l.PUID, now)
 		case l.Sessid != 0:
-			_, err = tx.ExecContext(ctx, "DELETE FROM session_logins WHERE sessid = ?", int64(l.Sessid))
+			if del == nil {
+				if del, err = tx.PrepareContext(ctx, "DELETE FROM session_logins WHERE sessid = ?"); err != nil {
+					return fmt.Errorf("store: session logins: %w", err)
+				}
+				defer del.Close()
+			}
+			_, err = del.ExecContext(ctx, int64(l.Sessid))
 		default:
 			_, err = tx.ExecContext(ctx, "DELETE FROM session_logins WHERE plugin = ?", l.Plugin)
 		}
