@@ -302,7 +302,7 @@ type restoreLookups struct {
 	characters lookupCache[store.Character]
 }
 
-func (l *restoreLookups) account(id int64) *store.Account       { return l.accounts.get(id) }
+func (l *restoreLookups) account(id int64) *store.Account     { return l.accounts.get(id) }
 func (l *restoreLookups) character(id int64) *store.Character { return l.characters.get(id) }
 
 // ---- bots ----
