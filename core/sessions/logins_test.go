@@ -186,6 +186,7 @@ func TestRestoreAcceptsOnlySavedLogins(t *testing.T) {
 	x.login("telnet", 2, bob)
 	x.login("telnet", 3, root)
 	x.connect("telnet", 4)
+	x.login("telnet", 6, bob) // saved, but the host died before telling the plugin
 	x.login("telnet", 7, bob) // its client leaves while the host is away
 
 	claim := func(id uint64, acc store.Account, puid int64) contract.SessionData {
@@ -200,6 +201,7 @@ func TestRestoreAcceptsOnlySavedLogins(t *testing.T) {
 		claim(3, root, 0),                  // the admin's, with another puppet
 		claim(4, root, root.CharacterID),   // never logged in
 		sessData(5, "telnet"),              // a guest the old image never saw
+		sessData(6, "telnet"),              // the plugin never heard of its login
 	})
 	y.settle()
 
@@ -208,7 +210,7 @@ func TestRestoreAcceptsOnlySavedLogins(t *testing.T) {
 		s1.CmdsetStorageString != CmdsetAccount {
 		t.Errorf("session 1 = logged in %v account %v puppet %v; want Alice with her character", s1.LoggedIn, s1.Account, s1.Puppet)
 	}
-	for _, id := range []uint64{2, 3, 4, 5} {
+	for _, id := range []uint64{2, 3, 4, 5, 6} {
 		s := y.h.SessionFromSessid(id)
 		if s.LoggedIn || s.UID != 0 || s.PUID != 0 || s.Account != nil || s.IsAdmin() || s.CmdsetStorageString != CmdsetUnloggedIn {
 			t.Errorf("session %d = logged in %v uid %d puid %d admin %v; want logged out", id, s.LoggedIn, s.UID, s.PUID, s.IsAdmin())
@@ -256,8 +258,8 @@ func TestRestoreAcceptsOnlySavedLogins(t *testing.T) {
 	if !slices.Equal(looked, []uint64{2, 3, 4}) {
 		t.Errorf("connection screen shown to %v, want [2 3 4]", looked)
 	}
-	// Only the accepted session keeps its row; the gone session's is
-	// deleted with the refused ones'.
+	// Only the accepted session keeps its row; the logged-out and gone
+	// sessions' are deleted.
 	y.wantLogins("telnet", store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: alice.ID, PUID: alice.CharacterID})
 
 	// The next reload accepts session 1 again.
@@ -449,5 +451,36 @@ func TestBotStraySessionEnded(t *testing.T) {
 			}
 			x.wantLogins("irc")
 		})
+	}
+}
+
+// TestLoginNotSavedEndsSession: a login the host cannot save is never told
+// to the plugin; the session is ended with a message that says why.
+func TestLoginNotSavedEndsSession(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	broken, err := store.Open(t.TempDir()+"/broken.db", store.Options{Argon2: store.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.Close(); err != nil { // every write now fails
+		t.Fatal(err)
+	}
+	y := newHarnessOn(t, broken)
+	s := y.connect("telnet", 1)
+	y.h.Login(s, acc, false)
+	y.settle()
+	if y.h.SessionFromSessid(1) != nil {
+		t.Fatal("a session whose login was not saved is still there")
+	}
+	evs := y.p.Events()
+	if ls := logins(evs); len(ls) != 0 {
+		t.Errorf("the plugin was told of an unsaved login: %v", ls)
+	}
+	if ds := disconnects(evs); len(ds) != 1 || ds[0].Event.GetDisconnect().GetReason() != MsgLoginNotSaved {
+		t.Errorf("disconnects = %s, want one with %q", describe(t, ds), MsgLoginNotSaved)
+	}
+	if !strings.Contains(y.log.String(), "login not saved") {
+		t.Errorf("the failure was not logged:\n%s", y.log.String())
 	}
 }
