@@ -261,7 +261,7 @@ func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionDa
 	}
 	claim := loginView{loggedIn: s.LoggedIn, uid: s.UID, uname: s.UName, puid: s.PUID}
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
-	if claim != (loginView{}) {
+	if claim.claims() {
 		reason := h.checkBotClaim(plugin, s.Sessid, claim.uid)
 		if reason == "" {
 			acc, err := h.store.AccountByID(context.Background(), claim.uid)

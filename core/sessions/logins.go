@@ -54,6 +54,10 @@ type loginView struct {
 	puid     int64
 }
 
+// claims reports whether v says the session is someone: a name alone
+// (display data) is not a claim.
+func (v loginView) claims() bool { return v.loggedIn || v.uid != 0 || v.puid != 0 }
+
 // apply writes v into d's login fields.
 func (v loginView) apply(d *contract.SessionData) {
 	d.LoggedIn, d.UID, d.UName, d.PUID = v.loggedIn, v.uid, v.uname, v.puid
@@ -266,7 +270,8 @@ func (h *ServerSessionHandler) restoreLogin(s *ServerSession, row store.SessionL
 	s.Account, s.Puppet = nil, nil
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
 	s.told = loginView{}
-	if claim == (loginView{}) {
+	s.rowSaved = false
+	if !claim.claims() {
 		return claim, ""
 	}
 	var acc *store.Account
