@@ -31,6 +31,13 @@ import (
 // that runs once the row is durable, so a crash never leaves a plugin
 // believing a login the host cannot prove. Meanwhile the host already acts
 // on the login; the session's further input waits, as for a password check.
+// Writing inside the password check's Async work was the other choice; it
+// would not do: the puppet a login takes is decided on the loop (mode 2),
+// bots and puppet changes have no password check, and a session's end must
+// be written after the login it ends. One ordered writer serves them all.
+// What a crash can still cost: between a puppet change's commit and the
+// plugin's sync, the plugin holds the older character and the session
+// comes back logged out (never as more than it was).
 
 // Messages and reasons of refused or failed logins.
 const (
