@@ -261,7 +261,9 @@ func (c *Service) RemoveBot(ctx context.Context, b store.Bot) error {
 }
 
 // TrustLogin reports whether a plugin may announce a session already
-// logged in as account uid: only bot accounts, which the host starts.
+// logged in as account uid: only bot accounts, which the host starts. The
+// session handler also requires that the host asked that very plugin to
+// start the bot, and that the session is the one its StartBot named.
 func (c *Service) TrustLogin(_ string, uid int64) bool {
 	_, ok := c.bots[uid]
 	return ok

@@ -83,10 +83,23 @@ func TestBotRelay(t *testing.T) {
 	}
 	e.account("Bob", "secret2")
 	svc := withChannels(t, e)
+	e.p.mu.Lock()
+	e.p.botSessid, e.p.botStarted = 9, make(chan string, 1)
+	e.p.mu.Unlock()
 	e.loginAs(1, "Root", "secret1")
 	e.loginAs(2, "Bob", "secret2")
 	e.send(1, "@irc2chan public = irc.example.net 6667 #game gamebot")
 	e.waitText(1, "Bot gamebot created: it bridges public over irc and is starting.")
+	// The host asked the irc plugin to start the bot, which answered with
+	// session 9.
+	select {
+	case plugin := <-e.p.botStarted:
+		if plugin != "irc" {
+			t.Fatalf("the bot was started on %q, want irc", plugin)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("StartBot was never called")
+	}
 	var botUID int64
 	e.call(func() {
 		b, ok := svc.BotByName("gamebot")
@@ -97,16 +110,17 @@ func TestBotRelay(t *testing.T) {
 	})
 
 	// The plugin connects the bot's session, logged in as its account.
+	// (StartBot's answer may or may not have been taken in yet.)
 	var d contract.SessionData
 	d.InitSession("ircbot", "#game@irc.example.net", time.Now())
 	d.Sessid = 9
 	d.LoggedIn, d.UID = true, botUID
 	d.ServerData["bot"] = true
-	e.call(func() { e.h.PortalConnect("telnet", d) })
+	e.call(func() { e.h.PortalConnect("irc", d) })
 	e.waitLogin(9)
 
 	e.call(func() {
-		e.h.DataIn("telnet", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"hi all"},
+		e.h.DataIn("irc", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"hi all"},
 			Kwargs: map[string]any{"type": "msg", "user": "carol", "channel": "#game"}}})
 	})
 	e.waitText(2, "[public] carol@#game: hi all")
@@ -134,7 +148,7 @@ func TestBotRelay(t *testing.T) {
 		t.Fatalf("channel outputfunc = %+v", got)
 	}
 	e.call(func() {
-		e.h.DataIn("telnet", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"who"},
+		e.h.DataIn("irc", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"who"},
 			Kwargs: map[string]any{"type": "privmsg", "user": "carol"}}})
 	})
 	e.waitFor("who answer", func(evs []sentEvent) bool {

@@ -28,6 +28,10 @@ type fakePortals struct {
 	mu      sync.Mutex
 	events  []sentEvent
 	changed chan struct{}
+	// botSessid, when set, is the session id StartBot answers; each call's
+	// plugin is sent on botStarted. Without it StartBot fails.
+	botSessid  uint64
+	botStarted chan string
 }
 
 type sentEvent struct {
@@ -43,8 +47,17 @@ func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
 	p.changed = make(chan struct{})
 }
 
-func (p *fakePortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
-	return 0, fmt.Errorf("no bots here")
+func (p *fakePortals) PluginFor(protocol string) (string, bool) { return protocol, true }
+
+func (p *fakePortals) StartBot(_ context.Context, plugin string, _ map[string]any) (uint64, error) {
+	p.mu.Lock()
+	id, started := p.botSessid, p.botStarted
+	p.mu.Unlock()
+	if id == 0 {
+		return 0, fmt.Errorf("no bots here")
+	}
+	started <- plugin
+	return id, nil
 }
 
 func (p *fakePortals) Events() []sentEvent {

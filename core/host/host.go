@@ -459,13 +459,16 @@ func (h *Host) botInfos() []BotInfo {
 
 // startBots starts the stored bots of a plugin that is now running and
 // have no session (after a reattach their sessions came back with the
-// plugin: one bot, one session).
-func (h *Host) startBots(plugin, protocolKey string) {
+// plugin: one bot, one session). A bot is the plugin's only if its
+// protocol resolves to this plugin as StartBot resolves it: two plugins
+// may share a protocol key, and the one reattached first must not start
+// (and so log in twice) a bot whose session comes back with the other.
+func (h *Host) startBots(plugin, _ string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = h.handler.Call(ctx, func() {
 		for _, b := range h.channels.Bots() {
-			if b.Protocol != plugin && b.Protocol != protocolKey {
+			if owner, ok := h.manager.PluginFor(b.Protocol); !ok || owner != plugin {
 				continue
 			}
 			if len(h.handler.SessionsFromAccount(b.AccountID)) > 0 {

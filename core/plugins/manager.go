@@ -346,18 +346,41 @@ func (m *Manager) Send(plugin string, ev *portalpb.Event) {
 	r.send(ev)
 }
 
-// StartBot asks the plugin serving protocol (by protocol key or plugin
-// name) to start a bot session.
-func (m *Manager) StartBot(ctx context.Context, protocol string, cfg map[string]any) (uint64, error) {
+// find returns the plugin named protocol, else the first by name whose
+// protocol key it is, or nil. A name always wins: two plugins may share a
+// protocol key, and a bot must start on the plugin asked for.
+func (m *Manager) find(protocol string) *runner {
 	m.mu.Lock()
-	var target *runner
-	for _, r := range m.runners {
-		if r.name == protocol || r.protocolKey() == protocol {
-			target = r
-			break
+	defer m.mu.Unlock()
+	if r := m.runners[protocol]; r != nil {
+		return r
+	}
+	names := make([]string, 0, len(m.runners))
+	for name := range m.runners {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if r := m.runners[name]; r.protocolKey() == protocol {
+			return r
 		}
 	}
-	m.mu.Unlock()
+	return nil
+}
+
+// PluginFor names the plugin serving protocol (a plugin name or a protocol
+// key).
+func (m *Manager) PluginFor(protocol string) (string, bool) {
+	if r := m.find(protocol); r != nil {
+		return r.name, true
+	}
+	return "", false
+}
+
+// StartBot asks the plugin serving protocol (by plugin name or protocol
+// key) to start a bot session.
+func (m *Manager) StartBot(ctx context.Context, protocol string, cfg map[string]any) (uint64, error) {
+	target := m.find(protocol)
 	if target == nil {
 		return 0, fmt.Errorf("plugins: no running plugin serves protocol %q", protocol)
 	}
@@ -751,6 +774,10 @@ func (r *runner) runOnce(ctx context.Context) error {
 		if client, portal, err = r.connect(nil); err != nil {
 			return err
 		}
+		// A fresh process: the logins saved for the sessions of an earlier
+		// one prove nothing now. Queued on the loop before any of its events.
+		h := r.m.handler
+		h.Do(func() { h.PluginLaunched(r.name) })
 	}
 	keep := false
 	defer func() {

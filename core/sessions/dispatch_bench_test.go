@@ -13,7 +13,8 @@ import (
 
 type nopPortals struct{}
 
-func (nopPortals) Send(string, *portalpb.Event) {}
+func (nopPortals) Send(string, *portalpb.Event)      {}
+func (nopPortals) PluginFor(p string) (string, bool) { return p, true }
 func (nopPortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
 	return 0, nil
 }

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/core/store"
@@ -38,8 +37,12 @@ const (
 type Portals interface {
 	// Send queues an event for the named plugin's link.
 	Send(plugin string, ev *portalpb.Event)
-	// StartBot launches a bot session on the plugin serving protocol.
-	StartBot(ctx context.Context, protocol string, config map[string]any) (uint64, error)
+	// PluginFor names the running plugin that serves protocol (a plugin
+	// name or a protocol key).
+	PluginFor(protocol string) (plugin string, ok bool)
+	// StartBot launches a bot session on the named plugin and returns the
+	// bot's session id.
+	StartBot(ctx context.Context, plugin string, config map[string]any) (uint64, error)
 }
 
 // Lifecycle is how the handler asks the host to reload, reset or stop.
@@ -84,9 +87,17 @@ type ServerSessionHandler struct {
 	bans       []store.Ban
 	trustLogin func(plugin string, uid int64) bool
 	loginHook  func(s *ServerSession)
+	// bots are the bot sessions being started (see botStarts).
+	bots botStarts
+	// logins is the ordered writer of the session login rows.
+	logins loginWriter
 
-	jobs    chan func()
-	asyncWG sync.WaitGroup
+	jobs chan func()
+	// inflight counts the async work not yet handed back to the loop: the
+	// hashing pool's jobs, running or queued, and the login writer.
+	// Delayed logins are not counted: they hold no worker, and a reload
+	// does not wait for them (their sessions come back logged out).
+	inflight *inflight
 	// stopping is closed when Run's context ends: timers then stop
 	// posting to the loop.
 	stopping chan struct{}
@@ -152,6 +163,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 		settings: o.Settings, now: time.Now,
 		sessions:      map[uint64]*ServerSession{},
 		jobs:          make(chan func(), 4096),
+		inflight:      newInflight(),
 		stopping:      make(chan struct{}),
 		throttleSaved: make(chan error, 1),
 		afterFunc: func(d time.Duration, f func()) func() bool {
@@ -241,24 +253,22 @@ func (h *ServerSessionHandler) stop() {
 	}
 }
 
-// drainAsync keeps running posted work until every async operation has
-// finished and posted its continuation, so that none is left blocked.
+// drainAsync keeps running posted work until no async operation is in
+// flight and nothing is queued, so that none is left blocked and no
+// continuation (which may start more work, a login write) is lost.
 func (h *ServerSessionHandler) drainAsync() {
-	done := make(chan struct{})
-	go func() { h.asyncWG.Wait(); close(done) }()
 	for {
 		select {
 		case f := <-h.jobs:
 			f()
-		case <-done:
-			for {
-				select {
-				case f := <-h.jobs:
-					f()
-				default:
-					return
-				}
-			}
+			continue
+		case <-h.inflight.idleChan():
+		}
+		select {
+		case f := <-h.jobs:
+			f()
+		default:
+			return
 		}
 	}
 }
@@ -293,12 +303,12 @@ func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())
 	j := asyncJob{s: s, work: work}
 	switch {
 	case h.asyncRunning < hashWorkers:
-		s.busy = true
-		h.asyncWG.Add(1)
+		s.busy++
+		h.inflight.add()
 		h.startAsync(j)
 	case len(h.asyncQueue) < hashQueueMax:
-		s.busy = true
-		h.asyncWG.Add(1)
+		s.busy++
+		h.inflight.add()
 		h.asyncQueue = append(h.asyncQueue, j)
 		s.Msg(MsgHashQueued)
 	default:
@@ -315,7 +325,7 @@ func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())
 func (h *ServerSessionHandler) startAsync(j asyncJob) {
 	h.asyncRunning++
 	go func() {
-		defer h.asyncWG.Done()
+		defer h.inflight.done()
 		then := j.work()
 		h.jobs <- func() {
 			h.asyncRunning--
@@ -336,7 +346,7 @@ func (h *ServerSessionHandler) startQueued() {
 		h.asyncQueue[0] = asyncJob{}
 		h.asyncQueue = h.asyncQueue[1:]
 		if h.sessions[j.s.Sessid] != j.s {
-			h.asyncWG.Done()
+			h.inflight.done()
 			continue
 		}
 		h.startAsync(j)
@@ -348,20 +358,21 @@ func (h *ServerSessionHandler) startQueued() {
 
 // delayThen holds s's input for d, then runs f on the loop. Nothing waits
 // meanwhile but a timer: no worker, no loop time, so a delay given to one
-// session costs the others nothing. A session gone by then is skipped.
+// session costs the others nothing; nor is it counted in inflight, so a
+// reload does not wait for it. A session gone by then is skipped. The
+// delay is one of the operations s waits on until f has run: what f
+// starts (a password check) holds s's input on its own, and release lets
+// the input through only once nothing is left.
 func (h *ServerSessionHandler) delayThen(s *ServerSession, d time.Duration, f func()) {
-	s.busy = true
+	s.busy++
 	s.delayStop = h.afterFunc(d, func() {
 		h.post(func() {
 			if h.sessions[s.Sessid] != s || s.delayStop == nil {
 				return
 			}
 			s.delayStop = nil
-			s.busy = false
 			f()
-			if !s.busy {
-				h.release(s)
-			}
+			h.release(s)
 		})
 	})
 }
@@ -375,10 +386,11 @@ func (h *ServerSessionHandler) post(f func()) {
 	}
 }
 
-// release lets a session's held input through after an async operation.
+// release ends one operation s waited on, and lets its held input through
+// once it waits on none.
 func (h *ServerSessionHandler) release(s *ServerSession) {
-	s.busy = false
-	for len(s.held) > 0 && !s.busy {
+	s.busy--
+	for len(s.held) > 0 && s.busy == 0 {
 		if h.sessions[s.Sessid] != s {
 			s.held = nil
 			return
@@ -392,30 +404,30 @@ func (h *ServerSessionHandler) release(s *ServerSession) {
 // ---- portal side (events from plugins) ----
 
 // PortalConnect creates a session for a new connection (PCONN). A session
-// that comes logged in (SSH key auth, bots) is logged in at once; others get
-// the connection screen.
+// may come logged in only as a bot the host asked this plugin to start, as
+// the session its StartBot named: it is logged in at once. Any other claim
+// would let a plugin act as any player, admins included: it is refused
+// (logged), and the session gets the connection screen like the others.
 func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionData) {
 	s := h.connectSession(plugin, d)
 	if s == nil {
 		return
 	}
-	if s.LoggedIn && s.UID != 0 {
-		// Only accounts the host lets plugins log in by themselves (bots
-		// it started) may arrive logged in: any other claim would let a
-		// plugin act as any player, admins included.
-		if h.trustLogin == nil || !h.trustLogin(plugin, s.UID) {
-			h.log.Warn("session came claiming a login the host does not trust; ignored", "sessid", s.Sessid,
-				"plugin", plugin, "uid", s.UID)
-		} else if acc, err := h.store.AccountByID(context.Background(), s.UID); err == nil {
-			s.AtSync()
-			h.Login(s, acc, true)
-			return
-		} else {
-			h.log.Warn("session came logged in as an unknown account", "sessid", s.Sessid, "uid", s.UID, "err", err)
-		}
-	}
-	// Logged in only with an account: a claim without one is dropped.
+	claim := loginView{loggedIn: s.LoggedIn, uid: s.UID, uname: s.UName, puid: s.PUID}
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
+	if claim.claims() {
+		reason := h.checkBotClaim(plugin, s.Sessid, claim.uid)
+		if reason == "" {
+			acc, err := h.store.AccountByID(context.Background(), claim.uid)
+			if err == nil {
+				s.AtSync()
+				h.Login(s, acc, true)
+				return
+			}
+			reason = fmt.Sprintf("account not found: %v", err)
+		}
+		h.refuseClaim(s, claim, reason)
+	}
 	s.AtSync()
 	h.runLookAtLoginStart(s)
 }
@@ -554,45 +566,73 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 }
 
 // PortalSessionsSync rebuilds the sessions of a plugin the host (re)attached
-// to (PSYNC): one ServerSession per entry, with account and puppet restored
-// without login hooks, then the restart announcement.
+// to (PSYNC): one ServerSession per entry, then the restart announcement.
+// A session the plugin reports logged in keeps its account and puppet
+// (without login hooks) only if they match the login the host saved for
+// that session and plugin; any other claim is refused and logged, and the
+// session is logged out and shown the connection screen.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
-	// Many sessions share accounts (and a reload restores thousands):
-	// look each account and character up once. Sessions of one account
-	// share its record, as sessions logged in live do not; both are
-	// read-only copies.
+	// The saved logins of the whole plugin in one query: a reload restores
+	// thousands of sessions. The host's own writes for this plugin's
+	// sessions cannot be pending: its link has not opened yet.
 	ctx := context.Background()
-	accounts := lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }}
-	characters := lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }}
+	saved := map[uint64]store.SessionLogin{}
+	if h.store == nil {
+		h.log.Error("restore sessions: no store; every login claim is refused", "plugin", plugin)
+	} else if rows, err := h.store.SessionLogins(ctx, plugin); err != nil {
+		h.log.Error("restore sessions: cannot read the saved logins; every login claim is refused", "plugin", plugin, "err", err)
+	} else {
+		saved = rows
+	}
+	// Many sessions share accounts: look each account and character up
+	// once. Sessions of one account share its record, as sessions logged
+	// in live do not; both are read-only copies.
+	lookups := &restoreLookups{
+		accounts:   lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }},
+		characters: lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }},
+	}
+	targets := make([]*ServerSession, 0, len(all))
+	var refused []*ServerSession
 	for _, d := range all {
 		s, ok := h.sessions[d.Sessid]
-		if !ok {
+		switch {
+		case !ok:
 			s = h.newSession(plugin, d)
 			h.sessions[d.Sessid] = s
-		} else {
+		case s.Plugin != plugin:
+			h.log.Warn("restore sessions: a plugin listed another plugin's session; ignored", "plugin", plugin,
+				"sessid", d.Sessid, "owner", s.Plugin)
+			continue
+		default:
 			s.LoadSyncData(d, nil)
 		}
-		s.Account, s.Puppet = nil, nil
-		if s.LoggedIn && s.UID != 0 {
-			if acc := accounts.get(s.UID); acc != nil {
-				s.Account = acc
-				if s.PUID != 0 {
-					s.Puppet = characters.get(s.PUID)
-				}
-			} else {
-				s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
-			}
+		targets = append(targets, s)
+		row, hasRow := saved[s.Sessid]
+		claim, reason := h.restoreLogin(s, row, hasRow, lookups)
+		if reason != "" {
+			refused = append(refused, s)
+			h.log.Warn("refused login claim", "plugin", plugin, "sessid", s.Sessid, "uid", claim.uid, "puid", claim.puid,
+				"uname", claim.uname, "reason", reason)
+		}
+		if hasRow && !s.LoggedIn {
+			h.queueLogin(store.DeleteSessionLogin(s.Sessid), nil)
 		}
 		s.AtSync()
 	}
-	// One frame per plugin naming its recipients, as every broadcast.
-	targets := make([]*ServerSession, 0, len(all))
-	for _, d := range all {
-		if s := h.sessions[d.Sessid]; s != nil {
-			targets = append(targets, s)
+	// Rows of sessions that ended while the host was away.
+	for id := range saved {
+		if h.sessions[id] == nil {
+			h.queueLogin(store.DeleteSessionLogin(id), nil)
 		}
 	}
+	// One frame per plugin naming its recipients, as every broadcast.
 	h.Broadcast(targets, contract.Text(MsgServerRestarted))
+	for _, s := range refused {
+		// The plugin learns the session is logged out; the player sees
+		// what a fresh connection sees.
+		h.sendSync(s, loginFields)
+		h.runLookAtLoginStart(s)
+	}
 }
 
 // PortalDisconnect removes a session whose client went away (PDISCONN),
@@ -606,23 +646,48 @@ func (h *ServerSessionHandler) PortalDisconnect(plugin string, sessid uint64, re
 }
 
 // PortalDisconnectAll removes every session of a plugin (PDISCONNALL): the
-// plugin stopped or crashed. Its sessions are gone on its side already.
+// plugin stopped or crashed. Its sessions are gone on its side already, and
+// so are their saved logins (one delete for the plugin).
 func (h *ServerSessionHandler) PortalDisconnectAll(plugin, reason string) {
 	for _, s := range h.sortedSessions() {
 		if s.Plugin == plugin {
+			s.rowSaved = false
 			h.Disconnect(s, reason, false)
 		}
 	}
+	h.bots.forgetPlugin(plugin)
+	h.queueLogin(store.DeletePluginLogins(plugin), nil)
 }
 
 // StartBotSession launches a bot session: the plugin serving protocol is
 // given the config dict and connects the bot, which arrives through
-// PortalConnect (SCONN).
+// PortalConnect (SCONN). config["uid"], set by the host, names the bot's
+// account: the bot's session may arrive logged in as it, from this plugin,
+// as the session StartBot names (see botStarts). It is called off the loop.
 func (h *ServerSessionHandler) StartBotSession(ctx context.Context, protocol string, config map[string]any) (uint64, error) {
 	if h.portals == nil {
 		return 0, errors.New("sessions: start bot: no plugins")
 	}
-	id, err := h.portals.StartBot(ctx, protocol, config)
+	plugin, ok := h.portals.PluginFor(protocol)
+	if !ok {
+		return 0, fmt.Errorf("sessions: start bot on %q: no running plugin serves it", protocol)
+	}
+	// Recorded before asking: the bot's Connect may arrive first.
+	uid := botUID(config)
+	var start *botStart
+	if uid > 0 {
+		start = h.bots.begin(plugin, uid)
+	}
+	id, err := h.portals.StartBot(ctx, plugin, config)
+	if start != nil {
+		if stray := h.bots.end(start, id, err); stray != 0 {
+			want := id
+			if err != nil {
+				want = 0
+			}
+			h.Do(func() { h.endStrayBot(plugin, stray, uid, want) })
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sessions: start bot on %q: %w", protocol, err)
 	}
@@ -684,22 +749,21 @@ func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force 
 			h.log.Warn("login: character not found", "account", acc.Name, "character", acc.CharacterID, "err", err)
 		}
 	}
-	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
-		Sessid: s.Sessid, Uid: s.UID, Uname: s.UName, Puid: s.PUID}}})
-	h.log.Info("login", "account", acc.Name, "sessid", s.Sessid, "plugin", s.Plugin)
-	if h.loginHook != nil {
-		h.loginHook(s)
-	}
-	// at_post_login: tell OOB clients, then show where they are.
-	h.SendMessages(s, contract.Message{Name: "logged_in", Kwargs: map[string]any{"options": map[string]any{}}})
-	if s.Puppet != nil {
-		s.Msg(fmt.Sprintf("\nYou become %s.\n", s.Puppet.Name))
-	} else {
-		s.Msg("\nYou are out-of-character (OOC). Use ic <character> to play one of your characters.\n")
-	}
-	if h.commands != nil {
-		h.commands.Execute(s, "look")
-	}
+	// The plugin is told (SLOGIN), and at_post_login runs, once the login
+	// is saved; the session's input waits until then.
+	s.busy++
+	h.saveLogin(s, func(saved loginView, err error) {
+		defer h.release(s)
+		if h.sessions[s.Sessid] != s {
+			return
+		}
+		if err != nil {
+			h.log.Error("login not saved; disconnecting the session", "account", acc.Name, "sessid", s.Sessid, "err", err)
+			h.Disconnect(s, MsgLoginNotSaved, true)
+			return
+		}
+		h.finishLogin(s, acc, saved)
+	})
 }
 
 // Disconnect ends session s (Evennia's disconnect): it is removed from the
@@ -719,6 +783,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 	}
 	delete(h.sessions, s.Sessid)
 	s.held = nil
+	h.forgetLogin(s)
 	if s.Account != nil {
 		h.log.Info("logout", "account", s.Account.Name, "sessid", s.Sessid, "reason", reason)
 	}
@@ -741,6 +806,8 @@ func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
 		} else {
 			d = s.GetSyncData()
 		}
+		// Only a saved login is ever pushed (see portalData).
+		s.told.apply(&d)
 		pd, err := contract.SessionToPB(d)
 		if err != nil {
 			h.log.Error("sync", "sessid", s.Sessid, "err", err)
@@ -775,7 +842,7 @@ func (h *ServerSessionHandler) sendSync(s *ServerSession, fields []string) {
 	if h.sessions[s.Sessid] != s {
 		return
 	}
-	pd, err := contract.SessionToPB(s.GetSyncData())
+	pd, err := contract.SessionToPB(s.portalData())
 	if err != nil {
 		h.log.Error("sync", "sessid", s.Sessid, "err", err)
 		return
@@ -1032,14 +1099,14 @@ func (h *ServerSessionHandler) GetInputfuncs() map[string]Inputfunc { return h.i
 // to `default`. While the session waits on an async operation the input is
 // held, in order.
 func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.Message) {
-	if s.busy {
+	if s.busy > 0 {
 		if len(s.held) < maxHeld {
 			s.held = append(s.held, msgs)
 		}
 		return
 	}
 	for i, m := range msgs {
-		if s.busy {
+		if s.busy > 0 {
 			// The rest of this batch goes before input held meanwhile
 			// (this batch may itself be held input being released).
 			s.held = append([][]contract.Message{msgs[i:]}, s.held...)
@@ -1087,9 +1154,10 @@ func (h *ServerSessionHandler) callInputfunc(f Inputfunc, s *ServerSession, name
 	f.Func(h, s, args, kwargs)
 }
 
-// SetTrustLogin sets which logins a plugin may announce by itself (a
-// session that arrives logged in): the host trusts its bots' accounts.
-// Without it no such claim is trusted.
+// SetTrustLogin sets which accounts a plugin may announce by itself (a
+// session that arrives logged in): the host's bots' accounts. Even then the
+// claim is accepted only from the plugin asked to start that bot, as the
+// session its StartBot named. Without it no such claim is accepted.
 func (h *ServerSessionHandler) SetTrustLogin(f func(plugin string, uid int64) bool) { h.trustLogin = f }
 
 // SetLoginHook sets a function run after every login, before the player
@@ -1099,9 +1167,21 @@ func (h *ServerSessionHandler) SetLoginHook(f func(s *ServerSession)) { h.loginH
 // SetPortals sets how the handler reaches the plugins.
 func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }
 
-// WaitAsync waits until no async operation is in flight. Their
-// continuations are posted to the loop, so the loop must be running.
-func (h *ServerSessionHandler) WaitAsync() { h.asyncWG.Wait() }
+// WaitAsync waits until no async operation is in flight (the hashing
+// pool's jobs, running or queued, and login writes) and every continuation
+// has run on the loop, including the async work continuations start (a
+// login's row write follows its password check). Delayed logins are not
+// waited for. The loop must be running.
+func (h *ServerSessionHandler) WaitAsync() {
+	for {
+		<-h.inflight.idleChan()
+		busy := false
+		// Runs after every continuation posted so far.
+		if err := h.Call(context.Background(), func() { busy = h.inflight.count() > 0 }); err != nil || !busy {
+			return
+		}
+	}
+}
 
 // lookupCache remembers store lookups by id for the length of one
 // operation; failures are remembered too.

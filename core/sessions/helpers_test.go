@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,12 @@ type fakePortals struct {
 	bots    []botCall
 	botID   uint64
 	botErr  error
+	// onStartBot, when set, runs inside StartBot (the plugin connecting
+	// its bot before answering).
+	onStartBot func()
+	// onSend, when set before the handler runs, sees each event as it is
+	// sent.
+	onSend func(sentEvent)
 }
 
 var _ Portals = (*fakePortals)(nil)
@@ -50,6 +57,9 @@ var _ Portals = (*fakePortals)(nil)
 func newFakePortals() *fakePortals { return &fakePortals{changed: make(chan struct{})} }
 
 func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
+	if p.onSend != nil {
+		p.onSend(sentEvent{Plugin: plugin, Event: ev})
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, sentEvent{Plugin: plugin, Event: ev})
@@ -57,10 +67,16 @@ func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
 	p.changed = make(chan struct{})
 }
 
-func (p *fakePortals) StartBot(_ context.Context, protocol string, config map[string]any) (uint64, error) {
+// PluginFor serves every protocol by the plugin of that name.
+func (p *fakePortals) PluginFor(protocol string) (string, bool) { return protocol, protocol != "" }
+
+func (p *fakePortals) StartBot(_ context.Context, plugin string, config map[string]any) (uint64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.bots = append(p.bots, botCall{Protocol: protocol, Config: config})
+	p.bots = append(p.bots, botCall{Protocol: plugin, Config: config})
+	if p.onStartBot != nil {
+		p.onStartBot()
+	}
 	return p.botID, p.botErr
 }
 
@@ -179,6 +195,26 @@ type harness struct {
 	cmds *fakeCommands
 	life *fakeLifecycle
 	st   *store.Store
+	// log holds what the handler logged.
+	log *logBuffer
+}
+
+// logBuffer is a log sink the loop writes while the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newHarness(t *testing.T) *harness {
@@ -193,9 +229,16 @@ func newHarness(t *testing.T) *harness {
 			t.Errorf("store.Close: %v", err)
 		}
 	})
-	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st}
-	x.h = NewServerSessionHandler(Options{Log: slog.New(slog.DiscardHandler), Store: st, Portals: x.p, Commands: x.cmds, Lifecycle: x.life,
-		Settings: testSettings})
+	return newHarnessOn(t, st)
+}
+
+// newHarnessOn makes a harness on an open store: a second one on the same
+// store is the host after a reload or a restart.
+func newHarnessOn(t *testing.T, st *store.Store) *harness {
+	t.Helper()
+	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st, log: &logBuffer{}}
+	x.h = NewServerSessionHandler(Options{Log: slog.New(slog.NewTextHandler(x.log, nil)), Store: st, Portals: x.p,
+		Commands: x.cmds, Lifecycle: x.life, Settings: testSettings})
 	// These tests stand for the host, which trusts its bots' logins; the
 	// rule itself is tested in TestPortalConnectUntrustedClaim.
 	x.h.SetTrustLogin(func(string, int64) bool { return true })
@@ -249,12 +292,45 @@ func (x *harness) connect(plugin string, id uint64) *ServerSession {
 	return s
 }
 
-// login connects a session and logs it in as acc.
+// login connects a session and logs it in as acc, waiting until the login
+// is saved and its plugin told.
 func (x *harness) login(plugin string, id uint64, acc store.Account) *ServerSession {
 	x.t.Helper()
 	s := x.connect(plugin, id)
 	x.h.Login(s, acc, false)
+	x.settle()
 	return s
+}
+
+// settle, for tests that drive the handler without its loop, waits for the
+// async work in flight (login writes) and runs the continuations it posts
+// on the test's goroutine, until nothing is left.
+func (x *harness) settle() {
+	x.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case <-x.h.inflight.idleChan():
+		case <-deadline:
+			x.t.Fatal("async work did not finish")
+		}
+		select {
+		case f := <-x.h.jobs:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// savedLogins returns the login rows saved for plugin's sessions.
+func (x *harness) savedLogins(plugin string) map[uint64]store.SessionLogin {
+	x.t.Helper()
+	rows, err := x.st.SessionLogins(context.Background(), plugin)
+	if err != nil {
+		x.t.Fatalf("SessionLogins(%s): %v", plugin, err)
+	}
+	return rows
 }
 
 // sessData is a fresh session's data as a plugin announces it.

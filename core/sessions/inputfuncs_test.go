@@ -282,6 +282,7 @@ func TestInputGetValue(t *testing.T) {
 		t.Errorf("unknown value answered: %+v", got)
 	}
 	x.h.Login(s, acc, false)
+	x.settle()
 	for _, name := range []string{"name", "key"} {
 		if got := values(map[string]any{"name": name}); len(got) != 1 || got[0].Kwargs["value"] != "Alice" {
 			t.Errorf("%s after login = %+v, want Alice", name, got)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/portico-mud/portico/core/store"
-	"github.com/portico-mud/portico/sdk/contract"
 )
 
 // maxSessionsPerPuppet bounds how many sessions may share one character
@@ -50,7 +49,7 @@ func (h *ServerSessionHandler) Puppet(s *ServerSession, ch store.Character) (str
 	}
 	c := ch
 	s.Puppet, s.PUID = &c, ch.ID
-	h.SessionPortalPartialSync(s, contract.FieldPUID)
+	h.savePuppet(s)
 	return msg, nil
 }
 
@@ -65,5 +64,5 @@ func (h *ServerSessionHandler) Unpuppet(s *ServerSession) bool {
 
 func (h *ServerSessionHandler) unpuppet(s *ServerSession) {
 	s.Puppet, s.PUID = nil, 0
-	h.SessionPortalPartialSync(s, contract.FieldPUID)
+	h.savePuppet(s)
 }

@@ -33,10 +33,19 @@ type ServerSession struct {
 	Prompted func(s *ServerSession, line string)
 
 	handler *ServerSessionHandler
-	// busy is set while an async operation for the session (a password
-	// check) runs; input arriving meanwhile waits in held, in order.
-	busy bool
+	// busy counts the operations the session waits on (a login delay, a
+	// password check, its login being saved); input arriving meanwhile
+	// waits in held, in order.
+	busy int
 	held [][]contract.Message
+	// told is the login the session's plugin has been told of: the host's
+	// own fields (LoggedIn, UID, UName, PUID) move first, told only once
+	// the row that proves them is saved. Whatever reaches the plugin
+	// carries told.
+	told loginView
+	// rowSaved is set once a login row was queued for the session, so
+	// that its end deletes it.
+	rowSaved bool
 	// greeted is set once the connection screen was shown.
 	greeted bool
 	// idleWarned is set once the idle warning was sent.
