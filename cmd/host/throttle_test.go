@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,7 +18,7 @@ import (
 
 	"github.com/portico-mud/portico/core/host"
 	"github.com/portico-mud/portico/core/sessions"
-	"github.com/portico-mud/portico/core/store"
+	_ "modernc.org/sqlite" // the store's driver, for the read-only look at it
 )
 
 // awaitAny waits until one of wants appears in output not yet consumed,
@@ -198,32 +202,29 @@ func TestThrottlesSurviveCrash(t *testing.T) {
 		a.send("connect Nell wrongpassword")
 		a.expect(sessions.MsgBadLogin)
 	}
-	// Wait (bounded) until the host has written them: the database is
-	// another process's state, read here as `portico` itself would.
-	st, err := store.Open(filepath.Join(h.dir, "data", "portico.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
+	// Wait (bounded) until the host has written them. The database is
+	// the running host's: the test reads it over a read-only connection
+	// of its own (store.Open would migrate it, and store.LoadThrottles
+	// deletes expired rows).
+	db := openReadOnly(t, filepath.Join(h.dir, "data", "portico.db"))
+	// A write statement that would change nothing is refused: the
+	// connection cannot write.
+	if _, err := db.Exec("DELETE FROM throttles WHERE 0"); err == nil {
+		t.Fatal("the test's read-only connection to the host's database took a write")
 	}
-	defer st.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		entries, err := st.LoadThrottles(context.Background(), time.Now())
+		hits, err := storedThrottleHits(db, "|nell", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		for _, e := range entries {
-			if strings.Contains(e.Key, "|nell") && len(e.Hits) == 2 {
-				n++
-			}
-		}
-		if n > 0 {
+		if slices.Contains(hits, 2) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the failures never reached the database: %+v", entries)
+			t.Fatalf("the failures never reached the database: hits per key %v", hits)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // another process's writes: polled
 	}
 	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -233,4 +234,50 @@ func TestThrottlesSurviveCrash(t *testing.T) {
 	a.expect("Server restarted.")
 	a.send("connect Nell nellpassword")
 	a.expect(sessions.MsgLoginThrottled)
+}
+
+// openReadOnly opens the SQLite database at path read-only (SQLite's
+// mode=ro: a write is refused by SQLite itself), for a test to look at
+// a running host's store without changing it.
+func openReadOnly(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&_pragma=busy_timeout(5000)"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// storedThrottleHits returns, for each throttle row whose key contains
+// keyPart and that has not expired at now, how many hits it holds: what
+// store.LoadThrottles would load, read without its pruning.
+func storedThrottleHits(db *sql.DB, keyPart string, now time.Time) ([]int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, "SELECT key, hits FROM throttles WHERE expires_at >= ? ORDER BY key", now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read throttles: %w", err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var key, hits string
+		if err := rows.Scan(&key, &hits); err != nil {
+			return nil, fmt.Errorf("read throttles: %w", err)
+		}
+		if !strings.Contains(key, keyPart) {
+			continue
+		}
+		var ms []int64
+		if err := json.Unmarshal([]byte(hits), &ms); err != nil {
+			return nil, fmt.Errorf("read throttles: key %q: hits %q: %w", key, hits, err)
+		}
+		out = append(out, len(ms))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read throttles: %w", err)
+	}
+	return out, nil
 }

@@ -314,7 +314,10 @@ func TestPorticoNegotiation(t *testing.T) {
 // input to a fresh session; a connection that sends nothing is closed
 // with 1008 and the reason, with no session made for it.
 func TestPorticoFirstMessage(t *testing.T) {
-	h := newHarnessWith(t, nil, func(p *Plugin, _ *sdk.HostInfo) { p.firstWait = 200 * time.Millisecond })
+	// A second (not the 10 s default, for a short test): the first
+	// connection's message, sent right after the dial, must arrive
+	// within it even on a loaded machine.
+	h := newHarnessWith(t, nil, func(p *Plugin, _ *sdk.HostInfo) { p.firstWait = time.Second })
 	c := h.dial("/ws", ProtoPortico)
 	c.writeText(`["text",["look"],{}]`)
 	d := h.connected()
