@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strings"
@@ -339,5 +340,61 @@ func TestLimitListener(t *testing.T) {
 	other.Close()
 	if got := c.Count("127.0.0.3"); got != 0 {
 		t.Fatalf("the other address's Count = %d after its close, want 0", got)
+	}
+}
+
+// TestLimitListenerTells: with Tell, connections over the limit come
+// through to be told why, marked (OverLimit, through a *tls.Conn too),
+// uncounted, at most Tell at once; past that one is closed at once. A told
+// connection is closed TellWait after accept whatever the plugin does,
+// and its place goes to the next.
+func TestLimitListenerTells(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewAddressCounter(1)
+	const tellWait = 300 * time.Millisecond
+	ln := LimitListener(raw, c, LimitOptions{Tell: 2, TellWait: tellWait})
+	accepted := acceptAll(t, ln)
+	addr := raw.Addr().String()
+
+	dialFrom(t, "127.0.0.2", addr)
+	if within := wait(t, accepted, "the connection within the limit"); OverLimit(within) {
+		t.Fatal("a connection within the limit is marked over it")
+	}
+	var told []net.Conn
+	var clients []net.Conn
+	for range 2 {
+		clients = append(clients, dialFrom(t, "127.0.0.2", addr))
+		nc := wait(t, accepted, "a connection to be told")
+		if !OverLimit(nc) || !OverLimit(tls.Server(nc, &tls.Config{})) {
+			t.Fatal("a connection over the limit is not marked so")
+		}
+		told = append(told, nc)
+	}
+	if got := c.Count("127.0.0.2"); got != 1 {
+		t.Fatalf("Count = %d, want 1: told connections are not counted", got)
+	}
+	// Tell is full: the next is closed at once.
+	if !closedWithin(dialFrom(t, "127.0.0.2", addr), testTimeout) {
+		t.Fatal("a connection past Tell is still open")
+	}
+	none(t, accepted, "a connection past Tell")
+
+	// The plugin closes one after telling it: its place is free.
+	told[0].Close()
+	told[0].Close()
+	dialFrom(t, "127.0.0.2", addr)
+	if nc := wait(t, accepted, "a connection told in the freed place"); !OverLimit(nc) {
+		t.Fatal("not marked")
+	}
+	// One the plugin never closes is closed at TellWait.
+	start := time.Now()
+	if !closedWithin(clients[1], testTimeout) {
+		t.Fatal("a told connection outlived TellWait")
+	}
+	if took := time.Since(start); took > tellWait+2*time.Second {
+		t.Fatalf("a told connection was closed %v after it was let through, want about %v", took, tellWait)
 	}
 }
