@@ -18,6 +18,15 @@ import (
 // offering protos, so that a test can play several clients' addresses.
 func (h *harness) dialFrom(local, path string, protos ...string) *wsClient {
 	h.t.Helper()
+	c, err := h.tryDialFrom(local, path, protos...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// tryDialFrom is dialFrom returning the dial's error.
+func (h *harness) tryDialFrom(local, path string, protos ...string) (*wsClient, error) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -26,11 +35,11 @@ func (h *harness) dialFrom(local, path string, protos ...string) *wsClient {
 		Subprotocols: protos,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, fmt.Errorf("dial %s from %s: %w", path, local, err)
 	}
 	c.SetReadLimit(1 << 20)
 	h.t.Cleanup(func() { _ = c.CloseNow() })
-	return &wsClient{t: h.t, c: c, resp: resp}
+	return &wsClient{t: h.t, c: c, resp: resp}, nil
 }
 
 // queueLimits are a host's limits under which an address's second

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -336,11 +335,16 @@ func TestPorticoFirstMessage(t *testing.T) {
 
 // TestPorticoSilentConnectionsCounted: connections still waiting for their
 // first message have no session for the SDK to count, so the plugin counts
-// them against connections_per_ip itself.
+// them against connections_per_ip itself, by the address the request
+// names. Behind a trusted proxy, whose own TCP connections are not counted
+// (TestProxyConnectionsNotCounted), this is what bounds one client's
+// silent connections; direct ones are bounded from accept as well
+// (TestIdleConnectionsPerAddress).
 func TestPorticoSilentConnectionsCounted(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
-	silent := []*wsClient{h.dial("/ws", ProtoPortico), h.dial("/ws", ProtoPortico)}
-	third := h.dial("/ws", ProtoPortico)
+	h := newHarnessWith(t, map[string]any{"trusted_proxies": []any{"127.0.0.1"}},
+		func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
+	silent := []*wsClient{h.dialAs("192.0.2.1"), h.dialAs("192.0.2.1")}
+	third := h.dialAs("192.0.2.1")
 	if reason := third.expectClosed(websocket.StatusPolicyViolation); reason != sdk.MsgTooManyConnections {
 		t.Fatalf("close reason %q", reason)
 	}
@@ -348,7 +352,7 @@ func TestPorticoSilentConnectionsCounted(t *testing.T) {
 	// One of them speaks: it has its session, and the count has room again.
 	silent[0].sendSession(newCsessid())
 	h.connected()
-	h.dialPortico("/ws", newCsessid())
+	h.dialAs("192.0.2.1").sendSession(newCsessid())
 	h.connected()
 }
 
@@ -359,20 +363,7 @@ func TestPorticoSilentConnectionsCounted(t *testing.T) {
 func TestPorticoSilentConnectionsCountedPer64(t *testing.T) {
 	h := newHarnessWith(t, map[string]any{"trusted_proxies": []any{"127.0.0.1"}},
 		func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
-	dialAs := func(client string) *wsClient {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		c, resp, err := websocket.Dial(ctx, h.ws+"/ws", &websocket.DialOptions{
-			Subprotocols: []string{ProtoPortico},
-			HTTPHeader:   http.Header{"X-Forwarded-For": {client}},
-		})
-		if err != nil {
-			t.Fatalf("dial as %s: %v", client, err)
-		}
-		t.Cleanup(func() { _ = c.CloseNow() })
-		return &wsClient{t: t, c: c, resp: resp}
-	}
+	dialAs := h.dialAs
 	dialAs("2001:db8:1:2::1")
 	dialAs("2001:db8:1:2:ffff::9")
 	// Another address of the same /64: over the limit.
