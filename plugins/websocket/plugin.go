@@ -332,22 +332,42 @@ func (p *Plugin) lookup(key resumeKey) *client {
 	return p.clients[key]
 }
 
-func (p *Plugin) register(c *client) {
+// register makes c resumable by key, if it has a key (and resumes are on).
+func (p *Plugin) register(c *client, key resumeKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed {
-		p.clients[c.key] = c
+	c.key = key
+	if key.token != "" && p.cfg.ResumeGrace > 0 && !p.closed {
+		p.clients[key] = c
 	}
 }
 
 // unregister forgets c, unless another client holds its key by now.
 func (p *Plugin) unregister(c *client) {
-	if c.key.token == "" {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.clients[c.key] == c {
+	if c.key.token != "" && p.clients[c.key] == c {
 		delete(p.clients, c.key)
+	}
+}
+
+// keyOf returns the key that resumes c now.
+func (p *Plugin) keyOf(c *client) resumeKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return c.key
+}
+
+// rekey makes key, in place of c's, the one that resumes c (a portico.v1
+// resume gives the page a new token). c's old key resumes nothing from
+// now on. A client no longer registered (it ended meanwhile) stays so.
+func (p *Plugin) rekey(c *client, key resumeKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := c.key
+	c.key = key
+	if p.clients[old] == c {
+		delete(p.clients, old)
+		p.clients[key] = c
 	}
 }

@@ -84,26 +84,48 @@ func TestQueuedClientHoldsNobody(t *testing.T) {
 }
 
 // TestSameCsessidWhileQueued: two connections with one csessid, the first
-// queued for its turn while the second gets in and makes the session: when
-// the first's turn comes it resumes that session (the newest connection
-// wins, as for any resume) and its own goes, unannounced. One session.
+// queued for its turn while the second, from another address, gets in and
+// makes the session. When the first's turn comes it finds that session
+// open from another network, so the second's connection is pinged: dead,
+// the first resumes the session (as if it had come second) and its own
+// goes, unannounced; alive, the first keeps a new session of its own,
+// told why. One session for the token either way.
 func TestSameCsessidWhileQueued(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
-	h.dialFrom("127.0.0.2", "/")
-	h.connected()
-	csessid := newCsessid()
-	queued := h.dialFrom("127.0.0.2", "/ws?"+csessid)
-	h.awaitCount(2)
-	other := h.dialFrom("127.0.0.3", "/ws?"+csessid)
-	id := h.connected().Sessid
-	queued.expectQueued()
-	queued.expectText(resumedFrame)
-	other.expectClosed(closeReplaced)
-	h.connectionEnded()
-	if h.portal.Count() != 2 || h.portal.Session(id) == nil {
-		t.Fatalf("%d sessions (session %d there: %v), want the first and the shared one", h.portal.Count(), id, h.portal.Session(id) != nil)
+	for _, alive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "other dead", true: "other alive"}[alive], func(t *testing.T) {
+			h := newHarnessWith(t, map[string]any{"ping_timeout": "300ms"},
+				func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
+			h.dialFrom("127.0.0.2", "/")
+			h.connected()
+			csessid := newCsessid()
+			queued := h.dialFrom("127.0.0.2", "/ws?"+csessid)
+			h.awaitCount(2)
+			other := h.dialFrom("127.0.0.3", "/ws?"+csessid)
+			id := h.connected().Sessid
+			if alive {
+				other.pong()
+			}
+			queued.expectQueued()
+			if !alive {
+				queued.expectText(resumedFrame)
+				h.connectionEnded() // the other, dropped
+				if h.portal.Count() != 2 || h.portal.Session(id) == nil {
+					t.Fatalf("%d sessions (session %d there: %v), want the first and the shared one", h.portal.Count(), id, h.portal.Session(id) != nil)
+				}
+				h.noEvent() // no second Connect, and no Disconnected of a session the host never knew
+				return
+			}
+			queued.expectText(notice(msgInUseElsewhere))
+			if d := h.connected(); d.Sessid == id || d.Csessid != "" {
+				t.Fatalf("the queued one's session: %d, csessid %q; want a new one without the token", d.Sessid, d.Csessid)
+			}
+			h.send(id, sdk.Text("still yours"))
+			other.expectText(`["text",["still yours"],{}]`)
+			if h.portal.Count() != 3 {
+				t.Fatalf("%d sessions, want 3", h.portal.Count())
+			}
+		})
 	}
-	h.noEvent() // no second Connect, and no Disconnected of a session the host never knew
 }
 
 // queuedPrefix starts the SDK's message to a client that must wait its
