@@ -28,7 +28,9 @@ type LimitOptions struct {
 	// are not counted; Accept returns them like the others, and OverLimit
 	// tells them apart. What they cost is bounded by Tell, whoever sends
 	// them: an address's own connections stay bounded by the limit.
-	Tell     int
+	Tell int
+	// TellWait is how long a connection let through by Tell is kept:
+	// DefaultTellWait when 0.
 	TellWait time.Duration
 }
 

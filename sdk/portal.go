@@ -53,6 +53,9 @@ type Portal struct {
 	// maxQueued bounds queued: the constant maxQueued, in a field so that
 	// tests can lower it.
 	maxQueued int
+	// testRate, when above 0, is the connection rate in place of the
+	// host's (NewTestPortalWithRate).
+	testRate float64
 }
 
 type idBlock struct{ next, end uint64 }
@@ -83,6 +86,19 @@ func NewTestPortal(log *slog.Logger) *Portal {
 func NewTestPortalWith(log *slog.Logger, host HostInfo) *Portal {
 	p := NewTestPortal(log)
 	p.setHost(host)
+	return p
+}
+
+// NewTestPortalWithRate is NewTestPortalWith with a connection rate of
+// perSecond new connections a second per address, which may be a fraction
+// (1/3: one every 3 s; the host's limits.connection_rate is a whole
+// number), in place of host's. A plugin's queue tests use a slow rate so
+// that a loaded machine has seconds, not fractions of one, between turns.
+func NewTestPortalWithRate(log *slog.Logger, host HostInfo, perSecond float64) *Portal {
+	p := NewTestPortalWith(log, host)
+	p.mu.Lock()
+	p.testRate = perSecond
+	p.mu.Unlock()
 	return p
 }
 
