@@ -51,6 +51,14 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 // info before the plugin is configured (to give it a fake clock, say).
 func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.HostInfo)) *harness {
 	t.Helper()
+	return newHarnessRate(t, raw, setup, 0)
+}
+
+// newHarnessRate is newHarnessWith with a connection rate of perSecond
+// new connections a second per address, which may be under one, in place
+// of the host info's (0 keeps that).
+func newHarnessRate(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.HostInfo), perSecond float64) *harness {
+	t.Helper()
 	if raw == nil {
 		raw = map[string]any{}
 	}
@@ -67,6 +75,9 @@ func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.H
 	}
 	// The portal applies the host's connection limits, as the SDK's does.
 	portal := sdk.NewTestPortalWith(testLogger(), hostInfo)
+	if perSecond > 0 {
+		portal = sdk.NewTestPortalWithRate(testLogger(), hostInfo, perSecond)
+	}
 	h.portal = portal
 	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: hostInfo}, portal)
 	if err != nil {
