@@ -53,7 +53,8 @@ func (p *Plugin) refuseOverLimit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered the request with the reason.
 	}
-	p.log.Info("websocket: connection refused: too many connections from its address", "addr", clientAddress(r, p.proxies))
+	// Debug, as the listener's own line: a flood must not flood the log.
+	p.log.Debug("websocket: connection refused: too many connections from its address; telling it", "addr", clientAddress(r, p.proxies))
 	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), query{})
 	defer s.cancel()
 	defer s.kill()
