@@ -2,10 +2,13 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestClientNetwork: the per-address limits count IPv4 addresses and IPv6
@@ -173,5 +176,225 @@ func TestReattachChangesConnectionsPerIP(t *testing.T) {
 	}
 	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "192.0.2.1:4003"); !errors.Is(err, ErrRefused) {
 		t.Fatalf("third connection with connections_per_ip 2: %v, want refused", err)
+	}
+}
+
+// TestPluginCounterFollowsReattach: a counter the plugin made with
+// Portal.NewAddressCounter at its one Configure takes the limit of every
+// host that configures the portal after, as NewSession's own count does;
+// one made with a fixed limit would keep the first host's (the SSH
+// startups and websocket counters did).
+func TestPluginCounterFollowsReattach(t *testing.T) {
+	p := newTestPlugin()
+	h := newHarness(t, p)
+	host := hostInfo(1, 100)
+	host.ConnectionsPerIp = 1
+	h.configure(t, `{}`, host)
+	c := h.srv.Portal().NewAddressCounter()
+	if !c.Admit("192.0.2.1") || c.Admit("192.0.2.1") {
+		t.Fatal("connections_per_ip 1: want exactly one admitted")
+	}
+	// The host reattaches with a higher limit: the plugin's Configure is
+	// not called again, and the counter follows all the same.
+	host = hostInfo(101, 100)
+	host.ConnectionsPerIp = 3
+	h.configure(t, `{}`, host)
+	if n, _, _ := p.state(); n != 1 {
+		t.Fatalf("the plugin was configured %d times, want once", n)
+	}
+	if !c.Admit("192.0.2.1") || !c.Admit("192.0.2.1") || c.Admit("192.0.2.1") {
+		t.Fatal("after a reattach with connections_per_ip 3: want exactly two more admitted")
+	}
+	// And down again: what is open stays counted, nothing more comes in.
+	host = hostInfo(201, 100)
+	host.ConnectionsPerIp = 2
+	h.configure(t, `{}`, host)
+	c.Release("192.0.2.1")
+	if c.Admit("192.0.2.1") {
+		t.Fatal("after a reattach with connections_per_ip 2 and 2 open: one more was admitted")
+	}
+}
+
+// acceptAll accepts from ln until it is closed, sending each connection on.
+func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
+	t.Helper()
+	out := make(chan net.Conn, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out <- nc
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return out
+}
+
+// dialFrom connects to addr from the loopback address src (127.0.0.x are
+// distinct client addresses on Linux).
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: testTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// closedWithin reports whether the server closed nc within d (a read
+// ends) rather than keeping it open (the read waits until d has passed).
+// A connection expected closed is given long (a loaded machine may be slow
+// to accept it), one expected open a moment.
+func closedWithin(nc net.Conn, d time.Duration) bool {
+	_ = nc.SetReadDeadline(time.Now().Add(d))
+	_, err := nc.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// stillOpen is how long a connection expected open is watched.
+const stillOpen = 300 * time.Millisecond
+
+// TestLimitListener: one address holds at most the limit of accepted
+// connections; more are closed at once and never reach Accept's caller,
+// while another address gets in. A connection counts out exactly once,
+// however often it is closed, and a connection whose network is "" (a
+// trusted proxy's) is not counted.
+func TestLimitListener(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewAddressCounter(2)
+	refused := make(chan net.Addr, 64)
+	ln := LimitListener(raw, c, LimitOptions{
+		Network: func(remote net.Addr) string {
+			if strings.HasPrefix(remote.String(), "127.0.0.4:") {
+				return "" // the proxy
+			}
+			return ClientNetwork(remote.String())
+		},
+		Refused: func(remote net.Addr) { refused <- remote },
+	})
+	accepted := acceptAll(t, ln)
+	addr := raw.Addr().String()
+
+	var kept []net.Conn
+	for range 2 {
+		dialFrom(t, "127.0.0.2", addr)
+		kept = append(kept, wait(t, accepted, "an accepted connection"))
+	}
+	var over []net.Conn
+	for range 5 {
+		over = append(over, dialFrom(t, "127.0.0.2", addr))
+		if r := wait(t, refused, "a refusal"); !strings.HasPrefix(r.String(), "127.0.0.2:") {
+			t.Fatalf("refused %v", r)
+		}
+	}
+	for i, nc := range over {
+		if !closedWithin(nc, testTimeout) {
+			t.Fatalf("connection %d over the limit is still open", i+1)
+		}
+	}
+	none(t, accepted, "an accepted connection over the limit")
+	if got := c.Count("127.0.0.2"); got != 2 {
+		t.Fatalf("Count = %d, want 2", got)
+	}
+
+	// Another address gets in.
+	dialFrom(t, "127.0.0.3", addr)
+	other := wait(t, accepted, "the other address's connection")
+	if !strings.HasPrefix(other.RemoteAddr().String(), "127.0.0.3:") {
+		t.Fatalf("accepted %v", other.RemoteAddr())
+	}
+	// The proxy's connections are not counted.
+	for range 4 {
+		dialFrom(t, "127.0.0.4", addr)
+		wait(t, accepted, "a connection from the proxy")
+	}
+	if got := c.Count("127.0.0.4"); got != 0 {
+		t.Fatalf("the proxy's Count = %d, want 0", got)
+	}
+
+	// Closed twice (a TLS conn and its server both close it): counted out
+	// once, and the address has room for exactly one.
+	kept[0].Close()
+	kept[0].Close()
+	if got := c.Count("127.0.0.2"); got != 1 {
+		t.Fatalf("Count = %d after one connection closed twice, want 1", got)
+	}
+	dialFrom(t, "127.0.0.2", addr)
+	wait(t, accepted, "a connection once one was closed")
+	dialFrom(t, "127.0.0.2", addr)
+	wait(t, refused, "the refusal of the next one")
+	kept[1].Close()
+	other.Close()
+	if got := c.Count("127.0.0.3"); got != 0 {
+		t.Fatalf("the other address's Count = %d after its close, want 0", got)
+	}
+}
+
+// TestLimitListenerTells: with Tell, connections over the limit come
+// through to be told why, marked (OverLimit, through a *tls.Conn too),
+// uncounted, at most Tell at once; past that one is closed at once. A told
+// connection is closed TellWait after accept whatever the plugin does,
+// and its place goes to the next.
+func TestLimitListenerTells(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewAddressCounter(1)
+	const tellWait = 300 * time.Millisecond
+	ln := LimitListener(raw, c, LimitOptions{Tell: 2, TellWait: tellWait})
+	accepted := acceptAll(t, ln)
+	addr := raw.Addr().String()
+
+	dialFrom(t, "127.0.0.2", addr)
+	if within := wait(t, accepted, "the connection within the limit"); OverLimit(within) {
+		t.Fatal("a connection within the limit is marked over it")
+	}
+	var told []net.Conn
+	var clients []net.Conn
+	for range 2 {
+		clients = append(clients, dialFrom(t, "127.0.0.2", addr))
+		nc := wait(t, accepted, "a connection to be told")
+		if !OverLimit(nc) || !OverLimit(tls.Server(nc, &tls.Config{})) {
+			t.Fatal("a connection over the limit is not marked so")
+		}
+		told = append(told, nc)
+	}
+	if got := c.Count("127.0.0.2"); got != 1 {
+		t.Fatalf("Count = %d, want 1: told connections are not counted", got)
+	}
+	// Tell is full: the next is closed at once.
+	if !closedWithin(dialFrom(t, "127.0.0.2", addr), testTimeout) {
+		t.Fatal("a connection past Tell is still open")
+	}
+	none(t, accepted, "a connection past Tell")
+
+	// The plugin closes one after telling it: its place is free.
+	told[0].Close()
+	told[0].Close()
+	dialFrom(t, "127.0.0.2", addr)
+	if nc := wait(t, accepted, "a connection told in the freed place"); !OverLimit(nc) {
+		t.Fatal("not marked")
+	}
+	// One the plugin never closes is closed at TellWait.
+	start := time.Now()
+	if !closedWithin(clients[1], testTimeout) {
+		t.Fatal("a told connection outlived TellWait")
+	}
+	if took := time.Since(start); took > tellWait+2*time.Second {
+		t.Fatalf("a told connection was closed %v after it was let through, want about %v", took, tellWait)
 	}
 }

@@ -82,10 +82,25 @@ type queued struct {
 	in   bool
 }
 
-// refill brings q's bucket, which holds at most rate tokens, up to now.
+// refill brings q's bucket, which holds at most burst(rate) tokens, up to
+// now.
 func (q *connQueue) refill(now time.Time, rate float64) {
-	q.tokens = min(rate, q.tokens+now.Sub(q.at).Seconds()*rate)
+	q.tokens = min(burst(rate), q.tokens+now.Sub(q.at).Seconds()*rate)
 	q.at = now
+}
+
+// burst is how many tokens a bucket filling at rate a second holds: a
+// second's worth, and at least one, so that a rate under one a second (a
+// test's, see NewTestPortalWithRate) still lets a client in at once.
+func burst(rate float64) float64 { return max(1, rate) }
+
+// rateLocked returns the connection rate in force: the host's, or a
+// test's (NewTestPortalWithRate). p.mu must be held.
+func (p *Portal) rateLocked() float64 {
+	if p.testRate > 0 {
+		return p.testRate
+	}
+	return float64(p.host.ConnectionRate)
 }
 
 // queueLocked returns network n's queue brought up to now, made when it
@@ -99,13 +114,13 @@ func (p *Portal) queueLocked(n string, now time.Time, rate float64) *connQueue {
 	}
 	if len(p.queues) >= p.sweepAt {
 		for k, q := range p.queues {
-			if len(q.waiters) == 0 && q.tokens+now.Sub(q.at).Seconds()*rate >= rate {
+			if len(q.waiters) == 0 && q.tokens+now.Sub(q.at).Seconds()*rate >= burst(rate) {
 				delete(p.queues, k)
 			}
 		}
 		p.sweepAt = max(minSweep, 2*len(p.queues))
 	}
-	q := &connQueue{tokens: rate, at: now}
+	q := &connQueue{tokens: burst(rate), at: now}
 	p.queues[n] = q
 	return q
 }
@@ -114,7 +129,7 @@ func (p *Portal) queueLocked(n string, now time.Time, rate float64) *connQueue {
 // sets the timer for the next one. The rate is read afresh: a host that
 // reattached may have changed it (0 lets everyone in).
 func (p *Portal) letInLocked(q *connQueue) {
-	rate := float64(p.host.ConnectionRate)
+	rate := p.rateLocked()
 	if rate > 0 {
 		q.refill(time.Now(), rate)
 	}
@@ -151,9 +166,9 @@ func (p *Portal) letInLocked(q *connQueue) {
 // it had just been let in, its token goes back to the queue.
 func (p *Portal) leaveLocked(q *connQueue, w *queued) {
 	if w.in {
-		if rate := float64(p.host.ConnectionRate); rate > 0 {
+		if rate := p.rateLocked(); rate > 0 {
 			q.refill(time.Now(), rate)
-			q.tokens = min(rate, q.tokens+1)
+			q.tokens = min(burst(rate), q.tokens+1)
 		}
 		p.letInLocked(q)
 		return
@@ -182,7 +197,7 @@ func (p *Portal) leaveLocked(q *connQueue, w *queued) {
 // hang up) or the session is closed.
 func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 	p.mu.Lock()
-	rate := float64(p.host.ConnectionRate)
+	rate := p.rateLocked()
 	if rate <= 0 {
 		p.mu.Unlock()
 		return nil

@@ -363,3 +363,39 @@ func TestConnectionQueuesAreSwept(t *testing.T) {
 		}
 	})
 }
+
+// TestTestPortalRateBelowOne: a test portal's rate may be under one a
+// second (plugins' queue tests use one every 3 s): a client still goes in
+// at once, the next from its address waits the whole interval, told so,
+// and one from elsewhere goes in at once.
+func TestTestPortalRateBelowOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewTestPortalWithRate(discardLog(),
+			HostInfo{ServerName: "Testgame", Limits: Limits{ConnectionRate: 5, ConnectionQueueWait: 10 * time.Second}}, 1.0/3)
+		first := connectFrom(p, "192.0.2.7:4000")
+		synctest.Wait()
+		if r := first.result(t); r.err != nil || !r.at.Equal(first.start) {
+			t.Fatalf("first: %v after %v, want in at once", r.err, r.at.Sub(first.start))
+		}
+		second := connectFrom(p, "192.0.2.7:4001")
+		synctest.Wait()
+		if got := second.told(); len(got) != 1 || got[0] != queuedFor("3.0") {
+			t.Fatalf("second was told %q, want %q", got, queuedFor("3.0"))
+		}
+		other := connectFrom(p, "198.51.100.1:5000")
+		synctest.Wait()
+		if r := other.result(t); r.err != nil || !r.at.Equal(other.start) {
+			t.Fatalf("another address: %v after %v, want in at once", r.err, r.at.Sub(other.start))
+		}
+		if r := <-second.done; r.err != nil || r.at.Sub(second.start) != 3*time.Second {
+			t.Fatalf("second: %v after %v, want in after 3s (not the host's 5 a second)", r.err, r.at.Sub(second.start))
+		}
+		// A third within 10 s queues for 3 s again: one every 3 s.
+		third := connectFrom(p, "192.0.2.7:4002")
+		synctest.Wait()
+		if got := third.told(); len(got) != 1 || got[0] != queuedFor("3.0") {
+			t.Fatalf("third was told %q, want %q", got, queuedFor("3.0"))
+		}
+		<-third.done
+	})
+}

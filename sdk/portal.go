@@ -41,6 +41,9 @@ type Portal struct {
 	// perIP counts open sessions by client network (see ClientNetwork)
 	// against the host's connections_per_ip; setHost keeps its limit.
 	perIP AddressCounter
+	// counters are the plugin's own per-address counters (see
+	// NewAddressCounter), whose limit setHost keeps too.
+	counters []*AddressCounter
 	// queues holds the connection-rate queue of each client network that
 	// connected lately (see waitTurn); queued counts their waiters, and
 	// sweepAt is the map size at which idle ones are next swept out.
@@ -50,6 +53,9 @@ type Portal struct {
 	// maxQueued bounds queued: the constant maxQueued, in a field so that
 	// tests can lower it.
 	maxQueued int
+	// testRate, when above 0, is the connection rate in place of the
+	// host's (NewTestPortalWithRate).
+	testRate float64
 }
 
 type idBlock struct{ next, end uint64 }
@@ -83,6 +89,19 @@ func NewTestPortalWith(log *slog.Logger, host HostInfo) *Portal {
 	return p
 }
 
+// NewTestPortalWithRate is NewTestPortalWith with a connection rate of
+// perSecond new connections a second per address, which may be a fraction
+// (1/3: one every 3 s; the host's limits.connection_rate is a whole
+// number), in place of host's. A plugin's queue tests use a slow rate so
+// that a loaded machine has seconds, not fractions of one, between turns.
+func NewTestPortalWithRate(log *slog.Logger, host HostInfo, perSecond float64) *Portal {
+	p := NewTestPortalWith(log, host)
+	p.mu.Lock()
+	p.testRate = perSecond
+	p.mu.Unlock()
+	return p
+}
+
 // setHost records what the host said at Configure (again at every
 // reattach, which may change the limits).
 func (p *Portal) setHost(host HostInfo) {
@@ -90,6 +109,26 @@ func (p *Portal) setHost(host HostInfo) {
 	defer p.mu.Unlock()
 	p.host = host
 	p.perIP.SetLimit(host.ConnectionsPerIP)
+	for _, c := range p.counters {
+		c.SetLimit(host.ConnectionsPerIP)
+	}
+}
+
+// NewAddressCounter returns a counter, for the plugin's own use, whose
+// limit is the host's limits.connections_per_ip now and after every
+// reattach: each Configure sets it anew, as it does the limit of
+// NewSession's own count. A plugin counts with it what comes before a
+// session (connections still in a TLS or SSH handshake, logging in, or
+// yet to say who they are; see LimitListener). The plugin's Configure runs
+// only once, at the first host's Configure, so a counter made there with
+// sdk.NewAddressCounter(cfg.Host.ConnectionsPerIP) would keep that host's
+// limit for good, whatever limit a host that reattached later gave.
+func (p *Portal) NewAddressCounter() *AddressCounter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := NewAddressCounter(p.host.ConnectionsPerIP)
+	p.counters = append(p.counters, c)
+	return c
 }
 
 // Outbox returns the queue of events bound for the host (for tests and the

@@ -79,6 +79,8 @@ func TestWebclientInBrowser(t *testing.T) {
 	b.screenshot("webclient")
 
 	// Reload: the same session, still logged in.
+	var firstToken string
+	b.eval(`sessionStorage.getItem("portico.csessid")`, &firstToken)
 	b.run("reload the page", chromedp.Reload())
 	b.waitState("connected")
 	b.waitOutput("Reconnected: your session was resumed.")
@@ -101,9 +103,27 @@ func TestWebclientInBrowser(t *testing.T) {
 		t.Fatalf("csessid %q, websocket URLs %q", csessid, urls)
 	}
 	for _, u := range urls {
-		if strings.Contains(u, csessid) {
+		if strings.Contains(u, csessid) || strings.Contains(u, firstToken) {
 			t.Fatalf("the resume token is in the websocket URL %q", u)
 		}
+	}
+	// The resume renewed the token, and the page stored the new one: a
+	// second reload resumes with it, still logged in (the first token
+	// resumes nothing any more).
+	if csessid == firstToken {
+		t.Fatalf("the page kept its token %q through a resume", csessid)
+	}
+	b.run("reload the page again", chromedp.Reload())
+	b.waitState("connected")
+	b.typeLine("say Reloaded twice.")
+	tom.expect(`Wendy says, "Reloaded twice."`)
+	var thirdToken string
+	b.eval(`sessionStorage.getItem("portico.csessid")`, &thirdToken)
+	if thirdToken == csessid || thirdToken == firstToken {
+		t.Fatalf("token after the second reload %q, before it %q", thirdToken, csessid)
+	}
+	if l := websocketSessions(t, h); len(l) != 1 || l[0].Sessid != wendy.Sessid {
+		t.Fatalf("websocket sessions after the second reload: %+v (session %d)", l, wendy.Sessid)
 	}
 	b.typeLine("say Still here after a reload.")
 	tom.expect(`Wendy says, "Still here after a reload."`)

@@ -55,10 +55,13 @@ func startPluginWith(t *testing.T, dataDir string, raw map[string]any, perIP int
 	for k, v := range raw {
 		cfg[k] = v
 	}
-	portal := sdk.NewTestPortal(testLogger())
+	host := sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, Limits: sdk.Limits{MaxInputLength: 100, ConnectionsPerIP: perIP}}
+	// The portal is told the host's limits, as the SDK tells it before
+	// the plugin's Configure: the plugin's per-address counts take them
+	// from there.
+	portal := sdk.NewTestPortalWith(testLogger(), host)
 	p := &Plugin{}
-	info, err := p.Configure(context.Background(), sdk.Config{Raw: cfg,
-		Host: sdk.HostInfo{ServerName: "TestGame", DataDir: dataDir, Limits: sdk.Limits{MaxInputLength: 100, ConnectionsPerIP: perIP}}}, portal)
+	info, err := p.Configure(context.Background(), sdk.Config{Raw: cfg, Host: host}, portal)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	}
 	p.cfg, p.maxLine, p.portal, p.log, p.ln, p.hostKey = c, maxLine, portal, log, ln, signer
 	p.conns = map[*conn]struct{}{}
-	p.startups = newStartups(cfg.Host.ConnectionsPerIP)
+	p.startups = newStartups(portal.NewAddressCounter())
 	p.requests = map[gliderssh.Session]sessionRequest{}
 	p.srv = p.newServer()
 	p.serving = make(chan struct{})

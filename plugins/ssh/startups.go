@@ -26,7 +26,10 @@ import (
 // or login_timeout expiring, the client hanging up, Shutdown).
 type startups struct {
 	// perAddr counts them by client network (sdk.ClientNetwork) against
-	// connections_per_ip (0: no limit per address).
+	// connections_per_ip (0: no limit per address). It comes from
+	// Portal.NewAddressCounter, so that its limit is the current host's:
+	// a host that reattaches with another connections_per_ip does not
+	// call the plugin's Configure again.
 	perAddr *sdk.AddressCounter
 
 	mu     sync.Mutex
@@ -35,8 +38,8 @@ type startups struct {
 	closed bool
 }
 
-func newStartups(limit int) *startups {
-	return &startups{perAddr: sdk.NewAddressCounter(limit), guards: map[*guard]struct{}{}}
+func newStartups(perAddr *sdk.AddressCounter) *startups {
+	return &startups{perAddr: perAddr, guards: map[*guard]struct{}{}}
 }
 
 // Reasons admit gives for refusing a connection.

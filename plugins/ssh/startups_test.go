@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/portalpb"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -360,4 +362,73 @@ func TestRefusedSessionClosesItsConnection(t *testing.T) {
 	case <-time.After(lingerAfterLast / 2):
 		t.Fatal("the connection of a refused session was left open")
 	}
+}
+
+// TestStartupsLimitFollowsReattach: the per-address limit on connections
+// logging in is the current host's connections_per_ip. A host that
+// reattaches (a reload) configures the SDK again, which does not call the
+// plugin's Configure again; the new limit applies all the same, raised or
+// lowered.
+func TestStartupsLimitFollowsReattach(t *testing.T) {
+	p := &Plugin{}
+	srv := sdk.NewServer(p, testLogger())
+	cfg, err := json.Marshal(map[string]any{"listen": "127.0.0.1:0", "login_timeout": "30s", "login_grace": "30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	next := uint64(1)
+	configure := func(perIP int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if _, err := srv.Configure(ctx, &portalpb.ConfigureRequest{ConfigJson: cfg, Host: &portalpb.HostInfo{
+			ServerName: "TestGame", DataDir: dataDir, MaxInputLength: 100, SessidStart: next, SessidCount: 100,
+			ReattachGraceMs: time.Hour.Milliseconds(), ConnectionsPerIp: uint32(perIP)}}); err != nil {
+			t.Fatalf("Configure: %v", err)
+		}
+		next += 100
+	}
+	configure(2)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if _, err := srv.Shutdown(ctx, &portalpb.ShutdownRequest{}); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	addr := p.Addr().String()
+	var held []net.Conn
+	for range 2 {
+		nc := rawDialFrom(t, "127.0.0.2", addr)
+		expectGreeted(t, nc)
+		held = append(held, nc)
+	}
+	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+
+	// Reattached with a higher limit: two more.
+	configure(4)
+	for range 2 {
+		nc := rawDialFrom(t, "127.0.0.2", addr)
+		expectGreeted(t, nc)
+		held = append(held, nc)
+	}
+	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+
+	// And with a lower one: with two of the four gone, still none.
+	configure(1)
+	held[0].Close()
+	held[1].Close()
+	deadline := time.Now().Add(waitFor)
+	for p.startups.perAddr.Count("127.0.0.2") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections counted, want 2", p.startups.perAddr.Count("127.0.0.2"))
+		}
+		time.Sleep(5 * time.Millisecond) // counted out in the plugin's goroutines: polled
+	}
+	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+	// Another address has its own count, at the new limit.
+	expectGreeted(t, rawDialFrom(t, "127.0.0.3", addr))
+	expectRefused(t, rawDialFrom(t, "127.0.0.3", addr))
 }

@@ -30,6 +30,12 @@ type Plugin struct {
 	log    *slog.Logger
 	ln     net.Listener // plain telnet
 	tlsLn  net.Listener // telnet over TLS, or nil
+	// tlsConns counts the TLS listener's connections per client network
+	// against the host's connections_per_ip, from accept on: a TLS
+	// connection has no session until its handshake is done (up to
+	// tlsHandshakeTimeout), so NewSession's count comes too late to stop
+	// one address holding thousands of handshakes open.
+	tlsConns *sdk.AddressCounter
 	// started is when the plugin started (MSSP's UPTIME).
 	started time.Time
 	// negotiationTimeout overrides the package default in tests.
@@ -76,16 +82,25 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 		return sdk.Info{}, fmt.Errorf("telnet: listen %s: %w", c.Listen, err)
 	}
 	var tlsLn net.Listener
+	var tlsConns *sdk.AddressCounter
 	if tlsCfg != nil {
 		raw, err := net.Listen("tcp", c.TLSListen)
 		if err != nil {
 			ln.Close()
 			return sdk.Info{}, fmt.Errorf("telnet: config key tls_listen: listen %s: %w", c.TLSListen, err)
 		}
-		tlsLn = tls.NewListener(raw, tlsCfg)
+		// Counted under TLS: a connection over the limit is closed before
+		// its handshake costs anything. Plain telnet needs no such count:
+		// its connections get their session, and NewSession's count, as
+		// soon as they are accepted.
+		log := portal.Log()
+		tlsConns = portal.NewAddressCounter()
+		tlsLn = tls.NewListener(sdk.LimitListener(raw, tlsConns, sdk.LimitOptions{Refused: func(a net.Addr) {
+			log.Debug("telnet: TLS connection refused: connections_per_ip connections open from its address", "addr", a.String())
+		}}), tlsCfg)
 	}
 	p.cfg, p.pol, p.mssp, p.portal, p.host, p.log = c, pol, mssp, portal, cfg.Host, portal.Log()
-	p.ln, p.tlsLn, p.started = ln, tlsLn, time.Now()
+	p.ln, p.tlsLn, p.tlsConns, p.started = ln, tlsLn, tlsConns, time.Now()
 	p.conns = map[*conn]struct{}{}
 	p.log.Info("telnet: listening", "addr", ln.Addr().String())
 	p.serveListener(ctx, ln, ProtocolKey)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -142,4 +144,124 @@ func ioReadFull(c net.Conn, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// rawDialFrom opens a bare TCP connection to addr from the loopback
+// address src (127.0.0.x are distinct client addresses on Linux).
+func rawDialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: waitFor, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// closedWithin reports whether the server closed nc within d (a read
+// ends) rather than keeping it open (the read waits until d has passed).
+// A connection expected closed is given long (a loaded machine may be slow
+// to accept it), one expected open a moment.
+func closedWithin(nc net.Conn, d time.Duration) bool {
+	_ = nc.SetReadDeadline(time.Now().Add(d))
+	_, err := nc.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// stillOpen is how long a connection expected open is watched.
+const stillOpen = 300 * time.Millisecond
+
+// awaitTLSCount waits until the TLS listener counts n connections from
+// network.
+func awaitTLSCount(t *testing.T, p *Plugin, network string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for p.tlsConns.Count(network) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d TLS connections counted from %s, want %d", p.tlsConns.Count(network), network, n)
+		}
+		time.Sleep(5 * time.Millisecond) // counted in the accept loop and at close: polled
+	}
+}
+
+// TestTLSHandshakesPerAddress: connections that have not finished their
+// TLS handshake have no session for the SDK to count, yet each holds a
+// socket and a goroutine for up to 10 s. One address holds at most
+// connections_per_ip of the TLS listener's connections; more are closed at
+// once, before any handshake, while another address connects and plays.
+// A connection is counted out once when it closes.
+func TestTLSHandshakesPerAddress(t *testing.T) {
+	host := sdk.HostInfo{DataDir: t.TempDir(), Limits: sdk.Limits{MaxInputLength: 100, ConnectionsPerIP: 3}}
+	portal := sdk.NewTestPortalWith(testLogger(), host)
+	p := &Plugin{}
+	if _, err := p.Configure(context.Background(), sdk.Config{
+		Raw: map[string]any{"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0"}, Host: host}, portal); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
+	col := collect(portal)
+	defer col.stop(t)
+	addr := p.tlsLn.Addr().String()
+
+	// Idle connections that never start a handshake. Dialled one after
+	// the other, they are accepted in that order: the first three are
+	// within the limit.
+	var held []net.Conn
+	for range 3 {
+		held = append(held, rawDialFrom(t, "127.0.0.2", addr))
+	}
+	var over []net.Conn
+	for range 20 {
+		over = append(over, rawDialFrom(t, "127.0.0.2", addr))
+	}
+	for i, nc := range over {
+		if !closedWithin(nc, waitFor) {
+			t.Fatalf("idle TLS connection %d from one address, past connections_per_ip 3, is still open", 3+i+1)
+		}
+	}
+	for i, nc := range held {
+		if closedWithin(nc, stillOpen) {
+			t.Fatalf("idle TLS connection %d, within the limit, was closed", i+1)
+		}
+	}
+	awaitTLSCount(t, p, "127.0.0.2", 3)
+
+	// Another address is not held back: it connects and plays.
+	d := &net.Dialer{Timeout: waitFor, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}}
+	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS from another address: %v", err)
+	}
+	defer c.Close()
+	s := col.next(t).GetConnect().GetSession()
+	if !strings.HasPrefix(s.GetAddress(), "127.0.0.3:") || s.GetProtocolKey() != ProtocolKeyTLS {
+		t.Fatalf("Connect %v, want telnet/ssl from 127.0.0.3", s)
+	}
+	if _, err := c.Write([]byte("look\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectDataIn(t, col, s.GetSessid(), "look")
+
+	// One held connection goes: its address has room for one, once.
+	held[0].Close()
+	awaitTLSCount(t, p, "127.0.0.2", 2)
+	held = held[1:]
+	held = append(held, rawDialFrom(t, "127.0.0.2", addr))
+	awaitTLSCount(t, p, "127.0.0.2", 3)
+	if nc := rawDialFrom(t, "127.0.0.2", addr); !closedWithin(nc, waitFor) {
+		t.Fatal("a fourth connection was taken after one of three closed")
+	}
+	// All gone: nothing stays counted.
+	for _, nc := range held {
+		nc.Close()
+	}
+	c.Close()
+	awaitTLSCount(t, p, "127.0.0.2", 0)
+	awaitTLSCount(t, p, "127.0.0.3", 0)
 }

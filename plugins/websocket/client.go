@@ -20,9 +20,12 @@ import (
 //
 // A token is a bearer secret, so it is good for less than "whoever has
 // it": only for this session, only while the session is logged in as the
-// account it was first logged in as (the host's login event binds it), and
+// account it was first logged in as (the host's login event binds it),
 // only until resume_grace after the connection was lost, by the clock,
-// even should the grace timer be late.
+// even should the grace timer be late, and, while the session's
+// connection is open, only from that connection's client network unless
+// the connection turns out dead. A portico.v1 token is good for one
+// resume: each resume gives the page a new one.
 //
 // Output goes into the client's queue and a writer goroutine, which exists
 // only while there is something to write and a socket to write it to,
@@ -36,8 +39,9 @@ import (
 // while one socket replaces another.
 type client struct {
 	p *Plugin
-	// key is the resume token the session was made with; zero when it
-	// cannot be resumed.
+	// key is the resume token that resumes the session; zero when it
+	// cannot be resumed. Guarded by Plugin.mu: a portico.v1 resume
+	// replaces it.
 	key     resumeKey
 	limiter *rateLimiter
 	// sess is set under mu when the session is made; a goroutine that
@@ -87,8 +91,10 @@ var (
 	_ sdk.SyncNotifier  = (*client)(nil)
 )
 
-func newClient(p *Plugin, key resumeKey) *client {
-	return &client{p: p, key: key, limiter: newRateLimiter(p.cfg.CommandRate),
+// newClient returns a client for a new session; register gives it its
+// key once the session is made.
+func newClient(p *Plugin) *client {
+	return &client{p: p, limiter: newRateLimiter(p.cfg.CommandRate),
 		queue: outQueue{max: p.cfg.OutputBuffer}}
 }
 
@@ -286,13 +292,24 @@ const (
 	// attachWrongAccount: the session is logged in as an account other
 	// than the one its token is bound to, or logged out.
 	attachWrongAccount
+	// attachBusy: the session's connection is open, from another client
+	// network, and not known to be dead; it is returned, to be pinged.
+	attachBusy
 )
 
 // attach makes s the client's socket (a resume) and greets it with
-// notice, unless the token may not resume the session any more (see
+// notice, and with token, the resume token from now on, when it is not
+// "" (portico.v1), unless the token may not resume the session now (see
 // attachResult). The socket it replaces, if any, is returned for the
 // caller to close.
-func (c *client) attach(s *socket, notice string, now time.Time) (old *socket, res attachResult) {
+//
+// A connection that is open is taken over only from its own client
+// network (the page opened again, a tab duplicated: what "newest
+// connection wins" is for) or once it is known dead (a ping it did not
+// answer). A token that leaked, which Evennia's own client puts in its
+// URL for proxies and logs to keep, must not take a live session from
+// its player at any time.
+func (c *client) attach(s *socket, notice, token string, now time.Time) (old *socket, res attachResult) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
@@ -312,11 +329,18 @@ func (c *client) attach(s *socket, notice string, now time.Time) (old *socket, r
 		c.mu.Unlock()
 		return nil, attachWrongAccount
 	}
+	if o := c.sock; o != nil && o != s && !o.dead.Load() && !sameNetwork(o, s) {
+		c.mu.Unlock()
+		return o, attachBusy
+	}
 	defer c.mu.Unlock()
 	c.stopGraceLocked()
 	old = c.sock
 	c.sock = s
 	c.front = []sdk.Message{sdk.Text(notice)}
+	if token != "" {
+		c.front = append(c.front, tokenMessage(token))
+	}
 	if c.echoOff && c.prompt != nil {
 		// The new page knows nothing of the password being asked for.
 		p := *c.prompt
@@ -335,6 +359,8 @@ func (c *client) attach(s *socket, notice string, now time.Time) (old *socket, r
 // ends the session at once; any other end keeps it for the resume grace,
 // when the client has a token that can bring it back.
 func (c *client) detach(s *socket, clean bool, reason string) {
+	// Read before mu: Plugin.mu is never taken while mu is held.
+	resumable := c.p.keyOf(c).token != ""
 	c.mu.Lock()
 	if c.sock != s || c.ended {
 		c.mu.Unlock()
@@ -342,7 +368,7 @@ func (c *client) detach(s *socket, clean bool, reason string) {
 	}
 	c.sock = nil
 	grace := time.Duration(c.p.cfg.ResumeGrace)
-	if clean || grace <= 0 || c.key.token == "" || !c.accountMatchesLocked() {
+	if clean || grace <= 0 || !resumable || !c.accountMatchesLocked() {
 		c.endLocked()
 		c.mu.Unlock()
 		c.p.unregister(c)

@@ -51,6 +51,14 @@ func newHarness(t *testing.T, raw map[string]any) *harness {
 // info before the plugin is configured (to give it a fake clock, say).
 func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.HostInfo)) *harness {
 	t.Helper()
+	return newHarnessRate(t, raw, setup, 0)
+}
+
+// newHarnessRate is newHarnessWith with a connection rate of perSecond
+// new connections a second per address, which may be under one, in place
+// of the host info's (0 keeps that).
+func newHarnessRate(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.HostInfo), perSecond float64) *harness {
+	t.Helper()
 	if raw == nil {
 		raw = map[string]any{}
 	}
@@ -67,6 +75,9 @@ func newHarnessWith(t *testing.T, raw map[string]any, setup func(*Plugin, *sdk.H
 	}
 	// The portal applies the host's connection limits, as the SDK's does.
 	portal := sdk.NewTestPortalWith(testLogger(), hostInfo)
+	if perSecond > 0 {
+		portal = sdk.NewTestPortalWithRate(testLogger(), hostInfo, perSecond)
+	}
 	h.portal = portal
 	info, err := h.p.Configure(ctx, sdk.Config{Raw: raw, Host: hostInfo}, portal)
 	if err != nil {
@@ -207,6 +218,52 @@ type wsClient struct {
 	c *websocket.Conn
 	// resp is the handshake's response.
 	resp *http.Response
+	// inbox, once pong was called, delivers what the client read; ended
+	// is the read error that ended it.
+	inbox chan wsRead
+	ended error
+}
+
+// wsRead is one Read's outcome.
+type wsRead struct {
+	typ  websocket.MessageType
+	data []byte
+	err  error
+}
+
+// pong keeps a read in progress on c from now on, as a live browser has,
+// so that c answers the server's pings at once (coder/websocket answers
+// them only while reading); read and expectClosed take what it reads. A
+// client that does not call it never answers a ping: a dead one.
+func (c *wsClient) pong() {
+	c.inbox = make(chan wsRead, 1024)
+	// Ends with the connection, which the test's cleanup closes.
+	go func() {
+		for {
+			typ, b, err := c.c.Read(context.Background())
+			c.inbox <- wsRead{typ, b, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// next reads the next message, from the inbox once pong was called.
+func (c *wsClient) next(ctx context.Context) (websocket.MessageType, []byte, error) {
+	if c.inbox == nil {
+		return c.c.Read(ctx)
+	}
+	if c.ended != nil {
+		return 0, nil, c.ended
+	}
+	select {
+	case r := <-c.inbox:
+		c.ended = r.err
+		return r.typ, r.data, r.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
 }
 
 // dial connects to path (with its query) offering protos.
@@ -236,7 +293,7 @@ func (c *wsClient) read() (websocket.MessageType, string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	typ, b, err := c.c.Read(ctx)
+	typ, b, err := c.next(ctx)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
@@ -261,7 +318,7 @@ func (c *wsClient) expectClosed(code websocket.StatusCode) string {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	for {
-		_, b, err := c.c.Read(ctx)
+		_, b, err := c.next(ctx)
 		if err == nil {
 			_ = b // output before the close
 			continue

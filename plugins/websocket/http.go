@@ -26,7 +26,44 @@ func (p *Plugin) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /ws", p.serveWS)
 	mux.HandleFunc("GET /static/{name}", p.site.serveStatic)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if over, _ := r.Context().Value(overLimitKey{}).(bool); over {
+			p.refuseOverLimit(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// refuseOverLimit answers a request on a connection over its address's
+// connections_per_ip: a websocket is accepted only to be told why, in its
+// own format, and closed with 1008, as a client the SDK refuses is; any
+// other request gets 503 with the reason. The listener closes the
+// connection shortly whatever happens (sdk.LimitOptions.TellWait).
+func (p *Plugin) refuseOverLimit(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, sdk.MsgTooManyConnections, http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   p.protos,
+		OriginPatterns: p.cfg.AllowedOrigins,
+	})
+	if err != nil {
+		return // Accept has answered the request with the reason.
+	}
+	// Debug, as the listener's own line: a flood must not flood the log.
+	p.log.Debug("websocket: connection refused: too many connections from its address; telling it", "addr", clientAddress(r, p.proxies))
+	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), query{})
+	defer s.cancel()
+	defer s.kill()
+	for _, f := range s.format.Encode(sdk.Text(sdk.MsgTooManyConnections), renderFlags{}) {
+		if s.write(f) != nil {
+			return
+		}
+	}
+	s.close(websocket.StatusPolicyViolation, sdk.MsgTooManyConnections)
 }
 
 // isUpgrade reports whether r asks for a websocket.

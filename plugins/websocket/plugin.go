@@ -68,16 +68,31 @@ type Plugin struct {
 	// its wait in the connection queue (newSessionTimeout; shorter in
 	// tests).
 	idWait time.Duration
+	// tellWait is how long a connection over its address's limit is
+	// kept to be told so (sdk.DefaultTellWait; shorter in tests).
+	tellWait time.Duration
 
 	mu sync.Mutex
 	// clients holds the resumable sessions by resume key.
 	clients map[resumeKey]*client
-	// pending counts, by client network (sdk.ClientNetwork), the
+	// conns counts the listener's TCP connections, by client network,
+	// against the host's connections_per_ip from accept until they close
+	// (sdk.LimitListener): HTTP connections that have not sent their
+	// request, idle keep-alive ones, websockets. A trusted proxy's
+	// connections are not counted: its clients are, by pending and by
+	// the SDK.
+	conns *sdk.AddressCounter
+	// pending counts, by client network (sdk.ClientNetwork) as the
+	// request names it (X-Forwarded-For from a trusted proxy), the
 	// connections without a session yet (a portico.v1 one waits up to
 	// firstMessageWait for its first message) against the host's
 	// connections_per_ip. The SDK counts sessions; this counts what comes
 	// before them, so that one address cannot hold more silent
-	// connections than it may hold sessions.
+	// connections than it may hold sessions, behind a proxy too.
+	//
+	// Both come from Portal.NewAddressCounter, so that they keep the
+	// current host's limit: a host that reattaches does not call
+	// Configure again.
 	pending *sdk.AddressCounter
 	socks   map[*socket]struct{}
 	closed  bool
@@ -111,6 +126,22 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	if err != nil {
 		return sdk.Info{}, fmt.Errorf("websocket: listen %s: %w", c.Listen, err)
 	}
+	// Counted from accept, under TLS: a connection over the limit is
+	// closed before it costs a handshake or a request is read from it.
+	log := portal.Log()
+	conns := portal.NewAddressCounter()
+	if p.tellWait == 0 {
+		p.tellWait = sdk.DefaultTellWait
+	}
+	ln = sdk.LimitListener(ln, conns, sdk.LimitOptions{
+		Network: connNetwork(proxies),
+		Refused: func(a net.Addr) {
+			log.Debug("websocket: connection refused: connections_per_ip connections open from its address", "addr", a.String())
+		},
+		// A few are told why, as a client the SDK refuses is: a player
+		// over the limit sees the reason, not a connection that failed.
+		Tell: maxTelling, TellWait: p.tellWait,
+	})
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
@@ -120,7 +151,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.proxies, p.site, p.ln = proxies, st, ln
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clients = map[resumeKey]*client{}
-	p.pending = sdk.NewAddressCounter(cfg.Host.ConnectionsPerIP)
+	p.conns, p.pending = conns, portal.NewAddressCounter()
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -136,6 +167,12 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if sdk.OverLimit(c) {
+				return context.WithValue(ctx, overLimitKey{}, true)
+			}
+			return ctx
+		},
 	}
 	p.serveDone = make(chan struct{})
 	go func() {
@@ -147,6 +184,29 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
 		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", p.maxMsg)
 	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+}
+
+// maxTelling bounds the connections over their address's limit that are
+// told so at once, whatever their addresses; past it one is closed
+// without a word.
+const maxTelling = 64
+
+// overLimitKey marks, in a request's context, a connection over its
+// address's connections_per_ip (sdk.OverLimit), to be told so.
+type overLimitKey struct{}
+
+// connNetwork returns what a TCP connection from remote counts under in
+// the per-address count from accept: its client network, or nothing for a
+// trusted proxy, every client behind which comes from the proxy's
+// address. Those clients are counted by the address the proxy names, once
+// a request says it: from the handshake on (pending), and as sessions.
+func connNetwork(proxies []netip.Prefix) func(net.Addr) string {
+	return func(remote net.Addr) string {
+		if ta, ok := remote.(*net.TCPAddr); ok && len(proxies) > 0 && trusted(ta.AddrPort().Addr(), proxies) {
+			return ""
+		}
+		return sdk.ClientNetwork(remote.String())
+	}
 }
 
 // acceptedSubprotocols is the configured list with v1.evennia.com and
@@ -272,22 +332,42 @@ func (p *Plugin) lookup(key resumeKey) *client {
 	return p.clients[key]
 }
 
-func (p *Plugin) register(c *client) {
+// register makes c resumable by key, if it has a key (and resumes are on).
+func (p *Plugin) register(c *client, key resumeKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed {
-		p.clients[c.key] = c
+	c.key = key
+	if key.token != "" && p.cfg.ResumeGrace > 0 && !p.closed {
+		p.clients[key] = c
 	}
 }
 
 // unregister forgets c, unless another client holds its key by now.
 func (p *Plugin) unregister(c *client) {
-	if c.key.token == "" {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.clients[c.key] == c {
+	if c.key.token != "" && p.clients[c.key] == c {
 		delete(p.clients, c.key)
+	}
+}
+
+// keyOf returns the key that resumes c now.
+func (p *Plugin) keyOf(c *client) resumeKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return c.key
+}
+
+// rekey makes key, in place of c's, the one that resumes c (a portico.v1
+// resume gives the page a new token). c's old key resumes nothing from
+// now on. A client no longer registered (it ended meanwhile) stays so.
+func (p *Plugin) rekey(c *client, key resumeKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := c.key
+	c.key = key
+	if p.clients[old] == c {
+		delete(p.clients, old)
+		p.clients[key] = c
 	}
 }

@@ -18,6 +18,15 @@ import (
 // offering protos, so that a test can play several clients' addresses.
 func (h *harness) dialFrom(local, path string, protos ...string) *wsClient {
 	h.t.Helper()
+	c, err := h.tryDialFrom(local, path, protos...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// tryDialFrom is dialFrom returning the dial's error.
+func (h *harness) tryDialFrom(local, path string, protos ...string) (*wsClient, error) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -26,17 +35,31 @@ func (h *harness) dialFrom(local, path string, protos ...string) *wsClient {
 		Subprotocols: protos,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, fmt.Errorf("dial %s from %s: %w", path, local, err)
 	}
 	c.SetReadLimit(1 << 20)
 	h.t.Cleanup(func() { _ = c.CloseNow() })
-	return &wsClient{t: h.t, c: c, resp: resp}
+	return &wsClient{t: h.t, c: c, resp: resp}, nil
 }
 
 // queueLimits are a host's limits under which an address's second
 // connection within a second waits for its turn.
 var queueLimits = sdk.HostInfo{ServerName: "TestGame", Limits: sdk.Limits{MaxInputLength: hostMaxInput,
 	ConnectionRate: 1, ConnectionQueueWait: 10 * time.Second}}
+
+// queueTurn is the time between turns in tests that time them, or that
+// must act while a client waits: one connection every 3 s per address
+// (sdk.NewTestPortalWithRate), so that a loaded machine has seconds to
+// spare either way, where at the host's slowest rate, one a second, it
+// had fractions of one.
+const queueTurn = 3 * time.Second
+
+// newQueueHarness is a harness under queueLimits with one connection per
+// queueTurn per address.
+func newQueueHarness(t *testing.T, raw map[string]any) *harness {
+	t.Helper()
+	return newHarnessRate(t, raw, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits }, 1/queueTurn.Seconds())
+}
 
 // awaitCount waits until the portal holds n sessions (a queued
 // connection's session exists while it waits).
@@ -55,18 +78,18 @@ func (h *harness) awaitCount(n int) {
 // connection queue does not keep a client from another address waiting
 // (the plugin does not wait in NewSession under a lock of its own).
 func TestQueuedClientHoldsNobody(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
+	h := newQueueHarness(t, nil)
 	h.dialFrom("127.0.0.2", "/")
 	if d := h.connected(); !strings.HasPrefix(d.Address, "127.0.0.2:") {
 		t.Fatalf("first session from %s", d.Address)
 	}
-	// The second from that address waits a second for its turn.
+	// The second from that address waits queueTurn for its turn.
 	h.dialFrom("127.0.0.2", "/")
 	h.awaitCount(2)
 	start := time.Now()
 	h.dialFrom("127.0.0.3", "/")
 	d := h.connected()
-	if !strings.HasPrefix(d.Address, "127.0.0.3:") || time.Since(start) > 500*time.Millisecond {
+	if !strings.HasPrefix(d.Address, "127.0.0.3:") || time.Since(start) > queueTurn/2 {
 		t.Fatalf("first connect after the queued one: from %s after %v; want 127.0.0.3 at once", d.Address, time.Since(start))
 	}
 	if d := h.connected(); !strings.HasPrefix(d.Address, "127.0.0.2:") {
@@ -75,26 +98,47 @@ func TestQueuedClientHoldsNobody(t *testing.T) {
 }
 
 // TestSameCsessidWhileQueued: two connections with one csessid, the first
-// queued for its turn while the second gets in and makes the session: when
-// the first's turn comes it resumes that session (the newest connection
-// wins, as for any resume) and its own goes, unannounced. One session.
+// queued for its turn while the second, from another address, gets in and
+// makes the session. When the first's turn comes it finds that session
+// open from another network, so the second's connection is pinged: dead,
+// the first resumes the session (as if it had come second) and its own
+// goes, unannounced; alive, the first keeps a new session of its own,
+// told why. One session for the token either way.
 func TestSameCsessidWhileQueued(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
-	h.dialFrom("127.0.0.2", "/")
-	h.connected()
-	csessid := newCsessid()
-	queued := h.dialFrom("127.0.0.2", "/ws?"+csessid)
-	h.awaitCount(2)
-	other := h.dialFrom("127.0.0.3", "/ws?"+csessid)
-	id := h.connected().Sessid
-	queued.expectQueued()
-	queued.expectText(resumedFrame)
-	other.expectClosed(closeReplaced)
-	h.connectionEnded()
-	if h.portal.Count() != 2 || h.portal.Session(id) == nil {
-		t.Fatalf("%d sessions (session %d there: %v), want the first and the shared one", h.portal.Count(), id, h.portal.Session(id) != nil)
+	for _, alive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "other dead", true: "other alive"}[alive], func(t *testing.T) {
+			h := newQueueHarness(t, map[string]any{"ping_timeout": "300ms"})
+			h.dialFrom("127.0.0.2", "/")
+			h.connected()
+			csessid := newCsessid()
+			queued := h.dialFrom("127.0.0.2", "/ws?"+csessid)
+			h.awaitCount(2)
+			other := h.dialFrom("127.0.0.3", "/ws?"+csessid)
+			id := h.connected().Sessid
+			if alive {
+				other.pong()
+			}
+			queued.expectQueued()
+			if !alive {
+				queued.expectText(resumedFrame)
+				h.connectionEnded() // the other, dropped
+				if h.portal.Count() != 2 || h.portal.Session(id) == nil {
+					t.Fatalf("%d sessions (session %d there: %v), want the first and the shared one", h.portal.Count(), id, h.portal.Session(id) != nil)
+				}
+				h.noEvent() // no second Connect, and no Disconnected of a session the host never knew
+				return
+			}
+			queued.expectText(notice(msgInUseElsewhere))
+			if d := h.connected(); d.Sessid == id || d.Csessid != "" {
+				t.Fatalf("the queued one's session: %d, csessid %q; want a new one without the token", d.Sessid, d.Csessid)
+			}
+			h.send(id, sdk.Text("still yours"))
+			other.expectText(`["text",["still yours"],{}]`)
+			if h.portal.Count() != 3 {
+				t.Fatalf("%d sessions, want 3", h.portal.Count())
+			}
+		})
 	}
-	h.noEvent() // no second Connect, and no Disconnected of a session the host never knew
 }
 
 // queuedPrefix starts the SDK's message to a client that must wait its
@@ -127,9 +171,9 @@ func (h *harness) awaitCountIs(n int) {
 // TestQueuedClientHangsUp: a client that leaves while it waits its turn in
 // its address's connection queue gives its place up at once, however it
 // leaves, so that the next client from that address gets the turn it
-// would have had; the one that left never reaches the host. With a rate
-// of one a second, the client queued second would otherwise wait for the
-// one that left to be let in first, a second later.
+// would have had; the one that left never reaches the host. With one turn
+// every queueTurn, the client queued second would otherwise wait for the
+// one that left to be let in first, queueTurn later.
 func TestQueuedClientHangsUp(t *testing.T) {
 	tests := []struct {
 		name string
@@ -162,7 +206,7 @@ func TestQueuedClientHangsUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
+			h := newQueueHarness(t, nil)
 			start := time.Now() // no later than the first one's token was taken
 			h.dialFrom("127.0.0.2", "/")
 			h.connected()
@@ -179,10 +223,10 @@ func TestQueuedClientHangsUp(t *testing.T) {
 			if d.Csessid != csessid {
 				t.Fatalf("the next connect is from %s (csessid %q), want the one queued behind the client that left", d.Address, d.Csessid)
 			}
-			// Its turn is a second after the first one's, where behind
-			// the one that left it would have been two.
-			if after := time.Since(start); after > 1600*time.Millisecond {
-				t.Fatalf("the next client got in %v after the first; want its place moved up to about 1s", after)
+			// Its turn is one queueTurn after the first one's, where
+			// behind the one that left it would have been two.
+			if after := time.Since(start); after > queueTurn+queueTurn/2 {
+				t.Fatalf("the next client got in %v after the first; want its place moved up to about %v", after, queueTurn)
 			}
 			next.expectQueued()
 			h.noEvent() // the one that left never reached the host
@@ -193,7 +237,7 @@ func TestQueuedClientHangsUp(t *testing.T) {
 // TestQueuedClientSeesQueuedMessage: the message that says how long a
 // client must wait reaches it while it waits, not once it is let in.
 func TestQueuedClientSeesQueuedMessage(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
+	h := newQueueHarness(t, nil)
 	start := time.Now() // no later than the first one's token was taken
 	h.dialFrom("127.0.0.2", "/")
 	h.connected()
@@ -203,12 +247,12 @@ func TestQueuedClientSeesQueuedMessage(t *testing.T) {
 	if !strings.HasPrefix(connected.Address, "127.0.0.2:") {
 		t.Fatalf("connect from %s", connected.Address)
 	}
-	// Its turn comes a second after the first one's token was taken.
-	if got := at.Sub(start); got > 700*time.Millisecond {
-		t.Fatalf("the queued message came %v after the first connection; want it at once, well before the turn at 1s", got)
+	// Its turn comes queueTurn after the first one's token was taken.
+	if got := at.Sub(start); got > queueTurn*2/3 {
+		t.Fatalf("the queued message came %v after the first connection; want it at once, well before the turn at %v", got, queueTurn)
 	}
-	if got := time.Since(start); got < 900*time.Millisecond {
-		t.Fatalf("let in %v after the first connection, before its turn", got)
+	if got := time.Since(start); got < queueTurn*9/10 {
+		t.Fatalf("let in %v after the first connection, before its turn at %v", got, queueTurn)
 	}
 	h.send(connected.Sessid, sdk.Text("Welcome"))
 	queued.expectText(`["text",["Welcome"],{}]`)
@@ -218,7 +262,7 @@ func TestQueuedClientSeesQueuedMessage(t *testing.T) {
 // kept, in order, for its session; past earlyMessages messages the rest is
 // dropped and the player told how many.
 func TestQueuedInputKept(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { *host = queueLimits })
+	h := newQueueHarness(t, nil)
 	h.dialFrom("127.0.0.2", "/")
 	h.connected()
 	queued := h.dialFrom("127.0.0.2", "/", ProtoPortico)

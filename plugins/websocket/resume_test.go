@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/sdk"
@@ -121,15 +124,18 @@ func TestCleanCloseEndsAtOnce(t *testing.T) {
 	}
 }
 
-// TestTakeover: a second connection with a live session's csessid (the
-// page opened again, in a duplicated tab) takes the session; the first is
-// closed with 4001 and the reason.
+// TestTakeover: a second connection with a live session's csessid from
+// the same client network (the page opened again, in a duplicated tab)
+// takes the session at once, even while the first answers pings; the
+// first is closed with 4001 and the reason. (From another network, see
+// TestTakeoverFromElsewhere.)
 func TestTakeover(t *testing.T) {
 	h := newHarness(t, nil)
 	csessid := newCsessid()
-	first := h.dial("/ws?" + csessid)
+	first := h.dialFrom("127.0.0.2", "/ws?"+csessid)
 	id := h.connected().Sessid
-	second := h.dial("/ws?" + csessid)
+	first.pong() // alive: it answers pings
+	second := h.dialFrom("127.0.0.2", "/ws?"+csessid)
 	second.expectText(resumedFrame)
 	if reason := first.expectClosed(closeReplaced); reason != msgReplaced {
 		t.Fatalf("close reason %q", reason)
@@ -142,6 +148,97 @@ func TestTakeover(t *testing.T) {
 	}
 	if h.portal.Count() != 1 {
 		t.Fatalf("%d sessions", h.portal.Count())
+	}
+}
+
+// TestTakeoverFromElsewhere: a token presented from another client
+// network does not take a session whose connection is open and alive (a
+// token that leaked from a URL into a proxy's log must not take a logged-in
+// player's session at any time): the open connection is pinged, answers
+// within ping_timeout and keeps its session, and the newcomer gets a new
+// session of its own, told why, that the token does not resume. A
+// connection that does not answer is dead: the session is taken over, as
+// a player whose network changed under the page needs.
+func TestTakeoverFromElsewhere(t *testing.T) {
+	kinds := []struct {
+		name string
+		open func(h *harness, local, tok string) *wsClient
+	}{
+		{"v1.evennia.com URL", func(h *harness, local, tok string) *wsClient {
+			return h.dialFrom(local, "/ws?"+tok, ProtoV1)
+		}},
+		{"portico.v1 first message", func(h *harness, local, tok string) *wsClient {
+			c := h.dialFrom(local, "/ws", ProtoPortico)
+			c.sendSession(tok)
+			return c
+		}},
+	}
+	const pingTimeout = 300 * time.Millisecond
+	for _, k := range kinds {
+		t.Run(k.name+"/alive", func(t *testing.T) {
+			h := newHarness(t, map[string]any{"ping_timeout": pingTimeout.String()})
+			tok := newCsessid()
+			first := k.open(h, "127.0.0.2", tok)
+			id := h.connected().Sessid
+			first.pong()
+			start := time.Now()
+			second := k.open(h, "127.0.0.3", tok)
+			d := h.connected()
+			if d.Sessid == id {
+				t.Fatal("a token from another address took over a live session")
+			}
+			if d.Csessid != "" {
+				t.Fatalf("the newcomer's session has the token: csessid %q", d.Csessid)
+			}
+			second.expectText(notice(msgInUseElsewhere))
+			if took := time.Since(start); took > waitFor-time.Second {
+				t.Fatalf("the newcomer waited %v", took)
+			}
+			// The player keeps the session and its connection.
+			h.send(id, sdk.Text("still yours"))
+			first.expectText(`["text",["still yours"],{}]`)
+			first.writeText(`["text",["look"],{}]`)
+			if msgs := h.dataIn(id); msgs[0].Args[0] != "look" {
+				t.Fatalf("input %#v", msgs)
+			}
+			// The newcomer's session is not resumable by the token.
+			second.drop()
+			if reason := h.disconnected(d.Sessid); reason != reasonLost {
+				t.Fatalf("the newcomer's session ended with %q", reason)
+			}
+			if h.portal.Count() != 1 {
+				t.Fatalf("%d sessions", h.portal.Count())
+			}
+		})
+		t.Run(k.name+"/dead", func(t *testing.T) {
+			h := newHarness(t, map[string]any{"ping_timeout": pingTimeout.String()})
+			tok := newCsessid()
+			first := k.open(h, "127.0.0.2", tok) // never reads: no pong
+			id := h.connected().Sessid
+			start := time.Now()
+			second := k.open(h, "127.0.0.3", tok)
+			second.expectResumed(tok)
+			if took := time.Since(start); took < pingTimeout/2 {
+				t.Fatalf("taken over after %v, before the ping could time out", took)
+			}
+			h.connectionEnded() // the dead one, dropped
+			h.send(id, sdk.Text("to the new network"))
+			second.expectText(`["text",["to the new network"],{}]`)
+			ctx, cancel := contextWithWait()
+			defer cancel()
+			for {
+				if _, _, err := first.c.Read(ctx); err != nil {
+					if errors.Is(err, context.DeadlineExceeded) {
+						t.Fatal("the dead connection is still open")
+					}
+					break
+				}
+			}
+			h.noEvent() // no new session, no end of this one
+			if h.portal.Count() != 1 || h.portal.Session(id) == nil {
+				t.Fatalf("%d sessions", h.portal.Count())
+			}
+		})
 	}
 }
 

@@ -20,21 +20,23 @@ const (
 	msgResumed  = "Reconnected: your session was resumed."
 	msgReplaced = "This session was opened in another window."
 	msgNotReady = "The server is not ready; please try again in a moment."
+	// msgInUseElsewhere tells a connection whose token names a session
+	// open from another address, alive, that it has a session of its own.
+	msgInUseElsewhere = "That session is open in another window, from another address, so this window has a new session."
 )
 
 // open gives a new connection its session: the one its resume token
-// names, if that one still waits for a resume (or is attached elsewhere:
-// the page was opened again, and the newest connection wins) and the token
-// is still good for it, or a new one. ctx ends when the client goes away
-// while it waits (see openWatched).
+// names, if that one still waits for a resume, or is attached from the
+// same client network or to a dead connection (see client.attach), and
+// the token is still good for it; or a new one. ctx ends when the client
+// goes away while it waits (see openWatched).
 func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, err error) {
-	p.openMu.Lock()
-	c, key, resumed := p.resumeLocked(s, s.key)
-	p.openMu.Unlock()
-	if resumed {
-		return c, true, nil
+	r, err := p.resume(ctx, s, s.key)
+	if err != nil || r.c != nil {
+		return r.c, r.c != nil, err
 	}
-	c = newClient(p, key)
+	key := r.key
+	c = newClient(p)
 	// The socket is the new client's while it waits its turn in its
 	// address's connection queue, so that the SDK's "You are queued to
 	// connect in N seconds" reaches it then, not once it is let in.
@@ -46,8 +48,8 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 	// its address's connection queue, and nobody else may wait behind it.
 	// That wait is bounded by connection_queue_wait, on top of the wait
 	// for an id, and must not be cut short by the latter's bound.
-	ctx, cancel := context.WithTimeout(ctx, p.idWait+p.portal.Host().ConnectionQueueWait)
-	sess, err := p.portal.NewSession(ctx, c, ProtocolKey, s.addr)
+	nctx, cancel := context.WithTimeout(ctx, p.idWait+p.portal.Host().ConnectionQueueWait)
+	sess, err := p.portal.NewSession(nctx, c, ProtocolKey, s.addr)
 	cancel()
 	// The socket is taken back until the session is ready for it, once
 	// what the client was shown while it waited has been written: should
@@ -60,15 +62,38 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("websocket: new session: %w", err)
 	}
-	p.openMu.Lock()
-	defer p.openMu.Unlock()
 	// Another connection with this token may have made its session while
 	// this one waited: this one resumes it, as if it had come second, and
-	// the session just made goes (never announced: the host never knew it).
-	if rc, _, ok := p.resumeLocked(s, key); ok {
-		sess.Disconnected("")
-		return rc, true, nil
+	// the session just made goes (never announced: the host never knew
+	// it). Checked again under openMu, with registering this session, so
+	// that one token never makes two.
+	refused := r.refused
+	probed := false
+	p.openMu.Lock()
+	for {
+		r := p.resumeLocked(s, key, probed)
+		if r.probe != nil {
+			p.openMu.Unlock()
+			probed = true
+			if err := p.probe(ctx, r.probe); err != nil {
+				sess.Disconnected("")
+				return nil, false, err
+			}
+			p.openMu.Lock()
+			continue
+		}
+		if r.c != nil {
+			p.openMu.Unlock()
+			sess.Disconnected("")
+			return r.c, true, nil
+		}
+		key = r.key
+		if r.refused != "" {
+			refused = r.refused
+		}
+		break
 	}
+	defer p.openMu.Unlock()
 	sess.Update(func(d *sdk.SessionData) {
 		// Evennia's clients expect to find their URL's csessid in the
 		// session. A token from a first message stays in the plugin: it
@@ -90,44 +115,121 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 	c.sock = s
 	c.kickLocked()
 	c.mu.Unlock()
-	if c.key.token != "" && p.cfg.ResumeGrace > 0 {
-		p.register(c)
+	p.register(c, key)
+	if refused != "" {
+		c.notice(refused)
 	}
 	sess.Connect()
 	return c, false, nil
 }
 
+// resumed is what became of a connection's token.
+type resumed struct {
+	// c is the session resumed, if one was.
+	c *client
+	// key is the key a new session is made with: none at all when the
+	// token names a session it may not have (another account's, or one
+	// open elsewhere), which must not be reached through a new one made
+	// with it.
+	key resumeKey
+	// probe, when not nil, is the live connection, from another client
+	// network, of the session the token names: it is pinged first.
+	probe *socket
+	// refused, when not "", tells the client why its token did not
+	// resume the session.
+	refused string
+}
+
+// resume resumes the session key names for s when it may, pinging the
+// session's connection first if it is open from another network.
+func (p *Plugin) resume(ctx context.Context, s *socket, key resumeKey) (resumed, error) {
+	probed := false
+	for {
+		p.openMu.Lock()
+		r := p.resumeLocked(s, key, probed)
+		p.openMu.Unlock()
+		if r.probe == nil {
+			return r, nil
+		}
+		probed = true
+		if err := p.probe(ctx, r.probe); err != nil {
+			return resumed{}, err
+		}
+	}
+}
+
+// probe pings old, the open connection of a session a connection from
+// another network asks for, and waits for its pong up to ping_timeout
+// (the default when pings are off), or until ctx ends (the client that
+// asks went away). One that does not answer is dead (socket.alive drops
+// it): the session can then be taken over. Not under openMu, which every
+// new connection needs.
+func (p *Plugin) probe(ctx context.Context, old *socket) error {
+	timeout := time.Duration(p.cfg.PingTimeout)
+	if timeout <= 0 {
+		timeout = DefaultPingTimeout
+	}
+	// Owned here; it ends within timeout, with the ping.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		old.alive(timeout)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("websocket: left while its session's other connection was pinged: %w", context.Cause(ctx))
+	}
+}
+
 // resumeLocked attaches s to the session key names, if there is one to
-// resume and the token is still good for it. It returns the key a new
-// session should be made with: none at all when the token names a session
-// no longer logged in as the account the token was bound to, which must
-// not be reached through a new one made with it. openMu must be held.
-func (p *Plugin) resumeLocked(s *socket, key resumeKey) (*client, resumeKey, bool) {
+// resume and the token is still good for it. A portico.v1 token is
+// renewed: the page is sent a new one, and the one it presented resumes
+// nothing more. When the session's connection is open from another
+// network and alive, it is not taken over: with probed false, the caller
+// is asked to ping it first; with probed true (it answered), the
+// connection gets a new session of its own. openMu must be held.
+func (p *Plugin) resumeLocked(s *socket, key resumeKey, probed bool) resumed {
 	if key.token == "" || p.cfg.ResumeGrace <= 0 {
-		return nil, key, false
+		return resumed{key: key}
 	}
 	c := p.lookup(key)
 	if c == nil {
-		return nil, key, false
+		return resumed{key: key}
 	}
-	old, res := c.attach(s, msgResumed, p.now())
+	var token string
+	if !key.inURL {
+		token = newToken()
+	}
+	old, res := c.attach(s, msgResumed, token, p.now())
 	switch res {
 	case attached:
 		if old != nil {
 			p.log.Info("websocket: session taken over by a newer connection", "sessid", c.sess.ID(),
-				"old_addr", old.addr, "new_addr", s.addr)
+				"old_addr", old.addr, "new_addr", s.addr, "old_dead", old.dead.Load())
 			go old.close(closeReplaced, msgReplaced)
 		}
+		if token != "" {
+			p.rekey(c, resumeKey{token: token})
+		}
 		c.refresh(s)
-		return c, key, true
+		return resumed{c: c}
+	case attachBusy:
+		if !probed {
+			return resumed{key: key, probe: old}
+		}
+		p.log.Warn("websocket: resume token refused: its session is open from another address, and that connection answers",
+			"sessid", c.sess.ID(), "open_addr", old.addr, "addr", s.addr)
+		return resumed{refused: msgInUseElsewhere}
 	case attachExpired:
 		p.log.Info("websocket: resume token expired", "addr", s.addr, "sessid", c.sess.ID())
 	case attachWrongAccount:
 		p.log.Warn("websocket: resume token refused: its session is no longer logged in as the account the token was bound to",
 			"addr", s.addr, "sessid", c.sess.ID())
-		return nil, resumeKey{}, false
+		return resumed{}
 	}
-	return nil, key, false
+	return resumed{key: key}
 }
 
 // socketFlags are the protocol flags a connection sets, as Evennia's

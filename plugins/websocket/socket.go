@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Close codes this plugin and its page use besides RFC 6455's.
@@ -48,6 +50,10 @@ type socket struct {
 	writing, failed bool
 	// badInputs counts refused messages; only the reader touches it.
 	badInputs int
+
+	// dead is set once a ping went unanswered: the connection has been
+	// dropped, and its session may be taken over from anywhere.
+	dead atomic.Bool
 
 	pingMu    sync.Mutex
 	pingTimer *time.Timer
@@ -116,13 +122,7 @@ func (s *socket) startPing(interval, timeout time.Duration) {
 }
 
 func (s *socket) ping(interval, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(s.ctx, timeout)
-	err := s.ws.Ping(ctx)
-	cancel()
-	if err != nil {
-		// Ping closed the connection when its deadline passed; make sure
-		// of it for any other failure too.
-		s.kill()
+	if !s.alive(timeout) {
 		return
 	}
 	s.pingMu.Lock()
@@ -130,6 +130,32 @@ func (s *socket) ping(interval, timeout time.Duration) {
 	if !s.stopped {
 		s.pingTimer.Reset(interval)
 	}
+}
+
+// alive pings the client and waits up to timeout for its pong. A client
+// that does not answer is taken for dead: the connection is marked so and
+// dropped, which its reader sees as an abnormal close. The pong is read
+// by the connection's reader, so only a socket being served can answer.
+func (s *socket) alive(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	err := s.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		s.dead.Store(true)
+		// Ping closed the connection when its deadline passed; make sure
+		// of it for any other failure too.
+		s.kill()
+		return false
+	}
+	return true
+}
+
+// sameNetwork reports whether a and b come from one client network (an
+// IPv4 address, an IPv6 /64: sdk.ClientNetwork), as the real client
+// address behind a trusted proxy.
+func sameNetwork(a, b *socket) bool {
+	n := sdk.ClientNetwork(a.addr)
+	return n != "" && n == sdk.ClientNetwork(b.addr)
 }
 
 // stopPing stops pinging for good.

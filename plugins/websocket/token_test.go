@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -74,7 +73,7 @@ func TestPorticoTokenInFirstMessage(t *testing.T) {
 	h.connectionEnded()
 	h.send(id, sdk.Text("said meanwhile"))
 	c2 := h.dialPortico("/ws?cuid=c2&browser=Firefox%20140", tok)
-	c2.expectText(resumedFrame)
+	c2.expectResumed(tok)
 	c2.expectText(`["text",["said meanwhile"],{}]`)
 
 	// The token again, later: refused, and not passed on.
@@ -186,6 +185,29 @@ func TestPorticoWeakTokenRefused(t *testing.T) {
 	})
 }
 
+// expectResumed checks that the next messages say the connection resumed
+// its session, and returns the token that resumes it from now on: on
+// portico.v1 the new one the server sent, which must differ from tok, on
+// other formats tok.
+func (c *wsClient) expectResumed(tok string) string {
+	c.t.Helper()
+	c.expectText(resumedFrame)
+	if c.c.Subprotocol() != ProtoPortico {
+		return tok
+	}
+	_, got := c.read()
+	var msg []any
+	if err := json.Unmarshal([]byte(got), &msg); err != nil || len(msg) != 3 || msg[0] != msgPorticoSession {
+		c.t.Fatalf("after the resume: %q, want the new token in a %s message", got, msgPorticoSession)
+	}
+	kw, _ := msg[2].(map[string]any)
+	next, _ := kw["csessid"].(string)
+	if !tokenPattern.MatchString(next) || next == tok {
+		c.t.Fatalf("new token %q (was %q): want a different one of 32 to 128 hex digits", next, tok)
+	}
+	return next
+}
+
 // fakeClock is the plugin's clock in tests where time must pass without
 // waiting for it.
 type fakeClock struct {
@@ -233,7 +255,7 @@ func TestResumeTokenExpires(t *testing.T) {
 			h.connectionEnded()
 			clk.advance(59 * time.Minute)
 			c = kind.open(h, tok)
-			c.expectText(resumedFrame)
+			tok = c.expectResumed(tok)
 
 			// Past it (the real timer, an hour away, has not fired).
 			c.drop()
@@ -339,11 +361,16 @@ func TestPorticoFirstMessage(t *testing.T) {
 
 // TestPorticoSilentConnectionsCounted: connections still waiting for their
 // first message have no session for the SDK to count, so the plugin counts
-// them against connections_per_ip itself.
+// them against connections_per_ip itself, by the address the request
+// names. Behind a trusted proxy, whose own TCP connections are not counted
+// (TestProxyConnectionsNotCounted), this is what bounds one client's
+// silent connections; direct ones are bounded from accept as well
+// (TestIdleConnectionsPerAddress).
 func TestPorticoSilentConnectionsCounted(t *testing.T) {
-	h := newHarnessWith(t, nil, func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
-	silent := []*wsClient{h.dial("/ws", ProtoPortico), h.dial("/ws", ProtoPortico)}
-	third := h.dial("/ws", ProtoPortico)
+	h := newHarnessWith(t, map[string]any{"trusted_proxies": []any{"127.0.0.1"}},
+		func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
+	silent := []*wsClient{h.dialAs("192.0.2.1"), h.dialAs("192.0.2.1")}
+	third := h.dialAs("192.0.2.1")
 	if reason := third.expectClosed(websocket.StatusPolicyViolation); reason != sdk.MsgTooManyConnections {
 		t.Fatalf("close reason %q", reason)
 	}
@@ -351,7 +378,7 @@ func TestPorticoSilentConnectionsCounted(t *testing.T) {
 	// One of them speaks: it has its session, and the count has room again.
 	silent[0].sendSession(newCsessid())
 	h.connected()
-	h.dialPortico("/ws", newCsessid())
+	h.dialAs("192.0.2.1").sendSession(newCsessid())
 	h.connected()
 }
 
@@ -362,20 +389,7 @@ func TestPorticoSilentConnectionsCounted(t *testing.T) {
 func TestPorticoSilentConnectionsCountedPer64(t *testing.T) {
 	h := newHarnessWith(t, map[string]any{"trusted_proxies": []any{"127.0.0.1"}},
 		func(_ *Plugin, host *sdk.HostInfo) { host.ConnectionsPerIP = 2 })
-	dialAs := func(client string) *wsClient {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		c, resp, err := websocket.Dial(ctx, h.ws+"/ws", &websocket.DialOptions{
-			Subprotocols: []string{ProtoPortico},
-			HTTPHeader:   http.Header{"X-Forwarded-For": {client}},
-		})
-		if err != nil {
-			t.Fatalf("dial as %s: %v", client, err)
-		}
-		t.Cleanup(func() { _ = c.CloseNow() })
-		return &wsClient{t: t, c: c, resp: resp}
-	}
+	dialAs := h.dialAs
 	dialAs("2001:db8:1:2::1")
 	dialAs("2001:db8:1:2:ffff::9")
 	// Another address of the same /64: over the limit.
@@ -490,4 +504,54 @@ func dialAddr(t *testing.T, addr, path string, protos ...string) *wsClient {
 	c.SetReadLimit(1 << 20)
 	t.Cleanup(func() { _ = c.CloseNow() })
 	return &wsClient{t: t, c: c, resp: resp}
+}
+
+// TestPorticoTokenRenewedOnResume: each resume gives the page a new token,
+// which resumes the session from then on, while the one it presented
+// resumes nothing more: a token that leaked is good for at most one
+// resume, and none once the page has resumed since. Evennia's URL tokens
+// are not renewed (its client would not know the new one).
+func TestPorticoTokenRenewedOnResume(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := newCsessid()
+	c := h.dialPortico("/ws", tok)
+	id := h.connected().Sessid
+	c.drop()
+	h.connectionEnded()
+
+	c = h.dialPortico("/ws", tok)
+	tok2 := c.expectResumed(tok)
+	h.send(id, sdk.Text("after the resume"))
+	c.expectText(`["text",["after the resume"],{}]`)
+	c.drop()
+	h.connectionEnded()
+
+	// The first token brings nothing back: a new session, not resumable
+	// by it either.
+	stale := h.dialPortico("/ws", tok)
+	if d := h.connected(); d.Sessid == id {
+		t.Fatal("a token that was renewed resumed the session")
+	}
+	h.noEvent()
+	// The new one does, and is renewed in turn.
+	c = h.dialPortico("/ws", tok2)
+	tok3 := c.expectResumed(tok2)
+	if tok3 == tok {
+		t.Fatal("renewed to the first token again")
+	}
+	h.send(id, sdk.Text("still the session"))
+	c.expectText(`["text",["still the session"],{}]`)
+	stale.drop()
+	h.connectionEnded()
+
+	// Evennia's client keeps its URL token: no new one is sent.
+	url := newCsessid()
+	v1 := h.dial("/ws?"+url, ProtoV1)
+	vid := h.connected().Sessid
+	v1.drop()
+	h.connectionEnded()
+	v1 = h.dial("/ws?"+url, ProtoV1)
+	v1.expectText(resumedFrame)
+	h.send(vid, sdk.Text("next"))
+	v1.expectText(`["text",["next"],{}]`)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"regexp"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // porticoFormat is portico.v1, what the plugin's own page speaks. It is
@@ -80,6 +83,24 @@ func sessionMessage(typ websocket.MessageType, data []byte) (token string, isSes
 		return "", true, msgWeakToken
 	}
 	return s, true, ""
+}
+
+// tokenMessage tells a portico.v1 page the token that resumes its session
+// from now on, in the format of the first message:
+//
+//	["portico_session", [], {"csessid": "<32 hex digits>"}]
+//
+// It is sent after every resume: a token is good for one.
+func tokenMessage(token string) sdk.Message {
+	return sdk.Message{Name: msgPorticoSession, Args: []any{}, Kwargs: map[string]any{"csessid": token}}
+}
+
+// newToken returns a fresh resume token: 128 random bits in hex, as the
+// page makes its own.
+func newToken() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails: it crashes the program instead (Go 1.24)
+	return hex.EncodeToString(b)
 }
 
 // pendingInput is a first message that was not a portico_session one,

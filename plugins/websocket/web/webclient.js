@@ -14,8 +14,10 @@
  * in sessionStorage so that every tab has its own) and sends it as the
  * first message of every connection, never in the URL, where proxies and
  * logs would keep it; the server resumes the session it names within its
- * grace period. A session that ended is never asked for again: the tab
- * makes a new id for the next one. On unload the page closes with code 4000 ("may come back") rather
+ * grace period. Each resume, the server sends the tab a new id, which
+ * replaces the old one at once: an id is good for one resume. A session
+ * that ended is never asked for again: the tab makes a new id for the next
+ * one. On unload the page closes with code 4000 ("may come back") rather
  * than letting the browser send 1001, which would end the session at once.
  */
 (function () {
@@ -99,8 +101,9 @@
   // The tab's session id: a bearer secret for resuming the session, so it
   // is random, long, and never leaves this tab's storage but to the server,
   // in the first message of a connection.
+  var TOKEN = /^[0-9a-f]{32,128}$/;
   var csessid = load(KEY_CSESSID);
-  if (!/^[0-9a-f]{32}$/.test(csessid || "")) {
+  if (!TOKEN.test(csessid || "")) {
     newCsessid();
   }
 
@@ -287,6 +290,15 @@
         prepareLinks(promptEl);
         if (typeof opts.echo === "boolean") {
           setPassword(!opts.echo);
+        }
+        break;
+      case "portico_session":
+        // The server renewed the session's resume token after a resume:
+        // the one this tab presented no longer works, so the new one is
+        // kept at once, for the next reload or reconnect.
+        if (typeof kwargs.csessid === "string" && TOKEN.test(kwargs.csessid)) {
+          csessid = kwargs.csessid;
+          save(KEY_CSESSID, csessid);
         }
         break;
       default:
