@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -213,6 +214,10 @@ func (m *Manager) Apply(next *config.Config) {
 	}
 	for name, r := range current {
 		p, ok := want[name]
+		if ok {
+			// Not part of sameSpec: it changes nothing in the process.
+			r.trustKeys.Store(p.TrustKeyLogins)
+		}
 		switch {
 		case !ok:
 			if r.status().State == StateStopped {
@@ -264,6 +269,7 @@ func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) erro
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
 		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{})}
+	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
 	}
@@ -438,6 +444,9 @@ type runner struct {
 	// reattach, when set, is the record of a running plugin process to
 	// reattach to instead of launching one.
 	reattach *record
+	// trustKeys is the plugin's trust_key_logins: whether its key logins
+	// count. A live config change updates it without a relaunch.
+	trustKeys atomic.Bool
 	// version is the contract version of the current run: negotiated at
 	// launch, or the record's on a reattach.
 	version int
@@ -977,7 +986,8 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 				continue
 			}
 			if c := k.Connect.GetCredentials(); c != nil {
-				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey()}
+				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey(),
+					KeyTrusted: r.trustKeys.Load()}
 				ops = append(ops, func() { h.PortalConnectWithCredentials(r.name, d, creds) })
 				continue
 			}
