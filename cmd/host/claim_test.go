@@ -1,7 +1,12 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // The host is the only authority on who is logged in: these tests run a
@@ -302,4 +308,58 @@ func TestBotClaimOnlyFromItsPlugin(t *testing.T) {
 			t.Errorf("session %d logged in after the reload: %+v", id, s)
 		}
 	}
+}
+
+// TestKeyLoginOnlyFromTrustedPlugin: an SSH public key is no secret, so a
+// plugin that knows an admin's registered key (and need not hold its
+// private half) claims a key login as the admin. From a plugin not marked
+// trust_key_logins the host refuses it: the session arrives logged out,
+// cannot run @ban, and the refused claim is logged. The same claim from a
+// plugin the operator marked trusted logs in, as the SSH plugin's does.
+func TestKeyLoginOnlyFromTrustedPlugin(t *testing.T) {
+	port, port2 := freePort(t), freePort(t)
+	bin := claimBinary(t)
+	h := startHostWith(t, hostOptions{extra: pluginBlock("claim", bin, port, "") +
+		pluginBlock("trusted", bin, port2, "    trust_key_logins: true\n")})
+	dumpPluginLog(t, h, "claim")
+	dumpPluginLog(t, h, "trusted")
+	h.waitPlugin("claim", func(p pluginStatus) bool { return p.State == "running" })
+	h.waitPlugin("trusted", func(p pluginStatus) bool { return p.State == "running" })
+	createAccountID(t, h, "Boss", "bosspass1", true)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "boss.pub")
+	if err := os.WriteFile(keyFile, gossh.MarshalAuthorizedKey(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runPortico(t, h, "", "account", "add-key", "Boss", keyFile)
+	first := "key Boss " + base64.StdEncoding.EncodeToString(key.Marshal())
+
+	thief := dialClaim(t, fmt.Sprintf("127.0.0.1:%d", port), first)
+	thief.expect("Welcome to TestGame")
+	got := whoami(t, thief)
+	if got.loggedIn {
+		t.Errorf("the untrusted plugin's key login is logged in: %+v", got)
+	}
+	if s := sessionByID(t, h, got.sessid); s.LoggedIn || s.Account != "" {
+		t.Errorf("session %d as the host sees it: logged in %v as %q; want logged out", got.sessid, s.LoggedIn, s.Account)
+	}
+	mark := thief.mark()
+	thief.send("@ban")
+	if ans := expectOneOf(t, thief, mark, notAvailable, "No bans.", "Bans:"); ans != notAvailable {
+		t.Errorf("the untrusted key login ran @ban as an admin: %q", ans)
+	}
+	waitLog(t, h, fmt.Sprintf(`msg="refused login claim" plugin=claim sessid=%d name=Boss`, got.sessid))
+
+	boss := dialClaim(t, fmt.Sprintf("127.0.0.1:%d", port2), first)
+	boss.expect("You become Boss.")
+	boss.send("@ban")
+	boss.expect("No bans.")
+	h.waitFor("only Boss online", func(st hostStatus) bool { return st.AccountsOnline == 1 && st.Sessions == 2 })
 }

@@ -54,6 +54,7 @@ func sshBlock(port int) string {
 	return fmt.Sprintf(`  ssh:
     enabled: true
     path: %s
+    trust_key_logins: true
     config:
       listen: "127.0.0.1:%d"
       exec_timeout: 20s

@@ -109,6 +109,12 @@ type Plugin struct {
 	// SecureConfig). It is checked at launch only: a reattach is to a
 	// process already checked when it was launched.
 	SHA256 Digest `mapstructure:"sha256"`
+	// TrustKeyLogins lets the plugin log sessions in with an SSH public key
+	// alone. The host cannot see a key's proof of possession, only the
+	// public key: a plugin trusted here must have checked the client's
+	// signature itself (the SSH plugin does). Passwords are accepted from
+	// any plugin, because the host checks those itself. Default: false.
+	TrustKeyLogins bool `mapstructure:"trust_key_logins"`
 	// Config is the block handed to the plugin's Configure. Its keys are the
 	// plugin's business (viper lower-cases them).
 	Config map[string]any `mapstructure:"config"`

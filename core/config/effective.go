@@ -77,6 +77,9 @@ func (c *Config) WriteEffective(w io.Writer) error {
 				return err
 			}
 		}
+		if err := c.addValue(block, "trust_key_logins", prefix+"trust_key_logins", p.TrustKeyLogins); err != nil {
+			return err
+		}
 		cfg := &yaml.Node{Kind: yaml.MappingNode}
 		block.Content = append(block.Content, keyNode("config"), cfg)
 		keys := make([]string, 0, len(p.Config))

@@ -91,8 +91,8 @@ func sortProblems(ps Problems) {
 //
 // The environment: PORTICO_<KEY> for every host key, the key upper-cased
 // with dots as _ (PORTICO_SERVER_NAME); for plugin blocks
-// PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _SHA256 and _CONFIG_<KEY>, NAME
-// being the plugin's name upper-cased with - as _, and KEY one top-level key
+// PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS and
+// _CONFIG_<KEY>, NAME being the plugin's name upper-cased with - as _, and KEY one top-level key
 // of its config block (lower-cased to find it). A _CONFIG_ value is read as
 // YAML, so lists and numbers work; the others are read as the key's type.
 // An empty variable counts as unset. A plugin may be given by the
@@ -328,8 +328,8 @@ const pluginsPrefix = EnvPrefix + "PLUGINS_"
 // pluginEnv reads the PORTICO_PLUGINS_* variables. A variable belongs to
 // the file's plugin whose NAME it starts with (the longest, when several
 // do); otherwise it names a plugin of its own, given by the environment
-// alone: NAME is what precedes _CONFIG_, or _ENABLED, _PATH or _SHA256 at
-// the end, lower-cased.
+// alone: NAME is what precedes _CONFIG_, or _ENABLED, _PATH, _SHA256 or
+// _TRUST_KEY_LOGINS at the end, lower-cased.
 func (l *loader) pluginEnv() []override {
 	byEnv := map[string]string{}
 	for _, name := range l.filePlugins {
@@ -370,7 +370,7 @@ func (l *loader) pluginEnv() []override {
 			n, f, ok := splitPluginVar(rest)
 			if !ok {
 				l.problems = append(l.problems, Problem{Where: "$" + name,
-					Msg: "want " + pluginsPrefix + "<NAME>_ENABLED, _PATH, _SHA256 or _CONFIG_<KEY>"})
+					Msg: "want " + pluginsPrefix + "<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS or _CONFIG_<KEY>"})
 				continue
 			}
 			plugin, field = strings.ToLower(n), f
@@ -400,7 +400,7 @@ func (l *loader) pluginEnv() []override {
 // a plugin block's key.
 func pluginField(f string) bool {
 	switch f {
-	case "ENABLED", "PATH", "SHA256":
+	case "ENABLED", "PATH", "SHA256", "TRUST_KEY_LOGINS":
 		return true
 	}
 	k, ok := strings.CutPrefix(f, "CONFIG_")
@@ -413,7 +413,7 @@ func splitPluginVar(rest string) (name, field string, ok bool) {
 	if i := strings.Index(rest, "_CONFIG_"); i > 0 && i+len("_CONFIG_") < len(rest) {
 		return rest[:i], rest[i+1:], true
 	}
-	for _, f := range []string{"ENABLED", "PATH", "SHA256"} {
+	for _, f := range []string{"ENABLED", "PATH", "SHA256", "TRUST_KEY_LOGINS"} {
 		if n, ok := strings.CutSuffix(rest, "_"+f); ok && n != "" {
 			return n, f, true
 		}
@@ -543,7 +543,7 @@ func suggest(word string, options []string, quote string) string {
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %s?)", q(best, quote))
 	}
-	if n := len(options); n > 0 && n <= 4 {
+	if n := len(options); n > 0 && n <= 5 {
 		qs := make([]string, n)
 		for i, o := range options {
 			qs[i] = quote + o

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -213,6 +214,10 @@ func (m *Manager) Apply(next *config.Config) {
 	}
 	for name, r := range current {
 		p, ok := want[name]
+		if ok {
+			// Not part of sameSpec: it changes nothing in the process.
+			r.trustKeys.Store(p.TrustKeyLogins)
+		}
 		switch {
 		case !ok:
 			if r.status().State == StateStopped {
@@ -264,6 +269,7 @@ func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) erro
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
 		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{})}
+	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
 	}
@@ -438,6 +444,12 @@ type runner struct {
 	// reattach, when set, is the record of a running plugin process to
 	// reattach to instead of launching one.
 	reattach *record
+	// grants are the blocks of session ids granted to the current run of
+	// the plugin (and those before it, when reattached).
+	grants []store.SessidRange
+	// trustKeys is the plugin's trust_key_logins: whether its key logins
+	// count. A live config change updates it without a relaunch.
+	trustKeys atomic.Bool
 	// version is the contract version of the current run: negotiated at
 	// launch, or the record's on a reattach.
 	version int
@@ -791,9 +803,9 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if rc := client.ReattachConfig(); rc != nil {
 		pid, addr = rc.Pid, rc.Addr
 	}
-	start, err := r.m.store.ReserveSessids(ctx, sessidBlock)
+	start, err := r.grantFirstBlock(ctx, rec == nil)
 	if err != nil {
-		return fmt.Errorf("plugins: %s: reserve session ids: %w", r.name, err)
+		return err
 	}
 	cfgJSON, err := json.Marshal(r.spec.Config)
 	if err != nil {
@@ -925,12 +937,59 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 			r.log.Warn("bad session from plugin", "err", err)
 			continue
 		}
+		if !r.grantedSessid(d.Sessid, "sessions list") {
+			continue
+		}
 		all = append(all, d)
 	}
 	h := r.m.handler
 	h.Do(func() { h.PortalSessionsSync(r.name, all) })
 	r.log.Info("sessions restored", "count", len(all))
 	return nil
+}
+
+// grantFirstBlock grants a run of the plugin its first block of session
+// ids, and loads the blocks its sessions may use. A fresh process's earlier
+// grants went with its sessions; a reattached one keeps them, for the
+// sessions it still has.
+func (r *runner) grantFirstBlock(ctx context.Context, fresh bool) (uint64, error) {
+	start, err := r.m.store.GrantSessids(ctx, r.name, sessidBlock, fresh)
+	if err != nil {
+		return 0, fmt.Errorf("plugins: %s: reserve session ids: %w", r.name, err)
+	}
+	grants := []store.SessidRange{{Start: start, Count: sessidBlock}}
+	if !fresh {
+		if grants, err = r.m.store.SessidGrants(ctx, r.name); err != nil {
+			return 0, fmt.Errorf("plugins: %s: %w", r.name, err)
+		}
+	}
+	r.mu.Lock()
+	r.grants = grants
+	r.mu.Unlock()
+	return start, nil
+}
+
+// MsgForeignSessid ends, on its plugin, a session whose id the host did not
+// grant to that plugin.
+const MsgForeignSessid = "This session's id was not given to this service; it cannot be used."
+
+// grantedSessid reports whether session id sessid was granted to the
+// plugin. Ids come in sequential blocks, so any plugin could guess the ids
+// another will use next, or list another's at a reattach: a session with an
+// id not granted to it is refused, logged, and ended on the plugin.
+func (r *runner) grantedSessid(sessid uint64, what string) (ok bool) {
+	r.mu.Lock()
+	for _, g := range r.grants {
+		if g.Contains(sessid) {
+			r.mu.Unlock()
+			return true
+		}
+	}
+	r.mu.Unlock()
+	r.log.Warn("refused session id", "sessid", sessid, "in", what, "reason", "not granted to this plugin")
+	r.send(&portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{
+		Sessid: sessid, Reason: MsgForeignSessid}}})
+	return false
 }
 
 // beginDetach asks the plugin to stop sending (the reload's first step).
@@ -976,8 +1035,12 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 				r.log.Warn("bad connect", "err", err)
 				continue
 			}
+			if !r.grantedSessid(d.Sessid, "connect") {
+				continue
+			}
 			if c := k.Connect.GetCredentials(); c != nil {
-				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey()}
+				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey(),
+					KeyTrusted: r.trustKeys.Load()}
 				ops = append(ops, func() { h.PortalConnectWithCredentials(r.name, d, creds) })
 				continue
 			}
@@ -1002,11 +1065,16 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			id, reason := k.Disconnected.GetSessid(), k.Disconnected.GetReason()
 			ops = append(ops, func() { h.PortalDisconnect(r.name, id, reason) })
 		case *portalpb.Event_NeedSessids:
-			start, err := r.m.store.ReserveSessids(ctx, sessidBlock)
+			start, err := r.m.store.GrantSessids(ctx, r.name, sessidBlock, false)
 			if err != nil {
 				r.log.Error("reserve session ids", "err", err)
 				continue
 			}
+			// Recorded before the plugin hears of the block, so that its
+			// Connects with the new ids find it.
+			r.mu.Lock()
+			r.grants = append(r.grants, store.SessidRange{Start: start, Count: sessidBlock})
+			r.mu.Unlock()
 			r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
 				Start: start, Count: sessidBlock}}})
 		case *portalpb.Event_Detached:

@@ -437,6 +437,11 @@ type Credentials struct {
 	Name      string
 	Password  string
 	PublicKey []byte
+	// KeyTrusted is set when the plugin is one the operator trusts to have
+	// checked that the client holds PublicKey (plugins.<name>.
+	// trust_key_logins). The host sees only the public key, which is no
+	// secret: from any other plugin a key proves nothing and is refused.
+	KeyTrusted bool
 }
 
 // PortalConnectWithCredentials creates a session for a connection that
@@ -452,6 +457,12 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 	s.LoggedIn, s.UID, s.UName, s.PUID = false, 0, "", 0
 	s.AtSync()
 	name := strings.TrimSpace(c.Name)
+	if len(c.PublicKey) > 0 && !c.KeyTrusted {
+		h.log.Warn("refused login claim", "plugin", plugin, "sessid", s.Sessid, "name", name,
+			"reason", fmt.Sprintf("a key login from a plugin not trusted with them (plugins.%s.trust_key_logins)", plugin))
+		h.runLookAtLoginStart(s)
+		return
+	}
 	check := func() {
 		if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
 			h.log.Warn("login throttled", "name", name, "address", s.Address)

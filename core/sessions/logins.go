@@ -142,6 +142,21 @@ type loginOp struct {
 // queueLogin hands a change to the writer. It runs on the loop, which
 // fixes the order of the changes.
 func (h *ServerSessionHandler) queueLogin(c store.SessionLoginChange, then func(err error)) {
+	// A change that cannot be saved fails alone, here, never the batch it
+	// would have joined (every login in it would end its session).
+	if err := c.Validate(); err != nil {
+		h.log.Error("cannot save session login", "change", c.String(), "err", err)
+		if then != nil {
+			// Posted, not called: the caller is still in the middle of
+			// its work on the loop, and then runs after it as for a save.
+			h.inflight.add()
+			go func() {
+				defer h.inflight.done()
+				h.jobs <- func() { then(err) }
+			}()
+		}
+		return
+	}
 	w := &h.logins
 	w.mu.Lock()
 	w.queue = append(w.queue, loginOp{change: c, then: then})
@@ -170,24 +185,38 @@ func (h *ServerSessionHandler) writeLogins() {
 		}
 		w.mu.Unlock()
 		changes := make([]store.SessionLoginChange, len(batch))
-		var thens []func(error)
 		for i, op := range batch {
 			changes[i] = op.change
-			if op.then != nil {
-				thens = append(thens, op.then)
-			}
 		}
+		var invalid []error
 		err := errNoStore
 		if h.store != nil {
-			err = h.store.ApplySessionLogins(context.Background(), changes...)
+			// Each change gets its own result: one the store finds invalid
+			// fails alone (queueLogin already refuses those it can see).
+			invalid, err = h.store.ApplyEachSessionLogin(context.Background(), changes...)
 		}
 		if err != nil {
 			h.log.Error("cannot save session logins", "changes", len(changes), "first", changes[0].String(), "err", err)
 		}
-		if len(thens) > 0 {
+		type result struct {
+			then func(error)
+			err  error
+		}
+		var results []result
+		for i, op := range batch {
+			e := err
+			if invalid != nil && invalid[i] != nil {
+				e = invalid[i]
+				h.log.Error("cannot save session login", "change", changes[i].String(), "err", e)
+			}
+			if op.then != nil {
+				results = append(results, result{op.then, e})
+			}
+		}
+		if len(results) > 0 {
 			h.jobs <- func() {
-				for _, f := range thens {
-					f(err)
+				for _, r := range results {
+					r.then(r.err)
 				}
 			}
 		}

@@ -2,8 +2,10 @@ package sessions
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -483,4 +485,82 @@ func TestLoginNotSavedEndsSession(t *testing.T) {
 	if !strings.Contains(y.log.String(), "login not saved") {
 		t.Errorf("the failure was not logged:\n%s", y.log.String())
 	}
+}
+
+// TestBadLoginChangeFailsAlone: the writer saves a burst of logins in one
+// batch; a change that cannot be saved (here a session id past what the
+// store can hold, which a plugin chose) fails only its own login, and the
+// other login of the same burst is saved. The writer is held on the
+// database's write lock so that both changes are queued into one batch.
+func TestBadLoginChangeFailsAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portico.db")
+	st, err := store.Open(path, store.Options{Argon2: store.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	x := newHarnessOn(t, st)
+	x.start()
+	acc := x.account("Alice")
+
+	// Another connection takes the write lock: the writer's next
+	// transaction waits for it (the store's busy timeout is 5 s).
+	lock, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	conn, err := lock.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	x.call(func() { x.h.queueLogin(store.DeleteSessionLogin(99), nil) })
+	// The writer took that change and waits for the lock.
+	deadline := time.Now().Add(waitLimit)
+	for {
+		x.h.logins.mu.Lock()
+		taken := len(x.h.logins.queue) == 0
+		x.h.logins.mu.Unlock()
+		if taken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never took the first change")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	results := make(chan [2]error, 1)
+	var bad, good error
+	n := 0
+	x.call(func() {
+		done := func() {
+			if n++; n == 2 {
+				results <- [2]error{bad, good}
+			}
+		}
+		x.h.queueLogin(store.SaveSessionLogin(store.SessionLogin{Sessid: 1 << 63, Plugin: "evil", UID: acc.ID}),
+			func(err error) { bad = err; done() })
+		x.h.queueLogin(store.SaveSessionLogin(store.SessionLogin{Sessid: 7, Plugin: "telnet", UID: acc.ID}),
+			func(err error) { good = err; done() })
+	})
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	var got [2]error
+	select {
+	case got = <-results:
+	case <-time.After(waitLimit):
+		t.Fatal("the logins were never answered")
+	}
+	if got[0] == nil {
+		t.Error("the bad change was saved")
+	}
+	if got[1] != nil {
+		t.Errorf("the good login failed with the bad one: %v", got[1])
+	}
+	x.wantLogins("telnet", store.SessionLogin{Sessid: 7, Plugin: "telnet", UID: acc.ID})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -63,13 +64,38 @@ func (c SessionLoginChange) String() string {
 // none is made. One transaction for many changes is what lets the host
 // save a burst of logins with one disk flush.
 func (s *Store) ApplySessionLogins(ctx context.Context, changes ...SessionLoginChange) error {
-	if len(changes) == 0 {
-		return nil
-	}
 	for _, c := range changes {
-		if err := c.validate(); err != nil {
+		if err := c.Validate(); err != nil {
 			return fmt.Errorf("store: session logins: %w", err)
 		}
+	}
+	return s.applySessionLogins(ctx, changes, nil)
+}
+
+// ApplyEachSessionLogin makes changes as ApplySessionLogins does, but an
+// invalid change does not fail the others: it is skipped, and its own
+// error is in invalid (nil for the changes applied, nil itself when all
+// are valid). err is the transaction's: when it is not nil, none of the
+// valid changes was made. The host saves a burst of many sessions' logins
+// at once, and one bad one must not fail the rest.
+func (s *Store) ApplyEachSessionLogin(ctx context.Context, changes ...SessionLoginChange) (invalid []error, err error) {
+	var skip []bool
+	for i, c := range changes {
+		if verr := c.Validate(); verr != nil {
+			if invalid == nil {
+				invalid, skip = make([]error, len(changes)), make([]bool, len(changes))
+			}
+			invalid[i], skip[i] = fmt.Errorf("store: session logins: %w", verr), true
+		}
+	}
+	return invalid, s.applySessionLogins(ctx, changes, skip)
+}
+
+// applySessionLogins applies the changes not marked in skip (nil: all), in
+// one transaction.
+func (s *Store) applySessionLogins(ctx context.Context, changes []SessionLoginChange, skip []bool) error {
+	if len(changes) == 0 || skip != nil && !slices.Contains(skip, false) {
+		return nil
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -80,7 +106,10 @@ func (s *Store) ApplySessionLogins(ctx context.Context, changes ...SessionLoginC
 	// Saves and session deletes are prepared once per batch: a burst of
 	// logins (or a reattach's clean-up) is thousands of them.
 	var save, del *sql.Stmt
-	for _, c := range changes {
+	for i, c := range changes {
+		if skip != nil && skip[i] {
+			continue
+		}
 		l := c.login
 		switch {
 		case !c.delete:
@@ -115,7 +144,9 @@ func (s *Store) ApplySessionLogins(ctx context.Context, changes ...SessionLoginC
 	return nil
 }
 
-func (c SessionLoginChange) validate() error {
+// Validate reports why c cannot be applied (a save without a session, a
+// plugin or an account; a delete naming nothing), or nil.
+func (c SessionLoginChange) Validate() error {
 	l := c.login
 	if l.Sessid > math.MaxInt64 {
 		return fmt.Errorf("session id %d out of range", l.Sessid)

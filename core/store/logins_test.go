@@ -110,6 +110,36 @@ func TestSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T) {
 	}
 }
 
+// TestApplyEachSessionLogin: an invalid change fails alone, with its own
+// error; the valid changes of the same call are applied.
+func TestApplyEachSessionLogin(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := openTemp(t)
+	changes := []store.SessionLoginChange{
+		store.SaveSessionLogin(store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: 1}),
+		store.SaveSessionLogin(store.SessionLogin{Sessid: 2, Plugin: "telnet"}),               // no account
+		store.SaveSessionLogin(store.SessionLogin{Sessid: 1 << 63, Plugin: "telnet", UID: 1}), // out of range
+		store.SaveSessionLogin(store.SessionLogin{Sessid: 3, Plugin: "telnet", UID: 2, PUID: 5}),
+		store.DeletePluginLogins(""),
+	}
+	invalid, err := s.ApplyEachSessionLogin(ctx, changes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true, true, false, true} {
+		if got := invalid[i] != nil; got != want {
+			t.Errorf("change %d (%s): invalid %v, want %v (%v)", i, changes[i], got, want, invalid[i])
+		}
+	}
+	got := logins(t, s, "telnet")
+	if len(got) != 2 || got[1].UID != 1 || got[3].PUID != 5 {
+		t.Fatalf("saved %v, want sessions 1 and 3", got)
+	}
+	if invalid, err := s.ApplyEachSessionLogin(ctx, store.DeleteSessionLogin(1)); err != nil || invalid != nil {
+		t.Fatalf("a valid change: invalid %v, err %v", invalid, err)
+	}
+}
+
 // TestSessionLoginsSurviveReopen: what was saved is there after the store
 // is closed and opened again (a host killed and started again).
 func TestSessionLoginsSurviveReopen(t *testing.T) {

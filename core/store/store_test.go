@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -686,5 +687,53 @@ func TestDefaultParams(t *testing.T) {
 	}
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Errorf("default hash %q does not carry m=19456,t=2,p=1", h)
+	}
+}
+
+// TestSessidGrants: a block granted to a plugin is recorded with it in the
+// same transaction; a plugin's grants are its own, kept across Close and
+// Open, and replaced when it is launched afresh.
+func TestSessidGrants(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portico.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := s.GrantSessids(ctx, "a", 100, true)
+	b1, _ := s.GrantSessids(ctx, "b", 100, true)
+	a2, err := s.GrantSessids(ctx, "a", 100, false)
+	if err != nil || a1 != 1 || b1 != 101 || a2 != 201 {
+		t.Fatalf("grants a %d, b %d, a %d (%v); want 1, 101, 201", a1, b1, a2, err)
+	}
+	if _, err := s.GrantSessids(ctx, "", 1, false); err == nil {
+		t.Error("a grant to no plugin succeeded")
+	}
+	s.Close()
+	if s, err = store.Open(path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.SessidGrants(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []store.SessidRange{{1, 100}, {201, 100}}; !slices.Equal(got, want) {
+		t.Fatalf("grants of a = %v, want %v", got, want)
+	}
+	if _, err := s.GrantSessids(ctx, "a", 100, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.SessidGrants(ctx, "a")
+	if want := []store.SessidRange{{301, 100}}; !slices.Equal(got, want) {
+		t.Fatalf("grants of a launched afresh = %v, want %v", got, want)
+	}
+	got, _ = s.SessidGrants(ctx, "b")
+	if want := []store.SessidRange{{101, 100}}; !slices.Equal(got, want) {
+		t.Fatalf("grants of b = %v, want %v", got, want)
+	}
+	r := store.SessidRange{Start: 111, Count: 100}
+	if !r.Contains(111) || !r.Contains(210) || r.Contains(110) || r.Contains(211) {
+		t.Error("SessidRange.Contains is wrong at its ends")
 	}
 }

@@ -6,7 +6,10 @@
 //
 // The first line a client sends decides how its session is announced:
 // "as UID PUID" announces it already logged in as account UID with
-// character PUID; any other line ("guest") announces it as usual. After
+// character PUID; "key NAME KEY" announces it with credentials: account
+// NAME and the public key KEY (base64 of its SSH wire form, as in
+// authorized_keys), which the plugin says the client proved it holds
+// though it never asked; any other line ("guest") announces it as usual. After
 // that, these lines are the plugin's own and never reach the host:
 //
 //	whoami          the session's id and login as the plugin holds them
@@ -25,6 +28,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -215,6 +219,12 @@ func (p *plugin) serve(ctx context.Context, nc net.Conn) {
 				first = false
 				if uid, puid, ok := twoInts(line, "as"); ok {
 					c.makeClaim(sess, &login{uid: uid, puid: puid, uname: "claimed"})
+				}
+				if f := strings.Fields(line); len(f) == 3 && f[0] == "key" {
+					if key, err := base64.StdEncoding.DecodeString(f[2]); err == nil {
+						sess.ConnectWithCredentials(sdk.Credentials{Name: f[1], PublicKey: key})
+						return
+					}
 				}
 				sess.Connect()
 				return
