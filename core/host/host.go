@@ -279,11 +279,12 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 	var tDetached, tSynced time.Time
 	err := h.manager.Detach(dctx, func() {
 		// Everything the plugins sent is on the loop now; let it run, let
-		// password checks in flight finish, then push every session's
-		// data so the plugins hold the truth across the gap.
+		// the password checks already running finish (queued ones are
+		// dropped, their players told to try again), then push every
+		// session's data so the plugins hold the truth across the gap.
 		tDetached = time.Now()
 		_ = h.handler.Call(bg, func() {})
-		h.handler.WaitAsync()
+		h.handler.StopAsync()
 		_ = h.handler.Call(bg, func() { h.handler.AllSessionsPortalSync(sessions.ReloadSyncFields...) })
 		tSynced = time.Now()
 	})

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/protobuf/proto"
@@ -102,10 +103,13 @@ type ServerSessionHandler struct {
 	// posting to the loop.
 	stopping chan struct{}
 	// The hashing pool (Async): asyncRunning operations run, at most
-	// hashWorkers; asyncQueue waits for a worker, at most hashQueueMax.
-	// Both are the loop's.
+	// hashWorkers; asyncQueue waits for a worker, at most hashQueueMax,
+	// at most hashQueuePerAddress of them from one client network.
+	// asyncStopped is set by a reload or a stop (StopAsync): the queue is
+	// dropped and nothing more is taken. All are the loop's.
 	asyncRunning int
-	asyncQueue   []asyncJob
+	asyncQueue   hashQueue
+	asyncStopped bool
 	// afterFunc is time.AfterFunc; tests replace it to run delays at once.
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
@@ -123,24 +127,41 @@ type ServerSessionHandler struct {
 // waiting session; its bound is about the wait: 1,024 jobs at the
 // default cost are 15–25 s here, long enough for a burst of a thousand
 // players logging in at once (they are told to wait), short enough that
-// nobody waits for minutes.
+// nobody waits for minutes. The queue is fair between addresses (see
+// hashQueue): one client network (sdk.ClientNetwork) may have at most
+// hashQueuePerAddress jobs waiting, so that a few addresses, each with
+// its connections_per_ip connections, cannot fill it and keep everyone
+// else's logins out; the networks waiting are served in turn. (With
+// connections_per_ip 0 the operator counts nothing per address, and
+// neither does this cap.) Two is
+// enough for people sharing one address (a household, a NAT) who log in
+// at the same moment: only jobs that must wait count, and a refused one
+// is told to try again.
 const (
-	hashWorkers  = 2
-	hashQueueMax = 1024
+	hashWorkers         = 2
+	hashQueueMax        = 1024
+	hashQueuePerAddress = 2
 )
 
 // Messages of the hashing pool.
 const (
 	// MsgHashQueued tells a session that its password waits for a worker.
 	MsgHashQueued = "Please wait a moment: other logins are being checked first."
-	// MsgServerBusy tells a session that the queue is full.
+	// MsgServerBusy tells a session that the queue is full, or holds its
+	// address's share.
 	MsgServerBusy = "The server is busy; please try again in a moment."
+	// MsgServerRestarting tells a session that its password was not
+	// checked because the server is reloading or stopping.
+	MsgServerRestarting = "The server is restarting; please try again in a moment."
 )
 
 // asyncJob is one operation waiting in the hashing pool's queue.
 type asyncJob struct {
 	s    *ServerSession
 	work func() (then func())
+	// network is s's client network (sdk.ClientNetwork), "" when its
+	// address is no IP.
+	network string
 }
 
 // Options build a handler.
@@ -242,6 +263,7 @@ func (h *ServerSessionHandler) stop() {
 			s.delayStop = nil
 		}
 	}
+	h.stopAsync()
 	h.drainAsync()
 	if h.throttleSaving != nil {
 		h.throttleSaveDone(<-h.throttleSaved)
@@ -296,26 +318,44 @@ func (h *ServerSessionHandler) Call(ctx context.Context, f func()) error {
 // Async runs work off the loop for session s (a password hash or check)
 // in the hashing pool, holding s's further input until then runs on the
 // loop; then may be nil. Work that must wait for a worker is queued and
-// s is told (MsgHashQueued); when the queue is full s is told
-// MsgServerBusy, work never runs and Async reports false. It runs on the
-// loop.
+// s is told (MsgHashQueued); when the queue is full, or s's client
+// network already has hashQueuePerAddress jobs waiting, s is told
+// MsgServerBusy (the share applies while limits.connections_per_ip is
+// set), work never runs and Async reports false; so it does,
+// with MsgServerRestarting, once the pool is stopped for a reload or a
+// stop. A queued job dropped by the reload never runs either (see
+// StopAsync). It runs on the loop.
 func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())) bool {
-	j := asyncJob{s: s, work: work}
+	j := asyncJob{s: s, work: work, network: sdk.ClientNetwork(s.Address)}
 	switch {
+	case h.asyncStopped:
+		h.log.Info("hashing pool stopped for a restart; request refused", "sessid", s.Sessid, "address", s.Address)
+		s.Msg(MsgServerRestarting)
+		return false
 	case h.asyncRunning < hashWorkers:
 		s.busy++
 		h.inflight.add()
 		h.startAsync(j)
-	case len(h.asyncQueue) < hashQueueMax:
-		s.busy++
-		h.inflight.add()
-		h.asyncQueue = append(h.asyncQueue, j)
-		s.Msg(MsgHashQueued)
-	default:
+	case h.asyncQueue.len() >= hashQueueMax:
 		h.log.Warn("hashing queue full; request refused", "sessid", s.Sessid, "address", s.Address,
-			"queued", len(h.asyncQueue))
+			"queued", h.asyncQueue.len())
 		s.Msg(MsgServerBusy)
 		return false
+	case j.network != "" && h.settings.Limits.ConnectionsPerIP > 0 &&
+		h.asyncQueue.waitingFrom(j.network) >= hashQueuePerAddress:
+		// An address that is no IP (j.network "") is not one client's,
+		// nor is any address where the operator counts no connections
+		// per address (connections_per_ip 0: say, every player comes
+		// through one proxy): only the queue's own bound applies then.
+		h.log.Warn("hashing queue: the address has its share waiting; request refused", "sessid", s.Sessid,
+			"address", s.Address, "network", j.network, "queued", h.asyncQueue.len())
+		s.Msg(MsgServerBusy)
+		return false
+	default:
+		s.busy++
+		h.inflight.add()
+		h.asyncQueue.push(j)
+		s.Msg(MsgHashQueued)
 	}
 	return true
 }
@@ -338,21 +378,54 @@ func (h *ServerSessionHandler) startAsync(j asyncJob) {
 	}()
 }
 
-// startQueued gives free workers to queued jobs, oldest first; the jobs
-// of sessions gone meanwhile are dropped unrun.
+// startQueued gives free workers to queued jobs, the client networks
+// waiting in turn and each one's oldest job first; the jobs of sessions
+// gone meanwhile are dropped unrun.
 func (h *ServerSessionHandler) startQueued() {
-	for h.asyncRunning < hashWorkers && len(h.asyncQueue) > 0 {
-		j := h.asyncQueue[0]
-		h.asyncQueue[0] = asyncJob{}
-		h.asyncQueue = h.asyncQueue[1:]
+	for h.asyncRunning < hashWorkers {
+		j, ok := h.asyncQueue.pop()
+		if !ok {
+			return
+		}
 		if h.sessions[j.s.Sessid] != j.s {
 			h.inflight.done()
 			continue
 		}
 		h.startAsync(j)
 	}
-	if len(h.asyncQueue) == 0 {
-		h.asyncQueue = nil // let the backing array go
+}
+
+// stopAsync stops the hashing pool for a reload or a stop: from now on
+// Async refuses, and the jobs still queued are dropped unrun. Each of
+// their sessions is told MsgServerRestarting and let go: its held input
+// runs (a password it sends again is refused the same way), and one that
+// never had its connection screen (an SSH login with a password) gets it
+// now, as when Async refuses it. A session is not kept waiting across the
+// reload: the next image does not know what was queued. It runs on the
+// loop; a second call does nothing.
+func (h *ServerSessionHandler) stopAsync() {
+	if h.asyncStopped {
+		return
+	}
+	h.asyncStopped = true
+	dropped := h.asyncQueue.takeAll()
+	told := 0
+	for _, j := range dropped {
+		h.inflight.done()
+		s := j.s
+		if h.sessions[s.Sessid] != s {
+			continue
+		}
+		told++
+		s.Msg(MsgServerRestarting)
+		if !s.LoggedIn && !s.greeted {
+			h.runLookAtLoginStart(s)
+		}
+		h.release(s)
+	}
+	if len(dropped) > 0 {
+		h.log.Info("hashing queue dropped for the restart", "dropped", len(dropped), "told", told,
+			"running", h.asyncRunning)
 	}
 }
 
@@ -1177,6 +1250,20 @@ func (h *ServerSessionHandler) SetLoginHook(f func(s *ServerSession)) { h.loginH
 
 // SetPortals sets how the handler reaches the plugins.
 func (h *ServerSessionHandler) SetPortals(p Portals) { h.portals = p }
+
+// StopAsync is what a reload does before it hands the plugins over: it
+// stops the hashing pool (stopAsync: queued jobs are dropped and their
+// sessions told to try again, nothing more is taken), then waits as
+// WaitAsync does, which is now for the jobs already running (at most
+// hashWorkers, one hash each) and the login writes they start. A full
+// queue would otherwise hold the reload, every plugin paused, for the
+// 15–25 s it takes to hash. The loop must be running.
+func (h *ServerSessionHandler) StopAsync() {
+	if err := h.Call(context.Background(), h.stopAsync); err != nil {
+		return
+	}
+	h.WaitAsync()
+}
 
 // WaitAsync waits until no async operation is in flight (the hashing
 // pool's jobs, running or queued, and login writes) and every continuation

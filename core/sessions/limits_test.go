@@ -344,12 +344,15 @@ func TestHashPool(t *testing.T) {
 	const total = hashWorkers + hashQueueMax
 	var refused bool
 	x.call(func() {
+		// One address each: the share of one address is another test's
+		// (TestHashQueueFairBetweenAddresses).
 		for i := range total {
-			if !x.h.Async(x.connect("telnet", uint64(1+i)), work) {
+			s := x.connectFrom(uint64(1+i), fmt.Sprintf("10.0.%d.%d:4000", i/250, i%250+1))
+			if !x.h.Async(s, work) {
 				t.Errorf("job %d refused", i+1)
 			}
 		}
-		refused = !x.h.Async(x.connect("telnet", 5000), work)
+		refused = !x.h.Async(x.connectFrom(5000, "10.1.0.1:4000"), work)
 		x.h.DataIn("telnet", 5000, []contract.Message{echoMsg("not held")})
 	})
 	if !refused {
