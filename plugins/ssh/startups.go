@@ -38,6 +38,14 @@ func newStartups(limit int) *startups {
 	return &startups{limit: limit, byAddr: map[string]int{}, guards: map[*guard]struct{}{}}
 }
 
+// setLimit changes the per-address limit (a live edit of the host's
+// connections_per_ip) for connections admitted from now on.
+func (s *startups) setLimit(limit int) {
+	s.mu.Lock()
+	s.limit = limit
+	s.mu.Unlock()
+}
+
 // Reasons admit gives for refusing a connection.
 const (
 	refusedPerAddr  = "connections_per_ip connections from this address are logging in"

@@ -83,8 +83,8 @@ var (
 )
 
 func newClient(p *Plugin, key resumeKey) *client {
-	return &client{p: p, key: key, limiter: newRateLimiter(p.cfg.CommandRate),
-		queue: outQueue{max: p.cfg.OutputBuffer}}
+	return &client{p: p, key: key, limiter: newRateLimiter(p.settings().cfg.CommandRate),
+		queue: outQueue{max: p.settings().cfg.OutputBuffer}}
 }
 
 // LoggedIn is the host's login event: the first account the session
@@ -282,7 +282,7 @@ func (c *client) attach(s *socket, notice string, now time.Time) (old *socket, r
 		c.mu.Unlock()
 		return nil, attachEnded
 	}
-	if c.sock == nil && !c.lostAt.IsZero() && now.Sub(c.lostAt) > time.Duration(c.p.cfg.ResumeGrace) {
+	if c.sock == nil && !c.lostAt.IsZero() && now.Sub(c.lostAt) > time.Duration(c.p.settings().cfg.ResumeGrace) {
 		// The grace timer has not fired yet (a busy or suspended
 		// process): the clock decides, and the session ends now.
 		c.endLocked()
@@ -325,7 +325,7 @@ func (c *client) detach(s *socket, clean bool, reason string) {
 		return
 	}
 	c.sock = nil
-	grace := time.Duration(c.p.cfg.ResumeGrace)
+	grace := time.Duration(c.p.settings().cfg.ResumeGrace)
 	if clean || grace <= 0 || c.key.token == "" || !c.accountMatchesLocked() {
 		c.endLocked()
 		c.mu.Unlock()

@@ -21,10 +21,10 @@ func (p *Plugin) routes() http.Handler {
 			p.serveWS(w, r)
 			return
 		}
-		p.site.servePage(w, r)
+		p.settings().site.servePage(w, r)
 	})
 	mux.HandleFunc("GET /ws", p.serveWS)
-	mux.HandleFunc("GET /static/{name}", p.site.serveStatic)
+	mux.HandleFunc("GET /static/{name}", func(w http.ResponseWriter, r *http.Request) { p.settings().site.serveStatic(w, r) })
 	return mux
 }
 
@@ -48,7 +48,8 @@ func isUpgrade(r *http.Request) bool {
 func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	// Counted from before the handshake, so that a client that sees its
 	// handshake answered has been counted.
-	ip := addrHost(clientAddress(r, p.proxies))
+	set := p.settings()
+	ip := addrHost(clientAddress(r, set.proxies))
 	admitted := p.admitPending(ip)
 	release := sync.OnceFunc(func() {
 		if admitted {
@@ -57,16 +58,16 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	})
 	defer release()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   p.protos,
-		OriginPatterns: p.cfg.AllowedOrigins,
+		Subprotocols:   set.protos,
+		OriginPatterns: set.cfg.AllowedOrigins,
 	})
 	if err != nil {
 		// Accept has answered the request with the reason.
 		p.log.Info("websocket: handshake refused", "addr", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	ws.SetReadLimit(int64(p.maxMsg))
-	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), parseQuery(r.URL.RawQuery))
+	ws.SetReadLimit(int64(set.maxMsg))
+	s := newSocket(p.ctx, ws, clientAddress(r, set.proxies), parseQuery(r.URL.RawQuery))
 	if !p.track(s) {
 		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 		s.cancel()
@@ -116,7 +117,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("websocket: connected", "sessid", c.sess.ID(), "addr", s.addr, "format", s.format.Name(),
 		"resumed", resumed, "browser", s.q.browser, "cuid", s.q.cuid)
-	s.startPing(time.Duration(p.cfg.PingInterval), time.Duration(p.cfg.PingTimeout))
+	s.startPing(time.Duration(set.cfg.PingInterval), time.Duration(set.cfg.PingTimeout))
 	defer s.stopPing()
 	if notice != "" {
 		c.notice(notice)
@@ -134,7 +135,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 				reason = reasonClientClosed
 			case errors.Is(err, websocket.ErrMessageTooBig):
 				p.log.Info("websocket: message too big; connection closed", "sessid", c.sess.ID(),
-					"addr", s.addr, "limit", p.maxMsg)
+					"addr", s.addr, "limit", set.maxMsg)
 			}
 			p.log.Info("websocket: connection ended", "sessid", c.sess.ID(), "addr", s.addr, "code", int(code), "err", err)
 			c.detach(s, isClean(code), reason)

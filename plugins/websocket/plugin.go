@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -28,28 +29,22 @@ const shutdownWait = 3 * time.Second
 
 // Plugin is the websocket protocol plugin.
 type Plugin struct {
-	cfg    Config
 	portal *sdk.Portal
 	log    *slog.Logger
-	host   sdk.HostInfo
-	maxMsg int
-	// protos is what Accept negotiates: the configured subprotocols, and
-	// v1.evennia.com and portico.v1 last if they leave them out, so that a
-	// browser that offers one (ours offers portico.v1) is never refused:
-	// Chromium fails a handshake that answers an offer with no subprotocol.
-	protos  []string
-	proxies []netip.Prefix
-	site    *site
-	ln      net.Listener
-	srv     *http.Server
+	// set holds what Reconfigure changes while connections read it.
+	set atomic.Pointer[settings]
+	// tlsCfg serves HTTPS/WSS when tls_cert and tls_key are given.
+	tlsCfg *tls.Config
+	srv    *http.Server
 	// ctx lives until Shutdown; every connection's context derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	// wg counts connection handlers. Each is added under mu while closed
 	// is false, so that no Add can follow Shutdown's Wait.
 	wg sync.WaitGroup
-	// serveDone is closed when the HTTP server's Serve returns.
-	serveDone chan struct{}
+	// serving counts the HTTP server's Serve calls (one per listener: a new
+	// listen address is served beside the old one until that is closed).
+	serving sync.WaitGroup
 	// connectionEnded, set by tests, is called once a connection's end has
 	// been handled (its session detached or ended).
 	connectionEnded func(code websocket.StatusCode)
@@ -66,6 +61,8 @@ type Plugin struct {
 	firstWait time.Duration
 
 	mu sync.Mutex
+	// ln is the listener new clients come in on.
+	ln net.Listener
 	// clients holds the resumable sessions by resume key.
 	clients map[resumeKey]*client
 	// pending counts, by client address, the portico.v1 connections
@@ -75,41 +72,95 @@ type Plugin struct {
 	closed  bool
 }
 
-var _ sdk.Plugin = (*Plugin)(nil)
+// settings are the config block and the host's facts as connections use
+// them, replaced whole by Reconfigure.
+type settings struct {
+	cfg  Config
+	host sdk.HostInfo
+	// maxMsg is the largest message a client may send (messageLimit).
+	maxMsg int
+	// protos is what Accept negotiates: the configured subprotocols, and
+	// v1.evennia.com and portico.v1 last if they leave them out, so that a
+	// browser that offers one (ours offers portico.v1) is never refused:
+	// Chromium fails a handshake that answers an offer with no subprotocol.
+	protos  []string
+	proxies []netip.Prefix
+	// site is the page, rendered for the host's facts.
+	site *site
+}
+
+// settings returns what connections go by now.
+func (p *Plugin) settings() *settings { return p.set.Load() }
+
+var (
+	_ sdk.Plugin       = (*Plugin)(nil)
+	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.Reconfigurer = (*Plugin)(nil)
+)
+
+// load decodes and checks the block (every problem, each naming its key)
+// and derives the settings for the host's facts.
+func load(cfg sdk.Config) (*settings, error) {
+	c := defaultConfig()
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
+	st, err := newSite(cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &settings{cfg: c, host: cfg.Host, maxMsg: c.messageLimit(cfg.Host.MaxInputLength),
+		protos: acceptedSubprotocols(c.Subprotocols), proxies: proxies, site: st}, nil
+}
+
+// loadTLS loads the configured certificate pair, if any.
+func loadTLS(c Config, dataDir string) (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(resolve(dataDir, c.TLSCert), resolve(dataDir, c.TLSKey))
+	if err != nil {
+		return nil, sdk.KeyError("tls_cert", "%v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Validate checks the block as Configure would, that the certificate pair
+// loads and that the address is free (bar the one this plugin already
+// listens on), without listening.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	set, err := load(cfg)
+	if err != nil {
+		return err
+	}
+	_, tlsErr := loadTLS(set.cfg, cfg.Host.DataDir)
+	return errors.Join(tlsErr, cfg.CheckListen("listen", set.cfg.Listen))
+}
 
 // Configure validates the config and starts serving.
 func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := defaultConfig()
-	if err := cfg.Decode(&c); err != nil {
+	set, err := load(cfg)
+	if err != nil {
 		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
-	if err := c.Validate(); err != nil {
-		return sdk.Info{}, err
-	}
-	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
-	var tlsCfg *tls.Config
-	if c.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(resolve(cfg.Host.DataDir, c.TLSCert), resolve(cfg.Host.DataDir, c.TLSKey))
-		if err != nil {
-			return sdk.Info{}, fmt.Errorf("websocket: config keys tls_cert and tls_key: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	st, err := newSite(cfg.Host)
+	c := set.cfg
+	tlsCfg, err := loadTLS(c, cfg.Host.DataDir)
 	if err != nil {
-		return sdk.Info{}, err
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := sdk.Listen("listen", c.Listen)
 	if err != nil {
-		return sdk.Info{}, fmt.Errorf("websocket: listen %s: %w", c.Listen, err)
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	p.cfg, p.portal, p.log, p.host = c, portal, portal.Log(), cfg.Host
-	p.maxMsg = c.messageLimit(cfg.Host.MaxInputLength)
-	p.protos = acceptedSubprotocols(c.Subprotocols)
-	p.proxies, p.site, p.ln = proxies, st, ln
+	p.portal, p.log, p.tlsCfg, p.ln = portal, portal.Log(), tlsCfg, ln
+	p.set.Store(set)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clients = map[resumeKey]*client{}
 	p.pending = map[string]int{}
@@ -126,16 +177,81 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
-	p.serveDone = make(chan struct{})
+	p.serve(ln)
+	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
+		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", set.maxMsg)
+	return p.info(), nil
+}
+
+// serve runs the HTTP server on ln until ln or the server closes.
+func (p *Plugin) serve(ln net.Listener) {
+	p.serving.Add(1)
 	go func() {
-		defer close(p.serveDone)
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer p.serving.Done()
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("websocket: serve", "err", err)
 		}
 	}()
-	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
-		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", p.maxMsg)
-	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+}
+
+// info is the plugin's Info with its listener as it is now.
+func (p *Plugin) info() sdk.Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := sdk.ListenerOf("webclient", p.ln)
+	scheme := "http"
+	if p.tlsCfg != nil {
+		scheme = "https"
+	}
+	l.URL = scheme + "://" + l.Address + "/"
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}, Listeners: []sdk.Listener{l}}
+}
+
+// Reconfigure applies a new block, or new host facts, keeping every
+// connection and every session waiting for a resume: a new listen address
+// is opened and the old one closed; the page is rendered afresh (a new
+// server name or max_input_length); subprotocols, allowed_origins,
+// trusted_proxies, ping times and max_message_size apply to connections
+// made from then on, resume_grace to every session from then on,
+// command_rate and output_buffer to new sessions. tls_cert and tls_key
+// need a restart.
+func (p *Plugin) Reconfigure(_ context.Context, cfg sdk.Config) (sdk.Info, error) {
+	set, err := load(cfg)
+	if err != nil {
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
+	}
+	old := p.settings().cfg
+	c := set.cfg
+	switch {
+	case c.TLSCert != old.TLSCert:
+		return sdk.Info{}, sdk.RestartNeeded("tls_cert")
+	case c.TLSKey != old.TLSKey:
+		return sdk.Info{}, sdk.RestartNeeded("tls_key")
+	}
+	if c.Listen != old.Listen {
+		ln, err := sdk.Listen("listen", c.Listen)
+		if err != nil {
+			return sdk.Info{}, fmt.Errorf("websocket: %w", err)
+		}
+		if p.tlsCfg != nil {
+			ln = tls.NewListener(ln, p.tlsCfg)
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			ln.Close()
+			return sdk.Info{}, errors.New("websocket: shut down")
+		}
+		prev := p.ln
+		p.ln = ln
+		p.mu.Unlock()
+		p.log.Info("websocket: listening", "addr", ln.Addr().String(), "instead_of", prev.Addr().String())
+		p.serve(ln)
+		// Its Serve ends; the connections it accepted stay.
+		prev.Close()
+	}
+	p.set.Store(set)
+	return p.info(), nil
 }
 
 // acceptedSubprotocols is the configured list with v1.evennia.com and
@@ -162,7 +278,11 @@ func resolve(dataDir, name string) string {
 }
 
 // Addr returns the address the plugin listens on.
-func (p *Plugin) Addr() net.Addr { return p.ln.Addr() }
+func (p *Plugin) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ln.Addr()
+}
 
 // Shutdown stops serving. The SDK has closed every session already, which
 // queued each client's goodbye and a 1000 close; they get a moment to go
@@ -195,7 +315,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	p.cancel()
-	<-p.serveDone
+	p.serving.Wait()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("websocket: shutdown: %w", err)
 	}

@@ -71,7 +71,7 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 	c.sock = s
 	c.kickLocked()
 	c.mu.Unlock()
-	if c.key.token != "" && p.cfg.ResumeGrace > 0 {
+	if c.key.token != "" && p.settings().cfg.ResumeGrace > 0 {
 		p.register(c)
 	}
 	sess.Connect()
@@ -84,7 +84,7 @@ func (p *Plugin) open(s *socket) (c *client, resumed bool, err error) {
 // no longer logged in as the account the token was bound to, which must
 // not be reached through a new one made with it. openMu must be held.
 func (p *Plugin) resumeLocked(s *socket, key resumeKey) (*client, resumeKey, bool) {
-	if key.token == "" || p.cfg.ResumeGrace <= 0 {
+	if key.token == "" || p.settings().cfg.ResumeGrace <= 0 {
 		return nil, key, false
 	}
 	c := p.lookup(key)

@@ -124,7 +124,7 @@ func (p *Plugin) readFirstMessage(s *socket) (pending *pendingInput, notice stri
 func (p *Plugin) admitPending(ip string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if limit := p.host.ConnectionsPerIP; limit > 0 && p.pending[ip] >= limit {
+	if limit := p.settings().host.ConnectionsPerIP; limit > 0 && p.pending[ip] >= limit {
 		return false
 	}
 	p.pending[ip]++
