@@ -85,12 +85,10 @@ func lineLimit(c Config, host sdk.HostInfo) int {
 // Validate checks the block as Configure would, that its host key (when
 // given) loads, and that its address is free (bar the one this plugin
 // already listens on), without listening or writing anything.
+// Every problem is reported, not just the first.
 func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
-	c, err := load(cfg)
-	if err != nil {
-		return err
-	}
-	var errs []error
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
 	switch path, generate := c.hostKeyPath(cfg.Host.DataDir); {
 	case cfg.Host.DataDir == "" && c.HostKey == "":
 		errs = append(errs, sdk.KeyError("host_key", "no data dir to keep a generated host key in; set host_key"))
@@ -103,7 +101,9 @@ func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
 			errs = append(errs, sdk.KeyError("host_key", "%s: %v", path, unwrapPath(err)))
 		}
 	}
-	errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	if _, _, err := net.SplitHostPort(c.Listen); err == nil {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	}
 	return errors.Join(errs...)
 }
 

@@ -54,9 +54,11 @@ func TestValidate(t *testing.T) {
 	want := []string{
 		`keepalive: want a duration ("30s", "5m") or a number of seconds, got string "often"`,
 		`: unknown key "lisen" (did you mean "listen"?)`,
+		`max_line_length: must not be negative`,
+		`disable_options: unknown option "zmp" (known: charset, echo, eor, gmcp, linemode, mccp2, msdp, mssp, mxp, naws, sga, ttype)`,
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("decode problems:\n%q\nwant\n%q", got, want)
+		t.Errorf("every problem:\n%q\nwant\n%q", got, want)
 	}
 	got = problems(t, map[string]any{"listen": "127.0.0.1:0", "max_line_length": -1, "disable_options": []any{"zmp"},
 		"tls_cert": "a.pem"}, host)
@@ -65,7 +67,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("value problems: %q", got)
 	}
 	got = problems(t, map[string]any{"listen": taken, "tls_listen": taken}, host)
-	if !slices.Equal(got, []string{"tls_listen: " + fmt.Sprintf("%q", taken) + " is also listen's address"}) {
+	if !slices.Equal(got, []string{"tls_listen: " + fmt.Sprintf("%q", taken) + " is also listen's address", "listen: " + taken + ": address already in use"}) {
 		t.Errorf("one address twice: %q", got)
 	}
 	tlsTaken := freeAddr(t)

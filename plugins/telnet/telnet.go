@@ -81,17 +81,27 @@ func load(cfg sdk.Config) (loaded, error) {
 // Validate checks the block as Configure would, and that its addresses
 // are free (bar those this plugin already listens on), without listening
 // or writing anything.
+// Every problem is reported, not just the first.
 func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
-	l, err := load(cfg)
-	if err != nil {
-		return err
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
+	if wellFormed(c.Listen) {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
 	}
-	c := l.cfg
-	errs := []error{cfg.CheckListen("listen", c.Listen)}
 	if c.TLSListen != "" {
-		errs = append(errs, checkTLS(c.TLSCert, c.TLSKey, cfg.Host.DataDir), cfg.CheckListen("tls_listen", c.TLSListen))
+		errs = append(errs, checkTLS(c.TLSCert, c.TLSKey, cfg.Host.DataDir))
+		if wellFormed(c.TLSListen) && c.TLSListen != c.Listen {
+			errs = append(errs, cfg.CheckListen("tls_listen", c.TLSListen))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// wellFormed reports whether addr is host:port (Config.Validate reports
+// it otherwise).
+func wellFormed(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
 }
 
 // Configure validates the config and starts listening.

@@ -132,13 +132,18 @@ func loadTLS(c Config, dataDir string) (*tls.Config, error) {
 // Validate checks the block as Configure would, that the certificate pair
 // loads and that the address is free (bar the one this plugin already
 // listens on), without listening.
+// Every problem is reported, not just the first.
 func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
-	set, err := load(cfg)
-	if err != nil {
-		return err
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
+	if (c.TLSCert == "") == (c.TLSKey == "") {
+		_, err := loadTLS(c, cfg.Host.DataDir)
+		errs = append(errs, err)
 	}
-	_, tlsErr := loadTLS(set.cfg, cfg.Host.DataDir)
-	return errors.Join(tlsErr, cfg.CheckListen("listen", set.cfg.Listen))
+	if _, _, err := net.SplitHostPort(c.Listen); err == nil {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	}
+	return errors.Join(errs...)
 }
 
 // Configure validates the config and starts serving.

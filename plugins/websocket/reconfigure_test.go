@@ -33,6 +33,7 @@ func TestValidate(t *testing.T) {
 		"ping_timeout: must be positive while ping_interval is",
 		`allowed_origins: "*" would let any web page drive a player's session; name the hosts`,
 		`trusted_proxies: "nope" is neither an IP address nor a CIDR prefix`,
+		"listen: " + taken + ": address already in use",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
