@@ -279,7 +279,8 @@ func TestLiveEditLimitInPlace(t *testing.T) {
 	c.expect(`You say, "` + strings.Repeat("x", 50) + `"`)
 
 	editConfig(t, h, "  max_input_length: 6000\n", "  max_input_length: 40\n")
-	waitLog(t, h, `msg="host settings applied to the plugin in place" plugin=telnet`)
+	// The host logs this once the plugins have been handed the edit.
+	waitLog(t, h, `msg="config: applied"`)
 	c.send(long)
 	c.expect("You entered a string that was too long. Please break it up into multiple parts.")
 	c.send("say short")
@@ -325,4 +326,65 @@ func TestLiveEditListenInPlace(t *testing.T) {
 	if old.isClosed() {
 		t.Fatal("the player on the old port was dropped")
 	}
+}
+
+// TestPluginWithoutValidate: a plugin whose SDK has no Validate is checked
+// the old way. A mistake in its block does not stop the start (only
+// starting it could find it): the host comes up, and the plugin's failed
+// Configure names the key in `portico status`. A live edit of its block
+// restarts it with the new one.
+func TestPluginWithoutValidate(t *testing.T) {
+	bin := buildOnce(t, "portico-novalidate", ".", "./testdata/novalidate")
+	port := freePort(t)
+	h := startHostWith(t, hostOptions{extra: pluginBlock("old", bin, port, "") + fmt.Sprintf(`  oldbad:
+    enabled: true
+    path: %s
+    config:
+      lisen: "127.0.0.1:0"
+`, bin)})
+	st := h.waitFor("oldbad's failure", func(st host.Status) bool {
+		return strings.Contains(pluginNamed(st, "oldbad").LastError, `config: unknown key "lisen" (did you mean "listen"?)`)
+	})
+	before := pluginNamed(st, "old")
+	if before.State != "running" {
+		st = h.waitFor("old running", func(st host.Status) bool { return pluginNamed(st, "old").State == "running" })
+		before = pluginNamed(st, "old")
+	}
+
+	next := freePort(t)
+	editConfig(t, h, fmt.Sprintf("listen: \"127.0.0.1:%d\"", port), fmt.Sprintf("listen: \"127.0.0.1:%d\"", next))
+	waitLog(t, h, `msg="plugin config changed; the plugin cannot check a config before it runs it (no Validate): restarting it with the new one" plugin=old`)
+	h.waitFor("old restarted on the new port", func(st host.Status) bool {
+		p := pluginNamed(st, "old")
+		return p.State == "running" && p.PID != before.PID && len(p.Listeners) == 1 && p.Listeners[0] == fmt.Sprintf("novalidate on 127.0.0.1:%d", next)
+	})
+}
+
+// TestReloadKeepsPluginOnBadBlock: a live edit the telnet plugin refused
+// is still in the file when the host reloads: the reloaded host checks the
+// block before it touches the plugin, keeps the plugin (and its players)
+// on the block it runs with, and shows the error again.
+func TestReloadKeepsPluginOnBadBlock(t *testing.T) {
+	h := startHost(t)
+	before := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	c := dialTelnet(t, h.telnetAddr)
+	c.login("Sven", "svenpass1", true)
+	listenLine := fmt.Sprintf("      listen: %q\n", h.telnetAddr)
+	editConfig(t, h, listenLine, listenLine+"      keepalive: often\n")
+	h.waitFor("the refusal", func(st host.Status) bool { return pluginNamed(st, "telnet").ConfigError != "" })
+
+	if _, errOut, code, _ := runCLI(t, nil, "reload", "--config", h.configPath); code != 0 {
+		t.Fatalf("reload: exit %d: %s", code, errOut)
+	}
+	c.expect("Server restarted.")
+	st := h.waitFor("telnet after the reload", func(st host.Status) bool {
+		p := pluginNamed(st, "telnet")
+		return p.State == "running" && p.ConfigError != ""
+	})
+	got := pluginNamed(st, "telnet")
+	if got.PID != before.PID || !strings.Contains(got.ConfigError, `plugins.telnet.config.keepalive: want a duration`) {
+		t.Fatalf("telnet after the reload: %+v (pid before %d)", got, before.PID)
+	}
+	c.send("say still on the old block")
+	c.expect(`You say, "still on the old block"`)
 }

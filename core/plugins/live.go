@@ -65,6 +65,8 @@ func (m *Manager) Apply(next *config.Config) {
 		switch {
 		case !ok:
 			if state == StateStopped {
+				// Disabled: a block it refused is no longer wanted.
+				r.clearConfigErr()
 				continue
 			}
 			m.log.Info("plugin disabled in config; stopping it", "plugin", name)
