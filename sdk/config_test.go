@@ -51,7 +51,7 @@ func TestConfigDecodeKeepsDefaults(t *testing.T) {
 func TestConfigDecodeUnknownKey(t *testing.T) {
 	c := defaults()
 	err := (Config{Raw: map[string]any{"lisen": ":4000"}}).Decode(&c)
-	if err == nil || err.Error() != `config: unknown key "lisen"` {
+	if err == nil || err.Error() != `config: unknown key "lisen" (did you mean "listen"?)` {
 		t.Fatalf("Decode = %v, want the unknown key named", err)
 	}
 	err = (Config{Raw: map[string]any{"tls": map[string]any{"cret": "x"}}}).Decode(&c)
@@ -73,7 +73,7 @@ func TestConfigDecodeWrongType(t *testing.T) {
 	} {
 		c := defaults()
 		err := (Config{Raw: tt.raw}).Decode(&c)
-		if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("config: key %q: want ", tt.key)) {
+		if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("config key %q: want ", tt.key)) {
 			t.Errorf("%v: Decode = %v, want an error naming key %q", tt.raw, err, tt.key)
 		}
 	}

@@ -76,7 +76,7 @@ func ExampleConfig_Decode() {
 	fmt.Println(err)
 	// Output:
 	// {127.0.0.1:4001 30} <nil>
-	// config: unknown key "lisen"
+	// config: unknown key "lisen" (did you mean "listen"?)
 }
 
 // TextInput turns a line of client bytes into text input, or into the

@@ -76,6 +76,10 @@ type Info struct {
 	ProtocolKey string
 	// Capabilities lists optional features ("oob", "bots", ...).
 	Capabilities []string
+	// Listeners are where the plugin serves clients (ListenerOf); the
+	// host's console shows them, and passes them back to Validate as the
+	// addresses the running plugin holds.
+	Listeners []Listener
 }
 
 // Conn is a plugin's client connection behind one session.

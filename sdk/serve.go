@@ -164,22 +164,21 @@ func (s *Server) Portal() *Portal { return s.portal }
 // Close stops everything the server runs.
 func (s *Server) Close() { s.cancel() }
 
-// Configure starts the plugin once; a second call (a host that reattached)
-// answers with the same info.
+// Configure starts the plugin once. A second call (a host that
+// reattached, or a live edit) answers with the same info when nothing
+// changed, and otherwise applies the change in place when the plugin is a
+// Reconfigurer (see reconfigureLocked). The host's connection limits take
+// effect at once either way: Portal.NewSession reads them afresh.
 func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*portalpb.ConfigureResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := req.GetHost()
-	host := HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
-		ReattachGrace: time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
-		Limits:        contract.LimitsFromProto(h)}
+	host := hostFromPB(h)
+	prev := s.portal.Host()
 	s.portal.setHost(host)
 	s.portal.grant(h.GetSessidStart(), h.GetSessidCount())
 	if s.info != nil {
-		if string(req.GetConfigJson()) != s.configJSON {
-			s.log.Warn("configure: plugin already running; new config ignored until restart")
-		}
-		return &portalpb.ConfigureResponse{ProtocolKey: s.info.ProtocolKey, Capabilities: s.info.Capabilities}, nil
+		return s.reconfigureLocked(req, prev, host)
 	}
 	raw, err := decodeConfig(req.GetConfigJson())
 	if err != nil {
@@ -195,7 +194,7 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 		s.awaitFirstLinkLocked(max(host.ReattachGrace, DefaultReattachGrace))
 	}
 	s.log.Info("configured", "protocol", info.ProtocolKey)
-	return &portalpb.ConfigureResponse{ProtocolKey: info.ProtocolKey, Capabilities: info.Capabilities}, nil
+	return infoResponse(info), nil
 }
 
 func decodeConfig(b []byte) (map[string]any, error) {

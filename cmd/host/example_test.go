@@ -77,23 +77,6 @@ func dumpPluginLog(t *testing.T, h *testHost, name string) {
 	})
 }
 
-// pluginError waits until plugin name's last error in `portico status`
-// contains want, and returns it.
-func pluginError(t *testing.T, h *testHost, name, want string) string {
-	t.Helper()
-	var got string
-	h.waitFor(fmt.Sprintf("plugin %s failing with %q", name, want), func(st host.Status) bool {
-		for _, p := range st.Plugins {
-			if p.Name == name {
-				got = p.LastError
-				return strings.Contains(got, want)
-			}
-		}
-		return false
-	})
-	return got
-}
-
 // TestExamplePluginFromConfig: the out-of-tree example plugin, enabled only
 // through config.yaml, carries a player into the game; telnet and echo
 // players see each other.
@@ -147,21 +130,33 @@ func TestExamplePluginFromConfig(t *testing.T) {
 }
 
 // TestPluginVersionMismatch: a plugin built against an SDK that shares no
-// contract version with the host is refused, and `portico status` says
-// why in words an operator can act on; the other plugins carry on.
+// contract version with the host is refused before anything starts, in
+// words an operator can act on; enabled by a live edit, it is refused the
+// same way, shown in `portico status`, and the other plugins carry on.
 func TestPluginVersionMismatch(t *testing.T) {
-	h := startHostWith(t, hostOptions{extra: pluginBlock("future", version99Binary(t), freePort(t), "")})
-	msg := pluginError(t, h, "future", fmt.Sprintf("protocol version mismatch: host speaks %d, plugin speaks 99", sdk.ProtocolVersion))
-	t.Logf("portico status: %s", msg)
-	if !strings.Contains(msg, "plugins: future: launch ") || !strings.Contains(msg, "upgrade the host, or rebuild the plugin against the host's SDK") {
-		t.Fatalf("last error %q does not name the plugin or say what to do", msg)
+	bin := version99Binary(t)
+	mismatch := fmt.Sprintf("protocol version mismatch: host speaks %d, plugin speaks 99 — the plugin was built against a newer SDK: "+
+		"upgrade the host, or rebuild the plugin against the host's SDK (github.com/portico-mud/portico/sdk)", sdk.ProtocolVersion)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("future", bin, freePort(t), ""))
+	if got, want := refusedStart(t, path), fmt.Sprintf("portico: %s:6: plugins.future.path: %s: %s\n", path, bin, mismatch); got != want {
+		t.Errorf("portico start said %q\nwant %q", got, want)
 	}
+
+	h := startHost(t)
 	c := dialTelnet(t, h.telnetAddr)
 	c.login("Vera", "verapass1", true)
+	writeFile(t, h.configPath, readFile(t, h.configPath)+pluginBlock("future", bin, freePort(t), ""))
+	st := h.waitFor("the refusal", func(st host.Status) bool { return pluginNamed(st, "future").ConfigError != "" })
+	if got := pluginNamed(st, "future"); !strings.Contains(got.ConfigError, "plugins.future.path: "+bin+": "+mismatch) || got.State != "stopped" {
+		t.Fatalf("future plugin: %+v", got)
+	}
+	c.send("say still here")
+	c.expect(`You say, "still here"`)
 }
 
 // TestPluginChecksum: plugins.<name>.sha256 lets the right binary run and
-// refuses another, with both digests in `portico status`.
+// refuses another before anything starts, with both digests.
 func TestPluginChecksum(t *testing.T) {
 	bin := echoBinary(t)
 	b, err := os.ReadFile(bin)
@@ -171,12 +166,16 @@ func TestPluginChecksum(t *testing.T) {
 	sum := sha256.Sum256(b)
 	good := hex.EncodeToString(sum[:])
 	bad := strings.Repeat("0", 64)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("tampered", bin, freePort(t), "    sha256: \""+bad+"\"\n"))
+	want := fmt.Sprintf("portico: %s:7: plugins.tampered.sha256: %s has SHA-256 %s, want %s: the host would refuse to launch it\n", path, bin, good, bad)
+	if got := refusedStart(t, path); got != want {
+		t.Errorf("portico start said %q\nwant %q", got, want)
+	}
+
 	goodPort := freePort(t)
-	h := startHostWith(t, hostOptions{extra: pluginBlock("echo", bin, goodPort, "    sha256: "+good+"\n") +
-		pluginBlock("tampered", bin, freePort(t), "    sha256: \""+bad+"\"\n")})
+	h := startHostWith(t, hostOptions{extra: pluginBlock("echo", bin, goodPort, "    sha256: "+good+"\n")})
 	h.waitPlugin("echo", func(p pluginStatus) bool { return p.State == "running" })
-	msg := pluginError(t, h, "tampered", "checksum mismatch: plugins.tampered.sha256 is "+bad+" but the binary's SHA-256 is "+good)
-	t.Logf("portico status: %s", msg)
 	e := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", goodPort))
 	e.login("Sumi", "sumipass1", true)
 }

@@ -142,18 +142,31 @@ func TestLiveConfig(t *testing.T) {
 	d.expect("Welcome to RenamedGame")
 }
 
-// TestCrashLoopMarksFailed: a plugin that dies at every start is restarted
-// with backoff, then marked failed with the reason in `portico status`,
-// while the other plugins serve on.
+// TestCrashLoopMarksFailed: a plugin that passes the start's check but
+// dies at every start is restarted with backoff, then marked failed with
+// the reason in `portico status`, while the other plugins serve on. Its
+// error is logged once, not at every death, and go-plugin's misleading
+// "failed to exit gracefully" about a process that ended by itself is not
+// logged at all.
 func TestCrashLoopMarksFailed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes the whole backoff sequence (about 8 s)")
 	}
-	broken := filepath.Join(t.TempDir(), "portico-broken")
-	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken plugin: no config' >&2\nexit 3\n"), 0o755); err != nil {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "portico-broken")
+	// Its first launch (the start's check of its block) is the real
+	// telnet plugin, which passes; every later one dies at once.
+	script := fmt.Sprintf(`#!/bin/sh
+n=$(cat %[1]s 2>/dev/null || echo 0)
+echo $((n+1)) > %[1]s
+if [ "$n" = 0 ]; then exec %[2]s; fi
+echo 'broken plugin: no config' >&2
+exit 3
+`, filepath.Join(dir, "launches"), filepath.Join(binDir, "portico-telnet"))
+	if err := os.WriteFile(broken, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := startHostWith(t, hostOptions{extra: fmt.Sprintf("  broken:\n    enabled: true\n    path: %s\n", broken)})
+	h := startHostWith(t, hostOptions{extra: fmt.Sprintf("  broken:\n    enabled: true\n    path: %s\n    config:\n      listen: \"127.0.0.1:0\"\n", broken)})
 	c := dialTelnet(t, h.telnetAddr)
 	c.login("Liam", "liampass1", true)
 	var failed pluginStatus
@@ -164,7 +177,7 @@ func TestCrashLoopMarksFailed(t *testing.T) {
 			for _, p := range st.Plugins {
 				if p.Name == "broken" && p.State == "failed" {
 					failed = pluginStatus{Name: p.Name, State: p.State, Restarts: p.Restarts}
-					if !strings.Contains(p.LastError, "crash loop") {
+					if !strings.Contains(p.LastError, "crash loop") || !strings.Contains(p.LastError, "its stderr: broken plugin: no config") {
 						t.Fatalf("failed plugin's last error does not say why: %q", p.LastError)
 					}
 				}
@@ -180,6 +193,16 @@ func TestCrashLoopMarksFailed(t *testing.T) {
 	}
 	if failed.Restarts < 5 {
 		t.Fatalf("restarts = %d, want at least 5", failed.Restarts)
+	}
+	log := h.logText()
+	if n := strings.Count(log, "broken plugin: no config"); n != 1 {
+		t.Errorf("the plugin's error is in the log %d times, want once:\n%s", n, log)
+	}
+	if strings.Contains(log, "failed to exit gracefully") {
+		t.Errorf("the log says a plugin that ended by itself failed to exit gracefully:\n%s", log)
+	}
+	if !strings.Contains(log, "plugin keeps dying the same way; not restarting it") {
+		t.Errorf("the log does not say the plugin was given up:\n%s", log)
 	}
 	c.send("say the game goes on")
 	c.expect(`You say, "the game goes on"`)

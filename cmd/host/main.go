@@ -163,15 +163,25 @@ func printStatus(w io.Writer, st host.Status) {
 	fmt.Fprintf(w, "%s: host pid %d, up %s\n", st.ServerName, st.PID, time.Since(st.Started).Round(time.Second))
 	fmt.Fprintf(w, "sessions: %d, accounts online: %d, accounts: %d\n", st.Sessions, st.AccountsOnline, st.Accounts)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLUGIN\tPROTOCOL\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST ERROR")
+	fmt.Fprintln(tw, "PLUGIN\tPROTOCOL\tSTATE\tPID\tUPTIME\tRESTARTS\tLISTENING\tLAST ERROR")
 	for _, p := range st.Plugins {
 		up := "-"
 		if p.State == "running" && !p.Started.IsZero() {
 			up = time.Since(p.Started).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, p.LastError)
+		on := strings.Join(p.Listeners, ", ")
+		if on == "" {
+			on = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, p.LastError)
 	}
 	tw.Flush()
+	// A live edit a plugin refused: it runs on with its previous block.
+	for _, p := range st.Plugins {
+		if p.ConfigError != "" {
+			fmt.Fprintf(w, "%s: config not applied: %s\n", p.Name, p.ConfigError)
+		}
+	}
 }
 
 func accountCmd(load loader) *cobra.Command {

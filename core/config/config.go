@@ -73,7 +73,7 @@ type Server struct {
 	// When the host dies (a crash, SIGKILL), plugins keep their players
 	// connected, tell them the server is restarting and hold their input for
 	// this long (at least 1s), waiting for a new host to reattach; then they
-	// close and exit. Reaches each plugin when it is next configured.
+	// close and exit. A live edit reaches running plugins at once.
 	// Default: 60s.
 	ReattachGrace time.Duration `mapstructure:"reattach_grace" live:"true" min:"1s"`
 	// Argon2id password hashing: memory in KiB. 0 means the default (19456

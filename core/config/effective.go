@@ -9,6 +9,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// ProblemAt is Problem about key, located where the value of at came from
+// (a key under key: the unknown key of a plugin's block is reported on
+// the block, at its own line).
+func (c *Config) ProblemAt(at, key, msg string) Problem {
+	p := c.Problem(at, msg)
+	p.Key = key
+	return p
+}
+
 // Masked stands for a secret's value in WriteEffective's output.
 const Masked = "********"
 

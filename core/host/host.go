@@ -113,6 +113,19 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		return err
 	}
 	defer lock.release()
+	// Every enabled plugin's binary and block, checked by the plugin
+	// itself before anything starts: a mistake is one line naming the key,
+	// and the host does not come up. A re-executed image (a reload) skips
+	// it: its plugins are running, and a block changed meanwhile is checked
+	// before its plugin is touched (plugins.Manager.Start).
+	var checked time.Duration
+	if os.Getenv(envRestartMode) == "" {
+		t0 := time.Now()
+		if err := plugins.Check(cfg); err != nil {
+			return err
+		}
+		checked = time.Since(t0)
+	}
 	logFile, err := os.OpenFile(filepath.Join(cfg.LogDir(), "portico.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("host: log file: %w", err)
@@ -171,7 +184,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	go func() { defer loops.Done(); h.watchConfig(runCtx) }()
 
 	log.Info("host starting", "server", cfg.Server.Name, "data_dir", cfg.Server.DataDir, "pid", os.Getpid(),
-		"config", cfg.Path)
+		"config", cfg.Path, "plugins_checked_in", checked.Round(time.Millisecond))
 	// The plugins live under their own context: a stop signal must not
 	// cut their links before Stop has told their players why.
 	mgrCtx, stopPlugins := context.WithCancel(context.WithoutCancel(ctx))
@@ -179,6 +192,15 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	if err := h.manager.Start(mgrCtx); err != nil {
 		log.Error("start plugins", "err", err)
 	}
+	loops.Add(1)
+	go func() {
+		defer loops.Done()
+		// Once every plugin is running (or has failed to start), say where
+		// players can connect.
+		if st := h.manager.WaitStarted(runCtx); st != nil {
+			log.Info("host up", "listening", listening(st))
+		}
+	}()
 	if mode := os.Getenv(envRestartMode); mode != "" {
 		os.Unsetenv(envRestartMode)
 		if at, err := strconv.ParseInt(os.Getenv(envRestartAt), 10, 64); err == nil {
@@ -217,6 +239,27 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	loops.Wait()
 	log.Info("host stopped")
 	return nil
+}
+
+// listening says where the plugins serve players, for the console:
+// "telnet on 0.0.0.0:4000, ssh on 0.0.0.0:4001, webclient on
+// http://0.0.0.0:4002/", and which are not running.
+func listening(st []plugins.Status) string {
+	var on, down []string
+	for _, p := range st {
+		on = append(on, p.Listeners...)
+		if p.State != plugins.StateRunning {
+			down = append(down, p.Name+" ("+p.State+")")
+		}
+	}
+	out := strings.Join(on, ", ")
+	if out == "" {
+		out = "nothing"
+	}
+	if len(down) > 0 {
+		out += "; not running: " + strings.Join(down, ", ")
+	}
+	return out
 }
 
 func (h *Host) config() *config.Config {

@@ -40,13 +40,31 @@ func (quietPlugin) Configure(context.Context, sdk.Config, *sdk.Portal) (sdk.Info
 }
 func (quietPlugin) Shutdown(context.Context) error { return nil }
 
+// validatingPlugin is quietPlugin with a Validate that knows one key,
+// listen, and checks that its address is free.
+type validatingPlugin struct{ quietPlugin }
+
+func (validatingPlugin) Validate(_ context.Context, cfg sdk.Config) error {
+	var c struct {
+		Listen string `json:"listen"`
+	}
+	if err := cfg.Decode(&c); err != nil {
+		return err
+	}
+	return cfg.CheckListen("listen", c.Listen)
+}
+
 // serveTestPlugin serves quietPlugin with the versions mode names: "current"
 // is what sdk.Serve serves; "v99" stands for a plugin built against a
 // future SDK that dropped today's version; "currentAnd99" for one that
 // still speaks it; "v1" for a plugin built against the SDK of contract
-// version 1, before the bump to 2.
+// version 1, before the bump to 2; "validating" serves validatingPlugin.
 func serveTestPlugin(mode string) {
-	srv := sdk.NewServer(quietPlugin{}, slog.New(slog.DiscardHandler))
+	var p sdk.Plugin = quietPlugin{}
+	if mode == "validating" {
+		p = validatingPlugin{}
+	}
+	srv := sdk.NewServer(p, slog.New(slog.DiscardHandler))
 	sets := sdk.PluginSets(srv)
 	switch mode {
 	case "v99":

@@ -6,7 +6,6 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,7 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/core/sessions"
@@ -71,6 +69,13 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	Restarts    int       `json:"restarts"`
 	LastError   string    `json:"last_error,omitempty"`
+	// ConfigError is why the plugin's block in config.yaml is not the one
+	// it runs with: a live edit its Validate refused (naming the key), kept
+	// until an edit that passes.
+	ConfigError string `json:"config_error,omitempty"`
+	// Listeners are where it serves clients, as the console shows them
+	// ("telnet on 0.0.0.0:4000").
+	Listeners []string `json:"listeners,omitempty"`
 }
 
 // Manager runs the plugins. It implements sessions.Portals.
@@ -141,9 +146,18 @@ func (m *Manager) Start(ctx context.Context) error {
 	// that the sweep keeps exactly their sockets and no new plugin has
 	// made one yet.
 	reattach := map[string]*record{}
+	specs := map[string]config.Plugin{}
+	rejected := map[string]string{}
 	keep := map[string]bool{}
 	for _, p := range cfg.EnabledPlugins() {
-		if rec := m.reattachable(p); rec != nil {
+		// A process whose new block fails the plugin's check is kept on
+		// the block it runs with (spec), and the refusal shown in status.
+		rec, spec, why := m.reattachable(ctx, p)
+		specs[p.Name] = spec
+		if why != "" {
+			rejected[p.Name] = why
+		}
+		if rec != nil {
 			reattach[p.Name] = rec
 			if rec.Network == "unix" {
 				keep[filepath.Clean(rec.Addr)] = true
@@ -152,33 +166,42 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.sweepSockets(keep)
 	for _, p := range cfg.EnabledPlugins() {
-		if err := m.launch(ctx, p, reattach[p.Name]); err != nil {
+		if err := m.launch(ctx, specs[p.Name], reattach[p.Name]); err != nil {
 			return err
+		}
+		if why := rejected[p.Name]; why != "" {
+			m.runner(p.Name).setConfigErr(why)
 		}
 	}
 	return nil
 }
 
 // reattachable returns the record of a live process of plugin p that can be
-// reattached to, or nil. A process whose config differs is ended.
-func (m *Manager) reattachable(p config.Plugin) *record {
+// reattached to (or nil), and the plugin to run. A process whose config
+// differs is ended, once the new block passes the plugin's Validate; when
+// it does not, the process is kept on the config it runs with (as a live
+// edit would be), and rejected says why.
+func (m *Manager) reattachable(ctx context.Context, p config.Plugin) (rec *record, spec config.Plugin, rejected string) {
 	rec, err := m.readRecord(p.Name)
 	if err != nil {
-		return nil
+		return nil, p, ""
 	}
 	if !isSameProcess(rec) {
 		m.log.Info("plugin record is stale; starting it afresh", "plugin", p.Name, "pid", rec.Pid)
 		m.removeRecord(p.Name)
-		return nil
+		return nil, p, ""
 	}
 	cfgJSON, _ := json.Marshal(p.Config)
 	if string(cfgJSON) != rec.ConfigJSON {
+		if kept, why, ok := m.keepOnBadBlock(ctx, p, rec); ok {
+			return rec, kept, why
+		}
 		m.log.Info("plugin config changed; restarting it", "plugin", p.Name, "pid", rec.Pid)
 		m.endRecorded(rec)
 		m.removeRecord(p.Name)
-		return nil
+		return nil, p, ""
 	}
-	return rec
+	return rec, p, ""
 }
 
 // socketDir is where plugins make the link's unix sockets: the host's own
@@ -192,83 +215,14 @@ func (m *Manager) config() *config.Config {
 	return m.cfg
 }
 
-// Apply brings the running plugins in line with a new configuration (a
-// live config change): a plugin newly enabled starts, one disabled stops
-// (its players are told), one whose block or path changed restarts. The
-// others, and their players, are untouched.
-func (m *Manager) Apply(next *config.Config) {
-	m.mu.Lock()
-	m.cfg = next
-	ctx := m.ctx
-	current := make(map[string]*runner, len(m.runners))
-	for name, r := range m.runners {
-		current[name] = r
-	}
-	m.mu.Unlock()
-	if ctx == nil {
-		return
-	}
-	want := map[string]config.Plugin{}
-	for _, p := range next.EnabledPlugins() {
-		want[p.Name] = p
-	}
-	for name, r := range current {
-		p, ok := want[name]
-		if ok {
-			// Not part of sameSpec: it changes nothing in the process.
-			r.trustKeys.Store(p.TrustKeyLogins)
-		}
-		switch {
-		case !ok:
-			if r.status().State == StateStopped {
-				continue
-			}
-			m.log.Info("plugin disabled in config; stopping it", "plugin", name)
-			r.stop(fmt.Sprintf("The %s service is being turned off.", name))
-			m.removeRecord(name)
-		case !sameSpec(r.spec, p):
-			m.log.Info("plugin config changed; restarting it", "plugin", name)
-			r.stop(fmt.Sprintf("The %s service is restarting with a new configuration. Please reconnect.", name))
-			m.removeRecord(name)
-			if err := m.launch(ctx, p, nil); err != nil {
-				m.log.Error("start plugin", "plugin", name, "err", err)
-			}
-		case r.status().State == StateStopped:
-			if err := m.launch(ctx, p, nil); err != nil {
-				m.log.Error("start plugin", "plugin", name, "err", err)
-			}
-		}
-	}
-	for name, p := range want {
-		if _, ok := current[name]; ok {
-			continue
-		}
-		m.log.Info("plugin enabled in config; starting it", "plugin", name)
-		if err := m.launch(ctx, p, nil); err != nil {
-			m.log.Error("start plugin", "plugin", name, "err", err)
-		}
-	}
-}
-
-// sameSpec reports whether two configs of a plugin would run it the same.
-func sameSpec(a, b config.Plugin) bool {
-	// A new checksum means another binary is wanted: relaunch, so that it
-	// is checked.
-	if a.Path != b.Path || !bytes.Equal(a.SHA256, b.SHA256) {
-		return false
-	}
-	ja, _ := json.Marshal(a.Config)
-	jb, _ := json.Marshal(b.Config)
-	return string(ja) == string(jb)
-}
-
 func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) error {
 	path, err := m.config().PluginPath(p)
 	if err != nil {
 		return err
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
-		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{})}
+		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{}),
+		settled: make(chan struct{})}
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
@@ -461,6 +415,22 @@ type runner struct {
 	detaching bool
 	detached  chan struct{}
 	finish    func()
+
+	// configErr is Status.ConfigError; listeners are the current run's.
+	configErr string
+	listeners []*portalpb.Listener
+	// lastFailure is the last run's error with its numbers blanked, to tell
+	// a plugin that dies the same way again (reported once) from a new
+	// failure.
+	lastFailure string
+	// quietRepeat hides go-plugin's "plugin process exited" lines after a
+	// first failure, and quietKill its "failed to exit gracefully" for a
+	// process that ended by itself (pluginLogger).
+	quietRepeat, quietKill atomic.Bool
+	// settled is closed once the first run is running or has failed
+	// (WaitStarted).
+	settled     chan struct{}
+	settledOnce sync.Once
 }
 
 // errDetached ends a run on purpose: the link was handed over for a host
@@ -484,7 +454,7 @@ func (r *runner) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Status{Name: r.name, ProtocolKey: r.key, State: r.state, PID: r.pid, Started: r.started,
-		Restarts: r.restarts, LastError: r.lastErr}
+		Restarts: r.restarts, LastError: r.lastErr, ConfigError: r.configErr, Listeners: listenerNames(r.listeners)}
 }
 
 func (r *runner) protocolKey() string {
@@ -568,7 +538,11 @@ func (r *runner) supervise(ctx context.Context) {
 			return
 		}
 		now := time.Now()
+		failure := numbers.ReplaceAllString(err.Error(), "#")
 		r.mu.Lock()
+		again := failure == r.lastFailure
+		r.lastFailure = failure
+		r.listeners = nil
 		r.lastErr = err.Error()
 		r.restarts++
 		r.crashes = append(r.crashes, now)
@@ -583,14 +557,27 @@ func (r *runner) supervise(ctx context.Context) {
 			r.state = StateBackoff
 		}
 		r.mu.Unlock()
-		if looping {
-			r.log.Error("plugin keeps dying; not restarting it", "err", err, "deaths", crashLoopLimit, "window", crashLoopWindow)
-			return
-		}
+		// A plugin that dies the same way at every start is reported once
+		// (the first time, with its error); go-plugin's own lines about
+		// each exit are quiet from then on (pluginLogger).
+		r.quietRepeat.Store(true)
+		r.settle()
 		if time.Since(start) > stableAfter {
 			backoff = backoffMin
 		}
-		r.log.Error("plugin died; restarting", "err", err, "in", backoff)
+		switch {
+		case looping && again:
+			r.log.Error("plugin keeps dying the same way; not restarting it (the error is above, and in `portico status`)",
+				"deaths", len(r.crashes), "window", crashLoopWindow)
+			return
+		case looping:
+			r.log.Error("plugin keeps dying; not restarting it", "err", err, "deaths", len(r.crashes), "window", crashLoopWindow)
+			return
+		case again:
+			r.log.Warn("plugin died again the same way; restarting", "deaths", len(r.crashes), "in", backoff)
+		default:
+			r.log.Error("plugin died; restarting", "err", err, "in", backoff)
+		}
 		select {
 		case <-ctx.Done():
 			r.setState(StateStopped)
@@ -608,8 +595,7 @@ func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 	cc := &hplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin." + r.name, Output: r.m.logOut,
-			Level: hclog.Info}),
+		Logger:           r.pluginLogger(),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))},
 		StartTimeout: 20 * time.Second,
@@ -679,17 +665,35 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 		return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid,
 			&sdk.VersionMismatchError{HostVersions: sdk.SupportedProtocolVersions(), PluginVersion: rec.ProtocolVersion})
 	}
+	if rec == nil {
+		// A binary that is not there (or not the one wanted) is said so
+		// plainly, without a launch that could only fail.
+		// The digest is go-plugin's to check (launchError explains it).
+		noDigest := r.spec
+		noDigest.SHA256 = nil
+		if pr, bad := checkBinaryAt(r.m.config(), noDigest, r.path); bad {
+			return nil, nil, fmt.Errorf("plugins: %s: %s: %s", r.name, pr.Key, pr.Msg)
+		}
+	}
 	cc, err := r.clientConfig(rec)
 	if err != nil {
 		return nil, nil, err
 	}
+	stderr := &tailWriter{}
+	cc.Stderr = stderr
 	client := hplugin.NewClient(cc)
 	fail := func(err error) (*hplugin.Client, portalpb.PortalClient, error) {
-		r.m.killClient(client)
 		if rec != nil {
+			r.m.killClient(client)
 			return nil, nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
 		}
-		return nil, nil, fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, r.launchError(err))
+		// go-plugin's Kill of a process that already ended would log that
+		// it "failed to exit gracefully": not so. Kill also waits until
+		// the plugin's stderr is read to its end, for the error.
+		r.quietKill.Store(endedOnItsOwn(r.launchError(err, "")))
+		r.m.killClient(client)
+		r.quietKill.Store(false)
+		return nil, nil, fmt.Errorf("plugins: %s: launch %s: %w", r.name, r.path, r.launchError(err, stderr.tail()))
 	}
 	var keep *linkTLS
 	switch {
@@ -736,7 +740,7 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 // launchError makes go-plugin's launch failures say what to do: a plugin
 // built against an SDK that shares no contract version with the host, and
 // a binary whose checksum is not the configured one.
-func (r *runner) launchError(err error) error {
+func (r *runner) launchError(err error, stderr string) error {
 	if errors.Is(err, hplugin.ErrChecksumsDoNotMatch) {
 		got := "unreadable"
 		if b, rerr := os.ReadFile(r.path); rerr == nil {
@@ -746,7 +750,10 @@ func (r *runner) launchError(err error) error {
 		return fmt.Errorf("checksum mismatch: plugins.%s.sha256 is %x but the binary's SHA-256 is %s; refusing to run it: %w",
 			r.name, r.spec.SHA256, got, err)
 	}
-	return sdk.DetectVersionMismatch(err, sdk.SupportedProtocolVersions())
+	if mm := sdk.DetectVersionMismatch(err, sdk.SupportedProtocolVersions()); mm != err {
+		return mm
+	}
+	return explainLaunch(err, stderr)
 }
 
 // runOnce reattaches to or launches the plugin and serves its link until
@@ -807,15 +814,13 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfgJSON, err := json.Marshal(r.spec.Config)
+	cfgJSON, err := json.Marshal(r.currentSpec().Config)
 	if err != nil {
 		return fmt.Errorf("plugins: %s: encode config: %w", r.name, err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	cfg := r.m.config()
-	hostInfo := &portalpb.HostInfo{ServerName: cfg.Server.Name, DataDir: cfg.Server.DataDir, Version: Version,
-		SessidStart: start, SessidCount: sessidBlock, ReattachGraceMs: cfg.Server.ReattachGrace.Milliseconds()}
-	contract.LimitsToProto(cfg.Limits, hostInfo)
+	hostInfo := hostFacts(r.m.config())
+	hostInfo.SessidStart, hostInfo.SessidCount = start, sessidBlock
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo})
 	cancel()
 	if err != nil {
@@ -835,7 +840,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 	version, mtls := r.version, r.mtls
 	r.mu.Unlock()
 	newRec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: version, MTLS: mtls.record(r.log),
-		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now()}
+		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now(),
+		Listen: listenerAddrs(resp.GetListeners())}
 	if rec != nil {
 		newRec.Exe, newRec.Started, newRec.Restarts = rec.Exe, rec.Started, rec.Restarts
 	}
@@ -869,6 +875,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 	}
 	r.state = StateRunning
 	r.lastErr = ""
+	r.listeners = resp.GetListeners()
+	r.lastFailure = ""
 	r.finish = func() {
 		// The reload's second step: everything the host queued goes out,
 		// then the host closes its side; the plugin then ends the stream.
@@ -882,7 +890,10 @@ func (r *runner) runOnce(ctx context.Context) error {
 		}
 	}
 	r.mu.Unlock()
-	r.log.Info("plugin running", "pid", pid, "protocol", resp.GetProtocolKey(), "reattached", rec != nil)
+	r.quietRepeat.Store(false)
+	r.settle()
+	r.log.Info("plugin running", "pid", pid, "protocol", resp.GetProtocolKey(), "reattached", rec != nil,
+		"listening", strings.Join(listenerNames(resp.GetListeners()), ", "))
 	if hook := r.m.OnRunning; hook != nil {
 		go hook(r.name, resp.GetProtocolKey())
 	}

@@ -30,9 +30,12 @@ type record struct {
 	MTLS *mtlsRecord `json:"mtls,omitempty"`
 	// ConfigJSON is the config block the plugin was configured with; a
 	// host whose config differs restarts the plugin instead of keeping it.
-	ConfigJSON string    `json:"config_json"`
-	Started    time.Time `json:"started"`
-	Restarts   int       `json:"restarts"`
+	ConfigJSON string `json:"config_json"`
+	// Listen are the addresses the plugin listens on (its Configure's
+	// listeners): a check of a new config does not count them as taken.
+	Listen   []string  `json:"listen,omitempty"`
+	Started  time.Time `json:"started"`
+	Restarts int       `json:"restarts"`
 }
 
 func (m *Manager) recordDir() string { return filepath.Join(m.config().RunDir(), "records") }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -86,7 +87,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	cfg := &config.Config{Server: config.Server{DataDir: dir}}
 	m := NewManager(cfg, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 	rec := record{Name: "telnet", Pid: 42, StartTicks: 7, Exe: "/bin/x", Network: "unix", Addr: "/tmp/s",
-		ProtocolVersion: 1, ProtocolKey: "telnet", ConfigJSON: `{"listen":":4000"}`, Restarts: 2}
+		ProtocolVersion: 1, ProtocolKey: "telnet", ConfigJSON: `{"listen":":4000"}`, Restarts: 2,
+		Listen: []string{"[::]:4000"}}
 	if err := m.writeRecord(rec); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got.Started = rec.Started
-	if *got != rec {
+	if !reflect.DeepEqual(*got, rec) {
 		t.Fatalf("read %+v, wrote %+v", *got, rec)
 	}
 	if names := m.recordNames(); len(names) != 1 || names[0] != "telnet" {
@@ -116,7 +118,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err := m.writeRecord(rec); err != nil {
 		t.Fatal(err)
 	}
-	if r := m.reattachable(config.Plugin{Name: "telnet"}); r != nil {
+	if r, _, _ := m.reattachable(t.Context(), config.Plugin{Name: "telnet"}); r != nil {
 		t.Fatalf("stale record reattachable: %+v", r)
 	}
 	if _, err := m.readRecord("telnet"); !os.IsNotExist(err) {

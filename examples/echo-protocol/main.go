@@ -42,23 +42,44 @@ type Plugin struct {
 	wg      sync.WaitGroup
 }
 
-var _ sdk.Plugin = (*Plugin)(nil)
+var (
+	_ sdk.Plugin    = (*Plugin)(nil)
+	_ sdk.Validator = (*Plugin)(nil)
+)
+
+// load decodes the config block over the defaults; an unknown key or a
+// bad value is an error naming the key.
+func load(cfg sdk.Config) (Config, error) {
+	c := Config{Listen: "127.0.0.1:4040"}
+	return c, cfg.Decode(&c)
+}
+
+// Validate checks the block without listening: the host calls it before
+// it starts the plugin and before it applies a live edit, so that a typo
+// is reported and never stops a running plugin.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	c, err := load(cfg)
+	if err != nil {
+		return err
+	}
+	return cfg.CheckListen("listen", c.Listen)
+}
 
 // Configure reads the config block and starts listening.
 func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := Config{Listen: "127.0.0.1:4040"}
-	if err := cfg.Decode(&c); err != nil {
+	c, err := load(cfg)
+	if err != nil {
 		return sdk.Info{}, fmt.Errorf("echo: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := sdk.Listen("listen", c.Listen)
 	if err != nil {
-		return sdk.Info{}, fmt.Errorf("echo: config key listen: %w", err)
+		return sdk.Info{}, fmt.Errorf("echo: %w", err)
 	}
 	p.portal, p.ln, p.maxLine = portal, ln, cfg.Host.MaxInputLength
 	portal.Log().Info("echo: listening", "addr", ln.Addr().String())
 	p.wg.Add(1)
 	go p.accept(ctx)
-	return sdk.Info{ProtocolKey: "echo"}, nil
+	return sdk.Info{ProtocolKey: "echo", Listeners: []sdk.Listener{sdk.ListenerOf("echo", ln)}}, nil
 }
 
 // Shutdown stops listening and waits for the connections' goroutines; the

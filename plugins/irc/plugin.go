@@ -96,8 +96,10 @@ type Plugin struct {
 }
 
 var (
-	_ sdk.Plugin     = (*Plugin)(nil)
-	_ sdk.BotStarter = (*Plugin)(nil)
+	_ sdk.Plugin       = (*Plugin)(nil)
+	_ sdk.BotStarter   = (*Plugin)(nil)
+	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.Reconfigurer = (*Plugin)(nil)
 )
 
 // pluginConfig is the plugins.irc.config block: nothing yet, since bots
@@ -118,7 +120,30 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	}
 	p.portal, p.log = portal, portal.Log()
 	p.bots = map[string]*bot{}
-	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"bots"}}, nil
+	return info(), nil
+}
+
+// info is what Configure and Reconfigure answer: the plugin listens on
+// nothing.
+func info() sdk.Info {
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"bots"}}
+}
+
+// Validate checks the (empty) config block: an unknown key is an error.
+// Each bot's config dict is checked when the bot is added.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	var c pluginConfig
+	return cfg.Decode(&c)
+}
+
+// Reconfigure takes a new block or new host facts in place: the block has
+// no keys, and the host's facts reach each bot in its config dict when it
+// (re)starts, so nothing running changes and no bot is dropped.
+func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, error) {
+	if err := p.Validate(ctx, cfg); err != nil {
+		return sdk.Info{}, fmt.Errorf("irc: %w", err)
+	}
+	return info(), nil
 }
 
 // StartBot starts one bot from its config dict and returns its session at

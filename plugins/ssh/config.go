@@ -1,10 +1,12 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"net"
 	"path/filepath"
 	"time"
+
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Config is the plugin's block in config.yaml (plugins.ssh.config). Every
@@ -87,30 +89,32 @@ func defaultConfig() Config {
 	}
 }
 
-// Validate checks the config, naming the bad key.
+// Validate checks the config's values, each problem a *sdk.ConfigError
+// naming its key (joined when there are several). It does not look at
+// files or addresses (see Plugin.Validate).
 func (c *Config) Validate() error {
+	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("ssh: config key listen: %q is not host:port: %w", c.Listen, err)
+		errs = append(errs, sdk.KeyError("listen", "%q is not host:port", c.Listen))
 	}
 	if c.MaxLineLength < 0 {
-		return fmt.Errorf("ssh: config key max_line_length: must not be negative")
+		errs = append(errs, sdk.KeyError("max_line_length", "must not be negative"))
 	}
 	if c.MaxConnections < 1 {
-		return fmt.Errorf("ssh: config key max_connections: must be at least 1")
+		errs = append(errs, sdk.KeyError("max_connections", "must be at least 1"))
 	}
 	if c.MaxSessions < 1 {
-		return fmt.Errorf("ssh: config key max_sessions: must be at least 1")
+		errs = append(errs, sdk.KeyError("max_sessions", "must be at least 1"))
 	}
-	if c.LoginGrace <= 0 {
-		return fmt.Errorf("ssh: config key login_grace: must be more than 0")
+	for _, k := range []struct {
+		name string
+		v    Duration
+	}{{"login_grace", c.LoginGrace}, {"login_timeout", c.LoginTimeout}, {"exec_timeout", c.ExecTimeout}} {
+		if k.v <= 0 {
+			errs = append(errs, sdk.KeyError(k.name, "must be more than 0"))
+		}
 	}
-	if c.LoginTimeout <= 0 {
-		return fmt.Errorf("ssh: config key login_timeout: must be more than 0")
-	}
-	if c.ExecTimeout <= 0 {
-		return fmt.Errorf("ssh: config key exec_timeout: must be more than 0")
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // hostKeyPath returns the host key file: host_key (relative to the data

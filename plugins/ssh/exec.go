@@ -172,7 +172,7 @@ func (c *conn) execTimedOut() {
 	}
 	st.phase = phaseDone
 	c.ch.exit.Store(exitFailed)
-	msg := fmt.Sprintf("The server did not finish the command within %s.\n", time.Duration(c.p.cfg.ExecTimeout))
+	msg := fmt.Sprintf("The server did not finish the command within %s.\n", time.Duration(c.p.conf().ExecTimeout))
 	if c.pty {
 		st.buf = appendCRLF(st.buf, msg)
 	} else {
@@ -194,7 +194,7 @@ func (c *conn) inputEnded() {
 	c.eof = true
 	// A host that never answers (gone for good) must not keep the session
 	// open: the same bound as a command's.
-	c.eofTimer = time.AfterFunc(time.Duration(c.p.cfg.ExecTimeout), c.disconnect)
+	c.eofTimer = time.AfterFunc(time.Duration(c.p.conf().ExecTimeout), c.disconnect)
 	c.mu.Unlock()
 	c.sess.DataIn(barrier())
 }

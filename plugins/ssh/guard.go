@@ -91,7 +91,7 @@ func (p *Plugin) connCallback(ctx gliderssh.Context, nc net.Conn) net.Conn {
 		g.stop()
 	}
 	g.nc = tc
-	if why := p.startups.admit(g, &p.open, p.cfg.MaxConnections); why != "" {
+	if why := p.startups.admit(g, &p.open, p.conf().MaxConnections); why != "" {
 		p.log.Debug("ssh: connection refused: "+why, "addr", nc.RemoteAddr().String())
 		return nil
 	}
@@ -99,8 +99,8 @@ func (p *Plugin) connCallback(ctx gliderssh.Context, nc net.Conn) net.Conn {
 	// Shutdown may have closed the connection already; its timers would
 	// only outlive it.
 	if !g.closed {
-		g.graceTimer = time.AfterFunc(time.Duration(p.cfg.LoginGrace), g.graceExpired)
-		g.loginTimer = time.AfterFunc(time.Duration(p.cfg.LoginTimeout), func() {
+		g.graceTimer = time.AfterFunc(time.Duration(p.conf().LoginGrace), g.graceExpired)
+		g.loginTimer = time.AfterFunc(time.Duration(p.conf().LoginTimeout), func() {
 			p.log.Debug("ssh: login timeout", "addr", nc.RemoteAddr().String())
 			tc.Close()
 		})
@@ -188,7 +188,7 @@ func (g *guard) refused() {
 func (g *guard) begin() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.sessions >= g.p.cfg.MaxSessions {
+	if g.sessions >= g.p.conf().MaxSessions {
 		return false
 	}
 	g.sessions++
@@ -226,7 +226,7 @@ func (g *guard) sessionStarted(ctx gliderssh.Context) {
 		return
 	}
 	g.p.startups.remove(g)
-	if every := time.Duration(g.p.cfg.Keepalive); every > 0 {
+	if every := time.Duration(g.p.conf().Keepalive); every > 0 {
 		if sc, ok := ctx.Value(gliderssh.ContextKeyConn).(*gossh.ServerConn); ok {
 			go g.keepalive(ctx, sc, every)
 		}

@@ -92,7 +92,7 @@ func (p *Plugin) handle(s gliderssh.Session) {
 
 // newConn makes the conn of session s, with its output queue.
 func (p *Plugin) newConn(s gliderssh.Session, req sessionRequest) *conn {
-	c := &conn{p: p, s: s, pty: req.isPty, maxLine: p.maxLine, win: req.pty.Window}
+	c := &conn{p: p, s: s, pty: req.isPty, maxLine: p.lineMax(), win: req.pty.Window}
 	switch {
 	case req.command != "":
 		c.mode = modeExec
@@ -158,7 +158,7 @@ func (c *conn) announce(sess *sdk.Session, req sessionRequest) {
 		c.writeLocked([]byte(seqPasteOn))
 	}
 	if c.mode == modeExec {
-		c.exec.timer = time.AfterFunc(time.Duration(c.p.cfg.ExecTimeout), c.execTimedOut)
+		c.exec.timer = time.AfterFunc(time.Duration(c.p.conf().ExecTimeout), c.execTimedOut)
 	}
 	c.mu.Unlock()
 

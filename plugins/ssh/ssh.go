@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,21 +27,29 @@ const shutdownWait = 2 * time.Second
 
 // Plugin is the SSH protocol plugin.
 type Plugin struct {
-	cfg     Config
-	maxLine int
 	portal  *sdk.Portal
 	log     *slog.Logger
-	ln      net.Listener
 	srv     *gliderssh.Server
 	hostKey gossh.Signer
 	// open counts TCP connections, for max_connections.
 	open atomic.Int64
 	// startups counts the connections still logging in, per address.
 	startups *startups
-	// serving is closed when the accept loop has ended.
-	serving chan struct{}
+	// serving counts the accept loops (one per listener: a new listen
+	// address is served beside the old one until that is closed).
+	serving sync.WaitGroup
 
-	mu    sync.Mutex
+	// setMu guards what Reconfigure changes while connections read it:
+	// cfg and maxLine (max_line_length, or the host's limit).
+	setMu   sync.RWMutex
+	cfg     Config
+	maxLine int
+
+	mu sync.Mutex
+	// given is the config block as given, to tell what a Reconfigure
+	// changes; ln is the listener new clients come in on.
+	given Config
+	ln    net.Listener
 	conns map[*conn]struct{}
 	// requests holds what sessions asked for, from the moment their shell
 	// or command is accepted until their handler takes it.
@@ -49,21 +59,69 @@ type Plugin struct {
 	wg     sync.WaitGroup
 }
 
-var _ sdk.Plugin = (*Plugin)(nil)
+var (
+	_ sdk.Plugin       = (*Plugin)(nil)
+	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.Reconfigurer = (*Plugin)(nil)
+)
+
+// load decodes and checks the block: every problem, each naming its key.
+func load(cfg sdk.Config) (Config, error) {
+	c := defaultConfig()
+	if err := cfg.Decode(&c); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// lineLimit is the longest input line: max_line_length, or the host's.
+func lineLimit(c Config, host sdk.HostInfo) int {
+	if c.MaxLineLength == 0 {
+		return host.MaxInputLength
+	}
+	return c.MaxLineLength
+}
+
+// Validate checks the block as Configure would, that its host key (when
+// given) loads, and that its address is free (bar the one this plugin
+// already listens on), without listening or writing anything.
+// Every problem is reported, not just the first.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
+	switch path, generate := c.hostKeyPath(cfg.Host.DataDir); {
+	case cfg.Host.DataDir == "" && c.HostKey == "":
+		errs = append(errs, sdk.KeyError("host_key", "no data dir to keep a generated host key in; set host_key"))
+	case !generate:
+		b, err := os.ReadFile(path)
+		if err == nil {
+			_, err = gossh.ParsePrivateKey(b)
+		}
+		if err != nil {
+			errs = append(errs, sdk.KeyError("host_key", "%s: %v", path, unwrapPath(err)))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err == nil {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
 
 // Configure validates the config, loads (or generates) the host key and
 // starts listening.
 func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := defaultConfig()
-	if err := cfg.Decode(&c); err != nil {
+	c, err := load(cfg)
+	if err != nil {
 		return sdk.Info{}, fmt.Errorf("ssh: %w", err)
-	}
-	if err := c.Validate(); err != nil {
-		return sdk.Info{}, err
-	}
-	maxLine := c.MaxLineLength
-	if maxLine == 0 {
-		maxLine = cfg.Host.MaxInputLength
 	}
 	if cfg.Host.DataDir == "" && c.HostKey == "" {
 		return sdk.Info{}, errors.New("ssh: no data dir to keep the host key in; set config key host_key")
@@ -74,25 +132,109 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := sdk.Listen("listen", c.Listen)
 	if err != nil {
-		return sdk.Info{}, fmt.Errorf("ssh: listen %s: %w", c.Listen, err)
+		return sdk.Info{}, fmt.Errorf("ssh: %w", err)
 	}
-	p.cfg, p.maxLine, p.portal, p.log, p.ln, p.hostKey = c, maxLine, portal, log, ln, signer
+	p.cfg, p.maxLine, p.portal, p.log, p.hostKey = c, lineLimit(c, cfg.Host), portal, log, signer
+	p.given, p.ln = c, ln
 	p.conns = map[*conn]struct{}{}
 	p.startups = newStartups(portal.NewAddressCounter())
 	p.requests = map[gliderssh.Session]sessionRequest{}
 	p.srv = p.newServer()
-	p.serving = make(chan struct{})
+	p.serve(ln)
+	log.Info("ssh: listening", "addr", ln.Addr().String(),
+		"host_key", gossh.FingerprintSHA256(signer.PublicKey()))
+	return p.info(), nil
+}
+
+// serve runs an accept loop on ln until it is closed.
+func (p *Plugin) serve(ln net.Listener) {
+	p.serving.Add(1)
 	go func() {
-		defer close(p.serving)
+		defer p.serving.Done()
 		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, gliderssh.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("ssh: serve", "err", err)
 		}
 	}()
-	log.Info("ssh: listening", "addr", ln.Addr().String(),
-		"host_key", gossh.FingerprintSHA256(signer.PublicKey()))
-	return sdk.Info{ProtocolKey: ProtocolKey}, nil
+}
+
+// info is the plugin's Info with its listener as it is now.
+func (p *Plugin) info() sdk.Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return sdk.Info{ProtocolKey: ProtocolKey, Listeners: []sdk.Listener{sdk.ListenerOf("ssh", p.ln)}}
+}
+
+// conf returns the config connections go by now.
+func (p *Plugin) conf() Config {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
+	return p.cfg
+}
+
+// lineMax returns the longest input line for a session starting now.
+func (p *Plugin) lineMax() int {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
+	return p.maxLine
+}
+
+// Reconfigure applies a new block, or new host facts, keeping every
+// connection: a new listen address is opened and the old one closed (its
+// connections stay); login_grace, login_timeout, keepalive, exec_timeout,
+// max_connections and max_sessions apply to what starts from then on, and
+// so do max_line_length and the host's max_input_length (to new sessions)
+// and connections_per_ip. host_key, idle_timeout and max_timeout need a
+// restart.
+func (p *Plugin) Reconfigure(_ context.Context, cfg sdk.Config) (sdk.Info, error) {
+	c, err := load(cfg)
+	if err != nil {
+		return sdk.Info{}, fmt.Errorf("ssh: %w", err)
+	}
+	p.mu.Lock()
+	old, closed := p.given, p.closed
+	p.mu.Unlock()
+	switch {
+	case closed:
+		return sdk.Info{}, errors.New("ssh: shut down")
+	case c.HostKey != old.HostKey:
+		return sdk.Info{}, sdk.RestartNeeded("host_key")
+	case c.IdleTimeout != old.IdleTimeout:
+		// gliderlabs reads them per connection without a lock.
+		return sdk.Info{}, sdk.RestartNeeded("idle_timeout")
+	case c.MaxTimeout != old.MaxTimeout:
+		return sdk.Info{}, sdk.RestartNeeded("max_timeout")
+	}
+	if c.Listen != old.Listen {
+		ln, err := sdk.Listen("listen", c.Listen)
+		if err != nil {
+			return sdk.Info{}, fmt.Errorf("ssh: %w", err)
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			ln.Close()
+			return sdk.Info{}, errors.New("ssh: shut down")
+		}
+		prev := p.ln
+		p.ln = ln
+		p.mu.Unlock()
+		p.log.Info("ssh: listening", "addr", ln.Addr().String(), "instead_of", prev.Addr().String())
+		p.serve(ln)
+		// Its accept loop ends; the connections it accepted stay.
+		prev.Close()
+	}
+	p.setMu.Lock()
+	p.cfg, p.maxLine = c, lineLimit(c, cfg.Host)
+	p.setMu.Unlock()
+	// The startups' counter needs nothing here: it comes from
+	// Portal.NewAddressCounter, whose limit the host's Configure has
+	// already set to the new connections_per_ip.
+	p.mu.Lock()
+	p.given = c
+	p.mu.Unlock()
+	return p.info(), nil
 }
 
 // newServer builds the gliderlabs server: the auth rules of auth.go, the
@@ -107,8 +249,8 @@ func (p *Plugin) newServer() *gliderssh.Server {
 		ServerConfigCallback:   p.serverConfig,
 		ConnCallback:           p.connCallback,
 		SessionRequestCallback: p.sessionRequestCallback,
-		IdleTimeout:            time.Duration(p.cfg.IdleTimeout),
-		MaxTimeout:             time.Duration(p.cfg.MaxTimeout),
+		IdleTimeout:            time.Duration(p.conf().IdleTimeout),
+		MaxTimeout:             time.Duration(p.conf().MaxTimeout),
 		ChannelHandlers:        map[string]gliderssh.ChannelHandler{"session": p.sessionChannel},
 		RequestHandlers:        map[string]gliderssh.RequestHandler{},
 		SubsystemHandlers:      map[string]gliderssh.SubsystemHandler{},
@@ -121,7 +263,11 @@ func (p *Plugin) newServer() *gliderssh.Server {
 }
 
 // Addr returns the address the plugin listens on.
-func (p *Plugin) Addr() net.Addr { return p.ln.Addr() }
+func (p *Plugin) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ln.Addr()
+}
 
 // track records a live session; it reports false once Shutdown began.
 func (p *Plugin) track(c *conn) bool {
@@ -155,8 +301,8 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 	for c := range p.conns {
 		conns = append(conns, c)
 	}
-	p.mu.Unlock()
 	_ = p.ln.Close()
+	p.mu.Unlock()
 	wait, cancel := context.WithTimeout(ctx, shutdownWait)
 	defer cancel()
 	for _, c := range conns {
@@ -167,7 +313,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := p.srv.Close()
-	<-p.serving
+	p.serving.Wait()
 	p.startups.closeAll()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()

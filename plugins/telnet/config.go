@@ -1,10 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"github.com/portico-mud/portico/sdk"
+	"errors"
 	"net"
 	"time"
+
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Config is the plugin's block in config.yaml (plugins.telnet.config).
@@ -44,32 +45,37 @@ func defaultConfig() Config {
 	return Config{Listen: DefaultListen, Keepalive: Duration(DefaultKeepalive)}
 }
 
-// Validate checks the config, naming the bad key.
+// Validate checks the config's values, each problem a *sdk.ConfigError
+// naming its key (joined when there are several). It does not look at
+// files or addresses (see Plugin.Validate).
 func (c *Config) Validate() error {
+	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("telnet: config key listen: %q is not host:port: %w", c.Listen, err)
+		errs = append(errs, sdk.KeyError("listen", "%q is not host:port", c.Listen))
 	}
 	if c.TLSListen != "" {
 		if _, _, err := net.SplitHostPort(c.TLSListen); err != nil {
-			return fmt.Errorf("telnet: config key tls_listen: %q is not host:port: %w", c.TLSListen, err)
+			errs = append(errs, sdk.KeyError("tls_listen", "%q is not host:port", c.TLSListen))
+		} else if _, port, _ := net.SplitHostPort(c.TLSListen); c.TLSListen == c.Listen && port != "0" {
+			errs = append(errs, sdk.KeyError("tls_listen", "%q is also listen's address", c.TLSListen))
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("telnet: config keys tls_cert and tls_key: give both or neither")
+		errs = append(errs, sdk.KeyError("tls_key", "give tls_cert and tls_key both or neither"))
 	}
 	if c.MaxLineLength < 0 {
-		return fmt.Errorf("telnet: config key max_line_length: must not be negative")
+		errs = append(errs, sdk.KeyError("max_line_length", "must not be negative"))
 	}
 	if c.Keepalive < 0 {
-		return fmt.Errorf("telnet: config key keepalive: must not be negative")
+		errs = append(errs, sdk.KeyError("keepalive", "must not be negative"))
 	}
 	if _, err := newPolicy(c.DisableOptions); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if _, err := parseMSSPConfig(c.MSSP); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Duration is sdk.Duration: a config duration ("30s" or seconds).

@@ -66,12 +66,7 @@ var (
 func newConn(p *Plugin, nc net.Conn, protocolKey string) *conn {
 	c := &conn{p: p, nc: nc, protocolKey: protocolKey}
 	c.neg = newNegotiation(p.policy(), c)
-	// Bytes, not characters: a line of MaxLineLength characters may take
-	// up to four bytes each; the character count is checked per line.
-	c.split.Max = maxUnlimitedLine
-	if p.cfg.MaxLineLength > 0 {
-		c.split.Max = p.cfg.MaxLineLength*4 + 4
-	}
+	c.split.Max = splitMax(p.maxLine())
 	c.w = connio.NewWriter(nc, connio.Options{OnError: func(err error) {
 		p.log.Debug("telnet: write", "addr", nc.RemoteAddr().String(), "err", err)
 	}})
@@ -132,7 +127,7 @@ func (c *conn) serve(ctx context.Context) {
 	c.neg.start()
 	c.flushLocked()
 	c.deadline = time.AfterFunc(c.p.timeout(), c.negotiationTimedOut)
-	if ka := time.Duration(c.p.cfg.Keepalive); ka > 0 {
+	if ka := c.p.keepalive(); ka > 0 {
 		c.keepalive = time.AfterFunc(ka, c.sendKeepalive)
 	}
 	c.mu.Unlock()
@@ -157,9 +152,21 @@ func (c *conn) serve(ctx context.Context) {
 	sess.Disconnected("connection closed")
 }
 
+// splitMax is the splitter's bound for lines of maxLine characters:
+// bytes, not characters, since a character may take up to four bytes; the
+// character count is checked per line.
+func splitMax(maxLine int) int {
+	if maxLine > 0 {
+		return maxLine*4 + 4
+	}
+	return maxUnlimitedLine
+}
+
 func (c *conn) handleEvent(ev codec.Event) {
 	switch ev.Kind {
 	case codec.EventData:
+		// Read afresh: a live edit may have changed the limit.
+		c.split.Max = splitMax(c.p.maxLine())
 		c.split.Feed(ev.Data, c.handleLine)
 	case codec.EventNegotiation:
 		c.mu.Lock()
@@ -303,7 +310,10 @@ func (c *conn) sendKeepalive() {
 	}
 	c.send([]byte{codec.IAC, codec.NOP})
 	c.flushLocked()
-	c.keepalive.Reset(time.Duration(c.p.cfg.Keepalive))
+	// A keepalive turned off by a live edit stops here.
+	if ka := c.p.keepalive(); ka > 0 {
+		c.keepalive.Reset(ka)
+	}
 }
 
 func (c *conn) stopTimersLocked() {
@@ -320,7 +330,7 @@ func (c *conn) handleLine(line []byte, tooLong bool) {
 		c.sendText(sdk.MsgTooLong)
 		return
 	}
-	text, refusal := sdk.TextInput(line, c.p.cfg.MaxLineLength)
+	text, refusal := sdk.TextInput(line, c.p.maxLine())
 	if refusal != "" {
 		c.sendText(refusal)
 		return

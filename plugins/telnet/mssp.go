@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // MSSP (MUD Server Status Protocol): on DO MSSP the server sends a table of
@@ -144,7 +145,7 @@ func parseMSSPConfig(raw map[string]any) (map[string][]string, error) {
 	for k, v := range raw {
 		name := strings.ToUpper(strings.TrimSpace(k))
 		if name == "" || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r > 0x7e }) >= 0 {
-			return nil, fmt.Errorf("telnet: config key mssp: bad field name %q", k)
+			return nil, sdk.KeyError("mssp", "bad field name %q", k)
 		}
 		var vals []string
 		switch x := v.(type) {
@@ -152,21 +153,21 @@ func parseMSSPConfig(raw map[string]any) (map[string][]string, error) {
 			for _, e := range x {
 				s, err := msspScalar(e)
 				if err != nil {
-					return nil, fmt.Errorf("telnet: config key mssp.%s: %w", k, err)
+					return nil, sdk.KeyError("mssp."+k, "%v", err)
 				}
 				vals = append(vals, s)
 			}
 		default:
 			s, err := msspScalar(x)
 			if err != nil {
-				return nil, fmt.Errorf("telnet: config key mssp.%s: %w", k, err)
+				return nil, sdk.KeyError("mssp."+k, "%v", err)
 			}
 			vals = []string{s}
 		}
 		for _, s := range vals {
 			for i := 0; i < len(s); i++ {
 				if msspReserved(s[i]) {
-					return nil, fmt.Errorf("telnet: config key mssp.%s: value %q holds a byte MSSP reserves", k, s)
+					return nil, sdk.KeyError("mssp."+k, "value %q holds a byte MSSP reserves", s)
 				}
 			}
 		}

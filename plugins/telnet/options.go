@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
+	"github.com/portico-mud/portico/sdk"
 )
 
 // optionSpec says how this server treats one telnet option.
@@ -95,7 +95,7 @@ func newPolicy(disable []string) (*policy, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("telnet: config key disable_options: unknown option %q (known: %s)",
+			return nil, sdk.KeyError("disable_options", "unknown option %q (known: %s)",
 				name, strings.Join(optionNames(), ", "))
 		}
 		off[n] = true

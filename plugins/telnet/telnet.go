@@ -22,72 +22,119 @@ const negotiationTimeout = 2 * time.Second
 
 // Plugin is the telnet protocol plugin.
 type Plugin struct {
-	cfg    Config
-	pol    *policy
-	mssp   map[string][]string
 	portal *sdk.Portal
-	host   sdk.HostInfo
 	log    *slog.Logger
-	ln     net.Listener // plain telnet
-	tlsLn  net.Listener // telnet over TLS, or nil
-	// tlsConns counts the TLS listener's connections per client network
-	// against the host's connections_per_ip, from accept on: a TLS
-	// connection has no session until its handshake is done (up to
-	// tlsHandshakeTimeout), so NewSession's count comes too late to stop
-	// one address holding thousands of handshakes open.
-	tlsConns *sdk.AddressCounter
 	// started is when the plugin started (MSSP's UPTIME).
 	started time.Time
 	// negotiationTimeout overrides the package default in tests.
 	negotiationTimeout time.Duration
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
+	// setMu guards what Reconfigure changes while connections read it:
+	// cfg (max_line_length filled in from the host's limit), pol, mssp and
+	// host. Tests that build a Plugin by hand set them before serving.
+	setMu sync.RWMutex
+	cfg   Config
+	pol   *policy
+	mssp  map[string][]string
+	host  sdk.HostInfo
+
+	mu sync.Mutex
+	// given is the config block as given (max_line_length not filled in),
+	// to tell what a Reconfigure changes.
+	given Config
+	ln    net.Listener // plain telnet
+	tlsLn net.Listener // telnet over TLS, or nil
+	// tlsConns counts the TLS listener's connections per client network
+	// against the host's connections_per_ip, from accept on: a TLS
+	// connection has no session until its handshake is done (up to
+	// tlsHandshakeTimeout), so NewSession's count comes too late to stop
+	// one address holding thousands of handshakes open. (tls_listen is
+	// not swapped in place, so the counter lives as long as the plugin.)
+	tlsConns *sdk.AddressCounter
+	conns    map[*conn]struct{}
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
 	closed bool
 	wg     sync.WaitGroup
 }
 
-var _ sdk.Plugin = (*Plugin)(nil)
+var (
+	_ sdk.Plugin       = (*Plugin)(nil)
+	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.Reconfigurer = (*Plugin)(nil)
+)
+
+// loaded is a config block decoded and checked.
+type loaded struct {
+	cfg  Config
+	pol  *policy
+	mssp map[string][]string
+}
+
+// load decodes and checks the block: every problem, each naming its key.
+func load(cfg sdk.Config) (loaded, error) {
+	c := defaultConfig()
+	if err := cfg.Decode(&c); err != nil {
+		return loaded{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return loaded{}, err
+	}
+	pol, _ := newPolicy(c.DisableOptions) // Validate checked it
+	mssp, _ := parseMSSPConfig(c.MSSP)    // and this
+	return loaded{cfg: c, pol: pol, mssp: mssp}, nil
+}
+
+// Validate checks the block as Configure would, and that its addresses
+// are free (bar those this plugin already listens on), without listening
+// or writing anything.
+// Every problem is reported, not just the first.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
+	if wellFormed(c.Listen) {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	}
+	if c.TLSListen != "" {
+		errs = append(errs, checkTLS(c.TLSCert, c.TLSKey, cfg.Host.DataDir))
+		if wellFormed(c.TLSListen) && c.TLSListen != c.Listen {
+			errs = append(errs, cfg.CheckListen("tls_listen", c.TLSListen))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wellFormed reports whether addr is host:port (Config.Validate reports
+// it otherwise).
+func wellFormed(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
+}
 
 // Configure validates the config and starts listening.
 func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := defaultConfig()
-	if err := cfg.Decode(&c); err != nil {
+	l, err := load(cfg)
+	if err != nil {
 		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 	}
-	if err := c.Validate(); err != nil {
-		return sdk.Info{}, err
-	}
-	if c.MaxLineLength == 0 {
-		c.MaxLineLength = cfg.Host.MaxInputLength
-	}
-	pol, err := newPolicy(c.DisableOptions)
-	if err != nil {
-		return sdk.Info{}, err
-	}
-	mssp, err := parseMSSPConfig(c.MSSP)
-	if err != nil {
-		return sdk.Info{}, err
-	}
+	c := l.cfg
 	var tlsCfg *tls.Config
 	if c.TLSListen != "" {
 		if tlsCfg, err = loadTLS(c.TLSCert, c.TLSKey, cfg.Host.DataDir); err != nil {
-			return sdk.Info{}, err
+			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := sdk.Listen("listen", c.Listen)
 	if err != nil {
-		return sdk.Info{}, fmt.Errorf("telnet: listen %s: %w", c.Listen, err)
+		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 	}
 	var tlsLn net.Listener
 	var tlsConns *sdk.AddressCounter
 	if tlsCfg != nil {
-		raw, err := net.Listen("tcp", c.TLSListen)
+		raw, err := sdk.Listen("tls_listen", c.TLSListen)
 		if err != nil {
 			ln.Close()
-			return sdk.Info{}, fmt.Errorf("telnet: config key tls_listen: listen %s: %w", c.TLSListen, err)
+			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
 		// Counted under TLS: a connection over the limit is closed before
 		// its handshake costs anything. Plain telnet needs no such count:
@@ -99,16 +146,95 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 			log.Debug("telnet: TLS connection refused: connections_per_ip connections open from its address", "addr", a.String())
 		}}), tlsCfg)
 	}
-	p.cfg, p.pol, p.mssp, p.portal, p.host, p.log = c, pol, mssp, portal, cfg.Host, portal.Log()
-	p.ln, p.tlsLn, p.tlsConns, p.started = ln, tlsLn, tlsConns, time.Now()
+	p.portal, p.log, p.started = portal, portal.Log(), time.Now()
+	p.apply(l, cfg.Host)
+	p.mu.Lock()
+	p.given, p.ln, p.tlsLn, p.tlsConns = c, ln, tlsLn, tlsConns
 	p.conns = map[*conn]struct{}{}
+	p.mu.Unlock()
 	p.log.Info("telnet: listening", "addr", ln.Addr().String())
 	p.serveListener(ctx, ln, ProtocolKey)
 	if tlsLn != nil {
 		p.log.Info("telnet: listening (TLS)", "addr", tlsLn.Addr().String())
 		p.serveListener(ctx, tlsLn, ProtocolKeyTLS)
 	}
-	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+	return p.info(), nil
+}
+
+// apply makes l's settings and the host's facts the ones connections
+// read.
+func (p *Plugin) apply(l loaded, host sdk.HostInfo) {
+	c := l.cfg
+	if c.MaxLineLength == 0 {
+		c.MaxLineLength = host.MaxInputLength
+	}
+	p.setMu.Lock()
+	p.cfg, p.pol, p.mssp, p.host = c, l.pol, l.mssp, host
+	p.setMu.Unlock()
+}
+
+// info is the plugin's Info with its listeners as they are now.
+func (p *Plugin) info() sdk.Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	info := sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}
+	if p.ln != nil {
+		info.Listeners = append(info.Listeners, sdk.ListenerOf("telnet", p.ln))
+	}
+	if p.tlsLn != nil {
+		info.Listeners = append(info.Listeners, sdk.ListenerOf("telnet+tls", p.tlsLn))
+	}
+	return info
+}
+
+// Reconfigure applies a new block, or new host facts, keeping every
+// connection: max_line_length, keepalive, disable_options and mssp (and
+// the host's max_input_length and server name) take effect at once for
+// what connections read from then on; a new listen address is opened,
+// then the old one closed, its connections staying. The TLS keys need a
+// restart.
+func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, error) {
+	l, err := load(cfg)
+	if err != nil {
+		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
+	}
+	c := l.cfg
+	p.mu.Lock()
+	old := p.given
+	closed := p.closed
+	p.mu.Unlock()
+	switch {
+	case closed:
+		return sdk.Info{}, errors.New("telnet: shut down")
+	case c.TLSListen != old.TLSListen:
+		return sdk.Info{}, sdk.RestartNeeded("tls_listen")
+	case c.TLSListen != "" && (c.TLSCert != old.TLSCert || c.TLSKey != old.TLSKey):
+		return sdk.Info{}, sdk.RestartNeeded("tls_cert")
+	}
+	if c.Listen != old.Listen {
+		ln, err := sdk.Listen("listen", c.Listen)
+		if err != nil {
+			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			ln.Close()
+			return sdk.Info{}, errors.New("telnet: shut down")
+		}
+		prev := p.ln
+		p.ln = ln
+		p.mu.Unlock()
+		p.log.Info("telnet: listening", "addr", ln.Addr().String(), "instead_of", prev.Addr().String())
+		p.serveListener(ctx, ln, ProtocolKey)
+		// Its accept loop ends; the connections it accepted stay.
+		prev.Close()
+	}
+	p.apply(l, cfg.Host)
+	p.mu.Lock()
+	p.given = c
+	p.mu.Unlock()
+	return p.info(), nil
 }
 
 func (p *Plugin) serveListener(ctx context.Context, ln net.Listener, key string) {
@@ -161,10 +287,26 @@ var allOptions = defaultPolicy()
 // policy returns the option policy (every option on for a Plugin built by
 // hand in tests).
 func (p *Plugin) policy() *policy {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
 	if p.pol == nil {
 		return allOptions
 	}
 	return p.pol
+}
+
+// maxLine is the longest input line in characters (0: no limit).
+func (p *Plugin) maxLine() int {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
+	return p.cfg.MaxLineLength
+}
+
+// keepalive is the interval of the IAC NOP keepalive (0: off).
+func (p *Plugin) keepalive() time.Duration {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
+	return time.Duration(p.cfg.Keepalive)
 }
 
 // timeout returns how long negotiation may take.
@@ -177,7 +319,9 @@ func (p *Plugin) timeout() time.Duration {
 
 // msspTable returns the MSSP table as of now.
 func (p *Plugin) msspTable() []msspVar {
+	p.setMu.RLock()
 	in := msspInfo{extra: p.mssp, started: p.started.Unix(), serverName: p.host.ServerName, version: p.host.Version}
+	p.setMu.RUnlock()
 	if p.portal != nil {
 		for _, s := range p.portal.All() {
 			if s.LoggedIn() {
@@ -185,12 +329,14 @@ func (p *Plugin) msspTable() []msspVar {
 			}
 		}
 	}
+	p.mu.Lock()
 	if p.ln != nil {
 		in.ports = append(in.ports, listenPort(p.ln))
 	}
 	if p.tlsLn != nil {
 		in.tlsPort = listenPort(p.tlsLn)
 	}
+	p.mu.Unlock()
 	return msspTable(in)
 }
 
@@ -203,12 +349,12 @@ func listenPort(ln net.Listener) int {
 
 // Shutdown stops accepting and waits (briefly) for goodbyes to be written.
 func (p *Plugin) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
 	for _, ln := range []net.Listener{p.ln, p.tlsLn} {
 		if ln != nil {
 			ln.Close()
 		}
 	}
-	p.mu.Lock()
 	p.closed = true
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Telnet over TLS: the same protocol on a second listener (Evennia's
@@ -32,12 +34,28 @@ const tlsDirName = "telnet-tls"
 // never finishes one never becomes a session.
 const tlsHandshakeTimeout = 10 * time.Second
 
+// checkTLS checks, for Validate, what loadTLS would need without
+// generating anything: a configured pair must load; without one the host
+// must give a data dir to keep a generated pair in.
+func checkTLS(certFile, keyFile, dataDir string) error {
+	if certFile == "" {
+		if dataDir == "" {
+			return sdk.KeyError("tls_listen", "no tls_cert/tls_key given and the host has no data_dir to keep a generated pair in")
+		}
+		return nil
+	}
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		return sdk.KeyError("tls_cert", "load %s and %s: %v", certFile, keyFile, err)
+	}
+	return nil
+}
+
 // loadTLS returns the TLS config for the TLS listener: the configured pair,
 // or the generated one in <dataDir>/telnet-tls/ (made on first use).
 func loadTLS(certFile, keyFile, dataDir string) (*tls.Config, error) {
 	if certFile == "" {
 		if dataDir == "" {
-			return nil, errors.New("telnet: config key tls_listen: no tls_cert/tls_key given and the host has no data_dir to keep a generated pair in")
+			return nil, sdk.KeyError("tls_listen", "no tls_cert/tls_key given and the host has no data_dir to keep a generated pair in")
 		}
 		dir := filepath.Join(dataDir, tlsDirName)
 		if err := ensureSelfSigned(dir); err != nil {
@@ -47,7 +65,7 @@ func loadTLS(certFile, keyFile, dataDir string) (*tls.Config, error) {
 	}
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("telnet: config keys tls_cert/tls_key: load %s and %s: %w", certFile, keyFile, err)
+		return nil, sdk.KeyError("tls_cert", "load %s and %s: %v", certFile, keyFile, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }

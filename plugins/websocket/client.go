@@ -94,8 +94,8 @@ var (
 // newClient returns a client for a new session; register gives it its
 // key once the session is made.
 func newClient(p *Plugin) *client {
-	return &client{p: p, limiter: newRateLimiter(p.cfg.CommandRate),
-		queue: outQueue{max: p.cfg.OutputBuffer}}
+	return &client{p: p, limiter: newRateLimiter(p.settings().cfg.CommandRate),
+		queue: outQueue{max: p.settings().cfg.OutputBuffer}}
 }
 
 // LoggedIn is the host's login event: the first account the session
@@ -315,7 +315,7 @@ func (c *client) attach(s *socket, notice, token string, now time.Time) (old *so
 		c.mu.Unlock()
 		return nil, attachEnded
 	}
-	if c.sock == nil && !c.lostAt.IsZero() && now.Sub(c.lostAt) > time.Duration(c.p.cfg.ResumeGrace) {
+	if c.sock == nil && !c.lostAt.IsZero() && now.Sub(c.lostAt) > time.Duration(c.p.settings().cfg.ResumeGrace) {
 		// The grace timer has not fired yet (a busy or suspended
 		// process): the clock decides, and the session ends now.
 		c.endLocked()
@@ -367,7 +367,7 @@ func (c *client) detach(s *socket, clean bool, reason string) {
 		return
 	}
 	c.sock = nil
-	grace := time.Duration(c.p.cfg.ResumeGrace)
+	grace := time.Duration(c.p.settings().cfg.ResumeGrace)
 	if clean || grace <= 0 || !resumable || !c.accountMatchesLocked() {
 		c.endLocked()
 		c.mu.Unlock()

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"fmt"
-	"github.com/portico-mud/portico/sdk"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/portico-mud/portico/sdk"
 )
 
 // Config is the plugin's block in config.yaml (plugins.websocket.config).
@@ -96,22 +97,24 @@ func defaultConfig() Config {
 	}
 }
 
-// Validate checks the config, naming the bad key.
+// Validate checks the config's values, each problem a *sdk.ConfigError
+// naming its key (joined when there are several). It does not look at
+// files or addresses (see Plugin.Validate).
 func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, sdk.KeyError(key, format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("websocket: config key listen: %q is not host:port: %w", c.Listen, err)
+		bad("listen", "%q is not host:port", c.Listen)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("websocket: config keys tls_cert and tls_key: give both or neither")
+		bad("tls_key", "give tls_cert and tls_key both or neither")
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Subprotocols {
 		if formatByName(p) == nil {
-			return fmt.Errorf("websocket: config key subprotocols: unknown subprotocol %q (known: %s, %s)",
-				p, strings.Join(DefaultSubprotocols, ", "), ProtoPortico)
-		}
-		if seen[strings.ToLower(p)] {
-			return fmt.Errorf("websocket: config key subprotocols: %q is listed twice", p)
+			bad("subprotocols", "unknown subprotocol %q (known: %s, %s)", p, strings.Join(DefaultSubprotocols, ", "), ProtoPortico)
+		} else if seen[strings.ToLower(p)] {
+			bad("subprotocols", "%q is listed twice", p)
 		}
 		seen[strings.ToLower(p)] = true
 	}
@@ -120,33 +123,33 @@ func (c *Config) Validate() error {
 		v    Duration
 	}{{"resume_grace", c.ResumeGrace}, {"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}} {
 		if k.v < 0 {
-			return fmt.Errorf("websocket: config key %s: must not be negative", k.name)
+			bad(k.name, "must not be negative")
 		}
 	}
 	if c.PingInterval > 0 && c.PingTimeout <= 0 {
-		return fmt.Errorf("websocket: config key ping_timeout: must be positive while ping_interval is")
+		bad("ping_timeout", "must be positive while ping_interval is")
 	}
 	if c.MaxMessageSize < 0 {
-		return fmt.Errorf("websocket: config key max_message_size: must not be negative")
+		bad("max_message_size", "must not be negative")
 	}
 	if c.MaxMessageSize > 0 && c.MaxMessageSize < minMessageSize {
-		return fmt.Errorf("websocket: config key max_message_size: %d is below the minimum %d", c.MaxMessageSize, minMessageSize)
+		bad("max_message_size", "%d is below the minimum %d", c.MaxMessageSize, minMessageSize)
 	}
 	if c.CommandRate < 0 {
-		return fmt.Errorf("websocket: config key command_rate: must not be negative")
+		bad("command_rate", "must not be negative")
 	}
 	if c.OutputBuffer <= 0 {
-		return fmt.Errorf("websocket: config key output_buffer: must be positive")
+		bad("output_buffer", "must be positive")
 	}
 	for _, o := range c.AllowedOrigins {
 		if o == "" || o == "*" {
-			return fmt.Errorf("websocket: config key allowed_origins: %q would let any web page drive a player's session; name the hosts", o)
+			bad("allowed_origins", "%q would let any web page drive a player's session; name the hosts", o)
 		}
 	}
 	if _, err := parseProxies(c.TrustedProxies); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // minMessageSize keeps max_message_size large enough for the client's own
@@ -177,7 +180,7 @@ func parseProxies(list []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("websocket: config key trusted_proxies: %q is neither an IP address nor a CIDR prefix", s)
+			return nil, sdk.KeyError("trusted_proxies", "%q is neither an IP address nor a CIDR prefix", s)
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))

@@ -22,10 +22,10 @@ func (p *Plugin) routes() http.Handler {
 			p.serveWS(w, r)
 			return
 		}
-		p.site.servePage(w, r)
+		p.settings().site.servePage(w, r)
 	})
 	mux.HandleFunc("GET /ws", p.serveWS)
-	mux.HandleFunc("GET /static/{name}", p.site.serveStatic)
+	mux.HandleFunc("GET /static/{name}", func(w http.ResponseWriter, r *http.Request) { p.settings().site.serveStatic(w, r) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if over, _ := r.Context().Value(overLimitKey{}).(bool); over {
 			p.refuseOverLimit(w, r)
@@ -46,16 +46,17 @@ func (p *Plugin) refuseOverLimit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, sdk.MsgTooManyConnections, http.StatusServiceUnavailable)
 		return
 	}
+	set := p.settings()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   p.protos,
-		OriginPatterns: p.cfg.AllowedOrigins,
+		Subprotocols:   set.protos,
+		OriginPatterns: set.cfg.AllowedOrigins,
 	})
 	if err != nil {
 		return // Accept has answered the request with the reason.
 	}
 	// Debug, as the listener's own line: a flood must not flood the log.
-	p.log.Debug("websocket: connection refused: too many connections from its address; telling it", "addr", clientAddress(r, p.proxies))
-	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), query{})
+	p.log.Debug("websocket: connection refused: too many connections from its address; telling it", "addr", clientAddress(r, set.proxies))
+	s := newSocket(p.ctx, ws, clientAddress(r, set.proxies), query{})
 	defer s.cancel()
 	defer s.kill()
 	for _, f := range s.format.Encode(sdk.Text(sdk.MsgTooManyConnections), renderFlags{}) {
@@ -86,7 +87,8 @@ func isUpgrade(r *http.Request) bool {
 func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	// Counted from before the handshake, so that a client that sees its
 	// handshake answered has been counted.
-	network := sdk.ClientNetwork(clientAddress(r, p.proxies))
+	set := p.settings()
+	network := sdk.ClientNetwork(clientAddress(r, set.proxies))
 	admitted := p.pending.Admit(network)
 	release := sync.OnceFunc(func() {
 		if admitted {
@@ -95,16 +97,16 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	})
 	defer release()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   p.protos,
-		OriginPatterns: p.cfg.AllowedOrigins,
+		Subprotocols:   set.protos,
+		OriginPatterns: set.cfg.AllowedOrigins,
 	})
 	if err != nil {
 		// Accept has answered the request with the reason.
 		p.log.Info("websocket: handshake refused", "addr", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	ws.SetReadLimit(int64(p.maxMsg))
-	s := newSocket(p.ctx, ws, clientAddress(r, p.proxies), parseQuery(r.URL.RawQuery))
+	ws.SetReadLimit(int64(set.maxMsg))
+	s := newSocket(p.ctx, ws, clientAddress(r, set.proxies), parseQuery(r.URL.RawQuery))
 	if !p.track(s) {
 		s.close(websocket.StatusGoingAway, "The server is shutting down.")
 		s.cancel()
@@ -180,7 +182,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("websocket: connected", "sessid", c.sess.ID(), "addr", s.addr, "format", s.format.Name(),
 		"resumed", resumed, "browser", s.q.browser, "cuid", s.q.cuid)
-	s.startPing(time.Duration(p.cfg.PingInterval), time.Duration(p.cfg.PingTimeout))
+	s.startPing(time.Duration(set.cfg.PingInterval), time.Duration(set.cfg.PingTimeout))
 	defer s.stopPing()
 	if notice != "" {
 		c.notice(notice)
@@ -213,7 +215,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 				reason = reasonClientClosed
 			case errors.Is(err, websocket.ErrMessageTooBig):
 				p.log.Info("websocket: message too big; connection closed", "sessid", c.sess.ID(),
-					"addr", s.addr, "limit", p.maxMsg)
+					"addr", s.addr, "limit", set.maxMsg)
 			}
 			p.log.Info("websocket: connection ended", "sessid", c.sess.ID(), "addr", s.addr, "code", int(code), "err", err)
 			c.detach(s, isClean(code), reason)

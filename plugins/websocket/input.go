@@ -74,7 +74,7 @@ func (c *client) checkText(msgs []sdk.Message) []sdk.Message {
 			continue
 		}
 		for _, line := range splitLines(text) {
-			clean, refusal := sdk.TextInput([]byte(line), c.p.host.MaxInputLength)
+			clean, refusal := sdk.TextInput([]byte(line), c.p.settings().host.MaxInputLength)
 			if refusal != "" {
 				c.notice(refusal)
 				continue

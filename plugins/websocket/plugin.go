@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -28,28 +29,22 @@ const shutdownWait = 3 * time.Second
 
 // Plugin is the websocket protocol plugin.
 type Plugin struct {
-	cfg    Config
 	portal *sdk.Portal
 	log    *slog.Logger
-	host   sdk.HostInfo
-	maxMsg int
-	// protos is what Accept negotiates: the configured subprotocols, and
-	// v1.evennia.com and portico.v1 last if they leave them out, so that a
-	// browser that offers one (ours offers portico.v1) is never refused:
-	// Chromium fails a handshake that answers an offer with no subprotocol.
-	protos  []string
-	proxies []netip.Prefix
-	site    *site
-	ln      net.Listener
-	srv     *http.Server
+	// set holds what Reconfigure changes while connections read it.
+	set atomic.Pointer[settings]
+	// tlsCfg serves HTTPS/WSS when tls_cert and tls_key are given.
+	tlsCfg *tls.Config
+	srv    *http.Server
 	// ctx lives until Shutdown; every connection's context derives from it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	// wg counts connection handlers. Each is added under mu while closed
 	// is false, so that no Add can follow Shutdown's Wait.
 	wg sync.WaitGroup
-	// serveDone is closed when the HTTP server's Serve returns.
-	serveDone chan struct{}
+	// serving counts the HTTP server's Serve calls (one per listener: a new
+	// listen address is served beside the old one until that is closed).
+	serving sync.WaitGroup
 	// connectionEnded, set by tests, is called once a connection's end has
 	// been handled (its session detached or ended).
 	connectionEnded func(code websocket.StatusCode)
@@ -73,6 +68,8 @@ type Plugin struct {
 	tellWait time.Duration
 
 	mu sync.Mutex
+	// ln is the listener new clients come in on.
+	ln net.Listener
 	// clients holds the resumable sessions by resume key.
 	clients map[resumeKey]*client
 	// conns counts the listener's TCP connections, by client network,
@@ -98,60 +95,111 @@ type Plugin struct {
 	closed  bool
 }
 
-var _ sdk.Plugin = (*Plugin)(nil)
+// settings are the config block and the host's facts as connections use
+// them, replaced whole by Reconfigure.
+type settings struct {
+	cfg  Config
+	host sdk.HostInfo
+	// maxMsg is the largest message a client may send (messageLimit).
+	maxMsg int
+	// protos is what Accept negotiates: the configured subprotocols, and
+	// v1.evennia.com and portico.v1 last if they leave them out, so that a
+	// browser that offers one (ours offers portico.v1) is never refused:
+	// Chromium fails a handshake that answers an offer with no subprotocol.
+	protos  []string
+	proxies []netip.Prefix
+	// site is the page, rendered for the host's facts.
+	site *site
+}
+
+// settings returns what connections go by now.
+func (p *Plugin) settings() *settings { return p.set.Load() }
+
+var (
+	_ sdk.Plugin       = (*Plugin)(nil)
+	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.Reconfigurer = (*Plugin)(nil)
+)
+
+// load decodes and checks the block (every problem, each naming its key)
+// and derives the settings for the host's facts.
+func load(cfg sdk.Config) (*settings, error) {
+	c := defaultConfig()
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
+	st, err := newSite(cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &settings{cfg: c, host: cfg.Host, maxMsg: c.messageLimit(cfg.Host.MaxInputLength),
+		protos: acceptedSubprotocols(c.Subprotocols), proxies: proxies, site: st}, nil
+}
+
+// loadTLS loads the configured certificate pair, if any.
+func loadTLS(c Config, dataDir string) (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(resolve(dataDir, c.TLSCert), resolve(dataDir, c.TLSKey))
+	if err != nil {
+		return nil, sdk.KeyError("tls_cert", "%v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Validate checks the block as Configure would, that the certificate pair
+// loads and that the address is free (bar the one this plugin already
+// listens on), without listening.
+// Every problem is reported, not just the first.
+func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
+	c := defaultConfig()
+	errs := []error{cfg.Decode(&c), c.Validate()}
+	if (c.TLSCert == "") == (c.TLSKey == "") {
+		_, err := loadTLS(c, cfg.Host.DataDir)
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err == nil {
+		errs = append(errs, cfg.CheckListen("listen", c.Listen))
+	}
+	return errors.Join(errs...)
+}
 
 // Configure validates the config and starts serving.
 func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
-	c := defaultConfig()
-	if err := cfg.Decode(&c); err != nil {
+	set, err := load(cfg)
+	if err != nil {
 		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
-	if err := c.Validate(); err != nil {
-		return sdk.Info{}, err
-	}
-	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
-	var tlsCfg *tls.Config
-	if c.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(resolve(cfg.Host.DataDir, c.TLSCert), resolve(cfg.Host.DataDir, c.TLSKey))
-		if err != nil {
-			return sdk.Info{}, fmt.Errorf("websocket: config keys tls_cert and tls_key: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	st, err := newSite(cfg.Host)
+	c := set.cfg
+	tlsCfg, err := loadTLS(c, cfg.Host.DataDir)
 	if err != nil {
-		return sdk.Info{}, err
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, err := sdk.Listen("listen", c.Listen)
 	if err != nil {
-		return sdk.Info{}, fmt.Errorf("websocket: listen %s: %w", c.Listen, err)
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
 	}
-	// Counted from accept, under TLS: a connection over the limit is
-	// closed before it costs a handshake or a request is read from it.
-	log := portal.Log()
-	conns := portal.NewAddressCounter()
+	p.portal, p.log, p.tlsCfg = portal, portal.Log(), tlsCfg
+	p.set.Store(set)
+	// Both from the portal, so that they keep the current host's limit
+	// (a reattach or a Reconfigure of host facts sets it anew), and kept
+	// across a listen swap: a client's count does not start afresh on the
+	// new address.
+	p.conns, p.pending = portal.NewAddressCounter(), portal.NewAddressCounter()
 	if p.tellWait == 0 {
 		p.tellWait = sdk.DefaultTellWait
 	}
-	ln = sdk.LimitListener(ln, conns, sdk.LimitOptions{
-		Network: connNetwork(proxies),
-		Refused: func(a net.Addr) {
-			log.Debug("websocket: connection refused: connections_per_ip connections open from its address", "addr", a.String())
-		},
-		// A few are told why, as a client the SDK refuses is: a player
-		// over the limit sees the reason, not a connection that failed.
-		Tell: maxTelling, TellWait: p.tellWait,
-	})
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	p.cfg, p.portal, p.log, p.host = c, portal, portal.Log(), cfg.Host
-	p.maxMsg = c.messageLimit(cfg.Host.MaxInputLength)
-	p.protos = acceptedSubprotocols(c.Subprotocols)
-	p.proxies, p.site, p.ln = proxies, st, ln
+	ln = p.limitListener(ln)
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.clients = map[resumeKey]*client{}
-	p.conns, p.pending = conns, portal.NewAddressCounter()
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -174,16 +222,104 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 			return ctx
 		},
 	}
-	p.serveDone = make(chan struct{})
+	p.serve(ln)
+	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
+		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", set.maxMsg)
+	return p.info(), nil
+}
+
+// serve runs the HTTP server on ln until ln or the server closes.
+func (p *Plugin) serve(ln net.Listener) {
+	p.serving.Add(1)
 	go func() {
-		defer close(p.serveDone)
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer p.serving.Done()
+		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			p.log.Error("websocket: serve", "err", err)
 		}
 	}()
-	p.log.Info("websocket: listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil,
-		"subprotocols", c.Subprotocols, "resume_grace", time.Duration(c.ResumeGrace), "max_message_size", p.maxMsg)
-	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}}, nil
+}
+
+// info is the plugin's Info with its listener as it is now.
+func (p *Plugin) info() sdk.Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := sdk.ListenerOf("webclient", p.ln)
+	scheme := "http"
+	if p.tlsCfg != nil {
+		scheme = "https"
+	}
+	l.URL = scheme + "://" + l.Address + "/"
+	return sdk.Info{ProtocolKey: ProtocolKey, Capabilities: []string{"oob"}, Listeners: []sdk.Listener{l}}
+}
+
+// Reconfigure applies a new block, or new host facts, keeping every
+// connection and every session waiting for a resume: a new listen address
+// is opened and the old one closed; the page is rendered afresh (a new
+// server name or max_input_length); subprotocols, allowed_origins,
+// trusted_proxies, ping times and max_message_size apply to connections
+// made from then on, resume_grace to every session from then on,
+// command_rate and output_buffer to new sessions. tls_cert and tls_key
+// need a restart.
+func (p *Plugin) Reconfigure(_ context.Context, cfg sdk.Config) (sdk.Info, error) {
+	set, err := load(cfg)
+	if err != nil {
+		return sdk.Info{}, fmt.Errorf("websocket: %w", err)
+	}
+	old := p.settings().cfg
+	c := set.cfg
+	switch {
+	case c.TLSCert != old.TLSCert:
+		return sdk.Info{}, sdk.RestartNeeded("tls_cert")
+	case c.TLSKey != old.TLSKey:
+		return sdk.Info{}, sdk.RestartNeeded("tls_key")
+	}
+	if c.Listen != old.Listen {
+		ln, err := sdk.Listen("listen", c.Listen)
+		if err != nil {
+			return sdk.Info{}, fmt.Errorf("websocket: %w", err)
+		}
+		// Wrapped as Configure wraps the first: counted from accept in
+		// the same counter, the old listener's connections included.
+		ln = p.limitListener(ln)
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			ln.Close()
+			return sdk.Info{}, errors.New("websocket: shut down")
+		}
+		prev := p.ln
+		p.ln = ln
+		p.mu.Unlock()
+		p.log.Info("websocket: listening", "addr", ln.Addr().String(), "instead_of", prev.Addr().String())
+		p.serve(ln)
+		// Its Serve ends; the connections it accepted stay.
+		prev.Close()
+	}
+	p.set.Store(set)
+	return p.info(), nil
+}
+
+// limitListener wraps a TCP listener of the plugin: each connection is
+// counted by its client network (connNetwork) in p.conns from accept, a
+// connection over the host's connections_per_ip refused there (a few told
+// why), and the rest served over TLS when it is on. Counted under TLS: a
+// connection over the limit is closed before it costs a handshake or a
+// request is read from it.
+func (p *Plugin) limitListener(ln net.Listener) net.Listener {
+	log := p.log
+	ln = sdk.LimitListener(ln, p.conns, sdk.LimitOptions{
+		Network: p.connNetwork,
+		Refused: func(a net.Addr) {
+			log.Debug("websocket: connection refused: connections_per_ip connections open from its address", "addr", a.String())
+		},
+		// A few are told why, as a client the SDK refuses is: a player
+		// over the limit sees the reason, not a connection that failed.
+		Tell: maxTelling, TellWait: p.tellWait,
+	})
+	if p.tlsCfg != nil {
+		ln = tls.NewListener(ln, p.tlsCfg)
+	}
+	return ln
 }
 
 // maxTelling bounds the connections over their address's limit that are
@@ -197,16 +333,17 @@ type overLimitKey struct{}
 
 // connNetwork returns what a TCP connection from remote counts under in
 // the per-address count from accept: its client network, or nothing for a
-// trusted proxy, every client behind which comes from the proxy's
-// address. Those clients are counted by the address the proxy names, once
-// a request says it: from the handshake on (pending), and as sessions.
-func connNetwork(proxies []netip.Prefix) func(net.Addr) string {
-	return func(remote net.Addr) string {
-		if ta, ok := remote.(*net.TCPAddr); ok && len(proxies) > 0 && trusted(ta.AddrPort().Addr(), proxies) {
+// trusted proxy (trusted_proxies as they are now), every client behind
+// which comes from the proxy's address. Those clients are counted by the
+// address the proxy names, once a request says it: from the handshake on
+// (pending), and as sessions.
+func (p *Plugin) connNetwork(remote net.Addr) string {
+	if ta, ok := remote.(*net.TCPAddr); ok {
+		if proxies := p.settings().proxies; len(proxies) > 0 && trusted(ta.AddrPort().Addr(), proxies) {
 			return ""
 		}
-		return sdk.ClientNetwork(remote.String())
 	}
+	return sdk.ClientNetwork(remote.String())
 }
 
 // acceptedSubprotocols is the configured list with v1.evennia.com and
@@ -233,7 +370,11 @@ func resolve(dataDir, name string) string {
 }
 
 // Addr returns the address the plugin listens on.
-func (p *Plugin) Addr() net.Addr { return p.ln.Addr() }
+func (p *Plugin) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ln.Addr()
+}
 
 // Shutdown stops serving. The SDK has closed every session already, which
 // queued each client's goodbye and a 1000 close; they get a moment to go
@@ -266,7 +407,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	p.cancel()
-	<-p.serveDone
+	p.serving.Wait()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("websocket: shutdown: %w", err)
 	}
@@ -337,7 +478,7 @@ func (p *Plugin) register(c *client, key resumeKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.key = key
-	if key.token != "" && p.cfg.ResumeGrace > 0 && !p.closed {
+	if key.token != "" && p.settings().cfg.ResumeGrace > 0 && !p.closed {
 		p.clients[key] = c
 	}
 }

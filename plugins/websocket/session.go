@@ -165,7 +165,7 @@ func (p *Plugin) resume(ctx context.Context, s *socket, key resumeKey) (resumed,
 // it): the session can then be taken over. Not under openMu, which every
 // new connection needs.
 func (p *Plugin) probe(ctx context.Context, old *socket) error {
-	timeout := time.Duration(p.cfg.PingTimeout)
+	timeout := time.Duration(p.settings().cfg.PingTimeout)
 	if timeout <= 0 {
 		timeout = DefaultPingTimeout
 	}
@@ -191,7 +191,7 @@ func (p *Plugin) probe(ctx context.Context, old *socket) error {
 // is asked to ping it first; with probed true (it answered), the
 // connection gets a new session of its own. openMu must be held.
 func (p *Plugin) resumeLocked(s *socket, key resumeKey, probed bool) resumed {
-	if key.token == "" || p.cfg.ResumeGrace <= 0 {
+	if key.token == "" || p.settings().cfg.ResumeGrace <= 0 {
 		return resumed{key: key}
 	}
 	c := p.lookup(key)

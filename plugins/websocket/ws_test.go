@@ -220,8 +220,8 @@ func TestOversizedMessage(t *testing.T) {
 // too many characters, is refused with Evennia's message, not a close.
 func TestDefaultMessageLimit(t *testing.T) {
 	h := newHarness(t, nil)
-	if h.p.maxMsg != 4*hostMaxInput+1024 {
-		t.Fatalf("max message %d", h.p.maxMsg)
+	if h.p.settings().maxMsg != 4*hostMaxInput+1024 {
+		t.Fatalf("max message %d", h.p.settings().maxMsg)
 	}
 	c := h.dial("/ws")
 	id := h.connected().Sessid

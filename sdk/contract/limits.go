@@ -18,23 +18,23 @@ import (
 // config.yaml (see core/config.Config for the others).
 type Limits struct {
 	// Longest line or message a client may send, in characters (Evennia's
-	// MAX_CHAR_LIMIT). Longer input is refused with a message. Reaches each
-	// plugin when it (re)starts. Default: 6000.
+	// MAX_CHAR_LIMIT). Longer input is refused with a message. A live edit
+	// reaches running plugins at once. Default: 6000.
 	MaxInputLength int `mapstructure:"max_input_length" live:"true"`
 	// New connections per second each plugin accepts from one address (an
 	// IPv4 address, an IPv6 /64; Evennia's MAX_CONNECTION_RATE, which is for
 	// all addresses together); more wait in that address's own queue and are
 	// told how long, so a flood from some addresses never delays others.
-	// Reaches plugins when they (re)start. Default: 2.
+	// A live edit reaches running plugins at once. Default: 2.
 	ConnectionRate int `mapstructure:"connection_rate" live:"true"`
-	// Open connections from one address (IPv4 address, IPv6 /64). Reaches
-	// plugins when they (re)start. Default: 32.
+	// Open connections from one address (IPv4 address, IPv6 /64). A live
+	// edit reaches running plugins at once. Default: 32.
 	ConnectionsPerIP int `mapstructure:"connections_per_ip" live:"true"`
 	// The longest a connection may wait in its address's queue; one whose
 	// wait would be longer is refused with a message, and a client that
 	// hangs up while queued gives its place up at once. 0 = no queue: a
-	// connection that would have to wait is refused. Reaches plugins when
-	// they (re)start. Default: 10s.
+	// connection that would have to wait is refused. A live edit reaches
+	// running plugins at once. Default: 10s.
 	ConnectionQueueWait time.Duration `mapstructure:"connection_queue_wait" live:"true"`
 	// Commands per second per session (Evennia's MAX_COMMAND_RATE); excess is
 	// dropped with a message. Bots are exempt. Default: 80.

@@ -376,24 +376,51 @@ func (h *Host) DataDir() string { return h.dataDir }
 // fresh block of session ids, as the host does at launch and at every
 // reattach.
 func (h *Host) Configure(cfg map[string]any) (*portalpb.ConfigureResponse, error) {
+	return h.ConfigureHost(cfg, nil)
+}
+
+// ConfigureHost is Configure with the host's facts changed by edit first
+// (nil: none), as a live edit of the host's limits sends them.
+func (h *Host) ConfigureHost(cfg map[string]any, edit func(*portalpb.HostInfo)) (*portalpb.ConfigureResponse, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("plugintest: encode config: %w", err)
 	}
-	start := h.grant()
+	host := h.hostInfo()
+	host.SessidStart, host.SessidCount = h.grant(), h.opts.SessidCount
+	if edit != nil {
+		edit(host)
+	}
 	ctx, cancel := h.ctx()
 	defer cancel()
-	resp, err := h.portal.Configure(ctx, &portalpb.ConfigureRequest{ConfigJson: b, Host: &portalpb.HostInfo{
-		ServerName: "PluginTest", DataDir: h.dataDir, Version: "plugintest",
-		SessidStart: start, SessidCount: h.opts.SessidCount, MaxInputLength: 6000,
-		ReattachGraceMs:  h.opts.ReattachGrace.Milliseconds(),
-		ConnectionsPerIp: uint32(h.opts.ConnectionsPerIP),
-	}})
+	resp, err := h.portal.Configure(ctx, &portalpb.ConfigureRequest{ConfigJson: b, Host: host})
 	if err != nil {
 		return nil, err
 	}
 	h.info = resp
 	return resp, nil
+}
+
+// hostInfo is what the fake host tells the plugin about itself.
+func (h *Host) hostInfo() *portalpb.HostInfo {
+	return &portalpb.HostInfo{
+		ServerName: "PluginTest", DataDir: h.dataDir, Version: "plugintest", MaxInputLength: 6000,
+		ReattachGraceMs:  h.opts.ReattachGrace.Milliseconds(),
+		ConnectionsPerIp: uint32(h.opts.ConnectionsPerIP),
+	}
+}
+
+// Validate calls Validate with cfg and the addresses the running plugin is
+// said to hold, as the host does before a launch (held empty) or a live
+// edit.
+func (h *Host) Validate(cfg map[string]any, held ...string) (*portalpb.ValidateResponse, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plugintest: encode config: %w", err)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	return h.portal.Validate(ctx, &portalpb.ValidateRequest{ConfigJson: b, Host: h.hostInfo(), HeldAddresses: held})
 }
 
 // grant reserves the next block of session ids.

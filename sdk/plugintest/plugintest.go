@@ -21,7 +21,10 @@
 // detector see the plugin. Run both.
 //
 // Run checks, each on a fresh instance of the plugin: Configure (and the
-// same answer again on a reattach), a bad config refused, a client's
+// same answer again on a reattach), a bad config refused, Validate (a good
+// block passes without anything started, a taken address and a bad block
+// are reported), new host facts taken in place or answered with a restart
+// needed, a client's
 // Connect, input in order, output to one session and to several in one
 // event, the client hanging up, the host disconnecting one session and all
 // of them, login and sync from the host, session ids from the host's
@@ -47,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +124,8 @@ type check struct {
 var checks = []check{
 	{"Configure", false, checkConfigure},
 	{"BadConfig", false, checkBadConfig},
+	{"Validate", false, checkValidate},
+	{"Reconfigure", false, checkReconfigure},
 	{"ConnectAndData", true, checkConnectAndData},
 	{"InputOrder", true, checkInputOrder},
 	{"Broadcast", true, checkBroadcast},
@@ -270,6 +276,116 @@ func checkBadConfig(t *testing.T, s Suite) {
 		t.Fatalf("Configure refused the bad config with %v, want InvalidArgument and a message naming the key", err)
 	}
 	t.Logf("the plugin says: %s", st.Message())
+}
+
+// checkValidate: Validate passes the suite's block without starting
+// anything (its address stays free, and Configure works afterwards),
+// reports a taken address unless the running plugin holds it, and reports
+// the bad block's problems.
+func checkValidate(t *testing.T, s Suite) {
+	h := Launch(t, s, HostOptions{})
+	resp, err := h.Validate(h.cfg)
+	if status.Code(err) == codes.Unimplemented {
+		t.Fatalf("Validate answered Unimplemented: implement sdk.Validator, so that the host can check the plugin's config before it starts it and before a live edit (%v)", err)
+	}
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if len(resp.GetProblems()) != 0 {
+		t.Fatalf("Validate found problems in the suite's config %v: %v", h.cfg, resp.GetProblems())
+	}
+	if h.Addr() != "" {
+		// Nothing was left listening.
+		ln, err := net.Listen("tcp", h.Addr())
+		if err != nil {
+			t.Fatalf("after Validate, %s is not free: %v", h.Addr(), err)
+		}
+		// Taken by another process: a problem naming the address.
+		resp, err = h.Validate(h.cfg)
+		if err != nil {
+			ln.Close()
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range resp.GetProblems() {
+			found = found || (p.GetKey() != "" && strings.Contains(p.GetMessage(), h.Addr()) && strings.Contains(p.GetMessage(), "in use"))
+		}
+		if !found {
+			ln.Close()
+			t.Fatalf("Validate of a config whose address %s is taken: %v, want a problem naming the key and the address in use (sdk.Config.CheckListen)", h.Addr(), resp.GetProblems())
+		}
+		// Held by the running plugin itself (a live edit): no problem.
+		resp, err = h.Validate(h.cfg, h.Addr())
+		ln.Close()
+		if err != nil || len(resp.GetProblems()) != 0 {
+			t.Fatalf("Validate with the address held by the running plugin: %v, %v; want no problem", resp.GetProblems(), err)
+		}
+	}
+	if s.BadConfig != nil {
+		resp, err := h.Validate(s.BadConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetProblems()) == 0 {
+			t.Fatalf("Validate passed the bad config %v", s.BadConfig)
+		}
+		for _, p := range resp.GetProblems() {
+			if p.GetMessage() == "" {
+				t.Fatalf("a problem without a message: %v", p)
+			}
+			t.Logf("the plugin says: %s: %s", p.GetKey(), p.GetMessage())
+		}
+	}
+	if _, err := h.Configure(h.cfg); err != nil {
+		t.Fatalf("Configure after Validate: %v", err)
+	}
+	h.OpenLink()
+	if s.Dial != nil {
+		connect(t, h)
+	}
+}
+
+// checkReconfigure: a second Configure with new host facts (a live edit
+// of the host's limits) is applied in place or answered with a restart
+// needed, never refused; applied, the plugin's clients carry on.
+func checkReconfigure(t *testing.T, s Suite) {
+	h := Start(t, s)
+	var c Client
+	var id uint64
+	if s.Dial != nil {
+		c, id = connect(t, h)
+	}
+	resp, err := h.ConfigureHost(h.cfg, func(hi *portalpb.HostInfo) {
+		hi.SessidCount = 0
+		hi.MaxInputLength = 4000
+		hi.ServerName = "PluginTest Renamed"
+	})
+	if err != nil {
+		t.Fatalf("Configure with new host facts: %v", err)
+	}
+	switch resp.GetReconfigured() {
+	case portalpb.Reconfigured_RECONFIGURED_APPLIED:
+	case portalpb.Reconfigured_RECONFIGURED_RESTART_NEEDED:
+		t.Logf("the plugin needs a restart for new host facts: %s", resp.GetRestartReason())
+		return
+	default:
+		t.Fatalf("Configure with new host facts answered %v, want APPLIED or RESTART_NEEDED", resp.GetReconfigured())
+	}
+	if resp.GetProtocolKey() == "" {
+		t.Fatal("the reconfigured plugin answered no protocol key")
+	}
+	if c != nil {
+		send(t, c, "plugintest: after reconfigure")
+		h.AwaitText(id, "plugintest: after reconfigure")
+	}
+	again, err := h.ConfigureHost(h.cfg, func(hi *portalpb.HostInfo) {
+		hi.SessidCount = 0
+		hi.MaxInputLength = 4000
+		hi.ServerName = "PluginTest Renamed"
+	})
+	if err != nil || again.GetReconfigured() != portalpb.Reconfigured_RECONFIGURED_UNCHANGED {
+		t.Fatalf("the same Configure again answered %v, %v; want UNCHANGED", again.GetReconfigured(), err)
+	}
 }
 
 func checkConnectAndData(t *testing.T, s Suite) {

@@ -71,6 +71,29 @@ func (p *linePlugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.
 	return sdk.Info{ProtocolKey: "line"}, nil
 }
 
+// Validate checks the block as Configure would, without listening.
+func (p *linePlugin) Validate(_ context.Context, cfg sdk.Config) error {
+	var c struct {
+		Listen string `json:"listen"`
+	}
+	if err := cfg.Decode(&c); err != nil {
+		return err
+	}
+	if p.flaw == "nocheck" {
+		return nil
+	}
+	return cfg.CheckListen("listen", c.Listen)
+}
+
+// unvalidated is a linePlugin without Validate (an older SDK's plugin).
+type unvalidated struct{ p *linePlugin }
+
+func (u unvalidated) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Portal) (sdk.Info, error) {
+	return u.p.Configure(ctx, cfg, portal)
+}
+
+func (u unvalidated) Shutdown(ctx context.Context) error { return u.p.Shutdown(ctx) }
+
 func (p *linePlugin) Shutdown(context.Context) error {
 	p.ln.Close()
 	p.wg.Wait()
@@ -266,7 +289,12 @@ func TestFlawedHelper(t *testing.T) {
 		t.Skip("run by TestKitCatchesFlaws")
 	}
 	s := lineSuite()
-	s.New = func() sdk.Plugin { return &linePlugin{flaw: flaw} }
+	s.New = func() sdk.Plugin {
+		if flaw == "novalidate" {
+			return unvalidated{&linePlugin{}}
+		}
+		return &linePlugin{flaw: flaw}
+	}
 	s.Timeout = 2 * time.Second
 	plugintest.Run(t, s)
 }
@@ -286,6 +314,11 @@ func TestKitCatchesFlaws(t *testing.T) {
 		"nohangup": {"ClientHangsUp", "ConnectionLimit"},
 		// A plugin that drops the reason never tells players why.
 		"noreason": {"HostDisconnects", "DisconnectAll", "ConnectionLimit", "HostNotBack", "Shutdown"},
+		// A plugin without Validate can only be checked by starting it.
+		"novalidate": {"Validate"},
+		// A Validate that does not check the address passes a block whose
+		// port is taken: the host would start it to fail.
+		"nocheck": {"Validate"},
 	} {
 		t.Run(flaw, func(t *testing.T) {
 			t.Parallel()

@@ -28,6 +28,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Reconfigured is a running plugin's answer to another Configure.
+type Reconfigured int32
+
+const (
+	// The first Configure, or a plugin that predates the field (it ignored
+	// the new config).
+	Reconfigured_RECONFIGURED_UNSPECIFIED Reconfigured = 0
+	// The config and the host's facts are what the plugin runs with (a
+	// reattach): nothing to do.
+	Reconfigured_RECONFIGURED_UNCHANGED Reconfigured = 1
+	// Applied in place; every session kept.
+	Reconfigured_RECONFIGURED_APPLIED Reconfigured = 2
+	// Nothing was changed: the plugin needs a restart to apply it
+	// (restart_reason says why).
+	Reconfigured_RECONFIGURED_RESTART_NEEDED Reconfigured = 3
+)
+
+// Enum value maps for Reconfigured.
+var (
+	Reconfigured_name = map[int32]string{
+		0: "RECONFIGURED_UNSPECIFIED",
+		1: "RECONFIGURED_UNCHANGED",
+		2: "RECONFIGURED_APPLIED",
+		3: "RECONFIGURED_RESTART_NEEDED",
+	}
+	Reconfigured_value = map[string]int32{
+		"RECONFIGURED_UNSPECIFIED":    0,
+		"RECONFIGURED_UNCHANGED":      1,
+		"RECONFIGURED_APPLIED":        2,
+		"RECONFIGURED_RESTART_NEEDED": 3,
+	}
+)
+
+func (x Reconfigured) Enum() *Reconfigured {
+	p := new(Reconfigured)
+	*p = x
+	return p
+}
+
+func (x Reconfigured) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Reconfigured) Descriptor() protoreflect.EnumDescriptor {
+	return file_portal_proto_enumTypes[0].Descriptor()
+}
+
+func (Reconfigured) Type() protoreflect.EnumType {
+	return &file_portal_proto_enumTypes[0]
+}
+
+func (x Reconfigured) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Reconfigured.Descriptor instead.
+func (Reconfigured) EnumDescriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{0}
+}
+
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// config_json is the plugin's `config` block from config.yaml as a JSON
@@ -212,9 +272,18 @@ func (x *HostInfo) GetConnectionQueueWaitMs() int64 {
 }
 
 type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ProtocolKey   string                 `protobuf:"bytes,1,opt,name=protocol_key,json=protocolKey,proto3" json:"protocol_key,omitempty"`
-	Capabilities  []string               `protobuf:"bytes,2,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ProtocolKey  string                 `protobuf:"bytes,1,opt,name=protocol_key,json=protocolKey,proto3" json:"protocol_key,omitempty"`
+	Capabilities []string               `protobuf:"bytes,2,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Where the plugin listens, for the console and for Validate's
+	// held_addresses. Added in contract version 2.
+	Listeners []*Listener `protobuf:"bytes,3,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// What a plugin already configured did with this call. Added in
+	// contract version 2; an older plugin leaves it UNSPECIFIED.
+	Reconfigured Reconfigured `protobuf:"varint,4,opt,name=reconfigured,proto3,enum=portico.portal.v1.Reconfigured" json:"reconfigured,omitempty"`
+	// Why a restart is needed, naming the key, when reconfigured is
+	// RESTART_NEEDED.
+	RestartReason string `protobuf:"bytes,5,opt,name=restart_reason,json=restartReason,proto3" json:"restart_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -263,6 +332,268 @@ func (x *ConfigureResponse) GetCapabilities() []string {
 	return nil
 }
 
+func (x *ConfigureResponse) GetListeners() []*Listener {
+	if x != nil {
+		return x.Listeners
+	}
+	return nil
+}
+
+func (x *ConfigureResponse) GetReconfigured() Reconfigured {
+	if x != nil {
+		return x.Reconfigured
+	}
+	return Reconfigured_RECONFIGURED_UNSPECIFIED
+}
+
+func (x *ConfigureResponse) GetRestartReason() string {
+	if x != nil {
+		return x.RestartReason
+	}
+	return ""
+}
+
+// Listener is one address a plugin serves clients on.
+type Listener struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What listens there, as the console shows it: "telnet", "telnet+tls",
+	// "ssh", "webclient".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The bound address, host:port.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// The URL to show instead of the address, for web listeners
+	// ("http://0.0.0.0:4002/"); empty for others.
+	Url           string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Listener) Reset() {
+	*x = Listener{}
+	mi := &file_portal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Listener) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Listener) ProtoMessage() {}
+
+func (x *Listener) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Listener.ProtoReflect.Descriptor instead.
+func (*Listener) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Listener) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Listener) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Listener) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type ValidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The config block to check, as in ConfigureRequest.
+	ConfigJson []byte `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	// The host's facts, as Configure would get them (no session ids).
+	Host *HostInfo `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	// Addresses (host:port) the running instance of this plugin already
+	// listens on: a check that a listen address is free skips them.
+	HeldAddresses []string `protobuf:"bytes,3,rep,name=held_addresses,json=heldAddresses,proto3" json:"held_addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRequest) Reset() {
+	*x = ValidateRequest{}
+	mi := &file_portal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRequest) ProtoMessage() {}
+
+func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRequest.ProtoReflect.Descriptor instead.
+func (*ValidateRequest) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ValidateRequest) GetConfigJson() []byte {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return nil
+}
+
+func (x *ValidateRequest) GetHost() *HostInfo {
+	if x != nil {
+		return x.Host
+	}
+	return nil
+}
+
+func (x *ValidateRequest) GetHeldAddresses() []string {
+	if x != nil {
+		return x.HeldAddresses
+	}
+	return nil
+}
+
+type ValidateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every problem found; none means the block is good.
+	Problems      []*ConfigProblem `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateResponse) Reset() {
+	*x = ValidateResponse{}
+	mi := &file_portal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateResponse) ProtoMessage() {}
+
+func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateResponse.ProtoReflect.Descriptor instead.
+func (*ValidateResponse) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ValidateResponse) GetProblems() []*ConfigProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// ConfigProblem is one thing wrong with a config block.
+type ConfigProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key at fault, dotted below the block ("listen", "mssp.name");
+	// empty for the block as a whole (an unknown key, a clash of keys).
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// What is wrong: `unknown key "lisen" (did you mean "listen"?)`,
+	// `0.0.0.0:4000: address already in use`.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// For an unknown key, its name: the host points at its line.
+	UnknownKey    string `protobuf:"bytes,3,opt,name=unknown_key,json=unknownKey,proto3" json:"unknown_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigProblem) Reset() {
+	*x = ConfigProblem{}
+	mi := &file_portal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigProblem) ProtoMessage() {}
+
+func (x *ConfigProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigProblem.ProtoReflect.Descriptor instead.
+func (*ConfigProblem) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ConfigProblem) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ConfigProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ConfigProblem) GetUnknownKey() string {
+	if x != nil {
+		return x.UnknownKey
+	}
+	return ""
+}
+
 type SessionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -271,7 +602,7 @@ type SessionsRequest struct {
 
 func (x *SessionsRequest) Reset() {
 	*x = SessionsRequest{}
-	mi := &file_portal_proto_msgTypes[3]
+	mi := &file_portal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +614,7 @@ func (x *SessionsRequest) String() string {
 func (*SessionsRequest) ProtoMessage() {}
 
 func (x *SessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[3]
+	mi := &file_portal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +627,7 @@ func (x *SessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionsRequest.ProtoReflect.Descriptor instead.
 func (*SessionsRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{3}
+	return file_portal_proto_rawDescGZIP(), []int{7}
 }
 
 type SessionsResponse struct {
@@ -308,7 +639,7 @@ type SessionsResponse struct {
 
 func (x *SessionsResponse) Reset() {
 	*x = SessionsResponse{}
-	mi := &file_portal_proto_msgTypes[4]
+	mi := &file_portal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +651,7 @@ func (x *SessionsResponse) String() string {
 func (*SessionsResponse) ProtoMessage() {}
 
 func (x *SessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[4]
+	mi := &file_portal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +664,7 @@ func (x *SessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionsResponse.ProtoReflect.Descriptor instead.
 func (*SessionsResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{4}
+	return file_portal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SessionsResponse) GetSessions() []*SessionData {
@@ -352,7 +683,7 @@ type StartBotRequest struct {
 
 func (x *StartBotRequest) Reset() {
 	*x = StartBotRequest{}
-	mi := &file_portal_proto_msgTypes[5]
+	mi := &file_portal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +695,7 @@ func (x *StartBotRequest) String() string {
 func (*StartBotRequest) ProtoMessage() {}
 
 func (x *StartBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[5]
+	mi := &file_portal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +708,7 @@ func (x *StartBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBotRequest.ProtoReflect.Descriptor instead.
 func (*StartBotRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{5}
+	return file_portal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StartBotRequest) GetConfigJson() []byte {
@@ -396,7 +727,7 @@ type StartBotResponse struct {
 
 func (x *StartBotResponse) Reset() {
 	*x = StartBotResponse{}
-	mi := &file_portal_proto_msgTypes[6]
+	mi := &file_portal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +739,7 @@ func (x *StartBotResponse) String() string {
 func (*StartBotResponse) ProtoMessage() {}
 
 func (x *StartBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[6]
+	mi := &file_portal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +752,7 @@ func (x *StartBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBotResponse.ProtoReflect.Descriptor instead.
 func (*StartBotResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{6}
+	return file_portal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StartBotResponse) GetSessid() uint64 {
@@ -440,7 +771,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_portal_proto_msgTypes[7]
+	mi := &file_portal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +783,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[7]
+	mi := &file_portal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +796,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{7}
+	return file_portal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -483,7 +814,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_portal_proto_msgTypes[8]
+	mi := &file_portal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +826,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[8]
+	mi := &file_portal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +839,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{8}
+	return file_portal_proto_rawDescGZIP(), []int{12}
 }
 
 // SessionData is a session's synced attributes (Evennia's SESSION_SYNC_ATTRS).
@@ -538,7 +869,7 @@ type SessionData struct {
 
 func (x *SessionData) Reset() {
 	*x = SessionData{}
-	mi := &file_portal_proto_msgTypes[9]
+	mi := &file_portal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +881,7 @@ func (x *SessionData) String() string {
 func (*SessionData) ProtoMessage() {}
 
 func (x *SessionData) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[9]
+	mi := &file_portal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +894,7 @@ func (x *SessionData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionData.ProtoReflect.Descriptor instead.
 func (*SessionData) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{9}
+	return file_portal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionData) GetSessid() uint64 {
@@ -695,7 +1026,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_portal_proto_msgTypes[10]
+	mi := &file_portal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +1038,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[10]
+	mi := &file_portal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +1051,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{10}
+	return file_portal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Message) GetName() string {
@@ -760,7 +1091,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_portal_proto_msgTypes[11]
+	mi := &file_portal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +1103,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[11]
+	mi := &file_portal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +1116,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{11}
+	return file_portal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Frame) GetEvents() []*Event {
@@ -819,7 +1150,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_portal_proto_msgTypes[12]
+	mi := &file_portal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1162,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[12]
+	mi := &file_portal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1175,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{12}
+	return file_portal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Event) GetKind() isEvent_Kind {
@@ -1068,7 +1399,7 @@ type Connect struct {
 
 func (x *Connect) Reset() {
 	*x = Connect{}
-	mi := &file_portal_proto_msgTypes[13]
+	mi := &file_portal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1411,7 @@ func (x *Connect) String() string {
 func (*Connect) ProtoMessage() {}
 
 func (x *Connect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[13]
+	mi := &file_portal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1424,7 @@ func (x *Connect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connect.ProtoReflect.Descriptor instead.
 func (*Connect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{13}
+	return file_portal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Connect) GetSession() *SessionData {
@@ -1124,7 +1455,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1467,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1480,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{14}
+	return file_portal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Credentials) GetName() string {
@@ -1184,7 +1515,7 @@ type DataIn struct {
 
 func (x *DataIn) Reset() {
 	*x = DataIn{}
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1527,7 @@ func (x *DataIn) String() string {
 func (*DataIn) ProtoMessage() {}
 
 func (x *DataIn) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1540,7 @@ func (x *DataIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataIn.ProtoReflect.Descriptor instead.
 func (*DataIn) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{15}
+	return file_portal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DataIn) GetSessid() uint64 {
@@ -1241,7 +1572,7 @@ type SessionSync struct {
 
 func (x *SessionSync) Reset() {
 	*x = SessionSync{}
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1584,7 @@ func (x *SessionSync) String() string {
 func (*SessionSync) ProtoMessage() {}
 
 func (x *SessionSync) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1597,7 @@ func (x *SessionSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSync.ProtoReflect.Descriptor instead.
 func (*SessionSync) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{16}
+	return file_portal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SessionSync) GetSession() *SessionData {
@@ -1294,7 +1625,7 @@ type Disconnected struct {
 
 func (x *Disconnected) Reset() {
 	*x = Disconnected{}
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1637,7 @@ func (x *Disconnected) String() string {
 func (*Disconnected) ProtoMessage() {}
 
 func (x *Disconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1650,7 @@ func (x *Disconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnected.ProtoReflect.Descriptor instead.
 func (*Disconnected) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{17}
+	return file_portal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Disconnected) GetSessid() uint64 {
@@ -1345,7 +1676,7 @@ type NeedSessids struct {
 
 func (x *NeedSessids) Reset() {
 	*x = NeedSessids{}
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1688,7 @@ func (x *NeedSessids) String() string {
 func (*NeedSessids) ProtoMessage() {}
 
 func (x *NeedSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1701,7 @@ func (x *NeedSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedSessids.ProtoReflect.Descriptor instead.
 func (*NeedSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{18}
+	return file_portal_proto_rawDescGZIP(), []int{22}
 }
 
 // DataOut sends the same messages to every listed session (one frame for a
@@ -1385,7 +1716,7 @@ type DataOut struct {
 
 func (x *DataOut) Reset() {
 	*x = DataOut{}
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1728,7 @@ func (x *DataOut) String() string {
 func (*DataOut) ProtoMessage() {}
 
 func (x *DataOut) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1741,7 @@ func (x *DataOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataOut.ProtoReflect.Descriptor instead.
 func (*DataOut) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{19}
+	return file_portal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DataOut) GetSessids() []uint64 {
@@ -1438,7 +1769,7 @@ type Disconnect struct {
 
 func (x *Disconnect) Reset() {
 	*x = Disconnect{}
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1781,7 @@ func (x *Disconnect) String() string {
 func (*Disconnect) ProtoMessage() {}
 
 func (x *Disconnect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1794,7 @@ func (x *Disconnect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnect.ProtoReflect.Descriptor instead.
 func (*Disconnect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{20}
+	return file_portal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Disconnect) GetSessid() uint64 {
@@ -1493,7 +1824,7 @@ type Login struct {
 
 func (x *Login) Reset() {
 	*x = Login{}
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1836,7 @@ func (x *Login) String() string {
 func (*Login) ProtoMessage() {}
 
 func (x *Login) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1849,7 @@ func (x *Login) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Login.ProtoReflect.Descriptor instead.
 func (*Login) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{21}
+	return file_portal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Login) GetSessid() uint64 {
@@ -1564,7 +1895,7 @@ type SyncAll struct {
 
 func (x *SyncAll) Reset() {
 	*x = SyncAll{}
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1907,7 @@ func (x *SyncAll) String() string {
 func (*SyncAll) ProtoMessage() {}
 
 func (x *SyncAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1920,7 @@ func (x *SyncAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAll.ProtoReflect.Descriptor instead.
 func (*SyncAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{22}
+	return file_portal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncAll) GetSessions() []*SessionData {
@@ -1623,7 +1954,7 @@ type DisconnectAll struct {
 
 func (x *DisconnectAll) Reset() {
 	*x = DisconnectAll{}
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1966,7 @@ func (x *DisconnectAll) String() string {
 func (*DisconnectAll) ProtoMessage() {}
 
 func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1979,7 @@ func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectAll.ProtoReflect.Descriptor instead.
 func (*DisconnectAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{23}
+	return file_portal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DisconnectAll) GetReason() string {
@@ -1669,7 +2000,7 @@ type GrantSessids struct {
 
 func (x *GrantSessids) Reset() {
 	*x = GrantSessids{}
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +2012,7 @@ func (x *GrantSessids) String() string {
 func (*GrantSessids) ProtoMessage() {}
 
 func (x *GrantSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +2025,7 @@ func (x *GrantSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSessids.ProtoReflect.Descriptor instead.
 func (*GrantSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{24}
+	return file_portal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GrantSessids) GetStart() uint64 {
@@ -1722,7 +2053,7 @@ type Detach struct {
 
 func (x *Detach) Reset() {
 	*x = Detach{}
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2065,7 @@ func (x *Detach) String() string {
 func (*Detach) ProtoMessage() {}
 
 func (x *Detach) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2078,7 @@ func (x *Detach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detach.ProtoReflect.Descriptor instead.
 func (*Detach) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{25}
+	return file_portal_proto_rawDescGZIP(), []int{29}
 }
 
 // Detached is the plugin's last event on a link it was asked to detach:
@@ -1760,7 +2091,7 @@ type Detached struct {
 
 func (x *Detached) Reset() {
 	*x = Detached{}
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +2103,7 @@ func (x *Detached) String() string {
 func (*Detached) ProtoMessage() {}
 
 func (x *Detached) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +2116,7 @@ func (x *Detached) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detached.ProtoReflect.Descriptor instead.
 func (*Detached) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{26}
+	return file_portal_proto_rawDescGZIP(), []int{30}
 }
 
 var File_portal_proto protoreflect.FileDescriptor
@@ -1809,10 +2140,29 @@ const file_portal_proto_rawDesc = "" +
 	"\x0fconnection_rate\x18\b \x01(\rR\x0econnectionRate\x12,\n" +
 	"\x12connections_per_ip\x18\t \x01(\rR\x10connectionsPerIp\x127\n" +
 	"\x18connection_queue_wait_ms\x18\n" +
-	" \x01(\x03R\x15connectionQueueWaitMs\"Z\n" +
+	" \x01(\x03R\x15connectionQueueWaitMs\"\x81\x02\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
-	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\"\x11\n" +
+	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x129\n" +
+	"\tlisteners\x18\x03 \x03(\v2\x1b.portico.portal.v1.ListenerR\tlisteners\x12C\n" +
+	"\freconfigured\x18\x04 \x01(\x0e2\x1f.portico.portal.v1.ReconfiguredR\freconfigured\x12%\n" +
+	"\x0erestart_reason\x18\x05 \x01(\tR\rrestartReason\"J\n" +
+	"\bListener\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\"\x8a\x01\n" +
+	"\x0fValidateRequest\x12\x1f\n" +
+	"\vconfig_json\x18\x01 \x01(\fR\n" +
+	"configJson\x12/\n" +
+	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\x12%\n" +
+	"\x0eheld_addresses\x18\x03 \x03(\tR\rheldAddresses\"P\n" +
+	"\x10ValidateResponse\x12<\n" +
+	"\bproblems\x18\x01 \x03(\v2 .portico.portal.v1.ConfigProblemR\bproblems\"\\\n" +
+	"\rConfigProblem\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vunknown_key\x18\x03 \x01(\tR\n" +
+	"unknownKey\"\x11\n" +
 	"\x0fSessionsRequest\"N\n" +
 	"\x10SessionsResponse\x12:\n" +
 	"\bsessions\x18\x01 \x03(\v2\x1e.portico.portal.v1.SessionDataR\bsessions\"2\n" +
@@ -1910,9 +2260,15 @@ const file_portal_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"\b\n" +
 	"\x06Detach\"\n" +
 	"\n" +
-	"\bDetached2\x9f\x03\n" +
+	"\bDetached*\x83\x01\n" +
+	"\fReconfigured\x12\x1c\n" +
+	"\x18RECONFIGURED_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16RECONFIGURED_UNCHANGED\x10\x01\x12\x18\n" +
+	"\x14RECONFIGURED_APPLIED\x10\x02\x12\x1f\n" +
+	"\x1bRECONFIGURED_RESTART_NEEDED\x10\x032\xf4\x03\n" +
 	"\x06Portal\x12V\n" +
-	"\tConfigure\x12#.portico.portal.v1.ConfigureRequest\x1a$.portico.portal.v1.ConfigureResponse\x12>\n" +
+	"\tConfigure\x12#.portico.portal.v1.ConfigureRequest\x1a$.portico.portal.v1.ConfigureResponse\x12S\n" +
+	"\bValidate\x12\".portico.portal.v1.ValidateRequest\x1a#.portico.portal.v1.ValidateResponse\x12>\n" +
 	"\x04Link\x12\x18.portico.portal.v1.Frame\x1a\x18.portico.portal.v1.Frame(\x010\x01\x12S\n" +
 	"\bSessions\x12\".portico.portal.v1.SessionsRequest\x1a#.portico.portal.v1.SessionsResponse\x12S\n" +
 	"\bStartBot\x12\".portico.portal.v1.StartBotRequest\x1a#.portico.portal.v1.StartBotResponse\x12S\n" +
@@ -1930,74 +2286,86 @@ func file_portal_proto_rawDescGZIP() []byte {
 	return file_portal_proto_rawDescData
 }
 
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_portal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_portal_proto_goTypes = []any{
-	(*ConfigureRequest)(nil),  // 0: portico.portal.v1.ConfigureRequest
-	(*HostInfo)(nil),          // 1: portico.portal.v1.HostInfo
-	(*ConfigureResponse)(nil), // 2: portico.portal.v1.ConfigureResponse
-	(*SessionsRequest)(nil),   // 3: portico.portal.v1.SessionsRequest
-	(*SessionsResponse)(nil),  // 4: portico.portal.v1.SessionsResponse
-	(*StartBotRequest)(nil),   // 5: portico.portal.v1.StartBotRequest
-	(*StartBotResponse)(nil),  // 6: portico.portal.v1.StartBotResponse
-	(*ShutdownRequest)(nil),   // 7: portico.portal.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),  // 8: portico.portal.v1.ShutdownResponse
-	(*SessionData)(nil),       // 9: portico.portal.v1.SessionData
-	(*Message)(nil),           // 10: portico.portal.v1.Message
-	(*Frame)(nil),             // 11: portico.portal.v1.Frame
-	(*Event)(nil),             // 12: portico.portal.v1.Event
-	(*Connect)(nil),           // 13: portico.portal.v1.Connect
-	(*Credentials)(nil),       // 14: portico.portal.v1.Credentials
-	(*DataIn)(nil),            // 15: portico.portal.v1.DataIn
-	(*SessionSync)(nil),       // 16: portico.portal.v1.SessionSync
-	(*Disconnected)(nil),      // 17: portico.portal.v1.Disconnected
-	(*NeedSessids)(nil),       // 18: portico.portal.v1.NeedSessids
-	(*DataOut)(nil),           // 19: portico.portal.v1.DataOut
-	(*Disconnect)(nil),        // 20: portico.portal.v1.Disconnect
-	(*Login)(nil),             // 21: portico.portal.v1.Login
-	(*SyncAll)(nil),           // 22: portico.portal.v1.SyncAll
-	(*DisconnectAll)(nil),     // 23: portico.portal.v1.DisconnectAll
-	(*GrantSessids)(nil),      // 24: portico.portal.v1.GrantSessids
-	(*Detach)(nil),            // 25: portico.portal.v1.Detach
-	(*Detached)(nil),          // 26: portico.portal.v1.Detached
+	(Reconfigured)(0),         // 0: portico.portal.v1.Reconfigured
+	(*ConfigureRequest)(nil),  // 1: portico.portal.v1.ConfigureRequest
+	(*HostInfo)(nil),          // 2: portico.portal.v1.HostInfo
+	(*ConfigureResponse)(nil), // 3: portico.portal.v1.ConfigureResponse
+	(*Listener)(nil),          // 4: portico.portal.v1.Listener
+	(*ValidateRequest)(nil),   // 5: portico.portal.v1.ValidateRequest
+	(*ValidateResponse)(nil),  // 6: portico.portal.v1.ValidateResponse
+	(*ConfigProblem)(nil),     // 7: portico.portal.v1.ConfigProblem
+	(*SessionsRequest)(nil),   // 8: portico.portal.v1.SessionsRequest
+	(*SessionsResponse)(nil),  // 9: portico.portal.v1.SessionsResponse
+	(*StartBotRequest)(nil),   // 10: portico.portal.v1.StartBotRequest
+	(*StartBotResponse)(nil),  // 11: portico.portal.v1.StartBotResponse
+	(*ShutdownRequest)(nil),   // 12: portico.portal.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),  // 13: portico.portal.v1.ShutdownResponse
+	(*SessionData)(nil),       // 14: portico.portal.v1.SessionData
+	(*Message)(nil),           // 15: portico.portal.v1.Message
+	(*Frame)(nil),             // 16: portico.portal.v1.Frame
+	(*Event)(nil),             // 17: portico.portal.v1.Event
+	(*Connect)(nil),           // 18: portico.portal.v1.Connect
+	(*Credentials)(nil),       // 19: portico.portal.v1.Credentials
+	(*DataIn)(nil),            // 20: portico.portal.v1.DataIn
+	(*SessionSync)(nil),       // 21: portico.portal.v1.SessionSync
+	(*Disconnected)(nil),      // 22: portico.portal.v1.Disconnected
+	(*NeedSessids)(nil),       // 23: portico.portal.v1.NeedSessids
+	(*DataOut)(nil),           // 24: portico.portal.v1.DataOut
+	(*Disconnect)(nil),        // 25: portico.portal.v1.Disconnect
+	(*Login)(nil),             // 26: portico.portal.v1.Login
+	(*SyncAll)(nil),           // 27: portico.portal.v1.SyncAll
+	(*DisconnectAll)(nil),     // 28: portico.portal.v1.DisconnectAll
+	(*GrantSessids)(nil),      // 29: portico.portal.v1.GrantSessids
+	(*Detach)(nil),            // 30: portico.portal.v1.Detach
+	(*Detached)(nil),          // 31: portico.portal.v1.Detached
 }
 var file_portal_proto_depIdxs = []int32{
-	1,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
-	9,  // 1: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
-	12, // 2: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
-	13, // 3: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
-	15, // 4: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
-	16, // 5: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
-	17, // 6: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
-	18, // 7: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
-	26, // 8: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
-	19, // 9: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
-	20, // 10: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
-	21, // 11: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
-	22, // 12: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
-	23, // 13: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
-	24, // 14: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
-	25, // 15: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
-	9,  // 16: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	14, // 17: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
-	10, // 18: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	9,  // 19: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	10, // 20: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	9,  // 21: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	0,  // 22: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	11, // 23: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	3,  // 24: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	5,  // 25: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	7,  // 26: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	2,  // 27: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	11, // 28: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	4,  // 29: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	6,  // 30: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	8,  // 31: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	2,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
+	4,  // 1: portico.portal.v1.ConfigureResponse.listeners:type_name -> portico.portal.v1.Listener
+	0,  // 2: portico.portal.v1.ConfigureResponse.reconfigured:type_name -> portico.portal.v1.Reconfigured
+	2,  // 3: portico.portal.v1.ValidateRequest.host:type_name -> portico.portal.v1.HostInfo
+	7,  // 4: portico.portal.v1.ValidateResponse.problems:type_name -> portico.portal.v1.ConfigProblem
+	14, // 5: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
+	17, // 6: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
+	18, // 7: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
+	20, // 8: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
+	21, // 9: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
+	22, // 10: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
+	23, // 11: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
+	31, // 12: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
+	24, // 13: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
+	25, // 14: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
+	26, // 15: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
+	27, // 16: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
+	28, // 17: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
+	29, // 18: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
+	30, // 19: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
+	14, // 20: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
+	19, // 21: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
+	15, // 22: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	14, // 23: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	15, // 24: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	14, // 25: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	1,  // 26: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	5,  // 27: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
+	16, // 28: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	8,  // 29: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	10, // 30: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	12, // 31: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	3,  // 32: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	6,  // 33: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
+	16, // 34: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	9,  // 35: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	11, // 36: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	13, // 37: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	32, // [32:38] is the sub-list for method output_type
+	26, // [26:32] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -2005,7 +2373,7 @@ func file_portal_proto_init() {
 	if File_portal_proto != nil {
 		return
 	}
-	file_portal_proto_msgTypes[12].OneofWrappers = []any{
+	file_portal_proto_msgTypes[16].OneofWrappers = []any{
 		(*Event_Connect)(nil),
 		(*Event_DataIn)(nil),
 		(*Event_Sync)(nil),
@@ -2025,13 +2393,14 @@ func file_portal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   27,
+			NumEnums:      1,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_portal_proto_goTypes,
 		DependencyIndexes: file_portal_proto_depIdxs,
+		EnumInfos:         file_portal_proto_enumTypes,
 		MessageInfos:      file_portal_proto_msgTypes,
 	}.Build()
 	File_portal_proto = out.File

@@ -27,6 +27,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Portal_Configure_FullMethodName = "/portico.portal.v1.Portal/Configure"
+	Portal_Validate_FullMethodName  = "/portico.portal.v1.Portal/Validate"
 	Portal_Link_FullMethodName      = "/portico.portal.v1.Portal/Link"
 	Portal_Sessions_FullMethodName  = "/portico.portal.v1.Portal/Sessions"
 	Portal_StartBot_FullMethodName  = "/portico.portal.v1.Portal/StartBot"
@@ -42,7 +43,20 @@ type PortalClient interface {
 	// listening and answers with its protocol key and capabilities. A plugin
 	// that is already configured (host reattach) answers again without
 	// restarting its listeners if the config is unchanged.
+	//
+	// A plugin already configured that is handed another config or other host
+	// facts (a live edit of config.yaml, a reattach after the limits changed)
+	// applies them in place when it can, keeping its sessions, and says so in
+	// ConfigureResponse.reconfigured (added in contract version 2).
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Validate checks a config block as Configure would, without starting,
+	// listening on or changing anything, and answers the problems it found
+	// (none: the block is good). The host calls it before it starts a plugin
+	// (`portico start`, `portico config check`, in a process launched for
+	// that alone) and on the running plugin before it applies a live edit.
+	// A plugin without it answers Unimplemented; the host then checks the
+	// block by starting the plugin. Added in contract version 2.
+	Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateResponse, error)
 	// Link is the one long-lived bidirectional stream between host and plugin.
 	// Each frame carries a batch of events in order. Only one Link is open at a
 	// time: a new Link replaces the old one (host reload).
@@ -68,6 +82,16 @@ func (c *portalClient) Configure(ctx context.Context, in *ConfigureRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ConfigureResponse)
 	err := c.cc.Invoke(ctx, Portal_Configure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *portalClient) Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateResponse)
+	err := c.cc.Invoke(ctx, Portal_Validate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +150,20 @@ type PortalServer interface {
 	// listening and answers with its protocol key and capabilities. A plugin
 	// that is already configured (host reattach) answers again without
 	// restarting its listeners if the config is unchanged.
+	//
+	// A plugin already configured that is handed another config or other host
+	// facts (a live edit of config.yaml, a reattach after the limits changed)
+	// applies them in place when it can, keeping its sessions, and says so in
+	// ConfigureResponse.reconfigured (added in contract version 2).
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Validate checks a config block as Configure would, without starting,
+	// listening on or changing anything, and answers the problems it found
+	// (none: the block is good). The host calls it before it starts a plugin
+	// (`portico start`, `portico config check`, in a process launched for
+	// that alone) and on the running plugin before it applies a live edit.
+	// A plugin without it answers Unimplemented; the host then checks the
+	// block by starting the plugin. Added in contract version 2.
+	Validate(context.Context, *ValidateRequest) (*ValidateResponse, error)
 	// Link is the one long-lived bidirectional stream between host and plugin.
 	// Each frame carries a batch of events in order. Only one Link is open at a
 	// time: a new Link replaces the old one (host reload).
@@ -150,6 +187,9 @@ type UnimplementedPortalServer struct{}
 
 func (UnimplementedPortalServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedPortalServer) Validate(context.Context, *ValidateRequest) (*ValidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Validate not implemented")
 }
 func (UnimplementedPortalServer) Link(grpc.BidiStreamingServer[Frame, Frame]) error {
 	return status.Error(codes.Unimplemented, "method Link not implemented")
@@ -198,6 +238,24 @@ func _Portal_Configure_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PortalServer).Configure(ctx, req.(*ConfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Portal_Validate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PortalServer).Validate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Portal_Validate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PortalServer).Validate(ctx, req.(*ValidateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -273,6 +331,10 @@ var Portal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _Portal_Configure_Handler,
+		},
+		{
+			MethodName: "Validate",
+			Handler:    _Portal_Validate_Handler,
 		},
 		{
 			MethodName: "Sessions",
