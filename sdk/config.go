@@ -289,8 +289,22 @@ func ConfigProblems(err error) []ConfigError {
 }
 
 // didYouMean returns ` (did you mean "x"?)` for the name in options
-// nearest to word (at most two edits away, or starting with it), or "".
+// nearest to word (see NearestName), or "".
 func didYouMean(word string, options []string) string {
+	best := NearestName(word, options)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// NearestName returns the name in options a mistyped word most likely
+// meant: the nearest one at most two edits away (insertions, deletions,
+// substitutions, swaps of neighbours; case ignored), or else the first
+// that starts with a word of three letters or more, or "". The host's
+// config loader and the SDK's Config.Decode both suggest with it, so a
+// typo is answered alike wherever it is made.
+func NearestName(word string, options []string) string {
 	lw := strings.ToLower(word)
 	best, bestD := "", 3
 	for _, o := range options {
@@ -306,10 +320,7 @@ func didYouMean(word string, options []string) string {
 			}
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 // editDistance counts the insertions, deletions, substitutions and swaps

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/portico-mud/portico/sdk"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -525,21 +526,7 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 // suggest returns ` (did you mean "x"?)` for the option nearest to word, a
 // list of the options when there are few, or "".
 func suggest(word string, options []string, quote string) string {
-	lw := strings.ToLower(word)
-	best, bestD := "", 3
-	for _, o := range options {
-		if d := editDistance(lw, strings.ToLower(o)); d < bestD && d < len(lw) {
-			best, bestD = o, d
-		}
-	}
-	if best == "" && len(lw) >= 3 {
-		for _, o := range options {
-			if strings.HasPrefix(strings.ToLower(o), lw) {
-				best = o
-				break
-			}
-		}
-	}
+	best := sdk.NearestName(word, options)
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %s?)", q(best, quote))
 	}
@@ -561,31 +548,4 @@ func q(s, prefix string) string {
 		return prefix + s
 	}
 	return strconv.Quote(s)
-}
-
-// editDistance is the optimal string alignment distance: insertions,
-// deletions, substitutions and swaps of neighbours each cost one.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
