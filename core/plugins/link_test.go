@@ -15,6 +15,7 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/internal/leakcheck"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		serveTestPlugin(mode)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // quietPlugin is a plugin with no sockets: enough to configure and link.
