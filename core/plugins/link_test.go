@@ -15,6 +15,7 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/internal/leakcheck"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		serveTestPlugin(mode)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // quietPlugin is a plugin with no sockets: enough to configure and link.
@@ -265,12 +266,16 @@ func TestAutoMTLSKeepsPair(t *testing.T) {
 	if got := r2.mtls.record(r.log); got == nil || *got != *kept {
 		t.Fatal("the reattached run does not keep the pair for the next record")
 	}
-	_ = c2 // not killed: the plugin belongs to the launching client
+	// Every client is killed at the end, when no later step needs the
+	// plugin any more: a client left alive keeps its gRPC connection (and
+	// its goroutines) after the test.
+	defer c2.Kill()
 
 	plain := *rec
 	plain.MTLS = nil
 	r3 := &runner{m: r.m, name: "quiet", path: r.path, log: r.log}
-	if _, p3, err := r3.connect(&plain); err == nil {
+	if c3, p3, err := r3.connect(&plain); err == nil {
+		defer c3.Kill()
 		if err := configure(p3); err == nil {
 			t.Fatal("reattached without TLS to a plugin launched with AutoMTLS")
 		} else {
@@ -292,7 +297,8 @@ func TestAutoMTLSKeepsPair(t *testing.T) {
 	otherPair := other.mtls.record(r.log)
 	stranger.MTLS = &mtlsRecord{ClientCert: otherPair.ClientCert, ClientKey: otherPair.ClientKey, ServerCert: kept.ServerCert}
 	r4 := &runner{m: r.m, name: "quiet", path: r.path, log: r.log}
-	if _, p4, err := r4.connect(&stranger); err == nil {
+	if c4, p4, err := r4.connect(&stranger); err == nil {
+		defer c4.Kill()
 		if err := configure(p4); err == nil {
 			t.Fatal("reattached with a pair the plugin was not launched with")
 		} else {

@@ -252,7 +252,12 @@ func TestUnansweredKeepalivesClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := gossh.NewClient(cc, chans, nil)
+	// NewClient's request handler gets a channel that stays silent until
+	// the test ends (nil would block that goroutine for ever).
+	silent := make(chan *gossh.Request)
+	t.Cleanup(func() { close(silent) })
+	client := gossh.NewClient(cc, chans, silent)
+	t.Cleanup(func() { client.Close() })
 	if _, err := openSession(client, xterm, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-mud/portico/internal/leakcheck"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/connio"
 	"github.com/portico-mud/portico/sdk/lines"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		sdk.Serve(&linePlugin{flaw: flaw})
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // linePlugin is a minimal line protocol over TCP, as a plugin author would

@@ -1,0 +1,12 @@
+package sdk
+
+import (
+	"testing"
+
+	"github.com/portico-mud/portico/internal/leakcheck"
+)
+
+// TestMain fails the run when a goroutine the tests started outlives them.
+func TestMain(m *testing.M) {
+	leakcheck.Main(m)
+}
