@@ -19,7 +19,7 @@ build:
 run: build
 	$(BIN)/portico start --config $(CONFIG)
 
-# Every test, through internal/testreport: the plain go test output, then a
+# Every test, through cmd/testreport: the plain go test output, then a
 # summary of every skipped test with its reason (and of failed ones). Each
 # go test run below goes ahead even if one before failed; the status is the
 # first failure's. The race detector covers everything but bench/, whose
@@ -28,10 +28,10 @@ run: build
 # binaries (built without -race); measured on a loaded 2-core machine, -race
 # there cost no more wall time than the noise between runs, so it stays on.
 # The packages that start goroutines fail when a test leaves one running
-# (internal/leakcheck, go.uber.org/goleak).
+# (sdk/leakcheck, go.uber.org/goleak).
 test:
-	$(GO) run ./internal/testreport -go "$(GO)" -- \
-		"-race -timeout 15m ./core/... ./sdk/... ./plugins/... ./internal/... ./cmd/..." \
+	$(GO) run ./cmd/testreport -go "$(GO)" -- \
+		"-race -timeout 15m ./core/... ./sdk/... ./plugins/... ./cmd/..." \
 		"-timeout 10m ./bench/..." \
 		"-C examples/echo-protocol -race -timeout 5m ./..."
 

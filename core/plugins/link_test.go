@@ -15,8 +15,8 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
-	"github.com/portico-mud/portico/internal/leakcheck"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/leakcheck"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 

@@ -3,7 +3,7 @@ package sessions
 import (
 	"testing"
 
-	"github.com/portico-mud/portico/internal/leakcheck"
+	"github.com/portico-mud/portico/sdk/leakcheck"
 )
 
 // TestMain fails the run when a goroutine the tests started outlives them.

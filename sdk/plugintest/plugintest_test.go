@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-mud/portico/internal/leakcheck"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/connio"
+	"github.com/portico-mud/portico/sdk/leakcheck"
 	"github.com/portico-mud/portico/sdk/lines"
 	"github.com/portico-mud/portico/sdk/plugintest"
 )

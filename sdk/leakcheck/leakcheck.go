@@ -2,8 +2,8 @@
 // goroutine they started is still running, with go.uber.org/goleak.
 //
 // It is for tests only: every package that starts goroutines calls Main
-// from its TestMain. It lives at the module root so that core/, sdk/ and
-// plugins/ can all use it without importing one another.
+// from its TestMain. It lives in sdk/ so that core/, sdk/ and plugins/ —
+// and plugin authors outside this module — can all use it.
 package leakcheck
 
 import (

@@ -2,7 +2,7 @@
 // of every skipped test and why, so that a test skipped on one machine (a
 // missing client program, say) is seen rather than mistaken for a pass.
 //
-//	go run ./internal/testreport [-go GO] -- "GO-TEST-ARGS" ["GO-TEST-ARGS" ...]
+//	go run ./cmd/testreport [-go GO] -- "GO-TEST-ARGS" ["GO-TEST-ARGS" ...]
 //
 // The -- ends testreport's own flags. Each argument after it is one go test
 // run, its arguments separated by spaces (for example "-race -timeout 10m
