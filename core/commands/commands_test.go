@@ -16,6 +16,7 @@ import (
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // waitLimit bounds every wait: reaching it means a hang.
@@ -233,7 +234,7 @@ func (e *env) messagesIn(evs []sentEvent, id uint64) []contract.Message {
 		if d == nil || !slices.Contains(d.GetSessids(), id) {
 			continue
 		}
-		msgs, err := contract.MessagesFromPB(d.GetMessages())
+		msgs, err := wire.MessagesFromPB(d.GetMessages())
 		if err != nil {
 			e.t.Fatalf("MessagesFromPB: %v", err)
 		}

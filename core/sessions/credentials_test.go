@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/wire"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -105,7 +105,7 @@ func TestOutputTooLargeIsDropped(t *testing.T) {
 	x := newHarness(t)
 	s := x.connect("telnet", 1)
 	x.p.Reset()
-	s.Msg(strings.Repeat("x", contract.MaxEventBytes+1))
+	s.Msg(strings.Repeat("x", wire.MaxEventBytes+1))
 	texts := textsFor(t, x.p.Events(), 1)
 	if len(texts) != 1 || texts[0] != MsgOutputTooLarge {
 		t.Fatalf("sent %d texts, first %.80q; want only the notice", len(texts), texts)

@@ -22,6 +22,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -892,7 +893,7 @@ func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
 		}
 		// Only a saved login is ever pushed (see portalData).
 		s.told.apply(&d)
-		pd, err := contract.SessionToPB(d)
+		pd, err := wire.SessionToPB(d)
 		if err != nil {
 			h.log.Error("sync", "sessid", s.Sessid, "err", err)
 			continue
@@ -926,7 +927,7 @@ func (h *ServerSessionHandler) sendSync(s *ServerSession, fields []string) {
 	if h.sessions[s.Sessid] != s {
 		return
 	}
-	pd, err := contract.SessionToPB(s.portalData())
+	pd, err := wire.SessionToPB(s.portalData())
 	if err != nil {
 		h.log.Error("sync", "sessid", s.Sessid, "err", err)
 		return
@@ -1095,7 +1096,7 @@ func (h *ServerSessionHandler) AnnounceAll(text string) {
 // Broadcast sends the same messages to many sessions, as one event per
 // plugin.
 func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contract.Message) {
-	pms, err := contract.MessagesToPB(msgs)
+	pms, err := wire.MessagesToPB(msgs)
 	if err != nil {
 		h.log.Error("broadcast", "err", err)
 		return
@@ -1124,11 +1125,11 @@ const MsgOutputTooLarge = "(The server tried to send you more at once than it ma
 // one oversized message must not break the link for every session of the
 // plugin (Evennia's #1636). The recipients are told instead.
 func (h *ServerSessionHandler) sendOutput(plugin string, ev *portalpb.Event) {
-	if n := proto.Size(ev); n > contract.MaxEventBytes {
+	if n := proto.Size(ev); n > wire.MaxEventBytes {
 		ids := ev.GetDataOut().GetSessids()
 		h.log.Error("output too large for the link; dropped", "plugin", plugin, "bytes", n,
-			"limit", contract.MaxEventBytes, "sessions", len(ids))
-		note, _ := contract.MessagesToPB([]contract.Message{contract.Text(MsgOutputTooLarge)})
+			"limit", wire.MaxEventBytes, "sessions", len(ids))
+		note, _ := wire.MessagesToPB([]contract.Message{contract.Text(MsgOutputTooLarge)})
 		ev = &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: ids, Messages: note}}}
 	}
 	h.portals.Send(plugin, ev)
@@ -1145,7 +1146,7 @@ func (h *ServerSessionHandler) SendMessages(s *ServerSession, msgs ...contract.M
 	if len(msgs) == 0 || h.sessions[s.Sessid] != s {
 		return
 	}
-	pms, err := contract.MessagesToPB(msgs)
+	pms, err := wire.MessagesToPB(msgs)
 	if err != nil {
 		h.log.Error("data out", "sessid", s.Sessid, "err", err)
 		return

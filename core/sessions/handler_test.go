@@ -11,6 +11,7 @@ import (
 
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // ---- portal side ----
@@ -495,7 +496,7 @@ func TestAllSessionsPortalSync(t *testing.T) {
 			t.Fatalf("event to %s is not a clean SyncAll: %v", e.Plugin, e.Event)
 		}
 		for _, pd := range sa.GetSessions() {
-			d, err := contract.SessionFromPB(pd)
+			d, err := wire.SessionFromPB(pd)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -528,7 +529,7 @@ func TestSessionPortalSyncAndPartialSync(t *testing.T) {
 	if !slices.Equal(partial.GetFields(), []string{"protocol_flags", "server_data"}) {
 		t.Errorf("partial sync fields = %q", partial.GetFields())
 	}
-	d, err := contract.SessionFromPB(whole.GetSession())
+	d, err := wire.SessionFromPB(whole.GetSession())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // waitLimit bounds every wait in these tests: nothing here should take more
@@ -356,7 +357,7 @@ func dataOuts(t *testing.T, evs []sentEvent) []dataOut {
 		if d == nil {
 			continue
 		}
-		msgs, err := contract.MessagesFromPB(d.GetMessages())
+		msgs, err := wire.MessagesFromPB(d.GetMessages())
 		if err != nil {
 			t.Fatalf("MessagesFromPB: %v", err)
 		}

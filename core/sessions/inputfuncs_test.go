@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // in runs messages through the session's inputfuncs as input from its
@@ -171,7 +172,7 @@ func TestInputClientOptionsSet(t *testing.T) {
 	if len(ss) != 1 || !slices.Equal(ss[0].Event.GetSync().GetFields(), []string{contract.FieldProtocolFlags}) {
 		t.Fatalf("syncs = %s, want one partial protocol_flags sync", describe(t, ss))
 	}
-	d, err := contract.SessionFromPB(ss[0].Event.GetSync().GetSession())
+	d, err := wire.SessionFromPB(ss[0].Event.GetSync().GetSession())
 	if err != nil || d.ProtocolFlags["CLIENTNAME"] != "Mudlet 4.17" {
 		t.Errorf("synced flags = %v, %v", d.ProtocolFlags, err)
 	}
