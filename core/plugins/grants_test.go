@@ -21,7 +21,7 @@ import (
 // nullPortals is a sessions.Portals that sends nowhere.
 type nullPortals struct{}
 
-func (nullPortals) Send(string, *portalpb.Event)    {}
+func (nullPortals) Send(string, sessions.Event)     {}
 func (nullPortals) PluginFor(string) (string, bool) { return "", false }
 func (nullPortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
 	return 0, nil

@@ -295,18 +295,6 @@ func (m *Manager) Stop(reason string) {
 	m.wg.Wait()
 }
 
-// Send queues an event for the named plugin. Events for a plugin that is
-// not running are dropped: its sessions are gone.
-func (m *Manager) Send(plugin string, ev *portalpb.Event) {
-	m.mu.Lock()
-	r := m.runners[plugin]
-	m.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.send(ev)
-}
-
 // find returns the plugin named protocol, else the first by name whose
 // protocol key it is, or nil. A name always wins: two plugins may share a
 // protocol key, and a bot must start on the plugin asked for.
