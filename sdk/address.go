@@ -1,47 +1,20 @@
 package sdk
 
 import (
-	"net"
-	"net/netip"
 	"sync"
+
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 // ClientNetwork returns the network a client address counts under for the
-// per-address connection limits (the host's limits.connections_per_ip and
-// connection_rate): the IPv4 address, or the IPv6 /64 it is in. A
-// subscriber is usually given a whole /64, so counting single IPv6
-// addresses would let one client hop past every limit. An IPv4-mapped
-// IPv6 address counts as its IPv4 address, and an IPv6 zone is dropped.
-//
-// address is an IP with or without a port ("192.0.2.1",
-// "[2001:db8::1]:4000"), as net.Addr.String and http.Request.RemoteAddr
-// give it. ClientNetwork returns "" when address is not an IP (a bot's
-// "#chan@network"): no per-address limit applies to it, and
-// AddressCounter takes "" without counting it.
+// per-address limits: contract.ClientNetwork, here so that a plugin finds it
+// beside AddressCounter. The host counts by the same function, so both sides
+// agree on what one address is.
 //
 // Portal.NewSession counts sessions by it; a plugin that bounds what comes
 // before a session (connections still logging in or yet to say who they
-// are) should count by it too, so that both agree on what one address is.
-func ClientNetwork(address string) string {
-	host := address
-	if h, _, err := net.SplitHostPort(address); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	// The zone names the local interface, not the client's network.
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return ""
-	}
-	return p.String()
-}
+// are) should count by it too.
+func ClientNetwork(address string) string { return contract.ClientNetwork(address) }
 
 // AddressCounter counts open things (sessions, connections not yet
 // sessions) per client network, as ClientNetwork gives it, against a

@@ -30,7 +30,7 @@ type HostInfo struct {
 	// Limits are the host-wide limits. Plugins enforce MaxInputLength (on
 	// one line or message, in characters, before input reaches the host);
 	// Portal.NewSession applies ConnectionRate (past it clients queue) and
-	// ConnectionsPerIP and ConnectionQueueWait. See contract.LimitsFromProto for which limits the
+	// ConnectionsPerIP and ConnectionQueueWait. See wire.LimitsFromPB for which limits the
 	// wire carries.
 	Limits
 }

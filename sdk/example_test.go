@@ -6,8 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // printConn is a Conn that prints what the host sends its client.
@@ -43,7 +43,7 @@ func ExampleNewTestPortal() {
 				d := k.Connect.GetSession()
 				fmt.Printf("connect: session %d, %s from %s\n", d.GetSessid(), d.GetProtocolKey(), d.GetAddress())
 			case *portalpb.Event_DataIn:
-				msgs, _ := contract.MessagesFromPB(k.DataIn.GetMessages())
+				msgs, _ := wire.MessagesFromPB(k.DataIn.GetMessages())
 				for _, m := range msgs {
 					fmt.Printf("data in: session %d %s %q\n", k.DataIn.GetSessid(), m.Name, m.Args[0])
 				}

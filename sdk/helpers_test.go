@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -80,7 +80,7 @@ func (c *notifyConn) LoggedIn(s *Session) { c.logins <- s }
 func (c *notifyConn) Synced(s *Session)   { c.syncs <- s }
 
 // drain takes every event queued in o, in order.
-func drain(t *testing.T, o *contract.Outbox) []*portalpb.Event {
+func drain(t *testing.T, o *wire.Outbox) []*portalpb.Event {
 	t.Helper()
 	if o.Len() == 0 {
 		return nil
@@ -125,7 +125,7 @@ func kinds(evs []*portalpb.Event) []string {
 
 func dataInTexts(t *testing.T, e *portalpb.Event) []string {
 	t.Helper()
-	msgs, err := contract.MessagesFromPB(e.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(e.GetDataIn().GetMessages())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func newSession(t *testing.T, p *Portal, conn Conn) *Session {
 // pbSession converts d for a host→plugin event.
 func pbSession(t *testing.T, d SessionData) *portalpb.SessionData {
 	t.Helper()
-	pd, err := contract.SessionToPB(d)
+	pd, err := wire.SessionToPB(d)
 	if err != nil {
 		t.Fatal(err)
 	}

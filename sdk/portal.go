@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // outboxLimit bounds the events a plugin holds for the host, e.g. while the
@@ -25,7 +25,7 @@ var ErrNoSessionID = errors.New("portal: no session id available")
 // traffic to and from the host.
 type Portal struct {
 	log    *slog.Logger
-	outbox *contract.Outbox
+	outbox *wire.Outbox
 
 	mu       sync.Mutex
 	host     HostInfo
@@ -63,7 +63,7 @@ type idBlock struct{ next, end uint64 }
 func newPortal(log *slog.Logger) *Portal {
 	return &Portal{
 		log:       log,
-		outbox:    contract.NewOutbox(outboxLimit),
+		outbox:    wire.NewOutbox(outboxLimit),
 		sessions:  map[uint64]*Session{},
 		granted:   make(chan struct{}),
 		queues:    map[string]*connQueue{},
@@ -133,7 +133,7 @@ func (p *Portal) NewAddressCounter() *AddressCounter {
 
 // Outbox returns the queue of events bound for the host (for tests and the
 // conformance kit).
-func (p *Portal) Outbox() *contract.Outbox { return p.outbox }
+func (p *Portal) Outbox() *wire.Outbox { return p.outbox }
 
 // Log returns the plugin's logger.
 func (p *Portal) Log() *slog.Logger { return p.log }
@@ -313,7 +313,7 @@ func (p *Portal) put(ev *portalpb.Event) {
 }
 
 func (p *Portal) sendConnect(d SessionData, c *Credentials) {
-	pd, err := contract.SessionToPB(d)
+	pd, err := wire.SessionToPB(d)
 	if err != nil {
 		p.log.Error("portal: connect", "sessid", d.Sessid, "err", err)
 		return
@@ -326,7 +326,7 @@ func (p *Portal) sendConnect(d SessionData, c *Credentials) {
 }
 
 func (p *Portal) sendSync(d SessionData, fields []string) {
-	pd, err := contract.SessionToPB(d)
+	pd, err := wire.SessionToPB(d)
 	if err != nil {
 		p.log.Error("portal: sync", "sessid", d.Sessid, "err", err)
 		return
@@ -341,7 +341,7 @@ const msgBusy = "The server is busy; your input was not received. Please try aga
 // refused because the outbox is full; the caller then tells the client
 // (outside the session's lock: Conn.Send may call back into the session).
 func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
-	pms, err := contract.MessagesToPB(msgs)
+	pms, err := wire.MessagesToPB(msgs)
 	if err != nil {
 		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
 		return false
@@ -377,7 +377,7 @@ func (p *Portal) handleFrame(f *portalpb.Frame) {
 func (p *Portal) handleEvent(ev *portalpb.Event) {
 	switch k := ev.Kind.(type) {
 	case *portalpb.Event_DataOut:
-		msgs, err := contract.MessagesFromPB(k.DataOut.GetMessages())
+		msgs, err := wire.MessagesFromPB(k.DataOut.GetMessages())
 		if err != nil {
 			p.log.Error("portal: bad data out from host", "err", err)
 			return
@@ -437,7 +437,7 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 }
 
 func (p *Portal) loadSync(pd *portalpb.SessionData, fields []string) {
-	d, err := contract.SessionFromPB(pd)
+	d, err := wire.SessionFromPB(pd)
 	if err != nil {
 		p.log.Error("portal: bad sync from host", "err", err)
 		return

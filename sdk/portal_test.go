@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 func needSessids(evs []*portalpb.Event) int {
@@ -188,7 +189,7 @@ func TestConnectSendsWholeSyncData(t *testing.T) {
 	if len(evs) != 1 || evs[0].GetConnect() == nil {
 		t.Fatalf("events = %v, want one connect", kinds(evs))
 	}
-	d, err := contract.SessionFromPB(evs[0].GetConnect().GetSession())
+	d, err := wire.SessionFromPB(evs[0].GetConnect().GetSession())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestSync(t *testing.T) {
 		if !slices.Equal(sy.GetFields(), wantFields) {
 			t.Errorf("sync %d fields = %q, want %q", i, sy.GetFields(), wantFields)
 		}
-		d, err := contract.SessionFromPB(sy.GetSession())
+		d, err := wire.SessionFromPB(sy.GetSession())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,7 +450,7 @@ func TestConcurrentConnectDisconnectOrder(t *testing.T) {
 
 func TestDataInBusyTellsClient(t *testing.T) {
 	p := newPortal(discardLog())
-	p.outbox = contract.NewOutbox(2)
+	p.outbox = wire.NewOutbox(2)
 	p.grant(1, 1<<20)
 	conn := newFakeConn()
 	s := newSession(t, p, conn)
@@ -475,7 +476,7 @@ func TestHandleDataOut(t *testing.T) {
 		contract.Prompt("> "),
 		{Name: "gmcp", Args: []any{"Char.Vitals", 3}, Kwargs: map[string]any{"options": map[string]any{"x": 1.5}}},
 	}
-	pms, err := contract.MessagesToPB(msgs)
+	pms, err := wire.MessagesToPB(msgs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -680,7 +681,7 @@ func TestHandleFrameInOrder(t *testing.T) {
 	p := NewTestPortal(discardLog())
 	nc := newNotifyConn()
 	s := newSession(t, p, nc)
-	pms, _ := contract.MessagesToPB([]Message{Text("Welcome, Alice.")})
+	pms, _ := wire.MessagesToPB([]Message{Text("Welcome, Alice.")})
 	p.handleFrame(frame(
 		&portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{Sessid: s.ID(), Uid: 1, Uname: "Alice"}}},
 		&portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: []uint64{s.ID()}, Messages: pms}}},
@@ -745,7 +746,7 @@ func TestUnencodableDataIsDropped(t *testing.T) {
 
 	// A full outbox drops what the portal cannot queue, without blocking.
 	p2 := newPortal(discardLog())
-	p2.outbox = contract.NewOutbox(1)
+	p2.outbox = wire.NewOutbox(1)
 	p2.grant(1, 2) // the first id leaves half: the ask fills the outbox
 	newSession(t, p2, newFakeConn())
 	s2 := newSession(t, p2, newFakeConn())

@@ -17,9 +17,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/cpuprofile"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -70,7 +70,7 @@ func Serve(p Plugin) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			// go-plugin builds the server after it has bound the socket.
 			restoreUmask()
-			opts = append(opts, grpc.MaxRecvMsgSize(contract.MaxMessageBytes), grpc.MaxSendMsgSize(contract.MaxMessageBytes))
+			opts = append(opts, grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
 			g := grpc.NewServer(opts...)
 			gs.Store(g)
 			return g
@@ -362,7 +362,7 @@ func (s *Server) graceExpired(gen uint64) {
 func (s *Server) Sessions(context.Context, *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
 	resp := &portalpb.SessionsResponse{}
 	for _, d := range s.portal.sessionsData() {
-		pd, err := contract.SessionToPB(d)
+		pd, err := wire.SessionToPB(d)
 		if err != nil {
 			return nil, status.Error(codes.Internal, err.Error())
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -298,7 +299,7 @@ func TestServerLink(t *testing.T) {
 	}
 
 	// Host → plugin frames are applied in order.
-	pms, _ := contract.MessagesToPB([]Message{Text("Welcome!")})
+	pms, _ := wire.MessagesToPB([]Message{Text("Welcome!")})
 	l.send(t,
 		&portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{Sessid: s.ID(), Uid: 3, Uname: "Alice"}}},
 		&portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: []uint64{s.ID()}, Messages: pms}}},
@@ -437,7 +438,7 @@ func TestServerSessions(t *testing.T) {
 	}
 	got := map[uint64]SessionData{}
 	for _, pd := range resp.GetSessions() {
-		d, err := contract.SessionFromPB(pd)
+		d, err := wire.SessionFromPB(pd)
 		if err != nil {
 			t.Fatal(err)
 		}

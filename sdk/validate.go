@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -176,7 +176,7 @@ func held(addr string, listening []string) bool {
 func hostFromPB(h *portalpb.HostInfo) HostInfo {
 	return HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
 		ReattachGrace: time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
-		Limits:        contract.LimitsFromProto(h)}
+		Limits:        wire.LimitsFromPB(h)}
 }
 
 // Validate checks a config block through the plugin's Validator without

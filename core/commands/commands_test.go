@@ -15,7 +15,6 @@ import (
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // waitLimit bounds every wait: reaching it means a hang.
@@ -36,10 +35,32 @@ type fakePortals struct {
 
 type sentEvent struct {
 	Plugin string
-	Event  *portalpb.Event
+	Event  sessions.Event
 }
 
-func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
+// The event as each type the tests read, or nil when it is another kind.
+func (e sentEvent) dataOut() *sessions.DataOut {
+	if d, ok := e.Event.(sessions.DataOut); ok {
+		return &d
+	}
+	return nil
+}
+
+func (e sentEvent) login() *sessions.Login {
+	if l, ok := e.Event.(sessions.Login); ok {
+		return &l
+	}
+	return nil
+}
+
+func (e sentEvent) disconnect() *sessions.Disconnect {
+	if d, ok := e.Event.(sessions.Disconnect); ok {
+		return &d
+	}
+	return nil
+}
+
+func (p *fakePortals) Send(plugin string, ev sessions.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, sentEvent{plugin, ev})
@@ -182,7 +203,7 @@ func (e *env) waitLogin(id uint64) {
 	e.t.Helper()
 	e.waitFor(fmt.Sprintf("login of session %d", id), func(evs []sentEvent) bool {
 		for _, ev := range evs {
-			if l := ev.Event.GetLogin(); l != nil && l.GetSessid() == id {
+			if l := ev.login(); l != nil && l.Sessid == id {
 				return true
 			}
 		}
@@ -229,15 +250,11 @@ func (e *env) messagesIn(evs []sentEvent, id uint64) []contract.Message {
 	e.t.Helper()
 	var out []contract.Message
 	for _, ev := range evs {
-		d := ev.Event.GetDataOut()
-		if d == nil || !slices.Contains(d.GetSessids(), id) {
+		d := ev.dataOut()
+		if d == nil || !slices.Contains(d.Sessids, id) {
 			continue
 		}
-		msgs, err := contract.MessagesFromPB(d.GetMessages())
-		if err != nil {
-			e.t.Fatalf("MessagesFromPB: %v", err)
-		}
-		out = append(out, msgs...)
+		out = append(out, d.Messages...)
 	}
 	return out
 }
@@ -267,8 +284,8 @@ func (e *env) last(id uint64) string {
 func (e *env) allTexts(evs []sentEvent) map[uint64][]string {
 	out := map[uint64][]string{}
 	for _, ev := range evs {
-		if d := ev.Event.GetDataOut(); d != nil {
-			for _, id := range d.GetSessids() {
+		if d := ev.dataOut(); d != nil {
+			for _, id := range d.Sessids {
 				out[id] = e.textsIn([]sentEvent{ev}, id)
 			}
 		}
@@ -276,10 +293,10 @@ func (e *env) allTexts(evs []sentEvent) map[uint64][]string {
 	return out
 }
 
-func (e *env) disconnectsOf(id uint64) []*portalpb.Disconnect {
-	var out []*portalpb.Disconnect
+func (e *env) disconnectsOf(id uint64) []*sessions.Disconnect {
+	var out []*sessions.Disconnect
 	for _, ev := range e.p.Events() {
-		if d := ev.Event.GetDisconnect(); d != nil && d.GetSessid() == id {
+		if d := ev.disconnect(); d != nil && d.Sessid == id {
 			out = append(out, d)
 		}
 	}
@@ -502,7 +519,7 @@ func TestQuitBeforeLogin(t *testing.T) {
 	e.connect(1)
 	e.send(1, "quit")
 	ds := e.disconnectsOf(1)
-	if len(ds) != 1 || ds[0].GetReason() != "Good bye! Disconnecting." {
+	if len(ds) != 1 || ds[0].Reason != "Good bye! Disconnecting." {
 		t.Errorf("disconnects = %v, want one with %q", ds, commands.MsgGoodbye)
 	}
 	if e.exists(1) {

@@ -15,12 +15,13 @@ import (
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // nullPortals is a sessions.Portals that sends nowhere.
 type nullPortals struct{}
 
-func (nullPortals) Send(string, *portalpb.Event)    {}
+func (nullPortals) Send(string, sessions.Event)     {}
 func (nullPortals) PluginFor(string) (string, bool) { return "", false }
 func (nullPortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
 	return 0, nil
@@ -79,7 +80,7 @@ func newGrantsRig(t *testing.T, st *store.Store) *grantsRig {
 // granted as a fresh launch or a reattach would.
 func (g *grantsRig) runner(name string, fresh bool) *runner {
 	g.t.Helper()
-	r := &runner{m: g.m, name: name, log: g.m.log.With("plugin", name), outbox: contract.NewOutbox(0), accepting: true}
+	r := &runner{m: g.m, name: name, log: g.m.log.With("plugin", name), outbox: wire.NewOutbox(0), accepting: true}
 	if _, err := r.grantFirstBlock(g.t.Context(), fresh); err != nil {
 		g.t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func (g *grantsRig) runner(name string, fresh bool) *runner {
 // owns session id on the host ("" for none).
 func (g *grantsRig) connect(r *runner, id uint64) string {
 	g.t.Helper()
-	pd, err := contract.SessionToPB(contract.SessionData{Sessid: id, ProtocolKey: "telnet"})
+	pd, err := wire.SessionToPB(contract.SessionData{Sessid: id, ProtocolKey: "telnet"})
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
 )
 
@@ -221,7 +222,7 @@ func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) erro
 		return err
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
-		log: m.log.With("plugin", p.Name), outbox: contract.NewOutbox(0), done: make(chan struct{}),
+		log: m.log.With("plugin", p.Name), outbox: wire.NewOutbox(0), done: make(chan struct{}),
 		settled: make(chan struct{})}
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
@@ -292,18 +293,6 @@ func (m *Manager) Stop(reason string) {
 	}
 	wg.Wait()
 	m.wg.Wait()
-}
-
-// Send queues an event for the named plugin. Events for a plugin that is
-// not running are dropped: its sessions are gone.
-func (m *Manager) Send(plugin string, ev *portalpb.Event) {
-	m.mu.Lock()
-	r := m.runners[plugin]
-	m.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.send(ev)
 }
 
 // find returns the plugin named protocol, else the first by name whose
@@ -391,7 +380,7 @@ type runner struct {
 	lastErr  string
 	key      string
 	client   portalpb.PortalClient
-	outbox   *contract.Outbox
+	outbox   *wire.Outbox
 	// accepting is set while a run can take events for the plugin.
 	accepting bool
 	stopping  bool
@@ -597,7 +586,7 @@ func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
 		Logger:           r.pluginLogger(),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))},
+			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
 		StartTimeout: 20 * time.Second,
 	}
 	if rec != nil {
@@ -766,7 +755,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 	r.detaching = false
 	r.detached = make(chan struct{})
 	r.finish = nil
-	outbox := contract.NewOutbox(0)
+	outbox := wire.NewOutbox(0)
 	r.outbox = outbox
 	r.mu.Unlock()
 	defer func() {
@@ -943,7 +932,7 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	}
 	all := make([]contract.SessionData, 0, len(resp.GetSessions()))
 	for _, pd := range resp.GetSessions() {
-		d, err := contract.SessionFromPB(pd)
+		d, err := wire.SessionFromPB(pd)
 		if err != nil {
 			r.log.Warn("bad session from plugin", "err", err)
 			continue
@@ -1041,7 +1030,7 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 	for _, ev := range f.GetEvents() {
 		switch k := ev.Kind.(type) {
 		case *portalpb.Event_Connect:
-			d, err := contract.SessionFromPB(k.Connect.GetSession())
+			d, err := wire.SessionFromPB(k.Connect.GetSession())
 			if err != nil {
 				r.log.Warn("bad connect", "err", err)
 				continue
@@ -1057,7 +1046,7 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			}
 			ops = append(ops, func() { h.PortalConnect(r.name, d) })
 		case *portalpb.Event_DataIn:
-			msgs, err := contract.MessagesFromPB(k.DataIn.GetMessages())
+			msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
 			if err != nil {
 				r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
 				continue
@@ -1065,7 +1054,7 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			id := k.DataIn.GetSessid()
 			ops = append(ops, func() { h.DataIn(r.name, id, msgs) })
 		case *portalpb.Event_Sync:
-			d, err := contract.SessionFromPB(k.Sync.GetSession())
+			d, err := wire.SessionFromPB(k.Sync.GetSession())
 			if err != nil {
 				r.log.Warn("bad sync", "err", err)
 				continue

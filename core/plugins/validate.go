@@ -17,8 +17,8 @@ import (
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -83,7 +83,7 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 		// the check's result does not.
 		Logger: hclog.NewNullLogger(),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))},
+			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
 		StartTimeout: validateTimeout,
 	}
 	if len(p.SHA256) > 0 {
@@ -159,7 +159,7 @@ func configProblem(cfg *config.Config, plugin string, pr *portalpb.ConfigProblem
 func hostFacts(cfg *config.Config) *portalpb.HostInfo {
 	h := &portalpb.HostInfo{ServerName: cfg.Server.Name, DataDir: cfg.Server.DataDir, Version: Version,
 		ReattachGraceMs: cfg.Server.ReattachGrace.Milliseconds()}
-	contract.LimitsToProto(cfg.Limits, h)
+	wire.LimitsToPB(cfg.Limits, h)
 	return h
 }
 

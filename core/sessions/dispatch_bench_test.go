@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 type nopPortals struct{}
 
-func (nopPortals) Send(string, *portalpb.Event)      {}
+func (nopPortals) Send(string, Event)                {}
 func (nopPortals) PluginFor(p string) (string, bool) { return p, true }
 func (nopPortals) StartBot(context.Context, string, map[string]any) (uint64, error) {
 	return 0, nil

@@ -19,10 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/store"
-	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // Evennia's messages, kept word for word.
@@ -36,8 +33,9 @@ const (
 
 // Portals is how the handler reaches the plugins (the plugin manager).
 type Portals interface {
-	// Send queues an event for the named plugin's link.
-	Send(plugin string, ev *portalpb.Event)
+	// Send queues an event for the named plugin's link. It encodes ev
+	// before it returns: the handler may change what ev refers to after.
+	Send(plugin string, ev Event)
 	// PluginFor names the running plugin that serves protocol (a plugin
 	// name or a protocol key).
 	PluginFor(protocol string) (plugin string, ok bool)
@@ -128,7 +126,7 @@ type ServerSessionHandler struct {
 // default cost are 15–25 s here, long enough for a burst of a thousand
 // players logging in at once (they are told to wait), short enough that
 // nobody waits for minutes. The queue is fair between addresses (see
-// hashQueue): one client network (sdk.ClientNetwork) may have at most
+// hashQueue): one client network (contract.ClientNetwork) may have at most
 // hashQueuePerAddress jobs waiting, so that a few addresses, each with
 // its connections_per_ip connections, cannot fill it and keep everyone
 // else's logins out; the networks waiting are served in turn. (With
@@ -159,7 +157,7 @@ const (
 type asyncJob struct {
 	s    *ServerSession
 	work func() (then func())
-	// network is s's client network (sdk.ClientNetwork), "" when its
+	// network is s's client network (contract.ClientNetwork), "" when its
 	// address is no IP.
 	network string
 }
@@ -326,7 +324,7 @@ func (h *ServerSessionHandler) Call(ctx context.Context, f func()) error {
 // stop. A queued job dropped by the reload never runs either (see
 // StopAsync). It runs on the loop.
 func (h *ServerSessionHandler) Async(s *ServerSession, work func() (then func())) bool {
-	j := asyncJob{s: s, work: work, network: sdk.ClientNetwork(s.Address)}
+	j := asyncJob{s: s, work: work, network: contract.ClientNetwork(s.Address)}
 	switch {
 	case h.asyncStopped:
 		h.log.Info("hashing pool stopped for a restart; request refused", "sessid", s.Sessid, "address", s.Address)
@@ -872,8 +870,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 		h.log.Info("logout", "account", s.Account.Name, "sessid", s.Sessid, "reason", reason)
 	}
 	if syncPortal {
-		h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{
-			Sessid: s.Sessid, Reason: reason}}})
+		h.portals.Send(s.Plugin, Disconnect{Sessid: s.Sessid, Reason: reason})
 	}
 }
 
@@ -881,7 +878,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 // plugin sessions the host does not know (SSYNC, clean). With fields, only
 // those are pushed (all when none are named).
 func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
-	byPlugin := map[string][]*portalpb.SessionData{}
+	byPlugin := map[string][]contract.SessionData{}
 	for _, s := range h.sortedSessions() {
 		d := s.SessionData
 		if len(fields) > 0 && !slices.Contains(fields, contract.FieldProtocolFlags) {
@@ -892,16 +889,10 @@ func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
 		}
 		// Only a saved login is ever pushed (see portalData).
 		s.told.apply(&d)
-		pd, err := contract.SessionToPB(d)
-		if err != nil {
-			h.log.Error("sync", "sessid", s.Sessid, "err", err)
-			continue
-		}
-		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], pd)
+		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], d)
 	}
 	for plugin, list := range byPlugin {
-		h.portals.Send(plugin, &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
-			Sessions: list, Clean: true, Fields: fields}}})
+		h.portals.Send(plugin, SyncAll{Sessions: list, Clean: true, Fields: fields})
 	}
 }
 
@@ -926,13 +917,7 @@ func (h *ServerSessionHandler) sendSync(s *ServerSession, fields []string) {
 	if h.sessions[s.Sessid] != s {
 		return
 	}
-	pd, err := contract.SessionToPB(s.portalData())
-	if err != nil {
-		h.log.Error("sync", "sessid", s.Sessid, "err", err)
-		return
-	}
-	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{
-		Session: pd, Fields: fields}}})
+	h.portals.Send(s.Plugin, SessionSync{Session: s.portalData(), Fields: fields})
 }
 
 // DisconnectAllSessions ends every session, telling each plugin once
@@ -947,7 +932,7 @@ func (h *ServerSessionHandler) DisconnectAllSessions(reason string) {
 		h.Disconnect(s, reason, false)
 	}
 	for p := range plugins {
-		h.portals.Send(p, &portalpb.Event{Kind: &portalpb.Event_DisconnectAll{DisconnectAll: &portalpb.DisconnectAll{Reason: reason}}})
+		h.portals.Send(p, DisconnectAll{Reason: reason})
 	}
 }
 
@@ -1095,11 +1080,6 @@ func (h *ServerSessionHandler) AnnounceAll(text string) {
 // Broadcast sends the same messages to many sessions, as one event per
 // plugin.
 func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contract.Message) {
-	pms, err := contract.MessagesToPB(msgs)
-	if err != nil {
-		h.log.Error("broadcast", "err", err)
-		return
-	}
 	byPlugin := map[string][]uint64{}
 	var order []string
 	for _, s := range targets {
@@ -1112,27 +1092,15 @@ func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contr
 		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], s.Sessid)
 	}
 	for _, p := range order {
-		h.sendOutput(p, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
-			Sessids: byPlugin[p], Messages: pms}}})
+		h.portals.Send(p, DataOut{Sessids: byPlugin[p], Messages: msgs})
 	}
 }
 
-// MsgOutputTooLarge tells a session that output meant for it was dropped.
+// MsgOutputTooLarge tells a session that output meant for it was dropped:
+// the link adapter sends it instead of a DataOut too large for the link
+// (one oversized message must not break the link for every session of the
+// plugin, Evennia's #1636).
 const MsgOutputTooLarge = "(The server tried to send you more at once than it may; that output was dropped.)"
-
-// sendOutput queues a data-out event, unless it is too large for the link:
-// one oversized message must not break the link for every session of the
-// plugin (Evennia's #1636). The recipients are told instead.
-func (h *ServerSessionHandler) sendOutput(plugin string, ev *portalpb.Event) {
-	if n := proto.Size(ev); n > contract.MaxEventBytes {
-		ids := ev.GetDataOut().GetSessids()
-		h.log.Error("output too large for the link; dropped", "plugin", plugin, "bytes", n,
-			"limit", contract.MaxEventBytes, "sessions", len(ids))
-		note, _ := contract.MessagesToPB([]contract.Message{contract.Text(MsgOutputTooLarge)})
-		ev = &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: ids, Messages: note}}}
-	}
-	h.portals.Send(plugin, ev)
-}
 
 // DataOut sends Evennia-style send data to s through clean_senddata.
 func (h *ServerSessionHandler) DataOut(s *ServerSession, data map[string]any) {
@@ -1145,13 +1113,7 @@ func (h *ServerSessionHandler) SendMessages(s *ServerSession, msgs ...contract.M
 	if len(msgs) == 0 || h.sessions[s.Sessid] != s {
 		return
 	}
-	pms, err := contract.MessagesToPB(msgs)
-	if err != nil {
-		h.log.Error("data out", "sessid", s.Sessid, "err", err)
-		return
-	}
-	h.sendOutput(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
-		Sessids: []uint64{s.Sessid}, Messages: pms}}})
+	h.portals.Send(s.Plugin, DataOut{Sessids: []uint64{s.Sessid}, Messages: msgs})
 }
 
 // CleanSendData normalises send data for s (Evennia's clean_senddata), in

@@ -71,7 +71,7 @@ func TestPortalConnectLoggedInIsLoggedInWithoutPassword(t *testing.T) {
 	if len(ls) != 1 {
 		t.Fatalf("logins sent = %d, want 1: %s", len(ls), describe(t, evs))
 	}
-	if l := ls[0]; l.GetSessid() != 7 || l.GetUid() != acc.ID || l.GetUname() != "Alice" || l.GetPuid() != acc.CharacterID {
+	if l := ls[0]; l.Sessid != 7 || l.UID != acc.ID || l.UName != "Alice" || l.PUID != acc.CharacterID {
 		t.Errorf("login event = %v, want sessid 7 uid %d Alice puid %d", l, acc.ID, acc.CharacterID)
 	}
 	if evs[0].Plugin != "ssh" {
@@ -379,11 +379,11 @@ func TestLogin(t *testing.T) {
 		t.Errorf("puppet = %v, want Alice's character", s.Puppet)
 	}
 	evs := x.p.Events()
-	if len(evs) == 0 || evs[0].Event.GetLogin() == nil || evs[0].Plugin != "telnet" {
+	if len(evs) == 0 || evs[0].login() == nil || evs[0].Plugin != "telnet" {
 		t.Fatalf("first event is not the login to telnet: %s", describe(t, evs))
 	}
-	l := evs[0].Event.GetLogin()
-	if l.GetSessid() != 1 || l.GetUid() != acc.ID || l.GetUname() != "Alice" || l.GetPuid() != acc.CharacterID {
+	l := evs[0].login()
+	if l.Sessid != 1 || l.UID != acc.ID || l.UName != "Alice" || l.PUID != acc.CharacterID {
 		t.Errorf("login = %v", l)
 	}
 	if got := msgsFor(t, evs, 1, "logged_in"); len(got) != 1 {
@@ -421,13 +421,13 @@ func TestLoginMultisessionMode0DisconnectsOlderSession(t *testing.T) {
 	if len(ds) != 1 {
 		t.Fatalf("disconnects = %d, want 1: %s", len(ds), describe(t, evs))
 	}
-	if d := ds[0]; d.Plugin != "telnet" || d.Event.GetDisconnect().GetSessid() != 1 || d.Event.GetDisconnect().GetReason() != ReasonDuplicate {
+	if d := ds[0]; d.Plugin != "telnet" || d.disconnect().Sessid != 1 || d.disconnect().Reason != ReasonDuplicate {
 		t.Errorf("disconnect = %s %v, want session 1 with %q", d.Plugin, d.Event, ReasonDuplicate)
 	}
 	if ReasonDuplicate != "Logged in from elsewhere. Disconnecting." {
 		t.Errorf("ReasonDuplicate = %q", ReasonDuplicate)
 	}
-	if ls := logins(evs); len(ls) != 1 || ls[0].GetSessid() != 3 {
+	if ls := logins(evs); len(ls) != 1 || ls[0].Sessid != 3 {
 		t.Errorf("logins = %v, want session 3", ls)
 	}
 	if x.h.AccountCount() != 2 {
@@ -464,7 +464,7 @@ func TestDisconnect(t *testing.T) {
 	}
 	evs := x.p.Events()
 	ds := disconnects(evs)
-	if len(ds) != 1 || ds[0].Plugin != "telnet" || ds[0].Event.GetDisconnect().GetSessid() != 1 || ds[0].Event.GetDisconnect().GetReason() != "Kicked." {
+	if len(ds) != 1 || ds[0].Plugin != "telnet" || ds[0].disconnect().Sessid != 1 || ds[0].disconnect().Reason != "Kicked." {
 		t.Errorf("disconnect events = %s; want one to telnet for session 1 with the reason", describe(t, evs))
 	}
 	// Nothing reaches a session that is gone.
@@ -490,15 +490,12 @@ func TestAllSessionsPortalSync(t *testing.T) {
 	}
 	got := map[string][]uint64{}
 	for _, e := range evs {
-		sa := e.Event.GetSyncAll()
-		if sa == nil || !sa.GetClean() {
+		sa := e.syncAll()
+		if sa == nil || !sa.Clean {
 			t.Fatalf("event to %s is not a clean SyncAll: %v", e.Plugin, e.Event)
 		}
-		for _, pd := range sa.GetSessions() {
-			d, err := contract.SessionFromPB(pd)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, pd := range sa.Sessions {
+			d := pd
 			got[e.Plugin] = append(got[e.Plugin], d.Sessid)
 			if d.Sessid == 1 && (!d.LoggedIn || d.UID != acc.ID || d.UName != "Alice" || d.CmdsetStorageString != CmdsetAccount) {
 				t.Errorf("session 1 synced as %+v", d)
@@ -521,17 +518,14 @@ func TestSessionPortalSyncAndPartialSync(t *testing.T) {
 	if len(evs) != 2 {
 		t.Fatalf("sync events = %d, want 2", len(evs))
 	}
-	whole, partial := evs[0].Event.GetSync(), evs[1].Event.GetSync()
-	if evs[0].Plugin != "websocket" || len(whole.GetFields()) != 0 {
+	whole, partial := evs[0].sync(), evs[1].sync()
+	if evs[0].Plugin != "websocket" || len(whole.Fields) != 0 {
 		t.Errorf("whole sync = %s %v, want all fields to websocket", evs[0].Plugin, whole)
 	}
-	if !slices.Equal(partial.GetFields(), []string{"protocol_flags", "server_data"}) {
-		t.Errorf("partial sync fields = %q", partial.GetFields())
+	if !slices.Equal(partial.Fields, []string{"protocol_flags", "server_data"}) {
+		t.Errorf("partial sync fields = %q", partial.Fields)
 	}
-	d, err := contract.SessionFromPB(whole.GetSession())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := whole.Session
 	if d.Sessid != 4 || d.FlagBool("NOCOLOR") != true || d.CmdsetStorageString != CmdsetUnloggedIn {
 		t.Errorf("synced data = %+v", d)
 	}
@@ -553,7 +547,7 @@ func TestDisconnectAllSessions(t *testing.T) {
 		evs := x.p.Events()
 		got := map[string]string{}
 		for _, e := range evs {
-			da := e.Event.GetDisconnectAll()
+			da := e.disconnectAll()
 			if da == nil {
 				t.Errorf("unexpected event %v", e.Event)
 				continue
@@ -561,7 +555,7 @@ func TestDisconnectAllSessions(t *testing.T) {
 			if _, dup := got[e.Plugin]; dup {
 				t.Errorf("plugin %s told twice", e.Plugin)
 			}
-			got[e.Plugin] = da.GetReason()
+			got[e.Plugin] = da.Reason
 		}
 		want := map[string]string{"telnet": tc.want, "ssh": tc.want}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -589,7 +583,7 @@ func TestDisconnectDuplicateSessions(t *testing.T) {
 	ds := disconnects(x.p.Events())
 	var got []string
 	for _, d := range ds {
-		got = append(got, fmt.Sprintf("%s/%d/%s", d.Plugin, d.Event.GetDisconnect().GetSessid(), d.Event.GetDisconnect().GetReason()))
+		got = append(got, fmt.Sprintf("%s/%d/%s", d.Plugin, d.disconnect().Sessid, d.disconnect().Reason))
 	}
 	want := []string{"ssh/2/" + ReasonDuplicate, "telnet/3/" + ReasonDuplicate}
 	if !slices.Equal(got, want) {
@@ -620,7 +614,7 @@ func TestValidateSessions(t *testing.T) {
 		t.Errorf("sessions left = %v, want [2 3] (the bot is exempt)", got)
 	}
 	ds := disconnects(x.p.Events())
-	if len(ds) != 1 || ds[0].Event.GetDisconnect().GetSessid() != 1 || ds[0].Event.GetDisconnect().GetReason() != "idle timeout exceeded" {
+	if len(ds) != 1 || ds[0].disconnect().Sessid != 1 || ds[0].disconnect().Reason != "idle timeout exceeded" {
 		t.Errorf("disconnects = %s", describe(t, ds))
 	}
 }
@@ -1068,7 +1062,7 @@ func TestLoginWithPassword(t *testing.T) {
 	x.p.waitText(t, 1, MsgBadLogin)
 	x.p.waitText(t, 2, MsgBadLogin)
 	evs := x.p.waitFor(t, "login of session 3", func(evs []sentEvent) bool { return len(logins(evs)) == 1 })
-	if l := logins(evs)[0]; l.GetSessid() != 3 || l.GetUid() != acc.ID || l.GetUname() != "Alice" {
+	if l := logins(evs)[0]; l.Sessid != 3 || l.UID != acc.ID || l.UName != "Alice" {
 		t.Errorf("login = %v", l)
 	}
 	if MsgBadLogin != "Username and/or password is incorrect." {

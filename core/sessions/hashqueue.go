@@ -1,7 +1,7 @@
 package sessions
 
 // hashQueue is the hashing pool's queue of jobs waiting for a worker. It
-// is fair between client networks (sdk.ClientNetwork: an IPv4 address or
+// is fair between client networks (contract.ClientNetwork: an IPv4 address or
 // an IPv6 /64), the principle of the plugins' per-address connection
 // queue: each network's jobs wait in their own line, oldest first, and
 // the networks are served in turn, one job each, so one address with many

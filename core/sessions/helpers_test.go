@@ -3,6 +3,7 @@ package sessions
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // waitLimit bounds every wait in these tests: nothing here should take more
@@ -27,7 +27,77 @@ var testSettings = Settings{ServerName: "Portico Test", MultisessionMode: 0}
 // sentEvent is one event the handler sent to a plugin.
 type sentEvent struct {
 	Plugin string
-	Event  *portalpb.Event
+	Event  Event
+}
+
+// The event as each type, or nil: the tests read events as the proto
+// getters did, nil when the event is another kind.
+func (e sentEvent) dataOut() *DataOut             { return as[DataOut](e.Event) }
+func (e sentEvent) login() *Login                 { return as[Login](e.Event) }
+func (e sentEvent) disconnect() *Disconnect       { return as[Disconnect](e.Event) }
+func (e sentEvent) disconnectAll() *DisconnectAll { return as[DisconnectAll](e.Event) }
+func (e sentEvent) sync() *SessionSync            { return as[SessionSync](e.Event) }
+func (e sentEvent) syncAll() *SyncAll             { return as[SyncAll](e.Event) }
+
+// snapshot copies ev as the plugin would receive it, or returns nil for
+// an event the link adapter would drop: Portals.Send encodes before it
+// returns, so the handler may change the maps it handed over afterwards,
+// and the fake must keep what was sent. Message values go through JSON as
+// on the link (an int arrives as int64); output that does not encode is
+// dropped, as core/plugins drops it.
+func snapshot(ev Event) Event {
+	switch e := ev.(type) {
+	case DataOut:
+		msgs := make([]contract.Message, len(e.Messages))
+		for i, m := range e.Messages {
+			args, err := viaJSON(m.Args)
+			if err != nil {
+				return nil
+			}
+			kwargs, err := viaJSON(m.Kwargs)
+			if err != nil {
+				return nil
+			}
+			msgs[i] = contract.Message{Name: m.Name, Args: args, Kwargs: kwargs}
+		}
+		e.Messages = msgs
+		return e
+	case SessionSync:
+		e.Session = e.Session.GetSyncData()
+		return e
+	case SyncAll:
+		list := make([]contract.SessionData, len(e.Sessions))
+		for i := range e.Sessions {
+			list[i] = e.Sessions[i].GetSyncData()
+		}
+		e.Sessions = list
+		return e
+	}
+	return ev
+}
+
+// viaJSON returns v as the other side of the link decodes it: nil when
+// empty, JSON numbers as int64 or float64.
+func viaJSON[T []any | map[string]any](v T) (T, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out, err := contract.DecodeJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	return out.(T), nil
+}
+
+func as[T Event](ev Event) *T {
+	if v, ok := ev.(T); ok {
+		return &v
+	}
+	return nil
 }
 
 type botCall struct {
@@ -56,7 +126,10 @@ var _ Portals = (*fakePortals)(nil)
 
 func newFakePortals() *fakePortals { return &fakePortals{changed: make(chan struct{})} }
 
-func (p *fakePortals) Send(plugin string, ev *portalpb.Event) {
+func (p *fakePortals) Send(plugin string, ev Event) {
+	if ev = snapshot(ev); ev == nil {
+		return
+	}
 	if p.onSend != nil {
 		p.onSend(sentEvent{Plugin: plugin, Event: ev})
 	}
@@ -352,15 +425,11 @@ func dataOuts(t *testing.T, evs []sentEvent) []dataOut {
 	t.Helper()
 	var out []dataOut
 	for _, e := range evs {
-		d := e.Event.GetDataOut()
+		d := e.dataOut()
 		if d == nil {
 			continue
 		}
-		msgs, err := contract.MessagesFromPB(d.GetMessages())
-		if err != nil {
-			t.Fatalf("MessagesFromPB: %v", err)
-		}
-		out = append(out, dataOut{Plugin: e.Plugin, Sessids: d.GetSessids(), Msgs: msgs})
+		out = append(out, dataOut{Plugin: e.Plugin, Sessids: d.Sessids, Msgs: d.Messages})
 	}
 	return out
 }
@@ -393,10 +462,10 @@ func textsFor(t *testing.T, evs []sentEvent, sessid uint64) []string {
 	return out
 }
 
-func logins(evs []sentEvent) []*portalpb.Login {
-	var out []*portalpb.Login
+func logins(evs []sentEvent) []*Login {
+	var out []*Login
 	for _, e := range evs {
-		if l := e.Event.GetLogin(); l != nil {
+		if l := e.login(); l != nil {
 			out = append(out, l)
 		}
 	}
@@ -406,7 +475,7 @@ func logins(evs []sentEvent) []*portalpb.Login {
 func disconnects(evs []sentEvent) []sentEvent {
 	var out []sentEvent
 	for _, e := range evs {
-		if e.Event.GetDisconnect() != nil {
+		if e.disconnect() != nil {
 			out = append(out, e)
 		}
 	}
@@ -416,7 +485,7 @@ func disconnects(evs []sentEvent) []sentEvent {
 func syncs(evs []sentEvent) []sentEvent {
 	var out []sentEvent
 	for _, e := range evs {
-		if e.Event.GetSync() != nil {
+		if e.sync() != nil {
 			out = append(out, e)
 		}
 	}

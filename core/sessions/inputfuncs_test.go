@@ -168,12 +168,11 @@ func TestInputClientOptionsSet(t *testing.T) {
 		t.Errorf("good options were answered with %q", got)
 	}
 	ss := syncs(evs)
-	if len(ss) != 1 || !slices.Equal(ss[0].Event.GetSync().GetFields(), []string{contract.FieldProtocolFlags}) {
+	if len(ss) != 1 || !slices.Equal(ss[0].sync().Fields, []string{contract.FieldProtocolFlags}) {
 		t.Fatalf("syncs = %s, want one partial protocol_flags sync", describe(t, ss))
 	}
-	d, err := contract.SessionFromPB(ss[0].Event.GetSync().GetSession())
-	if err != nil || d.ProtocolFlags["CLIENTNAME"] != "Mudlet 4.17" {
-		t.Errorf("synced flags = %v, %v", d.ProtocolFlags, err)
+	if d := ss[0].sync().Session; d.ProtocolFlags["CLIENTNAME"] != "Mudlet 4.17" {
+		t.Errorf("synced flags = %v", d.ProtocolFlags)
 	}
 
 	// A version alone is appended to the name the session already has.
@@ -251,7 +250,7 @@ func TestInputLogin(t *testing.T) {
 	x.p.waitText(t, 1, MsgBadLogin)
 	x.p.waitFor(t, "login of session 2", func(evs []sentEvent) bool {
 		ls := logins(evs)
-		return len(ls) == 1 && ls[0].GetSessid() == 2 && ls[0].GetUid() == acc.ID
+		return len(ls) == 1 && ls[0].Sessid == 2 && ls[0].UID == acc.ID
 	})
 	x.call(func() {
 		x.h.DataIn("websocket", 2, []contract.Message{msg("login", nil, map[string]any{"name": "Alice", "password": "secret"})})
@@ -389,7 +388,7 @@ func TestInputWebclientOptions(t *testing.T) {
 	x.p.Reset()
 	x.in(s, msg("webclient_options", nil, map[string]any{"helppopup": true, "cmdid": int64(4)}))
 	ss := syncs(x.p.Events())
-	if len(ss) != 1 || !slices.Equal(ss[0].Event.GetSync().GetFields(), []string{contract.FieldServerData}) {
+	if len(ss) != 1 || !slices.Equal(ss[0].sync().Fields, []string{contract.FieldServerData}) {
 		t.Errorf("syncs = %s, want one partial server_data sync", describe(t, ss))
 	}
 	kw = get()

@@ -53,7 +53,7 @@ func (x *harness) loginAnswer(id uint64, name, password string) string {
 func countLogins(evs []sentEvent, id uint64) int {
 	n := 0
 	for _, l := range logins(evs) {
-		if l.GetSessid() == id {
+		if l.Sessid == id {
 			n++
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // The host is the only authority on who is logged in. A plugin reports its
@@ -244,8 +243,7 @@ func (h *ServerSessionHandler) forgetLogin(s *ServerSession) {
 // at_post_login: the login hook, the OOB notice, where the player is.
 func (h *ServerSessionHandler) finishLogin(s *ServerSession, acc store.Account, saved loginView) {
 	s.told = saved
-	h.portals.Send(s.Plugin, &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
-		Sessid: s.Sessid, Uid: saved.uid, Uname: saved.uname, Puid: saved.puid}}})
+	h.portals.Send(s.Plugin, Login{Sessid: s.Sessid, UID: saved.uid, UName: saved.uname, PUID: saved.puid})
 	h.log.Info("login", "account", acc.Name, "sessid", s.Sessid, "plugin", s.Plugin)
 	if h.loginHook != nil {
 		h.loginHook(s)

@@ -51,7 +51,7 @@ func TestLoginSavedBeforePluginIsTold(t *testing.T) {
 	want := store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: acc.ID, PUID: acc.CharacterID}
 	var atLogin []map[uint64]store.SessionLogin
 	x.p.onSend = func(e sentEvent) {
-		if e.Event.GetLogin() != nil {
+		if e.login() != nil {
 			atLogin = append(atLogin, x.savedLogins(e.Plugin))
 		}
 	}
@@ -90,9 +90,9 @@ func TestPuppetChangesSaveRow(t *testing.T) {
 	type seen struct{ synced, saved int64 }
 	var syncs []seen
 	x.p.onSend = func(e sentEvent) {
-		if sy := e.Event.GetSync(); sy != nil && slices.Equal(sy.GetFields(), []string{contract.FieldPUID}) {
-			id := sy.GetSession().GetSessid()
-			syncs = append(syncs, seen{sy.GetSession().GetPuid(), x.savedLogins(e.Plugin)[id].PUID})
+		if sy := e.sync(); sy != nil && slices.Equal(sy.Fields, []string{contract.FieldPUID}) {
+			id := sy.Session.Sessid
+			syncs = append(syncs, seen{sy.Session.PUID, x.savedLogins(e.Plugin)[id].PUID})
 		}
 	}
 	s1 := x.login("telnet", 1, acc)
@@ -241,12 +241,12 @@ func TestRestoreAcceptsOnlySavedLogins(t *testing.T) {
 	}
 	var loggedOut []uint64
 	for _, e := range syncs(evs) {
-		sy := e.Event.GetSync()
-		d := sy.GetSession()
-		if e.Plugin != "telnet" || !slices.Equal(sy.GetFields(), loginFields) || d.GetLoggedIn() || d.GetUid() != 0 || d.GetPuid() != 0 {
+		sy := e.sync()
+		d := sy.Session
+		if e.Plugin != "telnet" || !slices.Equal(sy.Fields, loginFields) || d.LoggedIn || d.UID != 0 || d.PUID != 0 {
 			t.Errorf("sync to the plugin = %s %v, want a logout", e.Plugin, sy)
 		}
-		loggedOut = append(loggedOut, d.GetSessid())
+		loggedOut = append(loggedOut, d.Sessid)
 	}
 	if !slices.Equal(loggedOut, []uint64{2, 3, 4}) {
 		t.Errorf("plugin told of logouts of %v, want [2 3 4]", loggedOut)
@@ -358,7 +358,7 @@ func TestBotConnectBeforeStartBotReturns(t *testing.T) {
 	if s := x.h.SessionFromSessid(9); s == nil || !s.LoggedIn || s.UID != bot.ID {
 		t.Fatalf("the bot's session is not logged in as the bot: %+v", s)
 	}
-	if ls := logins(x.p.Events()); len(ls) != 1 || ls[0].GetSessid() != 9 {
+	if ls := logins(x.p.Events()); len(ls) != 1 || ls[0].Sessid != 9 {
 		t.Errorf("logins = %v", ls)
 	}
 	x.wantLogins("irc", store.SessionLogin{Sessid: 9, Plugin: "irc", UID: bot.ID, PUID: bot.CharacterID})
@@ -441,7 +441,7 @@ func TestBotStraySessionEnded(t *testing.T) {
 			}
 			var ended bool
 			for _, e := range disconnects(x.p.Events()) {
-				if dc := e.Event.GetDisconnect(); dc.GetSessid() == 8 && dc.GetReason() == ReasonRefusedClaim {
+				if dc := e.disconnect(); dc.Sessid == 8 && dc.Reason == ReasonRefusedClaim {
 					ended = true
 				}
 			}
@@ -479,7 +479,7 @@ func TestLoginNotSavedEndsSession(t *testing.T) {
 	if ls := logins(evs); len(ls) != 0 {
 		t.Errorf("the plugin was told of an unsaved login: %v", ls)
 	}
-	if ds := disconnects(evs); len(ds) != 1 || ds[0].Event.GetDisconnect().GetReason() != MsgLoginNotSaved {
+	if ds := disconnects(evs); len(ds) != 1 || ds[0].disconnect().Reason != MsgLoginNotSaved {
 		t.Errorf("disconnects = %s, want one with %q", describe(t, ds), MsgLoginNotSaved)
 	}
 	if !strings.Contains(y.log.String(), "login not saved") {

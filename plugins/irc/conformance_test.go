@@ -15,6 +15,7 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/plugintest"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // conformanceSuite describes the IRC plugin to the SDK's conformance kit.
@@ -180,7 +181,7 @@ func startBot(t *testing.T, s plugintest.Suite, h *plugintest.Host) (plugintest.
 // for a message on the channel the bot bridges.
 func channelOut(t *testing.T, h *plugintest.Host, id uint64, text string) {
 	t.Helper()
-	msgs, err := contract.MessagesToPB([]contract.Message{{Name: outChannel, Args: []any{text}}})
+	msgs, err := wire.MessagesToPB([]contract.Message{{Name: outChannel, Args: []any{text}}})
 	if err != nil {
 		t.Fatal(err)
 	}

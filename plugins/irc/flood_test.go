@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // relayed is one bot_data_in the host was given.
@@ -26,7 +26,7 @@ func (h *harness) relayedSince(from int) ([]relayed, int) {
 		if ev.GetDataIn() == nil {
 			continue
 		}
-		msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+		msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func isDropNotice(ev *portalpb.Event) bool {
 	if ev.GetDataIn() == nil {
 		return false
 	}
-	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 	return err == nil && len(msgs) == 1 && msgs[0].Kwargs["user"] == "[irc]"
 }
 
@@ -277,7 +277,7 @@ func TestRelayLimitOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitEvent("the last line", func(ev *portalpb.Event) bool {
-		msgs, _ := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+		msgs, _ := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 		return len(msgs) == 1 && msgs[0].Args[0] == fmt.Sprintf("line %d", n-1)
 	})
 	time.Sleep(100 * time.Millisecond) // past relayQuiet: a notice would be out

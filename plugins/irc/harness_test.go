@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // testTiming is defaultTiming made fast: backoff in tens of
@@ -183,7 +183,7 @@ func sessionData(ev *portalpb.Event) (sdk.SessionData, bool) {
 	default:
 		return sdk.SessionData{}, false
 	}
-	d, err := contract.SessionFromPB(pd)
+	d, err := wire.SessionFromPB(pd)
 	return d, err == nil
 }
 
@@ -211,7 +211,7 @@ func (h *harness) waitState(state string) map[string]any {
 func (h *harness) waitDataIn() sdk.Message {
 	h.t.Helper()
 	ev := h.waitEvent("data in", func(ev *portalpb.Event) bool { return ev.GetDataIn() != nil })
-	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 	if err != nil || len(msgs) != 1 {
 		h.t.Fatalf("data in: %v %v", msgs, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -133,7 +134,7 @@ func (h *harness) awaitInput(id uint64) []contract.Message {
 	if in == nil || in.GetSessid() != id {
 		h.t.Fatalf("expected input from session %d, got %v", id, ev)
 	}
-	msgs, err := contract.MessagesFromPB(in.GetMessages())
+	msgs, err := wire.MessagesFromPB(in.GetMessages())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func (h *harness) awaitSync() map[string]any {
 	h.t.Helper()
 	select {
 	case ev := <-h.syncs:
-		d, err := contract.SessionFromPB(ev.GetSync().GetSession())
+		d, err := wire.SessionFromPB(ev.GetSync().GetSession())
 		if err != nil {
 			h.t.Fatal(err)
 		}

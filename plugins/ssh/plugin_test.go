@@ -11,6 +11,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/markup"
+	"github.com/portico-mud/portico/sdk/wire"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -27,7 +28,7 @@ func TestPasswordLoginCarriesCredentials(t *testing.T) {
 	if got := ev.GetCredentials(); got.GetName() != "alice" || got.GetPassword() != "wonderland1" || len(got.GetPublicKey()) != 0 {
 		t.Fatalf("credentials %v", got)
 	}
-	d, err := contract.SessionFromPB(ev.GetSession())
+	d, err := wire.SessionFromPB(ev.GetSession())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestWindowChangeBeforeShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := h.awaitConnect()
-	d, _ := contract.SessionFromPB(ev.GetSession())
+	d, _ := wire.SessionFromPB(ev.GetSession())
 	if fmt.Sprint(d.ProtocolFlags[contract.FlagScreenWidth]) != "85" {
 		// The last size may also come in a sync just after Connect.
 		if f := h.awaitSync(); fmt.Sprint(f[contract.FlagScreenWidth]) != "85" {
@@ -280,7 +281,7 @@ func TestExecRunsTheCommandWhenLoggedIn(t *testing.T) {
 	if ev.GetCredentials().GetPassword() != "right" {
 		t.Fatalf("credentials %v", ev.GetCredentials())
 	}
-	d, _ := contract.SessionFromPB(ev.GetSession())
+	d, _ := wire.SessionFromPB(ev.GetSession())
 	if d.ProtocolFlags[contract.FlagANSI] != false {
 		t.Fatalf("a command without a terminal has colour: %v", d.ProtocolFlags)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // maxNegotiationFuzzInput bounds the fuzz inputs: every state here is
@@ -185,7 +186,7 @@ func checkInputs(t *testing.T, opt byte, msgs []contract.Message) {
 		if m.Name == "" || len(m.Name) > maxOOBName+len("msdp_") {
 			t.Fatalf("input name %q", m.Name)
 		}
-		if _, err := contract.MessageToPB(m); err != nil {
+		if _, err := wire.MessageToPB(m); err != nil {
 			t.Fatalf("input %#v cannot cross the contract: %v", m, err)
 		}
 		// What goes out must come back in one piece too.

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // waitFor bounds every wait in these tests: for an event from the portal,
@@ -395,7 +395,7 @@ func (h *harness) expectText(want ...string) {
 		if di.GetSessid() != h.id {
 			h.t.Fatalf("DataIn sessid = %d, want %d", di.GetSessid(), h.id)
 		}
-		msgs, err := contract.MessagesFromPB(di.GetMessages())
+		msgs, err := wire.MessagesFromPB(di.GetMessages())
 		if err != nil {
 			h.t.Fatal(err)
 		}

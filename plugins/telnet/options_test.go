@@ -11,6 +11,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/markup"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // Option bytes, spelled for the expected wire data.
@@ -70,7 +71,7 @@ func (h *harness) syncFlags() map[string]any {
 	if s.GetSession().GetSessid() != h.id {
 		h.t.Fatalf("sync of session %d, want %d", s.GetSession().GetSessid(), h.id)
 	}
-	d, err := contract.SessionFromPB(s.GetSession())
+	d, err := wire.SessionFromPB(s.GetSession())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestRawClientSession(t *testing.T) {
 	connected := time.Now()
 	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
 	// The Connect came at once, with the start flags.
-	d, err := contract.SessionFromPB(h.connect.GetSession())
+	d, err := wire.SessionFromPB(h.connect.GetSession())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +570,7 @@ func TestGMCP(t *testing.T) {
 	// Input: Core.Hello reaches the host as hello (client_options).
 	h.write(subneg(optGMCP, `Core.Hello {"client":"Mudlet","version":"4.17"}`) + "look\r\n")
 	ev := h.col.next(t)
-	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,7 +652,7 @@ func TestMSDP(t *testing.T) {
 
 	h.write(subneg(optMSDP, "\x01LIST\x02COMMANDS\x01REPORT\x02\x05\x02HEALTH\x02MANA\x06"))
 	ev := h.col.next(t)
-	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 	if err != nil {
 		t.Fatal(err)
 	}

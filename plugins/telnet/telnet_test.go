@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
-	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // configure runs Plugin.Configure with raw and host facts on a test portal.
@@ -147,7 +147,7 @@ func expectDataIn(t *testing.T, col *collector, id uint64, want string) {
 	if di == nil || di.GetSessid() != id {
 		t.Fatalf("event = %v, want DataIn of %d", ev, id)
 	}
-	msgs, err := contract.MessagesFromPB(di.GetMessages())
+	msgs, err := wire.MessagesFromPB(di.GetMessages())
 	if err != nil {
 		t.Fatal(err)
 	}

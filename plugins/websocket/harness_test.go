@@ -15,6 +15,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // waitFor bounds every wait in these tests: for an event to the host, a
@@ -141,7 +142,7 @@ func (h *harness) connected() contract.SessionData {
 	if c == nil {
 		h.t.Fatalf("want a connect, got %v", ev)
 	}
-	d, err := contract.SessionFromPB(c.GetSession())
+	d, err := wire.SessionFromPB(c.GetSession())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func (h *harness) dataIn(id uint64) []sdk.Message {
 	if in == nil || in.GetSessid() != id {
 		h.t.Fatalf("want input from session %d, got %v", id, ev)
 	}
-	msgs, err := contract.MessagesFromPB(in.GetMessages())
+	msgs, err := wire.MessagesFromPB(in.GetMessages())
 	if err != nil {
 		h.t.Fatal(err)
 	}

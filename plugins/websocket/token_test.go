@@ -13,6 +13,7 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/plugintest"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // The resume token (csessid) is a bearer secret: these tests check where
@@ -485,7 +486,7 @@ func loginEvent(id uint64, uid int64, name string) *portalpb.Event {
 
 func dataOut(t *testing.T, id uint64, text string) *portalpb.Event {
 	t.Helper()
-	msgs, err := contract.MessagesToPB([]contract.Message{contract.Text(text)})
+	msgs, err := wire.MessagesToPB([]contract.Message{contract.Text(text)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,15 +26,3 @@ func ExampleCleanSendData() {
 	// prompt args=[HP 10/10 >] kwargs=map[options:map[screenreader:true]]
 	// bad encoding: false
 }
-
-// Text, nearly all the traffic, travels as plain strings (str_args); any
-// other value is JSON.
-func ExampleMessageToPB() {
-	text, _ := contract.MessageToPB(contract.Text("hello"))
-	fmt.Printf("str_args=%q args_json=%q\n", text.GetStrArgs(), text.GetArgsJson())
-	gmcp, _ := contract.MessageToPB(contract.Message{Name: "char.vitals", Kwargs: map[string]any{"hp": 10}})
-	fmt.Printf("str_args=%q kwargs_json=%s\n", gmcp.GetStrArgs(), gmcp.GetKwargsJson())
-	// Output:
-	// str_args=["hello"] args_json=""
-	// str_args=[] kwargs_json={"hp":10}
-}

@@ -1,10 +1,6 @@
 package contract
 
-import (
-	"time"
-
-	"github.com/portico-mud/portico/sdk/portalpb"
-)
+import "time"
 
 // Limits bound what clients may do: config.yaml's limits block. The host
 // enforces some, the plugins the others (connections, line length), and
@@ -72,33 +68,4 @@ type Limits struct {
 	// Shortest password for an account created in the game (at most 128).
 	// Default: 8.
 	PasswordMinLength int `mapstructure:"password_min_length" live:"true" max:"128"`
-}
-
-// LimitsToProto and LimitsFromProto are the one place that maps Limits to
-// the wire. The wire (HostInfo) carries only the limits plugins enforce
-// today, field by field; the others reach a plugin as 0. A limit that a
-// plugin must see needs a HostInfo field and a line in each.
-func LimitsToProto(l Limits, h *portalpb.HostInfo) {
-	h.MaxInputLength = clampUint32(l.MaxInputLength)
-	h.ConnectionRate = clampUint32(l.ConnectionRate)
-	h.ConnectionsPerIp = clampUint32(l.ConnectionsPerIP)
-	h.ConnectionQueueWaitMs = l.ConnectionQueueWait.Milliseconds()
-}
-
-// LimitsFromProto reads the limits LimitsToProto put into h.
-func LimitsFromProto(h *portalpb.HostInfo) Limits {
-	return Limits{
-		MaxInputLength:      int(h.GetMaxInputLength()),
-		ConnectionRate:      int(h.GetConnectionRate()),
-		ConnectionsPerIP:    int(h.GetConnectionsPerIp()),
-		ConnectionQueueWait: time.Duration(h.GetConnectionQueueWaitMs()) * time.Millisecond,
-	}
-}
-
-// clampUint32 fits a validated (never negative) limit into a wire field.
-func clampUint32(n int) uint32 {
-	if n < 0 {
-		return 0
-	}
-	return uint32(min(int64(n), int64(^uint32(0))))
 }

@@ -1,10 +1,11 @@
-// Package contract holds the types both sides of the portal session contract
-// share: messages, session sync data, their conversion to and from the wire
-// (package portalpb), Evennia's clean_senddata normalisation and the frame
-// outbox that batches events onto the Link stream.
+// Package contract holds the plain Go types both sides of the portal
+// session contract share: messages, session sync data, limits and Evennia's
+// clean_senddata normalisation.
 //
-// It must stay a leaf: it imports neither the host (core) nor the plugin
-// runtime (sdk), so that both can build on it.
+// It must stay a leaf of plain Go: it imports neither the host (core), nor
+// the plugin runtime (sdk), nor the wire (sdk/portalpb, protobuf, gRPC), so
+// that game code can use it without the wire. Package sdk/wire maps these
+// types to the wire.
 package contract
 
 import (
@@ -12,8 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // Message is one Evennia inputfunc or outputfunc call: Name(*Args, **Kwargs).
@@ -48,102 +47,6 @@ func (m Message) FirstString() (string, bool) {
 	}
 	s, ok := m.Args[0].(string)
 	return s, ok
-}
-
-// MessageToPB converts a message for the wire. Arguments that are all strings
-// take the fast path (str_args); anything else is JSON.
-func MessageToPB(m Message) (*portalpb.Message, error) {
-	pm := &portalpb.Message{Name: m.Name}
-	allStrings := true
-	for _, a := range m.Args {
-		if _, ok := a.(string); !ok {
-			allStrings = false
-			break
-		}
-	}
-	if allStrings {
-		if len(m.Args) > 0 {
-			pm.StrArgs = make([]string, len(m.Args))
-			for i, a := range m.Args {
-				pm.StrArgs[i] = a.(string)
-			}
-		}
-	} else {
-		b, err := json.Marshal(m.Args)
-		if err != nil {
-			return nil, fmt.Errorf("contract: encode args of %q: %w", m.Name, err)
-		}
-		pm.ArgsJson = b
-	}
-	if len(m.Kwargs) > 0 {
-		b, err := json.Marshal(m.Kwargs)
-		if err != nil {
-			return nil, fmt.Errorf("contract: encode kwargs of %q: %w", m.Name, err)
-		}
-		pm.KwargsJson = b
-	}
-	return pm, nil
-}
-
-// MessagesToPB converts a batch of messages, stopping at the first error.
-func MessagesToPB(ms []Message) ([]*portalpb.Message, error) {
-	out := make([]*portalpb.Message, 0, len(ms))
-	for _, m := range ms {
-		pm, err := MessageToPB(m)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pm)
-	}
-	return out, nil
-}
-
-// MessageFromPB converts a wire message back. Integral JSON numbers become
-// int64, others float64.
-func MessageFromPB(pm *portalpb.Message) (Message, error) {
-	m := Message{Name: pm.GetName()}
-	if len(pm.GetStrArgs()) > 0 {
-		m.Args = make([]any, len(pm.StrArgs))
-		for i, s := range pm.StrArgs {
-			m.Args[i] = s
-		}
-	} else if len(pm.GetArgsJson()) > 0 {
-		v, err := DecodeJSON(pm.ArgsJson)
-		if err != nil {
-			return Message{}, fmt.Errorf("contract: decode args of %q: %w", m.Name, err)
-		}
-		args, ok := v.([]any)
-		if !ok {
-			return Message{}, fmt.Errorf("contract: decode args of %q: not a JSON array", m.Name)
-		}
-		m.Args = args
-	}
-	if len(pm.GetKwargsJson()) > 0 {
-		v, err := DecodeJSON(pm.KwargsJson)
-		if err != nil {
-			return Message{}, fmt.Errorf("contract: decode kwargs of %q: %w", m.Name, err)
-		}
-		kw, ok := v.(map[string]any)
-		if !ok {
-			return Message{}, fmt.Errorf("contract: decode kwargs of %q: not a JSON object", m.Name)
-		}
-		m.Kwargs = kw
-	}
-	return m, nil
-}
-
-// MessagesFromPB converts a batch of wire messages, stopping at the first
-// error.
-func MessagesFromPB(pms []*portalpb.Message) ([]Message, error) {
-	out := make([]Message, 0, len(pms))
-	for _, pm := range pms {
-		m, err := MessageFromPB(pm)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 // DecodeJSON decodes one JSON value with integral numbers as int64 and other

@@ -1,12 +1,8 @@
 package contract
 
 import (
-	"encoding/json"
-	"fmt"
 	"maps"
 	"time"
-
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // Protocol flag names Evennia keeps in a session's protocol_flags.
@@ -205,103 +201,4 @@ func (d *SessionData) Encoding() string {
 		return s
 	}
 	return "utf-8"
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-func encodeMap(m map[string]any) ([]byte, error) {
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(m)
-}
-
-func decodeMap(b []byte) (map[string]any, error) {
-	if len(b) == 0 {
-		return map[string]any{}, nil
-	}
-	v, err := DecodeJSON(b)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	return m, nil
-}
-
-// SessionToPB converts session data for the wire.
-func SessionToPB(d SessionData) (*portalpb.SessionData, error) {
-	flags, err := encodeMap(d.ProtocolFlags)
-	if err != nil {
-		return nil, fmt.Errorf("contract: encode protocol_flags of session %d: %w", d.Sessid, err)
-	}
-	sd, err := encodeMap(d.ServerData)
-	if err != nil {
-		return nil, fmt.Errorf("contract: encode server_data of session %d: %w", d.Sessid, err)
-	}
-	return &portalpb.SessionData{
-		Sessid:              d.Sessid,
-		ProtocolKey:         d.ProtocolKey,
-		Address:             d.Address,
-		Suid:                d.Suid,
-		Uid:                 d.UID,
-		Csessid:             d.Csessid,
-		Uname:               d.UName,
-		LoggedIn:            d.LoggedIn,
-		Puid:                d.PUID,
-		ConnTime:            unixNano(d.ConnTime),
-		CmdLast:             unixNano(d.CmdLast),
-		CmdLastVisible:      unixNano(d.CmdLastVisible),
-		CmdTotal:            d.CmdTotal,
-		ProtocolFlags:       flags,
-		ServerData:          sd,
-		CmdsetStorageString: d.CmdsetStorageString,
-	}, nil
-}
-
-// SessionFromPB converts wire session data back.
-func SessionFromPB(p *portalpb.SessionData) (SessionData, error) {
-	if p == nil {
-		return SessionData{}, fmt.Errorf("contract: missing session data")
-	}
-	flags, err := decodeMap(p.ProtocolFlags)
-	if err != nil {
-		return SessionData{}, fmt.Errorf("contract: decode protocol_flags of session %d: %w", p.Sessid, err)
-	}
-	sd, err := decodeMap(p.ServerData)
-	if err != nil {
-		return SessionData{}, fmt.Errorf("contract: decode server_data of session %d: %w", p.Sessid, err)
-	}
-	return SessionData{
-		Sessid:              p.Sessid,
-		ProtocolKey:         p.ProtocolKey,
-		Address:             p.Address,
-		Suid:                p.Suid,
-		UID:                 p.Uid,
-		Csessid:             p.Csessid,
-		UName:               p.Uname,
-		LoggedIn:            p.LoggedIn,
-		PUID:                p.Puid,
-		ConnTime:            fromUnixNano(p.ConnTime),
-		CmdLast:             fromUnixNano(p.CmdLast),
-		CmdLastVisible:      fromUnixNano(p.CmdLastVisible),
-		CmdTotal:            p.CmdTotal,
-		ProtocolFlags:       flags,
-		ServerData:          sd,
-		CmdsetStorageString: p.CmdsetStorageString,
-	}, nil
 }

@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // defaultFlags are Evennia's init_session protocol flags.
@@ -183,78 +181,5 @@ func TestFlagHelpers(t *testing.T) {
 	var z SessionData
 	if z.Encoding() != "utf-8" || z.FlagBool(FlagRaw) || z.FlagInt(FlagScreenWidth, 78) != 78 {
 		t.Error("helpers on nil flags wrong")
-	}
-}
-
-func TestSessionPBRoundTrip(t *testing.T) {
-	now := time.Now()
-	d := fullData(now)
-	pd, err := SessionToPB(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pd.GetConnTime() != d.ConnTime.UnixNano() {
-		t.Errorf("conn_time = %d, want Unix nanoseconds %d", pd.GetConnTime(), d.ConnTime.UnixNano())
-	}
-	got, err := SessionFromPB(pd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tm := range []struct {
-		name      string
-		got, want time.Time
-	}{{"conn_time", got.ConnTime, d.ConnTime}, {"cmd_last", got.CmdLast, d.CmdLast}, {"cmd_last_visible", got.CmdLastVisible, d.CmdLastVisible}} {
-		if !tm.got.Equal(tm.want) {
-			t.Errorf("%s = %v, want %v", tm.name, tm.got, tm.want)
-		}
-	}
-	// Times compare with Equal (the monotonic reading is not carried).
-	got.ConnTime, got.CmdLast, got.CmdLastVisible = d.ConnTime, d.CmdLast, d.CmdLastVisible
-	if !reflect.DeepEqual(got, d) {
-		t.Errorf("round trip:\n got %#v\nwant %#v", got, d)
-	}
-}
-
-func TestSessionPBZeroValues(t *testing.T) {
-	pd, err := SessionToPB(SessionData{Sessid: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pd.GetConnTime() != 0 || pd.GetCmdLast() != 0 || pd.GetCmdLastVisible() != 0 {
-		t.Errorf("zero times not sent as 0: %v", pd)
-	}
-	if pd.GetProtocolFlags() != nil || pd.GetServerData() != nil {
-		t.Errorf("empty maps not sent as nothing: %v", pd)
-	}
-	got, err := SessionFromPB(pd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.ConnTime.IsZero() || !got.CmdLast.IsZero() || !got.CmdLastVisible.IsZero() {
-		t.Errorf("zero times came back as %v %v %v", got.ConnTime, got.CmdLast, got.CmdLastVisible)
-	}
-	want := SessionData{Sessid: 3, ProtocolFlags: map[string]any{}, ServerData: map[string]any{}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %#v, want %#v", got, want)
-	}
-}
-
-func TestSessionPBErrors(t *testing.T) {
-	if _, err := SessionToPB(SessionData{ProtocolFlags: map[string]any{"f": func() {}}}); err == nil {
-		t.Error("unencodable protocol_flags: no error")
-	}
-	if _, err := SessionToPB(SessionData{ServerData: map[string]any{"c": make(chan int)}}); err == nil {
-		t.Error("unencodable server_data: no error")
-	}
-	for name, pd := range map[string]*portalpb.SessionData{
-		"nil":                    nil,
-		"flags not JSON":         {ProtocolFlags: []byte(`{`)},
-		"flags not an object":    {ProtocolFlags: []byte(`[1]`)},
-		"server data not object": {ServerData: []byte(`"x"`)},
-		"server data trailing":   {ServerData: []byte(`{}}`)},
-	} {
-		if _, err := SessionFromPB(pd); err == nil {
-			t.Errorf("SessionFromPB(%s): no error", name)
-		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
@@ -240,7 +241,7 @@ func (h *Host) launchBinary() error {
 
 func dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(contract.MaxMessageBytes), grpc.MaxCallSendMsgSize(contract.MaxMessageBytes))}
+		grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))}
 }
 
 // dispense connects a go-plugin client and returns the portal client and
@@ -276,7 +277,7 @@ func (h *Host) startInProcess() {
 	h.lost = make(chan struct{})
 	h.srv.OnHostLost = func() { close(h.lost) }
 	h.lis = bufconn.Listen(1 << 20)
-	h.gs = grpc.NewServer(grpc.MaxRecvMsgSize(contract.MaxMessageBytes), grpc.MaxSendMsgSize(contract.MaxMessageBytes))
+	h.gs = grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
 	if err := (&sdk.GRPCPlugin{Impl: h.srv}).GRPCServer(nil, h.gs); err != nil {
 		h.t.Fatalf("plugintest: register: %v", err)
 	}
@@ -560,7 +561,7 @@ func (h *Host) Send(evs ...*portalpb.Event) {
 // one event naming its recipients).
 func (h *Host) DataOut(text string, sessids ...uint64) {
 	h.t.Helper()
-	msgs, err := contract.MessagesToPB([]contract.Message{contract.Text(text)})
+	msgs, err := wire.MessagesToPB([]contract.Message{contract.Text(text)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -657,7 +658,7 @@ func (h *Host) AwaitInput(sessid uint64) []contract.Message {
 			h.t.Errorf("plugintest: a text message with only string arguments was sent as JSON, not on the str_args fast path: %v", m)
 		}
 	}
-	msgs, err := contract.MessagesFromPB(ev.GetDataIn().GetMessages())
+	msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
 	if err != nil {
 		h.t.Fatalf("plugintest: undecodable input from session %d: %v", sessid, err)
 	}
@@ -697,7 +698,7 @@ func (h *Host) Sessions() []contract.SessionData {
 	}
 	out := make([]contract.SessionData, 0, len(resp.GetSessions()))
 	for _, pd := range resp.GetSessions() {
-		d, err := contract.SessionFromPB(pd)
+		d, err := wire.SessionFromPB(pd)
 		if err != nil {
 			h.t.Fatalf("plugintest: Sessions: %v", err)
 		}

@@ -61,6 +61,7 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -213,7 +214,7 @@ func connect(t *testing.T, h *Host) (Client, uint64) {
 	t.Helper()
 	c := h.Dial()
 	ev := h.AwaitConnect()
-	d, err := contract.SessionFromPB(ev.GetSession())
+	d, err := wire.SessionFromPB(ev.GetSession())
 	if err != nil {
 		t.Fatalf("Connect carries undecodable session data: %v", err)
 	}
@@ -480,11 +481,11 @@ func checkLoginAndSync(t *testing.T, s Suite) {
 	if !ok {
 		t.Fatalf("Sessions does not list session %d", id)
 	}
-	pd, err := contract.SessionToPB(contract.SessionData{Sessid: id, ProtocolFlags: map[string]any{"PLUGINTEST": "synced"}})
+	pd, err := wire.SessionToPB(contract.SessionData{Sessid: id, ProtocolFlags: map[string]any{"PLUGINTEST": "synced"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := contract.MessagesToPB([]contract.Message{contract.Text("plugintest: after login and sync")})
+	msgs, err := wire.MessagesToPB([]contract.Message{contract.Text("plugintest: after login and sync")})
 	if err != nil {
 		t.Fatal(err)
 	}

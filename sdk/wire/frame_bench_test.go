@@ -1,11 +1,14 @@
-package contract
+package wire
 
 import (
 	"strconv"
 	"testing"
 
-	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/contract"
+
 	"google.golang.org/protobuf/proto"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // benchFrame is a Link frame as it looks under load: n sessions' text.
@@ -13,7 +16,7 @@ func benchFrame(b *testing.B, n int) *portalpb.Frame {
 	b.Helper()
 	f := &portalpb.Frame{}
 	for i := range n {
-		pm, err := MessageToPB(Text("say hello there number " + strconv.Itoa(i)))
+		pm, err := MessageToPB(contract.Text("say hello there number " + strconv.Itoa(i)))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +66,7 @@ func BenchmarkFrameDecode(b *testing.B) {
 
 // BenchmarkMessageToPBText is the text fast path, once per line.
 func BenchmarkMessageToPBText(b *testing.B) {
-	m := Text("You say, \"hello\"")
+	m := contract.Text("You say, \"hello\"")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := MessageToPB(m); err != nil {

@@ -1,4 +1,4 @@
-package contract
+package wire
 
 import (
 	"context"
@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // Frame bounds. A frame never waits to fill: whatever is queued when the
@@ -21,7 +22,7 @@ const (
 )
 
 // ErrOutboxFull is returned by Put when the outbox holds its maximum.
-var ErrOutboxFull = errors.New("contract: link outbox full")
+var ErrOutboxFull = errors.New("wire: link outbox full")
 
 // MaxEventBytes bounds one event on the link, well under the gRPC message
 // limit: a bigger one would break the link for every session of the
@@ -29,7 +30,7 @@ var ErrOutboxFull = errors.New("contract: link outbox full")
 const MaxEventBytes = 4 << 20
 
 // ErrEventTooLarge is returned by Put for an event over MaxEventBytes.
-var ErrEventTooLarge = errors.New("contract: event too large for the link")
+var ErrEventTooLarge = errors.New("wire: event too large for the link")
 
 // Outbox queues events for the Link stream and hands them to one sender
 // goroutine as frames. It outlives any one stream: events put while no

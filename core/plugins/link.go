@@ -1,0 +1,107 @@
+package plugins
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// This file is the host's link adapter for what the session handler sends:
+// it turns the handler's Go events (sessions.Event) into Link events, as
+// sdk/portal.go does on the plugin side, so that core/sessions never
+// imports the wire.
+
+// Send encodes ev and queues it for the named plugin's link. Events for a
+// plugin that is not running are dropped: its sessions are gone. It encodes
+// before it returns, on the caller's goroutine (the handler's), so the
+// handler may reuse what ev refers to afterwards.
+func (m *Manager) Send(plugin string, ev sessions.Event) {
+	m.mu.Lock()
+	r := m.runners[plugin]
+	m.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if pe := encodeEvent(r.log, ev); pe != nil {
+		r.send(pe)
+	}
+}
+
+// encodeEvent returns ev as a Link event, or nil (logged) when it cannot
+// be encoded and must not be sent.
+func encodeEvent(log *slog.Logger, ev sessions.Event) *portalpb.Event {
+	switch e := ev.(type) {
+	case sessions.DataOut:
+		return encodeDataOut(log, e)
+	case sessions.Login:
+		return &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
+			Sessid: e.Sessid, Uid: e.UID, Uname: e.UName, Puid: e.PUID}}}
+	case sessions.SessionSync:
+		pd, err := wire.SessionToPB(e.Session)
+		if err != nil {
+			log.Error("sync", "sessid", e.Session.Sessid, "err", err)
+			return nil
+		}
+		return &portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{
+			Session: pd, Fields: e.Fields}}}
+	case sessions.SyncAll:
+		return encodeSyncAll(log, e)
+	case sessions.Disconnect:
+		return &portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{
+			Sessid: e.Sessid, Reason: e.Reason}}}
+	case sessions.DisconnectAll:
+		return &portalpb.Event{Kind: &portalpb.Event_DisconnectAll{DisconnectAll: &portalpb.DisconnectAll{
+			Reason: e.Reason}}}
+	default:
+		// The set is closed (sessions.Event's method is unexported), so this
+		// is a new event type without its line here.
+		log.Error("link: no encoding for event", "type", fmt.Sprintf("%T", ev))
+		return nil
+	}
+}
+
+// encodeDataOut encodes output, unless it is too large for the link: one
+// oversized message must not break the link for every session of the
+// plugin (Evennia's #1636), so the recipients are told instead.
+func encodeDataOut(log *slog.Logger, e sessions.DataOut) *portalpb.Event {
+	pms, err := wire.MessagesToPB(e.Messages)
+	if err != nil {
+		log.Error("data out", "sessions", len(e.Sessids), "err", err)
+		return nil
+	}
+	ev := &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+		Sessids: e.Sessids, Messages: pms}}}
+	if n := proto.Size(ev); n > wire.MaxEventBytes {
+		log.Error("output too large for the link; dropped", "bytes", n,
+			"limit", wire.MaxEventBytes, "sessions", len(e.Sessids))
+		note, _ := wire.MessagesToPB([]contract.Message{contract.Text(sessions.MsgOutputTooLarge)})
+		ev = &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
+			Sessids: e.Sessids, Messages: note}}}
+	}
+	return ev
+}
+
+// encodeSyncAll encodes a whole-plugin sync. A session whose data does not
+// encode is left out (logged); when none does, nothing is sent, since a
+// clean sync of no sessions would drop every session of the plugin.
+func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
+	list := make([]*portalpb.SessionData, 0, len(e.Sessions))
+	for _, d := range e.Sessions {
+		pd, err := wire.SessionToPB(d)
+		if err != nil {
+			log.Error("sync", "sessid", d.Sessid, "err", err)
+			continue
+		}
+		list = append(list, pd)
+	}
+	if len(list) == 0 && len(e.Sessions) > 0 {
+		return nil
+	}
+	return &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
+		Sessions: list, Clean: e.Clean, Fields: e.Fields}}}
+}
