@@ -147,6 +147,7 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 			<-next
 		}
 	}()
+	s.sessionMade = release
 	op := p.openWatched(s)
 	next = op.next
 	release()

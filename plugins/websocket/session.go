@@ -119,6 +119,9 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 	if refused != "" {
 		c.notice(refused)
 	}
+	if s.sessionMade != nil {
+		s.sessionMade()
+	}
 	sess.Connect()
 	return c, false, nil
 }

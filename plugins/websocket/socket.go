@@ -51,6 +51,12 @@ type socket struct {
 	// badInputs counts refused messages; only the reader touches it.
 	badInputs int
 
+	// sessionMade, when set, runs once the connection has its own new
+	// session, just before the host is told of it: the connection then
+	// stops counting as one without a session (serveWS's pending count),
+	// so that a client which sees its session has room for another.
+	sessionMade func()
+
 	// dead is set once a ping went unanswered: the connection has been
 	// dropped, and its session may be taken over from anywhere.
 	dead atomic.Bool
