@@ -167,7 +167,9 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		}
 		rows = append(rows, r, row{scenario: fmt.Sprintf("server CPU per line, %d sessions", n), unit: "µs",
 			baseline: float64(bt.cpuPerLine.Nanoseconds()) / 1000, portico: float64(pt.cpuPerLine.Nanoseconds()) / 1000,
-			hasBaseline: true, lowerIsBetter: true})
+			hasBaseline: true, lowerIsBetter: true},
+			row{scenario: fmt.Sprintf("server context switches per line, %d sessions", n), unit: "switches",
+				baseline: bt.switchesPerLine, portico: pt.switchesPerLine, hasBaseline: true, lowerIsBetter: true})
 	}
 	base.close()
 	port.close()

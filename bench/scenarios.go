@@ -110,10 +110,12 @@ func measureLatency(s server, n int) (latencyResult, error) {
 }
 
 // throughputResult is answered lines per second, and the server's CPU
-// time per line (all its processes).
+// time and context switches per line (all its processes and threads). With
+// one session a line is one round trip.
 type throughputResult struct {
-	linesPerSec float64
-	cpuPerLine  time.Duration
+	linesPerSec     float64
+	cpuPerLine      time.Duration
+	switchesPerLine float64
 }
 
 // measureThroughput runs sessions clients, each sending as fast as it is
@@ -125,6 +127,10 @@ func measureThroughput(s server, sessions int, d time.Duration) (throughputResul
 	}
 	defer closeAll(cs)
 	cpu0, err := serverCPU(s)
+	if err != nil {
+		return throughputResult{}, err
+	}
+	sw0, err := serverSwitches(s)
 	if err != nil {
 		return throughputResult{}, err
 	}
@@ -156,10 +162,15 @@ func measureThroughput(s server, sessions int, d time.Duration) (throughputResul
 	if err != nil {
 		return throughputResult{}, err
 	}
+	sw1, err := serverSwitches(s)
+	if err != nil {
+		return throughputResult{}, err
+	}
 	n := total.Load()
 	res := throughputResult{linesPerSec: float64(n) / elapsed.Seconds()}
 	if n > 0 {
 		res.cpuPerLine = (cpu1 - cpu0) / time.Duration(n)
+		res.switchesPerLine = float64(sw1-sw0) / float64(n)
 	}
 	return res, nil
 }

@@ -259,6 +259,53 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
+// contextSwitches returns the voluntary and involuntary context switches
+// of every thread of a process so far, from /proc/<pid>/task/*/status (a
+// process's own status counts its main thread only). Go's threads live as
+// long as the process, so none is lost between two readings.
+func contextSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || (k != "voluntary_ctxt_switches" && k != "nonvoluntary_ctxt_switches") {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("bad /proc/%d/task/%s/status: %w", pid, t.Name(), err)
+			}
+			sum += n
+		}
+	}
+	return sum, nil
+}
+
+// serverSwitches sums the context switches of s's processes.
+func serverSwitches(s server) (int64, error) {
+	pids, err := s.pids()
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, pid := range pids {
+		n, err := contextSwitches(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
 // serverCPU sums the CPU time of s's processes.
 func serverCPU(s server) (time.Duration, error) {
 	pids, err := s.pids()
