@@ -1,5 +1,7 @@
 package sessions
 
+// Bans of accounts and addresses, and booting a session.
+
 import (
 	"context"
 	"fmt"

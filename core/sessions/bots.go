@@ -1,5 +1,8 @@
 package sessions
 
+// Bot sessions: Evennia's start_bot_session, and the rule that a session
+// may arrive logged in only as the bot the host asked that plugin to start.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,8 @@
 package sessions
 
+// Ending sessions: Evennia's disconnect, disconnect_duplicate_sessions,
+// disconnect_all_sessions and validate_sessions (the idle timeout).
+
 import "time"
 
 // Disconnect ends session s (Evennia's disconnect): it is removed from the

@@ -1,5 +1,8 @@
 package sessions
 
+// Input from clients: Evennia's data_in and call_inputfuncs, and the
+// registry of inputfuncs (the defaults are in inputfuncs.go).
+
 import (
 	"fmt"
 

@@ -1,5 +1,8 @@
 package sessions
 
+// Asking the host to reload, reset or shut down (Evennia's
+// portal_restart_server, portal_reset_server and portal_shutdown).
+
 import "errors"
 
 // PortalRestartServer asks the host to reload (SRELOAD).

@@ -1,5 +1,8 @@
 package sessions
 
+// Logging a session in: Evennia's login and at_post_login, and the
+// password login of an unlogged-in session.
+
 import (
 	"context"
 	"errors"

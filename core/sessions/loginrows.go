@@ -267,11 +267,41 @@ func (h *ServerSessionHandler) restoreLogin(s *ServerSession, row store.SessionL
 	return claim, ""
 }
 
+// savedLogins reads the saved logins of plugin's sessions, for a
+// reattach. It is one query for the whole plugin: a reload restores
+// thousands of sessions. The host's own writes for this plugin's sessions
+// cannot be pending: its link has not opened yet. Without a store, or when
+// the rows cannot be read, there are none, and every login claim is
+// refused.
+func (h *ServerSessionHandler) savedLogins(plugin string) map[uint64]store.SessionLogin {
+	if h.store == nil {
+		h.log.Error("restore sessions: no store; every login claim is refused", "plugin", plugin)
+		return map[uint64]store.SessionLogin{}
+	}
+	rows, err := h.store.SessionLogins(context.Background(), plugin)
+	if err != nil {
+		h.log.Error("restore sessions: cannot read the saved logins; every login claim is refused", "plugin", plugin, "err", err)
+		return map[uint64]store.SessionLogin{}
+	}
+	return rows
+}
+
 // restoreLookups looks accounts and characters up once each for a whole
 // reattach (thousands of sessions share few accounts).
 type restoreLookups struct {
 	accounts   lookupCache[store.Account]
 	characters lookupCache[store.Character]
+}
+
+// newRestoreLookups makes the lookups of one reattach. Sessions of one
+// account share its record, as sessions logged in live do not; both are
+// read-only copies.
+func (h *ServerSessionHandler) newRestoreLookups() *restoreLookups {
+	ctx := context.Background()
+	return &restoreLookups{
+		accounts:   lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }},
+		characters: lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }},
+	}
 }
 
 func (l *restoreLookups) account(id int64) *store.Account     { return l.accounts.get(id) }

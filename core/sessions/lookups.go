@@ -1,5 +1,8 @@
 package sessions
 
+// Finding sessions and accounts: Evennia's session_from_* and
+// sessions_from_* lookups. None of them changes anything.
+
 import (
 	"sort"
 

@@ -1,5 +1,8 @@
 package sessions
 
+// Output to clients: Evennia's data_out, clean_senddata and announce_all,
+// and the broadcast that sends one event per plugin.
+
 import "github.com/portico-mud/portico/sdk/contract"
 
 // AnnounceAll sends text to every session: one frame per plugin naming

@@ -1,5 +1,8 @@
 package sessions
 
+// What arrives from the plugins: Evennia's portal_* methods (PCONN, PCONNSYNC,
+// PSYNC, PDISCONN, PDISCONNALL), and the connection screen of a new session.
+
 import (
 	"context"
 	"errors"
@@ -71,52 +74,63 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 		h.runLookAtLoginStart(s)
 		return
 	}
-	check := func() {
-		if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
-			h.log.Warn("login throttled", "name", name, "address", s.Address)
-			s.Msg(MsgLoginThrottled)
-			h.runLookAtLoginStart(s)
-			return
-		}
-		if !h.Async(s, func() func() {
-			var acc store.Account
-			var err error
-			ctx := context.Background()
-			if len(c.PublicKey) > 0 {
-				acc, err = h.store.AuthenticateKey(ctx, name, c.PublicKey)
-			} else {
-				acc, err = h.store.Authenticate(ctx, name, c.Password)
-			}
-			return func() {
-				if h.sessions[s.Sessid] != s || s.LoggedIn {
-					return
-				}
-				if err == nil {
-					if len(c.PublicKey) == 0 {
-						h.loginSucceeded(s, name)
-					}
-					h.Login(s, acc, true)
-					return
-				}
-				if !errors.Is(err, store.ErrBadCredentials) {
-					h.log.Error("connect: authenticate", "name", name, "err", err)
-				}
-				if len(c.PublicKey) == 0 && c.Password != "" {
-					h.log.Info("login failed", "name", name, "address", s.Address)
-					h.ThrottleHit(ThrottleLogin, s, name)
-					s.Msg(MsgBadLogin)
-				}
-				h.runLookAtLoginStart(s)
-			}
-		}) {
-			h.runLookAtLoginStart(s)
-		}
-	}
 	if len(c.PublicKey) > 0 {
-		check() // a key proves itself; no password is guessed
+		h.checkCredentials(s, name, c) // a key proves itself; no password is guessed
 		return
 	}
-	h.delayLogin(s, name, check)
+	h.delayLogin(s, name, func() { h.checkCredentials(s, name, c) })
+}
+
+// checkCredentials checks, in the hashing pool, the credentials s
+// connected with (a password only once the login throttle lets it
+// through), and logs s in when they are right; else s gets the connection
+// screen.
+func (h *ServerSessionHandler) checkCredentials(s *ServerSession, name string, c Credentials) {
+	if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
+		h.log.Warn("login throttled", "name", name, "address", s.Address)
+		s.Msg(MsgLoginThrottled)
+		h.runLookAtLoginStart(s)
+		return
+	}
+	if !h.Async(s, func() func() {
+		var acc store.Account
+		var err error
+		ctx := context.Background()
+		if len(c.PublicKey) > 0 {
+			acc, err = h.store.AuthenticateKey(ctx, name, c.PublicKey)
+		} else {
+			acc, err = h.store.Authenticate(ctx, name, c.Password)
+		}
+		return func() { h.credentialsChecked(s, name, c, acc, err) }
+	}) {
+		h.runLookAtLoginStart(s)
+	}
+}
+
+// credentialsChecked is checkCredentials' continuation on the loop: s is
+// logged in as acc, or, when err says the credentials were wrong, a wrong
+// password counts against the login throttle and is answered with
+// Evennia's message before the connection screen.
+func (h *ServerSessionHandler) credentialsChecked(s *ServerSession, name string, c Credentials, acc store.Account, err error) {
+	if h.sessions[s.Sessid] != s || s.LoggedIn {
+		return
+	}
+	if err == nil {
+		if len(c.PublicKey) == 0 {
+			h.loginSucceeded(s, name)
+		}
+		h.Login(s, acc, true)
+		return
+	}
+	if !errors.Is(err, store.ErrBadCredentials) {
+		h.log.Error("connect: authenticate", "name", name, "err", err)
+	}
+	if len(c.PublicKey) == 0 && c.Password != "" {
+		h.log.Info("login failed", "name", name, "address", s.Address)
+		h.ThrottleHit(ThrottleLogin, s, name)
+		s.Msg(MsgBadLogin)
+	}
+	h.runLookAtLoginStart(s)
 }
 
 // connectSession makes and stores the session of a Connect, or returns nil
@@ -191,39 +205,14 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 // that session and plugin; any other claim is refused and logged, and the
 // session is logged out and shown the connection screen.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
-	// The saved logins of the whole plugin in one query: a reload restores
-	// thousands of sessions. The host's own writes for this plugin's
-	// sessions cannot be pending: its link has not opened yet.
-	ctx := context.Background()
-	saved := map[uint64]store.SessionLogin{}
-	if h.store == nil {
-		h.log.Error("restore sessions: no store; every login claim is refused", "plugin", plugin)
-	} else if rows, err := h.store.SessionLogins(ctx, plugin); err != nil {
-		h.log.Error("restore sessions: cannot read the saved logins; every login claim is refused", "plugin", plugin, "err", err)
-	} else {
-		saved = rows
-	}
-	// Many sessions share accounts: look each account and character up
-	// once. Sessions of one account share its record, as sessions logged
-	// in live do not; both are read-only copies.
-	lookups := &restoreLookups{
-		accounts:   lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }},
-		characters: lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }},
-	}
+	saved := h.savedLogins(plugin)
+	lookups := h.newRestoreLookups()
 	targets := make([]*ServerSession, 0, len(all))
 	var refused []*ServerSession
 	for _, d := range all {
-		s, ok := h.sessions[d.Sessid]
-		switch {
-		case !ok:
-			s = h.newSession(plugin, d)
-			h.sessions[d.Sessid] = s
-		case s.Plugin != plugin:
-			h.log.Warn("restore sessions: a plugin listed another plugin's session; ignored", "plugin", plugin,
-				"sessid", d.Sessid, "owner", s.Plugin)
+		s := h.restoreSession(plugin, d)
+		if s == nil {
 			continue
-		default:
-			s.LoadSyncData(d, nil)
 		}
 		targets = append(targets, s)
 		row, hasRow := saved[s.Sessid]
@@ -252,6 +241,26 @@ func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.
 		h.sendSync(s, loginFields)
 		h.runLookAtLoginStart(s)
 	}
+}
+
+// restoreSession makes or updates the session of one entry of a
+// PortalSessionsSync, or returns nil when the entry names another
+// plugin's session (logged and ignored). Its login is not decided here:
+// restoreLogin does that.
+func (h *ServerSessionHandler) restoreSession(plugin string, d contract.SessionData) *ServerSession {
+	s, ok := h.sessions[d.Sessid]
+	switch {
+	case !ok:
+		s = h.newSession(plugin, d)
+		h.sessions[d.Sessid] = s
+	case s.Plugin != plugin:
+		h.log.Warn("restore sessions: a plugin listed another plugin's session; ignored", "plugin", plugin,
+			"sessid", d.Sessid, "owner", s.Plugin)
+		return nil
+	default:
+		s.LoadSyncData(d, nil)
+	}
+	return s
 }
 
 // PortalDisconnect removes a session whose client went away (PDISCONN),

@@ -1,5 +1,7 @@
 package sessions
 
+// Pushing session data to the plugins (Evennia's SSYNC senders).
+
 import (
 	"slices"
 
