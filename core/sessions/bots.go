@@ -189,11 +189,12 @@ func (h *ServerSessionHandler) endStrayBot(plugin string, sessid uint64, uid int
 	h.Disconnect(s, ReasonRefusedClaim, true)
 }
 
-// StartBotSession launches a bot session: the plugin serving protocol is
-// given the config dict and connects the bot, which arrives through
-// PortalConnect (SCONN). config["uid"], set by the host, names the bot's
-// account: the bot's session may arrive logged in as it, from this plugin,
-// as the session StartBot names (see botStarts). It is called off the loop.
+// StartBotSession is Evennia's start_bot_session (SCONN): the plugin serving
+// protocol is given the config dict and connects the bot, which arrives
+// through PortalConnect. config["uid"], set by the host, names the
+// bot's account: the bot's session may arrive logged in as it, from this
+// plugin, as the session StartBot names (see botStarts). It is called off
+// the loop.
 func (h *ServerSessionHandler) StartBotSession(ctx context.Context, protocol string, config map[string]any) (uint64, error) {
 	if h.portals == nil {
 		return 0, errors.New("sessions: start bot: no plugins")

@@ -5,9 +5,9 @@ package sessions
 
 import "time"
 
-// Disconnect ends session s (Evennia's disconnect): it is removed from the
-// host and, when syncPortal is set, the plugin is told to close it showing
-// reason.
+// Disconnect is Evennia's disconnect: it ends session s, which is removed
+// from the host, and, when syncPortal is set, the plugin is told to close it
+// showing reason.
 func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncPortal bool) {
 	if h.sessions[s.Sessid] != s {
 		return
@@ -31,8 +31,9 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 	}
 }
 
-// DisconnectAllSessions ends every session, telling each plugin once
-// (SDISCONNALL).
+// DisconnectAllSessions is Evennia's disconnect_all_sessions (SDISCONNALL):
+// it ends every session, telling each plugin once. An empty reason is
+// Evennia's "You have been disconnected.".
 func (h *ServerSessionHandler) DisconnectAllSessions(reason string) {
 	if reason == "" {
 		reason = ReasonDisconnectAll
@@ -47,8 +48,10 @@ func (h *ServerSessionHandler) DisconnectAllSessions(reason string) {
 	}
 }
 
-// DisconnectDuplicateSessions ends the other logged-in sessions of s's
-// account.
+// DisconnectDuplicateSessions is Evennia's disconnect_duplicate_sessions: it
+// ends the other logged-in sessions of s's account (a login in multisession
+// mode 0). An empty reason is Evennia's "Logged in from elsewhere.
+// Disconnecting.".
 func (h *ServerSessionHandler) DisconnectDuplicateSessions(s *ServerSession, reason string) {
 	if reason == "" {
 		reason = ReasonDuplicate
@@ -63,8 +66,11 @@ func (h *ServerSessionHandler) DisconnectDuplicateSessions(s *ServerSession, rea
 // validateEvery is how often idle sessions are looked for.
 const validateEvery = time.Second
 
-// ValidateSessions drops sessions idle longer than the idle timeout (none
-// when it is 0). Bots are exempt (Evennia's noidletimeout lock).
+// ValidateSessions is Evennia's validate_sessions, which is dead code there;
+// here it is the idle check: it drops sessions idle longer than the idle
+// timeout (none when it is 0), warning them a while before. Bots and admins
+// are exempt (Evennia's noidletimeout lock). The loop runs it every
+// validateEvery.
 func (h *ServerSessionHandler) ValidateSessions() {
 	limit := h.settings.IdleTimeout
 	if limit <= 0 {

@@ -15,8 +15,8 @@ func (h *ServerSessionHandler) RegisterInputfunc(name string, f Inputfunc) {
 	h.inputfuncs[normaliseInputfuncName(name)] = f
 }
 
-// DataIn handles input from a plugin for session sessid (Evennia's
-// data_in): it goes to the session's inputfuncs. Input for a session of
+// DataIn is Evennia's data_in: input from a plugin for session sessid goes
+// to the session's inputfuncs (CallInputfuncs). Input for a session of
 // another plugin is ignored.
 func (h *ServerSessionHandler) DataIn(plugin string, sessid uint64, msgs []contract.Message) {
 	s := h.sessions[sessid]
@@ -26,13 +26,14 @@ func (h *ServerSessionHandler) DataIn(plugin string, sessid uint64, msgs []contr
 	s.DataIn(msgs...)
 }
 
-// GetInputfuncs returns the registered inputfuncs by name.
+// GetInputfuncs is Evennia's get_inputfuncs: the registered inputfuncs by
+// name. The map is the handler's own: change it with RegisterInputfunc.
 func (h *ServerSessionHandler) GetInputfuncs() map[string]Inputfunc { return h.inputfuncs }
 
-// CallInputfuncs runs each message's inputfunc (Evennia's call_inputfuncs):
-// the name is trimmed and lower-cased, options are popped, unknown names go
-// to `default`. While the session waits on an async operation the input is
-// held, in order.
+// CallInputfuncs is Evennia's call_inputfuncs: it runs each message's
+// inputfunc. The name is trimmed and lower-cased, options are popped,
+// unknown names go to `default`. While the session waits on an async
+// operation the input is held, in order.
 func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.Message) {
 	if s.busy > 0 {
 		if len(s.held) < maxHeld {

@@ -5,7 +5,8 @@ package sessions
 
 import "errors"
 
-// PortalRestartServer asks the host to reload (SRELOAD).
+// PortalRestartServer is Evennia's portal_restart_server (SRELOAD): it asks
+// the host to reload, keeping every session.
 func (h *ServerSessionHandler) PortalRestartServer(reason string) error {
 	if h.lifecycle == nil {
 		return errors.New("sessions: reload: no host lifecycle")
@@ -13,7 +14,8 @@ func (h *ServerSessionHandler) PortalRestartServer(reason string) error {
 	return h.lifecycle.Reload(reason)
 }
 
-// PortalResetServer asks the host to reset (SRESET).
+// PortalResetServer is Evennia's portal_reset_server (SRESET): it asks the
+// host to reset, a reload that also drops the host's non-persistent state.
 func (h *ServerSessionHandler) PortalResetServer(reason string) error {
 	if h.lifecycle == nil {
 		return errors.New("sessions: reset: no host lifecycle")
@@ -21,7 +23,8 @@ func (h *ServerSessionHandler) PortalResetServer(reason string) error {
 	return h.lifecycle.Reset(reason)
 }
 
-// PortalShutdown asks the host to shut down, plugins and all (PSHUTD).
+// PortalShutdown is Evennia's portal_shutdown (PSHUTD): it asks the host to
+// shut down, plugins and all.
 func (h *ServerSessionHandler) PortalShutdown(reason string) error {
 	if h.lifecycle == nil {
 		return errors.New("sessions: shutdown: no host lifecycle")

@@ -13,10 +13,10 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 )
 
-// Login logs s in as acc (Evennia's login): at_login, the multisession
+// Login is Evennia's login, of s as acc: at_login, the multisession
 // rule (mode 0 disconnects the account's other sessions), SLOGIN to the
-// plugin, then the account's character is puppeted. force skips nothing
-// here yet; it marks logins the server makes itself (SSH keys, bots).
+// plugin, then the account's character is puppeted. force skips nothing here
+// yet; it marks logins the server makes itself (SSH keys, bots).
 func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force bool) {
 	_ = force
 	if b, banned := h.bannedAccount(acc.Name); banned {

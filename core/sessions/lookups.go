@@ -1,7 +1,7 @@
 package sessions
 
-// Finding sessions and accounts: Evennia's session_from_* and
-// sessions_from_* lookups. None of them changes anything.
+// Finding sessions and accounts: Evennia's get, get_sessions and the
+// session_from_* and sessions_from_* lookups. None of them changes anything.
 
 import (
 	"sort"
@@ -9,7 +9,29 @@ import (
 	"github.com/portico-mud/portico/core/store"
 )
 
-// AccountCount returns the number of distinct logged-in accounts.
+// Get is Evennia's SessionHandler.get, the handler read as a dict by
+// session id: the session with sessid, or nil when there is none.
+func (h *ServerSessionHandler) Get(sessid uint64) *ServerSession { return h.sessions[sessid] }
+
+// GetSessions is Evennia's get_sessions: the logged-in sessions, or every
+// session, logged in or not, when includeUnloggedIn is set; oldest id
+// first.
+func (h *ServerSessionHandler) GetSessions(includeUnloggedIn bool) []*ServerSession {
+	all := h.sortedSessions()
+	if includeUnloggedIn {
+		return all
+	}
+	out := all[:0]
+	for _, s := range all {
+		if s.LoggedIn {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AccountCount is Evennia's account_count: the number of distinct logged-in
+// accounts.
 func (h *ServerSessionHandler) AccountCount() int {
 	seen := map[int64]bool{}
 	for _, s := range h.sessions {
@@ -20,7 +42,8 @@ func (h *ServerSessionHandler) AccountCount() int {
 	return len(seen)
 }
 
-// AllConnectedAccounts returns each logged-in account once, by name.
+// AllConnectedAccounts is Evennia's all_connected_accounts: each logged-in
+// account once, ordered by name.
 func (h *ServerSessionHandler) AllConnectedAccounts() []store.Account {
 	seen := map[int64]bool{}
 	var out []store.Account
@@ -34,10 +57,12 @@ func (h *ServerSessionHandler) AllConnectedAccounts() []store.Account {
 	return out
 }
 
-// SessionFromSessid returns the session with id, or nil.
-func (h *ServerSessionHandler) SessionFromSessid(id uint64) *ServerSession { return h.sessions[id] }
+// SessionFromSessid is Evennia's session_from_sessid, for one id: the
+// session with id, or nil (the same as Get).
+func (h *ServerSessionHandler) SessionFromSessid(id uint64) *ServerSession { return h.Get(id) }
 
-// SessionFromAccount returns account uid's session with id sessid, or nil.
+// SessionFromAccount is Evennia's session_from_account: account uid's
+// logged-in session with id sessid, or nil.
 func (h *ServerSessionHandler) SessionFromAccount(uid int64, sessid uint64) *ServerSession {
 	if s := h.sessions[sessid]; s != nil && s.LoggedIn && s.UID == uid {
 		return s
@@ -45,8 +70,8 @@ func (h *ServerSessionHandler) SessionFromAccount(uid int64, sessid uint64) *Ser
 	return nil
 }
 
-// SessionsFromAccount returns the logged-in sessions of account uid, oldest
-// first.
+// SessionsFromAccount is Evennia's sessions_from_account: the logged-in
+// sessions of account uid, oldest first.
 func (h *ServerSessionHandler) SessionsFromAccount(uid int64) []*ServerSession {
 	var out []*ServerSession
 	for _, s := range h.sortedSessions() {
@@ -57,7 +82,9 @@ func (h *ServerSessionHandler) SessionsFromAccount(uid int64) []*ServerSession {
 	return out
 }
 
-// SessionsFromPuppet returns the sessions puppeting character puid.
+// SessionsFromPuppet is Evennia's sessions_from_puppet: the sessions
+// puppeting character puid, oldest first (always a slice, where Evennia
+// returns a lone session bare).
 func (h *ServerSessionHandler) SessionsFromPuppet(puid int64) []*ServerSession {
 	var out []*ServerSession
 	for _, s := range h.sortedSessions() {
@@ -68,8 +95,15 @@ func (h *ServerSessionHandler) SessionsFromPuppet(puid int64) []*ServerSession {
 	return out
 }
 
-// SessionsFromCsessid returns the sessions with client session id csessid
-// (a browser's).
+// SessionsFromCharacter is Evennia's sessions_from_character, which is
+// sessions_from_puppet under another name: a character is what a session
+// puppets, so these are the sessions puppeting character id, oldest first.
+func (h *ServerSessionHandler) SessionsFromCharacter(id int64) []*ServerSession {
+	return h.SessionsFromPuppet(id)
+}
+
+// SessionsFromCsessid is Evennia's sessions_from_csessid: the sessions with
+// client session id csessid (a browser's), none for "".
 func (h *ServerSessionHandler) SessionsFromCsessid(csessid string) []*ServerSession {
 	var out []*ServerSession
 	for _, s := range h.sortedSessions() {
@@ -80,8 +114,9 @@ func (h *ServerSessionHandler) SessionsFromCsessid(csessid string) []*ServerSess
 	return out
 }
 
-// Sessions returns every session, oldest id first.
-func (h *ServerSessionHandler) Sessions() []*ServerSession { return h.sortedSessions() }
+// Sessions returns every session, logged in or not, oldest id first: it
+// is GetSessions(true).
+func (h *ServerSessionHandler) Sessions() []*ServerSession { return h.GetSessions(true) }
 
 // Count returns the number of sessions.
 func (h *ServerSessionHandler) Count() int { return len(h.sessions) }

@@ -67,3 +67,76 @@ func TestLookups(t *testing.T) {
 		t.Errorf("SessionsFromCsessid(\"\") = %v, want none", sessids(got))
 	}
 }
+
+// TestGetAndGetSessions: Get is the handler read as a dict by session id;
+// GetSessions lists the logged-in sessions, or all of them with
+// includeUnloggedIn, oldest first, as Evennia's get_sessions.
+func TestGetAndGetSessions(t *testing.T) {
+	x := newHarness(t)
+	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
+	alice := x.account("Alice")
+	bob := x.account("Bob")
+	s3 := x.login("ssh", 3, bob)
+	s1 := x.login("telnet", 1, alice)
+	s2 := x.connect("websocket", 2)
+	x.connect("telnet", 4)
+
+	if x.h.Get(1) != s1 || x.h.Get(2) != s2 || x.h.Get(99) != nil || x.h.Get(0) != nil {
+		t.Error("Get must return the session with that id, nil for an unknown id")
+	}
+	if got := sessids(x.h.GetSessions(false)); !slices.Equal(got, []uint64{1, 3}) {
+		t.Errorf("GetSessions(false) = %v, want the logged-in sessions [1 3]", got)
+	}
+	if got := sessids(x.h.GetSessions(true)); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Errorf("GetSessions(true) = %v, want every session [1 2 3 4]", got)
+	}
+	if got := sessids(x.h.Sessions()); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Errorf("Sessions() = %v, want GetSessions(true)", got)
+	}
+
+	x.h.Disconnect(s3, "bye", true)
+	x.h.Disconnect(s2, "bye", true)
+	x.settle()
+	if x.h.Get(3) != nil || x.h.Get(2) != nil {
+		t.Error("Get still finds disconnected sessions")
+	}
+	if got := sessids(x.h.GetSessions(false)); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("GetSessions(false) after disconnects = %v, want [1]", got)
+	}
+	if got := sessids(x.h.GetSessions(true)); !slices.Equal(got, []uint64{1, 4}) {
+		t.Errorf("GetSessions(true) after disconnects = %v, want [1 4]", got)
+	}
+}
+
+// TestSessionsFromCharacter: sessions_from_character is Evennia's other
+// name for sessions_from_puppet; it follows the puppet as it changes.
+func TestSessionsFromCharacter(t *testing.T) {
+	x := newHarness(t)
+	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
+	alice := x.account("Alice")
+	bob := x.account("Bob")
+	s1 := x.login("telnet", 1, alice)
+	x.login("websocket", 2, bob)
+	x.login("ssh", 3, alice)
+
+	check := func(when string, char int64, want []uint64) {
+		t.Helper()
+		got := sessids(x.h.SessionsFromCharacter(char))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: SessionsFromCharacter(%d) = %v, want %v", when, char, got, want)
+		}
+		if puppet := sessids(x.h.SessionsFromPuppet(char)); !slices.Equal(got, puppet) {
+			t.Errorf("%s: SessionsFromCharacter(%d) = %v but SessionsFromPuppet = %v", when, char, got, puppet)
+		}
+	}
+	check("after login", alice.CharacterID, []uint64{1, 3})
+	check("after login", bob.CharacterID, []uint64{2})
+	check("after login", 0, nil)
+
+	if !x.h.Unpuppet(s1) {
+		t.Fatal("Unpuppet: session 1 had no puppet")
+	}
+	x.settle()
+	check("after session 1 went OOC", alice.CharacterID, []uint64{3})
+	check("after session 1 went OOC", 0, nil)
+}

@@ -5,8 +5,8 @@ package sessions
 
 import "github.com/portico-mud/portico/sdk/contract"
 
-// AnnounceAll sends text to every session: one frame per plugin naming
-// its recipients, not one event per session.
+// AnnounceAll is Evennia's announce_all: it sends text to every session, as
+// one frame per plugin naming its recipients, not one event per session.
 func (h *ServerSessionHandler) AnnounceAll(text string) {
 	h.Broadcast(h.sortedSessions(), contract.Text(text))
 }
@@ -36,7 +36,8 @@ func (h *ServerSessionHandler) Broadcast(targets []*ServerSession, msgs ...contr
 // plugin, Evennia's #1636).
 const MsgOutputTooLarge = "(The server tried to send you more at once than it may; that output was dropped.)"
 
-// DataOut sends Evennia-style send data to s through clean_senddata.
+// DataOut is Evennia's data_out: it sends Evennia-style send data (text=...,
+// prompt=..., options=...) to s through CleanSendData.
 func (h *ServerSessionHandler) DataOut(s *ServerSession, data map[string]any) {
 	msgs := h.CleanSendData(s, data)
 	h.SendMessages(s, msgs...)
@@ -50,8 +51,8 @@ func (h *ServerSessionHandler) SendMessages(s *ServerSession, msgs ...contract.M
 	h.portals.Send(s.Plugin, DataOut{Sessids: []uint64{s.Sessid}, Messages: msgs})
 }
 
-// CleanSendData normalises send data for s (Evennia's clean_senddata), in
-// s's encoding.
+// CleanSendData is Evennia's clean_senddata: it normalises send data for s
+// into messages, in s's encoding.
 func (h *ServerSessionHandler) CleanSendData(s *ServerSession, data map[string]any) []contract.Message {
 	msgs, bad := contract.CleanSendData(data, s.Encoding())
 	if bad {

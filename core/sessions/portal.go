@@ -14,11 +14,12 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 )
 
-// PortalConnect creates a session for a new connection (PCONN). A session
-// may come logged in only as a bot the host asked this plugin to start, as
-// the session its StartBot named: it is logged in at once. Any other claim
-// would let a plugin act as any player, admins included: it is refused
-// (logged), and the session gets the connection screen like the others.
+// PortalConnect is Evennia's portal_connect (PCONN): it creates the session
+// of a new connection and shows it the connection screen. A session may come
+// logged in only as a bot the host asked this plugin to start, as the
+// session its StartBot named: it is logged in at once. Any other claim would
+// let a plugin act as any player, admins included: it is refused (logged),
+// and the session gets the connection screen like the others.
 func (h *ServerSessionHandler) PortalConnect(plugin string, d contract.SessionData) {
 	s := h.connectSession(plugin, d)
 	if s == nil {
@@ -184,8 +185,9 @@ func (h *ServerSessionHandler) newSession(plugin string, d contract.SessionData)
 	return s
 }
 
-// PortalSessionSync loads one session's data from its plugin (PCONNSYNC):
-// negotiation results, a window resize. fields names what is carried (all
+// PortalSessionSync is Evennia's portal_session_sync (PCONNSYNC): it loads
+// one session's data from its plugin (negotiation results, a window resize),
+// never the login, which is the host's. fields names what is carried (all
 // when empty); protocol flags are merged.
 func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.SessionData, fields []string) {
 	s := h.sessions[d.Sessid]
@@ -198,12 +200,13 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 	s.UID, s.LoggedIn, s.UName, s.PUID = uid, logged, uname, puid
 }
 
-// PortalSessionsSync rebuilds the sessions of a plugin the host (re)attached
-// to (PSYNC): one ServerSession per entry, then the restart announcement.
-// A session the plugin reports logged in keeps its account and puppet
-// (without login hooks) only if they match the login the host saved for
-// that session and plugin; any other claim is refused and logged, and the
-// session is logged out and shown the connection screen.
+// PortalSessionsSync is Evennia's portal_sessions_sync (PSYNC): it rebuilds
+// the sessions of a plugin the host (re)attached to: one ServerSession per
+// entry, then the restart announcement. A session the plugin reports logged
+// in keeps its account and puppet (without login hooks) only if they match
+// the login the host saved for that session and plugin; any other claim is
+// refused and logged, and the session is logged out and shown the connection
+// screen.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
 	saved := h.savedLogins(plugin)
 	lookups := h.newRestoreLookups()
@@ -263,8 +266,9 @@ func (h *ServerSessionHandler) restoreSession(plugin string, d contract.SessionD
 	return s
 }
 
-// PortalDisconnect removes a session whose client went away (PDISCONN),
-// without telling the plugin, which already knows.
+// PortalDisconnect is Evennia's portal_disconnect (PDISCONN): it removes a
+// session whose client went away, without telling the plugin, which already
+// knows.
 func (h *ServerSessionHandler) PortalDisconnect(plugin string, sessid uint64, reason string) {
 	s := h.sessions[sessid]
 	if s == nil || s.Plugin != plugin {
@@ -273,9 +277,10 @@ func (h *ServerSessionHandler) PortalDisconnect(plugin string, sessid uint64, re
 	h.Disconnect(s, reason, false)
 }
 
-// PortalDisconnectAll removes every session of a plugin (PDISCONNALL): the
-// plugin stopped or crashed. Its sessions are gone on its side already, and
-// so are their saved logins (one delete for the plugin).
+// PortalDisconnectAll is Evennia's portal_disconnect_all (PDISCONNALL): it
+// removes every session of a plugin that stopped or crashed. Its sessions
+// are gone on its side already, and so are their saved logins (one delete
+// for the plugin).
 func (h *ServerSessionHandler) PortalDisconnectAll(plugin, reason string) {
 	for _, s := range h.sortedSessions() {
 		if s.Plugin == plugin {

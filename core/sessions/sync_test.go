@@ -62,3 +62,59 @@ func TestSessionPortalSyncAndPartialSync(t *testing.T) {
 		t.Errorf("synced data = %+v", d)
 	}
 }
+
+// TestGetAllSyncData: every session's sync data by id, as copies, in the
+// host's own view (a login still being saved shows already, while the
+// plugins are pushed only saved logins).
+func TestGetAllSyncData(t *testing.T) {
+	x := newHarness(t)
+	alice := x.account("Alice")
+	bob := x.account("Bob")
+	x.login("telnet", 1, alice)
+	s2 := x.connect("websocket", 2)
+	s2.ProtocolFlags["NOCOLOR"] = false
+	s2.ServerData["note"] = "kept"
+
+	all := x.h.GetAllSyncData()
+	if len(all) != 2 {
+		t.Fatalf("GetAllSyncData has %d entries, want 2: %v", len(all), all)
+	}
+	if d := all[1]; d.Sessid != 1 || !d.LoggedIn || d.UID != alice.ID || d.UName != "Alice" ||
+		d.PUID != alice.CharacterID || d.CmdsetStorageString != CmdsetAccount || d.ProtocolKey != "telnet" {
+		t.Errorf("session 1's sync data = %+v, want Alice's login puppeting her character", d)
+	}
+	if d := all[2]; d.Sessid != 2 || d.LoggedIn || d.UID != 0 || d.CmdsetStorageString != CmdsetUnloggedIn ||
+		d.ServerData["note"] != "kept" {
+		t.Errorf("session 2's sync data = %+v, want an unlogged-in session with its server data", d)
+	}
+
+	// The entries are copies: changing them changes no session.
+	d := all[2]
+	d.ProtocolFlags["NOCOLOR"] = true
+	d.ServerData["note"] = "changed"
+	d.LoggedIn = true
+	if s2.FlagBool("NOCOLOR") || s2.ServerData["note"] != "kept" || s2.LoggedIn {
+		t.Errorf("changing GetAllSyncData's copy changed session 2: flags %v server data %v logged in %v",
+			s2.ProtocolFlags, s2.ServerData, s2.LoggedIn)
+	}
+
+	// A login not yet saved: the host's view has it, the plugins do not.
+	s3 := x.connect("telnet", 3)
+	x.h.Login(s3, bob, false)
+	if d := x.h.GetAllSyncData()[3]; !d.LoggedIn || d.UID != bob.ID {
+		t.Errorf("session 3 while its login is saved: %+v, want logged in as Bob", d)
+	}
+	x.p.Reset()
+	x.h.AllSessionsPortalSync()
+	for _, e := range x.p.Events() {
+		for _, d := range e.syncAll().Sessions {
+			if d.Sessid == 3 && (d.LoggedIn || d.UID != 0) {
+				t.Errorf("AllSessionsPortalSync pushed session 3's unsaved login: %+v", d)
+			}
+		}
+	}
+	x.settle()
+	if d := x.h.GetAllSyncData()[3]; !d.LoggedIn || d.UID != bob.ID {
+		t.Errorf("session 3 after its login was saved: %+v, want logged in as Bob", d)
+	}
+}
