@@ -1,12 +1,7 @@
-// Package sessions is the host's session layer: ServerSession and
-// ServerSessionHandler with Evennia's semantics, and the inputfuncs.
-//
-// All game state is owned by one loop goroutine (Run): plugin links, the
-// control socket and timers hand it work with Do or Call, so that nothing
-// here needs a lock and every handler method runs in order, as Evennia's
-// reactor does. Slow work (password hashing) runs off the loop with Async
-// and comes back to it. The package never touches a client socket.
 package sessions
+
+// The handler itself: its state, what it depends on (Portals, Lifecycle,
+// CommandHandler, Settings) and how it is built and configured.
 
 import (
 	"context"
