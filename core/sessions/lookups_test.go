@@ -3,6 +3,8 @@ package sessions
 import (
 	"slices"
 	"testing"
+
+	"github.com/portico-mud/portico/core/store"
 )
 
 func TestAccountCountAndAllConnectedAccounts(t *testing.T) {
@@ -29,15 +31,30 @@ func TestAccountCountAndAllConnectedAccounts(t *testing.T) {
 	}
 }
 
-func TestLookups(t *testing.T) {
+// lookupSessions is the handler the lookup tests read, in multisession
+// mode 1: Alice logged in twice (sessions 1 and 3, puppeting her
+// character), Bob once (2), and a session not logged in (4).
+type lookupSessions struct {
+	*harness
+	alice, bob     store.Account
+	s1, s2, s3, s4 *ServerSession
+}
+
+func newLookupSessions(t *testing.T) lookupSessions {
+	t.Helper()
 	x := newHarness(t)
 	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
-	alice := x.account("Alice")
-	bob := x.account("Bob")
-	s1 := x.login("telnet", 1, alice)
-	x.login("websocket", 2, bob)
-	s3 := x.login("ssh", 3, alice)
-	s4 := x.connect("websocket", 4)
+	l := lookupSessions{harness: x, alice: x.account("Alice"), bob: x.account("Bob")}
+	l.s1 = x.login("telnet", 1, l.alice)
+	l.s2 = x.login("websocket", 2, l.bob)
+	l.s3 = x.login("ssh", 3, l.alice)
+	l.s4 = x.connect("websocket", 4)
+	return l
+}
+
+func TestLookups(t *testing.T) {
+	x := newLookupSessions(t)
+	alice, bob, s1, s3, s4 := x.alice, x.bob, x.s1, x.s3, x.s4
 	x.h.SessionFromSessid(2).Csessid = "browser-a"
 	s4.Csessid = "browser-a"
 
@@ -72,20 +89,12 @@ func TestLookups(t *testing.T) {
 // GetSessions lists the logged-in sessions, or all of them with
 // includeUnloggedIn, oldest first, as Evennia's get_sessions.
 func TestGetAndGetSessions(t *testing.T) {
-	x := newHarness(t)
-	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
-	alice := x.account("Alice")
-	bob := x.account("Bob")
-	s3 := x.login("ssh", 3, bob)
-	s1 := x.login("telnet", 1, alice)
-	s2 := x.connect("websocket", 2)
-	x.connect("telnet", 4)
-
-	if x.h.Get(1) != s1 || x.h.Get(2) != s2 || x.h.Get(99) != nil || x.h.Get(0) != nil {
+	x := newLookupSessions(t)
+	if x.h.Get(1) != x.s1 || x.h.Get(4) != x.s4 || x.h.Get(99) != nil || x.h.Get(0) != nil {
 		t.Error("Get must return the session with that id, nil for an unknown id")
 	}
-	if got := sessids(x.h.GetSessions(false)); !slices.Equal(got, []uint64{1, 3}) {
-		t.Errorf("GetSessions(false) = %v, want the logged-in sessions [1 3]", got)
+	if got := sessids(x.h.GetSessions(false)); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Errorf("GetSessions(false) = %v, want the logged-in sessions [1 2 3]", got)
 	}
 	if got := sessids(x.h.GetSessions(true)); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
 		t.Errorf("GetSessions(true) = %v, want every session [1 2 3 4]", got)
@@ -94,10 +103,10 @@ func TestGetAndGetSessions(t *testing.T) {
 		t.Errorf("Sessions() = %v, want GetSessions(true)", got)
 	}
 
-	x.h.Disconnect(s3, "bye", true)
-	x.h.Disconnect(s2, "bye", true)
+	x.h.Disconnect(x.s2, "bye", true)
+	x.h.Disconnect(x.s3, "bye", true)
 	x.settle()
-	if x.h.Get(3) != nil || x.h.Get(2) != nil {
+	if x.h.Get(2) != nil || x.h.Get(3) != nil {
 		t.Error("Get still finds disconnected sessions")
 	}
 	if got := sessids(x.h.GetSessions(false)); !slices.Equal(got, []uint64{1}) {
@@ -111,14 +120,7 @@ func TestGetAndGetSessions(t *testing.T) {
 // TestSessionsFromCharacter: sessions_from_character is Evennia's other
 // name for sessions_from_puppet; it follows the puppet as it changes.
 func TestSessionsFromCharacter(t *testing.T) {
-	x := newHarness(t)
-	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
-	alice := x.account("Alice")
-	bob := x.account("Bob")
-	s1 := x.login("telnet", 1, alice)
-	x.login("websocket", 2, bob)
-	x.login("ssh", 3, alice)
-
+	x := newLookupSessions(t)
 	check := func(when string, char int64, want []uint64) {
 		t.Helper()
 		got := sessids(x.h.SessionsFromCharacter(char))
@@ -129,14 +131,14 @@ func TestSessionsFromCharacter(t *testing.T) {
 			t.Errorf("%s: SessionsFromCharacter(%d) = %v but SessionsFromPuppet = %v", when, char, got, puppet)
 		}
 	}
-	check("after login", alice.CharacterID, []uint64{1, 3})
-	check("after login", bob.CharacterID, []uint64{2})
+	check("after login", x.alice.CharacterID, []uint64{1, 3})
+	check("after login", x.bob.CharacterID, []uint64{2})
 	check("after login", 0, nil)
 
-	if !x.h.Unpuppet(s1) {
+	if !x.h.Unpuppet(x.s1) {
 		t.Fatal("Unpuppet: session 1 had no puppet")
 	}
 	x.settle()
-	check("after session 1 went OOC", alice.CharacterID, []uint64{3})
+	check("after session 1 went OOC", x.alice.CharacterID, []uint64{3})
 	check("after session 1 went OOC", 0, nil)
 }
