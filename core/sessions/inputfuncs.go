@@ -1,8 +1,6 @@
 package sessions
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -10,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 )
 
@@ -196,63 +193,6 @@ func inputLogin(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[s
 	name, _ := kwargs["name"].(string)
 	password, _ := kwargs["password"].(string)
 	h.LoginWithPassword(s, name, password)
-}
-
-// LoginWithPassword checks name and password off the loop and logs s in,
-// or tells the client Evennia's "Username and/or password is incorrect.".
-// s's further input waits until the check is done. The throttles are
-// checked before the password (a throttled guesser learns nothing and
-// spends no hashing); an account past its cap across all addresses makes
-// the check wait first (AccountLoginDelay).
-func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, password string) {
-	name = strings.TrimSpace(name)
-	check := func() {
-		if h.Throttled(ThrottleLogin, s, name) {
-			h.log.Warn("login throttled", "name", name, "address", s.Address)
-			s.Msg(MsgLoginThrottled)
-			return
-		}
-		h.Async(s, func() func() {
-			acc, err := h.store.Authenticate(context.Background(), name, password)
-			return func() {
-				if h.sessions[s.Sessid] != s {
-					return
-				}
-				if err != nil {
-					if !errors.Is(err, store.ErrBadCredentials) {
-						h.log.Error("login: authenticate", "name", name, "err", err)
-					} else {
-						h.log.Info("login failed", "name", name, "address", s.Address)
-						h.ThrottleHit(ThrottleLogin, s, name)
-					}
-					s.Msg(MsgBadLogin)
-					return
-				}
-				if s.LoggedIn {
-					return
-				}
-				h.loginSucceeded(s, name)
-				h.Login(s, acc, false)
-			}
-		})
-	}
-	h.delayLogin(s, name, check)
-}
-
-// delayLogin runs check now, or after AccountLoginDelay(name) when the
-// account is past its cap; the session's input waits meanwhile.
-func (h *ServerSessionHandler) delayLogin(s *ServerSession, name string, check func()) {
-	if h.Throttled(ThrottleLogin, s, name) {
-		check() // refused at once: no reason to wait
-		return
-	}
-	d := h.AccountLoginDelay(name)
-	if d <= 0 {
-		check()
-		return
-	}
-	h.log.Warn("login delayed: the account is past its failure cap", "name", name, "address", s.Address, "delay", d)
-	h.delayThen(s, d, check)
 }
 
 func inputGetValue(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {

@@ -8,6 +8,7 @@ package sessions
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
@@ -304,4 +305,80 @@ func (h *ServerSessionHandler) release(s *ServerSession) {
 		s.held = s.held[1:]
 		h.CallInputfuncs(s, msgs)
 	}
+}
+
+// StopAsync is what a reload does before it hands the plugins over: it
+// stops the hashing pool (stopAsync: queued jobs are dropped and their
+// sessions told to try again, nothing more is taken), then waits as
+// WaitAsync does, which is now for the jobs already running (at most
+// hashWorkers, one hash each) and the login writes they start. A full
+// queue would otherwise hold the reload, every plugin paused, for the
+// 15–25 s it takes to hash. The loop must be running.
+func (h *ServerSessionHandler) StopAsync() {
+	if err := h.Call(context.Background(), h.stopAsync); err != nil {
+		return
+	}
+	h.WaitAsync()
+}
+
+// WaitAsync waits until no async operation is in flight (the hashing
+// pool's jobs, running or queued, and login writes) and every continuation
+// has run on the loop, including the async work continuations start (a
+// login's row write follows its password check). Delayed logins are not
+// waited for. The loop must be running.
+func (h *ServerSessionHandler) WaitAsync() {
+	for {
+		<-h.inflight.idleChan()
+		busy := false
+		// Runs after every continuation posted so far.
+		if err := h.Call(context.Background(), func() { busy = h.inflight.count() > 0 }); err != nil || !busy {
+			return
+		}
+	}
+}
+
+// inflight counts the handler's async operations (password checks, login
+// writes) until each has posted its continuation to the loop.
+type inflight struct {
+	mu sync.Mutex
+	n  int
+	// idle is closed while n is 0.
+	idle chan struct{}
+}
+
+func newInflight() *inflight {
+	c := &inflight{idle: make(chan struct{})}
+	close(c.idle)
+	return c
+}
+
+func (c *inflight) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.idle = make(chan struct{})
+	}
+	c.n++
+}
+
+func (c *inflight) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n--
+	if c.n == 0 {
+		close(c.idle)
+	}
+}
+
+// idleChan returns a channel closed once nothing is in flight.
+func (c *inflight) idleChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idle
+}
+
+func (c *inflight) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/portico-mud/portico/core/store"
@@ -75,52 +74,6 @@ func (s *ServerSession) portalData() contract.SessionData {
 	d := s.GetSyncData()
 	s.told.apply(&d)
 	return d
-}
-
-// inflight counts the handler's async operations (password checks, login
-// writes) until each has posted its continuation to the loop.
-type inflight struct {
-	mu sync.Mutex
-	n  int
-	// idle is closed while n is 0.
-	idle chan struct{}
-}
-
-func newInflight() *inflight {
-	c := &inflight{idle: make(chan struct{})}
-	close(c.idle)
-	return c
-}
-
-func (c *inflight) add() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == 0 {
-		c.idle = make(chan struct{})
-	}
-	c.n++
-}
-
-func (c *inflight) done() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n--
-	if c.n == 0 {
-		close(c.idle)
-	}
-}
-
-// idleChan returns a channel closed once nothing is in flight.
-func (c *inflight) idleChan() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.idle
-}
-
-func (c *inflight) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
 }
 
 // loginWriter is the queue of the ordered login writer; a writer goroutine
@@ -239,26 +192,6 @@ func (h *ServerSessionHandler) forgetLogin(s *ServerSession) {
 	}
 }
 
-// finishLogin tells s's plugin of a login now saved, then runs Evennia's
-// at_post_login: the login hook, the OOB notice, where the player is.
-func (h *ServerSessionHandler) finishLogin(s *ServerSession, acc store.Account, saved loginView) {
-	s.told = saved
-	h.portals.Send(s.Plugin, Login{Sessid: s.Sessid, UID: saved.uid, UName: saved.uname, PUID: saved.puid})
-	h.log.Info("login", "account", acc.Name, "sessid", s.Sessid, "plugin", s.Plugin)
-	if h.loginHook != nil {
-		h.loginHook(s)
-	}
-	h.SendMessages(s, contract.Message{Name: "logged_in", Kwargs: map[string]any{"options": map[string]any{}}})
-	if s.Puppet != nil {
-		s.Msg(fmt.Sprintf("\nYou become %s.\n", s.Puppet.Name))
-	} else {
-		s.Msg("\nYou are out-of-character (OOC). Use ic <character> to play one of your characters.\n")
-	}
-	if h.commands != nil {
-		h.commands.Execute(s, "look")
-	}
-}
-
 // savePuppet saves s's new puppet, then tells the plugin (a partial sync):
 // the plugin never holds a puppet the host's row does not.
 func (h *ServerSessionHandler) savePuppet(s *ServerSession) {
@@ -334,6 +267,25 @@ func (h *ServerSessionHandler) restoreLogin(s *ServerSession, row store.SessionL
 	return claim, ""
 }
 
+// savedLogins reads the saved logins of plugin's sessions, for a
+// reattach. It is one query for the whole plugin: a reload restores
+// thousands of sessions. The host's own writes for this plugin's sessions
+// cannot be pending: its link has not opened yet. Without a store, or when
+// the rows cannot be read, there are none, and every login claim is
+// refused.
+func (h *ServerSessionHandler) savedLogins(plugin string) map[uint64]store.SessionLogin {
+	if h.store == nil {
+		h.log.Error("restore sessions: no store; every login claim is refused", "plugin", plugin)
+		return map[uint64]store.SessionLogin{}
+	}
+	rows, err := h.store.SessionLogins(context.Background(), plugin)
+	if err != nil {
+		h.log.Error("restore sessions: cannot read the saved logins; every login claim is refused", "plugin", plugin, "err", err)
+		return map[uint64]store.SessionLogin{}
+	}
+	return rows
+}
+
 // restoreLookups looks accounts and characters up once each for a whole
 // reattach (thousands of sessions share few accounts).
 type restoreLookups struct {
@@ -341,185 +293,38 @@ type restoreLookups struct {
 	characters lookupCache[store.Character]
 }
 
+// newRestoreLookups makes the lookups of one reattach. Sessions of one
+// account share its record, as sessions logged in live do not; both are
+// read-only copies.
+func (h *ServerSessionHandler) newRestoreLookups() *restoreLookups {
+	ctx := context.Background()
+	return &restoreLookups{
+		accounts:   lookupCache[store.Account]{load: func(id int64) (store.Account, error) { return h.store.AccountByID(ctx, id) }},
+		characters: lookupCache[store.Character]{load: func(id int64) (store.Character, error) { return h.store.CharacterByID(ctx, id) }},
+	}
+}
+
 func (l *restoreLookups) account(id int64) *store.Account     { return l.accounts.get(id) }
 func (l *restoreLookups) character(id int64) *store.Character { return l.characters.get(id) }
 
-// ---- bots ----
-
-// botStarts are the bot sessions the host has asked plugins to start. A
-// session may arrive logged in as a bot's account only from the plugin
-// asked to start that bot, once per start, and only as the session that
-// plugin's StartBot named. The Connect may reach the host before StartBot's
-// answer (a plugin connects the bot before returning): then the session is
-// accepted on the pending start, and ended if StartBot then names another.
-// It is shared by the loop and the goroutines that call StartBot.
-type botStarts struct {
-	mu sync.Mutex
-	m  map[botKey][]*botStart
+// lookupCache remembers store lookups by id for the length of one
+// operation; failures are remembered too.
+type lookupCache[T any] struct {
+	load func(id int64) (T, error)
+	seen map[int64]*T
 }
 
-type botKey struct {
-	plugin string
-	uid    int64
-}
-
-type botStart struct {
-	key botKey
-	// returned is set once StartBot answered, with sessid.
-	returned bool
-	sessid   uint64
-	// arrived is the session that came logged in as the bot, 0 until one did.
-	arrived uint64
-}
-
-// maxBotStarts bounds the starts kept per bot whose session never came.
-const maxBotStarts = 8
-
-// begin records that plugin is being asked to start bot account uid.
-func (b *botStarts) begin(plugin string, uid int64) *botStart {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.m == nil {
-		b.m = map[botKey][]*botStart{}
-	}
-	st := &botStart{key: botKey{plugin: plugin, uid: uid}}
-	list := append(b.m[st.key], st)
-	if len(list) > maxBotStarts {
-		list = list[len(list)-maxBotStarts:]
-	}
-	b.m[st.key] = list
-	return st
-}
-
-func (b *botStarts) removeLocked(st *botStart) {
-	list := b.m[st.key]
-	for i, x := range list {
-		if x == st {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(b.m, st.key)
-	} else {
-		b.m[st.key] = list
-	}
-}
-
-// end records StartBot's answer. It returns the id of a session that came
-// as the bot but is not the bot's (StartBot named another, or failed), for
-// the caller to end; 0 if there is none.
-func (b *botStarts) end(st *botStart, sessid uint64, err error) (stray uint64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err != nil {
-		b.removeLocked(st)
-		return st.arrived
-	}
-	st.returned, st.sessid = true, sessid
-	if st.arrived == 0 {
-		return 0 // kept until its session arrives
-	}
-	b.removeLocked(st)
-	if st.arrived != sessid {
-		return st.arrived
-	}
-	return 0
-}
-
-// claim reports whether session sessid of plugin may arrive logged in as
-// bot account uid, and if so uses up the start it came for.
-func (b *botStarts) claim(plugin string, uid int64, sessid uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	list := b.m[botKey{plugin: plugin, uid: uid}]
-	var pick *botStart
-	// The start whose StartBot named this session; else the oldest start
-	// still waiting for StartBot's answer.
-	for _, st := range list {
-		if st.arrived == 0 && st.returned && st.sessid == sessid {
-			pick = st
-			break
-		}
-	}
-	if pick == nil {
-		for _, st := range list {
-			if st.arrived == 0 && !st.returned {
-				pick = st
-				break
-			}
-		}
-	}
-	if pick == nil {
-		return false
-	}
-	pick.arrived = sessid
-	if pick.returned {
-		b.removeLocked(pick)
-	}
-	return true
-}
-
-// forgetPlugin drops the answered starts of plugin: their sessions died
-// with it. Starts still waiting for StartBot stay with their caller.
-func (b *botStarts) forgetPlugin(plugin string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for k, list := range b.m {
-		if k.plugin != plugin {
-			continue
-		}
-		for _, st := range list {
-			if st.returned {
-				b.removeLocked(st)
-			}
-		}
-	}
-}
-
-// botUID is the bot account a start_bot_session config names ("uid", set
-// by the host), or 0.
-func botUID(config map[string]any) int64 {
-	switch v := config["uid"].(type) {
-	case int64:
+func (c *lookupCache[T]) get(id int64) *T {
+	if v, ok := c.seen[id]; ok {
 		return v
-	case int:
-		return int64(v)
-	case float64:
-		if v == math.Trunc(v) && v > 0 && v < math.MaxInt64 {
-			return int64(v)
-		}
 	}
-	return 0
-}
-
-// checkBotClaim returns why session sessid of plugin may not arrive logged
-// in as account uid, or "" when it may (it is the bot the host started).
-func (h *ServerSessionHandler) checkBotClaim(plugin string, sessid uint64, uid int64) string {
-	switch {
-	case uid <= 0:
-		return "no account"
-	case h.trustLogin == nil || !h.trustLogin(plugin, uid):
-		return "not a bot account"
-	case !h.bots.claim(plugin, uid, sessid):
-		return "no bot of this account was started on this plugin as this session"
+	if c.seen == nil {
+		c.seen = map[int64]*T{}
 	}
-	return ""
-}
-
-// endStrayBot ends session sessid of plugin, which came logged in as bot
-// account uid under a start whose StartBot named another session (want) or
-// failed (want 0).
-func (h *ServerSessionHandler) endStrayBot(plugin string, sessid uint64, uid int64, want uint64) {
-	s := h.sessions[sessid]
-	if s == nil || s.Plugin != plugin || s.UID != uid {
-		return
+	var p *T
+	if v, err := c.load(id); err == nil {
+		p = &v
 	}
-	reason := "the bot's start failed"
-	if want != 0 {
-		reason = fmt.Sprintf("StartBot named session %d", want)
-	}
-	h.log.Warn("refused login claim", "plugin", plugin, "sessid", sessid, "uid", uid, "puid", s.PUID,
-		"uname", s.UName, "reason", reason)
-	h.Disconnect(s, ReasonRefusedClaim, true)
+	c.seen[id] = p
+	return p
 }

@@ -1,0 +1,157 @@
+package sessions
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestLogin(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	s := x.connect("telnet", 1)
+	x.h.Login(s, acc, false)
+	x.settle()
+
+	if !s.LoggedIn || s.UID != acc.ID || s.UName != "Alice" || s.CmdsetStorageString != CmdsetAccount {
+		t.Errorf("after Login: logged in %v uid %d uname %q cmdset %q", s.LoggedIn, s.UID, s.UName, s.CmdsetStorageString)
+	}
+	if s.Puppet == nil || s.Puppet.Name != "Alice" || s.PUID != acc.CharacterID {
+		t.Errorf("puppet = %v, want Alice's character", s.Puppet)
+	}
+	evs := x.p.Events()
+	if len(evs) == 0 || evs[0].login() == nil || evs[0].Plugin != "telnet" {
+		t.Fatalf("first event is not the login to telnet: %s", describe(t, evs))
+	}
+	l := evs[0].login()
+	if l.Sessid != 1 || l.UID != acc.ID || l.UName != "Alice" || l.PUID != acc.CharacterID {
+		t.Errorf("login = %v", l)
+	}
+	if got := msgsFor(t, evs, 1, "logged_in"); len(got) != 1 {
+		t.Errorf("logged_in OOB messages = %d, want 1", len(got))
+	}
+	if got := textsFor(t, evs, 1); !slices.Equal(got, []string{"\nYou become Alice.\n"}) {
+		t.Errorf("texts = %q", got)
+	}
+	if got := x.cmds.LinesOf(1); !slices.Equal(got, []string{"look", "look"}) {
+		t.Errorf("commands = %q, want the connection screen then look after login", got)
+	}
+}
+
+func TestLoginMultisessionMode0DisconnectsOlderSession(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	bob := x.account("Bob")
+	x.login("telnet", 1, acc)
+	x.login("telnet", 2, bob)
+	x.connect("websocket", 3)
+	x.p.Reset()
+
+	s3 := x.h.SessionFromSessid(3)
+	x.h.Login(s3, acc, false)
+	x.settle()
+
+	if x.h.SessionFromSessid(1) != nil {
+		t.Error("older session of the account still connected in mode 0")
+	}
+	if x.h.SessionFromSessid(2) == nil || x.h.SessionFromSessid(3) == nil {
+		t.Error("mode 0 disconnected a session it should not have")
+	}
+	evs := x.p.Events()
+	ds := disconnects(evs)
+	if len(ds) != 1 {
+		t.Fatalf("disconnects = %d, want 1: %s", len(ds), describe(t, evs))
+	}
+	if d := ds[0]; d.Plugin != "telnet" || d.disconnect().Sessid != 1 || d.disconnect().Reason != ReasonDuplicate {
+		t.Errorf("disconnect = %s %v, want session 1 with %q", d.Plugin, d.Event, ReasonDuplicate)
+	}
+	if ReasonDuplicate != "Logged in from elsewhere. Disconnecting." {
+		t.Errorf("ReasonDuplicate = %q", ReasonDuplicate)
+	}
+	if ls := logins(evs); len(ls) != 1 || ls[0].Sessid != 3 {
+		t.Errorf("logins = %v, want session 3", ls)
+	}
+	if x.h.AccountCount() != 2 {
+		t.Errorf("AccountCount = %d, want 2", x.h.AccountCount())
+	}
+}
+
+func TestLoginMultisessionMode1KeepsBoth(t *testing.T) {
+	x := newHarness(t)
+	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
+	acc := x.account("Alice")
+	x.login("telnet", 1, acc)
+	x.login("websocket", 2, acc)
+	if got := sessids(x.h.SessionsFromAccount(acc.ID)); !slices.Equal(got, []uint64{1, 2}) {
+		t.Errorf("Alice's sessions = %v, want both", got)
+	}
+	if ds := disconnects(x.p.Events()); len(ds) != 0 {
+		t.Errorf("mode 1 disconnected: %s", describe(t, ds))
+	}
+	if x.h.AccountCount() != 1 {
+		t.Errorf("AccountCount = %d, want 1", x.h.AccountCount())
+	}
+}
+
+func TestLoginWithPassword(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	x.start()
+	x.call(func() {
+		x.connect("telnet", 1)
+		x.connect("telnet", 2)
+		x.connect("telnet", 3)
+		x.h.LoginWithPassword(x.h.SessionFromSessid(1), "Alice", "wrong")
+		x.h.LoginWithPassword(x.h.SessionFromSessid(2), "Nobody", "secret")
+		x.h.LoginWithPassword(x.h.SessionFromSessid(3), "  alice ", "secret")
+	})
+	x.p.waitText(t, 1, MsgBadLogin)
+	x.p.waitText(t, 2, MsgBadLogin)
+	evs := x.p.waitFor(t, "login of session 3", func(evs []sentEvent) bool { return len(logins(evs)) == 1 })
+	if l := logins(evs)[0]; l.Sessid != 3 || l.UID != acc.ID || l.UName != "Alice" {
+		t.Errorf("login = %v", l)
+	}
+	if MsgBadLogin != "Username and/or password is incorrect." {
+		t.Errorf("MsgBadLogin = %q", MsgBadLogin)
+	}
+	var logged1, logged3 bool
+	x.call(func() {
+		logged1 = x.h.SessionFromSessid(1).LoggedIn
+		logged3 = x.h.SessionFromSessid(3).LoggedIn
+	})
+	if logged1 || !logged3 {
+		t.Errorf("logged in: session 1 %v, session 3 %v", logged1, logged3)
+	}
+}
+
+func TestLoginWithPasswordSessionGoneMeanwhile(t *testing.T) {
+	x := newHarness(t)
+	x.account("Alice")
+	x.start()
+	// Keep every worker of the hashing pool busy so that the check waits
+	// in the queue until the session is gone.
+	gate := make(chan struct{})
+	x.call(func() {
+		for i := range hashWorkers {
+			x.h.Async(x.connect("telnet", uint64(100+i)), func() func() { <-gate; return nil })
+		}
+		x.connect("telnet", 1)
+		x.h.LoginWithPassword(x.h.SessionFromSessid(1), "Alice", "secret")
+		x.h.PortalDisconnect("telnet", 1, "gone")
+	})
+	hashes := x.st.PasswordHashes()
+	close(gate)
+	x.h.WaitAsync()
+	x.call(func() {})
+	evs := x.p.Events()
+	if got := textsFor(t, evs, 1); len(logins(evs)) != 0 || !slices.Equal(got, []string{MsgHashQueued}) {
+		t.Errorf("a session gone while its password check waited was answered (texts %q): %s", got, describe(t, evs))
+	}
+	if n := x.st.PasswordHashes() - hashes; n != 0 {
+		t.Errorf("the check of a session gone before its turn was run anyway (%d hashes)", n)
+	}
+	var count int
+	x.call(func() { count = x.h.Count() })
+	if count != 2 {
+		t.Errorf("Count = %d, want the 2 sessions holding the workers", count)
+	}
+}
