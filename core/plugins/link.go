@@ -1,20 +1,22 @@
 package plugins
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
 	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/protobuf/proto"
 )
 
-// This file is the host's link adapter for what the session handler sends:
-// it turns the handler's Go events (sessions.Event) into Link events, as
-// sdk/portal.go does on the plugin side, so that core/sessions never
-// imports the wire.
+// This file is the host's link adapter, as sdk/portal.go is the plugin's:
+// it turns the session handler's Go events (sessions.Event) into Link
+// events (Send), and a plugin's Link events into calls on the handler
+// (handleFrame), so that core/sessions never imports the wire.
 
 // Send encodes ev and queues it for the named plugin's link. Events for a
 // plugin that is not running are dropped: its sessions are gone. It encodes
@@ -104,4 +106,106 @@ func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
 	}
 	return &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
 		Sessions: list, Clean: e.Clean, Fields: e.Fields}}}
+}
+
+// send queues an event for the plugin's current run. Events queued before
+// the link opens (the sessions a reattach restores greet their players)
+// go out as soon as it does; events for a plugin that is not running are
+// dropped, since its sessions are gone.
+func (r *runner) send(ev *portalpb.Event) {
+	r.mu.Lock()
+	ob, accepting := r.outbox, r.accepting
+	r.mu.Unlock()
+	if accepting {
+		_ = ob.Put(ev)
+	}
+}
+
+// handleFrame converts a frame off the loop, then applies it on the loop as
+// one piece of work.
+func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
+	h := r.m.handler
+	ops := make([]func(), 0, len(f.GetEvents()))
+	for _, ev := range f.GetEvents() {
+		switch k := ev.Kind.(type) {
+		case *portalpb.Event_Connect:
+			d, err := wire.SessionFromPB(k.Connect.GetSession())
+			if err != nil {
+				r.log.Warn("bad connect", "err", err)
+				continue
+			}
+			if !r.grantedSessid(d.Sessid, "connect") {
+				continue
+			}
+			if c := k.Connect.GetCredentials(); c != nil {
+				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey(),
+					KeyTrusted: r.trustKeys.Load()}
+				ops = append(ops, func() { h.PortalConnectWithCredentials(r.name, d, creds) })
+				continue
+			}
+			ops = append(ops, func() { h.PortalConnect(r.name, d) })
+		case *portalpb.Event_DataIn:
+			msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
+			if err != nil {
+				r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
+				continue
+			}
+			id := k.DataIn.GetSessid()
+			ops = append(ops, func() { h.DataIn(r.name, id, msgs) })
+		case *portalpb.Event_Sync:
+			d, err := wire.SessionFromPB(k.Sync.GetSession())
+			if err != nil {
+				r.log.Warn("bad sync", "err", err)
+				continue
+			}
+			fields := k.Sync.GetFields()
+			ops = append(ops, func() { h.PortalSessionSync(r.name, d, fields) })
+		case *portalpb.Event_Disconnected:
+			id, reason := k.Disconnected.GetSessid(), k.Disconnected.GetReason()
+			ops = append(ops, func() { h.PortalDisconnect(r.name, id, reason) })
+		case *portalpb.Event_NeedSessids:
+			start, err := r.m.store.GrantSessids(ctx, r.name, sessidBlock, false)
+			if err != nil {
+				r.log.Error("reserve session ids", "err", err)
+				continue
+			}
+			// Recorded before the plugin hears of the block, so that its
+			// Connects with the new ids find it.
+			r.mu.Lock()
+			r.grants = append(r.grants, store.SessidRange{Start: start, Count: sessidBlock})
+			r.mu.Unlock()
+			r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
+				Start: start, Count: sessidBlock}}})
+		case *portalpb.Event_Detached:
+			// Everything the plugin sent before this is in ops or already
+			// posted; the loop runs it before whatever the reload posts.
+			r.mu.Lock()
+			ch := r.detached
+			r.mu.Unlock()
+			if len(ops) > 0 {
+				batch := ops
+				ops = nil
+				h.Do(func() {
+					for _, op := range batch {
+						op()
+					}
+				})
+			}
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		default:
+			r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
+		}
+	}
+	if len(ops) == 0 {
+		return
+	}
+	h.Do(func() {
+		for _, op := range ops {
+			op()
+		}
+	})
 }

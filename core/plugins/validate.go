@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -165,80 +163,3 @@ func hostFacts(cfg *config.Config) *portalpb.HostInfo {
 
 // sameHostFacts reports whether two configs tell plugins the same.
 func sameHostFacts(a, b *config.Config) bool { return proto.Equal(hostFacts(a), hostFacts(b)) }
-
-// explainLaunch says what a failed launch means in words a user can act
-// on: go-plugin reports a plugin that exited before its handshake as a
-// message about architectures and stdout. stderr is the end of what the
-// plugin wrote there, which usually says why.
-func explainLaunch(err error, stderr string) error {
-	msg := err.Error()
-	var why string
-	switch {
-	case msg == "plugin exited before we could connect", strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
-		why = "exited before the plugin handshake (is it a Portico plugin, built with sdk.Serve?)"
-	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
-		line, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
-		why = fmt.Sprintf("printed %q instead of the plugin handshake (not a Portico plugin?)", line)
-	case msg == "timeout while waiting for plugin to start":
-		why = "did not answer the plugin handshake in time"
-	default:
-		// A refusal of go-plugin's own (a version mismatch, a checksum)
-		// says all there is; the plugin's stderr holds only its handshake.
-		return err
-	}
-	if stderr != "" {
-		why += "; its stderr: " + stderr
-	}
-	return &launchError{why: why, err: err}
-}
-
-// launchError is a launch failure said in words, wrapping go-plugin's.
-type launchError struct {
-	why string
-	err error
-}
-
-func (e *launchError) Error() string { return e.why }
-func (e *launchError) Unwrap() error { return e.err }
-
-// endedOnItsOwn reports whether a launch failed because the process ended
-// by itself (not a hang that the host ends).
-func endedOnItsOwn(err error) bool {
-	var le *launchError
-	return errors.As(err, &le) && !strings.HasPrefix(le.why, "did not answer")
-}
-
-// tailWriter keeps the last lines a plugin wrote to its stderr.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-// tailBytes bounds what tailWriter keeps.
-const tailBytes = 2048
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > tailBytes {
-		w.buf = append([]byte(nil), w.buf[len(w.buf)-tailBytes:]...)
-	}
-	return len(p), nil
-}
-
-// tail returns the last (at most three) non-empty lines, joined.
-func (w *tailWriter) tail() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var lines []string
-	for l := range strings.SplitSeq(string(w.buf), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return strings.Join(lines, " / ")
-}
