@@ -10,14 +10,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
+	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
-	"github.com/portico-mud/portico/sdk/wire"
-	"google.golang.org/grpc"
 )
 
 // Launching a plugin process through go-plugin, or reattaching to one a
@@ -28,62 +27,51 @@ import (
 // process rec names, or a launch of the binary.
 func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 	cfg := r.m.config()
-	cc := &hplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Logger:           r.pluginLogger(),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
-		StartTimeout: 20 * time.Second,
-	}
-	if rec != nil {
-		// go-plugin does not record the negotiated version in a reattach
-		// config, and picks Plugins (not VersionedPlugins) on reattach.
-		cc.Plugins = sdk.PluginSets(nil)[rec.ProtocolVersion]
-		cc.Reattach = &hplugin.ReattachConfig{Protocol: hplugin.ProtocolGRPC, ProtocolVersion: rec.ProtocolVersion,
-			Addr: &unixAddr{network: rec.Network, addr: rec.Addr}, Pid: rec.Pid}
-		// A plugin launched with AutoMTLS trusts only the client
-		// certificate it was launched with: present the kept pair again.
-		// (go-plugin's AutoMTLS applies to launches only.)
-		if rec.MTLS != nil {
-			tc, err := rec.MTLS.tlsConfig()
-			if err != nil {
-				return nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
-			}
-			cc.TLSConfig = tc
-		}
-		if (rec.MTLS != nil) != cfg.Server.PluginMTLS {
-			r.log.Info("server.plugin_mtls changed; it applies when the plugin is next launched",
-				"plugin_mtls", cfg.Server.PluginMTLS, "link_mtls", rec.MTLS != nil)
-		}
+	if rec == nil {
+		cc := launchConfig(cfg, r.spec, r.path, launch.Env{DataDir: cfg.Server.DataDir, PluginName: r.name, SocketDir: r.m.socketDir()})
+		cc.Logger = r.pluginLogger()
 		return cc, nil
 	}
-	cmd := exec.Command(r.path)
-	// go-plugin (v1.8.0) honours UnixSocketConfig.TempDir only with a
-	// RunnerFunc; otherwise the plugin makes its socket in os.TempDir
-	// (/tmp), where other local users can see it. The plugin's go-plugin
-	// Serve reads the socket directory from this variable instead. A
-	// PLUGIN_UNIX_SOCKET_GROUP in the host's own environment would make
-	// the socket group-writable: it is not passed on.
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=")
-	})
-	cmd.Env = append(env,
-		sdk.EnvDataDir+"="+cfg.Server.DataDir,
-		sdk.EnvPluginName+"="+r.name,
-		hplugin.EnvUnixSocketDir+"="+r.m.socketDir())
-	cc.Cmd = cmd
-	// Every contract version the host speaks: go-plugin agrees on the
-	// newest one the plugin also speaks, or fails (see connect).
-	cc.VersionedPlugins = sdk.PluginSets(nil)
-	if len(r.spec.SHA256) > 0 {
+	// The record keeps the version the process was launched with, which
+	// go-plugin itself does not keep (launch.Reattach).
+	cc := launch.Reattach(&hplugin.ReattachConfig{Protocol: hplugin.ProtocolGRPC, ProtocolVersion: rec.ProtocolVersion,
+		Addr: &unixAddr{network: rec.Network, addr: rec.Addr}, Pid: rec.Pid})
+	cc.Logger = r.pluginLogger()
+	// A plugin launched with AutoMTLS trusts only the client
+	// certificate it was launched with: present the kept pair again.
+	// (go-plugin's AutoMTLS applies to launches only.)
+	if rec.MTLS != nil {
+		tc, err := rec.MTLS.tlsConfig()
+		if err != nil {
+			return nil, fmt.Errorf("plugins: %s: reattach to pid %d: %w", r.name, rec.Pid, err)
+		}
+		cc.TLSConfig = tc
+	}
+	if (rec.MTLS != nil) != cfg.Server.PluginMTLS {
+		r.log.Info("server.plugin_mtls changed; it applies when the plugin is next launched",
+			"plugin_mtls", cfg.Server.PluginMTLS, "link_mtls", rec.MTLS != nil)
+	}
+	return cc, nil
+}
+
+// launchConfig is go-plugin's config for launching plugin p's binary at
+// path, as the host launches every plugin (a run, or a check of its
+// config): every contract version the host speaks is offered, and
+// go-plugin agrees on the newest one the plugin also speaks, or fails (see
+// runner.launchError); the binary is checked against the checksum p asks
+// for; the link runs AutoMTLS when server.plugin_mtls says so.
+func launchConfig(cfg *config.Config, p config.Plugin, path string, env launch.Env) *hplugin.ClientConfig {
+	cmd := exec.Command(path)
+	cmd.Env = launch.Environ(os.Environ(), env)
+	cc := launch.Config(cmd, sdk.SupportedProtocolVersions())
+	if len(p.SHA256) > 0 {
 		// Checked by go-plugin just before it starts the binary. It cannot
 		// be combined with a reattach, which is to a process checked when
 		// it was launched.
-		cc.SecureConfig = &hplugin.SecureConfig{Checksum: r.spec.SHA256, Hash: sha256.New()}
+		cc.SecureConfig = &hplugin.SecureConfig{Checksum: p.SHA256, Hash: sha256.New()}
 	}
 	cc.AutoMTLS = cfg.Server.PluginMTLS
-	return cc, nil
+	return cc
 }
 
 // unixAddr is a net.Addr from a record.
@@ -153,15 +141,10 @@ func (r *runner) connect(rec *record) (*hplugin.Client, portalpb.PortalClient, e
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	portal, err := launch.Dispense(rpc)
 	if err != nil {
 		r.m.killClient(client)
-		return nil, nil, fmt.Errorf("plugins: %s: dispense: %w", r.name, err)
-	}
-	portal, ok := raw.(portalpb.PortalClient)
-	if !ok {
-		r.m.killClient(client)
-		return nil, nil, fmt.Errorf("plugins: %s: dispensed %T, not a portal client", r.name, raw)
+		return nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
 	}
 	version := client.NegotiatedVersion()
 	if rec != nil {

@@ -206,7 +206,7 @@ func (m *Manager) replace(ctx context.Context, r *runner, p config.Plugin, next 
 func (m *Manager) restart(ctx context.Context, r *runner, p config.Plugin) {
 	r.stop(fmt.Sprintf("The %s service is restarting with a new configuration. Please reconnect.", r.name))
 	m.removeRecord(r.name)
-	if err := m.launch(ctx, p, nil); err != nil {
+	if err := m.startPlugin(ctx, p, nil); err != nil {
 		m.log.Error("start plugin", "plugin", p.Name, "err", err)
 	}
 }
@@ -217,7 +217,7 @@ func (m *Manager) restart(ctx context.Context, r *runner, p config.Plugin) {
 func (m *Manager) startChecked(ctx context.Context, p config.Plugin, next *config.Config) {
 	c := checkPlugin(ctx, next, p, nil)
 	if len(c.problems) == 0 {
-		if err := m.launch(ctx, p, nil); err != nil {
+		if err := m.startPlugin(ctx, p, nil); err != nil {
 			m.log.Error("start plugin", "plugin", p.Name, "err", err)
 		}
 		return

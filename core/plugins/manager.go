@@ -114,7 +114,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.sweepSockets(keep)
 	for _, p := range cfg.EnabledPlugins() {
-		if err := m.launch(ctx, specs[p.Name], reattach[p.Name]); err != nil {
+		if err := m.startPlugin(ctx, specs[p.Name], reattach[p.Name]); err != nil {
 			return err
 		}
 		if why := rejected[p.Name]; why != "" {
@@ -163,7 +163,10 @@ func (m *Manager) config() *config.Config {
 	return m.cfg
 }
 
-func (m *Manager) launch(ctx context.Context, p config.Plugin, rec *record) error {
+// startPlugin makes plugin p's runner and supervises it on its own
+// goroutine until Stop: the runner reattaches to the process rec names
+// when rec is set, and launches the binary otherwise.
+func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record) error {
 	path, err := m.config().PluginPath(p)
 	if err != nil {
 		return err

@@ -2,22 +2,18 @@ package plugins
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -59,34 +55,18 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 	}
 	defer os.RemoveAll(sockDir)
 	stderr := &tailWriter{}
-	cmd := exec.Command(path)
 	// No data directory: a plugin checked, not run, writes no log file
-	// there (its stderr is kept for the error, below).
-	// The socket goes in sockDir through go-plugin's variable (TempDir
-	// below alone is not honoured without a RunnerFunc; see
-	// runner.clientConfig), never group-writable.
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=")
-	})
-	cmd.Env = append(env, sdk.EnvPluginName+"="+p.Name, hplugin.EnvUnixSocketDir+"="+sockDir)
-	cc := &hplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil),
-		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Cmd:              cmd,
-		UnixSocketConfig: &hplugin.UnixSocketConfig{TempDir: sockDir},
-		AutoMTLS:         cfg.Server.PluginMTLS,
-		Stderr:           stderr,
-		// go-plugin's own lines (the process exiting, a kill) say nothing
-		// the check's result does not.
-		Logger: hclog.NewNullLogger(),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
-		StartTimeout: validateTimeout,
-	}
-	if len(p.SHA256) > 0 {
-		cc.SecureConfig = &hplugin.SecureConfig{Checksum: p.SHA256, Hash: sha256.New()}
-	}
+	// there (its stderr is kept for the error, below). The socket goes in
+	// sockDir, never group-writable (launch.Environ).
+	cc := launchConfig(cfg, p, path, launch.Env{PluginName: p.Name, SocketDir: sockDir})
+	// TempDir alone is not honoured without a RunnerFunc (launch.Environ
+	// names the directory to the plugin instead).
+	cc.UnixSocketConfig = &hplugin.UnixSocketConfig{TempDir: sockDir}
+	cc.Stderr = stderr
+	// go-plugin's own lines (the process exiting, a kill) say nothing
+	// the check's result does not.
+	cc.Logger = hclog.NewNullLogger()
+	cc.StartTimeout = validateTimeout
 	client := hplugin.NewClient(cc)
 	// Kill ends the process (its Shutdown through go-plugin's controller)
 	// and waits for it: nothing of the check is left running.
@@ -101,13 +81,9 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 	if err != nil {
 		return launchFailed(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	portal, err := launch.Dispense(rpc)
 	if err != nil {
 		return launchFailed(err)
-	}
-	portal, ok := raw.(portalpb.PortalClient)
-	if !ok {
-		return launchFailed(fmt.Errorf("dispensed %T, not a portal client", raw))
 	}
 	return validateWith(ctx, portal, cfg, p, held)
 }
