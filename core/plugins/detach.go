@@ -78,3 +78,16 @@ func (r *runner) finishDetach() {
 	finish()
 	<-r.done
 }
+
+// confirmDetached marks the plugin's Detached as arrived: the reload's
+// first step is done for this plugin (beginDetach's channel).
+func (r *runner) confirmDetached() {
+	r.mu.Lock()
+	ch := r.detached
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}

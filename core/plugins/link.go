@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/portico-mud/portico/core/sessions"
-	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -124,88 +123,89 @@ func (r *runner) send(ev *portalpb.Event) {
 // handleFrame converts a frame off the loop, then applies it on the loop as
 // one piece of work.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
-	h := r.m.handler
 	ops := make([]func(), 0, len(f.GetEvents()))
 	for _, ev := range f.GetEvents() {
-		switch k := ev.Kind.(type) {
-		case *portalpb.Event_Connect:
-			d, err := wire.SessionFromPB(k.Connect.GetSession())
-			if err != nil {
-				r.log.Warn("bad connect", "err", err)
-				continue
-			}
-			if !r.grantedSessid(d.Sessid, "connect") {
-				continue
-			}
-			if c := k.Connect.GetCredentials(); c != nil {
-				creds := sessions.Credentials{Name: c.GetName(), Password: c.GetPassword(), PublicKey: c.GetPublicKey(),
-					KeyTrusted: r.trustKeys.Load()}
-				ops = append(ops, func() { h.PortalConnectWithCredentials(r.name, d, creds) })
-				continue
-			}
-			ops = append(ops, func() { h.PortalConnect(r.name, d) })
-		case *portalpb.Event_DataIn:
-			msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
-			if err != nil {
-				r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
-				continue
-			}
-			id := k.DataIn.GetSessid()
-			ops = append(ops, func() { h.DataIn(r.name, id, msgs) })
-		case *portalpb.Event_Sync:
-			d, err := wire.SessionFromPB(k.Sync.GetSession())
-			if err != nil {
-				r.log.Warn("bad sync", "err", err)
-				continue
-			}
-			fields := k.Sync.GetFields()
-			ops = append(ops, func() { h.PortalSessionSync(r.name, d, fields) })
-		case *portalpb.Event_Disconnected:
-			id, reason := k.Disconnected.GetSessid(), k.Disconnected.GetReason()
-			ops = append(ops, func() { h.PortalDisconnect(r.name, id, reason) })
-		case *portalpb.Event_NeedSessids:
-			start, err := r.m.store.GrantSessids(ctx, r.name, sessidBlock, false)
-			if err != nil {
-				r.log.Error("reserve session ids", "err", err)
-				continue
-			}
-			// Recorded before the plugin hears of the block, so that its
-			// Connects with the new ids find it.
-			r.mu.Lock()
-			r.grants = append(r.grants, store.SessidRange{Start: start, Count: sessidBlock})
-			r.mu.Unlock()
-			r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
-				Start: start, Count: sessidBlock}}})
-		case *portalpb.Event_Detached:
+		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
 			// Everything the plugin sent before this is in ops or already
 			// posted; the loop runs it before whatever the reload posts.
-			r.mu.Lock()
-			ch := r.detached
-			r.mu.Unlock()
-			if len(ops) > 0 {
-				batch := ops
-				ops = nil
-				h.Do(func() {
-					for _, op := range batch {
-						op()
-					}
-				})
-			}
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
-		default:
-			r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
+			r.post(ops)
+			ops = nil
+			r.confirmDetached()
+			continue
+		}
+		if op := r.decodeEvent(ctx, ev); op != nil {
+			ops = append(ops, op)
 		}
 	}
+	r.post(ops)
+}
+
+// post runs ops on the handler's loop, in order, as one piece of work.
+func (r *runner) post(ops []func()) {
 	if len(ops) == 0 {
 		return
 	}
-	h.Do(func() {
+	r.m.handler.Do(func() {
 		for _, op := range ops {
 			op()
 		}
 	})
+}
+
+// decodeEvent returns what event ev from the plugin does on the handler's
+// loop, or nil when there is nothing to do there: ev was bad (logged), or
+// is the link's own business (a request for session ids).
+func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
+	h := r.m.handler
+	switch k := ev.Kind.(type) {
+	case *portalpb.Event_Connect:
+		return r.decodeConnect(k.Connect)
+	case *portalpb.Event_DataIn:
+		msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
+		if err != nil {
+			r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
+			return nil
+		}
+		id := k.DataIn.GetSessid()
+		return func() { h.DataIn(r.name, id, msgs) }
+	case *portalpb.Event_Sync:
+		d, err := wire.SessionFromPB(k.Sync.GetSession())
+		if err != nil {
+			r.log.Warn("bad sync", "err", err)
+			return nil
+		}
+		fields := k.Sync.GetFields()
+		return func() { h.PortalSessionSync(r.name, d, fields) }
+	case *portalpb.Event_Disconnected:
+		id, reason := k.Disconnected.GetSessid(), k.Disconnected.GetReason()
+		return func() { h.PortalDisconnect(r.name, id, reason) }
+	case *portalpb.Event_NeedSessids:
+		r.grantNextBlock(ctx)
+		return nil
+	default:
+		r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
+		return nil
+	}
+}
+
+// decodeConnect returns a new session's connect for the loop, with the
+// login credentials it brings, or nil when its data is bad or its id was
+// not granted to this plugin. A key login counts as proven only when the
+// plugin is trusted for key logins (trust_key_logins).
+func (r *runner) decodeConnect(c *portalpb.Connect) func() {
+	h := r.m.handler
+	d, err := wire.SessionFromPB(c.GetSession())
+	if err != nil {
+		r.log.Warn("bad connect", "err", err)
+		return nil
+	}
+	if !r.grantedSessid(d.Sessid, "connect") {
+		return nil
+	}
+	if cr := c.GetCredentials(); cr != nil {
+		creds := sessions.Credentials{Name: cr.GetName(), Password: cr.GetPassword(), PublicKey: cr.GetPublicKey(),
+			KeyTrusted: r.trustKeys.Load()}
+		return func() { h.PortalConnectWithCredentials(r.name, d, creds) }
+	}
+	return func() { h.PortalConnect(r.name, d) }
 }

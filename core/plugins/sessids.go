@@ -57,3 +57,20 @@ func (r *runner) grantedSessid(sessid uint64, what string) (ok bool) {
 		Sessid: sessid, Reason: MsgForeignSessid}}})
 	return false
 }
+
+// grantNextBlock grants the plugin another block of session ids, which it
+// asked for (NeedSessids) as it ran low.
+func (r *runner) grantNextBlock(ctx context.Context) {
+	start, err := r.m.store.GrantSessids(ctx, r.name, sessidBlock, false)
+	if err != nil {
+		r.log.Error("reserve session ids", "err", err)
+		return
+	}
+	// Recorded before the plugin hears of the block, so that its
+	// Connects with the new ids find it.
+	r.mu.Lock()
+	r.grants = append(r.grants, store.SessidRange{Start: start, Count: sessidBlock})
+	r.mu.Unlock()
+	r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
+		Start: start, Count: sessidBlock}}})
+}
