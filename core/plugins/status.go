@@ -84,6 +84,8 @@ func (m *Manager) WaitStarted(ctx context.Context) []Status {
 // settle marks the first run as running or failed.
 func (r *runner) settle() { r.settledOnce.Do(func() { close(r.settled) }) }
 
+// setConfigErr shows why, a refused block's problems, as the plugin's
+// config error in `portico status`.
 func (r *runner) setConfigErr(why string) {
 	r.mu.Lock()
 	r.configErr = why
