@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -11,10 +12,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// This file is the host's link adapter for what the session handler sends:
-// it turns the handler's Go events (sessions.Event) into Link events, as
-// sdk/portal.go does on the plugin side, so that core/sessions never
-// imports the wire.
+// This file is the host's link adapter, as sdk/portal.go is the plugin's:
+// it turns the session handler's Go events (sessions.Event) into Link
+// events (Send), and a plugin's Link events into calls on the handler
+// (handleFrame), so that core/sessions never imports the wire.
 
 // Send encodes ev and queues it for the named plugin's link. Events for a
 // plugin that is not running are dropped: its sessions are gone. It encodes
@@ -104,4 +105,107 @@ func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
 	}
 	return &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
 		Sessions: list, Clean: e.Clean, Fields: e.Fields}}}
+}
+
+// send queues an event for the plugin's current run. Events queued before
+// the link opens (the sessions a reattach restores greet their players)
+// go out as soon as it does; events for a plugin that is not running are
+// dropped, since its sessions are gone.
+func (r *runner) send(ev *portalpb.Event) {
+	r.mu.Lock()
+	ob, accepting := r.outbox, r.accepting
+	r.mu.Unlock()
+	if accepting {
+		_ = ob.Put(ev)
+	}
+}
+
+// handleFrame converts a frame off the loop, then applies it on the loop as
+// one piece of work.
+func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
+	ops := make([]func(), 0, len(f.GetEvents()))
+	for _, ev := range f.GetEvents() {
+		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
+			// Everything the plugin sent before this is in ops or already
+			// posted; the loop runs it before whatever the reload posts.
+			r.post(ops)
+			ops = nil
+			r.confirmDetached()
+			continue
+		}
+		if op := r.decodeEvent(ctx, ev); op != nil {
+			ops = append(ops, op)
+		}
+	}
+	r.post(ops)
+}
+
+// post runs ops on the handler's loop, in order, as one piece of work.
+func (r *runner) post(ops []func()) {
+	if len(ops) == 0 {
+		return
+	}
+	r.m.handler.Do(func() {
+		for _, op := range ops {
+			op()
+		}
+	})
+}
+
+// decodeEvent returns what event ev from the plugin does on the handler's
+// loop, or nil when there is nothing to do there: ev was bad (logged), or
+// is the link's own business (a request for session ids).
+func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
+	h := r.m.handler
+	switch k := ev.Kind.(type) {
+	case *portalpb.Event_Connect:
+		return r.decodeConnect(k.Connect)
+	case *portalpb.Event_DataIn:
+		msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
+		if err != nil {
+			r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
+			return nil
+		}
+		id := k.DataIn.GetSessid()
+		return func() { h.DataIn(r.name, id, msgs) }
+	case *portalpb.Event_Sync:
+		d, err := wire.SessionFromPB(k.Sync.GetSession())
+		if err != nil {
+			r.log.Warn("bad sync", "err", err)
+			return nil
+		}
+		fields := k.Sync.GetFields()
+		return func() { h.PortalSessionSync(r.name, d, fields) }
+	case *portalpb.Event_Disconnected:
+		id, reason := k.Disconnected.GetSessid(), k.Disconnected.GetReason()
+		return func() { h.PortalDisconnect(r.name, id, reason) }
+	case *portalpb.Event_NeedSessids:
+		r.grantNextBlock(ctx)
+		return nil
+	default:
+		r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
+		return nil
+	}
+}
+
+// decodeConnect returns a new session's connect for the loop, with the
+// login credentials it brings, or nil when its data is bad or its id was
+// not granted to this plugin. A key login counts as proven only when the
+// plugin is trusted for key logins (trust_key_logins).
+func (r *runner) decodeConnect(c *portalpb.Connect) func() {
+	h := r.m.handler
+	d, err := wire.SessionFromPB(c.GetSession())
+	if err != nil {
+		r.log.Warn("bad connect", "err", err)
+		return nil
+	}
+	if !r.grantedSessid(d.Sessid, "connect") {
+		return nil
+	}
+	if cr := c.GetCredentials(); cr != nil {
+		creds := sessions.Credentials{Name: cr.GetName(), Password: cr.GetPassword(), PublicKey: cr.GetPublicKey(),
+			KeyTrusted: r.trustKeys.Load()}
+		return func() { h.PortalConnectWithCredentials(r.name, d, creds) }
+	}
+	return func() { h.PortalConnect(r.name, d) }
 }

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/grpc/status"
@@ -208,7 +206,7 @@ func (m *Manager) replace(ctx context.Context, r *runner, p config.Plugin, next 
 func (m *Manager) restart(ctx context.Context, r *runner, p config.Plugin) {
 	r.stop(fmt.Sprintf("The %s service is restarting with a new configuration. Please reconnect.", r.name))
 	m.removeRecord(r.name)
-	if err := m.launch(ctx, p, nil); err != nil {
+	if err := m.startPlugin(ctx, p, nil); err != nil {
 		m.log.Error("start plugin", "plugin", p.Name, "err", err)
 	}
 }
@@ -219,7 +217,7 @@ func (m *Manager) restart(ctx context.Context, r *runner, p config.Plugin) {
 func (m *Manager) startChecked(ctx context.Context, p config.Plugin, next *config.Config) {
 	c := checkPlugin(ctx, next, p, nil)
 	if len(c.problems) == 0 {
-		if err := m.launch(ctx, p, nil); err != nil {
+		if err := m.startPlugin(ctx, p, nil); err != nil {
 			m.log.Error("start plugin", "plugin", p.Name, "err", err)
 		}
 		return
@@ -270,42 +268,6 @@ func (m *Manager) keepOnBadBlock(ctx context.Context, p config.Plugin, rec *reco
 	return kept, strings.Join(lines, "; "), true
 }
 
-// WaitStarted waits until every plugin started by Start is running or has
-// failed its first start (or ctx ends: nil), and returns their states.
-func (m *Manager) WaitStarted(ctx context.Context) []Status {
-	m.mu.Lock()
-	rs := make([]*runner, 0, len(m.runners))
-	for _, r := range m.runners {
-		rs = append(rs, r)
-	}
-	m.mu.Unlock()
-	for _, r := range rs {
-		select {
-		case <-r.settled:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	return m.Statuses()
-}
-
-// runner returns the runner of plugin name, or nil.
-func (m *Manager) runner(name string) *runner {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.runners[name]
-}
-
-// settle marks the first run as running or failed.
-func (r *runner) settle() { r.settledOnce.Do(func() { close(r.settled) }) }
-
-// currentSpec returns the plugin's config as it runs.
-func (r *runner) currentSpec() config.Plugin {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.spec
-}
-
 // applied records a block (and listeners) the running plugin took in
 // place, in its record too, so that a reloaded host reattaches to it
 // instead of restarting it.
@@ -327,70 +289,4 @@ func (r *runner) applied(p config.Plugin, listeners []*portalpb.Listener) {
 	if err := r.m.writeRecord(*rec); err != nil {
 		r.log.Error("plugin record", "err", err)
 	}
-}
-
-func (r *runner) setConfigErr(why string) {
-	r.mu.Lock()
-	r.configErr = why
-	r.mu.Unlock()
-}
-
-// clearConfigErr clears the config error; it reports whether there was one.
-func (r *runner) clearConfigErr() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	had := r.configErr != ""
-	r.configErr = ""
-	return had
-}
-
-// heldAddrs are the addresses the plugin's process listens on now.
-func (r *runner) heldAddrs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return listenerAddrs(r.listeners)
-}
-
-// pluginLogger is go-plugin's logger for one plugin, writing to the host's
-// log. It leaves out what would repeat or mislead: the exit of a plugin
-// that dies again after a first failure (reported once, by supervise), and
-// "failed to exit gracefully" for a process that had already ended by
-// itself before its handshake.
-func (r *runner) pluginLogger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "plugin." + r.name, Output: r.m.logOut, Level: hclog.Info,
-		Exclude: func(_ hclog.Level, msg string, _ ...any) bool {
-			switch msg {
-			case "plugin failed to exit gracefully":
-				return r.quietKill.Load()
-			case "plugin process exited":
-				return r.quietRepeat.Load()
-			}
-			return false
-		}})
-}
-
-// numbers blanks pids and counts when two failures are compared.
-var numbers = regexp.MustCompile(`[0-9]+`)
-
-// listenerNames says where each listener serves, as the console shows it:
-// "telnet on 0.0.0.0:4000", "webclient on http://0.0.0.0:4002/".
-func listenerNames(ls []*portalpb.Listener) []string {
-	var out []string
-	for _, l := range ls {
-		where := l.GetAddress()
-		if l.GetUrl() != "" {
-			where = l.GetUrl()
-		}
-		out = append(out, l.GetName()+" on "+where)
-	}
-	return out
-}
-
-// listenerAddrs are the listeners' bound addresses.
-func listenerAddrs(ls []*portalpb.Listener) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.GetAddress())
-	}
-	return out
 }

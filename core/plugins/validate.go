@@ -2,24 +2,18 @@ package plugins
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -61,34 +55,18 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 	}
 	defer os.RemoveAll(sockDir)
 	stderr := &tailWriter{}
-	cmd := exec.Command(path)
 	// No data directory: a plugin checked, not run, writes no log file
-	// there (its stderr is kept for the error, below).
-	// The socket goes in sockDir through go-plugin's variable (TempDir
-	// below alone is not honoured without a RunnerFunc; see
-	// runner.clientConfig), never group-writable.
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=")
-	})
-	cmd.Env = append(env, sdk.EnvPluginName+"="+p.Name, hplugin.EnvUnixSocketDir+"="+sockDir)
-	cc := &hplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil),
-		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Cmd:              cmd,
-		UnixSocketConfig: &hplugin.UnixSocketConfig{TempDir: sockDir},
-		AutoMTLS:         cfg.Server.PluginMTLS,
-		Stderr:           stderr,
-		// go-plugin's own lines (the process exiting, a kill) say nothing
-		// the check's result does not.
-		Logger: hclog.NewNullLogger(),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
-		StartTimeout: validateTimeout,
-	}
-	if len(p.SHA256) > 0 {
-		cc.SecureConfig = &hplugin.SecureConfig{Checksum: p.SHA256, Hash: sha256.New()}
-	}
+	// there (its stderr is kept for the error, below). The socket goes in
+	// sockDir, never group-writable (launch.Environ).
+	cc := launchConfig(cfg, p, path, launch.Env{PluginName: p.Name, SocketDir: sockDir})
+	// TempDir alone is not honoured without a RunnerFunc (launch.Environ
+	// names the directory to the plugin instead).
+	cc.UnixSocketConfig = &hplugin.UnixSocketConfig{TempDir: sockDir}
+	cc.Stderr = stderr
+	// go-plugin's own lines (the process exiting, a kill) say nothing
+	// the check's result does not.
+	cc.Logger = hclog.NewNullLogger()
+	cc.StartTimeout = validateTimeout
 	client := hplugin.NewClient(cc)
 	// Kill ends the process (its Shutdown through go-plugin's controller)
 	// and waits for it: nothing of the check is left running.
@@ -103,13 +81,9 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 	if err != nil {
 		return launchFailed(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	portal, err := launch.Dispense(rpc)
 	if err != nil {
 		return launchFailed(err)
-	}
-	portal, ok := raw.(portalpb.PortalClient)
-	if !ok {
-		return launchFailed(fmt.Errorf("dispensed %T, not a portal client", raw))
 	}
 	return validateWith(ctx, portal, cfg, p, held)
 }
@@ -165,80 +139,3 @@ func hostFacts(cfg *config.Config) *portalpb.HostInfo {
 
 // sameHostFacts reports whether two configs tell plugins the same.
 func sameHostFacts(a, b *config.Config) bool { return proto.Equal(hostFacts(a), hostFacts(b)) }
-
-// explainLaunch says what a failed launch means in words a user can act
-// on: go-plugin reports a plugin that exited before its handshake as a
-// message about architectures and stdout. stderr is the end of what the
-// plugin wrote there, which usually says why.
-func explainLaunch(err error, stderr string) error {
-	msg := err.Error()
-	var why string
-	switch {
-	case msg == "plugin exited before we could connect", strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
-		why = "exited before the plugin handshake (is it a Portico plugin, built with sdk.Serve?)"
-	case strings.HasPrefix(msg, "Unrecognized remote plugin message: "):
-		line, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
-		why = fmt.Sprintf("printed %q instead of the plugin handshake (not a Portico plugin?)", line)
-	case msg == "timeout while waiting for plugin to start":
-		why = "did not answer the plugin handshake in time"
-	default:
-		// A refusal of go-plugin's own (a version mismatch, a checksum)
-		// says all there is; the plugin's stderr holds only its handshake.
-		return err
-	}
-	if stderr != "" {
-		why += "; its stderr: " + stderr
-	}
-	return &launchError{why: why, err: err}
-}
-
-// launchError is a launch failure said in words, wrapping go-plugin's.
-type launchError struct {
-	why string
-	err error
-}
-
-func (e *launchError) Error() string { return e.why }
-func (e *launchError) Unwrap() error { return e.err }
-
-// endedOnItsOwn reports whether a launch failed because the process ended
-// by itself (not a hang that the host ends).
-func endedOnItsOwn(err error) bool {
-	var le *launchError
-	return errors.As(err, &le) && !strings.HasPrefix(le.why, "did not answer")
-}
-
-// tailWriter keeps the last lines a plugin wrote to its stderr.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-// tailBytes bounds what tailWriter keeps.
-const tailBytes = 2048
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > tailBytes {
-		w.buf = append([]byte(nil), w.buf[len(w.buf)-tailBytes:]...)
-	}
-	return len(p), nil
-}
-
-// tail returns the last (at most three) non-empty lines, joined.
-func (w *tailWriter) tail() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var lines []string
-	for l := range strings.SplitSeq(string(w.buf), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return strings.Join(lines, " / ")
-}

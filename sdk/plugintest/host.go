@@ -22,6 +22,7 @@ import (
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
@@ -205,31 +206,12 @@ func (h *Host) launchBinary() error {
 	if h.opts.umask000 {
 		cmd = exec.Command("/bin/sh", "-c", `umask 000 && exec "$0"`, h.s.Binary)
 	}
-	// The socket directory is named in go-plugin's variable, as the host
-	// does (go-plugin ignores UnixSocketConfig.TempDir without a
-	// RunnerFunc).
-	cmd.Env = append(os.Environ(), sdk.EnvDataDir+"="+h.dataDir, sdk.EnvPluginName+"="+h.name,
-		hplugin.EnvUnixSocketDir+"="+sockDir)
-	known := sdk.PluginSets(nil)
-	sets := map[int]hplugin.PluginSet{}
-	for _, v := range h.opts.HostVersions {
-		set, ok := known[v]
-		if !ok {
-			// A version this SDK does not know stands for a host built
-			// against another SDK; no plugin will agree on it anyway.
-			set = known[sdk.ProtocolVersion]
-		}
-		sets[v] = set
-	}
-	client := hplugin.NewClient(&hplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sets,
-		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-		Cmd:              cmd,
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + h.name, Output: h.hclogBuf, Level: hclog.Info}),
-		GRPCDialOptions:  dialOptions(),
-		StartTimeout:     20 * time.Second,
-	})
+	// The same environment, handshake, versions and transport as the
+	// host's (sdk/launch).
+	cmd.Env = launch.Environ(os.Environ(), launch.Env{DataDir: h.dataDir, PluginName: h.name, SocketDir: sockDir})
+	cc := launch.Config(cmd, h.opts.HostVersions)
+	cc.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin." + h.name, Output: h.hclogBuf, Level: hclog.Info})
+	client := hplugin.NewClient(cc)
 	h.launched = client
 	portal, conn, err := dispense(client)
 	if err != nil {
@@ -237,11 +219,6 @@ func (h *Host) launchBinary() error {
 	}
 	h.portal, h.conn = portal, conn
 	return nil
-}
-
-func dialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))}
 }
 
 // dispense connects a go-plugin client and returns the portal client and
@@ -253,13 +230,9 @@ func dispense(client *hplugin.Client) (portalpb.PortalClient, io.Closer, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	portal, err := launch.Dispense(rpc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dispense: %w", err)
-	}
-	portal, ok := raw.(portalpb.PortalClient)
-	if !ok {
-		return nil, nil, fmt.Errorf("dispensed %T, not a portal client", raw)
+		return nil, nil, err
 	}
 	gc, ok := rpc.(*hplugin.GRPCClient)
 	if !ok {
@@ -288,7 +261,7 @@ func (h *Host) startInProcess() {
 func (h *Host) dialInProcess() {
 	lis := h.lis
 	cc, err := grpc.NewClient("passthrough:///plugintest",
-		append(dialOptions(),
+		append(launch.DialOptions(),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
@@ -790,16 +763,12 @@ func (h *Host) Reattach() []contract.SessionData {
 		if rc == nil {
 			h.t.Fatal("plugintest: no reattach config")
 		}
+		// go-plugin leaves the negotiated version out of the reattach
+		// config; the host keeps it in its record, the kit asks.
 		rc.ProtocolVersion = h.launched.NegotiatedVersion()
-		c := hplugin.NewClient(&hplugin.ClientConfig{
-			HandshakeConfig: sdk.Handshake,
-			// go-plugin picks Plugins, not VersionedPlugins, on a reattach.
-			Plugins:          sdk.PluginSets(nil)[rc.ProtocolVersion],
-			Reattach:         rc,
-			AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
-			Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + h.name, Output: h.hclogBuf, Level: hclog.Info}),
-			GRPCDialOptions:  dialOptions(),
-		})
+		cc := launch.Reattach(rc)
+		cc.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin." + h.name, Output: h.hclogBuf, Level: hclog.Info})
+		c := hplugin.NewClient(cc)
 		h.attached = append(h.attached, c)
 		portal, conn, err := dispense(c)
 		if err != nil {

@@ -1,0 +1,272 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	hplugin "github.com/hashicorp/go-plugin"
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
+)
+
+// One run of a plugin: reattach or launch, Configure, and serve its Link
+// until either side ends it.
+
+// runOnce reattaches to or launches the plugin, configures it, and serves
+// its link until either ends. The process is ended and its record removed
+// when the run ends, unless the run was handed over for a host reload
+// (errDetached): then both are left for the next host image.
+func (r *runner) runOnce(ctx context.Context) error {
+	rec, outbox := r.beginRun()
+	defer func() {
+		r.mu.Lock()
+		r.accepting = false
+		r.mu.Unlock()
+	}()
+	client, portal, rec, err := r.reattachOrLaunch(rec)
+	if err != nil {
+		return err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			r.m.killClient(client)
+			r.m.removeRecord(r.name)
+		}
+	}()
+	resp, cfgJSON, err := r.configure(ctx, portal, rec != nil)
+	if err != nil {
+		return err
+	}
+	err = r.serveLink(ctx, client, portal, outbox, r.runRecord(client, rec, resp, cfgJSON), rec != nil, resp)
+	keep = errors.Is(err, errDetached)
+	return err
+}
+
+// beginRun resets the runner for a new run. It returns the record of a
+// process to reattach to (nil: launch one) and the run's outbox.
+func (r *runner) beginRun() (*record, *wire.Outbox) {
+	r.setState(StateStarting)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.reattach
+	r.reattach = nil
+	r.detaching = false
+	r.detached = make(chan struct{})
+	r.finish = nil
+	r.outbox = wire.NewOutbox(0)
+	return rec, r.outbox
+}
+
+// reattachOrLaunch reattaches to the process rec names, and launches the
+// plugin when there is none or the reattach fails (that process is then
+// ended). It returns the record it reattached by, nil for a fresh process.
+func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
+	if rec != nil {
+		client, portal, err := r.connect(rec)
+		if err == nil {
+			reapIfChild(rec.Pid)
+			return client, portal, rec, nil
+		}
+		r.log.Warn("cannot reattach; starting the plugin afresh", "err", err)
+		r.m.endRecorded(rec)
+	}
+	client, portal, err := r.connect(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// A fresh process: the logins saved for the sessions of an earlier
+	// one prove nothing now. Queued on the loop before any of its events.
+	h := r.m.handler
+	h.Do(func() { h.PluginLaunched(r.name) })
+	return client, portal, nil, nil
+}
+
+// configure hands the plugin its first block of session ids and its config
+// block (Configure); from then on events for it are queued. A reattached
+// process's sessions are then rebuilt on the host. It returns Configure's
+// answer and the block as sent.
+func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, reattached bool) (*portalpb.ConfigureResponse, []byte, error) {
+	start, err := r.grantFirstBlock(ctx, !reattached)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfgJSON, err := json.Marshal(r.currentSpec().Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugins: %s: encode config: %w", r.name, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	hostInfo := hostFacts(r.m.config())
+	hostInfo.SessidStart, hostInfo.SessidCount = start, sessidBlock
+	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo})
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugins: %s: configure: %w", r.name, err)
+	}
+	r.mu.Lock()
+	r.accepting = true
+	r.mu.Unlock()
+	if reattached {
+		// Rebuild the host's sessions before any link event arrives: the
+		// loop runs posted work in order.
+		if err := r.restoreSessions(ctx, portal); err != nil {
+			return nil, nil, err
+		}
+	}
+	return resp, cfgJSON, nil
+}
+
+// runRecord is the record of this run, for a host image that reattaches
+// to it: the process (pid, start time, executable, socket), the contract
+// version and mTLS material of its launch, and the block it runs. A
+// reattached process keeps its launch's start time and restart count from
+// old.
+func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.ConfigureResponse, cfgJSON []byte) record {
+	pid := 0
+	var addr net.Addr
+	if rc := client.ReattachConfig(); rc != nil {
+		pid, addr = rc.Pid, rc.Addr
+	}
+	r.mu.Lock()
+	version, mtls := r.version, r.mtls
+	r.mu.Unlock()
+	rec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: version, MTLS: mtls.record(r.log),
+		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now(),
+		Listen: listenerAddrs(resp.GetListeners())}
+	if old != nil {
+		rec.Exe, rec.Started, rec.Restarts = old.Exe, old.Started, old.Restarts
+	}
+	if addr != nil {
+		rec.Network, rec.Addr = addr.Network(), addr.String()
+	}
+	if st, _, err := procStartTicks(pid); err == nil {
+		rec.StartTicks = st
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		rec.Exe = strings.TrimSuffix(exe, " (deleted)")
+	}
+	return rec
+}
+
+// serveLink opens the plugin's Link, saves the run's record, marks the
+// plugin running, and serves the link until it ends: with errDetached
+// when the plugin was handed over for a host reload, else with why the
+// link was lost.
+func (r *runner) serveLink(ctx context.Context, client *hplugin.Client, portal portalpb.PortalClient, outbox *wire.Outbox,
+	rec record, reattached bool, resp *portalpb.ConfigureResponse) error {
+	lctx, stopLink := context.WithCancel(ctx)
+	defer stopLink()
+	stream, err := portal.Link(lctx)
+	if err != nil {
+		return fmt.Errorf("plugins: %s: open link: %w", r.name, err)
+	}
+	if err := r.m.writeRecord(rec); err != nil {
+		r.log.Error("plugin record", "err", err)
+	}
+	sctx, stopSend := context.WithCancel(lctx)
+	// sendDone is closed when the sending goroutine has returned.
+	sendDone := make(chan struct{})
+	r.running(portal, rec, reattached, resp, func() {
+		// The reload's second step: everything the host queued goes out,
+		// then the host closes its side; the plugin then ends the stream.
+		stopSend()
+		<-sendDone
+		if err := outbox.Flush(stream.Send); err != nil {
+			r.log.Warn("flush before reload", "err", err)
+		}
+		if err := stream.CloseSend(); err != nil {
+			r.log.Warn("close link before reload", "err", err)
+		}
+	})
+	go func() {
+		defer close(sendDone)
+		if err := outbox.Run(sctx, stream.Send); err != nil && !errors.Is(err, context.Canceled) {
+			r.log.Warn("link: send", "err", err)
+		}
+	}()
+	var recvErr error
+	for {
+		f, err := stream.Recv()
+		if err != nil {
+			recvErr = err
+			break
+		}
+		r.handleFrame(ctx, f)
+	}
+	r.mu.Lock()
+	detaching := r.detaching
+	r.mu.Unlock()
+	stopSend()
+	stopLink()
+	<-sendDone
+	if detaching && errors.Is(recvErr, io.EOF) {
+		return errDetached
+	}
+	if errors.Is(recvErr, io.EOF) {
+		recvErr = errors.New("link closed by plugin")
+	}
+	if client.Exited() {
+		return fmt.Errorf("plugins: %s: process %d exited: %w", r.name, rec.Pid, recvErr)
+	}
+	return fmt.Errorf("plugins: %s: link lost: %w", r.name, recvErr)
+}
+
+// running marks the run running, for status, bots and live edits: its
+// portal client, pid, protocol key and listeners, and finish, the reload's
+// second step (finishDetach). It logs the start and calls OnRunning.
+func (r *runner) running(portal portalpb.PortalClient, rec record, reattached bool, resp *portalpb.ConfigureResponse, finish func()) {
+	r.mu.Lock()
+	r.client, r.pid, r.key = portal, rec.Pid, resp.GetProtocolKey()
+	r.started = rec.Started
+	if !reattached {
+		r.started = time.Now()
+	}
+	r.state = StateRunning
+	r.lastErr = ""
+	r.listeners = resp.GetListeners()
+	r.lastFailure = ""
+	r.finish = finish
+	r.mu.Unlock()
+	r.quietRepeat.Store(false)
+	r.settle()
+	r.log.Info("plugin running", "pid", rec.Pid, "protocol", resp.GetProtocolKey(), "reattached", reattached,
+		"listening", strings.Join(listenerNames(resp.GetListeners()), ", "))
+	if hook := r.m.OnRunning; hook != nil {
+		go hook(r.name, resp.GetProtocolKey())
+	}
+}
+
+// restoreSessions asks a reattached plugin for its sessions and rebuilds
+// them on the host (portal_sessions_sync).
+func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClient) error {
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{})
+	if err != nil {
+		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
+	}
+	all := make([]contract.SessionData, 0, len(resp.GetSessions()))
+	for _, pd := range resp.GetSessions() {
+		d, err := wire.SessionFromPB(pd)
+		if err != nil {
+			r.log.Warn("bad session from plugin", "err", err)
+			continue
+		}
+		if !r.grantedSessid(d.Sessid, "sessions list") {
+			continue
+		}
+		all = append(all, d)
+	}
+	h := r.m.handler
+	h.Do(func() { h.PortalSessionsSync(r.name, all) })
+	r.log.Info("sessions restored", "count", len(all))
+	return nil
+}

@@ -1,0 +1,113 @@
+package plugins
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
+)
+
+// runner supervises one plugin (see supervise.go). What is under mu is
+// shared between the supervising goroutine, the link's goroutines and the
+// Manager's callers; what is above it is set when the runner is made.
+type runner struct {
+	m      *Manager
+	name   string
+	spec   config.Plugin
+	path   string
+	log    *slog.Logger
+	cancel context.CancelFunc
+	// done is closed when supervise returns.
+	done chan struct{}
+
+	mu       sync.Mutex
+	state    string
+	pid      int
+	started  time.Time
+	restarts int
+	crashes  []time.Time
+	lastErr  string
+	key      string
+	client   portalpb.PortalClient
+	outbox   *wire.Outbox
+	// accepting is set while a run can take events for the plugin.
+	accepting bool
+	stopping  bool
+	// reattach, when set, is the record of a running plugin process to
+	// reattach to instead of launching one.
+	reattach *record
+	// grants are the blocks of session ids granted to the current run of
+	// the plugin (and those before it, when reattached).
+	grants []store.SessidRange
+	// trustKeys is the plugin's trust_key_logins: whether its key logins
+	// count. A live config change updates it without a relaunch.
+	trustKeys atomic.Bool
+	// version is the contract version of the current run: negotiated at
+	// launch, or the record's on a reattach.
+	version int
+	// mtls, when the link runs AutoMTLS, keeps its key pair and the
+	// plugin's certificate for the record (nil without mTLS).
+	mtls *linkTLS
+	// Reload handshake: detached is closed when the plugin's Detached
+	// arrives; finish stops the link's sending side.
+	detaching bool
+	detached  chan struct{}
+	finish    func()
+
+	// configErr is Status.ConfigError; listeners are the current run's.
+	configErr string
+	listeners []*portalpb.Listener
+	// lastFailure is the last run's error with its numbers blanked, to tell
+	// a plugin that dies the same way again (reported once) from a new
+	// failure.
+	lastFailure string
+	// quietRepeat hides go-plugin's "plugin process exited" lines after a
+	// first failure, and quietKill its "failed to exit gracefully" for a
+	// process that ended by itself (pluginLogger).
+	quietRepeat, quietKill atomic.Bool
+	// settled is closed once the first run is running or has failed
+	// (WaitStarted).
+	settled     chan struct{}
+	settledOnce sync.Once
+}
+
+func (r *runner) protocolKey() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.key
+}
+
+func (r *runner) portalClient() portalpb.PortalClient {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != StateRunning {
+		return nil
+	}
+	return r.client
+}
+
+func (r *runner) setState(state string) {
+	r.mu.Lock()
+	r.state = state
+	r.mu.Unlock()
+}
+
+// currentSpec returns the plugin's config as it runs.
+func (r *runner) currentSpec() config.Plugin {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spec
+}
+
+// heldAddrs are the addresses the plugin's process listens on now.
+func (r *runner) heldAddrs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return listenerAddrs(r.listeners)
+}
