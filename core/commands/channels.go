@@ -61,6 +61,11 @@ func (ch *Handler) talkOnChannel(s *sessions.ServerSession, name, message string
 	return true
 }
 
+// cmdChannel is the channel command: list, join, leave, who and the
+// admin subcommands.
+//
+// Long because it is one switch over the subcommands, each a few lines of
+// checks and a message, which read best side by side.
 func (ch *Handler) cmdChannel(c *Call) {
 	if ch.channels == nil {
 		c.Msg("Channels are not available.")

@@ -99,6 +99,10 @@ type SessionInfo struct {
 
 // Run starts the host with cfg and runs it until ctx ends or a stop is
 // asked for. Logs go to logOut (stderr) and <data_dir>/logs/portico.log.
+//
+// Long because it is the host's start-up in order (directories, pid lock,
+// plugin checks, logs, store, handler, plugins, control socket, watch) and
+// each step's deferred teardown must sit beside it.
 func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	for _, dir := range []string{cfg.Server.DataDir, cfg.RunDir(), cfg.LogDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -360,6 +364,11 @@ func (h *Host) status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
+// control answers one request of the control socket (portico status, stop,
+// reload, account, bot, …).
+//
+// Long because it is one switch with a short case per control command;
+// each case is a few lines that read best together.
 func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan struct{}, error) {
 	switch req.Cmd {
 	case "status":
