@@ -166,6 +166,7 @@ func (l *loader) load(abs string, data []byte) (*Config, bool) {
 	}
 	l.walk(&doc)
 	overrides := l.pluginEnv()
+	overrides = append(overrides, l.gameEnv()...)
 	l.hostEnv()
 	if len(l.problems) > 0 {
 		return nil, false
@@ -273,7 +274,7 @@ func (l *loader) walk(doc *yaml.Node) {
 			return // a file of comments only
 		}
 		l.problems = append(l.problems, Problem{Where: fmt.Sprintf("%s:%d", l.file, root.Line),
-			Msg: "want a mapping of keys (server, limits, plugins) at the top of the file"})
+			Msg: "want a mapping of keys (server, limits, plugins, game) at the top of the file"})
 		return
 	}
 	var visit func(n *yaml.Node, prefix string)
@@ -397,6 +398,38 @@ func (l *loader) pluginEnv() []override {
 	return out
 }
 
+const gamePrefix = EnvPrefix + "GAME_"
+
+// gameEnv reads the PORTICO_GAME_<KEY> variables: KEY, lower-cased, is one
+// top-level key of the game block, and the value is read as YAML, as for a
+// plugin's config block. Whether the game has such a key is DecodeGame's
+// to say: only the game knows its settings.
+func (l *loader) gameEnv() []override {
+	var out []override
+	env := os.Environ()
+	slices.Sort(env)
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, gamePrefix)
+		if !ok || value == "" {
+			continue
+		}
+		if rest == "" {
+			l.problems = append(l.problems, Problem{Where: "$" + name, Msg: "want " + gamePrefix + "<KEY>"})
+			continue
+		}
+		o := override{env: name, key: GameKey + "." + strings.ToLower(rest)}
+		if err := yaml.Unmarshal([]byte(value), &o.value); err != nil {
+			l.problems = append(l.problems, Problem{Where: "$" + name, Key: o.key,
+				Msg: "want a YAML value: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			continue
+		}
+		l.from[o.key] = name
+		out = append(out, o)
+	}
+	return out
+}
+
 // pluginField reports whether f (what follows PORTICO_PLUGINS_<NAME>_) is
 // a plugin block's key.
 func pluginField(f string) bool {
@@ -484,8 +517,14 @@ func (l *loader) underBadPlugin(key string) bool {
 
 // fieldNames returns the keys config.yaml allows at key (a mapping):
 // "" for the top, "server", "plugins.telnet" ...
-func fieldNames(key string) []string {
-	t := reflect.TypeFor[Config]()
+func fieldNames(key string) []string { return fieldNamesIn(reflect.TypeFor[Config](), key) }
+
+// fieldNamesIn returns the keys allowed at key (relative to t, "" for t
+// itself) in a struct of type t.
+func fieldNamesIn(t reflect.Type, key string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if key != "" {
 		for _, seg := range strings.Split(key, ".") {
 			switch t.Kind() {
@@ -497,6 +536,9 @@ func fieldNames(key string) []string {
 					return nil
 				}
 				t = f.Type
+				for t.Kind() == reflect.Pointer {
+					t = t.Elem()
+				}
 			default:
 				return nil
 			}
@@ -507,7 +549,14 @@ func fieldNames(key string) []string {
 	}
 	var out []string
 	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("mapstructure"); tag != "" && tag != "-" {
+		f := t.Field(i)
+		switch tag, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ","); {
+		case !f.IsExported() || tag == "-":
+		case tag == "":
+			// mapstructure matches an untagged field by its name, in any
+			// letter case (a game's settings may leave tags out).
+			out = append(out, strings.ToLower(f.Name))
+		default:
 			out = append(out, tag)
 		}
 	}
@@ -516,8 +565,10 @@ func fieldNames(key string) []string {
 
 func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("mapstructure") == tag {
-			return t.Field(i), true
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == tag || name == "" && f.IsExported() && strings.EqualFold(f.Name, tag) {
+			return f, true
 		}
 	}
 	return reflect.StructField{}, false

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-mud/portico/core/attrs"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 )
@@ -86,6 +87,9 @@ type ServerSessionHandler struct {
 	bans       []store.Ban
 	trustLogin func(plugin string, uid int64) bool
 	loginHook  func(s *ServerSession)
+	// disconnectHook and attrs are the game's (game.go).
+	disconnectHook func(s *ServerSession, reason string)
+	attrs          *attrs.Store
 	// bots are the bot sessions being started (see botStarts).
 	bots botStarts
 	// logins is the ordered writer of the session login rows.
@@ -125,6 +129,8 @@ type Options struct {
 	Commands  CommandHandler
 	Lifecycle Lifecycle
 	Settings  Settings
+	// Attrs is the game's attribute store (Attrs); nil gives none.
+	Attrs *attrs.Store
 }
 
 // NewServerSessionHandler makes a handler with the default inputfuncs.
@@ -134,7 +140,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 	}
 	h := &ServerSessionHandler{
 		log: o.Log, store: o.Store, portals: o.Portals, commands: o.Commands, lifecycle: o.Lifecycle,
-		settings: o.Settings, now: time.Now,
+		settings: o.Settings, now: time.Now, attrs: o.Attrs,
 		sessions:      map[uint64]*ServerSession{},
 		jobs:          make(chan func(), 4096),
 		inflight:      newInflight(),
@@ -579,6 +585,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 	if syncPortal {
 		h.portals.Send(s.Plugin, Disconnect{Sessid: s.Sessid, Reason: reason})
 	}
+	h.runDisconnectHook(s, reason)
 }
 
 // AllSessionsPortalSync pushes every session's data to its plugin, dropping
