@@ -7,4 +7,4 @@ package main
 
 import "github.com/portico-mud/portico/core/host"
 
-func main() { host.Main() }
+func main() { host.Main(stockGame()...) }
