@@ -93,4 +93,21 @@ func TestPlayers(t *testing.T) {
 	if _, err := g.Login("alice"); err == nil {
 		t.Error("a second account called alice was made")
 	}
+	back, err := g.LoginAccount("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := back.Output(); !strings.Contains(out, "You become alice.") {
+		t.Errorf("alice back: %q", out)
+	}
+	if _, err := g.CreateAccount("root", true); err != nil {
+		t.Fatal(err)
+	}
+	root, err := g.LoginAccount("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := root.Command("help @boot"); !strings.Contains(out, "Help for @boot") {
+		t.Errorf("an admin's help: %q", out)
+	}
 }

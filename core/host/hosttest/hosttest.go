@@ -172,9 +172,30 @@ func (g *Game) Connect() *Player {
 // (with its character of the same name), as `create` and `connect` would,
 // without the typing. The player has the login's output to read.
 func (g *Game) Login(name string) (*Player, error) {
+	if _, err := g.CreateAccount(name, false); err != nil {
+		return nil, err
+	}
+	return g.LoginAccount(name)
+}
+
+// CreateAccount makes an account called name, with its character of the
+// same name; admin makes it an admin, as `portico account create --admin`
+// does.
+func (g *Game) CreateAccount(name string, admin bool) (store.Account, error) {
 	pw := make([]byte, 12)
 	_, _ = rand.Read(pw)
-	acc, err := g.st.CreateAccount(context.Background(), name, hex.EncodeToString(pw), false)
+	acc, err := g.st.CreateAccount(context.Background(), name, hex.EncodeToString(pw), admin)
+	if err != nil {
+		return store.Account{}, fmt.Errorf("hosttest: %w", err)
+	}
+	return acc, nil
+}
+
+// LoginAccount connects a new session and logs it in to the existing
+// account called name: another session of the account, or the player
+// coming back after a quit. The player has the login's output to read.
+func (g *Game) LoginAccount(name string) (*Player, error) {
+	acc, err := g.st.AccountByName(context.Background(), name)
 	if err != nil {
 		return nil, fmt.Errorf("hosttest: %w", err)
 	}
