@@ -103,12 +103,8 @@ func (c *Config) WriteEffective(w io.Writer) error {
 			}
 		}
 	}
-	game, err := c.gameNode()
-	if err != nil {
+	if err := c.addGame(root); err != nil {
 		return err
-	}
-	if game != nil {
-		root.Content = append(root.Content, keyNode(GameKey), game)
 	}
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root},
 		HeadComment: fmt.Sprintf("The configuration the host runs with: the file\n%s\nand the environment, over the defaults. Secrets are shown as %s.", c.Path, Masked)}

@@ -111,6 +111,17 @@ func (c *Config) gameProblems(err error, t reflect.Type) Problems {
 	return ps
 }
 
+// addGame appends the game block to root, the effective config, when
+// there is one to show.
+func (c *Config) addGame(root *yaml.Node) error {
+	game, err := c.gameNode()
+	if err != nil || game == nil {
+		return err
+	}
+	root.Content = append(root.Content, keyNode(GameKey), game)
+	return nil
+}
+
 // gameNode is the game block as `config check` shows it: the decoded
 // settings, defaults included, when DecodeGame ran; else the block as
 // given. Secrets are masked; nil when there is nothing to show.

@@ -98,6 +98,10 @@ type SessionInfo struct {
 // Run starts the host with cfg, running the game that opts make, until
 // ctx ends or a stop is asked for. Logs go to logOut (stderr) and
 // <data_dir>/logs/portico.log. Main runs it for `portico start`.
+//
+// Long because it is the host's start-up in order (the game's settings,
+// directories, pid lock, plugin checks, logs, store, game, plugins, control
+// socket, watch) and each step's deferred teardown must sit beside it.
 func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Option) error {
 	// The game's own mistakes and its settings first: they need nothing
 	// started, and a typo in the game block should cost no plugin check.
