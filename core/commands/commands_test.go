@@ -814,3 +814,21 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// A command set: commands by key and alias, replaced by key, removed by
+// key. A game hands one to host.WithCommands.
+func ExampleSet() {
+	set := commands.NewSet(sessions.CmdsetAccount,
+		&commands.Command{Key: "look", Aliases: []string{"l"}, Func: func(c *commands.Call) { c.Msg("A room.") }},
+		&commands.Command{Key: "who", Func: func(c *commands.Call) {}},
+	)
+	set.Add(&commands.Command{Key: "look", Aliases: []string{"l", "examine"}, Func: func(c *commands.Call) { c.Msg("Another room.") }})
+	set.Remove("who")
+	for _, c := range set.Commands() {
+		fmt.Println(c.Key, c.Aliases)
+	}
+	fmt.Println(set.Lookup("EXAMINE") != nil)
+	// Output:
+	// look [l examine]
+	// true
+}

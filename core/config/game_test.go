@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -236,4 +237,33 @@ func TestGameEffective(t *testing.T) {
 	if !strings.HasSuffix(out.String(), want) {
 		t.Errorf("effective config ends\n%s\nwant\n%s", out.String(), want)
 	}
+}
+
+// DecodeGame fills a game's settings from the game: block; keys the block
+// leaves out keep the defaults the struct held. The host does this for
+// the struct a game registers with host.WithGameConfig.
+func ExampleDecodeGame() {
+	dir, err := os.MkdirTemp("", "config-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "config.yaml")
+	_ = os.WriteFile(path, []byte("game:\n  start_room: 4\n"), 0o600)
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	settings := struct {
+		StartRoom int    `mapstructure:"start_room"`
+		Welcome   string `mapstructure:"welcome"`
+	}{StartRoom: 1, Welcome: "Hello!"}
+	if err := config.DecodeGame(c, &settings); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(settings.StartRoom, settings.Welcome)
+	// Output: 4 Hello!
 }

@@ -353,14 +353,8 @@ func (l *loader) pluginEnv() []override {
 		}
 	}
 	var out []override
-	env := os.Environ()
-	slices.Sort(env)
-	for _, kv := range env {
-		name, value, _ := strings.Cut(kv, "=")
-		rest, ok := strings.CutPrefix(name, pluginsPrefix)
-		if !ok || value == "" {
-			continue
-		}
+	for _, v := range prefixedEnv(pluginsPrefix) {
+		name, rest, value := v.name, v.rest, v.value
 		// The file's plugins first, the longest name first.
 		plugin, field, matched := "", "", ""
 		for n, p := range byEnv {
@@ -398,6 +392,25 @@ func (l *loader) pluginEnv() []override {
 	return out
 }
 
+// envVar is one environment variable: its name, what follows a prefix,
+// and its value.
+type envVar struct{ name, rest, value string }
+
+// prefixedEnv returns the set variables whose names start with prefix,
+// sorted by name (an empty variable counts as unset).
+func prefixedEnv(prefix string) []envVar {
+	env := os.Environ()
+	slices.Sort(env)
+	var out []envVar
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(name, prefix); ok && value != "" {
+			out = append(out, envVar{name, rest, value})
+		}
+	}
+	return out
+}
+
 const gamePrefix = EnvPrefix + "GAME_"
 
 // gameEnv reads the PORTICO_GAME_<KEY> variables: KEY, lower-cased, is one
@@ -406,14 +419,8 @@ const gamePrefix = EnvPrefix + "GAME_"
 // to say: only the game knows its settings.
 func (l *loader) gameEnv() []override {
 	var out []override
-	env := os.Environ()
-	slices.Sort(env)
-	for _, kv := range env {
-		name, value, _ := strings.Cut(kv, "=")
-		rest, ok := strings.CutPrefix(name, gamePrefix)
-		if !ok || value == "" {
-			continue
-		}
+	for _, v := range prefixedEnv(gamePrefix) {
+		name, rest, value := v.name, v.rest, v.value
 		if rest == "" {
 			l.problems = append(l.problems, Problem{Where: "$" + name, Msg: "want " + gamePrefix + "<KEY>"})
 			continue
