@@ -5,7 +5,7 @@ BIN := bin
 PLUGINS := telnet irc websocket ssh
 CONFIG ?= config.yaml
 
-.PHONY: all build run test test-short vet proto fmt clean bench bench-full example
+.PHONY: all build run test test-short vet proto fmt clean bench bench-full example tiny-game
 
 all: build
 
@@ -33,11 +33,13 @@ test:
 	$(GO) run ./cmd/testreport -go "$(GO)" -- \
 		"-race -timeout 15m ./core/... ./sdk/... ./plugins/... ./cmd/..." \
 		"-timeout 10m ./bench/..." \
-		"-C examples/echo-protocol -race -timeout 5m ./..."
+		"-C examples/echo-protocol -race -timeout 5m ./..." \
+		"-C examples/tiny-game -race -timeout 10m ./..."
 
 test-short:
 	$(GO) test -short ./...
 	cd examples/echo-protocol && $(GO) test -short ./...
+	cd examples/tiny-game && $(GO) test -short ./...
 
 # Portico against a bare TCP line server, as ratios (see BENCHMARKS.md).
 # bench is the short run (under two minutes); bench-full the recorded one.
@@ -52,6 +54,15 @@ bench-full:
 # Enable it with plugins.echo.path: bin/portico-echo in config.yaml.
 example:
 	cd examples/echo-protocol && $(GO) build -o ../../$(BIN)/portico-echo .
+
+# The example game (its own module, see examples/tiny-game/README.md):
+# bin/tiny-game with the telnet and websocket plugins beside it, started
+# with its config (telnet on :4000, the webclient on :4002).
+tiny-game:
+	cd examples/tiny-game && $(GO) build -o ../../$(BIN)/tiny-game .
+	$(GO) build -o $(BIN)/portico-telnet ./plugins/telnet
+	$(GO) build -o $(BIN)/portico-websocket ./plugins/websocket
+	$(BIN)/tiny-game start --config examples/tiny-game/config.yaml
 
 vet:
 	$(GO) vet ./...

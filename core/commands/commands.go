@@ -26,15 +26,26 @@ type Command struct {
 	Func  func(c *Call)
 }
 
-// Call is one invocation of a command.
+// Call is one invocation of a command: what a command's Func is given,
+// whether the command is one of the defaults or a game's. It runs on the
+// session handler's loop, which owns the game state: a command needs no
+// locks.
 type Call struct {
+	// H is the session handler, with its lookups (Sessions,
+	// SessionsFromPuppet, SessionsFromAccount ...), output (Broadcast),
+	// the store and the game's attribute store (Attrs).
 	H *sessions.ServerSessionHandler
+	// S is the caller's session: its Account and Puppet (nil before login,
+	// or out of character), its protocol flags, Msg and Send.
 	S *sessions.ServerSession
 	// Cmd is the command as the player typed it; Args is the rest of the
 	// line with surrounding space trimmed.
 	Cmd  string
 	Args string
-	Set  *Set
+	// Set is the command set the command was found in.
+	Set *Set
+
+	commands *Handler
 }
 
 // Msg sends text to the caller.
@@ -78,6 +89,23 @@ func (s *Set) Add(c *Command) {
 	}
 }
 
+// Remove removes the command with key (and its aliases) and reports
+// whether there was one.
+func (s *Set) Remove(key string) bool {
+	for i, old := range s.cmds {
+		if strings.EqualFold(old.Key, key) {
+			s.cmds = append(s.cmds[:i], s.cmds[i+1:]...)
+			for name, cmd := range s.index {
+				if cmd == old {
+					delete(s.index, name)
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup finds a command by key or alias.
 func (s *Set) Lookup(name string) *Command { return s.index[strings.ToLower(name)] }
 
@@ -93,8 +121,12 @@ func (s *Set) Commands() []*Command {
 type Handler struct {
 	UnloggedIn *Set
 	Account    *Set
-	handler    *sessions.ServerSessionHandler
-	channels   *channels.Service
+	// ConnectScreen, when set, makes the connection screen shown on
+	// connect and by look before login; by default it is ConnectionScreen
+	// with the server's name.
+	ConnectScreen func(s *sessions.ServerSession) string
+	handler       *sessions.ServerSessionHandler
+	channels      *channels.Service
 }
 
 var _ sessions.CommandHandler = (*Handler)(nil)
@@ -134,7 +166,7 @@ func (ch *Handler) Execute(s *sessions.ServerSession, line string) {
 		s.Msg(fmt.Sprintf("Command '%s' is not available. Type \"help\" for help.", name))
 		return
 	}
-	cmd.Func(&Call{H: ch.handler, S: s, Cmd: name, Args: args, Set: set})
+	cmd.Func(&Call{H: ch.handler, S: s, Cmd: name, Args: args, Set: set, commands: ch})
 }
 
 // splitCommand splits a line into command name and arguments. A leading

@@ -775,6 +775,36 @@ func TestSetLookupAndReplace(t *testing.T) {
 	}
 }
 
+// TestSetRemove: Remove takes a command out with its aliases, in any
+// letter case, and says whether there was one.
+func TestSetRemove(t *testing.T) {
+	s := commands.NewSet("test", &commands.Command{Key: "who", Aliases: []string{"doing"}}, &commands.Command{Key: "look"})
+	if !s.Remove("WHO") {
+		t.Fatal("Remove of a command in the set reported false")
+	}
+	if s.Lookup("who") != nil || s.Lookup("doing") != nil || len(s.Commands()) != 1 {
+		t.Errorf("after Remove: who %v, doing %v, %d commands", s.Lookup("who"), s.Lookup("doing"), len(s.Commands()))
+	}
+	if s.Remove("who") {
+		t.Error("Remove of a command not in the set reported true")
+	}
+}
+
+// TestConnectScreenReplaced: a game's connection screen is shown on
+// connect and by look before login, in place of the default.
+func TestConnectScreenReplaced(t *testing.T) {
+	e := newEnv(t, 0)
+	e.ch.ConnectScreen = func(s *sessions.ServerSession) string {
+		return fmt.Sprintf("The gate of %s (session %d)", e.h.Settings().ServerName, s.Sessid)
+	}
+	e.connect(7)
+	e.send(7, "look")
+	want := "The gate of Portico Test (session 7)"
+	if got := e.texts(7); !slices.Equal(got, []string{want, want}) {
+		t.Fatalf("texts = %q, want the game's screen twice", got)
+	}
+}
+
 func TestDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		42 * time.Second: "42s", 5 * time.Minute: "5m", 3 * time.Hour: "3h", 50 * time.Hour: "2d",
@@ -783,4 +813,22 @@ func TestDuration(t *testing.T) {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// A command set: commands by key and alias, replaced by key, removed by
+// key. A game hands one to host.WithCommands.
+func ExampleSet() {
+	set := commands.NewSet(sessions.CmdsetAccount,
+		&commands.Command{Key: "look", Aliases: []string{"l"}, Func: func(c *commands.Call) { c.Msg("A room.") }},
+		&commands.Command{Key: "who", Func: func(c *commands.Call) {}},
+	)
+	set.Add(&commands.Command{Key: "look", Aliases: []string{"l", "examine"}, Func: func(c *commands.Call) { c.Msg("Another room.") }})
+	set.Remove("who")
+	for _, c := range set.Commands() {
+		fmt.Println(c.Key, c.Aliases)
+	}
+	fmt.Println(set.Lookup("EXAMINE") != nil)
+	// Output:
+	// look [l examine]
+	// true
 }

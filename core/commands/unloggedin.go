@@ -87,6 +87,10 @@ func cmdUnloggedInHelp(c *Call) {
 }
 
 func cmdUnloggedInLook(c *Call) {
+	if c.commands != nil && c.commands.ConnectScreen != nil {
+		c.Msg(c.commands.ConnectScreen(c.S))
+		return
+	}
 	c.Msg(fmt.Sprintf(ConnectionScreen, c.H.Settings().ServerName))
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	// Plugins are the plugins.<name> blocks, by name. A changed block is
 	// always applied live, by restarting that plugin (core/plugins).
 	Plugins map[string]Plugin `mapstructure:"plugins"`
+	// Game is the game's own block (game:), as given: the host decodes it
+	// strictly into the struct the game registers (DecodeGame). A change
+	// takes a reload or a restart.
+	Game map[string]any `mapstructure:"game"`
 
 	// file (as given to Load), lines (each key's line in it) and sources
 	// (the variable that set each key set by the environment) locate a
@@ -51,6 +55,9 @@ type Config struct {
 	file    string
 	lines   map[string]int
 	sources map[string]string
+	// game is the game's settings as DecodeGame last decoded them, for
+	// `portico config check`.
+	game any
 }
 
 // Server holds the game-wide settings.

@@ -33,8 +33,9 @@ func (c *Config) Problem(key, msg string) Problem {
 // WriteEffective writes c as the host runs with it, as YAML: every key,
 // defaults filled in, the environment applied (a value from the
 // environment names its variable in a comment), paths resolved (a plugin's
-// binary where the host would launch it), plugins sorted by name, and the
-// value of every key that Secret names masked.
+// binary where the host would launch it), plugins sorted by name, the
+// game's block (its settings with their defaults once DecodeGame decoded
+// them), and the value of every key that Secret names masked.
 func (c *Config) WriteEffective(w io.Writer) error {
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	sections := map[string]*yaml.Node{}
@@ -101,6 +102,9 @@ func (c *Config) WriteEffective(w io.Writer) error {
 				return err
 			}
 		}
+	}
+	if err := c.addGame(root); err != nil {
+		return err
 	}
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root},
 		HeadComment: fmt.Sprintf("The configuration the host runs with: the file\n%s\nand the environment, over the defaults. Secrets are shown as %s.", c.Path, Masked)}

@@ -161,8 +161,10 @@ func (c *Config) Validate() error {
 
 // Changes compares next with cur, the running config, key by key: changed
 // are the host keys whose value differs, and fixed those among them that a
-// running host does not take (no live tag). Plugin blocks are not compared:
-// the plugin manager applies them.
+// running host does not take (no live tag). The game block counts as one
+// key, game, that a running host does not take: the game decoded it when
+// the host started. Plugin blocks are not compared: the plugin manager
+// applies them.
 func Changes(cur, next *Config) (changed, fixed []string) {
 	for _, k := range hostKeys() {
 		if reflect.DeepEqual(k.Value(cur), k.Value(next)) {
@@ -173,7 +175,18 @@ func Changes(cur, next *Config) (changed, fixed []string) {
 			fixed = append(fixed, k.Name)
 		}
 	}
+	if !reflect.DeepEqual(emptyAsNil(cur.Game), emptyAsNil(next.Game)) {
+		changed = append(changed, GameKey)
+		fixed = append(fixed, GameKey)
+	}
 	return changed, fixed
+}
+
+func emptyAsNil(m map[string]any) map[string]any {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // EnvPrefix starts every environment variable that overrides a key.

@@ -166,6 +166,7 @@ func (l *loader) load(abs string, data []byte) (*Config, bool) {
 	}
 	l.walk(&doc)
 	overrides := l.pluginEnv()
+	overrides = append(overrides, l.gameEnv()...)
 	l.hostEnv()
 	if len(l.problems) > 0 {
 		return nil, false
@@ -273,7 +274,7 @@ func (l *loader) walk(doc *yaml.Node) {
 			return // a file of comments only
 		}
 		l.problems = append(l.problems, Problem{Where: fmt.Sprintf("%s:%d", l.file, root.Line),
-			Msg: "want a mapping of keys (server, limits, plugins) at the top of the file"})
+			Msg: "want a mapping of keys (server, limits, plugins, game) at the top of the file"})
 		return
 	}
 	var visit func(n *yaml.Node, prefix string)
@@ -352,14 +353,8 @@ func (l *loader) pluginEnv() []override {
 		}
 	}
 	var out []override
-	env := os.Environ()
-	slices.Sort(env)
-	for _, kv := range env {
-		name, value, _ := strings.Cut(kv, "=")
-		rest, ok := strings.CutPrefix(name, pluginsPrefix)
-		if !ok || value == "" {
-			continue
-		}
+	for _, v := range prefixedEnv(pluginsPrefix) {
+		name, rest, value := v.name, v.rest, v.value
 		// The file's plugins first, the longest name first.
 		plugin, field, matched := "", "", ""
 		for n, p := range byEnv {
@@ -390,6 +385,51 @@ func (l *loader) pluginEnv() []override {
 			}
 		} else {
 			o.key, o.value = "plugins."+plugin+"."+strings.ToLower(field), value
+		}
+		l.from[o.key] = name
+		out = append(out, o)
+	}
+	return out
+}
+
+// envVar is one environment variable: its name, what follows a prefix,
+// and its value.
+type envVar struct{ name, rest, value string }
+
+// prefixedEnv returns the set variables whose names start with prefix,
+// sorted by name (an empty variable counts as unset).
+func prefixedEnv(prefix string) []envVar {
+	env := os.Environ()
+	slices.Sort(env)
+	var out []envVar
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(name, prefix); ok && value != "" {
+			out = append(out, envVar{name, rest, value})
+		}
+	}
+	return out
+}
+
+const gamePrefix = EnvPrefix + "GAME_"
+
+// gameEnv reads the PORTICO_GAME_<KEY> variables: KEY, lower-cased, is one
+// top-level key of the game block, and the value is read as YAML, as for a
+// plugin's config block. Whether the game has such a key is DecodeGame's
+// to say: only the game knows its settings.
+func (l *loader) gameEnv() []override {
+	var out []override
+	for _, v := range prefixedEnv(gamePrefix) {
+		name, rest, value := v.name, v.rest, v.value
+		if rest == "" {
+			l.problems = append(l.problems, Problem{Where: "$" + name, Msg: "want " + gamePrefix + "<KEY>"})
+			continue
+		}
+		o := override{env: name, key: GameKey + "." + strings.ToLower(rest)}
+		if err := yaml.Unmarshal([]byte(value), &o.value); err != nil {
+			l.problems = append(l.problems, Problem{Where: "$" + name, Key: o.key,
+				Msg: "want a YAML value: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			continue
 		}
 		l.from[o.key] = name
 		out = append(out, o)
@@ -484,8 +524,14 @@ func (l *loader) underBadPlugin(key string) bool {
 
 // fieldNames returns the keys config.yaml allows at key (a mapping):
 // "" for the top, "server", "plugins.telnet" ...
-func fieldNames(key string) []string {
-	t := reflect.TypeFor[Config]()
+func fieldNames(key string) []string { return fieldNamesIn(reflect.TypeFor[Config](), key) }
+
+// fieldNamesIn returns the keys allowed at key (relative to t, "" for t
+// itself) in a struct of type t.
+func fieldNamesIn(t reflect.Type, key string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if key != "" {
 		for _, seg := range strings.Split(key, ".") {
 			switch t.Kind() {
@@ -497,6 +543,9 @@ func fieldNames(key string) []string {
 					return nil
 				}
 				t = f.Type
+				for t.Kind() == reflect.Pointer {
+					t = t.Elem()
+				}
 			default:
 				return nil
 			}
@@ -507,7 +556,14 @@ func fieldNames(key string) []string {
 	}
 	var out []string
 	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("mapstructure"); tag != "" && tag != "-" {
+		f := t.Field(i)
+		switch tag, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ","); {
+		case !f.IsExported() || tag == "-":
+		case tag == "":
+			// mapstructure matches an untagged field by its name, in any
+			// letter case (a game's settings may leave tags out).
+			out = append(out, strings.ToLower(f.Name))
+		default:
 			out = append(out, tag)
 		}
 	}
@@ -516,8 +572,10 @@ func fieldNames(key string) []string {
 
 func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("mapstructure") == tag {
-			return t.Field(i), true
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == tag || name == "" && f.IsExported() && strings.EqualFold(f.Name, tag) {
+			return f, true
 		}
 	}
 	return reflect.StructField{}, false

@@ -1,6 +1,3 @@
-// Package host puts the host's parts together: config, store, session
-// handler, commands, plugin manager and control socket, with one lifecycle.
-// cmd/host is a thin command line around it.
 package host
 
 import (
@@ -41,6 +38,7 @@ type Host struct {
 	handler  *sessions.ServerSessionHandler
 	commands *commands.Handler
 	channels *channels.Service
+	game     *Game
 	manager  *plugins.Manager
 	started  time.Time
 
@@ -97,13 +95,19 @@ type SessionInfo struct {
 	ProtocolFlags map[string]any `json:"protocol_flags"`
 }
 
-// Run starts the host with cfg and runs it until ctx ends or a stop is
-// asked for. Logs go to logOut (stderr) and <data_dir>/logs/portico.log.
+// Run starts the host with cfg, running the game that opts make, until
+// ctx ends or a stop is asked for. Logs go to logOut (stderr) and
+// <data_dir>/logs/portico.log. Main runs it for `portico start`.
 //
-// Long because it is the host's start-up in order (directories, pid lock,
-// plugin checks, logs, store, handler, plugins, control socket, watch) and
-// each step's deferred teardown must sit beside it.
-func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
+// Long because it is the host's start-up in order (the game's settings,
+// directories, pid lock, plugin checks, logs, store, game, plugins, control
+// socket, watch) and each step's deferred teardown must sit beside it.
+func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Option) error {
+	// The game's own mistakes and its settings first: they need nothing
+	// started, and a typo in the game block should cost no plugin check.
+	if err := checkGame(cfg, opts); err != nil {
+		return err
+	}
 	for _, dir := range []string{cfg.Server.DataDir, cfg.RunDir(), cfg.LogDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("host: %w", err)
@@ -151,25 +155,12 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	}
 	h := &Host{cfg: cfg, log: log, logOut: out, store: st, started: time.Now(), exe: exe,
 		stopReq: make(chan string, 1), restartReq: make(chan restartRequest, 1), stopped: make(chan struct{})}
-	h.handler = sessions.NewServerSessionHandler(sessions.Options{Log: log, Store: st, Lifecycle: h,
-		Settings: Settings(cfg)})
-	h.commands = commands.NewHandler(h.handler)
-	h.handler.SetCommands(h.commands)
-	h.channels = channels.New(st, h.handler)
-	if err := h.channels.Load(ctx); err != nil {
-		return fmt.Errorf("host: %w", err)
+	g, err := NewGame(ctx, cfg, st, log, opts...)
+	if err != nil {
+		return err
 	}
-	h.commands.SetChannels(h.channels)
-	h.handler.SetTrustLogin(h.channels.TrustLogin)
-	h.handler.SetLoginHook(h.channels.AccountLoggedIn)
-	if err := h.handler.LoadBans(ctx); err != nil {
-		return fmt.Errorf("host: %w", err)
-	}
-	// Throttle counters survive reloads and restarts: the handler saves
-	// them as they change and when it stops.
-	if err := h.handler.LoadThrottles(ctx); err != nil {
-		return fmt.Errorf("host: %w", err)
-	}
+	h.game, h.handler, h.commands, h.channels = g, g.handler, g.commands, g.channels
+	h.handler.SetLifecycle(h)
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
 	h.manager.OnRunning = h.startBots
 	h.handler.SetPortals(h.manager)
@@ -183,9 +174,31 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	var loops sync.WaitGroup
 	loops.Add(3)
 	loopCtx, stopLoop := context.WithCancel(context.Background())
-	go func() { defer loops.Done(); h.handler.Run(loopCtx) }()
+	loopDone := make(chan struct{})
+	go func() { defer loops.Done(); defer close(loopDone); h.handler.Run(loopCtx) }()
 	go func() { defer loops.Done(); ctrl.Serve(runCtx) }()
 	go func() { defer loops.Done(); h.watchConfig(runCtx) }()
+	// stopGame stops the loop, and with it all game code, then writes what
+	// the game's attribute store still holds: before a waiting `portico
+	// stop` is answered, and before the store closes.
+	stopGame := sync.OnceFunc(func() {
+		stopLoop()
+		<-loopDone
+		if err := g.Close(); err != nil {
+			log.Error("attributes not all saved", "err", err)
+		}
+	})
+	// stopParts stops the host's own parts.
+	stopParts := func() {
+		stopGame()
+		cancel()
+		ctrl.Close()
+		loops.Wait()
+	}
+	if err := g.Start(ctx); err != nil {
+		stopParts()
+		return err
+	}
 
 	log.Info("host starting", "server", cfg.Server.Name, "data_dir", cfg.Server.DataDir, "pid", os.Getpid(),
 		"config", cfg.Path, "plugins_checked_in", checked.Round(time.Millisecond))
@@ -221,10 +234,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		}
 	case req := <-h.restartReq:
 		err := h.restart(req, func() {
-			stopLoop()
-			cancel()
-			ctrl.Close()
-			loops.Wait()
+			stopParts()
 			st.Close()
 		})
 		// restart returns only when the exec failed; the plugins were
@@ -235,12 +245,11 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	}
 	log.Info("host shutting down", "reason", reason)
 	h.manager.Stop(reason)
-	stopLoop()
+	stopGame()
 	cancel()
 	// Everything is down: a waiting `portico stop` may now be answered.
 	close(h.stopped)
-	ctrl.Close()
-	loops.Wait()
+	stopParts()
 	log.Info("host stopped")
 	return nil
 }

@@ -29,6 +29,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 	if syncPortal {
 		h.portals.Send(s.Plugin, Disconnect{Sessid: s.Sessid, Reason: reason})
 	}
+	h.runDisconnectHook(s, reason)
 }
 
 // DisconnectAllSessions is Evennia's disconnect_all_sessions (SDISCONNALL):

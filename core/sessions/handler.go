@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/portico-mud/portico/core/attrs"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 )
@@ -76,6 +77,9 @@ type ServerSessionHandler struct {
 	bans       []store.Ban
 	trustLogin func(plugin string, uid int64) bool
 	loginHook  func(s *ServerSession)
+	// disconnectHook and attrs are the game's (game.go).
+	disconnectHook func(s *ServerSession, reason string)
+	attrs          *attrs.Store
 	// bots are the bot sessions being started (see botStarts).
 	bots botStarts
 	// logins is the ordered writer of the session login rows.
@@ -115,6 +119,8 @@ type Options struct {
 	Commands  CommandHandler
 	Lifecycle Lifecycle
 	Settings  Settings
+	// Attrs is the game's attribute store (Attrs); nil gives none.
+	Attrs *attrs.Store
 }
 
 // NewServerSessionHandler makes a handler with the default inputfuncs.
@@ -124,7 +130,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 	}
 	h := &ServerSessionHandler{
 		log: o.Log, store: o.Store, portals: o.Portals, commands: o.Commands, lifecycle: o.Lifecycle,
-		settings: o.Settings, now: time.Now,
+		settings: o.Settings, now: time.Now, attrs: o.Attrs,
 		sessions:      map[uint64]*ServerSession{},
 		jobs:          make(chan func(), 4096),
 		inflight:      newInflight(),

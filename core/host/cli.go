@@ -1,0 +1,528 @@
+package host
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/plugins"
+	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/cpuprofile"
+	"github.com/spf13/cobra"
+)
+
+// Main runs the portico command line — start, stop, reload, reset,
+// status, sessions, announce, account, bot, config check — for the game
+// that opts make, and exits: a game's main is one call to it. It gives the
+// game's binary the whole command line because `reload` re-executes the
+// running binary: the game's own. Errors are printed one line each,
+// prefixed "portico:", and exit with status 1.
+func Main(opts ...Option) {
+	if err := NewCommand(opts...).Execute(); err != nil {
+		// One line per problem (a config's errors are several), each
+		// saying where it comes from.
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "portico:", line)
+		}
+		os.Exit(1)
+	}
+}
+
+// NewCommand returns the portico command line for the game that opts
+// make, for a game that adds commands of its own to it before it runs it
+// (Main runs it as it is).
+func NewCommand(opts ...Option) *cobra.Command {
+	var cfgPath string
+	root := &cobra.Command{
+		Use:           "portico",
+		Short:         "Portico: a text-game and chat server whose protocols run as plugins",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&cfgPath, "config", "config.yaml", "configuration file")
+	load := func() (*config.Config, error) { return config.Load(cfgPath) }
+	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
+		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
+	return root
+}
+
+type loader func() (*config.Config, error)
+
+func startCmd(load loader, opts []Option) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start",
+		Short: "Run the host in the foreground with its plugins",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			stopProfile, err := cpuprofile.Start("portico")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "portico:", err)
+			}
+			defer stopProfile()
+			return Run(ctx, cfg, os.Stderr, opts...)
+		},
+	}
+}
+
+func configCmd(load loader, opts []Option) *cobra.Command {
+	cfg := &cobra.Command{Use: "config", Short: "Check the configuration"}
+	cfg.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Load and check the configuration (the file and PORTICO_* variables) and print it as the host would run with it, secrets masked; on problems, print one line for each and exit 1",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := load()
+			if err != nil {
+				return err
+			}
+			// What Load cannot know without looking outside the file: the
+			// game's settings, the plugins' binaries, and the plugins' own
+			// checks of their blocks.
+			if err := checkGame(c, opts); err != nil {
+				return err
+			}
+			if err := plugins.Check(c); err != nil {
+				return err
+			}
+			return c.WriteEffective(cmd.OutOrStdout())
+		},
+	})
+	return cfg
+}
+
+func stopCmd(load loader, name string) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   name,
+		Short: "Stop a running host and its plugins, telling players why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "stop",
+				Args: map[string]string{"reason": reason}}, true)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "stopped")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "what players are told")
+	return c
+}
+
+func statusCmd(load loader) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running host's plugins, sessions and accounts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			data, err := callHost(cfg, control.Request{Cmd: "status"})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var st Status
+			if err := json.Unmarshal(data, &st); err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return c
+}
+
+func printStatus(w io.Writer, st Status) {
+	fmt.Fprintf(w, "%s: host pid %d, up %s\n", st.ServerName, st.PID, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(w, "sessions: %d, accounts online: %d, accounts: %d\n", st.Sessions, st.AccountsOnline, st.Accounts)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLUGIN\tPROTOCOL\tSTATE\tPID\tUPTIME\tRESTARTS\tLISTENING\tLAST ERROR")
+	for _, p := range st.Plugins {
+		up := "-"
+		if p.State == "running" && !p.Started.IsZero() {
+			up = time.Since(p.Started).Round(time.Second).String()
+		}
+		on := strings.Join(p.Listeners, ", ")
+		if on == "" {
+			on = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, p.LastError)
+	}
+	tw.Flush()
+	// A live edit a plugin refused: it runs on with its previous block.
+	for _, p := range st.Plugins {
+		if p.ConfigError != "" {
+			fmt.Fprintf(w, "%s: config not applied: %s\n", p.Name, p.ConfigError)
+		}
+	}
+}
+
+func accountCmd(load loader) *cobra.Command {
+	acc := &cobra.Command{Use: "account", Short: "Manage accounts"}
+	var admin bool
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an account; the password is read from the first line of stdin",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			password, err := readPassword(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := st.CreateAccount(cmd.Context(), args[0], password, admin)
+			if err != nil {
+				return err
+			}
+			kind := "account"
+			if a.IsAdmin {
+				kind = "admin account"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %s (#%d)\n", kind, a.Name, a.ID)
+			return nil
+		},
+	}
+	create.Flags().BoolVar(&admin, "admin", false, "make the account an admin")
+	addKey := &cobra.Command{
+		Use:   "add-key NAME FILE",
+		Short: "Register an SSH public key (a .pub file, or - for stdin) that logs NAME in over SSH",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			var data []byte
+			if args[1] == "-" {
+				data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+			} else {
+				data, err = os.ReadFile(args[1])
+			}
+			if err != nil {
+				return fmt.Errorf("read key: %w", err)
+			}
+			st, err := openStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			a, err := st.AccountByName(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			k, err := st.AddSSHKey(cmd.Context(), a.ID, strings.TrimSpace(string(data)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added key %s for %s\n", k.Fingerprint, a.Name)
+			return nil
+		},
+	}
+	acc.AddCommand(create, addKey)
+	return acc
+}
+
+// openStore opens the host's database for a command-line change, which is
+// safe while the host runs (SQLite WAL, one writer at a time).
+func openStore(cfg *config.Config) (*store.Store, error) {
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
+		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
+}
+
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("read password: give the password on the first line of stdin")
+	}
+	return password, nil
+}
+
+func restartCmd(load loader, mode string) *cobra.Command {
+	var reason string
+	short := "Reload the host (new binary, same pid) without dropping any player"
+	if mode == "reset" {
+		short = "Reset the host: a reload that also drops non-persistent state"
+	}
+	c := &cobra.Command{
+		Use:   mode,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: mode,
+				Args: map[string]string{"reason": reason}}, false)
+			if err != nil {
+				return err
+			}
+			if !resp.OK {
+				return errors.New(resp.Error)
+			}
+			var before struct {
+				Started time.Time `json:"started"`
+			}
+			if err := json.Unmarshal(resp.Data, &before); err != nil {
+				return fmt.Errorf("%s: %w", mode, err)
+			}
+			// The host answers, then re-executes: wait until the new image
+			// answers with a new start time.
+			for {
+				st, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "status"}, false)
+				if err == nil && st.OK {
+					var now Status
+					if json.Unmarshal(st.Data, &now) == nil && now.Started.After(before.Started) && settled(now) {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s done in %s (pid %d, %d sessions)\n", mode,
+							time.Since(start).Round(time.Millisecond), now.PID, now.Sessions)
+						return nil
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%s: the host did not come back: %w", mode, ctx.Err())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "what players are told")
+	return c
+}
+
+// settled reports whether every plugin of a (re)started host has finished
+// starting or reattaching, so that its session count is the real one.
+func settled(st Status) bool {
+	for _, p := range st.Plugins {
+		if p.State == "starting" {
+			return false
+		}
+	}
+	return true
+}
+
+func sessionsCmd(load loader) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "sessions",
+		Short: "List the running host's sessions with their protocol flags",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			data, err := callHost(cfg, control.Request{Cmd: "sessions"})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var list []SessionInfo
+			if err := json.Unmarshal(data, &list); err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SESSID\tPLUGIN\tPROTOCOL\tADDRESS\tACCOUNT\tCLIENT\tIDLE")
+			for _, s := range list {
+				client, _ := s.ProtocolFlags["CLIENTNAME"].(string)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Sessid, s.Plugin, s.ProtocolKey, s.Address,
+					s.Account, client, time.Since(s.CmdLast).Round(time.Second))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the sessions as JSON")
+	return c
+}
+
+func announceCmd(load loader) *cobra.Command {
+	return &cobra.Command{
+		Use:   "announce TEXT",
+		Short: "Send a message to every connected session",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			data, err := callHost(cfg, control.Request{Cmd: "announce",
+				Args: map[string]string{"text": strings.Join(args, " ")}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", data)
+			return nil
+		},
+	}
+}
+
+func botCmd(load loader) *cobra.Command {
+	bot := &cobra.Command{Use: "bot", Short: "Manage bridge bots (IRC, ...) of the running host"}
+	var protocol, channel string
+	add := &cobra.Command{
+		Use:   "add NAME --protocol PROTO --channel GAMECHANNEL key=value...",
+		Short: "Create a bot bridging a game channel; it starts at once and with every host start",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			dict, err := parseKeyValues(args[1:])
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(dict)
+			data, err := callHost(cfg, control.Request{Cmd: "bot_add", Args: map[string]string{
+				"name": args[0], "protocol": protocol, "channel": channel, "config": string(b)}})
+			if err != nil {
+				return err
+			}
+			var out map[string]string
+			_ = json.Unmarshal(data, &out)
+			fmt.Fprintln(cmd.OutOrStdout(), out["message"])
+			return nil
+		},
+	}
+	add.Flags().StringVar(&protocol, "protocol", "irc", "the protocol plugin that runs the bot")
+	add.Flags().StringVar(&channel, "channel", "public", "the game channel the bot bridges")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the bots and their state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			data, err := callHost(cfg, control.Request{Cmd: "bot_list"})
+			if err != nil {
+				return err
+			}
+			var bots []BotInfo
+			if err := json.Unmarshal(data, &bots); err != nil {
+				return fmt.Errorf("bot list: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tCONFIG")
+			for _, b := range bots {
+				c, _ := json.Marshal(b.Config)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, c)
+			}
+			return tw.Flush()
+		},
+	}
+	remove := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Stop a bot and delete it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			if _, err := callHost(cfg, control.Request{Cmd: "bot_remove", Args: map[string]string{"name": args[0]}}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed bot %s\n", args[0])
+			return nil
+		},
+	}
+	bot.AddCommand(add, list, remove)
+	return bot
+}
+
+// callHost sends one request to the running host and returns its data.
+func callHost(cfg *config.Config, req control.Request) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, cfg.ControlSocket(), req, false)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK {
+		return nil, errors.New(resp.Error)
+	}
+	return resp.Data, nil
+}
+
+// parseKeyValues turns key=value arguments into a config dict: whole
+// numbers become numbers and true/false booleans, as a YAML user expects.
+func parseKeyValues(args []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("bot: %q is not key=value", a)
+		}
+		switch {
+		case v == "true" || v == "false":
+			out[k] = v == "true"
+		default:
+			if n, err := strconv.Atoi(v); err == nil {
+				out[k] = n
+			} else {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
