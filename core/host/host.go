@@ -381,8 +381,12 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		})
 		return map[string]int{"sessions": n}, nil, err
 	case "bot_add":
+		// Numbers stay json.Number: a Discord id (a 64-bit snowflake)
+		// read as a float64 would reach Discord as another id.
+		dec := json.NewDecoder(strings.NewReader(req.Args["config"]))
+		dec.UseNumber()
 		var cfg map[string]any
-		if err := json.Unmarshal([]byte(req.Args["config"]), &cfg); err != nil {
+		if err := dec.Decode(&cfg); err != nil {
 			return nil, nil, fmt.Errorf("bot add: config: %w", err)
 		}
 		var msg string
