@@ -95,6 +95,9 @@ type Handler struct {
 	Account    *Set
 	handler    *sessions.ServerSessionHandler
 	channels   *channels.Service
+	// checkBot checks a bot's config dict through its plugin before the
+	// bot is stored (SetBotChecker); nil checks nothing.
+	checkBot BotChecker
 }
 
 var _ sessions.CommandHandler = (*Handler)(nil)

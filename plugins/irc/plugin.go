@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -99,6 +100,7 @@ var (
 	_ sdk.Plugin       = (*Plugin)(nil)
 	_ sdk.BotStarter   = (*Plugin)(nil)
 	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.BotValidator = (*Plugin)(nil)
 	_ sdk.Reconfigurer = (*Plugin)(nil)
 )
 
@@ -134,6 +136,20 @@ func info() sdk.Info {
 func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
 	var c pluginConfig
 	return cfg.Decode(&c)
+}
+
+// ValidateBot checks a bot's config dict as StartBot would, before the
+// bot exists: the host has not added its account id (uid) yet.
+func (p *Plugin) ValidateBot(_ context.Context, cfg sdk.Config) error {
+	raw := maps.Clone(cfg.Raw)
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	if _, ok := raw["uid"]; !ok {
+		raw["uid"] = 1 // the host adds the real one when it starts the bot
+	}
+	_, err := ParseBotConfig(sdk.Config{Raw: raw, Host: cfg.Host})
+	return err
 }
 
 // Reconfigure takes a new block or new host facts in place: the block has
