@@ -28,6 +28,7 @@ func testTiming() timing {
 	t.quitTimeout = 2 * time.Second
 	t.rejoinDelay = 20 * time.Millisecond
 	t.joinRetry = 20 * time.Millisecond
+	t.isonInterval = 50 * time.Millisecond
 	t.lineInterval = 5 * time.Millisecond
 	return t
 }

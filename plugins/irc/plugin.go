@@ -42,6 +42,9 @@ type timing struct {
 	quitTimeout time.Duration
 	// rejoinDelay after a KICK; joinRetry after the server refused a JOIN.
 	rejoinDelay, joinRetry time.Duration
+	// isonInterval: how often a bot without its wanted nick asks ISON
+	// whether it is free, on a server without MONITOR.
+	isonInterval time.Duration
 	// Pacing: burst lines at once, then one per lineInterval.
 	burst        int
 	lineInterval time.Duration
@@ -69,6 +72,7 @@ func defaultTiming() timing {
 		quitTimeout:     2 * time.Second,
 		rejoinDelay:     5 * time.Second,
 		joinRetry:       60 * time.Second,
+		isonInterval:    15 * time.Second,
 		burst:           4,
 		lineInterval:    time.Second,
 		queueMax:        100,
