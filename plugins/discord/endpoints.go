@@ -29,6 +29,11 @@ func setAPI(api string) error {
 	}
 	apiMu.Lock()
 	defer apiMu.Unlock()
+	if discordgo.EndpointAPI == api && discordgo.APIVersion == "10" {
+		// Already so (a plugin configured again in one process, in
+		// tests): nothing is written that a running bot might read.
+		return nil
+	}
 	discordgo.APIVersion = "10"
 	discordgo.EndpointDiscord = u.Scheme + "://" + u.Host + "/"
 	discordgo.EndpointAPI = api
