@@ -146,17 +146,9 @@ func newBot(p *Plugin, cfg BotConfig, token string) (*bot, error) {
 // initSession fills the session's data before Connect: logged in as the
 // bot's account, marked as a bot, with its state flags.
 func (b *bot) initSession() {
-	b.sess.Update(func(d *sdk.SessionData) {
-		d.LoggedIn = true
-		d.UID = b.cfg.UID
-		d.UName = b.cfg.Bot
-		d.ServerData["bot"] = true
-		d.ServerData["bot_name"] = b.cfg.Bot
-		for k, v := range b.status.Flags() {
-			d.ProtocolFlags[k] = v
-		}
-		d.ProtocolFlags[contract.FlagBotNetwork] = b.cfg.networkLabel()
-	})
+	flags := b.status.Flags()
+	flags[contract.FlagBotNetwork] = b.cfg.networkLabel()
+	sdk.InitBotSession(b.sess, b.cfg.UID, b.cfg.Bot, flags)
 }
 
 // start runs the bot's loops.
@@ -169,7 +161,7 @@ func (b *bot) start() {
 		b.run()
 		wg.Wait()
 		b.release()
-		b.p.forget(b)
+		b.p.bots.Forget(b.cfg.Bot, b)
 		close(b.done)
 	}()
 }

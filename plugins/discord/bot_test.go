@@ -169,7 +169,7 @@ func TestResumeAfterDrop(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // nothing more may come
-	if more := h.pendingInputs(); len(more) != 0 {
+	if more := h.rec.PendingInput(); len(more) != 0 {
 		t.Errorf("relayed again: %v", more)
 	}
 	if n := len(h.fake.Identifies()); n != 1 {

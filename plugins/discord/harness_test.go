@@ -16,8 +16,7 @@ import (
 	"github.com/portico-mud/portico/plugins/discord/discordfake"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
-	"github.com/portico-mud/portico/sdk/portalpb"
-	"github.com/portico-mud/portico/sdk/wire"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // waitLimit bounds every wait in these tests.
@@ -53,16 +52,8 @@ type harness struct {
 	// the plugin block's token_file.
 	tokenFile string
 	logs      *lockedBuffer
-
-	mu     sync.Mutex
-	events []*portalpb.Event
-	// seen is how far waitEvent has consumed events.
-	seen int
-	// inputs are the messages of every DataIn event, in order; read is
-	// how far waitDataIn has consumed them.
-	inputs []sdk.Message
-	read   int
-	update chan struct{}
+	// rec has what the plugin sent the host.
+	rec *plugintest.Recorder
 }
 
 type lockedBuffer struct {
@@ -113,7 +104,7 @@ func newHarness(t *testing.T, o discordfake.Options, tune func(*timing)) *harnes
 	}
 	tokenFile := writeToken(t, testToken+"\n")
 	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), fake: fake,
-		tokenFile: tokenFile, logs: logs, update: make(chan struct{}, 1)}
+		tokenFile: tokenFile, logs: logs}
 	info, err := h.p.Configure(context.Background(), sdk.Config{
 		Raw:  map[string]any{"api_url": fake.APIURL(), "token_file": tokenFile},
 		Host: sdk.HostInfo{ServerName: "TestGame"}}, h.portal)
@@ -123,12 +114,8 @@ func newHarness(t *testing.T, o discordfake.Options, tune func(*timing)) *harnes
 	if info.ProtocolKey != ProtocolKey {
 		t.Fatalf("protocol key %q", info.ProtocolKey)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.portal.Outbox().Run(ctx, h.collect)
-	}()
+	var stop func()
+	h.rec, stop = plugintest.Record(t, h.portal, waitLimit)
 	t.Cleanup(func() {
 		// What the SDK does when the host shuts the plugin down.
 		h.portal.DisconnectAll("test over")
@@ -137,8 +124,7 @@ func newHarness(t *testing.T, o discordfake.Options, tune func(*timing)) *harnes
 		if err := h.p.Shutdown(sctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		cancel()
-		<-done
+		stop()
 	})
 	return h
 }
@@ -151,26 +137,6 @@ func writeToken(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func (h *harness) collect(f *portalpb.Frame) error {
-	h.mu.Lock()
-	h.events = append(h.events, f.GetEvents()...)
-	for _, ev := range f.GetEvents() {
-		if ev.GetDataIn() != nil {
-			msgs, err := wire.MessagesFromPB(ev.GetDataIn().GetMessages())
-			if err != nil {
-				h.t.Errorf("data in: %v", err)
-			}
-			h.inputs = append(h.inputs, msgs...)
-		}
-	}
-	h.mu.Unlock()
-	select {
-	case h.update <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // botConfig is a valid config dict for the fake, as the host hands it
@@ -204,92 +170,18 @@ func (h *harness) start(extra map[string]any) (*sdk.Session, *bot) {
 	return sess, b
 }
 
-// waitEvent waits for the next event (after those already consumed) that
-// match accepts, and consumes up to it.
-func (h *harness) waitEvent(what string, match func(ev *portalpb.Event) bool) *portalpb.Event {
-	h.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		h.mu.Lock()
-		for i := h.seen; i < len(h.events); i++ {
-			if match(h.events[i]) {
-				h.seen = i + 1
-				ev := h.events[i]
-				h.mu.Unlock()
-				return ev
-			}
-		}
-		h.mu.Unlock()
-		select {
-		case <-h.update:
-		case <-deadline:
-			h.t.Fatalf("no event: %s", what)
-			return nil
-		}
-	}
-}
-
-// sessionData returns the session data a Connect or Sync event carries.
-func sessionData(ev *portalpb.Event) (sdk.SessionData, bool) {
-	var pd *portalpb.SessionData
-	switch {
-	case ev.GetConnect() != nil:
-		pd = ev.GetConnect().GetSession()
-	case ev.GetSync() != nil:
-		pd = ev.GetSync().GetSession()
-	default:
-		return sdk.SessionData{}, false
-	}
-	d, err := wire.SessionFromPB(pd)
-	return d, err == nil
-}
-
 // waitState waits until the host is told the bot is in a state starting
 // with state, and returns the flags.
 func (h *harness) waitState(state string) map[string]any {
 	h.t.Helper()
-	var flags map[string]any
-	h.waitEvent("BOT_STATE "+state, func(ev *portalpb.Event) bool {
-		d, ok := sessionData(ev)
-		if !ok {
-			return false
-		}
-		if s, _ := d.ProtocolFlags[contract.FlagBotState].(string); strings.HasPrefix(s, state) {
-			flags = d.ProtocolFlags
-			return true
-		}
-		return false
-	})
-	return flags
+	return h.rec.AwaitFlag(contract.FlagBotState, state)
 }
 
 // waitDataIn waits for the next message the bot passes to the host (in
 // order, whatever states were waited for meanwhile).
 func (h *harness) waitDataIn() sdk.Message {
 	h.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		h.mu.Lock()
-		if h.read < len(h.inputs) {
-			m := h.inputs[h.read]
-			h.read++
-			h.mu.Unlock()
-			return m
-		}
-		h.mu.Unlock()
-		select {
-		case <-h.update:
-		case <-deadline:
-			h.t.Fatal("no data in")
-		}
-	}
-}
-
-// pendingInputs returns the messages passed to the host not yet consumed.
-func (h *harness) pendingInputs() []sdk.Message {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]sdk.Message(nil), h.inputs[h.read:]...)
+	return h.rec.AwaitInput()
 }
 
 // waitFake waits until cond, on the fake's records, holds.

@@ -60,16 +60,14 @@ type Plugin struct {
 	// Configure); tests set it first.
 	timing timing
 
-	// startMu serialises StartBot, so that two starts of the same bot
-	// cannot both find no bot running.
-	startMu sync.Mutex
+	// bots are the running bots by name: one per name, none started
+	// once the plugin shuts down.
+	bots sdk.BotSet[*bot]
 
 	mu     sync.Mutex
 	portal *sdk.Portal
 	log    *slog.Logger
 	cfg    pluginConfig
-	bots   map[string]*bot
-	closed bool
 }
 
 var (
@@ -97,7 +95,6 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 		p.timing = defaultTiming()
 	}
 	p.portal, p.log, p.cfg = portal, portal.Log(), pc
-	p.bots = map[string]*bot{}
 	return info(), nil
 }
 
@@ -177,17 +174,17 @@ func (p *Plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, er
 	if bc.ServerName == "" {
 		bc.ServerName = cfg.Host.ServerName
 	}
-	p.startMu.Lock()
-	defer p.startMu.Unlock()
 	p.mu.Lock()
-	portal, closed, old := p.portal, p.closed, p.bots[bc.Bot]
+	portal := p.portal
 	p.mu.Unlock()
-	switch {
-	case portal == nil:
+	if portal == nil {
 		return nil, errors.New("discord: start bot: the plugin is not configured")
-	case closed:
-		return nil, errors.New("discord: start bot: the plugin is shutting down")
 	}
+	old, end, err := p.bots.BeginStart(bc.Bot)
+	if err != nil {
+		return nil, fmt.Errorf("discord: start bot: %w", err)
+	}
+	defer end()
 	if old != nil {
 		old.log.Info("discord: bot started again; stopping the running one")
 		portal.Disconnect(old.sess, "Bot restarting")
@@ -207,51 +204,22 @@ func (p *Plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, er
 	}
 	b.sess = sess
 	b.initSession()
-	p.mu.Lock()
-	p.bots[bc.Bot] = b
-	p.mu.Unlock()
+	p.bots.Put(bc.Bot, b)
 	sess.Connect()
 	b.log.Info("discord: bot started", "sessid", sess.ID(), "channels", bc.ChannelIDs)
 	b.start()
 	return sess, nil
 }
 
-// forget removes a stopped bot from the plugin's list, unless a new bot of
-// the same name already took its place.
-func (p *Plugin) forget(b *bot) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bots[b.cfg.Bot] == b {
-		delete(p.bots, b.cfg.Bot)
-	}
-}
-
 // bot returns the running bot named name, or nil (for tests).
-func (p *Plugin) bot(name string) *bot {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.bots[name]
-}
+func (p *Plugin) bot(name string) *bot { return p.bots.Get(name) }
 
 // Shutdown stops every bot (the SDK has already closed their sessions)
 // and waits for them until ctx ends.
 func (p *Plugin) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	p.closed = true
-	bots := make([]*bot, 0, len(p.bots))
-	for _, b := range p.bots {
-		bots = append(bots, b)
-	}
-	p.mu.Unlock()
-	for _, b := range bots {
-		b.stop()
-	}
-	for _, b := range bots {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return fmt.Errorf("discord: shutdown: bots still stopping: %w", ctx.Err())
-		}
+	err := p.bots.Shutdown(ctx, func(b *bot) { b.stop() }, func(b *bot) <-chan struct{} { return b.done })
+	if err != nil {
+		return fmt.Errorf("discord: shutdown: bots still stopping: %w", err)
 	}
 	return nil
 }

@@ -187,16 +187,10 @@ func (b *bot) stopRelay() {
 // initSession fills the session's data before Connect: logged in as the
 // bot's account, marked as a bot, with its state flags.
 func (b *bot) initSession() {
-	b.sess.Update(func(d *sdk.SessionData) {
-		d.LoggedIn = true
-		d.UID = b.cfg.UID
-		d.UName = b.cfg.Bot
-		d.ServerData["bot"] = true
-		d.ServerData["bot_name"] = b.cfg.Bot
-		for k, v := range b.flagsLocked() {
-			d.ProtocolFlags[k] = v
-		}
-	})
+	b.mu.Lock()
+	flags := b.flagsLocked()
+	b.mu.Unlock()
+	sdk.InitBotSession(b.sess, b.cfg.UID, b.cfg.Bot, flags)
 }
 
 // flagsLocked returns the bot's flags. Called with mu held, or before
@@ -351,7 +345,7 @@ func (b *bot) quitMessage() string {
 // one replaces: its QUIT goes out first, so that the nick is free.
 func (b *bot) run(prev <-chan struct{}) {
 	defer close(b.done)
-	defer b.p.forget(b)
+	defer b.p.bots.Forget(b.cfg.Bot, b)
 	defer b.stopRelay()
 	if prev != nil {
 		select {
