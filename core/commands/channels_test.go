@@ -259,8 +259,16 @@ func TestDiscordBotRelay(t *testing.T) {
 	d.Sessid = 9
 	d.LoggedIn, d.UID = true, botUID
 	d.ServerData["bot"] = true
+	d.ProtocolFlags[contract.FlagBotState] = contract.BotReconnecting
+	d.ProtocolFlags[contract.FlagBotRetryAt] = time.Now().Add(30 * time.Second).Unix()
+	d.ProtocolFlags[contract.FlagBotError] = "the gateway connection was lost"
 	e.call(func() { e.h.PortalConnect("discord", d) })
 	e.waitLogin(9)
+	e.send(1, "@bots")
+	if got := e.last(1); !strings.Contains(got, "reconnecting in 30 s") && !strings.Contains(got, "reconnecting in 29 s") ||
+		!strings.Contains(got, "the gateway connection was lost") {
+		t.Fatalf("@bots = %q", got)
+	}
 
 	sender := map[string]any{"id": "200000000000000001", "name": "Ally"}
 	e.call(func() {
