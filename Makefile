@@ -2,7 +2,7 @@
 # config.yaml; `make test` runs every test.
 GO ?= go
 BIN := bin
-PLUGINS := telnet irc websocket ssh
+PLUGINS := telnet irc websocket ssh discord
 CONFIG ?= config.yaml
 
 .PHONY: all build run test test-short vet proto fmt clean bench bench-full example tiny-game

@@ -38,7 +38,9 @@ type HostInfo struct {
 // Config is a plugin's config block from config.yaml (or a bot's config
 // dict) and the host's facts.
 type Config struct {
-	// Raw is the config block or dict as given.
+	// Raw is the config block or dict as given, decoded from JSON with
+	// its numbers as json.Number (exact: a 64-bit id is not rounded to a
+	// float64). Decode reads them into any numeric field.
 	Raw map[string]any
 	// Host is what the host told the plugin about itself.
 	Host HostInfo

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -94,16 +95,42 @@ func TestDecodeConfigJSON(t *testing.T) {
 		``:              {},
 		`null`:          {},
 		`{}`:            {},
-		`{"port":4000}`: {"port": float64(4000)},
+		`{"port":4000}`: {"port": json.Number("4000")},
 	} {
 		got, err := decodeConfig([]byte(in))
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("decodeConfig(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{`{`, `[1]`, `"x"`, `4`} {
+	for _, in := range []string{`{`, `[1]`, `"x"`, `4`, `{} {}`} {
 		if _, err := decodeConfig([]byte(in)); err == nil {
 			t.Errorf("decodeConfig(%q): no error", in)
 		}
+	}
+}
+
+// TestDecodeConfigSnowflake: a 64-bit id (a Discord snowflake) in a bot's
+// config dict reaches the plugin exactly, as a number or as a string. As
+// a float64 it would be 1234567890123456768.
+func TestDecodeConfigSnowflake(t *testing.T) {
+	raw, err := decodeConfig([]byte(`{"channel_id":1234567890123456789,"other":"1234567890123456789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		ChannelID int64  `json:"channel_id"`
+		Other     string `json:"other"`
+	}
+	if err := (Config{Raw: raw}).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.ChannelID != 1234567890123456789 || c.Other != "1234567890123456789" {
+		t.Fatalf("decoded %+v, want both 1234567890123456789", c)
+	}
+	var n json.Number
+	if err := (Config{Raw: map[string]any{"v": raw["channel_id"]}}).Decode(&struct {
+		V *json.Number `json:"v"`
+	}{&n}); err != nil || n.String() != "1234567890123456789" {
+		t.Fatalf("as json.Number: %q, %v", n, err)
 	}
 }

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -201,9 +202,17 @@ func decodeConfig(b []byte) (map[string]any, error) {
 	if len(b) == 0 {
 		return map[string]any{}, nil
 	}
+	// Numbers stay json.Number, exactly as written: a Discord id
+	// (a 64-bit snowflake such as 1234567890123456789) read as a float64
+	// would come out as another id.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("config: not a JSON object: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("config: not a JSON object: data after the object")
 	}
 	if raw == nil {
 		raw = map[string]any{}

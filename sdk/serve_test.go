@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -209,7 +210,7 @@ func TestServerConfigure(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("plugin configured %d times", n)
 	}
-	if want := map[string]any{"listen": ":4000", "port": float64(4000)}; !reflect.DeepEqual(cfg.Raw, want) {
+	if want := map[string]any{"listen": ":4000", "port": json.Number("4000")}; !reflect.DeepEqual(cfg.Raw, want) {
 		t.Errorf("config = %v, want %v", cfg.Raw, want)
 	}
 	wantHost := HostInfo{ServerName: "Test MUD", DataDir: "/srv/mud", Version: "1.2.3", Limits: Limits{MaxInputLength: 2000}}

@@ -36,6 +36,21 @@ type Validator interface {
 	Validate(ctx context.Context, cfg Config) error
 }
 
+// BotValidator is implemented by a plugin that starts bots and can check
+// a bot's config dict without starting it (ValidateRequest.bot, contract
+// version 2). The host calls it on the running plugin before it stores a
+// bot (`portico bot add`, @irc2chan), so that a mistake is told to whoever
+// made the bot, naming the key, and nothing is stored.
+type BotValidator interface {
+	// ValidateBot does what StartBot would do to the dict short of
+	// starting the bot: decode it and check every value. The dict has the
+	// keys the user gave and those the host knows before the bot exists
+	// (bot, game_channel, server_name), not uid. It returns every problem,
+	// each a *ConfigError naming its key where it can; nil means StartBot
+	// would take the dict.
+	ValidateBot(ctx context.Context, cfg Config) error
+}
+
 // Reconfigurer is implemented by a plugin that can take a new config
 // block, or new host facts (the limits of a live edit, a new server name),
 // while it runs, keeping its sessions: new idle timeouts, limits, MSSP
@@ -182,14 +197,24 @@ func hostFromPB(h *portalpb.HostInfo) HostInfo {
 // Validate checks a config block through the plugin's Validator without
 // touching the running plugin; Unimplemented when the plugin has none.
 func (s *Server) Validate(ctx context.Context, req *portalpb.ValidateRequest) (*portalpb.ValidateResponse, error) {
-	v, ok := s.plugin.(Validator)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, "this plugin does not validate configs; starting it checks its config")
+	var check func(context.Context, Config) error
+	if req.GetBot() {
+		v, ok := s.plugin.(BotValidator)
+		if !ok {
+			return nil, status.Error(codes.Unimplemented, "this plugin does not validate bot configs; starting the bot checks its config")
+		}
+		check = v.ValidateBot
+	} else {
+		v, ok := s.plugin.(Validator)
+		if !ok {
+			return nil, status.Error(codes.Unimplemented, "this plugin does not validate configs; starting it checks its config")
+		}
+		check = v.Validate
 	}
 	resp := &portalpb.ValidateResponse{}
 	raw, err := decodeConfig(req.GetConfigJson())
 	if err == nil {
-		err = v.Validate(ctx, Config{Raw: raw, Host: hostFromPB(req.GetHost()), Listening: req.GetHeldAddresses()})
+		err = check(ctx, Config{Raw: raw, Host: hostFromPB(req.GetHost()), Listening: req.GetHeldAddresses()})
 	}
 	for _, p := range ConfigProblems(err) {
 		resp.Problems = append(resp.Problems, &portalpb.ConfigProblem{Key: p.Key, Message: p.Msg, UnknownKey: p.Unknown})

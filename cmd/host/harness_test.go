@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 			{"portico-websocket", "github.com/portico-mud/portico/plugins/websocket"},
 			{"portico-irc", "github.com/portico-mud/portico/plugins/irc"},
 			{"portico-ssh", "github.com/portico-mud/portico/plugins/ssh"},
+			{"portico-discord", "github.com/portico-mud/portico/plugins/discord"},
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -301,20 +301,39 @@ func (c *Service) BotConfig(b store.Bot) map[string]any {
 	return cfg
 }
 
-// BotState describes a bot's session for @bots: its plugin's reported
-// state, or "not running".
+// BotState describes a bot's session for @bots, `portico bot list` and
+// `portico status`: its plugin's reported state with the time it began
+// ("connected since 2026-11-22 12:04:31Z"), "reconnecting in N s" while
+// the plugin waits to try again, or "not running".
 func (c *Service) BotState(b store.Bot) string {
 	ss := c.h.SessionsFromAccount(b.AccountID)
 	if len(ss) == 0 {
 		return "not running"
 	}
 	s := ss[0]
-	state, _ := s.ProtocolFlags["BOT_STATE"].(string)
+	state, _ := s.ProtocolFlags[contract.FlagBotState].(string)
 	if state == "" {
 		state = "started"
 	}
-	if since := s.FlagInt("BOT_STATE_SINCE", 0); since > 0 {
+	if at := s.FlagInt(contract.FlagBotRetryAt, 0); at > 0 {
+		in := max(0, int64(at)-c.h.Now().Unix())
+		if state == contract.BotReconnecting {
+			return fmt.Sprintf("reconnecting in %d s", in)
+		}
+		return fmt.Sprintf("%s, retrying in %d s", state, in)
+	}
+	if since := s.FlagInt(contract.FlagBotStateSince, 0); since > 0 {
 		state += " since " + unixTime(int64(since))
 	}
 	return state
+}
+
+// BotError is the last error a bot's plugin reported for it ("" when
+// none, or when the bot is not running).
+func (c *Service) BotError(b store.Bot) string {
+	for _, s := range c.h.SessionsFromAccount(b.AccountID) {
+		e, _ := s.ProtocolFlags[contract.FlagBotError].(string)
+		return e
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/portico-mud/portico/core/channels"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 // SetChannels gives the command handler the host's channels: it adds the
@@ -33,8 +34,11 @@ func (ch *Handler) SetChannels(c *channels.Service) {
 	ch.Account.Add(&Command{Key: "@irc2chan", Admin: true,
 		Help: "@irc2chan <channel> = <network> <port> <#ircchannel> <botname>\n@irc2chan/delete <botname>\n\nBridge a game channel to an IRC channel with a bot (kept and started again with the server).",
 		Func: ch.cmdIRC2Chan})
+	ch.Account.Add(&Command{Key: "@discord2chan", Admin: true,
+		Help: "@discord2chan <channel> = <discord channel id>[,<id>...] [<botname>]\n@discord2chan/delete <botname>\n\nBridge a game channel to Discord channels with a bot (kept and started again with the server). The bot's token is the one plugins.discord.config names (token_file or token_env); `portico bot add` can give a bot its own. The bot's name defaults to DiscordBot.",
+		Func: ch.cmdDiscord2Chan})
 	ch.Account.Add(&Command{Key: "@bots", Admin: true,
-		Help: "@bots\n\nList the bridge bots and their state.", Func: ch.cmdBots})
+		Help: "@bots\n\nList the bridge bots, their state and their last error.", Func: ch.cmdBots})
 	ch.handler.RegisterInputfunc("bot_data_in", sessions.Inputfunc{Func: ch.botDataIn,
 		Doc: "Text from a bridge bot's network: relayed to the bot's channel."})
 }
@@ -182,12 +186,46 @@ func (ch *Handler) cmdIRC2Chan(c *Call) {
 		return
 	}
 	config := map[string]any{"network": parts[0], "port": port, "channel": parts[2], "nick": parts[3]}
-	msg, err := ch.AddBot(parts[3], "irc", strings.TrimSpace(left), config)
-	if err != nil {
-		c.Msg(err.Error())
+	ch.AddBotChecked(parts[3], "irc", strings.TrimSpace(left), config, answerCaller(c))
+}
+
+// defaultDiscordBot is @discord2chan's bot name when none is given
+// (Evennia's one Discord bot is "DiscordBot").
+const defaultDiscordBot = "DiscordBot"
+
+// cmdDiscord2Chan creates (or with /delete removes) a Discord bridge bot.
+func (ch *Handler) cmdDiscord2Chan(c *Call) {
+	if ch.channels == nil {
+		c.Msg("Channels are not available.")
 		return
 	}
-	c.Msg(msg)
+	args := strings.TrimSpace(c.Args)
+	if name, ok := strings.CutPrefix(args, "/delete"); ok {
+		ch.removeBot(c, strings.TrimSpace(name))
+		return
+	}
+	left, right, ok := strings.Cut(args, "=")
+	parts := strings.Fields(right)
+	if !ok || len(parts) < 1 || len(parts) > 2 || strings.TrimSpace(left) == "" {
+		c.Msg("Usage: @discord2chan <channel> = <discord channel id>[,<id>...] [<botname>]")
+		return
+	}
+	name := defaultDiscordBot
+	if len(parts) == 2 {
+		name = parts[1]
+	}
+	ch.AddBotChecked(name, "discord", strings.TrimSpace(left), map[string]any{"channel_id": parts[0]}, answerCaller(c))
+}
+
+// answerCaller tells the admin who made a bot how it went.
+func answerCaller(c *Call) func(string, error) {
+	return func(msg string, err error) {
+		if err != nil {
+			c.Msg(err.Error())
+			return
+		}
+		c.Msg(msg)
+	}
 }
 
 func (ch *Handler) removeBot(c *Call, name string) {
@@ -204,8 +242,63 @@ func (ch *Handler) removeBot(c *Call, name string) {
 	c.Msg(fmt.Sprintf("Bot %s removed.", b.Name))
 }
 
-// AddBot stores a bot bridging channel and starts it, for @irc2chan and the
-// command line. It runs on the loop; the start itself does not wait.
+// BotChecker checks a bot's config dict through the plugin that would run
+// it (the plugin manager's ValidateBot), off the loop: nil, or an error in
+// the plugin's words naming each bad key.
+type BotChecker func(ctx context.Context, protocol string, config map[string]any) error
+
+// SetBotChecker makes AddBotChecked check every new bot with f.
+func (ch *Handler) SetBotChecker(f BotChecker) { ch.checkBot = f }
+
+// botCheckTimeout bounds a bot's check through its plugin.
+const botCheckTimeout = 15 * time.Second
+
+// AddBotChecked checks a new bot through its plugin (SetBotChecker), then
+// stores and starts it (AddBot), and calls done on the loop with the
+// answer for whoever asked: the plugin's error, naming the key, when it
+// refuses the config, and then nothing is stored. It runs on the loop;
+// the check runs off it.
+func (ch *Handler) AddBotChecked(name, protocol, channel string, config map[string]any, done func(string, error)) {
+	chn, ok := ch.channels.Get(channel)
+	if !ok {
+		done("", fmt.Errorf("No channel named '%s'.", channel))
+		return
+	}
+	if _, exists := ch.channels.BotByName(name); exists {
+		done("", fmt.Errorf("There is already a bot named '%s'.", name))
+		return
+	}
+	if ch.checkBot == nil {
+		done(ch.AddBot(name, protocol, channel, config))
+		return
+	}
+	// What the plugin will be handed, less the account id the bot does
+	// not have yet.
+	dict := make(map[string]any, len(config)+3)
+	for k, v := range config {
+		dict[k] = v
+	}
+	dict["bot"], dict["game_channel"], dict["server_name"] = name, chn.Name, ch.handler.Settings().ServerName
+	h, check := ch.handler, ch.checkBot
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), botCheckTimeout)
+		defer cancel()
+		err := check(ctx, protocol, dict)
+		if err := h.Call(ctx, func() {
+			if err != nil {
+				done("", err)
+				return
+			}
+			done(ch.AddBot(name, protocol, channel, config))
+		}); err != nil {
+			h.Log().Warn("add bot: the answer did not reach the loop", "bot", name, "err", err)
+		}
+	}()
+}
+
+// AddBot stores a bot bridging channel and starts it, without checking it
+// through its plugin (AddBotChecked does). It runs on the loop; the start
+// itself does not wait.
 func (ch *Handler) AddBot(name, protocol, channel string, config map[string]any) (string, error) {
 	chn, ok := ch.channels.Get(channel)
 	if !ok {
@@ -246,16 +339,23 @@ func (ch *Handler) cmdBots(c *Call) {
 	var rows [][]string
 	for _, b := range ch.channels.Bots() {
 		chn, _ := ch.channels.ByID(b.ChannelID)
-		rows = append(rows, []string{b.Name, b.Protocol, chn.Name, botTarget(b), ch.channels.BotState(b)})
+		lastErr := ch.channels.BotError(b)
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		rows = append(rows, []string{b.Name, b.Protocol, chn.Name, botTarget(b), ch.channels.BotState(b), lastErr})
 	}
 	if len(rows) == 0 {
-		c.Msg("There are no bots. Create one with @irc2chan.")
+		c.Msg("There are no bots. Create one with @irc2chan or @discord2chan.")
 		return
 	}
-	c.Msg("Bots:\n" + table([]string{"Bot", "Protocol", "Channel", "Bridges", "State"}, rows))
+	c.Msg("Bots:\n" + table([]string{"Bot", "Protocol", "Channel", "Bridges", "State", "Last error"}, rows))
 }
 
 func botTarget(b store.Bot) string {
+	if ids, ok := b.Config["channel_id"]; ok && b.Protocol == "discord" {
+		return fmt.Sprintf("discord %v", ids)
+	}
 	network, _ := b.Config["network"].(string)
 	channel, _ := b.Config["channel"].(string)
 	if network == "" {
@@ -265,8 +365,9 @@ func botTarget(b store.Bot) string {
 }
 
 // botDataIn relays input from a bridge bot's network to its channel
-// (Evennia's bot_data_in): channel messages and actions are relayed as
-// "user@#chan", and private messages `who` and `about` are answered.
+// (Evennia's bot_data_in): IRC channel messages and actions are relayed as
+// "user@#chan", Discord channel messages as "[#chan@guild] nick", and
+// private (direct) messages `who` and `about` are answered.
 func (ch *Handler) botDataIn(h *sessions.ServerSessionHandler, s *sessions.ServerSession, args []any, kwargs map[string]any) {
 	text, _ := firstString(args)
 	if strings.TrimSpace(text) == sessions.IdleCommand {
@@ -286,10 +387,12 @@ func (ch *Handler) botDataIn(h *sessions.ServerSessionHandler, s *sessions.Serve
 	if !ok {
 		return
 	}
+	// IRC's kinds: msg, action, privmsg, with the nick in user and the
+	// IRC channel in channel. Discord's: channel and direct, with the
+	// sender in sender and the channel's and guild's names.
 	user, _ := kwargs["user"].(string)
-	where, _ := kwargs["channel"].(string)
 	sender := user
-	if where != "" {
+	if where, _ := kwargs["channel"].(string); where != "" {
 		sender = user + "@" + where
 	}
 	switch kind, _ := kwargs["type"].(string); kind {
@@ -298,17 +401,44 @@ func (ch *Handler) botDataIn(h *sessions.ServerSessionHandler, s *sessions.Serve
 	case "action":
 		ch.channels.Emote(chn, sender, text, s)
 	case "privmsg":
-		var reply string
-		switch strings.ToLower(strings.TrimSpace(text)) {
-		case "who":
-			reply = "Connected: " + strings.Join(connectedPlayers(h, ch.channels), ", ")
-		case "about":
-			reply = fmt.Sprintf("This is a Portico %s bot connecting from '%s'.", b.Protocol, h.Settings().ServerName)
-		default:
-			reply = "I understand 'who' and 'about'."
-		}
-		s.Send(messagePrivmsg(reply, user))
+		s.Send(messagePrivmsg(botReply(h, ch.channels, b, text), user))
+	case "channel":
+		// "[public] [#general@My Guild] nick: text".
+		ch.channels.Say(chn, discordSender(kwargs), text, s)
+	case "direct":
+		// Answered in the direct-message channel it came from.
+		s.Send(contract.Message{Name: "privmsg", Args: []any{botReply(h, ch.channels, b, text)},
+			Kwargs: map[string]any{"user": senderName(kwargs), "channel_id": kwargs["channel_id"]}})
 	}
+}
+
+// botReply answers a private message to a bridge bot: `who` lists who is
+// connected, `about` says what the bot is, anything else gets a short help
+// line.
+func botReply(h *sessions.ServerSessionHandler, c *channels.Service, b store.Bot, text string) string {
+	switch strings.ToLower(strings.TrimSpace(text)) {
+	case "who":
+		return "Connected: " + strings.Join(connectedPlayers(h, c), ", ")
+	case "about":
+		return fmt.Sprintf("This is a Portico %s bot connecting from '%s'.", b.Protocol, h.Settings().ServerName)
+	}
+	return "I understand 'who' and 'about'."
+}
+
+// senderName is the name in a Discord message's sender kwarg ({id,
+// name}).
+func senderName(kwargs map[string]any) string {
+	sender, _ := kwargs["sender"].(map[string]any)
+	name, _ := sender["name"].(string)
+	return name
+}
+
+// discordSender is how a Discord message's sender shows on the game
+// channel: "[#general@My Guild] nick" (Evennia's "[#chan@guild] nick").
+func discordSender(kwargs map[string]any) string {
+	channel, _ := kwargs["channel"].(string)
+	guild, _ := kwargs["guild"].(string)
+	return fmt.Sprintf("[#%s@%s] %s", channel, guild, senderName(kwargs))
 }
 
 func connectedPlayers(h *sessions.ServerSessionHandler, c *channels.Service) []string {

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,127 @@ func TestBotRelay(t *testing.T) {
 	e.waitText(1, "Bot gamebot removed.")
 	if len(e.disconnectsOf(9)) != 1 {
 		t.Fatal("the removed bot's session was not ended")
+	}
+}
+
+// TestBotCheckedByPlugin: @discord2chan and @irc2chan hand the bot's dict
+// to the plugin's check before anything is stored; a refusal is shown to
+// the admin in the plugin's words and stores nothing; a dict that passes
+// is stored and started.
+func TestBotCheckedByPlugin(t *testing.T) {
+	e := newEnv(t, 1)
+	root := e.account("Root", "secret1")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	svc := withChannels(t, e)
+	checked := make(chan map[string]any, 4)
+	e.ch.SetBotChecker(func(_ context.Context, protocol string, cfg map[string]any) error {
+		checked <- cfg
+		if cfg["channel_id"] == "general" {
+			return errors.New(`discord: config key "channel_id": "general" is not a Discord id`)
+		}
+		if protocol == "irc" {
+			return errors.New(`irc: config key "nick": "9bot" is not an IRC nick`)
+		}
+		return nil
+	})
+	e.loginAs(1, "Root", "secret1")
+
+	e.send(1, "@discord2chan public = general")
+	e.waitText(1, `discord: config key "channel_id": "general" is not a Discord id`)
+	e.send(1, "@irc2chan public = irc.example.net 6667 #game 9bot")
+	e.waitText(1, `irc: config key "nick": "9bot" is not an IRC nick`)
+	e.call(func() {
+		if bots := svc.Bots(); len(bots) != 0 {
+			t.Fatalf("refused bots were stored: %+v", bots)
+		}
+	})
+
+	e.send(1, "@discord2chan public = 1234567890123456789,222 relay")
+	e.waitText(1, "Bot relay created: it bridges public over discord and is starting.")
+	<-checked
+	<-checked
+	cfg := <-checked
+	if cfg["channel_id"] != "1234567890123456789,222" || cfg["bot"] != "relay" || cfg["game_channel"] != "public" || cfg["server_name"] != serverName {
+		t.Fatalf("the plugin checked %v", cfg)
+	}
+	if _, hasUID := cfg["uid"]; hasUID {
+		t.Fatalf("the dict checked before the bot exists has a uid: %v", cfg)
+	}
+	e.call(func() {
+		b, ok := svc.BotByName("relay")
+		if !ok || b.Protocol != "discord" || b.Config["channel_id"] != "1234567890123456789,222" {
+			t.Fatalf("stored %+v", b)
+		}
+	})
+	e.send(1, "@discord2chan public = 333 relay")
+	e.waitText(1, "There is already a bot named 'relay'.")
+	e.send(1, "@bots")
+	if got := e.last(1); !strings.Contains(got, "discord 1234567890123456789,222") || !strings.Contains(got, "Last error") {
+		t.Fatalf("@bots = %q", got)
+	}
+}
+
+// TestDiscordBotRelay: a Discord bot's channel messages reach the game as
+// "[public] [#general@Guild] nick: text"; a direct message `who` is
+// answered in its own channel, anything else with the help line.
+func TestDiscordBotRelay(t *testing.T) {
+	e := newEnv(t, 1)
+	root := e.account("Root", "secret1")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.account("Bob", "secret2")
+	svc := withChannels(t, e)
+	e.p.mu.Lock()
+	e.p.botSessid, e.p.botStarted = 9, make(chan string, 1)
+	e.p.mu.Unlock()
+	e.loginAs(1, "Root", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	e.send(1, "@discord2chan public = 1234567890123456789")
+	e.waitText(1, "Bot DiscordBot created: it bridges public over discord and is starting.")
+	<-e.p.botStarted
+	var botUID int64
+	e.call(func() {
+		b, _ := svc.BotByName("DiscordBot")
+		botUID = b.AccountID
+	})
+	var d contract.SessionData
+	d.InitSession("discord", "discord/1234567890123456789", time.Now())
+	d.Sessid = 9
+	d.LoggedIn, d.UID = true, botUID
+	d.ServerData["bot"] = true
+	d.ProtocolFlags[contract.FlagBotState] = contract.BotReconnecting
+	d.ProtocolFlags[contract.FlagBotRetryAt] = time.Now().Add(30 * time.Second).Unix()
+	d.ProtocolFlags[contract.FlagBotError] = "the gateway connection was lost"
+	e.call(func() { e.h.PortalConnect("discord", d) })
+	e.waitLogin(9)
+	e.send(1, "@bots")
+	if got := e.last(1); !strings.Contains(got, "reconnecting in 30 s") && !strings.Contains(got, "reconnecting in 29 s") ||
+		!strings.Contains(got, "the gateway connection was lost") {
+		t.Fatalf("@bots = %q", got)
+	}
+
+	sender := map[string]any{"id": "200000000000000001", "name": "Ally"}
+	e.call(func() {
+		e.h.DataIn("discord", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"hello from discord"},
+			Kwargs: map[string]any{"type": "channel", "channel_id": "1234567890123456789", "guild_id": "800000000000000001",
+				"channel": "general", "guild": "Portico Test", "sender": sender}}})
+	})
+	e.waitText(2, "[public] [#general@Portico Test] Ally: hello from discord")
+	for _, tt := range []struct{ text, want string }{{"who", "Connected: "}, {"hello", "I understand 'who' and 'about'."}} {
+		e.call(func() {
+			e.h.DataIn("discord", 9, []contract.Message{{Name: "bot_data_in", Args: []any{tt.text},
+				Kwargs: map[string]any{"type": "direct", "channel_id": "5000000000000000001", "guild_id": "", "sender": sender}}})
+		})
+		e.waitFor("answer to "+tt.text, func(evs []sentEvent) bool {
+			for _, m := range e.messagesIn(evs, 9) {
+				if s, _ := m.FirstString(); m.Name == "privmsg" && m.Kwargs["channel_id"] == "5000000000000000001" && strings.HasPrefix(s, tt.want) {
+					return !strings.Contains(s, "DiscordBot")
+				}
+			}
+			return false
+		})
 	}
 }

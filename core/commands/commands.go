@@ -127,6 +127,9 @@ type Handler struct {
 	ConnectScreen func(s *sessions.ServerSession) string
 	handler       *sessions.ServerSessionHandler
 	channels      *channels.Service
+	// checkBot checks a bot's config dict through its plugin before the
+	// bot is stored (SetBotChecker); nil checks nothing.
+	checkBot BotChecker
 }
 
 var _ sessions.CommandHandler = (*Handler)(nil)

@@ -185,6 +185,14 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, p.LastError)
 	}
 	tw.Flush()
+	if len(st.Bots) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tLAST ERROR")
+		for _, b := range st.Bots {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, orDash(b.LastError))
+		}
+		tw.Flush()
+	}
 	// A live edit a plugin refused: it runs on with its previous block.
 	for _, p := range st.Plugins {
 		if p.ConfigError != "" {
@@ -414,7 +422,7 @@ func announceCmd(load loader) *cobra.Command {
 }
 
 func botCmd(load loader) *cobra.Command {
-	bot := &cobra.Command{Use: "bot", Short: "Manage bridge bots (IRC, ...) of the running host"}
+	bot := &cobra.Command{Use: "bot", Short: "Manage bridge bots (IRC, Discord) of the running host"}
 	var protocol, channel string
 	add := &cobra.Command{
 		Use:   "add NAME --protocol PROTO --channel GAMECHANNEL key=value...",
@@ -441,7 +449,7 @@ func botCmd(load loader) *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&protocol, "protocol", "irc", "the protocol plugin that runs the bot")
+	add.Flags().StringVar(&protocol, "protocol", "irc", "the protocol plugin that runs the bot (irc, discord), which checks its keys before it is stored")
 	add.Flags().StringVar(&channel, "channel", "public", "the game channel the bot bridges")
 	list := &cobra.Command{
 		Use:   "list",
@@ -461,10 +469,10 @@ func botCmd(load loader) *cobra.Command {
 				return fmt.Errorf("bot list: %w", err)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tCONFIG")
+			fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tLAST ERROR\tCONFIG")
 			for _, b := range bots {
 				c, _ := json.Marshal(b.Config)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, c)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, orDash(b.LastError), c)
 			}
 			return tw.Flush()
 		},
@@ -487,6 +495,15 @@ func botCmd(load loader) *cobra.Command {
 	}
 	bot.AddCommand(add, list, remove)
 	return bot
+}
+
+// orDash is s, or "-" for nothing, so that a table's columns stay
+// aligned.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // callHost sends one request to the running host and returns its data.

@@ -77,6 +77,9 @@ type Status struct {
 	AccountsOnline int              `json:"accounts_online"`
 	Accounts       int              `json:"accounts"`
 	Plugins        []plugins.Status `json:"plugins"`
+	// Bots are the bridge bots with their state, as `portico bot list`
+	// shows them.
+	Bots []BotInfo `json:"bots"`
 	// PasswordHashes counts the argon2 computations since the host
 	// (image) started: what floods of logins and creations cost.
 	PasswordHashes int64 `json:"password_hashes"`
@@ -164,6 +167,8 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
 	h.manager.OnRunning = h.startBots
 	h.handler.SetPortals(h.manager)
+	// A new bot is checked by its plugin before it is stored.
+	h.commands.SetBotChecker(h.manager.ValidateBot)
 
 	ctrl, err := control.Listen(cfg.ControlSocket(), h.control, log)
 	if err != nil {
@@ -362,6 +367,7 @@ func (h *Host) status(ctx context.Context) (Status, error) {
 	if err := h.handler.Call(ctx, func() {
 		st.Sessions = h.handler.Count()
 		st.AccountsOnline = h.handler.AccountCount()
+		st.Bots = h.botInfos()
 	}); err != nil {
 		return st, err
 	}
@@ -399,23 +405,38 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		})
 		return map[string]int{"sessions": n}, nil, err
 	case "bot_add":
+		// Numbers stay json.Number: a Discord id (a 64-bit snowflake)
+		// read as a float64 would reach Discord as another id.
+		dec := json.NewDecoder(strings.NewReader(req.Args["config"]))
+		dec.UseNumber()
 		var cfg map[string]any
-		if err := json.Unmarshal([]byte(req.Args["config"]), &cfg); err != nil {
+		if err := dec.Decode(&cfg); err != nil {
 			return nil, nil, fmt.Errorf("bot add: config: %w", err)
 		}
-		var msg string
-		var addErr error
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// Checked by the bot's plugin (off the loop) before it is stored;
+		// the answer comes back on the loop.
+		type added struct {
+			msg string
+			err error
+		}
+		answer := make(chan added, 1)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := h.handler.Call(cctx, func() {
-			msg, addErr = h.commands.AddBot(req.Args["name"], req.Args["protocol"], req.Args["channel"], cfg)
+			h.commands.AddBotChecked(req.Args["name"], req.Args["protocol"], req.Args["channel"], cfg,
+				func(msg string, err error) { answer <- added{msg, err} })
 		}); err != nil {
 			return nil, nil, err
 		}
-		if addErr != nil {
-			return nil, nil, addErr
+		select {
+		case a := <-answer:
+			if a.err != nil {
+				return nil, nil, a.err
+			}
+			return map[string]string{"message": a.msg}, nil, nil
+		case <-cctx.Done():
+			return nil, nil, fmt.Errorf("bot add: %w", cctx.Err())
 		}
-		return map[string]string{"message": msg}, nil, nil
 	case "bot_list":
 		var out []BotInfo
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -493,13 +514,17 @@ func (l *pidLock) release() {
 	l.f.Close()
 }
 
-// BotInfo is one bot as `portico bot list` shows it.
+// BotInfo is one bot as `portico bot list` and `portico status` show it.
 type BotInfo struct {
-	Name     string         `json:"name"`
-	Protocol string         `json:"protocol"`
-	Channel  string         `json:"channel"`
-	State    string         `json:"state"`
-	Config   map[string]any `json:"config"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Channel  string `json:"channel"`
+	// State is its plugin's report: "connected since ...", "reconnecting
+	// in 5 s", "failed: authentication failed", or "not running".
+	State string `json:"state"`
+	// LastError is the last error its plugin reported, "" for none.
+	LastError string         `json:"last_error"`
+	Config    map[string]any `json:"config"`
 }
 
 // botInfos lists the bots with their state; it runs on the loop.
@@ -514,7 +539,8 @@ func (h *Host) botInfos() []BotInfo {
 			}
 			cfg[k] = v
 		}
-		out = append(out, BotInfo{Name: b.Name, Protocol: b.Protocol, Channel: ch.Name, State: h.channels.BotState(b), Config: cfg})
+		out = append(out, BotInfo{Name: b.Name, Protocol: b.Protocol, Channel: ch.Name, State: h.channels.BotState(b),
+			LastError: h.channels.BotError(b), Config: cfg})
 	}
 	return out
 }

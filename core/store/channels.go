@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -210,7 +211,11 @@ func (s *Store) Bots(ctx context.Context) ([]Bot, error) {
 		if err := rows.Scan(&b.ID, &b.Name, &b.Protocol, &b.ChannelID, &b.AccountID, &cfg, &created); err != nil {
 			return nil, fmt.Errorf("store: bots: %w", err)
 		}
-		if err := json.Unmarshal([]byte(cfg), &b.Config); err != nil {
+		// Numbers stay json.Number: a Discord id (a 64-bit snowflake)
+		// read as a float64 would come back as another id.
+		dec := json.NewDecoder(strings.NewReader(cfg))
+		dec.UseNumber()
+		if err := dec.Decode(&b.Config); err != nil {
 			return nil, fmt.Errorf("store: bot %s: config: %w", b.Name, err)
 		}
 		b.Created = time.UnixMilli(created).UTC()

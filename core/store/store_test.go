@@ -737,3 +737,36 @@ func TestSessidGrants(t *testing.T) {
 		t.Error("SessidRange.Contains is wrong at its ends")
 	}
 }
+
+// TestBotConfigKeepsSnowflakes: a bot's config dict comes back from the
+// database with a 64-bit id exactly as stored (a Discord channel id), not
+// rounded through a float64 (1234567890123456768).
+func TestBotConfigKeepsSnowflakes(t *testing.T) {
+	ctx := testCtx(t)
+	s, path := openTemp(t)
+	ch, err := s.CreateChannel(ctx, "bridged", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddBot(ctx, "discbot", "discord", ch.ID, map[string]any{"channel_id": int64(1234567890123456789), "token_file": "/run/token"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *store.Store) {
+		t.Helper()
+		bots, err := s.Bots(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bots) != 1 {
+			t.Fatalf("bots: %+v", bots)
+		}
+		if got := fmt.Sprint(bots[0].Config["channel_id"]); got != "1234567890123456789" {
+			t.Fatalf("channel_id came back as %s (%T)", got, bots[0].Config["channel_id"])
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(openAt(t, path))
+}

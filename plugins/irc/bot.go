@@ -9,34 +9,39 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
 	"golang.org/x/time/rate"
 )
 
 // Protocol flags a bot session carries, synced to the host on every change
-// so that @bots and `portico bot list` show them.
+// so that @bots, `portico bot list` and `portico status` show them (the
+// state flags are every bot plugin's: sdk/contract).
 const (
 	// FlagState is "connecting", "connected", "reconnecting", "rejoining",
 	// "stopped", "sasl failed: <reason>", or "failed: gave up after N
 	// reconnects".
-	FlagState = "BOT_STATE"
+	FlagState = contract.FlagBotState
 	// FlagStateSince is when the state began, in unix seconds.
-	FlagStateSince = "BOT_STATE_SINCE"
+	FlagStateSince = contract.FlagBotStateSince
+	// FlagRetryAt is, while reconnecting, when the next try is due (unix
+	// seconds; 0 otherwise).
+	FlagRetryAt = contract.FlagBotRetryAt
 	// FlagNetwork is "network:port/#chan".
-	FlagNetwork = "BOT_NETWORK"
+	FlagNetwork = contract.FlagBotNetwork
 	// FlagNick is the nick the bot has (or is trying) on the network.
 	FlagNick = "BOT_NICK"
 	// FlagError is why the last connection ended or the channel was left,
 	// "" when nothing went wrong.
-	FlagError = "BOT_ERROR"
+	FlagError = contract.FlagBotError
 )
 
 // Bot states.
 const (
-	stateConnecting   = "connecting"
-	stateConnected    = "connected"
-	stateReconnecting = "reconnecting"
+	stateConnecting   = contract.BotConnecting
+	stateConnected    = contract.BotConnected
+	stateReconnecting = contract.BotReconnecting
 	stateRejoining    = "rejoining"
-	stateStopped      = "stopped"
+	stateStopped      = contract.BotStopped
 	// stateGaveUp is followed by the number of reconnects made.
 	stateGaveUp = "failed: gave up after"
 )
@@ -81,11 +86,11 @@ type bot struct {
 	// done is closed when the bot has quit and stopped for good.
 	done chan struct{}
 
+	// status is the bot's state, as the host shows it.
+	status *sdk.BotStatus
+
 	mu         sync.Mutex
 	quitReason string
-	state      string
-	since      time.Time
-	lastErr    string
 	// nick is the nick the bot has on the network (or is registering
 	// with); hostLen is the length of "!user@host" in its prefix as the
 	// server showed it, 0 until known. Both size split lines.
@@ -103,8 +108,7 @@ func newBot(ctx context.Context, p *Plugin, cfg BotConfig) *bot {
 		queue:  newLineQueue(t.queueMax, t.queueMaxAge),
 		bucket: newTokenBucket(t.burst, t.lineInterval),
 		done:   make(chan struct{}),
-		state:  stateConnecting,
-		since:  time.Now(),
+		status: sdk.NewBotStatus(stateConnecting),
 		nick:   cfg.Nick,
 	}
 	if cfg.RelayRate > 0 {
@@ -183,46 +187,30 @@ func (b *bot) stopRelay() {
 // initSession fills the session's data before Connect: logged in as the
 // bot's account, marked as a bot, with its state flags.
 func (b *bot) initSession() {
-	b.sess.Update(func(d *sdk.SessionData) {
-		d.LoggedIn = true
-		d.UID = b.cfg.UID
-		d.UName = b.cfg.Bot
-		d.ServerData["bot"] = true
-		d.ServerData["bot_name"] = b.cfg.Bot
-		for k, v := range b.flagsLocked() {
-			d.ProtocolFlags[k] = v
-		}
-	})
+	b.mu.Lock()
+	flags := b.flagsLocked()
+	b.mu.Unlock()
+	sdk.InitBotSession(b.sess, b.cfg.UID, b.cfg.Bot, flags)
 }
 
-// flagsLocked returns the bot's state flags. Called with mu held, or
-// before the bot runs.
+// flagsLocked returns the bot's flags. Called with mu held, or before
+// the bot runs.
 func (b *bot) flagsLocked() map[string]any {
-	return map[string]any{
-		FlagState:      b.state,
-		FlagStateSince: b.since.Unix(),
-		FlagNetwork:    b.cfg.networkLabel(),
-		FlagNick:       b.nick,
-		FlagError:      b.lastErr,
-	}
+	flags := b.status.Flags()
+	flags[FlagNetwork] = b.cfg.networkLabel()
+	flags[FlagNick] = b.nick
+	return flags
 }
 
 // setState records a new state (the time it began only changes with the
 // state) and the last error, and syncs them to the host.
-func (b *bot) setState(state, lastErr string) {
-	b.mu.Lock()
-	if state == b.state && lastErr == b.lastErr {
-		b.mu.Unlock()
-		return
+func (b *bot) setState(state, lastErr string) { b.setRetry(state, time.Time{}, lastErr) }
+
+// setRetry is setState with the time the next reconnect is due.
+func (b *bot) setRetry(state string, retryAt time.Time, lastErr string) {
+	if b.status.Report(b.sess, state, retryAt, lastErr) {
+		b.log.Info("irc: bot state", "state", state, "err", lastErr)
 	}
-	if state != b.state {
-		b.state, b.since = state, time.Now()
-	}
-	b.lastErr = lastErr
-	flags := b.flagsLocked()
-	b.mu.Unlock()
-	b.log.Info("irc: bot state", "state", state, "err", lastErr)
-	b.sess.SetFlags(flags)
 }
 
 // setNick records the nick the bot goes by and syncs it.
@@ -233,9 +221,8 @@ func (b *bot) setNick(nick string) {
 		return
 	}
 	b.nick = nick
-	flags := b.flagsLocked()
 	b.mu.Unlock()
-	b.sess.SetFlags(flags)
+	b.sess.SetFlags(map[string]any{FlagNick: nick})
 }
 
 func (b *bot) setHostLen(n int) {
@@ -245,11 +232,7 @@ func (b *bot) setHostLen(n int) {
 }
 
 // State returns the bot's state and when it began (for tests and logs).
-func (b *bot) State() (string, time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state, b.since
-}
+func (b *bot) State() (string, time.Time) { return b.status.State() }
 
 // Send relays the host's output: a game channel message to the IRC
 // channel, a private answer to one IRC user. Everything else (text, the
@@ -362,7 +345,7 @@ func (b *bot) quitMessage() string {
 // one replaces: its QUIT goes out first, so that the nick is free.
 func (b *bot) run(prev <-chan struct{}) {
 	defer close(b.done)
-	defer b.p.forget(b)
+	defer b.p.bots.Forget(b.cfg.Bot, b)
 	defer b.stopRelay()
 	if prev != nil {
 		select {
@@ -393,7 +376,7 @@ func (b *bot) run(prev <-chan struct{}) {
 			state = "sasl failed: " + se.reason
 		}
 		b.log.Warn("irc: connection ended", "err", err, "retry_in", delay, "reconnects", reconnects)
-		b.setState(state, errString(err))
+		b.setRetry(state, time.Now().Add(delay), errString(err))
 		timer := time.NewTimer(delay)
 		select {
 		case <-b.ctx.Done():

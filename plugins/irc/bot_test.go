@@ -320,13 +320,11 @@ func TestRelay(t *testing.T) {
 	c.send("PING :sync")
 	c.expect("PONG", "sync")
 	// Nothing was relayed from the lines the bot must ignore.
-	h.mu.Lock()
-	for _, ev := range h.events[h.seen:] {
+	for _, ev := range h.rec.Unconsumed() {
 		if ev.GetDataIn() != nil {
 			t.Errorf("unexpected input to the host: %v", ev)
 		}
 	}
-	h.mu.Unlock()
 }
 
 // TestLongMessageSplit: a long channel message becomes several PRIVMSGs,

@@ -58,12 +58,25 @@ type ircConn struct {
 
 	timersMu sync.Mutex
 	timers   []*time.Timer
-	closed   bool
+	// isonTimer asks ISON for the wanted nick (nick.go).
+	isonTimer *time.Timer
+	closed    bool
+	// needNick is set while the bot watches for its wanted nick; the ISON
+	// timer reads it.
+	needNick atomic.Bool
 
 	// The rest belongs to the reading goroutine.
-	nick       string
-	nickTry    int
-	nickMax    int
+	nick string
+	// want is the nick the bot wants: the configured one, cut to the
+	// server's NICKLEN when it is longer.
+	want    string
+	nickTry int
+	nickMax int
+	// nickLen is the server's NICKLEN (005), 0 until known; monitor says
+	// it offers MONITOR; watching that the bot watches for want.
+	nickLen    int
+	monitor    bool
+	watching   bool
 	registered bool
 	// registeredAt is when the server welcomed the bot.
 	registeredAt time.Time
@@ -108,6 +121,7 @@ func (b *bot) connectOnce() (up time.Duration, err error) {
 		ctrl: make(chan string, ctrlQueueLen),
 		wake: make(chan struct{}, 1),
 		nick: b.cfg.Nick,
+		want: b.cfg.Nick,
 	}
 	return c.serve()
 }
@@ -234,6 +248,9 @@ func (c *ircConn) stopTimers() {
 	c.closed = true
 	for _, t := range c.timers {
 		t.Stop()
+	}
+	if c.isonTimer != nil {
+		c.isonTimer.Stop()
 	}
 }
 
@@ -431,13 +448,13 @@ func (c *ircConn) isQuitting() bool {
 	return c.quitting
 }
 
-// regainNick asks for the configured nick again when the bot had to take
-// an alternative; it is tried each time the connection goes quiet, at
-// most once per pingInterval.
+// regainNick asks for the wanted nick again when the bot had to take an
+// alternative; it is tried each time the connection goes quiet, at most
+// once per pingInterval (the last resort: see nick.go).
 func (c *ircConn) regainNick() {
-	if fold(c.nick) == fold(c.b.cfg.Nick) || time.Since(c.lastRegain) < c.b.t.pingInterval {
+	if fold(c.nick) == fold(c.want) || time.Since(c.lastRegain) < c.b.t.pingInterval {
 		return
 	}
 	c.lastRegain = time.Now()
-	c.send("NICK " + c.b.cfg.Nick)
+	c.send("NICK " + c.want)
 }

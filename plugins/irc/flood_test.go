@@ -19,10 +19,9 @@ type relayed struct {
 // relayedSince returns the bot_data_in messages among events[from:] and
 // how many events there are now.
 func (h *harness) relayedSince(from int) ([]relayed, int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	evs, n := h.rec.Events(from)
 	var out []relayed
-	for _, ev := range h.events[from:] {
+	for _, ev := range evs {
 		if ev.GetDataIn() == nil {
 			continue
 		}
@@ -40,7 +39,7 @@ func (h *harness) relayedSince(from int) ([]relayed, int) {
 			out = append(out, relayed{text: text, kind: kind, user: user})
 		}
 	}
-	return out, len(h.events)
+	return out, n
 }
 
 // isDropNotice matches the notice of lines dropped by the relay limit.
@@ -66,9 +65,7 @@ func TestRelayFlood(t *testing.T) {
 	c.welcome("#test")
 	h.waitState(stateConnected)
 
-	h.mu.Lock()
-	from := len(h.events)
-	h.mu.Unlock()
+	_, from := h.rec.Events(0)
 	const flood = 20000
 	var b strings.Builder
 	for i := range flood {
@@ -175,7 +172,7 @@ func (h *harness) awaitAccounted(from, n int) (lines int, notices []relayed) {
 			h.t.Fatalf("%d lines relayed and %d counted dropped, of %d", lines, dropped, n)
 		}
 		select {
-		case <-h.update:
+		case <-h.rec.Changed():
 		case <-deadline:
 			h.t.Fatalf("of %d lines, %d relayed and %d counted dropped in %v", n, lines, dropped, waitLimit)
 		}
@@ -202,9 +199,7 @@ func TestRelayNoticeOncePerFlood(t *testing.T) {
 		for range 3 {
 			h := newHarness(t, newFakeServer(t), tune)
 			_, b := h.start(map[string]any{"relay_rate": 1, "relay_burst": 2})
-			h.mu.Lock()
-			from := len(h.events)
-			h.mu.Unlock()
+			_, from := h.rec.Events(0)
 			n, span, longest := send(func(i int) { b.relay(botDataIn(fmt.Sprintf("line %d", i))) })
 			lines, notices := h.awaitAccounted(from, n)
 			if longest < quiet/2 {
@@ -265,9 +260,7 @@ func TestRelayLimitOff(t *testing.T) {
 	c := srv.accept()
 	c.welcome("#test")
 	h.waitState(stateConnected)
-	h.mu.Lock()
-	from := len(h.events)
-	h.mu.Unlock()
+	_, from := h.rec.Events(0)
 	const n = 200
 	var b strings.Builder
 	for i := range n {

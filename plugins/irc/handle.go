@@ -50,11 +50,18 @@ func (c *ircConn) handle(m ircmsg.Message) error {
 		return c.onBadNick(m)
 	case "433", "436", "437": // nick in use, collision, unavailable
 		return c.onNickInUse()
+	case "005": // RPL_ISUPPORT
+		c.onISupport(m)
+	case "376", "422": // end of MOTD, no MOTD: registration is over
+		c.startRegain()
+	case "731": // RPL_MONOFFLINE
+		c.onMonOffline(m)
+	case "303": // RPL_ISON
+		c.onISON(m)
 	case "NICK":
-		if fold(m.Nick()) == fold(c.nick) && len(m.Params) > 0 {
-			c.nick = m.Params[0]
-			c.b.setNick(c.nick)
-		}
+		c.onNickChange(m)
+	case "QUIT":
+		c.onQuit(m)
 	case "JOIN":
 		if fold(m.Nick()) == fold(c.nick) && len(m.Params) > 0 && fold(m.Params[0]) == fold(c.b.cfg.Channel) {
 			// The server shows the bot its own prefix here, as others
@@ -161,27 +168,37 @@ func (c *ircConn) onNickInUse() error {
 	}
 	c.nickTry++
 	if c.nickTry > maxNickTries {
-		return fmt.Errorf("irc: nick %s and %d alternatives are in use", c.b.cfg.Nick, maxNickTries)
+		return fmt.Errorf("irc: nick %s and %d alternatives are in use", c.want, maxNickTries)
 	}
-	c.nick = altNick(c.b.cfg.Nick, c.nickTry, c.nickMax)
+	c.nick = altNick(c.want, c.nickTry, c.nickMax)
 	c.b.setNick(c.nick)
 	c.send("NICK " + c.nick)
 	return nil
 }
 
 // onBadNick: the server refused a nick's form. For the configured nick
-// that is a config error (reported, retried with backoff); for an
-// alternative it means the server's nicks are shorter, so the alternative
-// is shortened to fit.
+// longer than nine characters (RFC 2812's length, ngIRCd's default
+// NICKLEN) it means the server's nicks are shorter: the nick is cut to
+// nine and wanted so. For a shorter configured nick it is a config error
+// (reported, retried with backoff); for an alternative it means the
+// server's nicks are shorter still, so the alternative is shortened to fit.
 func (c *ircConn) onBadNick(m ircmsg.Message) error {
 	if c.registered {
+		return nil
+	}
+	if c.nickTry == 0 && len(c.want) > rfcNickLen {
+		c.b.log.Info("irc: the server refuses a nick this long; shortened", "nick", c.want, "to", rfcNickLen)
+		c.want = c.want[:rfcNickLen]
+		c.nickMax, c.nick = rfcNickLen, c.want
+		c.b.setNick(c.nick)
+		c.send("NICK " + c.nick)
 		return nil
 	}
 	if c.nickTry == 0 || len(c.nick) <= 2 {
 		return fmt.Errorf("irc: the server refuses nick %q: %s", c.nick, lastParam(m))
 	}
 	c.nickMax = len(c.nick) - 1
-	c.nick = altNick(c.b.cfg.Nick, c.nickTry, c.nickMax)
+	c.nick = altNick(c.want, c.nickTry, c.nickMax)
 	c.b.setNick(c.nick)
 	c.send("NICK " + c.nick)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 )
@@ -28,6 +29,7 @@ func testTiming() timing {
 	t.quitTimeout = 2 * time.Second
 	t.rejoinDelay = 20 * time.Millisecond
 	t.joinRetry = 20 * time.Millisecond
+	t.isonInterval = 50 * time.Millisecond
 	t.lineInterval = 5 * time.Millisecond
 	return t
 }
@@ -39,12 +41,8 @@ type harness struct {
 	p      *Plugin
 	portal *sdk.Portal
 	srv    *fakeServer
-
-	mu     sync.Mutex
-	events []*portalpb.Event
-	// seen is how far waitEvent has consumed events.
-	seen   int
-	update chan struct{}
+	// rec has what the plugin sent the host.
+	rec *plugintest.Recorder
 }
 
 type lockedBuffer struct {
@@ -77,7 +75,7 @@ func newHarness(t *testing.T, srv *fakeServer, tune func(*timing)) *harness {
 	if tune != nil {
 		tune(&tim)
 	}
-	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), srv: srv, update: make(chan struct{}, 1)}
+	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), srv: srv}
 	info, err := h.p.Configure(context.Background(), sdk.Config{Raw: map[string]any{}, Host: sdk.HostInfo{ServerName: "TestGame"}}, h.portal)
 	if err != nil {
 		t.Fatal(err)
@@ -85,12 +83,8 @@ func newHarness(t *testing.T, srv *fakeServer, tune func(*timing)) *harness {
 	if info.ProtocolKey != ProtocolKey {
 		t.Fatalf("protocol key %q", info.ProtocolKey)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.portal.Outbox().Run(ctx, h.collect)
-	}()
+	var stop func()
+	h.rec, stop = plugintest.Record(t, h.portal, waitLimit)
 	t.Cleanup(func() {
 		// What the SDK does when the host shuts the plugin down.
 		h.portal.DisconnectAll("test over")
@@ -99,21 +93,9 @@ func newHarness(t *testing.T, srv *fakeServer, tune func(*timing)) *harness {
 		if err := h.p.Shutdown(sctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		cancel()
-		<-done
+		stop()
 	})
 	return h
-}
-
-func (h *harness) collect(f *portalpb.Frame) error {
-	h.mu.Lock()
-	h.events = append(h.events, f.GetEvents()...)
-	h.mu.Unlock()
-	select {
-	case h.update <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // botConfig is a valid config dict for the fake server; extra keys
@@ -151,60 +133,17 @@ func (h *harness) start(extra map[string]any) (*sdk.Session, *bot) {
 // match accepts, and consumes up to it.
 func (h *harness) waitEvent(what string, match func(ev *portalpb.Event) bool) *portalpb.Event {
 	h.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		h.mu.Lock()
-		for i := h.seen; i < len(h.events); i++ {
-			if match(h.events[i]) {
-				h.seen = i + 1
-				ev := h.events[i]
-				h.mu.Unlock()
-				return ev
-			}
-		}
-		h.mu.Unlock()
-		select {
-		case <-h.update:
-		case <-deadline:
-			h.t.Fatalf("no event: %s", what)
-			return nil
-		}
-	}
+	return h.rec.Await(what, match)
 }
 
 // sessionData returns the session data a Connect or Sync event carries.
-func sessionData(ev *portalpb.Event) (sdk.SessionData, bool) {
-	var pd *portalpb.SessionData
-	switch {
-	case ev.GetConnect() != nil:
-		pd = ev.GetConnect().GetSession()
-	case ev.GetSync() != nil:
-		pd = ev.GetSync().GetSession()
-	default:
-		return sdk.SessionData{}, false
-	}
-	d, err := wire.SessionFromPB(pd)
-	return d, err == nil
-}
+func sessionData(ev *portalpb.Event) (sdk.SessionData, bool) { return plugintest.SessionData(ev) }
 
 // waitState waits until the host is told the bot is in state (a prefix
 // of BOT_STATE), and returns the flags.
 func (h *harness) waitState(state string) map[string]any {
 	h.t.Helper()
-	var flags map[string]any
-	h.waitEvent("BOT_STATE "+state, func(ev *portalpb.Event) bool {
-		d, ok := sessionData(ev)
-		if !ok {
-			return false
-		}
-		s, _ := d.ProtocolFlags[FlagState].(string)
-		if len(s) >= len(state) && s[:len(state)] == state {
-			flags = d.ProtocolFlags
-			return true
-		}
-		return false
-	})
-	return flags
+	return h.rec.AwaitFlag(FlagState, state)
 }
 
 // waitDataIn waits for the next input the bot passes to the host.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type timing struct {
 	quitTimeout time.Duration
 	// rejoinDelay after a KICK; joinRetry after the server refused a JOIN.
 	rejoinDelay, joinRetry time.Duration
+	// isonInterval: how often a bot without its wanted nick asks ISON
+	// whether it is free, on a server without MONITOR.
+	isonInterval time.Duration
 	// Pacing: burst lines at once, then one per lineInterval.
 	burst        int
 	lineInterval time.Duration
@@ -68,6 +72,7 @@ func defaultTiming() timing {
 		quitTimeout:     2 * time.Second,
 		rejoinDelay:     5 * time.Second,
 		joinRetry:       60 * time.Second,
+		isonInterval:    15 * time.Second,
 		burst:           4,
 		lineInterval:    time.Second,
 		queueMax:        100,
@@ -84,21 +89,20 @@ type Plugin struct {
 	// Configure); tests set it first.
 	timing timing
 
-	// startMu serialises StartBot, so that two starts of the same bot
-	// cannot both find no bot running.
-	startMu sync.Mutex
+	// bots are the running bots by name: one per name, none started
+	// once the plugin shuts down.
+	bots sdk.BotSet[*bot]
 
 	mu     sync.Mutex
 	portal *sdk.Portal
 	log    *slog.Logger
-	bots   map[string]*bot
-	closed bool
 }
 
 var (
 	_ sdk.Plugin       = (*Plugin)(nil)
 	_ sdk.BotStarter   = (*Plugin)(nil)
 	_ sdk.Validator    = (*Plugin)(nil)
+	_ sdk.BotValidator = (*Plugin)(nil)
 	_ sdk.Reconfigurer = (*Plugin)(nil)
 )
 
@@ -119,7 +123,6 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 		p.timing = defaultTiming()
 	}
 	p.portal, p.log = portal, portal.Log()
-	p.bots = map[string]*bot{}
 	return info(), nil
 }
 
@@ -134,6 +137,20 @@ func info() sdk.Info {
 func (p *Plugin) Validate(_ context.Context, cfg sdk.Config) error {
 	var c pluginConfig
 	return cfg.Decode(&c)
+}
+
+// ValidateBot checks a bot's config dict as StartBot would, before the
+// bot exists: the host has not added its account id (uid) yet.
+func (p *Plugin) ValidateBot(_ context.Context, cfg sdk.Config) error {
+	raw := maps.Clone(cfg.Raw)
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	if _, ok := raw["uid"]; !ok {
+		raw["uid"] = 1 // the host adds the real one when it starts the bot
+	}
+	_, err := ParseBotConfig(sdk.Config{Raw: raw, Host: cfg.Host})
+	return err
 }
 
 // Reconfigure takes a new block or new host facts in place: the block has
@@ -158,17 +175,17 @@ func (p *Plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, er
 	if bc.ServerName == "" {
 		bc.ServerName = cfg.Host.ServerName
 	}
-	p.startMu.Lock()
-	defer p.startMu.Unlock()
 	p.mu.Lock()
-	portal, closed, old := p.portal, p.closed, p.bots[bc.Bot]
+	portal := p.portal
 	p.mu.Unlock()
-	switch {
-	case portal == nil:
+	if portal == nil {
 		return nil, errors.New("irc: start bot: the plugin is not configured")
-	case closed:
-		return nil, errors.New("irc: start bot: the plugin is shutting down")
 	}
+	old, end, err := p.bots.BeginStart(bc.Bot)
+	if err != nil {
+		return nil, fmt.Errorf("irc: start bot: %w", err)
+	}
+	defer end()
 	var prev chan struct{}
 	if old != nil {
 		old.log.Info("irc: bot started again; stopping the running one")
@@ -187,51 +204,22 @@ func (p *Plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, er
 	}
 	b.sess = sess
 	b.initSession()
-	p.mu.Lock()
-	p.bots[bc.Bot] = b
-	p.mu.Unlock()
+	p.bots.Put(bc.Bot, b)
 	sess.Connect()
 	b.log.Info("irc: bot started", "sessid", sess.ID(), "nick", bc.Nick)
 	go b.run(prev)
 	return sess, nil
 }
 
-// forget removes a stopped bot from the plugin's list, unless a new bot of
-// the same name already took its place.
-func (p *Plugin) forget(b *bot) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bots[b.cfg.Bot] == b {
-		delete(p.bots, b.cfg.Bot)
-	}
-}
-
 // bot returns the running bot named name, or nil (for tests).
-func (p *Plugin) bot(name string) *bot {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.bots[name]
-}
+func (p *Plugin) bot(name string) *bot { return p.bots.Get(name) }
 
 // Shutdown stops every bot (the SDK has already closed their sessions,
 // which sends their QUIT) and waits for them until ctx ends.
 func (p *Plugin) Shutdown(ctx context.Context) error {
-	p.mu.Lock()
-	p.closed = true
-	bots := make([]*bot, 0, len(p.bots))
-	for _, b := range p.bots {
-		bots = append(bots, b)
-	}
-	p.mu.Unlock()
-	for _, b := range bots {
-		b.stop(defaultQuitReason)
-	}
-	for _, b := range bots {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return fmt.Errorf("irc: shutdown: bots still quitting: %w", ctx.Err())
-		}
+	err := p.bots.Shutdown(ctx, func(b *bot) { b.stop(defaultQuitReason) }, func(b *bot) <-chan struct{} { return b.done })
+	if err != nil {
+		return fmt.Errorf("irc: shutdown: bots still stopping: %w", err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 			t.Errorf("README.md does not document config key %q", key)
 		}
 	}
-	for _, flag := range []string{FlagState, FlagStateSince, FlagNetwork, FlagNick, FlagError} {
+	for _, flag := range []string{FlagState, FlagStateSince, FlagRetryAt, FlagNetwork, FlagNick, FlagError} {
 		if !strings.Contains(readme, "| `"+flag+"` |") {
 			t.Errorf("README.md does not document flag %s", flag)
 		}

@@ -534,11 +534,43 @@ func (h *Host) Send(evs ...*portalpb.Event) {
 // one event naming its recipients).
 func (h *Host) DataOut(text string, sessids ...uint64) {
 	h.t.Helper()
-	msgs, err := wire.MessagesToPB([]contract.Message{contract.Text(text)})
+	h.Output("text", text, sessids...)
+}
+
+// Output sends the sessions an output message named name with text as its
+// argument: "text" is DataOut; a bridge bot relays "channel", a game
+// channel's line.
+func (h *Host) Output(name, text string, sessids ...uint64) {
+	h.t.Helper()
+	msgs, err := wire.MessagesToPB([]contract.Message{{Name: name, Args: []any{text}}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.Send(&portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: sessids, Messages: msgs}}})
+}
+
+// AwaitLog waits until the plugin's own log holds substr: the kit's
+// buffer for a plugin in process, <data_dir>/logs/<name>.log for a binary.
+// Polling is the only way to watch a file another process writes; every
+// poll is bounded.
+func (h *Host) AwaitLog(substr string) {
+	h.t.Helper()
+	deadline := time.Now().Add(h.timeout())
+	for {
+		var text string
+		if h.logBuf != nil {
+			text = h.logBuf.String()
+		} else if b, err := os.ReadFile(filepath.Join(h.dataDir, "logs", h.name+".log")); err == nil {
+			text = string(b)
+		}
+		if strings.Contains(text, substr) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("plugintest: the plugin's log did not say %q within %v", substr, h.timeout())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Disconnect ends a session from the host's side with reason.

@@ -111,6 +111,14 @@ type Bot struct {
 	// and HostLost checks talk through a bot and its peer too; Bot is then
 	// called once per check, and each call must give a fresh peer.
 	Peer Client
+	// Output, when set, is the name of the output message the bot relays
+	// to its peer: a bridge bot relays the host's game channel messages
+	// ("channel", the line its first argument) and drops "text", as
+	// Evennia's bots do. The kit's output to the bot's session is then
+	// that message; and since the bot drops the host-lost notice (a
+	// "text"), HostLost learns that the plugin noticed the lost host from
+	// its log instead. Empty sends "text", as to a client.
+	Output string
 }
 
 // check is one conformance check.
@@ -575,7 +583,7 @@ func checkStartBot(t *testing.T, s Suite) {
 	if bot.Peer == nil {
 		return
 	}
-	h.DataOut("plugintest: to the bot's peer", id)
+	h.Output(outputName(bot.Output), "plugintest: to the bot's peer", id)
 	expect(t, s, bot.Peer, "plugintest: to the bot's peer")
 	send(t, bot.Peer, "plugintest: from the bot's peer")
 	awaitLine(t, h, participant{c: bot.Peer, id: id}, "plugintest: from the bot's peer")
@@ -584,11 +592,21 @@ func checkStartBot(t *testing.T, s Suite) {
 // participant is a session the kit can talk through: a client it dialed,
 // or, for a plugin without clients of its own, a bot and its peer. exact
 // says whether the session's input is the line sent as it is (a bridge
-// may decorate it with the speaker's name).
+// may decorate it with the speaker's name); output is the name of the
+// output message that reaches its client (Bot.Output).
 type participant struct {
-	c     Client
-	id    uint64
-	exact bool
+	c      Client
+	id     uint64
+	exact  bool
+	output string
+}
+
+// outputName is the output message a participant's client is sent.
+func outputName(name string) string {
+	if name == "" {
+		return "text"
+	}
+	return name
 }
 
 // join makes a participant, or skips the check when the suite gives no
@@ -597,7 +615,7 @@ func join(t *testing.T, s Suite, h *Host) participant {
 	t.Helper()
 	if s.Dial != nil {
 		c, id := connect(t, h)
-		return participant{c: c, id: id, exact: true}
+		return participant{c: c, id: id, exact: true, output: "text"}
 	}
 	if s.Bot == nil {
 		t.Skip("no Suite.Dial and no Suite.Bot: nothing to talk through")
@@ -611,7 +629,7 @@ func join(t *testing.T, s Suite, h *Host) participant {
 		t.Fatalf("StartBot: %v", err)
 	}
 	h.AwaitConnectOf(id)
-	return participant{c: bot.Peer, id: id}
+	return participant{c: bot.Peer, id: id, output: outputName(bot.Output)}
 }
 
 // awaitLine waits until line, sent by p's client, arrives as p's input.
@@ -652,7 +670,7 @@ func checkReattach(t *testing.T, s Suite) {
 		t.Errorf("Sessions after the reattach: session %d has protocol_key %q", p.id, sessions[i].ProtocolKey)
 	}
 	awaitLine(t, h, p, "plugintest: during the reload")
-	h.DataOut("plugintest: after the reload", p.id)
+	h.Output(p.output, "plugintest: after the reload", p.id)
 	expect(t, s, p.c, "plugintest: after the reload")
 	if s.Dial != nil {
 		_, id2 := connect(t, h)
@@ -665,15 +683,26 @@ func checkReattach(t *testing.T, s Suite) {
 func checkHostLost(t *testing.T, s Suite) {
 	h := Start(t, s)
 	p := join(t, s, h)
+	if !p.exact {
+		// A bridge's peer: the link is up once its line comes in.
+		send(t, p.c, "plugintest: before the host went")
+		awaitLine(t, h, p, "plugintest: before the host went")
+	}
 	h.DropLink()
-	expect(t, s, p.c, sdk.MsgHostLost)
+	if p.output == "text" {
+		expect(t, s, p.c, sdk.MsgHostLost)
+	} else {
+		// The bot drops the "text" notice: the plugin's log says when it
+		// noticed, and holds input from then on.
+		h.AwaitLog("link: host detached")
+	}
 	send(t, p.c, "plugintest: while the host was away")
 	sessions := h.Reattach()
 	if !slices.ContainsFunc(sessions, func(d contract.SessionData) bool { return d.Sessid == p.id }) {
 		t.Fatalf("Sessions after a lost host came back does not list session %d: %+v", p.id, sessions)
 	}
 	awaitLine(t, h, p, "plugintest: while the host was away")
-	h.DataOut("plugintest: the host is back", p.id)
+	h.Output(p.output, "plugintest: the host is back", p.id)
 	expect(t, s, p.c, "plugintest: the host is back")
 }
 

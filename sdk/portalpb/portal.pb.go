@@ -428,6 +428,13 @@ type ValidateRequest struct {
 	// Addresses (host:port) the running instance of this plugin already
 	// listens on: a check that a listen address is free skips them.
 	HeldAddresses []string `protobuf:"bytes,3,rep,name=held_addresses,json=heldAddresses,proto3" json:"held_addresses,omitempty"`
+	// bot is set when config_json is a bot's config dict (what StartBot
+	// would be handed, less the keys the host adds once the bot exists:
+	// uid), not the plugin's block: the host checks a bot through its
+	// plugin before it stores it (`portico bot add`, @irc2chan). A plugin
+	// that cannot check bot dicts answers Unimplemented. Added in contract
+	// version 2.
+	Bot           bool `protobuf:"varint,4,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +488,13 @@ func (x *ValidateRequest) GetHeldAddresses() []string {
 		return x.HeldAddresses
 	}
 	return nil
+}
+
+func (x *ValidateRequest) GetBot() bool {
+	if x != nil {
+		return x.Bot
+	}
+	return false
 }
 
 type ValidateResponse struct {
@@ -2150,12 +2164,13 @@ const file_portal_proto_rawDesc = "" +
 	"\bListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\"\x8a\x01\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\"\x9c\x01\n" +
 	"\x0fValidateRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12/\n" +
 	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\x12%\n" +
-	"\x0eheld_addresses\x18\x03 \x03(\tR\rheldAddresses\"P\n" +
+	"\x0eheld_addresses\x18\x03 \x03(\tR\rheldAddresses\x12\x10\n" +
+	"\x03bot\x18\x04 \x01(\bR\x03bot\"P\n" +
 	"\x10ValidateResponse\x12<\n" +
 	"\bproblems\x18\x01 \x03(\v2 .portico.portal.v1.ConfigProblemR\bproblems\"\\\n" +
 	"\rConfigProblem\x12\x10\n" +

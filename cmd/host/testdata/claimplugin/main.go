@@ -101,9 +101,14 @@ func (p *plugin) Shutdown(ctx context.Context) error {
 // StartBot connects the bot's session logged in as its account, then
 // answers with it.
 func (p *plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, error) {
-	name, _ := cfg.Raw["bot"].(string)
-	uid, ok := cfg.Raw["uid"].(float64)
-	if name == "" || !ok {
+	var dict struct {
+		Bot string `json:"bot"`
+		UID int64  `json:"uid"`
+	}
+	// Decode, not cfg.Raw: Raw's numbers are json.Number.
+	_ = cfg.Decode(&dict) // other keys are not this test plugin's business
+	name, uid := dict.Bot, dict.UID
+	if name == "" || uid == 0 {
 		return nil, errors.New("claimplugin: start bot: no bot name or uid")
 	}
 	sess, err := p.portal.NewSession(ctx, botConn{}, p.key, "bot:"+name)
@@ -111,7 +116,7 @@ func (p *plugin) StartBot(ctx context.Context, cfg sdk.Config) (*sdk.Session, er
 		return nil, fmt.Errorf("claimplugin: start bot %s: %w", name, err)
 	}
 	sess.Update(func(d *sdk.SessionData) {
-		d.LoggedIn, d.UID, d.UName = true, int64(uid), name
+		d.LoggedIn, d.UID, d.UName = true, uid, name
 		d.ServerData["bot"] = true
 	})
 	sess.Connect()
