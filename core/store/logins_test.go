@@ -94,7 +94,9 @@ func testSessionLoginsInOrder(t *testing.T, db store.TestDB) {
 
 // TestSessionLoginsRefuseIncompleteAndApplyNothing: a batch with a bad
 // change is refused whole, with an error that says what is wrong.
-func TestSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T) { store.EachBackend(t, testSessionLoginsRefuseIncompleteAndApplyNothing) }
+func TestSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsRefuseIncompleteAndApplyNothing)
+}
 
 func testSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
@@ -149,7 +151,9 @@ func testApplyEachSessionLogin(t *testing.T, db store.TestDB) {
 
 // TestSessionLoginsSurviveReopen: what was saved is there after the store
 // is closed and opened again (a host killed and started again).
-func TestSessionLoginsSurviveReopen(t *testing.T) { store.EachBackend(t, testSessionLoginsSurviveReopen) }
+func TestSessionLoginsSurviveReopen(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsSurviveReopen)
+}
 
 func testSessionLoginsSurviveReopen(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
@@ -174,7 +178,9 @@ func testSessionLoginsSurviveReopen(t *testing.T, db store.TestDB) {
 // TestSessionLoginsManyInOneQuery: 10,000 logins are saved in one
 // transaction and read back by one query, as a reload of that many
 // sessions does.
-func TestSessionLoginsManyInOneQuery(t *testing.T) { store.EachBackend(t, testSessionLoginsManyInOneQuery) }
+func TestSessionLoginsManyInOneQuery(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsManyInOneQuery)
+}
 
 func testSessionLoginsManyInOneQuery(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)

@@ -56,7 +56,7 @@ func OpenPostgres(url string, opts Options) (*Store, error) {
 	}
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", where, err)
+		return nil, fmt.Errorf("store: open postgres %s: %w", where, err)
 	}
 	return s, nil
 }

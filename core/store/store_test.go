@@ -239,7 +239,9 @@ func testInvalidNamesAndPasswords(t *testing.T, db store.TestDB) {
 	}
 }
 
-func TestCharacterCreatedWithAccount(t *testing.T) { store.EachBackend(t, testCharacterCreatedWithAccount) }
+func TestCharacterCreatedWithAccount(t *testing.T) {
+	store.EachBackend(t, testCharacterCreatedWithAccount)
+}
 
 func testCharacterCreatedWithAccount(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
@@ -351,7 +353,9 @@ func testReserveSessidsMonotonic(t *testing.T, db store.TestDB) {
 	}
 }
 
-func TestReserveSessidsSurviveReopen(t *testing.T) { store.EachBackend(t, testReserveSessidsSurviveReopen) }
+func TestReserveSessidsSurviveReopen(t *testing.T) {
+	store.EachBackend(t, testReserveSessidsSurviveReopen)
+}
 
 func testReserveSessidsSurviveReopen(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)

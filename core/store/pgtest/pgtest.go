@@ -134,32 +134,56 @@ func Start(ctx context.Context) (c *Cluster, err error) {
 	secret := make([]byte, 16)
 	rand.Read(secret)
 	c = &Cluster{dir: dir, password: hex.EncodeToString(secret), exited: make(chan struct{}), log: &logTail{}}
-	pwfile := filepath.Join(dir, "pwfile")
+	if err := c.initdb(ctx, bin, cred); err != nil {
+		return nil, err
+	}
+	if err := c.serve(ctx, bin, cred); err != nil {
+		return nil, err
+	}
+	c.admin, err = sql.Open("pgx", c.URL("postgres"))
+	if err == nil {
+		err = c.admin.PingContext(ctx)
+	}
+	if err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("pgtest: connect: %w", err)
+	}
+	return c, nil
+}
+
+// initdb makes the cluster in c.dir/data, owned by cred's user (nil: this
+// process's), with the superuser User and c.password.
+func (c *Cluster) initdb(ctx context.Context, bin string, cred *syscall.Credential) error {
+	pwfile := filepath.Join(c.dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	if cred != nil {
-		for _, p := range []string{dir, pwfile} {
+		for _, p := range []string{c.dir, pwfile} {
 			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
-				return nil, fmt.Errorf("pgtest: hand %s to the server's user: %w", p, err)
+				return fmt.Errorf("pgtest: hand %s to the server's user: %w", p, err)
 			}
 		}
 	}
-
-	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"),
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", filepath.Join(c.dir, "data"),
 		"--username="+User, "--auth=scram-sha-256", "--pwfile="+pwfile,
 		"--encoding=UTF8", "--no-locale", "--no-sync")
-	initdb.Dir, initdb.Env = dir, serverEnv()
+	initdb.Dir, initdb.Env = c.dir, serverEnv()
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
+		return fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 	}
+	return nil
+}
 
+// serve starts the server as cred's user and returns once it accepts
+// connections (it says so in its log).
+func (c *Cluster) serve(ctx context.Context, bin string, cred *syscall.Credential) error {
 	// A test server: durability is worth nothing here, speed is.
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(dir, "data"),
-		"-k", dir, "-c", "listen_addresses=",
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(c.dir, "data"),
+		"-k", c.dir, "-c", "listen_addresses=",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	c.cmd.Dir, c.cmd.Env = dir, serverEnv()
+	c.cmd.Dir, c.cmd.Env = c.dir, serverEnv()
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: cred,
 		// Should the test process die without stopping the server (a
@@ -169,7 +193,7 @@ func Start(ctx context.Context) (c *Cluster, err error) {
 	}
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	ready := make(chan struct{})
 	started := make(chan error, 1)
@@ -201,25 +225,17 @@ func Start(ctx context.Context) (c *Cluster, err error) {
 		c.cmd.Wait()
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
+		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
 	select {
 	case <-ready:
+		return nil
 	case <-c.exited:
-		return nil, fmt.Errorf("pgtest: postgres exited at start (%v):\n%s", c.cmd.ProcessState, c.log)
+		return fmt.Errorf("pgtest: postgres exited at start (%v):\n%s", c.cmd.ProcessState, c.log)
 	case <-ctx.Done():
 		c.Stop()
-		return nil, fmt.Errorf("pgtest: postgres not ready after %v:\n%s", startTimeout, c.log)
+		return fmt.Errorf("pgtest: postgres not ready after %v:\n%s", startTimeout, c.log)
 	}
-	c.admin, err = sql.Open("pgx", c.URL("postgres"))
-	if err == nil {
-		err = c.admin.PingContext(ctx)
-	}
-	if err != nil {
-		c.Stop()
-		return nil, fmt.Errorf("pgtest: connect: %w", err)
-	}
-	return c, nil
 }
 
 // serverCredential returns who initdb and postgres run as: nil (this
