@@ -72,8 +72,10 @@ func describePostgres(c pgconn.Config) string {
 	return fmt.Sprintf("database %s on %s as %s", c.Database, host, c.User)
 }
 
-// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation
+// of a UNIQUE constraint (a name's), as SQLITE_CONSTRAINT_UNIQUE is: not of
+// a primary key, which is no name being taken.
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+	return errors.As(err, &pe) && pe.Code == "23505" && !strings.HasSuffix(pe.ConstraintName, "_pkey")
 }

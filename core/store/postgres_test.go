@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-mud/portico/core/store/pgtest"
 )
@@ -110,38 +110,46 @@ func TestOpenPostgresErrors(t *testing.T) {
 	}
 }
 
-// TestConcurrentAccountAndCharacterSameName: an account and another
-// account's character of the same name (in any case) created at once:
-// exactly one of them gets it. The check spans two tables, so no unique
-// index alone can keep it; the write lock must.
-func TestConcurrentAccountAndCharacterSameName(t *testing.T) {
+// TestWritersTakeTurns: while one write transaction is open, another
+// store's writer waits for it, on both databases, and then sees what it
+// wrote. Here the first has inserted an account and the second creates a
+// character of the same name: a check that spans two tables, which no
+// unique index can keep, so only the write lock keeps the name unique
+// (PostgreSQL's READ COMMITTED alone would let the character in).
+func TestWritersTakeTurns(t *testing.T) {
 	EachBackend(t, func(t *testing.T, db TestDB) {
 		ctx := ctxFor(t)
 		a := openInternal(t, db.Location, testParams)
 		b := openInternal(t, db.Location, testParams)
-		owner, err := a.CreateAccount(ctx, "Owner", "password", false)
+		owner, err := b.CreateAccount(ctx, "Owner", "password", false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for round := range 20 {
-			name := "Twin" + string(rune('a'+round))
-			var wg sync.WaitGroup
-			var accErr, charErr error
-			wg.Go(func() { _, accErr = a.CreateAccount(ctx, name, "password", false) })
-			wg.Go(func() { _, charErr = b.CreateCharacter(ctx, owner.ID, strings.ToUpper(name)) })
-			wg.Wait()
-			// The owner may have at most 8 characters: make room.
-			if _, err := a.w.ExecContext(ctx, "DELETE FROM characters WHERE account_id = ? AND id <> ?", owner.ID, owner.CharacterID); err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case accErr == nil && charErr == nil:
-				t.Fatalf("round %d: both the account and the character %s were created", round, name)
-			case accErr != nil && charErr != nil:
-				t.Fatalf("round %d: neither was created: %v; %v", round, accErr, charErr)
-			case accErr != nil && !errors.Is(accErr, ErrNameTaken), charErr != nil && !errors.Is(charErr, ErrNameTaken):
-				t.Fatalf("round %d: %v; %v, want ErrNameTaken", round, accErr, charErr)
-			}
+		tx, err := a.w.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO accounts (name, password, is_admin, created_at) VALUES (?, 'x', ?, 0)", "Twin", false); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.CreateCharacter(ctx, owner.ID, "TWIN")
+			done <- err
+		}()
+		// Nothing signals that a writer is waiting: a bounded wait is the
+		// only way to see that it does not go ahead.
+		select {
+		case err := <-done:
+			t.Fatalf("a writer went ahead while another held the write lock (error %v)", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrNameTaken) {
+			t.Fatalf("CreateCharacter after the account's commit: %v, want ErrNameTaken", err)
 		}
 	})
 }
