@@ -443,13 +443,14 @@ func UnderCI() bool {
 // missing outside CI, a failure otherwise.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, ErrNotInstalled) && !UnderCI() {
+	switch {
+	case !errors.Is(err, ErrNotInstalled):
+		t.Fatal(err)
+	case UnderCI():
+		t.Fatalf("%v; CI=true, so this is a failure, not a skip", err)
+	default:
 		t.Skip(err)
 	}
-	if errors.Is(err, ErrNotInstalled) {
-		t.Fatalf("%v; CI=true, so this is a failure, not a skip", err)
-	}
-	t.Fatal(err)
 }
 
 // logTail keeps the last lines of the server's log, for messages.
