@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/core/store/pgtest"
 )
@@ -16,6 +19,8 @@ import (
 // again with server.database set (from the environment) and the player
 // logs in with the same password, a new player creates an account there,
 // and neither the host's log nor migrate's output shows the password.
+// Then the database server stops: the players in the game play on, a
+// login is refused, and the host stays up.
 func TestHostOnPostgres(t *testing.T) {
 	cluster := pgtest.Require(t)
 	url := cluster.Database(t)
@@ -69,8 +74,34 @@ func TestHostOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
 	if n, err := pg.CountAccounts(t.Context()); err != nil || n != 2 {
 		t.Errorf("PostgreSQL holds %d accounts (%v), want Alice and Bob", n, err)
+	}
+	pg.Close()
+
+	// The database is lost: the game goes on in memory for the players
+	// in it; a login is refused, the host says why in its log, and it
+	// stays up.
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bob.send("say still here without a database")
+	alice.expect("still here without a database")
+	carol := dialTelnet(t, h.telnetAddr)
+	carol.expect("Welcome to TestGame")
+	carol.send("connect Alice alice-pass1")
+	carol.expect("Username and/or password is incorrect.")
+	// `portico status` answers with what is wrong.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, filepath.Join(h.dir, "data", "run", "control.sock"), control.Request{Cmd: "status"}, false)
+	if err != nil {
+		t.Fatalf("the host does not answer without its database: %v", err)
+	}
+	if resp.OK || !strings.Contains(resp.Error, "store: count accounts") {
+		t.Errorf("status without the database: %+v, want the store's error", resp)
+	}
+	if log := h.logText(); !strings.Contains(log, "login: authenticate") {
+		t.Errorf("the host did not log why the login failed:\n%s", log)
 	}
 }

@@ -19,17 +19,22 @@ import (
 // connections are plenty, and each costs the server a process.
 const maxPostgresConns = 8
 
+// postgresConnectTimeout bounds each new connection to the server, unless
+// the URL's connect_timeout says otherwise.
+const postgresConnectTimeout = 10 * time.Second
+
 // postgresOpenTimeout bounds connecting and migrating at Open, so that an
 // unreachable server is an error rather than a host that never comes up.
 const postgresOpenTimeout = time.Minute
 
 // OpenPostgres opens the PostgreSQL database that url names
 // (postgres://user:password@host:port/database?sslmode=…, anything pgx
-// accepts) and brings its schema up to date. The database must exist and
-// the user must be allowed to create tables and a collation in it (its
-// owner is). The server must be built with ICU (Debian's and most others
-// are): names are compared case-insensitively through an ICU collation.
-// Errors never carry the password.
+// accepts; connect_timeout defaults to 10 seconds) and brings its schema
+// up to date. The database must exist and the user must be allowed to
+// create tables and a collation in it (its owner is). The server must be
+// built with ICU (Debian's and most others are): names are compared
+// case-insensitively through an ICU collation. Errors never carry the
+// password.
 func OpenPostgres(url string, opts Options) (*Store, error) {
 	params := opts.Argon2.withDefaults()
 	if err := params.validate(); err != nil {
@@ -39,6 +44,11 @@ func OpenPostgres(url string, opts Options) (*Store, error) {
 	if err != nil {
 		// pgx's message shows the URL with its password redacted.
 		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		// Without one, a connection to a server that is gone waits for
+		// TCP to give up (minutes): a login would hang that long.
+		cfg.ConnectTimeout = postgresConnectTimeout
 	}
 	where := describePostgres(cfg.Config)
 	db := stdlib.OpenDB(*cfg)

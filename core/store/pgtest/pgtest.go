@@ -70,7 +70,8 @@ type Cluster struct {
 	admin  *sql.DB
 
 	mu       sync.Mutex
-	made     int // databases made, for their names
+	made     int  // databases made, for their names
+	stopped  bool // Stop was called
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -317,6 +318,9 @@ func (c *Cluster) Database(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if c.isStopped() {
+			return // a test that stopped the server took its databases with it
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := c.DropDatabase(ctx, u); err != nil {
@@ -331,6 +335,9 @@ func (c *Cluster) Database(t testing.TB) string {
 // It may be called more than once.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
+		c.mu.Lock()
+		c.stopped = true
+		c.mu.Unlock()
 		if c.admin != nil {
 			c.admin.Close()
 		}
@@ -353,6 +360,13 @@ func (c *Cluster) Stop() error {
 		}
 	})
 	return c.stopErr
+}
+
+// isStopped reports whether Stop was called.
+func (c *Cluster) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
 }
 
 // Require returns a cluster of t's own, stopped when t ends. Without
