@@ -11,7 +11,7 @@
 // is an unexported dialect. The store is a concrete type and not an
 // interface on purpose: it has one implementation with two SQL dialects,
 // the differences are in SQL and not in Go logic, and a Go interface of its
-// fifty methods would only make every addition a breaking change for
+// forty-odd methods would only make every addition a breaking change for
 // anyone implementing it.
 //
 // On SQLite the database runs in WAL mode with synchronous=FULL, so that
