@@ -18,7 +18,8 @@ import (
 // stops; `portico migrate --to URL` copies the database; the host starts
 // again with server.database set (from the environment) and the player
 // logs in with the same password, a new player creates an account there,
-// and neither the host's log nor migrate's output shows the password.
+// both stay logged in through a reload, and neither the host's log nor
+// migrate's output shows the password.
 // Then the database server stops: the players in the game play on, a
 // login is refused, and the host stays up.
 func TestHostOnPostgres(t *testing.T) {
@@ -52,6 +53,14 @@ func TestHostOnPostgres(t *testing.T) {
 	bob.login("Bob", "bob-pass12", true)
 	bob.send("say hello from PostgreSQL")
 	alice.expect("hello from PostgreSQL")
+	// A reload closes the database and opens it again in the new image,
+	// which takes its players back by the login records it reads there.
+	reload := exec.Command(filepath.Join(binDir, "portico"), "reload", "--config", h.configPath)
+	if out, err := reload.CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	bob.send("say hello after the reload")
+	alice.expect("hello after the reload")
 
 	log := h.logText()
 	if !strings.Contains(log, `database="postgres database `) {
