@@ -68,6 +68,14 @@ type Server struct {
 	// control socket, pid file and plugin sockets, mode 0700) live. Needs a
 	// host restart to change. Default: data.
 	DataDir string `mapstructure:"data_dir" required:"true"`
+	// The database. Empty: SQLite, in data_dir/portico.db. A PostgreSQL URL
+	// (postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=verify-full) keeps
+	// accounts and the rest in PostgreSQL instead, where it can be
+	// replicated; the database must exist, owned by USER. `portico migrate
+	// --to URL` copies an SQLite database into a new one. The password is
+	// never printed or logged (set it here or with PORTICO_SERVER_DATABASE).
+	// Needs a host restart to change. Default: "".
+	Database string `mapstructure:"database"`
 	// Evennia's MULTISESSION_MODE. 0: logging in disconnects the account's
 	// other sessions ("Logged in from elsewhere. Disconnecting."). 1: an
 	// account may have many sessions, all puppeting its character. 2: one
@@ -210,6 +218,16 @@ func (c *Config) RunDir() string { return filepath.Join(c.Server.DataDir, "run")
 
 // DBPath is the SQLite database.
 func (c *Config) DBPath() string { return filepath.Join(c.Server.DataDir, "portico.db") }
+
+// StoreLocation is what the host opens its store at (store.Open): the
+// PostgreSQL URL of server.database when it is set, else the SQLite
+// database DBPath.
+func (c *Config) StoreLocation() string {
+	if c.Server.Database != "" {
+		return c.Server.Database
+	}
+	return c.DBPath()
+}
 
 // LogDir holds the host's and plugins' logs.
 func (c *Config) LogDir() string { return filepath.Join(c.Server.DataDir, "logs") }

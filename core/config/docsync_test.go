@@ -157,6 +157,9 @@ func docSyncProblems(data []byte, docs map[string]string) []string {
 	for _, k := range Keys() {
 		doc := normalize(docs[k.Name])
 		m := defaultSentence.FindStringSubmatch(doc)
+		if m != nil && m[1] == `""` && k.Field.Type.Kind() == reflect.String {
+			m[1] = "" // an empty string is written "" in a comment
+		}
 		if m == nil {
 			out = append(out, fmt.Sprintf("%s: the doc comment does not end with \"Default: X.\"", k.Name))
 		} else if v, err := convert(m[1], k.Field.Type); err != nil || !reflect.DeepEqual(v, k.Value(&def)) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -47,16 +48,7 @@ func (c *Config) WriteEffective(w io.Writer) error {
 			sections[section] = m
 			root.Content = append(root.Content, keyNode(section), m)
 		}
-		v := k.Value(c)
-		switch {
-		case Secret(name) && !k.field(c).IsZero():
-			v = Masked
-		case k.Field.Type == durationType && k.field(c).IsZero():
-			v = 0
-		case k.Field.Type == durationType || k.Field.Type == digestType:
-			v = Format(v)
-		}
-		if err := c.addValue(m, name, k.Name, v); err != nil {
+		if err := c.addValue(m, name, k.Name, c.shown(k, name)); err != nil {
 			return err
 		}
 	}
@@ -116,6 +108,24 @@ func (c *Config) WriteEffective(w io.Writer) error {
 	return enc.Close()
 }
 
+// shown is host key k's value (name is its name in its section) as
+// WriteEffective shows it: a secret masked, server.database with its
+// password masked, durations and digests as config.yaml writes them.
+func (c *Config) shown(k Key, name string) any {
+	v := k.Value(c)
+	switch {
+	case Secret(name) && !k.field(c).IsZero():
+		v = Masked
+	case k.Name == DatabaseKey:
+		v = maskURLPassword(c.Server.Database)
+	case k.Field.Type == durationType && k.field(c).IsZero():
+		v = 0
+	case k.Field.Type == durationType || k.Field.Type == digestType:
+		v = Format(v)
+	}
+	return v
+}
+
 // addValue appends name: v to mapping m, noting the variable that set key.
 func (c *Config) addValue(m *yaml.Node, name, key string, v any) error {
 	var n yaml.Node
@@ -153,4 +163,32 @@ func mask(key string, v any) any {
 		return out
 	}
 	return v
+}
+
+// maskURLPassword returns a URL with its password (in the user part or a
+// password parameter) shown as Masked, and the rest as it is: which server
+// and database a host uses is worth seeing. What does not parse as a URL
+// is masked whole.
+func maskURLPassword(s string) string {
+	if s == "" {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Masked
+	}
+	// url.URL would escape the mask's asterisks in the user part: a
+	// placeholder of letters goes in, and the mask replaces it after.
+	const placeholder = "MASKEDPASSWORD"
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), placeholder)
+	}
+	params := strings.Split(u.RawQuery, "&")
+	for i, p := range params {
+		if name, _, _ := strings.Cut(p, "="); strings.EqualFold(name, "password") {
+			params[i] = name + "=" + Masked
+		}
+	}
+	u.RawQuery = strings.Join(params, "&")
+	return strings.Replace(u.String(), ":"+placeholder+"@", ":"+Masked+"@", 1)
 }

@@ -25,6 +25,9 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 	switch x := cur.(type) {
 	case string:
 		v := "/env/" + key // absolute, so that a path key keeps it as is
+		if key == "server.database" {
+			v = "postgres://env@/env" // a URL or nothing
+		}
 		return v, v
 	case bool:
 		return !x, fmt.Sprint(!x)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -133,6 +134,22 @@ func (k Key) check(v reflect.Value) string {
 	return ""
 }
 
+// DatabaseKey is server.database, whose password is never shown.
+const DatabaseKey = "server.database"
+
+// databaseProblem returns what is wrong with a server.database value, or
+// "". The message never quotes the value: it may hold a password.
+func databaseProblem(v string) string {
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "must be empty (SQLite in data_dir) or a PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME"
+	}
+	return ""
+}
+
 var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 const pluginNameRule = "plugin names are lower-case letters, digits, - and _, start with a letter, at most 32"
@@ -146,6 +163,9 @@ func (c *Config) Validate() error {
 		if msg := k.check(k.field(c)); msg != "" {
 			ps = append(ps, Problem{Key: k.Name, Msg: msg})
 		}
+	}
+	if msg := databaseProblem(c.Server.Database); msg != "" {
+		ps = append(ps, Problem{Key: DatabaseKey, Msg: msg})
 	}
 	for name := range c.Plugins {
 		if !pluginName.MatchString(name) {

@@ -55,6 +55,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
+	root.AddCommand(migrateCmd(load))
 	return root
 }
 
@@ -275,12 +276,12 @@ func accountCmd(load loader) *cobra.Command {
 }
 
 // openStore opens the host's database for a command-line change, which is
-// safe while the host runs (SQLite WAL, one writer at a time).
+// safe while the host runs (writers take turns, on SQLite and PostgreSQL).
 func openStore(cfg *config.Config) (*store.Store, error) {
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	return store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
+	return store.Open(cfg.StoreLocation(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
 }
 

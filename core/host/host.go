@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	out := io.MultiWriter(logOut, logFile)
 	log := slog.New(slog.NewTextHandler(out, nil))
 
-	st, err := store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
+	st, err := store.Open(cfg.StoreLocation(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
@@ -206,7 +206,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	}
 
 	log.Info("host starting", "server", cfg.Server.Name, "data_dir", cfg.Server.DataDir, "pid", os.Getpid(),
-		"config", cfg.Path, "plugins_checked_in", checked.Round(time.Millisecond))
+		"config", cfg.Path, "database", st.String(), "plugins_checked_in", checked.Round(time.Millisecond))
 	// The plugins live under their own context: a stop signal must not
 	// cut their links before Stop has told their players why.
 	mgrCtx, stopPlugins := context.WithCancel(context.WithoutCancel(ctx))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -81,8 +82,8 @@ func ValidatePassword(password string) error {
 
 // nameProblem returns why name is invalid, or "" if it is valid. Names are
 // restricted to ASCII so that SQLite's NOCASE collation, which folds ASCII
-// only, makes them unique regardless of case, and so that no two names look
-// alike.
+// only, makes them unique regardless of case (PostgreSQL's nocase folds
+// more, and agrees on ASCII), and so that no two names look alike.
 func nameProblem(name string) string {
 	if len(name) < MinNameLen || len(name) > MaxNameLen {
 		return fmt.Sprintf("must be %d to %d characters long", MinNameLen, MaxNameLen)
@@ -98,6 +99,14 @@ func nameProblem(name string) string {
 		}
 	}
 	return ""
+}
+
+// lookupName reports whether name could be a stored name at all, and so
+// is worth a query: at most maxLookupNameLength bytes of valid UTF-8
+// without a NUL. Every stored name is, and PostgreSQL refuses text that is
+// not as an error rather than finding nothing.
+func lookupName(name string) bool {
+	return len(name) <= maxLookupNameLength && utf8.ValidString(name) && !strings.ContainsRune(name, 0)
 }
 
 // passwordProblem returns why password is invalid, or "" if it is valid.
@@ -141,8 +150,8 @@ func (s *Store) CreateAccount(ctx context.Context, name, password string, admin 
 // CreateAccount checks again when it writes, so a name taken meanwhile
 // still gives ErrNameTaken.
 func (s *Store) NameTaken(ctx context.Context, name string) (bool, error) {
-	if len(name) > maxLookupNameLength {
-		return false, nil // no stored name is that long
+	if !lookupName(name) {
+		return false, nil // no stored name is like that
 	}
 	var taken bool
 	if err := s.r.QueryRowContext(ctx, `SELECT
@@ -175,31 +184,22 @@ func (s *Store) insertAccount(ctx context.Context, name, hash string, admin bool
 
 	now := time.Now()
 	ms := now.UnixMilli()
-	res, err := tx.ExecContext(ctx,
-		"INSERT INTO accounts (name, password, is_admin, created_at) VALUES (?, ?, ?, ?)",
-		name, hash, admin, ms)
-	if err != nil {
+	var accID, charID int64
+	if err := tx.QueryRowContext(ctx,
+		"INSERT INTO accounts (name, password, is_admin, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+		name, hash, admin, ms).Scan(&accID); err != nil {
 		return Account{}, uniqueToNameTaken(err)
 	}
-	accID, err := res.LastInsertId()
-	if err != nil {
-		return Account{}, err
-	}
-	res, err = tx.ExecContext(ctx,
-		"INSERT INTO characters (name, account_id, created_at) VALUES (?, ?, ?)",
-		name, accID, ms)
-	if err != nil {
+	if err := tx.QueryRowContext(ctx,
+		"INSERT INTO characters (name, account_id, created_at) VALUES (?, ?, ?) RETURNING id",
+		name, accID, ms).Scan(&charID); err != nil {
 		return Account{}, uniqueToNameTaken(err)
-	}
-	charID, err := res.LastInsertId()
-	if err != nil {
-		return Account{}, err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE accounts SET character_id = ? WHERE id = ?", charID, accID); err != nil {
 		return Account{}, err
 	}
 	// Every account is on the default channel.
-	if _, err := tx.ExecContext(ctx, "INSERT INTO channel_members (channel_id, account_id) SELECT id, ? FROM channels WHERE name = ?",
+	if _, err := tx.ExecContext(ctx, "INSERT INTO channel_members (channel_id, account_id) SELECT id, CAST(? AS BIGINT) FROM channels WHERE name = ?",
 		accID, DefaultChannel); err != nil {
 		return Account{}, err
 	}
@@ -215,10 +215,11 @@ func (s *Store) insertAccount(ctx context.Context, name, hash string, admin bool
 	}, nil
 }
 
-// uniqueToNameTaken turns a UNIQUE constraint failure into ErrNameTaken.
+// uniqueToNameTaken turns a UNIQUE constraint failure, of either
+// database, into ErrNameTaken.
 func uniqueToNameTaken(err error) error {
 	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || isUniqueViolation(err) {
 		return ErrNameTaken
 	}
 	return err
@@ -240,7 +241,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (Accoun
 		encoded string
 		found   bool
 	)
-	if len(name) <= maxLookupNameLength {
+	if lookupName(name) {
 		row := s.r.QueryRowContext(ctx, selectAccount+", password FROM accounts WHERE name = ?", name)
 		switch err := scanAccount(row, &acc, &encoded); {
 		case err == nil:
@@ -328,7 +329,7 @@ func (s *Store) AccountByID(ctx context.Context, id int64) (Account, error) {
 // AccountByName returns the account with the given name in any letter case,
 // or an error wrapping ErrNotFound.
 func (s *Store) AccountByName(ctx context.Context, name string) (Account, error) {
-	if len(name) > maxLookupNameLength {
+	if !lookupName(name) {
 		return Account{}, fmt.Errorf("store: account %q: %w", truncate(name, 40), ErrNotFound)
 	}
 	var acc Account

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"maps"
-	"path/filepath"
 	"testing"
 
 	"github.com/portico-mud/portico/core/store"
@@ -11,9 +10,11 @@ import (
 // TestAttributes: changes apply in order in one transaction, owners are
 // kept apart, and what was written is there after the database is opened
 // again.
-func TestAttributes(t *testing.T) {
+func TestAttributes(t *testing.T) { store.EachBackend(t, testAttributes) }
+
+func testAttributes(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s, err := store.Open(path, fast)
 	if err != nil {
 		t.Fatal(err)

@@ -48,15 +48,14 @@ func ParseBanTarget(target string) (kind, value string, err error) {
 // AddBan stores a ban.
 func (s *Store) AddBan(ctx context.Context, kind, value, reason, by string) (Ban, error) {
 	now := time.Now()
-	res, err := s.w.ExecContext(ctx, "INSERT INTO bans (kind, value, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
-		kind, value, reason, by, now.UnixMilli())
-	if err != nil {
+	var id int64
+	if err := s.w.QueryRowContext(ctx, "INSERT INTO bans (kind, value, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		kind, value, reason, by, now.UnixMilli()).Scan(&id); err != nil {
 		if errors.Is(uniqueToNameTaken(err), ErrNameTaken) {
 			return Ban{}, fmt.Errorf("store: ban %s %s: %w", kind, value, ErrBanExists)
 		}
 		return Ban{}, fmt.Errorf("store: ban %s %s: %w", kind, value, err)
 	}
-	id, _ := res.LastInsertId()
 	return Ban{ID: id, Kind: kind, Value: value, Reason: reason, CreatedBy: by, Created: time.UnixMilli(now.UnixMilli()).UTC()}, nil
 }
 

@@ -57,16 +57,12 @@ func (s *Store) CreateChannel(ctx context.Context, name, description string) (Ch
 		return Channel{}, fmt.Errorf("store: create channel %q: %w", truncate(name, 40), ErrInvalidChannel)
 	}
 	now := time.Now()
-	res, err := s.w.ExecContext(ctx, "INSERT INTO channels (name, description, created_at) VALUES (?, ?, ?)",
-		name, description, now.UnixMilli())
-	if err != nil {
+	var id int64
+	if err := s.w.QueryRowContext(ctx, "INSERT INTO channels (name, description, created_at) VALUES (?, ?, ?) RETURNING id",
+		name, description, now.UnixMilli()).Scan(&id); err != nil {
 		if errors.Is(uniqueToNameTaken(err), ErrNameTaken) {
 			return Channel{}, fmt.Errorf("store: create channel %q: %w", name, ErrChannelTaken)
 		}
-		return Channel{}, fmt.Errorf("store: create channel %q: %w", name, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
 		return Channel{}, fmt.Errorf("store: create channel %q: %w", name, err)
 	}
 	return Channel{ID: id, Name: name, Description: description, Created: time.UnixMilli(now.UnixMilli()).UTC()}, nil
@@ -122,7 +118,7 @@ func (s *Store) AccountChannels(ctx context.Context, accountID int64) ([]int64, 
 
 // JoinChannel puts an account on a channel (no error if it already is).
 func (s *Store) JoinChannel(ctx context.Context, channelID, accountID int64) error {
-	if _, err := s.w.ExecContext(ctx, "INSERT OR IGNORE INTO channel_members (channel_id, account_id) VALUES (?, ?)",
+	if _, err := s.w.ExecContext(ctx, "INSERT INTO channel_members (channel_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
 		channelID, accountID); err != nil {
 		return fmt.Errorf("store: join channel %d: %w", channelID, err)
 	}
@@ -178,14 +174,14 @@ func (s *Store) AddBot(ctx context.Context, name, protocol string, channelID int
 		return Bot{}, fmt.Errorf("store: add bot %q: %w", name, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, "INSERT INTO bots (name, protocol, channel_id, account_id, config_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-		name, protocol, channelID, acc.ID, string(cfg), now)
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, "INSERT INTO bots (name, protocol, channel_id, account_id, config_json, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		name, protocol, channelID, acc.ID, string(cfg), now).Scan(&id); err != nil {
+		tx.Rollback()
 		_, _ = s.w.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", acc.ID)
 		return Bot{}, fmt.Errorf("store: add bot %q: %w", name, err)
 	}
-	id, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO channel_members (channel_id, account_id) VALUES (?, ?)", channelID, acc.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO channel_members (channel_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING", channelID, acc.ID); err != nil {
 		return Bot{}, fmt.Errorf("store: add bot %q: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -54,14 +54,10 @@ func (s *Store) CreateCharacter(ctx context.Context, accountID int64, name strin
 	if taken {
 		return Character{}, fmt.Errorf("store: create character %q: %w", name, ErrNameTaken)
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO characters (name, account_id, created_at) VALUES (?, ?, ?)",
-		name, accountID, time.Now().UnixMilli())
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, "INSERT INTO characters (name, account_id, created_at) VALUES (?, ?, ?) RETURNING id",
+		name, accountID, time.Now().UnixMilli()).Scan(&id); err != nil {
 		return Character{}, fmt.Errorf("store: create character %q: %w", name, uniqueToNameTaken(err))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Character{}, fmt.Errorf("store: create character %q: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return Character{}, fmt.Errorf("store: create character %q: %w", name, err)

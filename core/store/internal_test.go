@@ -67,9 +67,11 @@ func TestPragmas(t *testing.T) {
 
 // TestUnknownUserSpendsHash checks that an unknown name is verified against
 // a dummy hash with the store's own parameters.
-func TestUnknownUserSpendsHash(t *testing.T) {
+func TestUnknownUserSpendsHash(t *testing.T) { EachBackend(t, testUnknownUserSpendsHash) }
+
+func testUnknownUserSpendsHash(t *testing.T, db TestDB) {
 	ctx := ctxFor(t)
-	s := openInternal(t, filepath.Join(t.TempDir(), "p.db"), testParams)
+	s := openInternal(t, db.Location, testParams)
 	if _, err := s.CreateAccount(ctx, "Known", "password", false); err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +101,11 @@ func TestUnknownUserSpendsHash(t *testing.T) {
 
 // TestRehashOnLogin checks that a hash made with old parameters still works
 // and is replaced by one with the current parameters.
-func TestRehashOnLogin(t *testing.T) {
+func TestRehashOnLogin(t *testing.T) { EachBackend(t, testRehashOnLogin) }
+
+func testRehashOnLogin(t *testing.T, db TestDB) {
 	ctx := ctxFor(t)
-	path := filepath.Join(t.TempDir(), "p.db")
+	path := db.Location
 	old := openInternal(t, path, Argon2Params{MemoryKiB: 32, Time: 1, Threads: 1})
 	acc, err := old.CreateAccount(ctx, "Mia", "password", false)
 	if err != nil {
@@ -137,9 +141,11 @@ func TestRehashOnLogin(t *testing.T) {
 	}
 }
 
-func TestStoredHashCorrupt(t *testing.T) {
+func TestStoredHashCorrupt(t *testing.T) { EachBackend(t, testStoredHashCorrupt) }
+
+func testStoredHashCorrupt(t *testing.T, db TestDB) {
 	ctx := ctxFor(t)
-	s := openInternal(t, filepath.Join(t.TempDir(), "p.db"), testParams)
+	s := openInternal(t, db.Location, testParams)
 	acc, err := s.CreateAccount(ctx, "Nia", "password", false)
 	if err != nil {
 		t.Fatal(err)
@@ -153,10 +159,16 @@ func TestStoredHashCorrupt(t *testing.T) {
 	}
 }
 
-func TestMigrationsRecorded(t *testing.T) {
+func TestMigrationsRecorded(t *testing.T) { EachBackend(t, testMigrationsRecorded) }
+
+func testMigrationsRecorded(t *testing.T, db TestDB) {
 	ctx := ctxFor(t)
-	path := filepath.Join(t.TempDir(), "p.db")
-	migs, err := loadMigrations(migrationFiles)
+	path := db.Location
+	dir := sqliteDialect.migrations
+	if db.Backend == "postgres" {
+		dir = postgresDialect.migrations
+	}
+	migs, err := loadMigrations(migrationFiles, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +192,11 @@ func TestMigrationsRecorded(t *testing.T) {
 	}
 }
 
-func TestMigrateRefusesNewerSchema(t *testing.T) {
+func TestMigrateRefusesNewerSchema(t *testing.T) { EachBackend(t, testMigrateRefusesNewerSchema) }
+
+func testMigrateRefusesNewerSchema(t *testing.T, db TestDB) {
 	ctx := ctxFor(t)
-	path := filepath.Join(t.TempDir(), "p.db")
+	path := db.Location
 	s := openInternal(t, path, testParams)
 	if _, err := s.w.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)"); err != nil {
 		t.Fatal(err)
@@ -204,7 +218,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 			"CREATE TABLE half (x INTEGER) STRICT; INSERT INTO half VALUES (1); THIS IS NOT SQL;")},
 		"migrations/README.txt": {Data: []byte("ignored")},
 	}
-	migs, err := loadMigrations(fsys)
+	migs, err := loadMigrations(fsys, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +266,7 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 		"no dir":     {},
 		"dash in it": {"migrations/0001_a-b.sql": {}},
 	} {
-		if _, err := loadMigrations(fsys); err == nil {
+		if _, err := loadMigrations(fsys, "migrations"); err == nil {
 			t.Errorf("%s: loadMigrations succeeded", name)
 		}
 	}

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"maps"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,9 +21,11 @@ func logins(t *testing.T, s *store.Store, plugin string) map[uint64]store.Sessio
 // TestSessionLoginRows: a login writes its row, a puppet change replaces
 // it, a disconnect deletes it, and a plugin's rows are read and cleared
 // without touching another plugin's.
-func TestSessionLoginRows(t *testing.T) {
+func TestSessionLoginRows(t *testing.T) { store.EachBackend(t, testSessionLoginRows) }
+
+func testSessionLoginRows(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	alice := store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: 5, PUID: 7}
 	bob := store.SessionLogin{Sessid: 2, Plugin: "telnet", UID: 6}
 	web := store.SessionLogin{Sessid: 3, Plugin: "websocket", UID: 5, PUID: 7}
@@ -75,9 +76,11 @@ func TestSessionLoginRows(t *testing.T) {
 // TestSessionLoginsInOrder: changes in one call apply in order, so a
 // login followed by its session's end leaves no row, and the reverse
 // leaves one.
-func TestSessionLoginsInOrder(t *testing.T) {
+func TestSessionLoginsInOrder(t *testing.T) { store.EachBackend(t, testSessionLoginsInOrder) }
+
+func testSessionLoginsInOrder(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	a := store.SessionLogin{Sessid: 10, Plugin: "ssh", UID: 1}
 	b := store.SessionLogin{Sessid: 11, Plugin: "ssh", UID: 2}
 	if err := s.ApplySessionLogins(ctx, store.SaveSessionLogin(a), store.DeleteSessionLogin(10),
@@ -92,8 +95,12 @@ func TestSessionLoginsInOrder(t *testing.T) {
 // TestSessionLoginsRefuseIncompleteAndApplyNothing: a batch with a bad
 // change is refused whole, with an error that says what is wrong.
 func TestSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsRefuseIncompleteAndApplyNothing)
+}
+
+func testSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	good := store.SaveSessionLogin(store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: 1})
 	for _, bad := range []store.SessionLoginChange{
 		store.SaveSessionLogin(store.SessionLogin{Sessid: 2, Plugin: "telnet"}),         // no account
@@ -112,9 +119,11 @@ func TestSessionLoginsRefuseIncompleteAndApplyNothing(t *testing.T) {
 
 // TestApplyEachSessionLogin: an invalid change fails alone, with its own
 // error; the valid changes of the same call are applied.
-func TestApplyEachSessionLogin(t *testing.T) {
+func TestApplyEachSessionLogin(t *testing.T) { store.EachBackend(t, testApplyEachSessionLogin) }
+
+func testApplyEachSessionLogin(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	changes := []store.SessionLoginChange{
 		store.SaveSessionLogin(store.SessionLogin{Sessid: 1, Plugin: "telnet", UID: 1}),
 		store.SaveSessionLogin(store.SessionLogin{Sessid: 2, Plugin: "telnet"}),               // no account
@@ -143,8 +152,12 @@ func TestApplyEachSessionLogin(t *testing.T) {
 // TestSessionLoginsSurviveReopen: what was saved is there after the store
 // is closed and opened again (a host killed and started again).
 func TestSessionLoginsSurviveReopen(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsSurviveReopen)
+}
+
+func testSessionLoginsSurviveReopen(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s, err := store.Open(path, fast)
 	if err != nil {
 		t.Fatal(err)
@@ -166,8 +179,12 @@ func TestSessionLoginsSurviveReopen(t *testing.T) {
 // transaction and read back by one query, as a reload of that many
 // sessions does.
 func TestSessionLoginsManyInOneQuery(t *testing.T) {
+	store.EachBackend(t, testSessionLoginsManyInOneQuery)
+}
+
+func testSessionLoginsManyInOneQuery(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	const n = 10000
 	changes := make([]store.SessionLoginChange, 0, n)
 	for i := range n {

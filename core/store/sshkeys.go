@@ -69,12 +69,8 @@ func (s *Store) AddSSHKey(ctx context.Context, accountID int64, line string) (SS
 	if taken > 0 {
 		return SSHKey{}, fmt.Errorf("store: add ssh key: %w", ErrKeyTaken)
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO ssh_keys (account_id, fingerprint, public_key, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-		accountID, k.Fingerprint, k.PublicKey, k.Comment, k.Created.UnixMilli())
-	if err != nil {
-		return SSHKey{}, fmt.Errorf("store: add ssh key: %w", err)
-	}
-	if k.ID, err = res.LastInsertId(); err != nil {
+	if err := tx.QueryRowContext(ctx, "INSERT INTO ssh_keys (account_id, fingerprint, public_key, comment, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		accountID, k.Fingerprint, k.PublicKey, k.Comment, k.Created.UnixMilli()).Scan(&k.ID); err != nil {
 		return SSHKey{}, fmt.Errorf("store: add ssh key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -124,6 +120,9 @@ func (s *Store) AuthenticateKey(ctx context.Context, name string, wireKey []byte
 	key, err := ssh.ParsePublicKey(wireKey)
 	if err != nil {
 		return Account{}, fmt.Errorf("store: authenticate key: %w", ErrBadCredentials)
+	}
+	if !lookupName(name) {
+		return Account{}, fmt.Errorf("store: authenticate key for %q: %w", truncate(name, 40), ErrBadCredentials)
 	}
 	var acc Account
 	row := s.r.QueryRowContext(ctx, "SELECT a.id, a.name, a.is_admin, a.character_id, a.created_at, a.last_login FROM accounts a JOIN ssh_keys k ON k.account_id = a.id WHERE k.fingerprint = ? AND a.name = ?",

@@ -23,8 +23,10 @@ func newKey(t *testing.T) (ssh.PublicKey, string) {
 	return k, string(ssh.MarshalAuthorizedKey(k))
 }
 
-func TestSSHKeys(t *testing.T) {
-	s, _ := openTemp(t)
+func TestSSHKeys(t *testing.T) { store.EachBackend(t, testSSHKeys) }
+
+func testSSHKeys(t *testing.T, db store.TestDB) {
+	s := openAt(t, db.Location)
 	ctx := testCtx(t)
 	alice, err := s.CreateAccount(ctx, "Alice", "secret-1", false)
 	if err != nil {

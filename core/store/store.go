@@ -1,17 +1,32 @@
 // Package store holds the persistent state of the Portico host: accounts,
-// characters and counters. It is backed by SQLite by default, through the
-// pure-Go driver modernc.org/sqlite.
+// characters, channels, bots, SSH keys, bans, the session-id high-water
+// mark, the host's login records and a game's attributes.
 //
-// The database runs in WAL mode with synchronous=FULL, so that nothing whose
-// write was acknowledged is lost on a crash or power failure, with foreign
-// keys enforced and a busy timeout of five seconds. Several processes may
-// open the same file at once (the host, and the `portico account create`
-// command beside it): every write transaction starts with BEGIN IMMEDIATE,
-// so writers queue for SQLite's single write lock instead of failing halfway
-// through.
+// *Store is the one type a game sees, whatever the database behind it:
+// SQLite by default (a file, through the pure-Go driver modernc.org/sqlite),
+// or PostgreSQL (through github.com/jackc/pgx/v5) where one machine is
+// outgrown. Open picks the backend from its location. Both run the same
+// queries and the same transactions; what differs between them (the
+// placeholder style, how a writer takes the write lock, the schema's DDL)
+// is an unexported dialect. The store is a concrete type and not an
+// interface on purpose: it has one implementation with two SQL dialects,
+// the differences are in SQL and not in Go logic, and a Go interface of its
+// forty-odd methods would only make every addition a breaking change for
+// anyone implementing it.
 //
-// The schema is created and upgraded by the SQL files under migrations/,
-// embedded in the binary and applied in order by Open.
+// On SQLite the database runs in WAL mode with synchronous=FULL, so that
+// nothing whose write was acknowledged is lost on a crash or power failure,
+// with foreign keys enforced and a busy timeout of five seconds. Several
+// processes may open the same file at once (the host, and the `portico
+// account create` command beside it): every write transaction starts with
+// BEGIN IMMEDIATE, so writers queue for SQLite's single write lock instead
+// of failing halfway through. On PostgreSQL every write transaction first
+// takes one advisory lock, to the same effect (see postgresDialect), and
+// durability is the server's (synchronous_commit, replication).
+//
+// The schema is created and upgraded by the SQL files under migrations/
+// (SQLite) and migrations/postgres/ (the same steps, with the same numbers,
+// for PostgreSQL), embedded in the binary and applied in order by Open.
 package store
 
 import (
@@ -21,16 +36,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Sentinel errors. The store returns them wrapped with context; test for
@@ -51,14 +62,6 @@ var (
 	ErrInvalidPassword = errors.New("invalid password")
 )
 
-// busyTimeoutMS is how long a connection waits for a lock another connection
-// or process holds before it gives up with SQLITE_BUSY.
-const busyTimeoutMS = 5000
-
-// maxReaders bounds the read connection pool. WAL lets readers run beside the
-// one writer; a few connections are plenty for a game host.
-const maxReaders = 4
-
 // Options configures Open.
 type Options struct {
 	// Argon2 holds the argon2id parameters for new password hashes; zero
@@ -68,15 +71,20 @@ type Options struct {
 }
 
 // Store is an open Portico database. It is safe for concurrent use by
-// multiple goroutines, and other processes may have the same file open.
+// multiple goroutines, and other processes may have the same database open.
 type Store struct {
-	// w is the write pool: one connection, whose transactions begin
-	// IMMEDIATE. One connection per process means the process's writers
-	// queue in database/sql rather than spin in SQLite's busy handler.
-	w *sql.DB
-	// r is the read pool: query_only connections for plain lookups, which
-	// in WAL mode never wait for the writer.
-	r *sql.DB
+	// w is the write pool. On SQLite it is one connection, whose
+	// transactions begin IMMEDIATE: one connection per process means the
+	// process's writers queue in database/sql rather than spin in SQLite's
+	// busy handler. On PostgreSQL it is the one pool, whose transactions
+	// take the write lock.
+	w *conn
+	// r is the read pool for plain lookups: on SQLite query_only
+	// connections, which in WAL mode never wait for the writer; on
+	// PostgreSQL the same pool as w.
+	r *conn
+	// where names the database for messages (never with a password).
+	where string
 
 	params Argon2Params
 	// dummyHash is verified against when a name is unknown, so that an
@@ -88,87 +96,49 @@ type Store struct {
 	hashes atomic.Int64
 }
 
-// Open opens, creating it if need be, the SQLite database at path and brings
-// its schema up to date. A missing parent directory is created with mode
-// 0700 and a missing database file with mode 0600 (it holds password
-// hashes). Open refuses a database whose schema is newer than this build
-// knows. Re-opening an up-to-date database changes nothing.
-func Open(path string, opts Options) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("store: open: empty database path")
+// Open opens the database at location and brings its schema up to date.
+// location is either a postgres:// (or postgresql://) URL, which opens
+// that PostgreSQL database (see OpenPostgres), or the path of an SQLite
+// file, created if need be (see OpenSQLite). Open refuses a database whose
+// schema is newer than this build knows. Re-opening an up-to-date database
+// changes nothing.
+func Open(location string, opts Options) (*Store, error) {
+	if IsPostgres(location) {
+		return OpenPostgres(location, opts)
 	}
-	params := opts.Argon2.withDefaults()
-	if err := params.validate(); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	// Create the file ourselves so that it, and the -wal and -shm files
-	// SQLite gives the same mode, are not world-readable. An empty file is
-	// a valid empty database.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	return OpenSQLite(location, opts)
+}
 
-	uri := fileURI(abs)
-	pragmas := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")" +
-		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(FULL)"
+// IsPostgres reports whether location names a PostgreSQL database: a URL
+// whose scheme is postgres or postgresql.
+func IsPostgres(location string) bool {
+	scheme, _, ok := strings.Cut(location, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
+}
 
-	// The writer sets WAL (a persistent property of the file) before any
-	// reader connects.
-	w, err := sql.Open("sqlite", uri+"?"+pragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+// newStore finishes opening: it brings the schema up to date through w
+// and returns the Store.
+func newStore(ctx context.Context, w, r *conn, where string, params Argon2Params) (*Store, error) {
+	migs, err := loadMigrations(migrationFiles, w.d.migrations)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-
-	ctx := context.Background()
-	migs, err := loadMigrations(migrationFiles)
-	if err == nil {
-		err = migrate(ctx, w, migs)
+	if err := migrate(ctx, w, migs); err != nil {
+		return nil, err
 	}
-	if err == nil {
-		err = checkJournalMode(ctx, w)
-	}
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-
-	r, err := sql.Open("sqlite", uri+"?"+pragmas+"&_query_only=1")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(maxReaders)
-	r.SetMaxIdleConns(maxReaders)
-	if err := r.PingContext(ctx); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-
 	return &Store{
 		w:         w,
 		r:         r,
+		where:     where,
 		params:    params,
 		dummyHash: encodeHash(params, make([]byte, saltLen), make([]byte, keyLen)),
 		verify:    VerifyPassword,
 	}, nil
 }
+
+// String names the database: its backend and where it is, never a
+// password. The host logs it at start.
+func (s *Store) String() string { return s.w.d.name + " " + s.where }
 
 // PasswordHashes returns how many argon2 computations (password hashes
 // and verifications) this Store has made since it was opened: the cost
@@ -190,56 +160,24 @@ func (s *Store) verifyPassword(encoded, password string) (bool, error) {
 // Close closes the database. Calls in flight may fail; calls after Close
 // return an error.
 func (s *Store) Close() error {
-	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+	err := s.w.Close()
+	if s.r.db != s.w.db {
+		err = errors.Join(s.r.Close(), err)
+	}
+	if err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
 }
 
-// fileURI turns an absolute file path into a SQLite "file:" URI. Bytes that
-// mean something in a URI (%, ?, #) or could confuse it are percent-encoded,
-// which SQLite decodes; the driver reads its own parameters from the query
-// that follows.
-func fileURI(abs string) string {
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // Windows: file:/C:/...
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.WriteString("file:")
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '/', c == '-', c == '_', c == '.', c == '~', c == ':':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xF])
-		}
-	}
-	return b.String()
-}
-
-// checkJournalMode confirms that the database really is in WAL mode: SQLite
-// silently keeps another mode where WAL is impossible.
-func checkJournalMode(ctx context.Context, db *sql.DB) error {
-	var mode string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("journal mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal mode is %q, want wal", mode)
-	}
-	return nil
-}
-
-//go:embed migrations/*.sql
+// migrationFiles holds both dialects' migrations: SQLite's in
+// migrations/, PostgreSQL's in migrations/postgres/, with the same
+// versions and names (a test keeps them in step).
+//
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema step, read from migrations/NNNN_name.sql.
+// migration is one schema step, read from NNNN_name.sql.
 type migration struct {
 	version int
 	name    string
@@ -248,11 +186,11 @@ type migration struct {
 
 var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 
-// loadMigrations reads the migrations under migrations/ in fsys, sorted by
+// loadMigrations reads the migrations in folder dir of fsys, sorted by
 // version. Every .sql file must be named NNNN_name.sql and versions must be
 // unique.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
@@ -269,7 +207,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if version == 0 {
 			return nil, fmt.Errorf("migrations: %s: versions start at 0001", e.Name())
 		}
-		body, err := fs.ReadFile(fsys, "migrations/"+e.Name())
+		body, err := fs.ReadFile(fsys, dir+"/"+e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("migrations: %w", err)
 		}
@@ -285,19 +223,21 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 }
 
 // migrate applies, in order, each migration that schema_migrations does not
-// list, each in its own IMMEDIATE transaction together with its
+// list, each in its own write transaction together with its
 // schema_migrations row. The check is repeated inside the transaction, so
 // two processes opening a new database at once apply each step once.
 //
-// A migration runs with foreign keys enforced, since PRAGMA foreign_keys
-// cannot change inside a transaction: one that rebuilds a table must keep
-// the references valid at every statement.
-func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
+// On SQLite a migration runs with foreign keys enforced, since PRAGMA
+// foreign_keys cannot change inside a transaction: one that rebuilds a
+// table must keep the references valid at every statement.
+func migrate(ctx context.Context, db *conn, migs []migration) error {
+	// Created in a write transaction: PostgreSQL's CREATE TABLE IF NOT
+	// EXISTS is not safe against another process doing the same at once,
+	// and the write lock makes the two take turns.
+	if err := inWriteTx(ctx, db, func(tx *txn) error {
+		_, err := tx.tx.ExecContext(ctx, db.d.schemaMigrations)
+		return err
+	}); err != nil {
 		return fmt.Errorf("migrations: create schema_migrations: %w", err)
 	}
 	known := 0
@@ -320,27 +260,38 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	return nil
 }
 
-// applyMigration applies m unless it has been applied already.
-func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+// inWriteTx runs fn in a write transaction of db and commits it if fn
+// returns nil.
+func inWriteTx(ctx context.Context, db *conn, fn func(tx *txn) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var one int
-	switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?", m.version).Scan(&one); {
-	case err == nil:
-		return nil // already applied
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, time.Now().UnixMilli()); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// applyMigration applies m unless it has been applied already.
+func applyMigration(ctx context.Context, db *conn, m migration) error {
+	return inWriteTx(ctx, db, func(tx *txn) error {
+		var one int
+		switch err := tx.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?", m.version).Scan(&one); {
+		case err == nil:
+			return nil // already applied
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		// The migration's text goes to the database as written: it is in
+		// the dialect's own SQL, and has no parameters to rewrite.
+		if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.version, m.name, time.Now().UnixMilli())
+		return err
+	})
 }

@@ -46,16 +46,11 @@ func openAt(t *testing.T, path string) *store.Store {
 	return s
 }
 
-// openTemp opens a fresh store in a temporary directory.
-func openTemp(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "data", "portico.db")
-	return openAt(t, path), path
-}
+func TestCreateAndAuthenticate(t *testing.T) { store.EachBackend(t, testCreateAndAuthenticate) }
 
-func TestCreateAndAuthenticate(t *testing.T) {
+func testCreateAndAuthenticate(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 
 	before := time.Now().Add(-time.Second)
 	acc, err := s.CreateAccount(ctx, "Alice", "s3cret!", false)
@@ -93,9 +88,11 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	}
 }
 
-func TestAuthenticateWrongPassword(t *testing.T) {
+func TestAuthenticateWrongPassword(t *testing.T) { store.EachBackend(t, testAuthenticateWrongPassword) }
+
+func testAuthenticateWrongPassword(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	if _, err := s.CreateAccount(ctx, "Bob", "right-password", false); err != nil {
 		t.Fatal(err)
 	}
@@ -114,9 +111,11 @@ func TestAuthenticateWrongPassword(t *testing.T) {
 	}
 }
 
-func TestAuthenticateUnknownUser(t *testing.T) {
+func TestAuthenticateUnknownUser(t *testing.T) { store.EachBackend(t, testAuthenticateUnknownUser) }
+
+func testAuthenticateUnknownUser(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	if _, err := s.CreateAccount(ctx, "Carol", "password", false); err != nil {
 		t.Fatal(err)
 	}
@@ -143,9 +142,11 @@ func TestAuthenticateUnknownUser(t *testing.T) {
 	}
 }
 
-func TestNameTakenOtherCase(t *testing.T) {
+func TestNameTakenOtherCase(t *testing.T) { store.EachBackend(t, testNameTakenOtherCase) }
+
+func testNameTakenOtherCase(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	if _, err := s.CreateAccount(ctx, "Dave", "password", false); err != nil {
 		t.Fatal(err)
 	}
@@ -169,9 +170,11 @@ func TestNameTakenOtherCase(t *testing.T) {
 	}
 }
 
-func TestInvalidNamesAndPasswords(t *testing.T) {
+func TestInvalidNamesAndPasswords(t *testing.T) { store.EachBackend(t, testInvalidNamesAndPasswords) }
+
+func testInvalidNamesAndPasswords(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	tests := []struct {
 		name, password string
 		want           error // nil: valid
@@ -237,8 +240,12 @@ func TestInvalidNamesAndPasswords(t *testing.T) {
 }
 
 func TestCharacterCreatedWithAccount(t *testing.T) {
+	store.EachBackend(t, testCharacterCreatedWithAccount)
+}
+
+func testCharacterCreatedWithAccount(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	acc, err := s.CreateAccount(ctx, "Erin", "password", true)
 	if err != nil {
 		t.Fatal(err)
@@ -258,9 +265,11 @@ func TestCharacterCreatedWithAccount(t *testing.T) {
 	}
 }
 
-func TestAccountLookupsAndAdmin(t *testing.T) {
+func TestAccountLookupsAndAdmin(t *testing.T) { store.EachBackend(t, testAccountLookupsAndAdmin) }
+
+func testAccountLookupsAndAdmin(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	if n, err := s.CountAccounts(ctx); err != nil || n != 0 {
 		t.Fatalf("CountAccounts on a new store = %d, %v; want 0", n, err)
 	}
@@ -317,9 +326,11 @@ func TestAccountLookupsAndAdmin(t *testing.T) {
 	}
 }
 
-func TestReserveSessidsMonotonic(t *testing.T) {
+func TestReserveSessidsMonotonic(t *testing.T) { store.EachBackend(t, testReserveSessidsMonotonic) }
+
+func testReserveSessidsMonotonic(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, _ := openTemp(t)
+	s := openAt(t, db.Location)
 	next := uint64(1)
 	for _, n := range []uint64{1, 1, 5, 100, 1, 3} {
 		start, err := s.ReserveSessids(ctx, n)
@@ -343,8 +354,12 @@ func TestReserveSessidsMonotonic(t *testing.T) {
 }
 
 func TestReserveSessidsSurviveReopen(t *testing.T) {
+	store.EachBackend(t, testReserveSessidsSurviveReopen)
+}
+
+func testReserveSessidsSurviveReopen(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	var last uint64
 	for round := range 3 {
 		s, err := store.Open(path, fast)
@@ -386,9 +401,11 @@ func (c *collect) add(start, n uint64) {
 	}
 }
 
-func TestReserveSessidsConcurrent(t *testing.T) {
+func TestReserveSessidsConcurrent(t *testing.T) { store.EachBackend(t, testReserveSessidsConcurrent) }
+
+func testReserveSessidsConcurrent(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s1 := openAt(t, path)
 	s2 := openAt(t, path) // a second instance on the same file, as another process would have
 
@@ -472,12 +489,14 @@ func TestHelperProcess(t *testing.T) {
 
 // TestCrossProcess runs a second process on the same database while this
 // one uses it, as `portico account create` does beside a running host.
-func TestCrossProcess(t *testing.T) {
+func TestCrossProcess(t *testing.T) { store.EachBackend(t, testCrossProcess) }
+
+func testCrossProcess(t *testing.T, db store.TestDB) {
 	if os.Getenv(helperEnv) != "" {
 		t.Skip("in the helper process")
 	}
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s := openAt(t, path)
 	if _, err := s.CreateAccount(ctx, "FromHost", "password", false); err != nil {
 		t.Fatal(err)
@@ -532,9 +551,11 @@ func TestCrossProcess(t *testing.T) {
 	}
 }
 
-func TestConcurrentCreateSameName(t *testing.T) {
+func TestConcurrentCreateSameName(t *testing.T) { store.EachBackend(t, testConcurrentCreateSameName) }
+
+func testConcurrentCreateSameName(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	stores := []*store.Store{openAt(t, path), openAt(t, path)}
 	var (
 		wg       sync.WaitGroup
@@ -568,9 +589,11 @@ func TestConcurrentCreateSameName(t *testing.T) {
 	}
 }
 
-func TestReopenIdempotent(t *testing.T) {
+func TestReopenIdempotent(t *testing.T) { store.EachBackend(t, testReopenIdempotent) }
+
+func testReopenIdempotent(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s, err := store.Open(path, fast)
 	if err != nil {
 		t.Fatal(err)
@@ -664,9 +687,11 @@ func TestOpenErrors(t *testing.T) {
 }
 
 // TestDefaultParams runs the real OWASP parameters once.
-func TestDefaultParams(t *testing.T) {
+func TestDefaultParams(t *testing.T) { store.EachBackend(t, testDefaultParams) }
+
+func testDefaultParams(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -693,9 +718,11 @@ func TestDefaultParams(t *testing.T) {
 // TestSessidGrants: a block granted to a plugin is recorded with it in the
 // same transaction; a plugin's grants are its own, kept across Close and
 // Open, and replaced when it is launched afresh.
-func TestSessidGrants(t *testing.T) {
+func TestSessidGrants(t *testing.T) { store.EachBackend(t, testSessidGrants) }
+
+func testSessidGrants(t *testing.T, db store.TestDB) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portico.db")
+	path := db.Location
 	s, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,11 @@ import (
 	"github.com/portico-mud/portico/core/store"
 )
 
-func TestThrottlesSaveLoadPrune(t *testing.T) {
-	s, path := openTemp(t)
+func TestThrottlesSaveLoadPrune(t *testing.T) { store.EachBackend(t, testThrottlesSaveLoadPrune) }
+
+func testThrottlesSaveLoadPrune(t *testing.T, db store.TestDB) {
+	path := db.Location
+	s := openAt(t, path)
 	ctx := testCtx(t)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	hits := []time.Time{now.Add(-2 * time.Minute), now.Add(-time.Minute)}
@@ -46,8 +49,10 @@ func TestThrottlesSaveLoadPrune(t *testing.T) {
 	}
 }
 
-func TestNameTakenAndHashCount(t *testing.T) {
-	s, _ := openTemp(t)
+func TestNameTakenAndHashCount(t *testing.T) { store.EachBackend(t, testNameTakenAndHashCount) }
+
+func testNameTakenAndHashCount(t *testing.T, db store.TestDB) {
+	s := openAt(t, db.Location)
 	ctx := testCtx(t)
 	if n := s.PasswordHashes(); n != 0 {
 		t.Fatalf("a new store made %d hashes", n)
