@@ -8,6 +8,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,10 +20,17 @@ import (
 type Command struct {
 	Key     string
 	Aliases []string
-	// Help is the help entry: a usage line, a blank line, then prose.
+	// Help is the help entry: a usage line, a blank line, then prose. It is
+	// markup like all output: a literal | is written || (markup.Escape's
+	// rule), or |w in "join|who" would turn the rest bright white.
 	Help string
 	// Admin commands are shown and run only for admin accounts.
 	Admin bool
+	// Modes, when set, are the multisession modes in which help lists the
+	// command: those where it does something (charcreate, ic and ooc are
+	// for an account with several characters, modes 2 and 3). Empty means
+	// every mode.
+	Modes []int
 	Func  func(c *Call)
 }
 
@@ -39,6 +47,11 @@ type Call struct {
 
 // Msg sends text to the caller.
 func (c *Call) Msg(text string) { c.S.Msg(text) }
+
+// listedIn reports whether help lists the command in multisession mode.
+func (c *Command) listedIn(mode int) bool {
+	return len(c.Modes) == 0 || slices.Contains(c.Modes, mode)
+}
 
 // Set is a command set (Evennia's cmdset).
 type Set struct {

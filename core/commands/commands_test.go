@@ -680,7 +680,8 @@ func TestHelp(t *testing.T) {
 	e.waitLogin(1)
 
 	e.send(1, "help")
-	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> | remove <fingerprint>]\n  charcreate <name>\n  chars\n  help [command]\n  ic <character>\n  look\n  ooc\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
+	// Mode 0: no charcreate, ic or ooc (TestHelpListsTheModesCommands).
+	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> || remove <fingerprint>]\n  chars\n  help [command]\n  look\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
 	if got := e.last(1); got != want {
 		t.Errorf("help = %q, want %q", got, want)
 	}
@@ -695,6 +696,26 @@ func TestHelp(t *testing.T) {
 	e.send(1, "help xyzzy")
 	if got := e.last(1); got != "No help found for 'xyzzy'." {
 		t.Errorf("help xyzzy = %q", got)
+	}
+}
+
+// TestHelpListsTheModesCommands: help lists charcreate, ic and ooc only in
+// the multisession modes where an account has several characters (2 and
+// 3); in modes 0 and 1 they would do nothing useful.
+func TestHelpListsTheModesCommands(t *testing.T) {
+	for mode, want := range []bool{false, false, true, true} {
+		e := newEnv(t, mode)
+		e.account("Alice", "secret1")
+		e.loginAs(1, "Alice", "secret1")
+		list := e.answer(1, "help")
+		for _, cmd := range []string{"charcreate <name>", "ic <character>", "ooc"} {
+			if got := strings.Contains(list, "\n  "+cmd+"\n"); got != want {
+				t.Errorf("mode %d: %s listed = %v, want %v; help = %q", mode, cmd, got, want, list)
+			}
+		}
+		if !strings.Contains(list, "\n  chars\n") {
+			t.Errorf("mode %d: chars not listed: %q", mode, list)
+		}
 	}
 }
 
