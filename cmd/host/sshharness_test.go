@@ -158,6 +158,14 @@ type sshResult struct {
 // when empty), with stdin as given.
 func (h *sshHost) runSSH(password, user, stdin string, opts []string, command string) sshResult {
 	h.t.Helper()
+	return h.runSSHAnswering(password != "", password, user, stdin, opts, command)
+}
+
+// runSSHAnswering is runSSH that runs ssh under sshpass when answer is set,
+// even with an empty password: sshpass then answers a password prompt with
+// a bare Enter.
+func (h *sshHost) runSSHAnswering(answer bool, password, user, stdin string, opts []string, command string) sshResult {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), sshCommandTimeout)
 	defer cancel()
 	argv := append(append(h.sshOptions(), opts...), user+"@127.0.0.1")
@@ -165,7 +173,7 @@ func (h *sshHost) runSSH(password, user, stdin string, opts []string, command st
 		argv = append(argv, command)
 	}
 	var cmd *exec.Cmd
-	if password != "" {
+	if answer {
 		cmd = exec.CommandContext(ctx, "sshpass", append([]string{"-p", password, "ssh"}, argv...)...)
 	} else {
 		cmd = exec.CommandContext(ctx, "ssh", argv...)

@@ -1077,6 +1077,8 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			r.mu.Unlock()
 			r.send(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
 				Start: start, Count: sessidBlock}}})
+		case *portalpb.Event_KeyCheck:
+			r.checkKey(ctx, k.KeyCheck)
 		case *portalpb.Event_Detached:
 			// Everything the plugin sent before this is in ops or already
 			// posted; the loop runs it before whatever the reload posts.

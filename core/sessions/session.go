@@ -139,5 +139,12 @@ func (s *ServerSession) ScreenWidth() int { return s.FlagInt(contract.FlagScreen
 // ScreenHeight returns the client's height (45 when unknown, as Evennia).
 func (s *ServerSession) ScreenHeight() int { return s.FlagInt(contract.FlagScreenHeight, 45) }
 
+// OneShot reports whether s runs one command and ends (its plugin set
+// server_data one_shot, as the SSH plugin does for `ssh host command`).
+func (s *ServerSession) OneShot() bool {
+	b, _ := s.ServerData[contract.ServerDataOneShot].(bool)
+	return b
+}
+
 // IsAdmin reports whether the session is logged in to an admin account.
 func (s *ServerSession) IsAdmin() bool { return s.Account != nil && s.Account.IsAdmin }
