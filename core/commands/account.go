@@ -39,8 +39,8 @@ func cmdLook(c *Call) {
 	if c.S.Puppet != nil {
 		name = c.S.Puppet.Name
 	}
-	c.Msg(fmt.Sprintf("Limbo\nWelcome to %s, %s. This is where everyone starts; talk with say.\nPlayers here: %s",
-		c.H.Settings().ServerName, name, strings.Join(here, ", ")))
+	c.Msg(fmt.Sprintf("%s\nWelcome to %s, %s. This is where everyone starts; talk with say.\nPlayers here: %s",
+		RoomName, c.H.Settings().ServerName, name, strings.Join(here, ", ")))
 }
 
 func speaker(s *sessions.ServerSession) string {

@@ -112,10 +112,23 @@ type Handler struct {
 
 var _ sessions.CommandHandler = (*Handler)(nil)
 
-// NewHandler makes a command handler with the default command sets.
+// NewHandler makes a command handler with the default command sets, and
+// registers the stock game's location (Limbo, where every character is) as
+// a value clients may get and watch.
 func NewHandler(h *sessions.ServerSessionHandler) *Handler {
+	// The name is a constant that RegisterMonitorable accepts.
+	_ = h.RegisterMonitorable("location", sessions.Monitorable{Doc: "The room the character is in.",
+		Value: func(s *sessions.ServerSession) (any, bool) {
+			if s.Puppet == nil {
+				return nil, false
+			}
+			return RoomName, true
+		}})
 	return &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
 }
+
+// RoomName is the stock game's one room, where every character is.
+const RoomName = "Limbo"
 
 // SetFor returns the command set session s uses now.
 func (ch *Handler) SetFor(s *sessions.ServerSession) *Set {

@@ -805,3 +805,31 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestStockValues: the stock game's values a client may get (get_value)
+// and watch: name, location (Limbo while playing a character), servername.
+func TestStockValues(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.loginAs(1, "Alice", "secret1")
+	get := func(name string) any {
+		n := len(e.messagesIn(e.p.Events(), 1))
+		e.call(func() {
+			e.h.DataIn("telnet", 1, []contract.Message{{Name: "get_value", Kwargs: map[string]any{"name": name}}})
+		})
+		msgs := e.messagesIn(e.p.Events(), 1)[n:]
+		if len(msgs) != 1 || msgs[0].Name != "get_value" || msgs[0].Kwargs["name"] != name {
+			t.Fatalf("get_value %s answered %+v", name, msgs)
+		}
+		return msgs[0].Kwargs["value"]
+	}
+	for name, want := range map[string]any{"name": "Alice", "location": "Limbo", "servername": serverName, "account": "Alice"} {
+		if got := get(name); got != want {
+			t.Errorf("get_value %s = %v, want %v", name, got, want)
+		}
+	}
+	e.send(1, "ooc")
+	if got := get("location"); got != nil {
+		t.Errorf("location out of character = %v, want none", got)
+	}
+}

@@ -201,6 +201,9 @@ func (p *fakePortals) waitText(t *testing.T, sessid uint64, text string) []sentE
 type fakeCommands struct {
 	mu    sync.Mutex
 	lines []cmdLine
+	// onExecute, when set, runs each line too (on the loop), as a game's
+	// command would.
+	onExecute func(s *ServerSession, line string)
 }
 
 type cmdLine struct {
@@ -212,8 +215,12 @@ var _ CommandHandler = (*fakeCommands)(nil)
 
 func (c *fakeCommands) Execute(s *ServerSession, line string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	run := c.onExecute
 	c.lines = append(c.lines, cmdLine{Sessid: s.Sessid, Line: line})
+	c.mu.Unlock()
+	if run != nil {
+		run(s, line)
+	}
 }
 
 func (c *fakeCommands) Lines() []cmdLine {

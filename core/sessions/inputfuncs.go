@@ -35,7 +35,7 @@ func normaliseInputfuncName(name string) string {
 func DefaultInputfuncs() map[string]Inputfunc {
 	clientOptions := Inputfunc{Func: inputClientOptions, Doc: "Get or set the client's options (protocol flags)."}
 	noop := Inputfunc{Func: func(*ServerSessionHandler, *ServerSession, []any, map[string]any) {}, Doc: "Accepted and ignored."}
-	return map[string]Inputfunc{
+	funcs := map[string]Inputfunc{
 		"text":                   {Func: inputText, Doc: "Text typed by the player: a command."},
 		"bot_data_in":            {Func: inputText, Doc: "Text from a bot's network, run as the bot's command."},
 		"echo":                   {Func: inputEcho, Doc: "Echo the arguments back (a test)."},
@@ -46,13 +46,14 @@ func DefaultInputfuncs() map[string]Inputfunc {
 		"get_client_options":     {Func: inputGetClientOptions, Doc: "Send the client's options."},
 		"get_inputfuncs":         {Func: inputGetInputfuncs, Doc: "List the available inputfuncs."},
 		"login":                  {Func: inputLogin, Doc: "Log in with name= and password=."},
-		"get_value":              {Func: inputGetValue, Doc: "Get name, key, location or servername."},
 		"repeat":                 {Func: inputRepeat, Doc: "Call callback= (test1 or test2) every interval= seconds (at least 5, default 60); stop=True ends it."},
 		"unrepeat":               {Func: inputUnrepeat, Doc: "Stop a repeat of callback=."},
 		"webclient_options":      {Func: inputWebclientOptions, Doc: "Get (no kwargs) or store the webclient's options."},
 		"external_discord_hello": noop,
 		"client_gui":             noop,
 	}
+	maps.Copy(funcs, monitorInputfuncs())
+	return funcs
 }
 
 func inputText(h *ServerSessionHandler, s *ServerSession, args []any, _ map[string]any) {
@@ -193,27 +194,6 @@ func inputLogin(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[s
 	name, _ := kwargs["name"].(string)
 	password, _ := kwargs["password"].(string)
 	h.LoginWithPassword(s, name, password)
-}
-
-func inputGetValue(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
-	name, _ := kwargs["name"].(string)
-	var value any
-	switch name {
-	case "name", "key":
-		switch {
-		case s.Puppet != nil:
-			value = s.Puppet.Name
-		case s.Account != nil:
-			value = s.Account.Name
-		}
-	case "location":
-		value = nil
-	case "servername":
-		value = h.settings.ServerName
-	default:
-		return
-	}
-	s.Send(contract.Message{Name: "get_value", Kwargs: map[string]any{"name": name, "value": value}})
 }
 
 var repeatables = map[string]bool{"test1": true, "test2": true}

@@ -79,6 +79,7 @@ func (h *ServerSessionHandler) finishLogin(s *ServerSession, acc store.Account, 
 	if h.commands != nil {
 		h.commands.Execute(s, "look")
 	}
+	h.CheckMonitors(s)
 }
 
 // LoginWithPassword checks name and password off the loop and logs s in,

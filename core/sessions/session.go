@@ -58,6 +58,8 @@ type ServerSession struct {
 	cmdTokensAt time.Time
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
+	// watches are the values the session's client watches (monitors.go).
+	watches []*watch
 	// delayStop stops the timer of a delayed login (AccountLoginDelay),
 	// nil when none waits.
 	delayStop func() bool
