@@ -13,7 +13,8 @@ import (
 func AccountSet() *Set {
 	set := NewSet(sessions.CmdsetAccount,
 		&Command{Key: "look", Aliases: []string{"l", "ls"}, Help: "look\n\nLook at where you are.", Func: cmdLook},
-		&Command{Key: "say", Aliases: []string{`"`, "'"}, Help: "say <message>\n\nTalk to everyone in the game.", Func: cmdSay},
+		&Command{Key: "say", Aliases: []string{`"`, "'"}, Help: "say <message>\n\nTalk to everyone in the game.", Func: cmdSay,
+			ReportsTyping: true},
 		whoCommand(cmdWho),
 		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help [command]\n\nList the commands, or show one command's help.", Func: cmdHelp},
 		&Command{Key: "quit", Help: "quit [all]\n\nClose this session, or all of your sessions.", Func: cmdQuit},

@@ -26,6 +26,11 @@ type Command struct {
 	Help string
 	// Admin commands are shown and run only for admin accounts.
 	Admin bool
+	// ReportsTyping marks a command whose typing the webclient reports to
+	// the others who would hear it (Evennia's client_live_report_typing:
+	// say and pose there): its key and aliases are the keywords the
+	// is_typing set-up answers (typing.go).
+	ReportsTyping bool
 	// Modes, when set, are the multisession modes in which help lists the
 	// command: those where it does something (charcreate, ic and ooc are
 	// for an account with several characters, modes 2 and 3). Empty means
@@ -124,7 +129,9 @@ func NewHandler(h *sessions.ServerSessionHandler) *Handler {
 			}
 			return RoomName, true
 		}})
-	return &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
+	ch := &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
+	ch.registerTyping()
+	return ch
 }
 
 // RoomName is the stock game's one room, where every character is.

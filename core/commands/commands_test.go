@@ -199,6 +199,14 @@ func (e *env) loginAs(id uint64, name, password string) {
 	e.waitLogin(id)
 }
 
+// settle waits until the loop has done what it was doing: the login's own
+// output (its look) comes in the same piece of work as the Login event
+// waitLogin sees, so it may still be on its way when waitLogin returns.
+func (e *env) settle() {
+	e.t.Helper()
+	e.call(func() {})
+}
+
 func (e *env) waitLogin(id uint64) {
 	e.t.Helper()
 	e.waitFor(fmt.Sprintf("login of session %d", id), func(evs []sentEvent) bool {
@@ -455,6 +463,18 @@ func TestConnectAsksForPassword(t *testing.T) {
 	if !echoOn {
 		t.Error("echo was not turned back on after the password")
 	}
+	// The prompt that asked for the password is cleared (Evennia's
+	// webclient keeps the last prompt in its prompt bar): an empty prompt
+	// follows the answer, before anything of the login.
+	var cleared bool
+	for i, m := range msgs {
+		if m.Name == "prompt" && len(m.Args) == 1 && m.Args[0] == "" {
+			cleared = i > 0 && msgs[i-1].Name == "text" && msgs[i-1].Options()["echo"] == true
+		}
+	}
+	if !cleared {
+		t.Errorf("no empty prompt right after the password: %+v", msgs)
+	}
 
 	// A wrong answer is refused, and the next line is a command again.
 	e.connect(2)
@@ -707,6 +727,7 @@ func TestHelpListsTheModesCommands(t *testing.T) {
 		e := newEnv(t, mode)
 		e.account("Alice", "secret1")
 		e.loginAs(1, "Alice", "secret1")
+		e.settle()
 		list := e.answer(1, "help")
 		for _, cmd := range []string{"charcreate <name>", "ic <character>", "ooc"} {
 			if got := strings.Contains(list, "\n  "+cmd+"\n"); got != want {
@@ -812,6 +833,7 @@ func TestStockValues(t *testing.T) {
 	e := newEnv(t, 0)
 	e.account("Alice", "secret1")
 	e.loginAs(1, "Alice", "secret1")
+	e.settle()
 	get := func(name string) any {
 		n := len(e.messagesIn(e.p.Events(), 1))
 		e.call(func() {

@@ -104,9 +104,13 @@ func askPassword(c *Call, then func(s *sessions.ServerSession, password string))
 	c.S.Send(contract.Message{Name: "prompt", Args: []any{MsgPasswordAsk}, Kwargs: map[string]any{
 		"options": map[string]any{"echo": false}}})
 	c.S.Prompted = func(s *sessions.ServerSession, password string) {
-		// Echo back on; the client did not echo the Enter either.
+		// Echo back on; the client did not echo the Enter either. Then an
+		// empty prompt: a client that shows the last prompt apart
+		// (Evennia's webclient, in its prompt bar) would keep showing
+		// "Password:" after the login.
 		s.Send(contract.Message{Name: "text", Args: []any{""}, Kwargs: map[string]any{
-			"options": map[string]any{"echo": true}}})
+			"options": map[string]any{"echo": true}}},
+			contract.Message{Name: "prompt", Args: []any{""}})
 		then(s, password)
 	}
 }

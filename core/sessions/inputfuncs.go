@@ -126,6 +126,7 @@ func sendClientOptions(s *ServerSession) {
 }
 
 func inputClientOptions(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
+	kwargs = withoutBookkeeping(kwargs)
 	if _, get := kwargs["get"]; len(kwargs) == 0 || get {
 		sendClientOptions(s)
 		return
@@ -256,22 +257,43 @@ var defaultWebclientOptions = map[string]any{
 	"gagprompt": true, "helppopup": false, "notification_popup": false, "notification_sound": false,
 }
 
-func inputWebclientOptions(_ *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
-	stored, _ := s.ServerData["webclient_options"].(map[string]any)
-	if stored == nil {
-		stored = maps.Clone(defaultWebclientOptions)
+// clientBookkeeping are the keys a client adds to its messages for its own
+// use, not options: Evennia's webclient puts an incrementing cmdid in the
+// kwargs of every message it sends, to route the answer to a callback.
+var clientBookkeeping = []string{"cmdid"}
+
+// withoutBookkeeping returns kwargs without the client's bookkeeping keys
+// (a copy only when there were some).
+func withoutBookkeeping(kwargs map[string]any) map[string]any {
+	for _, k := range clientBookkeeping {
+		if _, ok := kwargs[k]; ok {
+			kw := maps.Clone(kwargs)
+			for _, k := range clientBookkeeping {
+				delete(kw, k)
+			}
+			return kw
+		}
 	}
-	kw := maps.Clone(kwargs)
-	delete(kw, "cmdid")
+	return kwargs
+}
+
+// inputWebclientOptions is Evennia's webclient_options: with no kwargs it
+// sends the stored options (the defaults at first), and the session is
+// told of later changes made from the account's other sessions; with
+// kwargs it stores them. A logged-in session keeps them on its account,
+// so that they are there at the next login, as Evennia keeps them in the
+// account's _saved_webclient_options; before login, with the session.
+func inputWebclientOptions(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
+	stored := h.webclientOptions(s)
+	kw := withoutBookkeeping(kwargs)
 	if len(kw) == 0 {
+		s.watchesWebclientOptions = true
 		s.Send(contract.Message{Name: "webclient_options", Kwargs: stored})
 		return
 	}
 	maps.Copy(stored, kw)
-	s.ServerData["webclient_options"] = stored
-	s.handler.SessionPortalPartialSync(s, contract.FieldServerData)
+	h.saveWebclientOptions(s, stored)
 }
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -60,6 +60,10 @@ type ServerSession struct {
 	repeats map[string]*time.Timer
 	// watches are the values the session's client watches (monitors.go).
 	watches []*watch
+	// watchesWebclientOptions is set once the client asked for its
+	// webclient_options: it is sent the changes its account's other
+	// sessions make.
+	watchesWebclientOptions bool
 	// delayStop stops the timer of a delayed login (AccountLoginDelay),
 	// nil when none waits.
 	delayStop func() bool
