@@ -173,13 +173,7 @@ func TestSSHExecWho(t *testing.T) {
 // terminal stays connected and logged in, and the command prints both.
 func TestSSHOneShotIsNoSecondLogin(t *testing.T) {
 	h := startSSHHost(t)
-	h.createAccount("Alice", "alicepass1")
-	key := h.newKey("alice_key")
-	h.addKey("Alice", key)
-	argv := append(append(h.sshOptions(), keyOptions(key)...), "-tt", "Alice@127.0.0.1")
-	p := startOnPty(t, 24, 80, "ssh", argv...)
-	p.expect("You become Alice.")
-	p.expect("Players here:")
+	p := h.keyTerminal("Alice", "alicepass1")
 
 	res := h.runSSH("alicepass1", "Alice", "", passwordOptions(), "who")
 	if res.code != 0 || !strings.Contains(res.stdout, "Alice") || !strings.Contains(res.stdout, "1 unique account logged in.") {
@@ -202,13 +196,7 @@ func TestSSHOneShotIsNoSecondLogin(t *testing.T) {
 // SCREENWIDTH on the host.
 func TestSSHTerminalAndResize(t *testing.T) {
 	h := startSSHHost(t)
-	h.createAccount("Frank", "frankpass1")
-	key := h.newKey("frank_key")
-	h.addKey("Frank", key)
-	argv := append(append(h.sshOptions(), keyOptions(key)...), "-tt", "Frank@127.0.0.1")
-	p := startOnPty(t, 24, 80, "ssh", argv...)
-	p.expect("You become Frank.")
-	p.expect("Players here:")
+	p := h.keyTerminal("Frank", "frankpass1")
 
 	s := h.sshSession("a terminal 80 wide", func(s host.SessionInfo) bool {
 		return s.LoggedIn && fmt.Sprint(s.ProtocolFlags["SCREENWIDTH"]) == "80"

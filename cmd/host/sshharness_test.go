@@ -117,6 +117,21 @@ func (h *sshHost) addKey(name, path string) {
 	}
 }
 
+// keyTerminal creates account name with a registered key and logs it in
+// over `ssh -tt` with that key on a terminal of the test's own (80x24),
+// returning it once the login's look has arrived.
+func (h *sshHost) keyTerminal(name, password string) *ptyProcess {
+	h.t.Helper()
+	h.createAccount(name, password)
+	key := h.newKey(strings.ToLower(name) + "_key")
+	h.addKey(name, key)
+	argv := append(append(h.sshOptions(), keyOptions(key)...), "-tt", name+"@127.0.0.1")
+	p := startOnPty(h.t, 24, 80, "ssh", argv...)
+	p.expect("You become " + name + ".")
+	p.expect("Players here:")
+	return p
+}
+
 // runTool runs a command with stdin and returns its combined output.
 func (h *sshHost) runTool(stdin, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sshCommandTimeout)

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,14 +14,7 @@ import (
 // asks for LOCATION to be reported, gets the value at once, and again
 // each time it changes (going out of character and back in).
 func TestTinTinMSDP(t *testing.T) {
-	requireTool(t, ttPath, "tintin++")
-	h := startHost(t)
-	_, port, err := net.SplitHostPort(h.telnetAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "session.log")
+	_, port, dir, logPath := tinTinGame(t)
 	script := filepath.Join(dir, "msdp.tin")
 	// TinTin++ answers the server's WILL MSDP with DONT unless a script
 	// takes the offer (its documented way: an IAC WILL MSDP event sending
@@ -33,10 +22,7 @@ func TestTinTinMSDP(t *testing.T) {
 	// VAL (2) value IAC SE, with a trailing backslash so that no line end
 	// follows. Every MSDP variable received is shown (and so logged) as
 	// MSDP<name>=<value>; TinTin++ shows an array as {1}{a}{2}{b}.
-	tin := fmt.Sprintf(`#config {LOG} {PLAIN}
-#event {SESSION CONNECTED} {#log overwrite {%s}}
-#event {SESSION DISCONNECTED} {#end}
-#event {IAC WILL MSDP} {#send {\xFF\xFD\x45\}}
+	tin := tinTinPrelude(logPath) + fmt.Sprintf(`#event {IAC WILL MSDP} {#send {\xFF\xFD\x45\}}
 #event {IAC SB MSDP} {#showme {MSDP<%%0>=<%%1>}}
 #action {Welcome to TestGame!} {#send {create Mapper mappass12}}
 #action {A new account 'Mapper' was created.} {#send {connect Mapper mappass12}}
@@ -45,30 +31,10 @@ func TestTinTinMSDP(t *testing.T) {
 #action {You go OOC.} {#send {ic};#send {say done}}
 #delay 60 {#end}
 #session game 127.0.0.1 %s
-`, logPath, port)
-	if err := os.WriteFile(script, []byte(tin), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ttPath, "-H", "-G", "-r", script)
-	cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=xterm-256color")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("tt++ output:\n%s", out.String())
-		}
-	}()
+`, port)
+	tt := startTinTin(t, dir, script, tin)
 
-	text := waitFile(t, logPath, `You say, "done"`, 45*time.Second, exited)
+	text := waitFile(t, logPath, `You say, "done"`, 45*time.Second, tt.exited)
 	// LIST COMMANDS: an MSDP array, MSDP's commands first.
 	if !strings.Contains(text, "MSDP<COMMANDS>=<{1}{LIST}{2}{REPORT}{3}{RESET}{4}{SEND}{5}{UNREPORT}{6}") {
 		t.Errorf("MSDP LIST COMMANDS not answered with an array; TinTin++ log:\n%s", text)
