@@ -56,6 +56,8 @@ type Portal struct {
 	// testRate, when above 0, is the connection rate in place of the
 	// host's (NewTestPortalWithRate).
 	testRate float64
+	// keys are the CheckKey questions waiting for the host (keycheck.go).
+	keys keyChecks
 }
 
 type idBlock struct{ next, end uint64 }
@@ -78,6 +80,7 @@ func newPortal(log *slog.Logger) *Portal {
 func NewTestPortal(log *slog.Logger) *Portal {
 	p := newPortal(log)
 	p.grant(1, 1<<40)
+	p.keys.unlinked = true
 	return p
 }
 
@@ -431,6 +434,8 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 		}
 	case *portalpb.Event_GrantSessids:
 		p.grant(k.GrantSessids.GetStart(), k.GrantSessids.GetCount())
+	case *portalpb.Event_KeyChecked:
+		p.keyChecked(k.KeyChecked.GetId(), k.KeyChecked.GetAccepted())
 	default:
 		p.log.Warn("portal: unexpected event from host", "event", fmt.Sprintf("%T", ev.Kind))
 	}

@@ -83,6 +83,9 @@ type testHost struct {
 type hostOptions struct {
 	// extra is appended to the config's plugins block (more plugins).
 	extra string
+	// telnet is appended to the telnet plugin's config block (its lines
+	// indented six spaces).
+	telnet string
 	// limits replaces the limits block (its lines indented two spaces).
 	// By default the limits that would slow tests with many connections
 	// from one address are off.
@@ -138,7 +141,7 @@ plugins:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s`, argon2, limits, port, o.extra)
+%s%s`, argon2, limits, port, o.telnet, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,8 @@ func TestSSHWrongPassword(t *testing.T) {
 }
 
 // TestSSHKeyLogin: a registered key logs straight in; an unregistered one
-// lands on the login screen; someone else's public key alone (offered
+// is declined in the handshake (a client that may use nothing else is
+// refused, as by any SSH server); someone else's public key alone (offered
 // without its private half, then a password) logs nobody in.
 func TestSSHKeyLogin(t *testing.T) {
 	h := startSSHHost(t)
@@ -81,11 +82,8 @@ func TestSSHKeyLogin(t *testing.T) {
 
 	other := h.newKey("other_key")
 	res = h.runSSH("", "Carol", "", append(keyOptions(other), "-T"), "")
-	if !strings.Contains(res.stdout, connectionScreenLine) || strings.Contains(res.stdout, "You become") {
-		t.Fatalf("an unregistered key:\nstdout: %s\nstderr: %s", res.stdout, res.stderr)
-	}
-	if strings.Contains(res.stdout, "incorrect") {
-		t.Fatalf("an unknown key is not a wrong password:\n%s", res.stdout)
+	if res.code != 255 || !strings.Contains(res.stderr, "Permission denied") || res.stdout != "" {
+		t.Fatalf("an unregistered key, and nothing else allowed: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
 	}
 
 	// CVE-2024-45337: Carol's public key without its private half (the
@@ -110,6 +108,33 @@ func TestSSHKeyLogin(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, "Username and/or password is incorrect.") || !strings.Contains(res.stdout, connectionScreenLine) {
 		t.Fatalf("no password message and login screen:\nstdout: %s\nstderr: %s", res.stdout, res.stderr)
+	}
+}
+
+// TestSSHUnregisteredKeyAsksForPassword: OpenSSH as a player runs it, with
+// its default authentication order, holding a key that is registered to
+// nobody: the key is declined in the handshake, OpenSSH goes on to ask for
+// the password, and the right password logs the player in, with no login
+// screen. Someone without an account answers the password question with
+// Enter, lands on the login screen and creates one there, as the plugin's
+// README says.
+func TestSSHUnregisteredKeyAsksForPassword(t *testing.T) {
+	h := startSSHHost(t)
+	h.createAccount("Ivy", "ivypass1")
+	stray := h.newKey("stray_key")
+	// What a player's client does by default: every auth method, the key
+	// first; sshpass answers the password prompt if one comes.
+	defaults := []string{"-T", "-i", stray, "-o", "NumberOfPasswordPrompts=1"}
+	res := h.runSSH("ivypass1", "Ivy", "", defaults, "")
+	if res.code != 0 || !strings.Contains(res.stdout, "You become Ivy.") || strings.Contains(res.stdout, connectionScreenLine) {
+		t.Fatalf("an unregistered key then the password: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+
+	// No account: an empty answer to the password question gives the
+	// login screen, where `create` makes one.
+	res = h.runSSHAnswering(true, "", "Newcomer", "create Newcomer newpass1\n", defaults, "")
+	if !strings.Contains(res.stdout, connectionScreenLine) || !strings.Contains(res.stdout, "A new account 'Newcomer' was created.") {
+		t.Fatalf("no login screen for a newcomer: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
 	}
 }
 
@@ -142,18 +167,36 @@ func TestSSHExecWho(t *testing.T) {
 	h.waitFor("only the telnet session", func(st host.Status) bool { return st.Sessions == 1 })
 }
 
+// TestSSHOneShotIsNoSecondLogin: in multisession mode 0 (the default) a
+// login disconnects the account's other sessions, but a one-shot command
+// (`ssh alice@host who`) is not a second login: the player's open SSH
+// terminal stays connected and logged in, and the command prints both.
+func TestSSHOneShotIsNoSecondLogin(t *testing.T) {
+	h := startSSHHost(t)
+	p := h.keyTerminal("Alice", "alicepass1")
+
+	res := h.runSSH("alicepass1", "Alice", "", passwordOptions(), "who")
+	if res.code != 0 || !strings.Contains(res.stdout, "Alice") || !strings.Contains(res.stdout, "1 unique account logged in.") {
+		t.Fatalf("one-shot who: exit %d\nstdout: %q\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	h.waitFor("the one-shot session gone", func(st host.Status) bool { return st.Sessions == 1 })
+	p.typeKeys("say still here\r")
+	out := p.expect(`You say, "still here"`)
+	if strings.Contains(out, "Logged in from elsewhere") {
+		t.Fatalf("the one-shot command logged the terminal out:\n%q", out)
+	}
+	s := h.sshSession("the terminal, still logged in", func(s host.SessionInfo) bool { return s.LoggedIn })
+	if s.Account != "Alice" {
+		t.Fatalf("the terminal's session is %+v", s)
+	}
+}
+
 // TestSSHTerminalAndResize: `ssh -tt` on a terminal gets a pty: the line
 // is edited and echoed by the server, and resizing the terminal changes
 // SCREENWIDTH on the host.
 func TestSSHTerminalAndResize(t *testing.T) {
 	h := startSSHHost(t)
-	h.createAccount("Frank", "frankpass1")
-	key := h.newKey("frank_key")
-	h.addKey("Frank", key)
-	argv := append(append(h.sshOptions(), keyOptions(key)...), "-tt", "Frank@127.0.0.1")
-	p := startOnPty(t, 24, 80, "ssh", argv...)
-	p.expect("You become Frank.")
-	p.expect("Players here:")
+	p := h.keyTerminal("Frank", "frankpass1")
 
 	s := h.sshSession("a terminal 80 wide", func(s host.SessionInfo) bool {
 		return s.LoggedIn && fmt.Sprint(s.ProtocolFlags["SCREENWIDTH"]) == "80"

@@ -117,6 +117,21 @@ func (h *sshHost) addKey(name, path string) {
 	}
 }
 
+// keyTerminal creates account name with a registered key and logs it in
+// over `ssh -tt` with that key on a terminal of the test's own (80x24),
+// returning it once the login's look has arrived.
+func (h *sshHost) keyTerminal(name, password string) *ptyProcess {
+	h.t.Helper()
+	h.createAccount(name, password)
+	key := h.newKey(strings.ToLower(name) + "_key")
+	h.addKey(name, key)
+	argv := append(append(h.sshOptions(), keyOptions(key)...), "-tt", name+"@127.0.0.1")
+	p := startOnPty(h.t, 24, 80, "ssh", argv...)
+	p.expect("You become " + name + ".")
+	p.expect("Players here:")
+	return p
+}
+
 // runTool runs a command with stdin and returns its combined output.
 func (h *sshHost) runTool(stdin, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sshCommandTimeout)
@@ -158,6 +173,14 @@ type sshResult struct {
 // when empty), with stdin as given.
 func (h *sshHost) runSSH(password, user, stdin string, opts []string, command string) sshResult {
 	h.t.Helper()
+	return h.runSSHAnswering(password != "", password, user, stdin, opts, command)
+}
+
+// runSSHAnswering is runSSH that runs ssh under sshpass when answer is set,
+// even with an empty password: sshpass then answers a password prompt with
+// a bare Enter.
+func (h *sshHost) runSSHAnswering(answer bool, password, user, stdin string, opts []string, command string) sshResult {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), sshCommandTimeout)
 	defer cancel()
 	argv := append(append(h.sshOptions(), opts...), user+"@127.0.0.1")
@@ -165,7 +188,7 @@ func (h *sshHost) runSSH(password, user, stdin string, opts []string, command st
 		argv = append(argv, command)
 	}
 	var cmd *exec.Cmd
-	if password != "" {
+	if answer {
 		cmd = exec.CommandContext(ctx, "sshpass", append([]string{"-p", password, "ssh"}, argv...)...)
 	} else {
 		cmd = exec.CommandContext(ctx, "ssh", argv...)

@@ -113,6 +113,67 @@ func (h *testHost) sessionOf(t *testing.T, account string) host.SessionInfo {
 	return host.SessionInfo{}
 }
 
+// tinTinGame starts a host for a TinTin++ test (skipped without TinTin++)
+// and returns it with its telnet port, a directory for TinTin++ (its home
+// and script) and the path of the log the script writes.
+func tinTinGame(t *testing.T) (h *testHost, port, dir, logPath string) {
+	t.Helper()
+	requireTool(t, ttPath, "tintin++")
+	h = startHost(t)
+	_, port, err := net.SplitHostPort(h.telnetAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	return h, port, dir, filepath.Join(dir, "session.log")
+}
+
+// tinTinPrelude starts every test script: the session's text logged,
+// plain, to logPath from the connection on, and tt++ ended with the
+// session.
+func tinTinPrelude(logPath string) string {
+	return fmt.Sprintf("#config {LOG} {PLAIN}\n#event {SESSION CONNECTED} {#log overwrite {%s}}\n#event {SESSION DISCONNECTED} {#end}\n", logPath)
+}
+
+// tinTin is TinTin++ running a script.
+type tinTin struct {
+	// ctx bounds the run (90 s); exited is closed when tt++ has ended,
+	// with err its exit.
+	ctx    context.Context
+	exited chan struct{}
+	err    error
+}
+
+// startTinTin writes tin to script and runs tt++ on it, with dir as its
+// home (no user config) and a known terminal type. It is stopped when the
+// test ends; its output is logged if the test failed.
+func startTinTin(t *testing.T, dir, script, tin string) *tinTin {
+	t.Helper()
+	if err := os.WriteFile(script, []byte(tin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	cmd := exec.CommandContext(ctx, ttPath, "-H", "-G", "-r", script)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=xterm-256color")
+	cmd.Stdin = nil // /dev/null: the script drives it
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	tt := &tinTin{ctx: ctx, exited: make(chan struct{})}
+	go func() { tt.err = cmd.Wait(); close(tt.exited) }()
+	t.Cleanup(func() {
+		cancel()
+		<-tt.exited
+		if t.Failed() {
+			t.Logf("tt++ output:\n%s", out.String())
+		}
+	})
+	return tt
+}
+
 // TestTinTinClient plays the game with TinTin++, a real MUD client, through
 // the real host and telnet plugin: it negotiates (NAWS, TTYPE/MTTS, EOR,
 // CHARSET, MCCP2), creates an account, logs in with the password asked
@@ -121,23 +182,13 @@ func (h *testHost) sessionOf(t *testing.T, account string) host.SessionInfo {
 // negotiated, and TinTin++'s log the game's text, which reached it
 // compressed.
 func TestTinTinClient(t *testing.T) {
-	requireTool(t, ttPath, "tintin++")
-	h := startHost(t)
-	_, port, err := net.SplitHostPort(h.telnetAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "session.log")
+	h, port, dir, logPath := tinTinGame(t)
 	script := filepath.Join(dir, "play.tin")
 	// Each step waits for the game's answer (actions), never for time;
 	// the 60 s delay only bounds a run that goes wrong. TinTin++ needs
 	// braces in the GMCP JSON written as \x7B and \x7D, and a trailing
 	// backslash to send raw bytes without a line end.
-	tin := fmt.Sprintf(`#config {LOG} {PLAIN}
-#event {SESSION CONNECTED} {#log overwrite {%s}}
-#event {SESSION DISCONNECTED} {#end}
-#event {IAC EOR} {#showme {<<EOR>>}}
+	tin := tinTinPrelude(logPath) + fmt.Sprintf(`#event {IAC EOR} {#showme {<<EOR>>}}
 #action {Welcome to TestGame!} {#send {create Tester tinpass12}}
 #action {A new account 'Tester' was created.} {#send {connect Tester}}
 #action {Password:} {#send {tinpass12}}
@@ -145,32 +196,9 @@ func TestTinTinClient(t *testing.T) {
 #action {Other says, "tintin-quit"} {#send {quit}}
 #delay 60 {#end}
 #session game 127.0.0.1 %s
-`, logPath, port)
-	if err := os.WriteFile(script, []byte(tin), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ttPath, "-H", "-G", "-r", script)
-	// A home of its own (no user config), and a known terminal type.
-	cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=xterm-256color")
-	cmd.Stdin = nil // /dev/null: the script drives it
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	defer func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("tt++ output:\n%s", out.String())
-		}
-	}()
+`, port)
+	tt := startTinTin(t, dir, script, tin)
+	exited := tt.exited
 
 	text := waitFile(t, logPath, `You say, "tintin-ready"`, 30*time.Second, exited)
 	for _, want := range []string{
@@ -227,8 +255,8 @@ func TestTinTinClient(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("TinTin++ did not exit after quitting")
 	}
-	if waitErr != nil && ctx.Err() == nil {
-		t.Errorf("tt++: %v", waitErr)
+	if tt.err != nil && tt.ctx.Err() == nil {
+		t.Errorf("tt++: %v", tt.err)
 	}
 	b, _ := os.ReadFile(logPath)
 	for _, want := range []string{`Other says, "tintin-quit"`, "Quitting. Hope to see you again, soon."} {

@@ -38,6 +38,17 @@ func TestWebclientInBrowser(t *testing.T) {
 		t.Errorf("page title %q", title)
 	}
 
+	// A password typed on the login line is masked in the echo and kept
+	// out of the input history.
+	b.typeLine("connect Nobody hunter2pw")
+	b.waitOutput("Username and/or password is incorrect.")
+	b.waitOutput("connect Nobody ********")
+	var history string
+	b.eval(`sessionStorage.getItem("portico.history") || ""`, &history)
+	if out := b.output(); strings.Contains(out, "hunter2pw") || strings.Contains(history, "hunter2pw") {
+		t.Fatalf("the password shows: history %q, output:\n%s", history, out)
+	}
+
 	// Create the account the way that hides the password.
 	b.typeLine("create Wendy")
 	b.waitInputType("password")

@@ -13,8 +13,9 @@ import (
 func AccountSet() *Set {
 	set := NewSet(sessions.CmdsetAccount,
 		&Command{Key: "look", Aliases: []string{"l", "ls"}, Help: "look\n\nLook at where you are.", Func: cmdLook},
-		&Command{Key: "say", Aliases: []string{`"`, "'"}, Help: "say <message>\n\nTalk to everyone in the game.", Func: cmdSay},
-		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdWho},
+		&Command{Key: "say", Aliases: []string{`"`, "'"}, Help: "say <message>\n\nTalk to everyone in the game.", Func: cmdSay,
+			ReportsTyping: true},
+		whoCommand(cmdWho),
 		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help [command]\n\nList the commands, or show one command's help.", Func: cmdHelp},
 		&Command{Key: "quit", Help: "quit [all]\n\nClose this session, or all of your sessions.", Func: cmdQuit},
 		&Command{Key: "@sessions", Aliases: []string{"sessions"}, Help: "@sessions\n\nList your sessions.", Func: cmdSessions},
@@ -39,8 +40,8 @@ func cmdLook(c *Call) {
 	if c.S.Puppet != nil {
 		name = c.S.Puppet.Name
 	}
-	c.Msg(fmt.Sprintf("Limbo\nWelcome to %s, %s. This is where everyone starts; talk with say.\nPlayers here: %s",
-		c.H.Settings().ServerName, name, strings.Join(here, ", ")))
+	c.Msg(fmt.Sprintf("%s\nWelcome to %s, %s. This is where everyone starts; talk with say.\nPlayers here: %s",
+		RoomName, c.H.Settings().ServerName, name, strings.Join(here, ", ")))
 }
 
 func speaker(s *sessions.ServerSession) string {
@@ -65,23 +66,44 @@ func cmdSay(c *Call) {
 	c.H.Broadcast(others, contract.Text(fmt.Sprintf(`%s says, "%s"`, speaker(c.S), c.Args)))
 }
 
-func cmdWho(c *Call) {
+// whoCommand is `who` (and `doing`) running f.
+func whoCommand(f func(c *Call)) *Command {
+	return &Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: f}
+}
+
+func cmdWho(c *Call) { listWho(c, nil) }
+
+// listWho is Evennia's who: the accounts logged in, each once. botLabel,
+// when set, names the bridge bots' accounts: they are listed apart, after
+// the players, and not counted among them, for a bot is nobody to talk to.
+func listWho(c *Call, botLabel func(uid int64) (string, bool)) {
 	now := time.Now()
 	var rows [][]string
+	var bots []string
 	seen := map[int64]bool{}
 	for _, s := range c.H.Sessions() {
 		if !s.LoggedIn || seen[s.UID] {
 			continue
 		}
 		seen[s.UID] = true
+		if botLabel != nil {
+			if label, ok := botLabel(s.UID); ok {
+				bots = append(bots, label)
+				continue
+			}
+		}
 		rows = append(rows, []string{s.UName, Duration(now.Sub(s.ConnTime)), Duration(now.Sub(s.CmdLastVisible))})
 	}
 	plural := "s"
 	if len(rows) == 1 {
 		plural = ""
 	}
-	c.Msg(fmt.Sprintf("Accounts:\n%s\n%d unique account%s logged in.",
-		table([]string{"Account name", "On for", "Idle"}, rows), len(rows), plural))
+	out := fmt.Sprintf("Accounts:\n%s\n%d unique account%s logged in.",
+		table([]string{"Account name", "On for", "Idle"}, rows), len(rows), plural)
+	if len(bots) > 0 {
+		out += "\nBridge bots: " + strings.Join(bots, ", ") + "."
+	}
+	c.Msg(out)
 }
 
 func cmdHelp(c *Call) {
@@ -95,8 +117,9 @@ func cmdHelp(c *Call) {
 		return
 	}
 	var lines []string
+	mode := c.H.Settings().MultisessionMode
 	for _, cmd := range c.Set.Commands() {
-		if cmd.Admin && !c.S.IsAdmin() {
+		if (cmd.Admin && !c.S.IsAdmin()) || !cmd.listedIn(mode) {
 			continue
 		}
 		summary, _, _ := strings.Cut(cmd.Help, "\n")

@@ -21,7 +21,7 @@ import (
 func (ch *Handler) SetChannels(c *channels.Service) {
 	ch.channels = c
 	ch.Account.Add(&Command{Key: "channel", Aliases: []string{"channels", "chan", "@channels"},
-		Help: "channel [join|leave|who <name>]\n\nList the channels, join or leave one, or see who is on it.\nTalk on a channel with its name: public Hello there.\nAdmins: channel create <name> [= description], channel delete <name>.",
+		Help: "channel [join||leave||who <name>]\n\nList the channels, join or leave one, or see who is on it.\nTalk on a channel with its name: public Hello there.\nAdmins: channel create <name> [= description], channel delete <name>.",
 		Func: ch.cmdChannel})
 	ch.Account.Add(&Command{Key: "join", Help: "join <channel>\n\nJoin a channel.", Func: func(c *Call) {
 		c.Args = "join " + c.Args
@@ -39,6 +39,13 @@ func (ch *Handler) SetChannels(c *channels.Service) {
 		Func: ch.cmdDiscord2Chan})
 	ch.Account.Add(&Command{Key: "@bots", Admin: true,
 		Help: "@bots\n\nList the bridge bots, their state and their last error.", Func: ch.cmdBots})
+	// who lists the bridge bots apart from the players.
+	ch.Account.Add(whoCommand(func(c *Call) { listWho(c, ch.botLabel) }))
+	ch.UnloggedIn.Add(whoCommand(func(c *Call) {
+		if whoBeforeLogin(c) {
+			listWho(c, ch.botLabel)
+		}
+	}))
 	ch.handler.RegisterInputfunc("bot_data_in", sessions.Inputfunc{Func: ch.botDataIn,
 		Doc: "Text from a bridge bot's network: relayed to the bot's channel."})
 }
@@ -159,7 +166,7 @@ func (ch *Handler) cmdChannel(c *Call) {
 		}
 		c.Msg(fmt.Sprintf("Channel %s deleted.", chn.Name))
 	default:
-		c.Msg("Usage: channel [join|leave|who <name>]")
+		c.Msg("Usage: channel [join||leave||who <name>]")
 	}
 }
 
@@ -350,6 +357,19 @@ func (ch *Handler) cmdBots(c *Call) {
 		return
 	}
 	c.Msg("Bots:\n" + table([]string{"Bot", "Protocol", "Channel", "Bridges", "State", "Last error"}, rows))
+}
+
+// botLabel names account uid's bridge bot for who, with the channel it
+// bridges: "gamebot (public)"; ok is false for an account that is no bot.
+func (ch *Handler) botLabel(uid int64) (label string, ok bool) {
+	b, ok := ch.channels.Bot(uid)
+	if !ok {
+		return "", false
+	}
+	if chn, found := ch.channels.ByID(b.ChannelID); found {
+		return fmt.Sprintf("%s (%s)", b.Name, chn.Name), true
+	}
+	return b.Name, true
 }
 
 func botTarget(b store.Bot) string {

@@ -73,26 +73,18 @@ func TestChannels(t *testing.T) {
 	e.waitText(1, "Channel builders deleted.")
 }
 
-// TestBotRelay: a bot's session relays its network's messages to its
-// channel as "user@#chan" and gets the channel's messages as the `channel`
-// outputfunc, never its own back; privmsg who/about are answered.
-func TestBotRelay(t *testing.T) {
-	e := newEnv(t, 1)
-	root := e.account("Root", "secret1")
-	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	e.account("Bob", "secret2")
-	svc := withChannels(t, e)
+// startTestBot has admin session admin create the IRC bridge bot gamebot
+// on public with @irc2chan; the fake irc plugin answers with session
+// sessid, which connects logged in as the bot's account.
+func startTestBot(t *testing.T, e *env, svc *channels.Service, admin, sessid uint64) {
+	t.Helper()
 	e.p.mu.Lock()
-	e.p.botSessid, e.p.botStarted = 9, make(chan string, 1)
+	e.p.botSessid, e.p.botStarted = sessid, make(chan string, 1)
 	e.p.mu.Unlock()
-	e.loginAs(1, "Root", "secret1")
-	e.loginAs(2, "Bob", "secret2")
-	e.send(1, "@irc2chan public = irc.example.net 6667 #game gamebot")
-	e.waitText(1, "Bot gamebot created: it bridges public over irc and is starting.")
+	e.send(admin, "@irc2chan public = irc.example.net 6667 #game gamebot")
+	e.waitText(admin, "Bot gamebot created: it bridges public over irc and is starting.")
 	// The host asked the irc plugin to start the bot, which answered with
-	// session 9.
+	// session sessid.
 	select {
 	case plugin := <-e.p.botStarted:
 		if plugin != "irc" {
@@ -114,11 +106,57 @@ func TestBotRelay(t *testing.T) {
 	// (StartBot's answer may or may not have been taken in yet.)
 	var d contract.SessionData
 	d.InitSession("ircbot", "#game@irc.example.net", time.Now())
-	d.Sessid = 9
+	d.Sessid = sessid
 	d.LoggedIn, d.UID = true, botUID
 	d.ServerData["bot"] = true
 	e.call(func() { e.h.PortalConnect("irc", d) })
-	e.waitLogin(9)
+	e.waitLogin(sessid)
+}
+
+// TestWhoListsBotsApart: a bridge bot is logged in as an account of its
+// own, but who lists it apart from the players, with the channel it
+// bridges, and does not count it among the accounts (before login too).
+func TestWhoListsBotsApart(t *testing.T) {
+	e := newEnv(t, 1)
+	root := e.account("Root", "secret1")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	svc := withChannels(t, e)
+	e.loginAs(1, "Root", "secret1")
+	startTestBot(t, e, svc, 1, 9)
+
+	got := e.answer(1, "who")
+	lines := strings.Split(got, "\n")
+	if len(lines) != 5 || lines[0] != "Accounts:" || !strings.HasPrefix(lines[2], " Root ") ||
+		lines[3] != "1 unique account logged in." || lines[4] != "Bridge bots: gamebot (public)." {
+		t.Fatalf("who = %q, want Root as the one account and gamebot apart", got)
+	}
+	e.call(func() {
+		st := e.h.Settings()
+		st.WhoBeforeLogin = true
+		e.h.SetSettings(st)
+	})
+	e.connect(3)
+	if got := e.answer(3, "who"); !strings.HasSuffix(got, "\n1 unique account logged in.\nBridge bots: gamebot (public).") {
+		t.Fatalf("who before login = %q", got)
+	}
+}
+
+// TestBotRelay: a bot's session relays its network's messages to its
+// channel as "user@#chan" and gets the channel's messages as the `channel`
+// outputfunc, never its own back; privmsg who/about are answered.
+func TestBotRelay(t *testing.T) {
+	e := newEnv(t, 1)
+	root := e.account("Root", "secret1")
+	if err := e.st.SetAdmin(context.Background(), root.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.account("Bob", "secret2")
+	svc := withChannels(t, e)
+	e.loginAs(1, "Root", "secret1")
+	e.loginAs(2, "Bob", "secret2")
+	startTestBot(t, e, svc, 1, 9)
 
 	e.call(func() {
 		e.h.DataIn("irc", 9, []contract.Message{{Name: "bot_data_in", Args: []any{"hi all"},

@@ -10,12 +10,15 @@ import (
 
 // characterCommands let an account have several characters and choose
 // which one a session acts (Evennia's charcreate, ic, ooc): what the
-// multisession modes 2 and 3 are for.
+// multisession modes 2 and 3 are for. In modes 0 and 1 an account has its
+// one character, played on login, so help lists these three only in modes
+// 2 and 3 (they still answer when typed, as in Evennia).
 func characterCommands() []*Command {
+	severalCharacters := []int{2, 3}
 	return []*Command{
-		{Key: "charcreate", Help: "charcreate <name>\n\nCreate another character (multisession modes 2 and 3).", Func: cmdCharCreate},
-		{Key: "ic", Aliases: []string{"puppet"}, Help: "ic <character>\n\nPlay one of your characters.", Func: cmdIC},
-		{Key: "ooc", Aliases: []string{"unpuppet"}, Help: "ooc\n\nStop playing your character (go out-of-character).", Func: cmdOOC},
+		{Key: "charcreate", Modes: severalCharacters, Help: "charcreate <name>\n\nCreate another character (multisession modes 2 and 3).", Func: cmdCharCreate},
+		{Key: "ic", Aliases: []string{"puppet"}, Modes: severalCharacters, Help: "ic <character>\n\nPlay one of your characters.", Func: cmdIC},
+		{Key: "ooc", Aliases: []string{"unpuppet"}, Modes: severalCharacters, Help: "ooc\n\nStop playing your character (go out-of-character).", Func: cmdOOC},
 		{Key: "chars", Aliases: []string{"characters"}, Help: "chars\n\nList your characters and which of your sessions play them.", Func: cmdChars},
 	}
 }

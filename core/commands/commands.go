@@ -8,6 +8,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,10 +20,22 @@ import (
 type Command struct {
 	Key     string
 	Aliases []string
-	// Help is the help entry: a usage line, a blank line, then prose.
+	// Help is the help entry: a usage line, a blank line, then prose. It is
+	// markup like all output: a literal | is written || (markup.Escape's
+	// rule), or |w in "join|who" would turn the rest bright white.
 	Help string
 	// Admin commands are shown and run only for admin accounts.
 	Admin bool
+	// ReportsTyping marks a command whose typing the webclient reports to
+	// the others who would hear it (Evennia's client_live_report_typing:
+	// say and pose there): its key and aliases are the keywords the
+	// is_typing set-up answers (typing.go).
+	ReportsTyping bool
+	// Modes, when set, are the multisession modes in which help lists the
+	// command: those where it does something (charcreate, ic and ooc are
+	// for an account with several characters, modes 2 and 3). Empty means
+	// every mode.
+	Modes []int
 	Func  func(c *Call)
 }
 
@@ -50,6 +63,11 @@ type Call struct {
 
 // Msg sends text to the caller.
 func (c *Call) Msg(text string) { c.S.Msg(text) }
+
+// listedIn reports whether help lists the command in multisession mode.
+func (c *Command) listedIn(mode int) bool {
+	return len(c.Modes) == 0 || slices.Contains(c.Modes, mode)
+}
 
 // Set is a command set (Evennia's cmdset).
 type Set struct {
@@ -134,10 +152,25 @@ type Handler struct {
 
 var _ sessions.CommandHandler = (*Handler)(nil)
 
-// NewHandler makes a command handler with the default command sets.
+// NewHandler makes a command handler with the default command sets, and
+// registers the stock game's location (Limbo, where every character is) as
+// a value clients may get and watch.
 func NewHandler(h *sessions.ServerSessionHandler) *Handler {
-	return &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
+	// The name is a constant that RegisterMonitorable accepts.
+	_ = h.RegisterMonitorable("location", sessions.Monitorable{Doc: "The room the character is in.",
+		Value: func(s *sessions.ServerSession) (any, bool) {
+			if s.Puppet == nil {
+				return nil, false
+			}
+			return RoomName, true
+		}})
+	ch := &Handler{UnloggedIn: UnloggedInSet(), Account: AccountSet(), handler: h}
+	ch.registerTyping()
+	return ch
 }
+
+// RoomName is the stock game's one room, where every character is.
+const RoomName = "Limbo"
 
 // SetFor returns the command set session s uses now.
 func (ch *Handler) SetFor(s *sessions.ServerSession) *Set {

@@ -199,6 +199,14 @@ func (e *env) loginAs(id uint64, name, password string) {
 	e.waitLogin(id)
 }
 
+// settle waits until the loop has done what it was doing: the login's own
+// output (its look) comes in the same piece of work as the Login event
+// waitLogin sees, so it may still be on its way when waitLogin returns.
+func (e *env) settle() {
+	e.t.Helper()
+	e.call(func() {})
+}
+
 func (e *env) waitLogin(id uint64) {
 	e.t.Helper()
 	e.waitFor(fmt.Sprintf("login of session %d", id), func(evs []sentEvent) bool {
@@ -455,6 +463,18 @@ func TestConnectAsksForPassword(t *testing.T) {
 	if !echoOn {
 		t.Error("echo was not turned back on after the password")
 	}
+	// The prompt that asked for the password is cleared (Evennia's
+	// webclient keeps the last prompt in its prompt bar): an empty prompt
+	// follows the answer, before anything of the login.
+	var cleared bool
+	for i, m := range msgs {
+		if m.Name == "prompt" && len(m.Args) == 1 && m.Args[0] == "" {
+			cleared = i > 0 && msgs[i-1].Name == "text" && msgs[i-1].Options()["echo"] == true
+		}
+	}
+	if !cleared {
+		t.Errorf("no empty prompt right after the password: %+v", msgs)
+	}
 
 	// A wrong answer is refused, and the next line is a command again.
 	e.connect(2)
@@ -680,7 +700,8 @@ func TestHelp(t *testing.T) {
 	e.waitLogin(1)
 
 	e.send(1, "help")
-	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> | remove <fingerprint>]\n  charcreate <name>\n  chars\n  help [command]\n  ic <character>\n  look\n  ooc\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
+	// Mode 0: no charcreate, ic or ooc (TestHelpListsTheModesCommands).
+	want := "Commands:\n  @sessions\n  @sshkeys [add <public key> || remove <fingerprint>]\n  chars\n  help [command]\n  look\n  ping [text]\n  quit [all]\n  say <message>\n  who\nType help <command> for more."
 	if got := e.last(1); got != want {
 		t.Errorf("help = %q, want %q", got, want)
 	}
@@ -695,6 +716,27 @@ func TestHelp(t *testing.T) {
 	e.send(1, "help xyzzy")
 	if got := e.last(1); got != "No help found for 'xyzzy'." {
 		t.Errorf("help xyzzy = %q", got)
+	}
+}
+
+// TestHelpListsTheModesCommands: help lists charcreate, ic and ooc only in
+// the multisession modes where an account has several characters (2 and
+// 3); in modes 0 and 1 they would do nothing useful.
+func TestHelpListsTheModesCommands(t *testing.T) {
+	for mode, want := range []bool{false, false, true, true} {
+		e := newEnv(t, mode)
+		e.account("Alice", "secret1")
+		e.loginAs(1, "Alice", "secret1")
+		e.settle()
+		list := e.answer(1, "help")
+		for _, cmd := range []string{"charcreate <name>", "ic <character>", "ooc"} {
+			if got := strings.Contains(list, "\n  "+cmd+"\n"); got != want {
+				t.Errorf("mode %d: %s listed = %v, want %v; help = %q", mode, cmd, got, want, list)
+			}
+		}
+		if !strings.Contains(list, "\n  chars\n") {
+			t.Errorf("mode %d: chars not listed: %q", mode, list)
+		}
 	}
 }
 
@@ -831,4 +873,33 @@ func ExampleSet() {
 	// Output:
 	// look [l examine]
 	// true
+}
+
+// TestStockValues: the stock game's values a client may get (get_value)
+// and watch: name, location (Limbo while playing a character), servername.
+func TestStockValues(t *testing.T) {
+	e := newEnv(t, 0)
+	e.account("Alice", "secret1")
+	e.loginAs(1, "Alice", "secret1")
+	e.settle()
+	get := func(name string) any {
+		n := len(e.messagesIn(e.p.Events(), 1))
+		e.call(func() {
+			e.h.DataIn("telnet", 1, []contract.Message{{Name: "get_value", Kwargs: map[string]any{"name": name}}})
+		})
+		msgs := e.messagesIn(e.p.Events(), 1)[n:]
+		if len(msgs) != 1 || msgs[0].Name != "get_value" || msgs[0].Kwargs["name"] != name {
+			t.Fatalf("get_value %s answered %+v", name, msgs)
+		}
+		return msgs[0].Kwargs["value"]
+	}
+	for name, want := range map[string]any{"name": "Alice", "location": "Limbo", "servername": serverName, "account": "Alice"} {
+		if got := get(name); got != want {
+			t.Errorf("get_value %s = %v, want %v", name, got, want)
+		}
+	}
+	e.send(1, "ooc")
+	if got := get("location"); got != nil {
+		t.Errorf("location out of character = %v, want none", got)
+	}
 }

@@ -12,7 +12,7 @@ import (
 // SSH: their own keys only.
 func sshKeysCommand() *Command {
 	return &Command{Key: "@sshkeys", Aliases: []string{"sshkeys"},
-		Help: "@sshkeys [add <public key> | remove <fingerprint>]\n\nList, add or remove the SSH public keys that log you in without a password.\nAdd a key as one line, as in ~/.ssh/id_ed25519.pub.",
+		Help: "@sshkeys [add <public key> || remove <fingerprint>]\n\nList, add or remove the SSH public keys that log you in without a password.\nAdd a key as one line, as in ~/.ssh/id_ed25519.pub.",
 		Func: cmdSSHKeys}
 }
 
@@ -63,6 +63,6 @@ func cmdSSHKeys(c *Call) {
 		}
 		c.Msg(fmt.Sprintf("Key %s removed.", rest))
 	default:
-		c.Msg("Usage: @sshkeys [add <public key> | remove <fingerprint>]")
+		c.Msg("Usage: @sshkeys [add <public key> || remove <fingerprint>]")
 	}
 }

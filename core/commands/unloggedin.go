@@ -57,7 +57,7 @@ func UnloggedInSet() *Set {
 		&Command{Key: "create", Aliases: []string{"cre", "cr"}, Help: "create <name> <password>\n\nCreate a new account.", Func: cmdCreate},
 		&Command{Key: "look", Aliases: []string{"l"}, Help: "look\n\nShow the connection screen.", Func: cmdUnloggedInLook},
 		&Command{Key: "help", Aliases: []string{"h", "?"}, Help: "help\n\nShow what you can do now.", Func: cmdUnloggedInHelp},
-		&Command{Key: "who", Aliases: []string{"doing"}, Help: "who\n\nSee who is online.", Func: cmdUnloggedInWho},
+		whoCommand(cmdUnloggedInWho),
 		&Command{Key: "quit", Aliases: []string{"q", "qu"}, Help: "quit\n\nClose the connection.", Func: func(c *Call) {
 			c.H.Disconnect(c.S, MsgGoodbye, true)
 		}},
@@ -71,11 +71,20 @@ func UnloggedInSet() *Set {
 const MsgWhoAfterLogin = "You can see who is online once you have logged in."
 
 func cmdUnloggedInWho(c *Call) {
-	if !c.H.Settings().WhoBeforeLogin {
-		c.Msg(MsgWhoAfterLogin)
+	if !whoBeforeLogin(c) {
 		return
 	}
 	cmdWho(c)
+}
+
+// whoBeforeLogin reports whether who may list the accounts to c's session
+// before login, and tells the player why not when it may not.
+func whoBeforeLogin(c *Call) bool {
+	if !c.H.Settings().WhoBeforeLogin {
+		c.Msg(MsgWhoAfterLogin)
+		return false
+	}
+	return true
 }
 
 func cmdUnloggedInHelp(c *Call) {
@@ -99,9 +108,13 @@ func askPassword(c *Call, then func(s *sessions.ServerSession, password string))
 	c.S.Send(contract.Message{Name: "prompt", Args: []any{MsgPasswordAsk}, Kwargs: map[string]any{
 		"options": map[string]any{"echo": false}}})
 	c.S.Prompted = func(s *sessions.ServerSession, password string) {
-		// Echo back on; the client did not echo the Enter either.
+		// Echo back on; the client did not echo the Enter either. Then an
+		// empty prompt: a client that shows the last prompt apart
+		// (Evennia's webclient, in its prompt bar) would keep showing
+		// "Password:" after the login.
 		s.Send(contract.Message{Name: "text", Args: []any{""}, Kwargs: map[string]any{
-			"options": map[string]any{"echo": true}}})
+			"options": map[string]any{"echo": true}}},
+			contract.Message{Name: "prompt", Args: []any{""}})
 		then(s, password)
 	}
 }

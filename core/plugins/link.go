@@ -182,6 +182,9 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	case *portalpb.Event_NeedSessids:
 		r.grantNextBlock(ctx)
 		return nil
+	case *portalpb.Event_KeyCheck:
+		r.checkKey(ctx, k.KeyCheck)
+		return nil
 	default:
 		r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
 		return nil

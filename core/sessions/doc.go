@@ -46,6 +46,11 @@
 //   - output.go: data_out, clean_senddata, announce_all and broadcasts.
 //   - input.go: data_in, get_inputfuncs, call_inputfuncs; inputfuncs.go
 //     holds the default inputfuncs.
+//   - monitors.go: the values clients may get and watch (registered with
+//     RegisterMonitorable; Evennia's MonitorHandler), and
+//     inputfuncs_monitor.go their inputfuncs: get_value, monitor,
+//     unmonitor, monitored and MSDP's msdp_list, msdp_report,
+//     msdp_unreport, msdp_reset and msdp_send.
 //   - bots.go: start_bot_session and which bot logins are accepted.
 //   - lifecycle.go: portal_restart_server, portal_reset_server,
 //     portal_shutdown.

@@ -85,6 +85,9 @@ type ServerSessionHandler struct {
 	// logins is the ordered writer of the session login rows.
 	logins loginWriter
 
+	// monitorables are the values clients may get and watch (monitors.go).
+	monitorables map[string]Monitorable
+
 	jobs chan func()
 	// inflight counts the async work not yet handed back to the loop: the
 	// hashing pool's jobs, running or queued, and the login writer.
@@ -141,6 +144,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 		},
 	}
 	h.inputfuncs = DefaultInputfuncs()
+	h.monitorables = defaultMonitorables()
 	return h
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/portico-mud/portico/core/attrs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -201,6 +202,9 @@ func (p *fakePortals) waitText(t *testing.T, sessid uint64, text string) []sentE
 type fakeCommands struct {
 	mu    sync.Mutex
 	lines []cmdLine
+	// onExecute, when set, runs each line too (on the loop), as a game's
+	// command would.
+	onExecute func(s *ServerSession, line string)
 }
 
 type cmdLine struct {
@@ -212,8 +216,12 @@ var _ CommandHandler = (*fakeCommands)(nil)
 
 func (c *fakeCommands) Execute(s *ServerSession, line string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	run := c.onExecute
 	c.lines = append(c.lines, cmdLine{Sessid: s.Sessid, Line: line})
+	c.mu.Unlock()
+	if run != nil {
+		run(s, line)
+	}
 }
 
 func (c *fakeCommands) Lines() []cmdLine {
@@ -310,8 +318,17 @@ func newHarness(t *testing.T) *harness {
 func newHarnessOn(t *testing.T, st *store.Store) *harness {
 	t.Helper()
 	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st, log: &logBuffer{}}
-	x.h = NewServerSessionHandler(Options{Log: slog.New(slog.NewTextHandler(x.log, nil)), Store: st, Portals: x.p,
-		Commands: x.cmds, Lifecycle: x.life, Settings: testSettings})
+	logger := slog.New(slog.NewTextHandler(x.log, nil))
+	// The game's attribute store, as the host gives one (webclient
+	// options live there); closed, so its writer ends, with the test.
+	as := attrs.New(st, logger)
+	t.Cleanup(func() {
+		if err := as.Close(); err != nil {
+			t.Errorf("attrs.Close: %v", err)
+		}
+	})
+	x.h = NewServerSessionHandler(Options{Log: logger, Store: st, Portals: x.p,
+		Commands: x.cmds, Lifecycle: x.life, Settings: testSettings, Attrs: as})
 	// These tests stand for the host, which trusts its bots' logins; the
 	// rule itself is tested in TestPortalConnectUntrustedClaim.
 	x.h.SetTrustLogin(func(string, int64) bool { return true })

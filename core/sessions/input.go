@@ -73,6 +73,9 @@ func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.
 		}
 		h.callInputfunc(f, s, name, args, kwargs)
 	}
+	// What the input changed, its client is told of (the values it
+	// watches).
+	h.CheckMonitors(s)
 }
 
 // maxHeld bounds input held while a session waits.

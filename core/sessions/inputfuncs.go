@@ -35,7 +35,7 @@ func normaliseInputfuncName(name string) string {
 func DefaultInputfuncs() map[string]Inputfunc {
 	clientOptions := Inputfunc{Func: inputClientOptions, Doc: "Get or set the client's options (protocol flags)."}
 	noop := Inputfunc{Func: func(*ServerSessionHandler, *ServerSession, []any, map[string]any) {}, Doc: "Accepted and ignored."}
-	return map[string]Inputfunc{
+	funcs := map[string]Inputfunc{
 		"text":                   {Func: inputText, Doc: "Text typed by the player: a command."},
 		"bot_data_in":            {Func: inputText, Doc: "Text from a bot's network, run as the bot's command."},
 		"echo":                   {Func: inputEcho, Doc: "Echo the arguments back (a test)."},
@@ -46,13 +46,14 @@ func DefaultInputfuncs() map[string]Inputfunc {
 		"get_client_options":     {Func: inputGetClientOptions, Doc: "Send the client's options."},
 		"get_inputfuncs":         {Func: inputGetInputfuncs, Doc: "List the available inputfuncs."},
 		"login":                  {Func: inputLogin, Doc: "Log in with name= and password=."},
-		"get_value":              {Func: inputGetValue, Doc: "Get name, key, location or servername."},
 		"repeat":                 {Func: inputRepeat, Doc: "Call callback= (test1 or test2) every interval= seconds (at least 5, default 60); stop=True ends it."},
 		"unrepeat":               {Func: inputUnrepeat, Doc: "Stop a repeat of callback=."},
 		"webclient_options":      {Func: inputWebclientOptions, Doc: "Get (no kwargs) or store the webclient's options."},
 		"external_discord_hello": noop,
 		"client_gui":             noop,
 	}
+	maps.Copy(funcs, monitorInputfuncs())
+	return funcs
 }
 
 func inputText(h *ServerSessionHandler, s *ServerSession, args []any, _ map[string]any) {
@@ -125,6 +126,7 @@ func sendClientOptions(s *ServerSession) {
 }
 
 func inputClientOptions(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
+	kwargs = withoutBookkeeping(kwargs)
 	if _, get := kwargs["get"]; len(kwargs) == 0 || get {
 		sendClientOptions(s)
 		return
@@ -195,27 +197,6 @@ func inputLogin(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[s
 	h.LoginWithPassword(s, name, password)
 }
 
-func inputGetValue(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
-	name, _ := kwargs["name"].(string)
-	var value any
-	switch name {
-	case "name", "key":
-		switch {
-		case s.Puppet != nil:
-			value = s.Puppet.Name
-		case s.Account != nil:
-			value = s.Account.Name
-		}
-	case "location":
-		value = nil
-	case "servername":
-		value = h.settings.ServerName
-	default:
-		return
-	}
-	s.Send(contract.Message{Name: "get_value", Kwargs: map[string]any{"name": name, "value": value}})
-}
-
 var repeatables = map[string]bool{"test1": true, "test2": true}
 
 func inputRepeat(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
@@ -276,22 +257,43 @@ var defaultWebclientOptions = map[string]any{
 	"gagprompt": true, "helppopup": false, "notification_popup": false, "notification_sound": false,
 }
 
-func inputWebclientOptions(_ *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
-	stored, _ := s.ServerData["webclient_options"].(map[string]any)
-	if stored == nil {
-		stored = maps.Clone(defaultWebclientOptions)
+// clientBookkeeping are the keys a client adds to its messages for its own
+// use, not options: Evennia's webclient puts an incrementing cmdid in the
+// kwargs of every message it sends, to route the answer to a callback.
+var clientBookkeeping = []string{"cmdid"}
+
+// withoutBookkeeping returns kwargs without the client's bookkeeping keys
+// (a copy only when there were some).
+func withoutBookkeeping(kwargs map[string]any) map[string]any {
+	for _, k := range clientBookkeeping {
+		if _, ok := kwargs[k]; ok {
+			kw := maps.Clone(kwargs)
+			for _, k := range clientBookkeeping {
+				delete(kw, k)
+			}
+			return kw
+		}
 	}
-	kw := maps.Clone(kwargs)
-	delete(kw, "cmdid")
+	return kwargs
+}
+
+// inputWebclientOptions is Evennia's webclient_options: with no kwargs it
+// sends the stored options (the defaults at first), and the session is
+// told of later changes made from the account's other sessions; with
+// kwargs it stores them. A logged-in session keeps them on its account,
+// so that they are there at the next login, as Evennia keeps them in the
+// account's _saved_webclient_options; before login, with the session.
+func inputWebclientOptions(h *ServerSessionHandler, s *ServerSession, _ []any, kwargs map[string]any) {
+	stored := h.webclientOptions(s)
+	kw := withoutBookkeeping(kwargs)
 	if len(kw) == 0 {
+		s.watchesWebclientOptions = true
 		s.Send(contract.Message{Name: "webclient_options", Kwargs: stored})
 		return
 	}
 	maps.Copy(stored, kw)
-	s.ServerData["webclient_options"] = stored
-	s.handler.SessionPortalPartialSync(s, contract.FieldServerData)
+	h.saveWebclientOptions(s, stored)
 }
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

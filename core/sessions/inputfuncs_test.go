@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -428,5 +429,72 @@ func TestPyRepr(t *testing.T) {
 		if got := PyRepr(tc.v, tc.tuple); got != tc.want {
 			t.Errorf("PyRepr(%#v, %v) = %s, want %s", tc.v, tc.tuple, got, tc.want)
 		}
+	}
+}
+
+// TestInputClientOptionsIgnoresCmdid: Evennia's webclient adds a cmdid to
+// the kwargs of every message; client_options takes the options and is
+// silent about the cmdid (it used to answer "Wrong/unrecognized input:
+// cmdid" every time).
+func TestInputClientOptionsIgnoresCmdid(t *testing.T) {
+	x := newHarness(t)
+	s := x.connect("websocket", 1)
+	x.in(s, msg("client_options", nil, map[string]any{"screenwidth": int64(120), "cmdid": int64(7)}))
+	if got := textsFor(t, x.p.Events(), 1); len(got) != 0 {
+		t.Fatalf("client_options answered %q", got)
+	}
+	if s.ScreenWidth() != 120 {
+		t.Fatalf("screen width %d, want 120", s.ScreenWidth())
+	}
+	x.p.Reset()
+	x.in(s, msg("client_options", nil, map[string]any{"cmdid": int64(8)}))
+	if got := msgsFor(t, x.p.Events(), 1, "client_options"); len(got) != 1 {
+		t.Fatalf("client_options with only a cmdid (a get): sent %d times", len(got))
+	}
+}
+
+// TestWebclientOptionsKeptOnAccount: a logged-in session's
+// webclient_options are stored on its account: the next login, from
+// another session, gets them back (Evennia's _saved_webclient_options);
+// an open session of the account that asked for them is told of the
+// change; the client's cmdid is never stored.
+func TestWebclientOptionsKeptOnAccount(t *testing.T) {
+	x := newHarness(t)
+	st := testSettings
+	st.MultisessionMode = 1 // two sessions of Alice at once
+	x.h.SetSettings(st)
+	acc := x.account("Alice")
+	watcher := x.login("websocket", 1, acc)
+	x.in(watcher, msg("webclient_options", nil, map[string]any{"cmdid": int64(1)}))
+	s := x.login("websocket", 2, acc)
+	x.p.Reset()
+	x.in(s, msg("webclient_options", nil, map[string]any{"gagprompt": false, "HotButtons": []any{"look"}, "cmdid": int64(9)}))
+	told := msgsFor(t, x.p.Events(), 1, "webclient_options")
+	if len(told) != 1 || told[0].Kwargs["gagprompt"] != false {
+		t.Fatalf("the other session was told %+v", told)
+	}
+	x.h.Disconnect(s, "", false)
+	x.h.Disconnect(watcher, "", false)
+
+	again := x.login("websocket", 3, acc)
+	x.p.Reset()
+	x.in(again, msg("webclient_options", nil, map[string]any{"cmdid": int64(1)}))
+	got := msgsFor(t, x.p.Events(), 3, "webclient_options")
+	if len(got) != 1 {
+		t.Fatalf("webclient_options sent %d times", len(got))
+	}
+	kw := got[0].Kwargs
+	if kw["gagprompt"] != false || kw["helppopup"] != false || fmt.Sprint(kw["HotButtons"]) != "[look]" {
+		t.Fatalf("options at the next login = %v", kw)
+	}
+	if _, ok := kw["cmdid"]; ok {
+		t.Fatal("cmdid was stored")
+	}
+	// Another account has its own.
+	bob := x.login("websocket", 4, x.account("Bob"))
+	x.p.Reset()
+	x.in(bob, msg("webclient_options", nil, nil))
+	if got := msgsFor(t, x.p.Events(), 4, "webclient_options"); len(got) != 1 || got[0].Kwargs["gagprompt"] != true {
+		t.Fatalf("Bob's options = %+v", got)
 	}
 }

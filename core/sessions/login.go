@@ -26,7 +26,9 @@ func (h *ServerSessionHandler) Login(s *ServerSession, acc store.Account, force 
 		return
 	}
 	s.AtLogin(acc)
-	if h.settings.MultisessionMode == 0 {
+	// A one-shot command (`ssh host who`) is no second login: it must not
+	// log the player's open sessions out.
+	if h.settings.MultisessionMode == 0 && !s.OneShot() {
 		h.DisconnectDuplicateSessions(s, ReasonDuplicate)
 	}
 	// Auto-puppet the account's character (Evennia's AUTO_PUPPET_ON_LOGIN),
@@ -77,6 +79,7 @@ func (h *ServerSessionHandler) finishLogin(s *ServerSession, acc store.Account, 
 	if h.commands != nil {
 		h.commands.Execute(s, "look")
 	}
+	h.CheckMonitors(s)
 }
 
 // LoginWithPassword checks name and password off the loop and logs s in,

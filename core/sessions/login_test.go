@@ -3,6 +3,8 @@ package sessions
 import (
 	"slices"
 	"testing"
+
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 func TestLogin(t *testing.T) {
@@ -72,6 +74,30 @@ func TestLoginMultisessionMode0DisconnectsOlderSession(t *testing.T) {
 	}
 	if x.h.AccountCount() != 2 {
 		t.Errorf("AccountCount = %d, want 2", x.h.AccountCount())
+	}
+}
+
+// TestLoginOneShotKeepsOtherSessions: in mode 0 a session its plugin marks
+// one-shot (`ssh host who`) logs in beside the account's open session,
+// which stays; a later ordinary login still disconnects the others.
+func TestLoginOneShotKeepsOtherSessions(t *testing.T) {
+	x := newHarness(t)
+	acc := x.account("Alice")
+	x.login("ssh", 1, acc)
+	d := sessData(2, "ssh")
+	d.ServerData[contract.ServerDataOneShot] = true
+	x.h.PortalConnect("ssh", d)
+	x.h.Login(x.h.SessionFromSessid(2), acc, true)
+	x.settle()
+	if got := sessids(x.h.SessionsFromAccount(acc.ID)); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("Alice's sessions = %v, want the open one and the one-shot", got)
+	}
+	if ds := disconnects(x.p.Events()); len(ds) != 0 {
+		t.Fatalf("a one-shot login disconnected: %s", describe(t, ds))
+	}
+	x.login("telnet", 3, acc)
+	if got := sessids(x.h.SessionsFromAccount(acc.ID)); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("after an ordinary login Alice's sessions = %v, want only 3", got)
 	}
 }
 

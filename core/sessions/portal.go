@@ -198,6 +198,7 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 	uid, logged, uname, puid := s.UID, s.LoggedIn, s.UName, s.PUID
 	s.LoadSyncData(d, fields)
 	s.UID, s.LoggedIn, s.UName, s.PUID = uid, logged, uname, puid
+	h.CheckMonitors(s) // a window resize, a client's name
 }
 
 // PortalSessionsSync is Evennia's portal_sessions_sync (PSYNC): it rebuilds

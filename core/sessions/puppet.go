@@ -35,6 +35,7 @@ func (h *ServerSessionHandler) Puppet(s *ServerSession, ch store.Character) (str
 			}
 			h.unpuppet(o)
 			o.Msg(fmt.Sprintf("%s is now acted from another of your sessions.", ch.Name))
+			h.CheckMonitors(o)
 		}
 		if len(others) > 0 {
 			msg = fmt.Sprintf("Taking over %s from another of your sessions.", ch.Name)

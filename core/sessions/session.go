@@ -58,6 +58,12 @@ type ServerSession struct {
 	cmdTokensAt time.Time
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
+	// watches are the values the session's client watches (monitors.go).
+	watches []*watch
+	// watchesWebclientOptions is set once the client asked for its
+	// webclient_options: it is sent the changes its account's other
+	// sessions make.
+	watchesWebclientOptions bool
 	// delayStop stops the timer of a delayed login (AccountLoginDelay),
 	// nil when none waits.
 	delayStop func() bool
@@ -138,6 +144,13 @@ func (s *ServerSession) ScreenWidth() int { return s.FlagInt(contract.FlagScreen
 
 // ScreenHeight returns the client's height (45 when unknown, as Evennia).
 func (s *ServerSession) ScreenHeight() int { return s.FlagInt(contract.FlagScreenHeight, 45) }
+
+// OneShot reports whether s runs one command and ends (its plugin set
+// server_data one_shot, as the SSH plugin does for `ssh host command`).
+func (s *ServerSession) OneShot() bool {
+	b, _ := s.ServerData[contract.ServerDataOneShot].(bool)
+	return b
+}
 
 // IsAdmin reports whether the session is logged in to an admin account.
 func (s *ServerSession) IsAdmin() bool { return s.Account != nil && s.Account.IsAdmin }

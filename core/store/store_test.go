@@ -769,8 +769,12 @@ func testSessidGrants(t *testing.T, db store.TestDB) {
 // database with a 64-bit id exactly as stored (a Discord channel id), not
 // rounded through a float64 (1234567890123456768).
 func TestBotConfigKeepsSnowflakes(t *testing.T) {
+	store.EachBackend(t, testBotConfigKeepsSnowflakes)
+}
+
+func testBotConfigKeepsSnowflakes(t *testing.T, db store.TestDB) {
 	ctx := testCtx(t)
-	s, path := openTemp(t)
+	s := openAt(t, db.Location)
 	ch, err := s.CreateChannel(ctx, "bridged", "")
 	if err != nil {
 		t.Fatal(err)
@@ -792,8 +796,6 @@ func TestBotConfigKeepsSnowflakes(t *testing.T) {
 		}
 	}
 	check(s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	check(openAt(t, path))
+	// A second store on the same database reads it afresh.
+	check(openAt(t, db.Location))
 }

@@ -2,14 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"time"
 
 	gliderssh "github.com/gliderlabs/ssh"
 	"github.com/portico-mud/portico/sdk"
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// Authentication follows Evennia's SSH portal: every client gets in, and
+// Authentication follows Evennia's SSH portal: every password gets in, and
 // the host decides who it is. The plugin records what the client proved
 // (a password it typed, a key it signed with) and hands it to the host
 // with the session's Connect; right credentials log the session straight
@@ -66,9 +68,29 @@ func (p *Plugin) serverConfig(ctx gliderssh.Context) *gossh.ServerConfig {
 	}
 }
 
-// admitKey admits every public key offered: the host judges the key once
-// the client has proved it holds it.
-func admitKey(gliderssh.Context, gliderssh.PublicKey) bool { return true }
+// keyCheckTimeout bounds how long admitKey waits for the host's answer.
+const keyCheckTimeout = 5 * time.Second
+
+// admitKey is gliderlabs' PublicKeyHandler, asked for every key a client
+// offers, before the client signs with it: it admits only the keys the
+// host says log the SSH user name's account in. OpenSSH offers every key
+// in ~/.ssh in turn and, when none is admitted, goes on to ask for the
+// password (keyboard-interactive, then password): a player with an
+// unregistered key must be asked for the password, not land on the login
+// screen. The answer is advice: the key the client then proves it holds is
+// checked by the host again when the session connects. Without an answer
+// (no host within keyCheckTimeout, as during a long reload) the key is
+// admitted and the host decides at the connect, as without the check.
+func (p *Plugin) admitKey(ctx gliderssh.Context, key gliderssh.PublicKey) bool {
+	cctx, cancel := context.WithTimeout(ctx, keyCheckTimeout)
+	defer cancel()
+	ok, err := p.portal.CheckKey(cctx, cleanName(ctx.User()), key.Marshal())
+	if err != nil {
+		p.log.Debug("ssh: key check unanswered; the key is admitted", "addr", ctx.RemoteAddr().String(), "err", err)
+		return true
+	}
+	return ok
+}
 
 func passwordCallback(_ gossh.ConnMetadata, password []byte) (*gossh.Permissions, error) {
 	return &gossh.Permissions{Extensions: map[string]string{

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"testing"
 
 	"github.com/portico-mud/portico/sdk"
@@ -11,15 +9,7 @@ import (
 
 func newTestKey(t *testing.T) gossh.PublicKey {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := gossh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return newSigner(t).PublicKey()
 }
 
 func TestCredentialsFromTheMethodThatSucceeded(t *testing.T) {

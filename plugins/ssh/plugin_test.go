@@ -73,6 +73,97 @@ func TestKeyLoginCarriesTheVerifiedKey(t *testing.T) {
 	}
 }
 
+// TestKeysThatLogNobodyInAreDeclined: the plugin asks the host about each
+// key a client offers and declines those that log nobody in, before the
+// client signs, so that the client goes on to its next method (here the
+// password); a key the host accepts logs in with the key. The question
+// names the SSH user and carries the key.
+func TestKeysThatLogNobodyInAreDeclined(t *testing.T) {
+	h := startPlugin(t, nil)
+	good, stray := newSigner(t), newSigner(t)
+	type question struct{ name, key string }
+	asked := make(chan question, 10)
+	h.portal.AnswerKeyChecks(func(name string, key []byte) bool {
+		asked <- question{name, string(key)}
+		return name == "dora" && string(key) == string(good.PublicKey().Marshal())
+	})
+	c, err := dialClient(h.addr, clientConfig("dora", gossh.PublicKeys(stray), gossh.Password("dorapass1")), xterm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev, _ := h.awaitConnect()
+	if got := ev.GetCredentials(); got.GetName() != "dora" || got.GetPassword() != "dorapass1" || len(got.GetPublicKey()) != 0 {
+		t.Fatalf("a declined key then a password: credentials %v", got)
+	}
+	if q := <-asked; q.name != "dora" || q.key != string(stray.PublicKey().Marshal()) {
+		t.Fatalf("the host was asked about %q, %x", q.name, q.key)
+	}
+
+	// Only declined keys to offer: refused, as by any SSH server.
+	if c, err := dialClient(h.addr, clientConfig("dora", gossh.PublicKeys(stray)), xterm, ""); err == nil {
+		c.Close()
+		t.Fatal("a declined key alone logged in")
+	}
+	c2, err := dialClient(h.addr, clientConfig("dora", gossh.PublicKeys(good)), xterm, "")
+	if err != nil {
+		t.Fatalf("an accepted key: %v", err)
+	}
+	defer c2.Close()
+	for {
+		ev, _ := h.awaitConnect()
+		if got := ev.GetCredentials(); string(got.GetPublicKey()) == string(good.PublicKey().Marshal()) {
+			break
+		}
+	}
+}
+
+// TestExecSessionIsOneShot: a command session tells the host it is one
+// shot (server_data one_shot), so that its login keeps the account's other
+// sessions; a shell does not.
+func TestExecSessionIsOneShot(t *testing.T) {
+	h := startPlugin(t, nil)
+	shell, err := dialClient(h.addr, clientConfig("erin", gossh.Password("erinpass1")), xterm, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shell.Close()
+	ev, _ := h.awaitConnect()
+	d, err := wire.SessionFromPB(ev.GetSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, set := d.ServerData[contract.ServerDataOneShot]; set {
+		t.Fatalf("a shell's session data %v, want no one_shot", d.ServerData)
+	}
+	c, err := dialClient(h.addr, clientConfig("erin", gossh.Password("erinpass1")), nil, "who")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ev, _ = h.awaitConnect()
+	if d, err = wire.SessionFromPB(ev.GetSession()); err != nil {
+		t.Fatal(err)
+	}
+	if d.ServerData[contract.ServerDataOneShot] != true {
+		t.Fatalf("a command's session data %v, want one_shot", d.ServerData)
+	}
+}
+
+// newSigner makes an ed25519 key for a client.
+func newSigner(t *testing.T) gossh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
 func TestKeyboardInteractiveAsksForThePassword(t *testing.T) {
 	h := startPlugin(t, nil)
 	var asked []string

@@ -8,6 +8,7 @@ import (
 	gliderssh "github.com/gliderlabs/ssh"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/connio"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/lines"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -152,6 +153,11 @@ func (c *conn) announce(sess *sdk.Session, req sessionRequest) {
 	sess.Update(func(d *sdk.SessionData) {
 		for k, v := range flags {
 			d.ProtocolFlags[k] = v
+		}
+		if c.mode == modeExec {
+			// A command is no second login: the host keeps the
+			// account's other sessions (multisession mode 0).
+			d.ServerData[contract.ServerDataOneShot] = true
 		}
 	})
 	if c.mode == modeTerminal && flags[flagTerm] != "dumb" {

@@ -245,7 +245,7 @@ func (p *Plugin) newServer() *gliderssh.Server {
 		Handler:                p.handle,
 		HostSigners:            []gliderssh.Signer{p.hostKey},
 		Version:                serverVersion,
-		PublicKeyHandler:       admitKey,
+		PublicKeyHandler:       p.admitKey,
 		ServerConfigCallback:   p.serverConfig,
 		ConnCallback:           p.connCallback,
 		SessionRequestCallback: p.sessionRequestCallback,

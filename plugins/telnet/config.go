@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"net"
+	"net/url"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/portico-mud/portico/sdk"
 )
@@ -30,6 +33,9 @@ type Config struct {
 	DisableOptions []string `json:"disable_options"`
 	// MSSP adds or replaces fields of the MSSP table.
 	MSSP map[string]any `json:"mssp"`
+	// WebclientURL is the game's webclient, named to a browser that
+	// opened the telnet port by mistake (an HTTP request); empty names none.
+	WebclientURL string `json:"webclient_url"`
 }
 
 // Defaults.
@@ -74,6 +80,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseMSSPConfig(c.MSSP); err != nil {
 		errs = append(errs, err)
+	}
+	if c.WebclientURL != "" {
+		if u, err := url.Parse(c.WebclientURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			strings.ContainsFunc(c.WebclientURL, unicode.IsControl) {
+			errs = append(errs, sdk.KeyError("webclient_url", "%q is not an http:// or https:// address", c.WebclientURL))
+		}
 	}
 	return errors.Join(errs...)
 }

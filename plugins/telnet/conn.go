@@ -41,6 +41,12 @@ type conn struct {
 	// Reader-goroutine state.
 	parser codec.Parser
 	split  lines.Splitter
+	// sawLine is set after the first line; refused is set once the
+	// connection is being closed as an HTTP request, after which nothing
+	// it sent reaches the game.
+	sawLine, refused bool
+	// refusals bounds how often bad input is answered.
+	refusals sdk.RefusalLimiter
 
 	mu  sync.Mutex
 	neg *negotiation
@@ -326,16 +332,35 @@ func (c *conn) stopTimersLocked() {
 }
 
 func (c *conn) handleLine(line []byte, tooLong bool) {
+	if c.refused {
+		return
+	}
+	first := !c.sawLine
+	c.sawLine = true
+	if first && !tooLong && isHTTPRequest(line) {
+		c.refused = true
+		c.p.log.Debug("telnet: HTTP request on the telnet port", "addr", c.nc.RemoteAddr().String())
+		c.Close(httpNotice(c.p.webclientURL()))
+		return
+	}
 	if tooLong {
-		c.sendText(sdk.MsgTooLong)
+		c.refuse(sdk.MsgTooLong)
 		return
 	}
 	text, refusal := sdk.TextInput(line, c.p.maxLine())
 	if refusal != "" {
-		c.sendText(refusal)
+		c.refuse(refusal)
 		return
 	}
 	c.sess.DataIn(sdk.Text(text))
+}
+
+// refuse tells the client its line was refused, a few times at most for a
+// flood of bad lines (sdk.RefusalLimiter).
+func (c *conn) refuse(why string) {
+	if c.refusals.Allow(time.Now()) {
+		c.sendText(why)
+	}
 }
 
 // sendText writes one line of plain text from the plugin itself.

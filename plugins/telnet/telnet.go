@@ -302,6 +302,13 @@ func (p *Plugin) maxLine() int {
 	return p.cfg.MaxLineLength
 }
 
+// webclientURL is the webclient's address told to browsers (may be "").
+func (p *Plugin) webclientURL() string {
+	p.setMu.RLock()
+	defer p.setMu.RUnlock()
+	return p.cfg.WebclientURL
+}
+
 // keepalive is the interval of the IAC NOP keepalive (0: off).
 func (p *Plugin) keepalive() time.Duration {
 	p.setMu.RLock()

@@ -68,6 +68,12 @@ func TestConfigureErrors(t *testing.T) {
 			key: "disable_options"},
 		{name: "mssp value not a string", raw: map[string]any{"listen": "127.0.0.1:0", "mssp": map[string]any{"genre": map[string]any{}}},
 			key: "mssp.genre"},
+		{name: "webclient_url not http", raw: map[string]any{"listen": "127.0.0.1:0", "webclient_url": "ftp://game.example/"},
+			key: "webclient_url"},
+		{name: "webclient_url without a host", raw: map[string]any{"listen": "127.0.0.1:0", "webclient_url": "game.example"},
+			key: "webclient_url"},
+		{name: "webclient_url with a line end", raw: map[string]any{"listen": "127.0.0.1:0", "webclient_url": "http://a.example/\r\nx"},
+			key: "webclient_url"},
 		{name: "mssp value with a reserved byte", raw: map[string]any{"listen": "127.0.0.1:0", "mssp": map[string]any{"genre": "a\x01b"}},
 			key: "mssp.genre"},
 	}

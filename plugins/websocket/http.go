@@ -47,12 +47,9 @@ func (p *Plugin) refuseOverLimit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set := p.settings()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   set.protos,
-		OriginPatterns: set.cfg.AllowedOrigins,
-	})
+	ws, err := p.accept(w, r, set)
 	if err != nil {
-		return // Accept has answered the request with the reason.
+		return // accept has answered the request with the reason.
 	}
 	// Debug, as the listener's own line: a flood must not flood the log.
 	p.log.Debug("websocket: connection refused: too many connections from its address; telling it", "addr", clientAddress(r, set.proxies))
@@ -65,6 +62,21 @@ func (p *Plugin) refuseOverLimit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.close(websocket.StatusPolicyViolation, sdk.MsgTooManyConnections)
+}
+
+// accept checks the page's origin (checkOrigin: the library's own check
+// would refuse the page's host on another port) and accepts the websocket,
+// or answers the request with the reason and returns the error.
+func (p *Plugin) accept(w http.ResponseWriter, r *http.Request, set *settings) (*websocket.Conn, error) {
+	if err := checkOrigin(r.Header.Get("Origin"), r.Host, set.cfg.AllowedOrigins); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return nil, err
+	}
+	return websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: set.protos,
+		// Checked above.
+		InsecureSkipVerify: true,
+	})
 }
 
 // isUpgrade reports whether r asks for a websocket.
@@ -96,12 +108,9 @@ func (p *Plugin) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer release()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   set.protos,
-		OriginPatterns: set.cfg.AllowedOrigins,
-	})
+	ws, err := p.accept(w, r, set)
 	if err != nil {
-		// Accept has answered the request with the reason.
+		// accept has answered the request with the reason.
 		p.log.Info("websocket: handshake refused", "addr", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}

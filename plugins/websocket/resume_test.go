@@ -15,11 +15,12 @@ import (
 // resumed is the first thing a resumed connection hears.
 const resumedFrame = `["text",["` + msgResumed + `"],{}]`
 
-// TestResumeKeepsSession: a connection that drops (no close frame, or the
-// page's 4000) comes back with its csessid within the grace and has the
-// same session, still logged in; what was said meanwhile is delivered.
+// TestResumeKeepsSession: a connection that drops (no close frame, the
+// page's 4000, a browser's 1001 as it reloads a page) comes back with its
+// csessid within the grace and has the same session, still logged in;
+// what was said meanwhile is delivered.
 func TestResumeKeepsSession(t *testing.T) {
-	for _, end := range []string{"dropped", "page unload 4000", "other code 4321"} {
+	for _, end := range []string{"dropped", "page unload 4000", "reload 1001", "other code 4321"} {
 		t.Run(end, func(t *testing.T) {
 			h := newHarness(t, nil)
 			csessid := newCsessid()
@@ -33,6 +34,8 @@ func TestResumeKeepsSession(t *testing.T) {
 				c.drop()
 			case "page unload 4000":
 				c.close(closePageUnload, "page unloading")
+			case "reload 1001":
+				c.close(websocket.StatusGoingAway, "")
 			default:
 				c.close(4321, "")
 			}
@@ -100,10 +103,11 @@ func TestResumeGraceExpires(t *testing.T) {
 	}
 }
 
-// TestCleanCloseEndsAtOnce: 1000 and 1001 end the session at once, as in
-// Evennia; nothing is left waiting for a resume.
+// TestCleanCloseEndsAtOnce: 1000 ends the session at once, as in Evennia;
+// nothing is left waiting for a resume. (1001 does not: see
+// TestResumeKeepsSession.)
 func TestCleanCloseEndsAtOnce(t *testing.T) {
-	for _, code := range []websocket.StatusCode{websocket.StatusNormalClosure, websocket.StatusGoingAway} {
+	for _, code := range []websocket.StatusCode{websocket.StatusNormalClosure} {
 		t.Run(fmt.Sprint(int(code)), func(t *testing.T) {
 			h := newHarness(t, nil)
 			csessid := newCsessid()

@@ -286,8 +286,11 @@ func (c *client) refresh(s *socket) {
 }
 
 // isClean reports whether a connection's close code ends its session at
-// once: 1000 (closed on purpose) and 1001 (going away), as in Evennia.
-// Anything else, a missing close frame included, is a dropped connection.
+// once: 1000 only (closed on purpose). Anything else, a missing close
+// frame included, is a dropped connection, resumable within resume_grace;
+// so is 1001 (going away), which a browser sends when a page reloads.
+// Evennia ends the session on 1001 and logs the reloaded page in again;
+// here a resume takes the old session over and never makes a second one.
 func isClean(code websocket.StatusCode) bool {
-	return code == websocket.StatusNormalClosure || code == websocket.StatusGoingAway
+	return code == websocket.StatusNormalClosure
 }

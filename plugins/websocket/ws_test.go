@@ -356,8 +356,10 @@ func TestPing(t *testing.T) {
 }
 
 // TestOrigins: a page from another site may not open a websocket here
-// unless allowed_origins names it; clients that send no Origin (MUD
-// clients) always may.
+// unless allowed_origins names it (a host pattern on any of its ports);
+// the page's own host may, on any port (Evennia serves its page on another
+// port than the websocket); clients that send no Origin (MUD clients)
+// always may.
 func TestOrigins(t *testing.T) {
 	h := newHarness(t, map[string]any{"allowed_origins": []any{"game.example"}})
 	dial := func(origin string) (*http.Response, error) {
@@ -373,10 +375,12 @@ func TestOrigins(t *testing.T) {
 		}
 		return resp, err
 	}
-	if resp, err := dial("https://evil.example"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("foreign origin: %v %v", resp, err)
+	for _, o := range []string{"https://evil.example", "http://localhost:1"} {
+		if resp, err := dial(o); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("foreign origin %s: %v %v", o, resp, err)
+		}
 	}
-	for _, o := range []string{"", "https://game.example", h.http} {
+	for _, o := range []string{"", "https://game.example", "http://game.example:8080", h.http, "http://127.0.0.1:1"} {
 		if _, err := dial(o); err != nil {
 			t.Fatalf("origin %q refused: %v", o, err)
 		}

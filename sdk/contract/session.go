@@ -43,6 +43,12 @@ const (
 	FieldCmdsetStorageString = "cmdset_storage_string"
 )
 
+// ServerDataOneShot is the server_data key (a bool) a plugin sets on a
+// session that runs one command and ends, such as `ssh host command`.
+// Its login is not a second login: in multisession mode 0 the host does not
+// disconnect the account's other sessions for it.
+const ServerDataOneShot = "one_shot"
+
 // SyncFields lists every synced field (Evennia's SESSION_SYNC_ATTRS).
 var SyncFields = []string{
 	FieldProtocolKey, FieldAddress, FieldSuid, FieldSessid, FieldUID, FieldCsessid,

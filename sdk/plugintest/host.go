@@ -45,6 +45,10 @@ type HostOptions struct {
 	// the plugin (0: none). The kit sets no connection rate: its clients
 	// come quickly from one address.
 	ConnectionsPerIP int
+	// KeyCheck answers the plugin's CheckKey questions, as the host does
+	// from its accounts' keys. Nil accepts every key (a host where every
+	// key offered is registered).
+	KeyCheck func(name string, publicKey []byte) bool
 
 	// umask000 launches the plugin binary with umask 000, the most
 	// careless umask an operator can give it (the Socket check).
@@ -485,6 +489,12 @@ func (h *Host) receive(l *link) {
 				start := h.grant()
 				h.sendOn(l, &portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{
 					Start: start, Count: h.opts.SessidCount}}})
+				continue
+			case *portalpb.Event_KeyCheck:
+				kc := ev.GetKeyCheck()
+				accepted := h.opts.KeyCheck == nil || h.opts.KeyCheck(kc.GetName(), kc.GetPublicKey())
+				h.sendOn(l, &portalpb.Event{Kind: &portalpb.Event_KeyChecked{KeyChecked: &portalpb.KeyChecked{
+					Id: kc.GetId(), Accepted: accepted}}})
 				continue
 			case *portalpb.Event_Detached:
 				if !detached {

@@ -1150,6 +1150,7 @@ type Event struct {
 	//	*Event_Disconnected
 	//	*Event_NeedSessids
 	//	*Event_Detached
+	//	*Event_KeyCheck
 	//	*Event_DataOut
 	//	*Event_Disconnect
 	//	*Event_Login
@@ -1157,6 +1158,7 @@ type Event struct {
 	//	*Event_DisconnectAll
 	//	*Event_GrantSessids
 	//	*Event_Detach
+	//	*Event_KeyChecked
 	Kind          isEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1253,6 +1255,15 @@ func (x *Event) GetDetached() *Detached {
 	return nil
 }
 
+func (x *Event) GetKeyCheck() *KeyCheck {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_KeyCheck); ok {
+			return x.KeyCheck
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetDataOut() *DataOut {
 	if x != nil {
 		if x, ok := x.Kind.(*Event_DataOut); ok {
@@ -1316,6 +1327,15 @@ func (x *Event) GetDetach() *Detach {
 	return nil
 }
 
+func (x *Event) GetKeyChecked() *KeyChecked {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_KeyChecked); ok {
+			return x.KeyChecked
+		}
+	}
+	return nil
+}
+
 type isEvent_Kind interface {
 	isEvent_Kind()
 }
@@ -1343,6 +1363,10 @@ type Event_NeedSessids struct {
 
 type Event_Detached struct {
 	Detached *Detached `protobuf:"bytes,6,opt,name=detached,proto3,oneof"`
+}
+
+type Event_KeyCheck struct {
+	KeyCheck *KeyCheck `protobuf:"bytes,7,opt,name=key_check,json=keyCheck,proto3,oneof"`
 }
 
 type Event_DataOut struct {
@@ -1374,6 +1398,10 @@ type Event_Detach struct {
 	Detach *Detach `protobuf:"bytes,16,opt,name=detach,proto3,oneof"`
 }
 
+type Event_KeyChecked struct {
+	KeyChecked *KeyChecked `protobuf:"bytes,17,opt,name=key_checked,json=keyChecked,proto3,oneof"`
+}
+
 func (*Event_Connect) isEvent_Kind() {}
 
 func (*Event_DataIn) isEvent_Kind() {}
@@ -1385,6 +1413,8 @@ func (*Event_Disconnected) isEvent_Kind() {}
 func (*Event_NeedSessids) isEvent_Kind() {}
 
 func (*Event_Detached) isEvent_Kind() {}
+
+func (*Event_KeyCheck) isEvent_Kind() {}
 
 func (*Event_DataOut) isEvent_Kind() {}
 
@@ -1399,6 +1429,8 @@ func (*Event_DisconnectAll) isEvent_Kind() {}
 func (*Event_GrantSessids) isEvent_Kind() {}
 
 func (*Event_Detach) isEvent_Kind() {}
+
+func (*Event_KeyChecked) isEvent_Kind() {}
 
 // Connect: a new session (PCONN) with its whole sync data.
 type Connect struct {
@@ -1518,6 +1550,127 @@ func (x *Credentials) GetPublicKey() []byte {
 	return nil
 }
 
+// KeyCheck asks the host whether public_key (SSH wire format) would log
+// account name in, before any session exists: an SSH server accepts only
+// the keys that would, so that a client whose keys log nobody in goes on
+// to ask for its password. The answer is advice for the handshake; the
+// Connect's credentials are checked again. Added in contract version 2.
+type KeyCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the plugin's, echoed in the answer.
+	Id            uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	PublicKey     []byte `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyCheck) Reset() {
+	*x = KeyCheck{}
+	mi := &file_portal_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyCheck) ProtoMessage() {}
+
+func (x *KeyCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyCheck.ProtoReflect.Descriptor instead.
+func (*KeyCheck) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *KeyCheck) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *KeyCheck) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KeyCheck) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+// KeyChecked answers the KeyCheck with the same id: accepted is true when
+// the key is registered to that account and the plugin is trusted with key
+// logins (plugins.<name>.trust_key_logins).
+type KeyChecked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Accepted      bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyChecked) Reset() {
+	*x = KeyChecked{}
+	mi := &file_portal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyChecked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyChecked) ProtoMessage() {}
+
+func (x *KeyChecked) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyChecked.ProtoReflect.Descriptor instead.
+func (*KeyChecked) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KeyChecked) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *KeyChecked) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
 // DataIn: input from one session, in order.
 type DataIn struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1529,7 +1682,7 @@ type DataIn struct {
 
 func (x *DataIn) Reset() {
 	*x = DataIn{}
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1694,7 @@ func (x *DataIn) String() string {
 func (*DataIn) ProtoMessage() {}
 
 func (x *DataIn) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1707,7 @@ func (x *DataIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataIn.ProtoReflect.Descriptor instead.
 func (*DataIn) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{19}
+	return file_portal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DataIn) GetSessid() uint64 {
@@ -1586,7 +1739,7 @@ type SessionSync struct {
 
 func (x *SessionSync) Reset() {
 	*x = SessionSync{}
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1751,7 @@ func (x *SessionSync) String() string {
 func (*SessionSync) ProtoMessage() {}
 
 func (x *SessionSync) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1764,7 @@ func (x *SessionSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSync.ProtoReflect.Descriptor instead.
 func (*SessionSync) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{20}
+	return file_portal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionSync) GetSession() *SessionData {
@@ -1639,7 +1792,7 @@ type Disconnected struct {
 
 func (x *Disconnected) Reset() {
 	*x = Disconnected{}
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1804,7 @@ func (x *Disconnected) String() string {
 func (*Disconnected) ProtoMessage() {}
 
 func (x *Disconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1817,7 @@ func (x *Disconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnected.ProtoReflect.Descriptor instead.
 func (*Disconnected) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{21}
+	return file_portal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Disconnected) GetSessid() uint64 {
@@ -1690,7 +1843,7 @@ type NeedSessids struct {
 
 func (x *NeedSessids) Reset() {
 	*x = NeedSessids{}
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1855,7 @@ func (x *NeedSessids) String() string {
 func (*NeedSessids) ProtoMessage() {}
 
 func (x *NeedSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1868,7 @@ func (x *NeedSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedSessids.ProtoReflect.Descriptor instead.
 func (*NeedSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{22}
+	return file_portal_proto_rawDescGZIP(), []int{24}
 }
 
 // DataOut sends the same messages to every listed session (one frame for a
@@ -1730,7 +1883,7 @@ type DataOut struct {
 
 func (x *DataOut) Reset() {
 	*x = DataOut{}
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1895,7 @@ func (x *DataOut) String() string {
 func (*DataOut) ProtoMessage() {}
 
 func (x *DataOut) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1908,7 @@ func (x *DataOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataOut.ProtoReflect.Descriptor instead.
 func (*DataOut) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{23}
+	return file_portal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DataOut) GetSessids() []uint64 {
@@ -1783,7 +1936,7 @@ type Disconnect struct {
 
 func (x *Disconnect) Reset() {
 	*x = Disconnect{}
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +1948,7 @@ func (x *Disconnect) String() string {
 func (*Disconnect) ProtoMessage() {}
 
 func (x *Disconnect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +1961,7 @@ func (x *Disconnect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnect.ProtoReflect.Descriptor instead.
 func (*Disconnect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{24}
+	return file_portal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Disconnect) GetSessid() uint64 {
@@ -1838,7 +1991,7 @@ type Login struct {
 
 func (x *Login) Reset() {
 	*x = Login{}
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +2003,7 @@ func (x *Login) String() string {
 func (*Login) ProtoMessage() {}
 
 func (x *Login) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +2016,7 @@ func (x *Login) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Login.ProtoReflect.Descriptor instead.
 func (*Login) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{25}
+	return file_portal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Login) GetSessid() uint64 {
@@ -1909,7 +2062,7 @@ type SyncAll struct {
 
 func (x *SyncAll) Reset() {
 	*x = SyncAll{}
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2074,7 @@ func (x *SyncAll) String() string {
 func (*SyncAll) ProtoMessage() {}
 
 func (x *SyncAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2087,7 @@ func (x *SyncAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAll.ProtoReflect.Descriptor instead.
 func (*SyncAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{26}
+	return file_portal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SyncAll) GetSessions() []*SessionData {
@@ -1968,7 +2121,7 @@ type DisconnectAll struct {
 
 func (x *DisconnectAll) Reset() {
 	*x = DisconnectAll{}
-	mi := &file_portal_proto_msgTypes[27]
+	mi := &file_portal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2133,7 @@ func (x *DisconnectAll) String() string {
 func (*DisconnectAll) ProtoMessage() {}
 
 func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[27]
+	mi := &file_portal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2146,7 @@ func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectAll.ProtoReflect.Descriptor instead.
 func (*DisconnectAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{27}
+	return file_portal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DisconnectAll) GetReason() string {
@@ -2014,7 +2167,7 @@ type GrantSessids struct {
 
 func (x *GrantSessids) Reset() {
 	*x = GrantSessids{}
-	mi := &file_portal_proto_msgTypes[28]
+	mi := &file_portal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2179,7 @@ func (x *GrantSessids) String() string {
 func (*GrantSessids) ProtoMessage() {}
 
 func (x *GrantSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[28]
+	mi := &file_portal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2192,7 @@ func (x *GrantSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSessids.ProtoReflect.Descriptor instead.
 func (*GrantSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{28}
+	return file_portal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GrantSessids) GetStart() uint64 {
@@ -2067,7 +2220,7 @@ type Detach struct {
 
 func (x *Detach) Reset() {
 	*x = Detach{}
-	mi := &file_portal_proto_msgTypes[29]
+	mi := &file_portal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2232,7 @@ func (x *Detach) String() string {
 func (*Detach) ProtoMessage() {}
 
 func (x *Detach) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[29]
+	mi := &file_portal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2245,7 @@ func (x *Detach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detach.ProtoReflect.Descriptor instead.
 func (*Detach) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{29}
+	return file_portal_proto_rawDescGZIP(), []int{31}
 }
 
 // Detached is the plugin's last event on a link it was asked to detach:
@@ -2105,7 +2258,7 @@ type Detached struct {
 
 func (x *Detached) Reset() {
 	*x = Detached{}
-	mi := &file_portal_proto_msgTypes[30]
+	mi := &file_portal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2117,7 +2270,7 @@ func (x *Detached) String() string {
 func (*Detached) ProtoMessage() {}
 
 func (x *Detached) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[30]
+	mi := &file_portal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2130,7 +2283,7 @@ func (x *Detached) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detached.ProtoReflect.Descriptor instead.
 func (*Detached) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{30}
+	return file_portal_proto_rawDescGZIP(), []int{32}
 }
 
 var File_portal_proto protoreflect.FileDescriptor
@@ -2215,14 +2368,15 @@ const file_portal_proto_rawDesc = "" +
 	"\vkwargs_json\x18\x04 \x01(\fR\n" +
 	"kwargsJson\"9\n" +
 	"\x05Frame\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xa7\x06\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xa5\a\n" +
 	"\x05Event\x126\n" +
 	"\aconnect\x18\x01 \x01(\v2\x1a.portico.portal.v1.ConnectH\x00R\aconnect\x124\n" +
 	"\adata_in\x18\x02 \x01(\v2\x19.portico.portal.v1.DataInH\x00R\x06dataIn\x124\n" +
 	"\x04sync\x18\x03 \x01(\v2\x1e.portico.portal.v1.SessionSyncH\x00R\x04sync\x12E\n" +
 	"\fdisconnected\x18\x04 \x01(\v2\x1f.portico.portal.v1.DisconnectedH\x00R\fdisconnected\x12C\n" +
 	"\fneed_sessids\x18\x05 \x01(\v2\x1e.portico.portal.v1.NeedSessidsH\x00R\vneedSessids\x129\n" +
-	"\bdetached\x18\x06 \x01(\v2\x1b.portico.portal.v1.DetachedH\x00R\bdetached\x127\n" +
+	"\bdetached\x18\x06 \x01(\v2\x1b.portico.portal.v1.DetachedH\x00R\bdetached\x12:\n" +
+	"\tkey_check\x18\a \x01(\v2\x1b.portico.portal.v1.KeyCheckH\x00R\bkeyCheck\x127\n" +
 	"\bdata_out\x18\n" +
 	" \x01(\v2\x1a.portico.portal.v1.DataOutH\x00R\adataOut\x12?\n" +
 	"\n" +
@@ -2232,7 +2386,9 @@ const file_portal_proto_rawDesc = "" +
 	"\bsync_all\x18\r \x01(\v2\x1a.portico.portal.v1.SyncAllH\x00R\asyncAll\x12I\n" +
 	"\x0edisconnect_all\x18\x0e \x01(\v2 .portico.portal.v1.DisconnectAllH\x00R\rdisconnectAll\x12F\n" +
 	"\rgrant_sessids\x18\x0f \x01(\v2\x1f.portico.portal.v1.GrantSessidsH\x00R\fgrantSessids\x123\n" +
-	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detachB\x06\n" +
+	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detach\x12@\n" +
+	"\vkey_checked\x18\x11 \x01(\v2\x1d.portico.portal.v1.KeyCheckedH\x00R\n" +
+	"keyCheckedB\x06\n" +
 	"\x04kind\"\x85\x01\n" +
 	"\aConnect\x128\n" +
 	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\x12@\n" +
@@ -2241,7 +2397,16 @@ const file_portal_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\fR\tpublicKey\"X\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"M\n" +
+	"\bKeyCheck\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"8\n" +
+	"\n" +
+	"KeyChecked\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\bR\baccepted\"X\n" +
 	"\x06DataIn\x12\x16\n" +
 	"\x06sessid\x18\x01 \x01(\x04R\x06sessid\x126\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1a.portico.portal.v1.MessageR\bmessages\"_\n" +
@@ -2302,7 +2467,7 @@ func file_portal_proto_rawDescGZIP() []byte {
 }
 
 var file_portal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_portal_proto_goTypes = []any{
 	(Reconfigured)(0),         // 0: portico.portal.v1.Reconfigured
 	(*ConfigureRequest)(nil),  // 1: portico.portal.v1.ConfigureRequest
@@ -2324,18 +2489,20 @@ var file_portal_proto_goTypes = []any{
 	(*Event)(nil),             // 17: portico.portal.v1.Event
 	(*Connect)(nil),           // 18: portico.portal.v1.Connect
 	(*Credentials)(nil),       // 19: portico.portal.v1.Credentials
-	(*DataIn)(nil),            // 20: portico.portal.v1.DataIn
-	(*SessionSync)(nil),       // 21: portico.portal.v1.SessionSync
-	(*Disconnected)(nil),      // 22: portico.portal.v1.Disconnected
-	(*NeedSessids)(nil),       // 23: portico.portal.v1.NeedSessids
-	(*DataOut)(nil),           // 24: portico.portal.v1.DataOut
-	(*Disconnect)(nil),        // 25: portico.portal.v1.Disconnect
-	(*Login)(nil),             // 26: portico.portal.v1.Login
-	(*SyncAll)(nil),           // 27: portico.portal.v1.SyncAll
-	(*DisconnectAll)(nil),     // 28: portico.portal.v1.DisconnectAll
-	(*GrantSessids)(nil),      // 29: portico.portal.v1.GrantSessids
-	(*Detach)(nil),            // 30: portico.portal.v1.Detach
-	(*Detached)(nil),          // 31: portico.portal.v1.Detached
+	(*KeyCheck)(nil),          // 20: portico.portal.v1.KeyCheck
+	(*KeyChecked)(nil),        // 21: portico.portal.v1.KeyChecked
+	(*DataIn)(nil),            // 22: portico.portal.v1.DataIn
+	(*SessionSync)(nil),       // 23: portico.portal.v1.SessionSync
+	(*Disconnected)(nil),      // 24: portico.portal.v1.Disconnected
+	(*NeedSessids)(nil),       // 25: portico.portal.v1.NeedSessids
+	(*DataOut)(nil),           // 26: portico.portal.v1.DataOut
+	(*Disconnect)(nil),        // 27: portico.portal.v1.Disconnect
+	(*Login)(nil),             // 28: portico.portal.v1.Login
+	(*SyncAll)(nil),           // 29: portico.portal.v1.SyncAll
+	(*DisconnectAll)(nil),     // 30: portico.portal.v1.DisconnectAll
+	(*GrantSessids)(nil),      // 31: portico.portal.v1.GrantSessids
+	(*Detach)(nil),            // 32: portico.portal.v1.Detach
+	(*Detached)(nil),          // 33: portico.portal.v1.Detached
 }
 var file_portal_proto_depIdxs = []int32{
 	2,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
@@ -2346,41 +2513,43 @@ var file_portal_proto_depIdxs = []int32{
 	14, // 5: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
 	17, // 6: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
 	18, // 7: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
-	20, // 8: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
-	21, // 9: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
-	22, // 10: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
-	23, // 11: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
-	31, // 12: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
-	24, // 13: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
-	25, // 14: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
-	26, // 15: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
-	27, // 16: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
-	28, // 17: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
-	29, // 18: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
-	30, // 19: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
-	14, // 20: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	19, // 21: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
-	15, // 22: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	14, // 23: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	15, // 24: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	14, // 25: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	1,  // 26: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	5,  // 27: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
-	16, // 28: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	8,  // 29: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	10, // 30: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	12, // 31: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	3,  // 32: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	6,  // 33: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
-	16, // 34: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	9,  // 35: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	11, // 36: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	13, // 37: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	32, // [32:38] is the sub-list for method output_type
-	26, // [26:32] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	22, // 8: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
+	23, // 9: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
+	24, // 10: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
+	25, // 11: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
+	33, // 12: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
+	20, // 13: portico.portal.v1.Event.key_check:type_name -> portico.portal.v1.KeyCheck
+	26, // 14: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
+	27, // 15: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
+	28, // 16: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
+	29, // 17: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
+	30, // 18: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
+	31, // 19: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
+	32, // 20: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
+	21, // 21: portico.portal.v1.Event.key_checked:type_name -> portico.portal.v1.KeyChecked
+	14, // 22: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
+	19, // 23: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
+	15, // 24: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	14, // 25: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	15, // 26: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	14, // 27: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	1,  // 28: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	5,  // 29: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
+	16, // 30: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	8,  // 31: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	10, // 32: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	12, // 33: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	3,  // 34: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	6,  // 35: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
+	16, // 36: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	9,  // 37: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	11, // 38: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	13, // 39: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	34, // [34:40] is the sub-list for method output_type
+	28, // [28:34] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -2395,6 +2564,7 @@ func file_portal_proto_init() {
 		(*Event_Disconnected)(nil),
 		(*Event_NeedSessids)(nil),
 		(*Event_Detached)(nil),
+		(*Event_KeyCheck)(nil),
 		(*Event_DataOut)(nil),
 		(*Event_Disconnect)(nil),
 		(*Event_Login)(nil),
@@ -2402,6 +2572,7 @@ func file_portal_proto_init() {
 		(*Event_DisconnectAll)(nil),
 		(*Event_GrantSessids)(nil),
 		(*Event_Detach)(nil),
+		(*Event_KeyChecked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2409,7 +2580,7 @@ func file_portal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,8 +17,11 @@
  * grace period. Each resume, the server sends the tab a new id, which
  * replaces the old one at once: an id is good for one resume. A session
  * that ended is never asked for again: the tab makes a new id for the next
- * one. On unload the page closes with code 4000 ("may come back") rather
- * than letting the browser send 1001, which would end the session at once.
+ * one. On unload the page closes with code 4000 ("may come back"); the
+ * browser's own 1001 would keep the session for the grace too.
+ *
+ * A password typed on one line with the name (connect NAME PASSWORD, also
+ * create) is shown masked and kept out of the input history.
  */
 (function () {
   "use strict";
@@ -35,6 +38,9 @@
   var CLOSE_PAGE_UNLOAD = 4000;
   var CLOSE_REPLACED = 4001;
   var SUBPROTOCOL = "portico.v1";
+  // A login typed on one line: connect or create (or their short forms), a
+  // name (quoted when it has spaces), then the password.
+  var LOGIN_LINE = /^(\s*(?:connect|conn|con|co|create|cre|cr)\s+(?:"[^"]*"|\S+)\s+)\S.*$/i;
 
   var out = document.getElementById("output");
   var promptEl = document.getElementById("prompt");
@@ -122,6 +128,9 @@
   var retryAt = 0;
   var wantClosed = false;
   var passwordMode = false;
+  // loggedIn is set by the server's logged_in message, and cleared when a
+  // session ends or another takes its place.
+  var loggedIn = false;
   var lastSize = "";
   var resizeTimer = null;
   var history = loadHistory();
@@ -199,11 +208,13 @@
       // This tab lost its session to another one; reconnecting must not
       // take it back, so from now on this tab has a session of its own.
       newCsessid();
+      loggedIn = false;
       return;
     }
     if (ev.code === 1000) {
       // The session is over: its id is never used again.
       newCsessid();
+      loggedIn = false;
     }
     if (ev.code === 1000 || wantClosed) {
       setState("closed", ev.reason ? "Disconnected: " + ev.reason : "Disconnected.");
@@ -301,9 +312,12 @@
           save(KEY_CSESSID, csessid);
         }
         break;
+      case "logged_in":
+        loggedIn = true;
+        break;
       default:
-        // Other out-of-band messages (logged_in, client_options, ...)
-        // have nothing to show on this page.
+        // Other out-of-band messages (client_options, ...) have nothing
+        // to show on this page.
         break;
     }
   }
@@ -427,8 +441,20 @@
     draft = "";
   }
 
+  // secretLine returns text with its password masked when it is a login
+  // with the password on the line (before login only: afterwards such a
+  // line is no login), or null when it holds none.
+  function secretLine(text) {
+    if (loggedIn) {
+      return null;
+    }
+    var m = LOGIN_LINE.exec(text);
+    return m ? m[1] + "********" : null;
+  }
+
   // command sends one line the player typed (or clicked), showing it in
-  // the output unless it is a password.
+  // the output unless it is a password, with a password on a login line
+  // masked.
   function command(text) {
     if (!isOpen()) {
       system("Not connected; press Enter again once the connection is back.");
@@ -439,7 +465,7 @@
       return false;
     }
     if (!passwordMode) {
-      appendText(text, "msg echo");
+      appendText(secretLine(text) || text, "msg echo");
     }
     send("text", [text], {});
     return true;
@@ -453,11 +479,12 @@
       return;
     }
     var wasPassword = passwordMode;
+    var secret = secretLine(text) !== null;
     if (!command(text)) {
       return;
     }
     input.value = "";
-    if (!wasPassword) {
+    if (!wasPassword && !secret) {
       remember(text);
     }
     scrollDown();
