@@ -70,7 +70,7 @@ func Serve(p Plugin) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			// go-plugin builds the server after it has bound the socket.
 			restoreUmask()
-			opts = append(opts, grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
+			opts = append(opts, wire.ServerOptions()...)
 			g := grpc.NewServer(opts...)
 			gs.Store(g)
 			return g

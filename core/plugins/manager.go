@@ -33,7 +33,6 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
-	"google.golang.org/grpc"
 )
 
 // Version is the host version told to plugins.
@@ -585,9 +584,8 @@ func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 		HandshakeConfig:  sdk.Handshake,
 		AllowedProtocols: []hplugin.Protocol{hplugin.ProtocolGRPC},
 		Logger:           r.pluginLogger(),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
-		StartTimeout: 20 * time.Second,
+		GRPCDialOptions:  wire.DialOptions(),
+		StartTimeout:     20 * time.Second,
 	}
 	if rec != nil {
 		// go-plugin does not record the negotiated version in a reattach

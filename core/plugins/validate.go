@@ -19,7 +19,6 @@ import (
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -81,10 +80,9 @@ func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held 
 		Stderr:           stderr,
 		// go-plugin's own lines (the process exiting, a kill) say nothing
 		// the check's result does not.
-		Logger: hclog.NewNullLogger(),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
-		StartTimeout: validateTimeout,
+		Logger:          hclog.NewNullLogger(),
+		GRPCDialOptions: wire.DialOptions(),
+		StartTimeout:    validateTimeout,
 	}
 	if len(p.SHA256) > 0 {
 		cc.SecureConfig = &hplugin.SecureConfig{Checksum: p.SHA256, Hash: sha256.New()}

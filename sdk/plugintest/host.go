@@ -239,10 +239,7 @@ func (h *Host) launchBinary() error {
 	return nil
 }
 
-func dialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))}
-}
+func dialOptions() []grpc.DialOption { return wire.DialOptions() }
 
 // dispense connects a go-plugin client and returns the portal client and
 // what closes its connection without asking the plugin to exit (closing
@@ -277,7 +274,7 @@ func (h *Host) startInProcess() {
 	h.lost = make(chan struct{})
 	h.srv.OnHostLost = func() { close(h.lost) }
 	h.lis = bufconn.Listen(1 << 20)
-	h.gs = grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
+	h.gs = grpc.NewServer(wire.ServerOptions()...)
 	if err := (&sdk.GRPCPlugin{Impl: h.srv}).GRPCServer(nil, h.gs); err != nil {
 		h.t.Fatalf("plugintest: register: %v", err)
 	}
