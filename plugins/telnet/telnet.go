@@ -124,14 +124,16 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
 	}
-	ln, err := sdk.Listen("listen", c.Listen)
+	ln, err := listen(portal.Log(), "listen", c.Listen, sdk.RefusalLine)
 	if err != nil {
 		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 	}
 	var tlsLn net.Listener
 	var tlsConns *sdk.AddressCounter
 	if tlsCfg != nil {
-		raw, err := sdk.Listen("tls_listen", c.TLSListen)
+		// Refused at the open-file limit without a word: the client
+		// expects a TLS handshake, not text.
+		raw, err := listen(portal.Log(), "tls_listen", c.TLSListen, nil)
 		if err != nil {
 			ln.Close()
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
@@ -212,7 +214,7 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, err
 		return sdk.Info{}, sdk.RestartNeeded("tls_cert")
 	}
 	if c.Listen != old.Listen {
-		ln, err := sdk.Listen("listen", c.Listen)
+		ln, err := listen(p.log, "listen", c.Listen, sdk.RefusalLine)
 		if err != nil {
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
@@ -237,6 +239,17 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, err
 	return p.info(), nil
 }
 
+// listen opens the listener of config key key, told to refuse clients at
+// the open-file limit with refusal (nil: without a word) and to log it once
+// rather than at every accept.
+func listen(log *slog.Logger, key, addr string, refusal []byte) (net.Listener, error) {
+	ln, err := sdk.Listen(key, addr)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.FileLimitListener(ln, sdk.FileLimitOptions{Refusal: refusal, Log: log, Name: "telnet"}), nil
+}
+
 func (p *Plugin) serveListener(ctx context.Context, ln net.Listener, key string) {
 	p.wg.Add(1)
 	go func() {
@@ -252,8 +265,10 @@ func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// The open-file limit never gets here (FileLimitListener
+			// refuses clients itself); anything else is rare: back off
+			// briefly.
 			p.log.Warn("telnet: accept", "addr", ln.Addr().String(), "err", err)
-			// A transient error (too many open files): back off briefly.
 			select {
 			case <-ctx.Done():
 				return
