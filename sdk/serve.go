@@ -51,6 +51,9 @@ func Serve(p Plugin) {
 	srv := NewServer(p, log)
 	srv.onShutdown = stopProfile
 	defer srv.Close()
+	// Set-up garbage goes back to the OS after a burst of connections.
+	srv.portal.release = newBurstRelease()
+	defer srv.portal.release.close()
 	var gs atomic.Pointer[grpc.Server]
 	srv.OnHostLost = func() {
 		// Stopping go-plugin's gRPC server makes its Serve return, which
