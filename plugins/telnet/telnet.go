@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/connio"
 )
 
 // ProtocolKey is the protocol_key of plain telnet sessions (Evennia's).
@@ -28,6 +29,9 @@ type Plugin struct {
 	started time.Time
 	// negotiationTimeout overrides the package default in tests.
 	negotiationTimeout time.Duration
+	// idleAfter overrides connio's default quiet time before a connection
+	// is parked, in tests.
+	idleAfter time.Duration
 
 	// setMu guards what Reconfigure changes while connections read it:
 	// cfg (max_line_length filled in from the host's limit), pol, mssp and
@@ -52,6 +56,10 @@ type Plugin struct {
 	// not swapped in place, so the counter lives as long as the plugin.)
 	tlsConns *sdk.AddressCounter
 	conns    map[*conn]struct{}
+	// poller holds the connections that are idle, without a goroutine
+	// each (nil: each keeps its reading goroutine, as in tests that build
+	// a Plugin by hand).
+	poller *connio.Poller
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
 	closed bool
@@ -150,7 +158,13 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	}
 	p.portal, p.log, p.started = portal, portal.Log(), time.Now()
 	p.apply(l, cfg.Host)
+	poller, err := connio.NewPoller()
+	if err != nil {
+		// Only memory is at stake: idle connections keep a goroutine.
+		p.log.Warn("telnet: idle connections will each keep a goroutine", "err", err)
+	}
 	p.mu.Lock()
+	p.poller = poller
 	p.given, p.ln, p.tlsLn, p.tlsConns = c, ln, tlsLn, tlsConns
 	p.conns = map[*conn]struct{}{}
 	p.mu.Unlock()
@@ -286,13 +300,14 @@ func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 		p.conns[c] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
-		go func() {
-			defer p.wg.Done()
-			c.serve(ctx)
+		// The connection is counted in wg until it ends, not while a
+		// goroutine serves it: an idle one has none (see connio.Conn).
+		go c.serve(ctx, func() {
 			p.mu.Lock()
 			delete(p.conns, c)
 			p.mu.Unlock()
-		}()
+			p.wg.Done()
+		})
 	}
 }
 
@@ -371,6 +386,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	p.closed = true
+	poller := p.poller
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {
 		conns = append(conns, c)
@@ -388,6 +404,8 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
+	// Connections still parked then go back to a goroutine each.
+	defer poller.Close()
 	select {
 	case <-done:
 		return nil
