@@ -155,11 +155,11 @@ func (l *fileLimitListener) refuseOne(cause error) (bool, error) {
 	nc, err := l.Listener.Accept()
 	if err == nil {
 		// A fresh connection's send buffer is empty: a short write does
-		// not block, and a client that sent something first may get a
-		// reset instead of the text, which it would have had anyway.
+		// not block.
 		if len(l.o.Refusal) > 0 {
 			_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 			_, _ = nc.Write(l.o.Refusal)
+			drainRefused(nc)
 		}
 		_ = nc.Close()
 	}

@@ -149,9 +149,9 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 }
 
 // listen opens the listener, told to refuse clients at the open-file limit
-// with a line of text (an SSH server may send lines before its version;
-// OpenSSH shows them) and to log the limit once rather than at every
-// accept.
+// with a line of text (an SSH server may send lines before its version,
+// RFC 4253 4.2; OpenSSH shows them with -v) and to log the limit once
+// rather than at every accept.
 func listen(log *slog.Logger, addr string) (net.Listener, error) {
 	ln, err := sdk.Listen("listen", addr)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 )
 
 // EnvDir names the directory profiles are written to.
@@ -41,9 +40,11 @@ func Start(name string) (stop func(), err error) {
 		return func() {}, fmt.Errorf("cpuprofile: %w", err)
 	}
 	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
 	done := make(chan struct{})
-	go heapOnSignal(filepath.Join(dir, name+".heap"), usr1, done)
+	if heapSignal != nil {
+		signal.Notify(usr1, heapSignal)
+		go heapOnSignal(filepath.Join(dir, name+".heap"), usr1, done)
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
