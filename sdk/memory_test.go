@@ -10,41 +10,25 @@ import (
 )
 
 // fakeBurstClock drives a burstRelease: a settable clock, timers the test
-// fires, and a count of releases.
+// fires (fakeTimers, as the file limit's tests use) and a count of
+// releases.
 type fakeBurstClock struct {
-	mu      sync.Mutex
-	t       time.Time
-	pending []func()
-	frees   int
+	fakeTimers
+	mu    sync.Mutex
+	t     time.Time
+	frees int
 }
 
 func newFakeBurstRelease() (*burstRelease, *fakeBurstClock) {
 	c := &fakeBurstClock{t: time.Unix(1000, 0)}
 	r := newBurstRelease()
 	r.now = func() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-	r.afterFunc = func(_ time.Duration, f func()) func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.pending = append(c.pending, f)
-		return func() bool { return true }
-	}
+	r.afterFunc = c.afterFunc
 	r.free = func() { c.mu.Lock(); c.frees++; c.mu.Unlock() }
 	return r, c
 }
 
 func (c *fakeBurstClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// fire runs the pending timers and reports how many there were.
-func (c *fakeBurstClock) fire() int {
-	c.mu.Lock()
-	fns := c.pending
-	c.pending = nil
-	c.mu.Unlock()
-	for _, f := range fns {
-		f()
-	}
-	return len(fns)
-}
 
 func (c *fakeBurstClock) freed() int { c.mu.Lock(); defer c.mu.Unlock(); return c.frees }
 

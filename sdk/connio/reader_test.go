@@ -110,6 +110,37 @@ func newTestPoller(t *testing.T) *Poller {
 	return p
 }
 
+// parkingOnly skips a test where connections are never parked.
+func parkingOnly(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("connections are parked on Linux only")
+	}
+}
+
+// serveTCP serves the server end of a new TCP pair through p and returns
+// the client end, the Conn and what it reports.
+func serveTCP(t *testing.T, p *Poller, o ReadOptions) (net.Conn, *Conn, *served) {
+	t.Helper()
+	client, server := tcpConnPair(t)
+	r := newServed()
+	c := p.Conn(server)
+	c.Serve(r.handle, r.end, o)
+	return client, c, r
+}
+
+// noEnd fails if any of rs has reported an end (again).
+func noEnd(t *testing.T, rs ...*served) {
+	t.Helper()
+	for _, r := range rs {
+		select {
+		case err := <-r.ends:
+			t.Fatalf("end reported when it should not be (%v)", err)
+		default:
+		}
+	}
+}
+
 // waitParked waits until n connections are parked in p.
 func waitParked(t *testing.T, p *Poller, n int) {
 	t.Helper()
@@ -127,18 +158,14 @@ func waitParked(t *testing.T, p *Poller, n int) {
 // buffers) are gone; bytes arriving wake each one, in order, and it parks
 // again when they stop.
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections are parked on Linux only")
-	}
+	parkingOnly(t)
 	p := newTestPoller(t)
 	const n = 50
 	clients := make([]net.Conn, n)
 	records := make([]*served, n)
 	before := runtime.NumGoroutine()
 	for i := range n {
-		client, server := tcpConnPair(t)
-		clients[i], records[i] = client, newServed()
-		p.Conn(server).Serve(records[i].handle, records[i].end, ReadOptions{IdleAfter: testIdle})
+		clients[i], _, records[i] = serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
 	}
 	waitParked(t, p, n)
 	// Every reader has gone (a few runtime goroutines may come and go).
@@ -163,30 +190,17 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		}
 		waitParked(t, p, n)
 	}
-	for _, r := range records {
-		select {
-		case err := <-r.ends:
-			t.Fatalf("reading ended early: %v", err)
-		default:
-		}
-	}
+	noEnd(t, records...)
 }
 
 // TestParkedConnEnds checks both ways a parked connection ends: the
 // client hangs up (io.EOF), or the plugin closes it (net.ErrClosed,
 // reported although no goroutine was reading). Each is reported once.
 func TestParkedConnEnds(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections are parked on Linux only")
-	}
+	parkingOnly(t)
 	p := newTestPoller(t)
-	client, server := tcpConnPair(t)
-	hungUp := newServed()
-	p.Conn(server).Serve(hungUp.handle, hungUp.end, ReadOptions{IdleAfter: testIdle})
-	_, server2 := tcpConnPair(t)
-	closed := newServed()
-	c2 := p.Conn(server2)
-	c2.Serve(closed.handle, closed.end, ReadOptions{IdleAfter: testIdle})
+	client, _, hungUp := serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
+	_, c2, closed := serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
 	waitParked(t, p, 2)
 
 	client.Close()
@@ -204,25 +218,15 @@ func TestParkedConnEnds(t *testing.T) {
 	}
 	waitParked(t, p, 0)
 	time.Sleep(50 * time.Millisecond)
-	for _, r := range []*served{hungUp, closed} {
-		select {
-		case err := <-r.ends:
-			t.Fatalf("end reported twice (again with %v)", err)
-		default:
-		}
-	}
+	noEnd(t, hungUp, closed) // not twice
 }
 
 // TestPollerCloseWakesParked checks that closing the poller hands its
 // connections back to a goroutine each: they go on reading.
 func TestPollerCloseWakesParked(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections are parked on Linux only")
-	}
+	parkingOnly(t)
 	p := newTestPoller(t)
-	client, server := tcpConnPair(t)
-	r := newServed()
-	p.Conn(server).Serve(r.handle, r.end, ReadOptions{IdleAfter: testIdle})
+	client, _, r := serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
 	waitParked(t, p, 1)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -240,9 +244,7 @@ func TestPollerCloseWakesParked(t *testing.T) {
 // TestParkedTLS checks that a TLS connection parks (its socket is found
 // under the *tls.Conn) and resumes with its record state intact.
 func TestParkedTLS(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections are parked on Linux only")
-	}
+	parkingOnly(t)
 	p := newTestPoller(t)
 	rawClient, rawServer := tcpConnPair(t)
 	srvTLS := tls.Server(rawServer, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
@@ -327,9 +329,7 @@ func selfSigned(t *testing.T) tls.Certificate {
 // TestOnIdleBeforePark checks that OnIdle runs as the connection parks,
 // on the reading goroutine (never alongside handle), once per rest.
 func TestOnIdleBeforePark(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections are parked on Linux only")
-	}
+	parkingOnly(t)
 	p := newTestPoller(t)
 	client, server := tcpConnPair(t)
 	r := newServed()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,41 +17,59 @@ import (
 	"time"
 )
 
-// envFileLimit marks the test binary re-executed as a FileLimitHelper.
+// envFileLimit marks the test binary re-executed as the helper of
+// RefusedAtFileLimit.
 const envFileLimit = "PLUGINTEST_FILELIMIT_HELPER"
 
-// fileLimitWait bounds each wait of DialAtFileLimit: for the helper's
+// fileLimitWait bounds each wait of RefusedAtFileLimit: for the helper's
 // address, for a client's refusal, for the helper to exit.
 const fileLimitWait = 10 * time.Second
 
-// FileLimitHelper is the helper process's side of DialAtFileLimit. When
-// the test binary runs as that helper, it calls listen (which must start
-// serving and return the address it listens on and what stops it), then
-// uses up the process's open-file limit, prints the address and serves
-// until its stdin closes. It reports whether it ran as the helper, in which
-// case the test must return at once:
+// fileLimitClients is how many clients RefusedAtFileLimit dials.
+const fileLimitClients = 10
+
+// RefusedAtFileLimit checks what a plugin does at the process's open-file
+// limit. It runs the calling test again in a helper process, which calls
+// listen (start serving, logging to log; return the address and what stops
+// it), uses up its open-file limit, and serves until told to stop. The
+// test then dials it ten times, one after another, and checks that each
+// client is sent want and closed within seconds, instead of being left
+// hanging in the kernel's queue, and that the helper logged the limit
+// ("open-file limit") once, not at every accept. Call it first in the
+// test; in the helper process it does its part and returns.
 //
 //	func TestRefusedAtFileLimit(t *testing.T) {
-//		if plugintest.FileLimitHelper(func() (string, func()) { ... }) {
-//			return
-//		}
-//		log := plugintest.DialAtFileLimit(t, 10, sdk.RefusalLine)
-//		...
+//		plugintest.RefusedAtFileLimit(t, sdk.RefusalLine, func(log *slog.Logger) (string, func()) {
+//			p := &Plugin{}
+//			info, err := p.Configure(ctx, sdk.Config{Raw: ...}, sdk.NewTestPortal(log))
+//			...
+//			return info.Listeners[0].Address, func() { _ = p.Shutdown(ctx) }
+//		})
 //	}
-func FileLimitHelper(listen func() (addr string, stop func())) bool {
-	if os.Getenv(envFileLimit) != "1" {
-		return false
+func RefusedAtFileLimit(t *testing.T, want []byte, listen func(log *slog.Logger) (addr string, stop func())) {
+	t.Helper()
+	if os.Getenv(envFileLimit) == "1" {
+		fileLimitHelper(listen)
+		return
 	}
-	addr, stop := listen()
+	log := dialAtFileLimit(t, want)
+	if n := strings.Count(log, "open-file limit"); n != 1 {
+		t.Fatalf("plugintest: the limit was logged %d times for %d refused clients, want once:\n%s", n, fileLimitClients, log)
+	}
+}
+
+// fileLimitHelper is the helper process's part: listen, use up the
+// open-file limit, print the address, serve until stdin closes.
+func fileLimitHelper(listen func(log *slog.Logger) (string, func())) {
+	addr, stop := listen(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	defer stop()
 	if err := useUpFiles(); err != nil {
 		fmt.Println("plugintest: file limit:", err)
-		return true
+		return
 	}
 	fmt.Println(addr)
 	// Reading stdin needs no new descriptor.
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	return true
 }
 
 // useUpFiles lowers the open-file limit to 64 (or below, to the hard limit)
@@ -75,36 +94,14 @@ func useUpFiles() error {
 	}
 }
 
-// lockedBuf collects a helper's stderr.
-type lockedBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// DialAtFileLimit runs the calling test again in a helper process (see
-// FileLimitHelper), whose open-file limit is used up while it listens,
-// dials it n times one after another and checks that each client is sent
-// want and closed within seconds, instead of being left hanging. It
-// returns what the helper logged (its stderr) once it has exited, for the
-// caller to check that the limit was logged once, not at every accept.
-func DialAtFileLimit(t *testing.T, n int, want []byte) string {
+// dialAtFileLimit starts the helper, dials it and checks each client's
+// refusal; it returns the helper's log once it has exited.
+func dialAtFileLimit(t *testing.T, want []byte) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envFileLimit+"=1")
-	var stderr lockedBuf
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,27 +113,22 @@ func DialAtFileLimit(t *testing.T, n int, want []byte) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
+	var once sync.Once
 	stop := func() {
-		stdin.Close() // the helper stops when its stdin closes
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(fileLimitWait):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Error("plugintest: the file limit helper did not exit")
-		}
-		close(exited)
+		once.Do(func() {
+			stdin.Close() // the helper stops when its stdin closes
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(fileLimitWait):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Error("plugintest: the file limit helper did not exit")
+			}
+		})
 	}
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			stop()
-		}
-	}()
+	defer stop()
 	addrc := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
@@ -152,7 +144,7 @@ func DialAtFileLimit(t *testing.T, n int, want []byte) string {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("plugintest: the file limit helper said %q; its log:\n%s", addr, stderr.String())
 	}
-	for i := range n {
+	for i := range fileLimitClients {
 		c, err := net.DialTimeout("tcp", addr, fileLimitWait)
 		if err != nil {
 			t.Fatalf("plugintest: dial %d: %v", i, err)
