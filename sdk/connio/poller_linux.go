@@ -97,48 +97,50 @@ func (p *Poller) add(c *Conn) bool {
 		}
 	}
 	// One shot: the first event disarms it, so that a connection is woken
-	// once however much arrives before its goroutine reads.
+	// once however much arrives before its goroutine reads. It stays in
+	// the set, disarmed, until it parks again (re-armed with MOD, under a
+	// new token) or its descriptor is closed (the kernel then drops it):
+	// waking and closing cost no system call.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: p.next}
+	op := syscall.EPOLL_CTL_ADD
+	if c.registered {
+		op = syscall.EPOLL_CTL_MOD
+	}
 	var cerr error
 	// Under Control, the descriptor cannot be closed meanwhile.
 	if err := c.raw.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		cerr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
 	}); err != nil || cerr != nil {
 		return false
 	}
+	c.registered = true
 	c.token = p.next
 	p.parked[c.token] = c
 	return true
 }
 
-// take removes the connection named token from the set and returns it,
-// or nil when it has left already (closed meanwhile).
+// take returns the connection parked under token and forgets it (its
+// one-shot registration has disarmed itself), or nil when it has left
+// already: closed meanwhile, its event was on the way.
 func (p *Poller) take(token int32) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := p.parked[token]
 	if c != nil {
-		p.delLocked(c)
+		delete(p.parked, token)
 	}
 	return c
 }
 
-// remove takes c out of the set, if it is there.
+// remove forgets c, parked and about to be closed: closing its descriptor
+// takes it out of the epoll set, and an event already on the way finds no
+// connection under its token.
 func (p *Poller) remove(c *Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.parked[c.token] == c {
-		p.delLocked(c)
+		delete(p.parked, c.token)
 	}
-}
-
-// delLocked takes c out of the map and the epoll set. A connection closed
-// already has left the set by itself when its descriptor was closed.
-func (p *Poller) delLocked(c *Conn) {
-	delete(p.parked, c.token)
-	_ = c.raw.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
 }
 
 // Len returns the number of connections parked now.
@@ -165,8 +167,8 @@ func (p *Poller) Close() error {
 	}
 	p.closed = true
 	var woken []*Conn
-	for _, c := range p.parked {
-		p.delLocked(c)
+	for token, c := range p.parked {
+		delete(p.parked, token)
 		woken = append(woken, c)
 	}
 	p.mu.Unlock()

@@ -75,8 +75,11 @@ type Conn struct {
 	// goroutine; closed once Close was called.
 	parked bool
 	closed bool
-	// token names the connection in the poller while parked.
-	token int32
+	// token names the connection in the poller while parked; registered
+	// is set once its socket is in the poller's epoll set. Both are
+	// guarded by the poller's lock.
+	token      int32
+	registered bool
 }
 
 // Conn wraps nc for Serve. A nil Poller is one that never parks: Serve
@@ -233,8 +236,6 @@ func (c *Conn) Close() error {
 	c.parked = false
 	c.mu.Unlock()
 	if wasParked {
-		// Before the socket is closed, so that its descriptor cannot
-		// have been reused by then.
 		c.poller.remove(c)
 	}
 	err := c.Conn.Close()
