@@ -83,3 +83,31 @@ func TestIdleConnectionParks(t *testing.T) {
 		t.Fatalf("event = %v, want Disconnected of %d", ev, id2)
 	}
 }
+
+// TestSendReadsFlagsInPlace checks that output does not copy the session's
+// protocol flags: a copy of the map per Send was about 1.2 KiB of garbage
+// per session per line (1,448 bytes a Send in all before, 160 after), and
+// a broadcast to 10,000 sessions made 12 MB of it at once.
+func TestSendReadsFlagsInPlace(t *testing.T) {
+	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := h.client.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	msgs := []sdk.Message{sdk.Text("You see nothing special.")}
+	h.c.Send(h.sess, msgs) // warm up
+	const runs = 200
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		h.c.Send(h.sess, msgs)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 600 {
+		t.Fatalf("a Send of one line allocates %d bytes; the flags are being copied", per)
+	}
+}
