@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -190,6 +191,29 @@ func memory(s server) (int64, error) {
 		sum += r
 	}
 	return sum, nil
+}
+
+// hostMemory returns the RSS of s's first process: Portico's host, the
+// baseline's only one.
+func hostMemory(s server) (int64, error) {
+	pids, err := s.pids()
+	if err != nil {
+		return 0, err
+	}
+	return rssBytes(pids[0])
+}
+
+// heapProfiles asks s's processes for a heap profile (SIGUSR1: see
+// sdk/cpuprofile) and gives them a moment to write it.
+func heapProfiles(s server) {
+	pids, err := s.pids()
+	if err != nil {
+		return
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGUSR1)
+	}
+	time.Sleep(time.Second)
 }
 
 // measureFanout times one broadcast to every client: from the trigger

@@ -58,6 +58,9 @@ type Portal struct {
 	testRate float64
 	// keys are the CheckKey questions waiting for the host (keycheck.go).
 	keys keyChecks
+	// release returns memory to the OS after a burst of sessions (set by
+	// Serve; nil in tests, where it does nothing).
+	release *burstRelease
 }
 
 type idBlock struct{ next, end uint64 }
@@ -182,6 +185,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	p.mu.Lock()
 	p.sessions[id] = s
 	p.mu.Unlock()
+	p.release.note()
 	if ip != "" {
 		if err := p.waitTurn(ctx, s); err != nil {
 			// Closed only for a refusal: a client that hung up has no one
@@ -250,6 +254,7 @@ func (p *Portal) removeSession(s *Session, reason string, tellHost bool) bool {
 	}
 	p.mu.Unlock()
 	p.perIP.Release(s.ip)
+	p.release.note()
 	if tellHost && announced {
 		p.put(&portalpb.Event{Kind: &portalpb.Event_Disconnected{
 			Disconnected: &portalpb.Disconnected{Sessid: id, Reason: reason}}})

@@ -52,6 +52,9 @@ func Serve(p Plugin) {
 	srv := NewServer(p, log)
 	srv.onShutdown = stopProfile
 	defer srv.Close()
+	// Set-up garbage goes back to the OS after a burst of connections.
+	srv.portal.release = newBurstRelease()
+	defer srv.portal.release.close()
 	var gs atomic.Pointer[grpc.Server]
 	srv.OnHostLost = func() {
 		// Stopping go-plugin's gRPC server makes its Serve return, which
@@ -71,7 +74,7 @@ func Serve(p Plugin) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			// go-plugin builds the server after it has bound the socket.
 			restoreUmask()
-			opts = append(opts, grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
+			opts = append(opts, wire.ServerOptions()...)
 			g := grpc.NewServer(opts...)
 			gs.Store(g)
 			return g

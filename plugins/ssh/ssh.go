@@ -132,7 +132,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	ln, err := sdk.Listen("listen", c.Listen)
+	ln, err := listen(log, c.Listen)
 	if err != nil {
 		return sdk.Info{}, fmt.Errorf("ssh: %w", err)
 	}
@@ -146,6 +146,18 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config, portal *sdk.Portal
 	log.Info("ssh: listening", "addr", ln.Addr().String(),
 		"host_key", gossh.FingerprintSHA256(signer.PublicKey()))
 	return p.info(), nil
+}
+
+// listen opens the listener, told to refuse clients at the open-file limit
+// with a line of text (an SSH server may send lines before its version,
+// RFC 4253 4.2; OpenSSH shows them with -v) and to log the limit once
+// rather than at every accept.
+func listen(log *slog.Logger, addr string) (net.Listener, error) {
+	ln, err := sdk.Listen("listen", addr)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.FileLimitListener(ln, sdk.FileLimitOptions{Refusal: sdk.RefusalLine, Log: log, Name: "ssh"}), nil
 }
 
 // serve runs an accept loop on ln until it is closed.
@@ -207,7 +219,7 @@ func (p *Plugin) Reconfigure(_ context.Context, cfg sdk.Config) (sdk.Info, error
 		return sdk.Info{}, sdk.RestartNeeded("max_timeout")
 	}
 	if c.Listen != old.Listen {
-		ln, err := sdk.Listen("listen", c.Listen)
+		ln, err := listen(p.log, c.Listen)
 		if err != nil {
 			return sdk.Info{}, fmt.Errorf("ssh: %w", err)
 		}

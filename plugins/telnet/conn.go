@@ -15,7 +15,8 @@ import (
 	"github.com/portico-mud/portico/sdk/lines"
 )
 
-// readBufferSize is the per-connection read buffer: small, since lines are.
+// readBufferSize is the size of the read buffers connections borrow while
+// bytes come: small, since lines are.
 const readBufferSize = 2048
 
 // maxUnlimitedLine bounds a line's buffer even when no line limit is set,
@@ -32,8 +33,10 @@ const maxUnlimitedLine = 1 << 20
 // the SDK never calls into a Conn while holding a session lock. Session
 // methods that may call Send back (DataIn) are called without mu.
 type conn struct {
-	p           *Plugin
-	nc          net.Conn
+	p *Plugin
+	// nc is the client's connection, read by connio: in a goroutine while
+	// the client sends, parked in the plugin's poller while it is quiet.
+	nc          *connio.Conn
 	w           *connio.Writer
 	sess        *sdk.Session
 	protocolKey string
@@ -70,26 +73,59 @@ var (
 )
 
 func newConn(p *Plugin, nc net.Conn, protocolKey string) *conn {
-	c := &conn{p: p, nc: nc, protocolKey: protocolKey}
+	c := &conn{p: p, nc: p.poller.Conn(nc), protocolKey: protocolKey}
 	c.neg = newNegotiation(p.policy(), c)
 	c.split.Max = splitMax(p.maxLine())
-	c.w = connio.NewWriter(nc, connio.Options{OnError: func(err error) {
+	c.w = connio.NewWriter(c.nc, connio.Options{OnError: func(err error) {
 		p.log.Debug("telnet: write", "addr", nc.RemoteAddr().String(), "err", err)
 	}})
 	return c
 }
 
-// serve runs the connection's reader until the client goes away.
-func (c *conn) serve(ctx context.Context) {
-	defer c.nc.Close()
-	if tc, ok := c.nc.(*tls.Conn); ok {
+// serve sets the connection up (TLS handshake, session, negotiation) and
+// starts reading it; done is called once the client has gone and the
+// connection is closed (from the reading goroutine, or before serve
+// returns when set-up failed).
+func (c *conn) serve(ctx context.Context, done func()) {
+	if !c.setUp(ctx) {
+		c.nc.Close()
+		done()
+		return
+	}
+	c.nc.Serve(c.read, func(error) {
+		c.mu.Lock()
+		c.stopTimersLocked()
+		c.mu.Unlock()
+		c.sess.Disconnected("connection closed")
+		c.nc.Close()
+		done()
+	}, connio.ReadOptions{BufferSize: readBufferSize, IdleAfter: c.p.idleAfter, OnIdle: c.rest})
+}
+
+// read handles what the client sent (in a buffer valid during the call).
+func (c *conn) read(b []byte) { c.parser.Feed(b, c.handleEvent) }
+
+// rest drops the reader's buffers that hold nothing (a subnegotiation's,
+// a partial line's) as the connection goes idle. It runs on the reading
+// goroutine, which owns them.
+func (c *conn) rest() {
+	c.parser.Release()
+	c.split.Release()
+}
+
+// setUp runs the TLS handshake, gets the session (waiting the client's
+// turn to connect) and starts negotiation; it reports whether the
+// connection is to be read. When it is not, the client has been told why
+// where there is a reason to tell.
+func (c *conn) setUp(ctx context.Context) bool {
+	if tc, ok := c.nc.NetConn().(*tls.Conn); ok {
 		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
 			c.p.log.Debug("telnet: TLS handshake", "addr", c.nc.RemoteAddr().String(), "err", err)
 			c.w.Close(nil)
-			return
+			return false
 		}
 	}
 	// NewSession may queue the client for its turn (the connection rate);
@@ -101,7 +137,7 @@ func (c *conn) serve(ctx context.Context) {
 	if errors.Is(err, sdk.ErrRefused) {
 		// A connection limit: the SDK told the client and closed it.
 		<-c.w.Done()
-		return
+		return false
 	}
 	if gone != nil {
 		// It left while queued (err), or just as its turn came.
@@ -111,13 +147,13 @@ func (c *conn) serve(ctx context.Context) {
 		c.p.log.Debug("telnet: client left while queued to connect", "addr", c.nc.RemoteAddr().String(), "err", gone)
 		c.w.Close(nil)
 		<-c.w.Done()
-		return
+		return false
 	}
 	if err != nil {
 		c.p.log.Warn("telnet: no session for connection", "err", err)
 		c.w.Close([]byte("The server is not ready; please try again in a moment.\r\n"))
 		<-c.w.Done()
-		return
+		return false
 	}
 	c.sess = sess
 	sess.Update(func(d *sdk.SessionData) {
@@ -142,20 +178,7 @@ func (c *conn) serve(ctx context.Context) {
 	if len(early) > 0 {
 		c.parser.Feed(early, c.handleEvent)
 	}
-	buf := make([]byte, readBufferSize)
-	for {
-		n, err := c.nc.Read(buf)
-		if n > 0 {
-			c.parser.Feed(buf[:n], c.handleEvent)
-		}
-		if err != nil {
-			break
-		}
-	}
-	c.mu.Lock()
-	c.stopTimersLocked()
-	c.mu.Unlock()
-	sess.Disconnected("connection closed")
+	return true
 }
 
 // splitMax is the splitter's bound for lines of maxLine characters:
@@ -225,7 +248,10 @@ func (c *conn) negotiationTimedOut() {
 func (c *conn) syncNegotiatedLocked() {
 	c.synced = true
 	if c.deadline != nil {
+		// Dropped, not kept stopped: an idle session holds no timer it
+		// will not use again.
 		c.deadline.Stop()
+		c.deadline = nil
 	}
 	c.sess.SetFlags(c.neg.finish())
 }

@@ -159,10 +159,10 @@ func scheduledClient(t *testing.T, in []byte) {
 	}
 	for _, opt := range scheduleOptions {
 		// The server's own options are the client's "him" side.
-		if (n.q[opt][sideUs].state() == qYes) != (client.q[opt][1].state() == qYes) ||
-			(n.q[opt][sideHim].state() == qYes) != (client.q[opt][0].state() == qYes) {
+		if (n.state(opt, sideUs) == qYes) != (client.q[opt][1].state() == qYes) ||
+			(n.state(opt, sideHim) == qYes) != (client.q[opt][0].state() == qYes) {
 			t.Fatalf("option %d: server us %v him %v, client us %v him %v", opt,
-				n.q[opt][sideUs].state(), n.q[opt][sideHim].state(), client.q[opt][0].state(), client.q[opt][1].state())
+				n.state(opt, sideUs), n.state(opt, sideHim), client.q[opt][0].state(), client.q[opt][1].state())
 		}
 	}
 }

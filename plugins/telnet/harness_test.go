@@ -322,10 +322,7 @@ func newHarnessWith(t *testing.T, cfg Config, tr transport, adjust func(p *Plugi
 		raw: &rawReader{conn: client}}
 	h.c = newConn(p, server, ProtocolKey)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer close(h.served)
-		h.c.serve(ctx)
-	}()
+	go h.c.serve(ctx, func() { close(h.served) })
 	t.Cleanup(func() {
 		client.Close()
 		select {

@@ -29,7 +29,13 @@ type sink interface {
 type negotiation struct {
 	pol *policy
 	out sink
-	q   [256][2]qSide
+	// known holds the Q method state of the options in optionTable, by
+	// row; other that of any other option the client raised (each is
+	// refused, and remembered so as to be answered once). Kept this way
+	// rather than as a table of all 256 options, which would cost every
+	// connection half a kilobyte for the life of the session.
+	known [len(optionTable)][2]qSide
+	other []otherOption
 
 	// negotiating is set once the client has sent any option verb. Until
 	// then requests do not wait for answers (see qSide.force), because a
@@ -54,6 +60,40 @@ type negotiation struct {
 	charset charsetState
 }
 
+// otherOption is the state of an option outside optionTable.
+type otherOption struct {
+	opt byte
+	q   [2]qSide
+}
+
+// side returns the state of option opt's side s, for change. The pointer
+// is valid until the next call.
+func (n *negotiation) side(opt byte, s side) *qSide {
+	if row := knownRow[opt]; row > 0 {
+		return &n.known[row-1][s]
+	}
+	for i := range n.other {
+		if n.other[i].opt == opt {
+			return &n.other[i].q[s]
+		}
+	}
+	n.other = append(n.other, otherOption{opt: opt})
+	return &n.other[len(n.other)-1].q[s]
+}
+
+// state returns the state of option opt's side s.
+func (n *negotiation) state(opt byte, s side) qState {
+	if row := knownRow[opt]; row > 0 {
+		return n.known[row-1][s].state()
+	}
+	for _, o := range n.other {
+		if o.opt == opt {
+			return o.q[s].state()
+		}
+	}
+	return qNo
+}
+
 func newNegotiation(pol *policy, out sink) *negotiation {
 	return &negotiation{pol: pol, out: out, flags: initialFlags(), noGoAhead: true}
 }
@@ -61,7 +101,7 @@ func newNegotiation(pol *policy, out sink) *negotiation {
 // start sends the connect offers and records them as requests.
 func (n *negotiation) start() {
 	for _, o := range n.pol.offeredOptions {
-		n.q[o[0]][o[1]].request(true)
+		n.side(o[0], side(o[1])).request(true)
 	}
 	if len(n.pol.offerBytes) > 0 {
 		n.out.send(n.pol.offerBytes)
@@ -85,7 +125,7 @@ func (n *negotiation) setFlags(f map[string]any) {
 }
 
 // is reports whether opt is on for side s.
-func (n *negotiation) is(opt byte, s side) bool { return n.q[opt][s].state() == qYes }
+func (n *negotiation) is(opt byte, s side) bool { return n.state(opt, s) == qYes }
 
 // receive handles IAC verb opt from the client.
 func (n *negotiation) receive(verb, opt byte) {
@@ -104,7 +144,7 @@ func (n *negotiation) receive(verb, opt byte) {
 		return
 	}
 	n.negotiating = true
-	ans, change := n.q[opt][s].receive(positive, n.pol.accept[opt][s])
+	ans, change := n.side(opt, s).receive(positive, n.pol.accept[opt][s])
 	// Turning an option off acts before the answer goes out, turning one on
 	// after it: MCCP2's compressed stream must end before WONT MCCP2 is
 	// sent in clear, and begin only after WILL MCCP2.
@@ -151,7 +191,7 @@ func (n *negotiation) request(opt byte, s side, on bool) {
 	if !n.pol.enabled(opt) {
 		return
 	}
-	q := &n.q[opt][s]
+	q := n.side(opt, s)
 	var ans qAnswer
 	var change qChange
 	if n.negotiating || n.pol.accept[opt][s] {
@@ -251,7 +291,7 @@ func (n *negotiation) subneg(opt byte, payload []byte) []sdk.Message {
 // answer awaited.
 func (n *negotiation) pending() bool {
 	for _, o := range n.pol.awaited {
-		if n.q[o[0]][o[1]].state() == qWantYes {
+		if n.state(o[0], side(o[1])) == qWantYes {
 			return true
 		}
 	}

@@ -30,7 +30,7 @@ type optionSpec struct {
 // client keeps local line editing despite SGA), with EOR and CHARSET added.
 // ECHO is offered by the game only, while a password is typed. Any option
 // not listed is refused, once.
-var optionTable = []optionSpec{
+var optionTable = [...]optionSpec{
 	{name: "linemode", code: codec.OptLinemode, offerHim: true, acceptHim: true, silent: true},
 	// The client's own SGA is harmless to agree to; the server's SGA is
 	// what NOGOAHEAD follows.
@@ -52,6 +52,15 @@ var optionTable = []optionSpec{
 	// game's echo option drives it (conn.echo).
 	{name: "echo", code: codec.OptEcho},
 }
+
+// knownRow maps an option code to its row in optionTable plus one (0: an
+// option this server does not know).
+var knownRow = func() (rows [256]uint8) {
+	for i, o := range optionTable {
+		rows[o.code] = uint8(i + 1)
+	}
+	return rows
+}()
 
 // optionNames returns the names disable_options accepts, sorted.
 func optionNames() []string {

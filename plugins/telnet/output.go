@@ -13,8 +13,11 @@ import (
 // negotiated), every other outputfunc out of band as GMCP and/or MSDP. One
 // Send is one output batch: one write, one compression flush.
 func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
-	data := s.GetSyncData()
-	flags := data.ProtocolFlags
+	// Read in place under the session's lock, not copied: a copy of the
+	// flags map on every output was a kilobyte of garbage per session per
+	// line, a broadcast's worth at once.
+	var flags outFlags
+	s.View(func(d *sdk.SessionData) { flags = outFlagsOf(d.ProtocolFlags) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -36,6 +39,30 @@ func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
 	c.flushLocked()
 }
 
+// outFlags are the protocol flags output rendering reads, taken from the
+// session's map once per batch.
+type outFlags struct {
+	mode markup.Mode
+	// raw is RAW: markup is sent as written.
+	raw bool
+	// mxp is MXP as the session has it (the option must be agreed too).
+	mxp bool
+	// noGA and noPromptGA are NOGOAHEAD and NOPROMPTGOAHEAD, with their
+	// defaults (NOPROMPTGOAHEAD unset follows NOGOAHEAD).
+	noGA, noPromptGA bool
+}
+
+func outFlagsOf(flags map[string]any) outFlags {
+	noGA := flagTrue(flags, flagNoGoAhead, true)
+	return outFlags{
+		mode:       markup.ModeFor(flags),
+		raw:        flagTrue(flags, "RAW", false),
+		mxp:        flagTrue(flags, flagMXP, false),
+		noGA:       noGA,
+		noPromptGA: flagTrue(flags, flagNoPromptGoAhead, noGA),
+	}
+}
+
 // appendText renders one text or prompt message into the output.
 //
 // Text: markup rendered for the client (unless raw), a line end added if
@@ -44,7 +71,7 @@ func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
 // Prompt: no line end added; then IAC EOR if the client agreed to EOR,
 // else IAC GA unless NOPROMPTGOAHEAD (or, when unset, NOGOAHEAD) says not
 // to. Clients use EOR or GA to tell a prompt from a line still arriving.
-func (c *conn) appendText(m sdk.Message, flags map[string]any) {
+func (c *conn) appendText(m sdk.Message, flags outFlags) {
 	text, _ := m.FirstString()
 	opts := m.Options()
 	c.echo(opts)
@@ -53,12 +80,12 @@ func (c *conn) appendText(m sdk.Message, flags map[string]any) {
 	// rendering may add a colour reset after its "\n".
 	needEnd := !prompt && !strings.HasSuffix(text, "\n")
 	raw, _ := opts["raw"].(bool)
-	if !raw && !flagTrue(flags, "RAW", false) {
-		mode := markup.ModeFor(flags)
+	if !raw && !flags.raw {
+		mode := flags.mode
 		if noColor, _ := opts["nocolor"].(bool); noColor {
 			mode = markup.Plain
 		}
-		if c.neg.is(codec.OptMXP, sideUs) && flagTrue(flags, flagMXP, false) {
+		if c.neg.is(codec.OptMXP, sideUs) && flags.mxp {
 			text = renderMXP(text, mode)
 		} else {
 			text = markup.Render(text, mode)
@@ -68,15 +95,14 @@ func (c *conn) appendText(m sdk.Message, flags map[string]any) {
 		text += "\n"
 	}
 	c.obuf = codec.EscapeText(c.obuf, text)
-	noGA := flagTrue(flags, flagNoGoAhead, true)
 	switch {
 	case !prompt:
-		if !noGA {
+		if !flags.noGA {
 			c.obuf = append(c.obuf, codec.IAC, codec.GA)
 		}
 	case c.neg.is(codec.OptEOR, sideUs):
 		c.obuf = append(c.obuf, codec.IAC, codec.EOR)
-	case !flagTrue(flags, flagNoPromptGoAhead, noGA):
+	case !flags.noPromptGA:
 		c.obuf = append(c.obuf, codec.IAC, codec.GA)
 	}
 }

@@ -37,8 +37,8 @@ func (s qState) String() string {
 	return "?"
 }
 
-// qSide is one side of one option, packed into a byte so that the whole
-// table (256 options, two sides) costs 512 bytes a connection.
+// qSide is one side of one option, packed into a byte so that the state of
+// every option a connection knows (see negotiation.known) costs a few bytes.
 //
 // Bits 0-1 hold the state, bit 2 the queue (set = OPPOSITE), bit 3 records
 // that an unsolicited request was refused, so that a client that keeps

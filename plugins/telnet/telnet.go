@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/connio"
 )
 
 // ProtocolKey is the protocol_key of plain telnet sessions (Evennia's).
@@ -28,6 +29,9 @@ type Plugin struct {
 	started time.Time
 	// negotiationTimeout overrides the package default in tests.
 	negotiationTimeout time.Duration
+	// idleAfter overrides connio's default quiet time before a connection
+	// is parked, in tests.
+	idleAfter time.Duration
 
 	// setMu guards what Reconfigure changes while connections read it:
 	// cfg (max_line_length filled in from the host's limit), pol, mssp and
@@ -52,6 +56,10 @@ type Plugin struct {
 	// not swapped in place, so the counter lives as long as the plugin.)
 	tlsConns *sdk.AddressCounter
 	conns    map[*conn]struct{}
+	// poller holds the connections that are idle, without a goroutine
+	// each (nil: each keeps its reading goroutine, as in tests that build
+	// a Plugin by hand).
+	poller *connio.Poller
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
 	closed bool
@@ -124,14 +132,16 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
 	}
-	ln, err := sdk.Listen("listen", c.Listen)
+	ln, err := listen(portal.Log(), "listen", c.Listen, sdk.RefusalLine)
 	if err != nil {
 		return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 	}
 	var tlsLn net.Listener
 	var tlsConns *sdk.AddressCounter
 	if tlsCfg != nil {
-		raw, err := sdk.Listen("tls_listen", c.TLSListen)
+		// Refused at the open-file limit without a word: the client
+		// expects a TLS handshake, not text.
+		raw, err := listen(portal.Log(), "tls_listen", c.TLSListen, nil)
 		if err != nil {
 			ln.Close()
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
@@ -148,7 +158,13 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	}
 	p.portal, p.log, p.started = portal, portal.Log(), time.Now()
 	p.apply(l, cfg.Host)
+	poller, err := connio.NewPoller()
+	if err != nil {
+		// Only memory is at stake: idle connections keep a goroutine.
+		p.log.Warn("telnet: idle connections will each keep a goroutine", "err", err)
+	}
 	p.mu.Lock()
+	p.poller = poller
 	p.given, p.ln, p.tlsLn, p.tlsConns = c, ln, tlsLn, tlsConns
 	p.conns = map[*conn]struct{}{}
 	p.mu.Unlock()
@@ -212,7 +228,7 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, err
 		return sdk.Info{}, sdk.RestartNeeded("tls_cert")
 	}
 	if c.Listen != old.Listen {
-		ln, err := sdk.Listen("listen", c.Listen)
+		ln, err := listen(p.log, "listen", c.Listen, sdk.RefusalLine)
 		if err != nil {
 			return sdk.Info{}, fmt.Errorf("telnet: %w", err)
 		}
@@ -237,6 +253,17 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, err
 	return p.info(), nil
 }
 
+// listen opens the listener of config key key, told to refuse clients at
+// the open-file limit with refusal (nil: without a word) and to log it once
+// rather than at every accept.
+func listen(log *slog.Logger, key, addr string, refusal []byte) (net.Listener, error) {
+	ln, err := sdk.Listen(key, addr)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.FileLimitListener(ln, sdk.FileLimitOptions{Refusal: refusal, Log: log, Name: "telnet"}), nil
+}
+
 func (p *Plugin) serveListener(ctx context.Context, ln net.Listener, key string) {
 	p.wg.Add(1)
 	go func() {
@@ -252,8 +279,10 @@ func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// The open-file limit never gets here (FileLimitListener
+			// refuses clients itself); anything else is rare: back off
+			// briefly.
 			p.log.Warn("telnet: accept", "addr", ln.Addr().String(), "err", err)
-			// A transient error (too many open files): back off briefly.
 			select {
 			case <-ctx.Done():
 				return
@@ -271,13 +300,14 @@ func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 		p.conns[c] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
-		go func() {
-			defer p.wg.Done()
-			c.serve(ctx)
+		// The connection is counted in wg until it ends, not while a
+		// goroutine serves it: an idle one has none (see connio.Conn).
+		go c.serve(ctx, func() {
 			p.mu.Lock()
 			delete(p.conns, c)
 			p.mu.Unlock()
-		}()
+			p.wg.Done()
+		})
 	}
 }
 
@@ -363,6 +393,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	p.closed = true
+	poller := p.poller
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {
 		conns = append(conns, c)
@@ -380,6 +411,8 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
+	// Connections still parked then go back to a goroutine each.
+	defer poller.Close()
 	select {
 	case <-done:
 		return nil

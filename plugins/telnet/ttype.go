@@ -114,6 +114,7 @@ func (t *ttypeState) subneg(n *negotiation, payload []byte) {
 func (t *ttypeState) end(n *negotiation, flags map[string]any) {
 	t.ended = true
 	t.step = 0
+	t.last = "" // needed only during the cycle
 	if flags == nil {
 		flags = map[string]any{}
 	}

@@ -307,6 +307,15 @@ func (p *Plugin) Reconfigure(_ context.Context, cfg sdk.Config) (sdk.Info, error
 // request is read from it.
 func (p *Plugin) limitListener(ln net.Listener) net.Listener {
 	log := p.log
+	// At the open-file limit a client is told with an HTTP 503 (nothing
+	// under TLS, whose client expects a handshake), and the limit is
+	// logged once rather than at every accept (http.Server would log each
+	// retry).
+	refusal := sdk.RefusalHTTP
+	if p.tlsCfg != nil {
+		refusal = nil
+	}
+	ln = sdk.FileLimitListener(ln, sdk.FileLimitOptions{Refusal: refusal, Log: log, Name: "websocket"})
 	ln = sdk.LimitListener(ln, p.conns, sdk.LimitOptions{
 		Network: p.connNetwork,
 		Refused: func(a net.Addr) {

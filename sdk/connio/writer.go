@@ -4,7 +4,8 @@
 // stops reading is cut off once its backlog passes a bound, instead of
 // growing memory without end. A Watcher notices a client that hangs up
 // before the plugin reads its connection (while it waits its turn to
-// connect).
+// connect). A Conn is read by a goroutine only while its client sends: a
+// quiet one waits in a Poller with no goroutine and no buffer.
 package connio
 
 import (

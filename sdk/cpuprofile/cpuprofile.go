@@ -1,13 +1,18 @@
 // Package cpuprofile writes a CPU profile of a Portico process when the
 // environment asks for one (PORTICO_CPUPROFILE=<dir>), so that the host and
-// every plugin of a benchmark run can be profiled without code changes. It
-// does nothing when the variable is unset.
+// every plugin of a benchmark run can be profiled without code changes, and
+// a heap profile (<name>.heap.pprof, and <name>.heap.txt with the runtime's
+// memory statistics) each time the process gets SIGUSR1 meanwhile: the bench
+// sends it while its idle sessions are open. It does nothing when the
+// variable is unset.
 package cpuprofile
 
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 )
@@ -34,11 +39,44 @@ func Start(name string) (stop func(), err error) {
 		f.Close()
 		return func() {}, fmt.Errorf("cpuprofile: %w", err)
 	}
+	usr1 := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	if heapSignal != nil {
+		signal.Notify(usr1, heapSignal)
+		go heapOnSignal(filepath.Join(dir, name+".heap"), usr1, done)
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			signal.Stop(usr1)
+			close(done)
 			pprof.StopCPUProfile()
 			f.Close()
 		})
 	}, nil
+}
+
+// heapOnSignal writes a heap profile to <base>.pprof, and its text form
+// with the runtime's memory statistics to <base>.txt, at each signal on
+// sig, until done is closed. Errors are not reported: the profile is a
+// measuring aid.
+func heapOnSignal(base string, sig <-chan os.Signal, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-sig:
+		}
+		// Collected first, so that the profile shows what is live now.
+		runtime.GC()
+		for _, form := range []struct {
+			ext   string
+			debug int
+		}{{".pprof", 0}, {".txt", 1}} {
+			if f, err := os.Create(base + form.ext); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, form.debug)
+				f.Close()
+			}
+		}
+	}
 }

@@ -118,12 +118,10 @@ func Reattach(rc *hplugin.ReattachConfig) *hplugin.ClientConfig {
 	}
 }
 
-// DialOptions are the gRPC options of a host's connection to a plugin: the
-// Link's message size limit, which the plugin's server shares (sdk.Serve).
-func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes), grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))}
-}
+// DialOptions are the gRPC options of a host's connection to a plugin:
+// the Link's message size limit and static flow-control windows, which
+// the plugin's server shares (sdk.Serve); both come from sdk/wire.
+func DialOptions() []grpc.DialOption { return wire.DialOptions() }
 
 // Dispense returns the plugin's portal client from rpc, a connected
 // go-plugin client (Client.Client's result).

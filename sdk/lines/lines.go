@@ -107,6 +107,14 @@ func (s *Splitter) Feed(data []byte, emit func(line []byte, tooLong bool)) {
 	}
 }
 
+// Release drops the splitter's buffer while it holds no partial line (the
+// next one allocates it again), so that a connection at rest keeps none.
+func (s *Splitter) Release() {
+	if len(s.buf) == 0 {
+		s.buf = nil
+	}
+}
+
 // Pending returns the number of bytes buffered for a line whose terminator
 // has not arrived yet. With Max > 0 it never exceeds Max; it is 0 while the
 // excess of an over-long line is being discarded.

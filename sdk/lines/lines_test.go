@@ -350,3 +350,29 @@ func ExampleSplitter() {
 	// too long: "this line "
 	// pending: 0
 }
+
+// TestRelease checks that Release drops the buffer only while it holds no
+// partial line, and that the splitter goes on working either way.
+func TestRelease(t *testing.T) {
+	s := Splitter{Max: 100}
+	var got []string
+	emit := func(line []byte, _ bool) { got = append(got, string(line)) }
+	s.Feed([]byte("lo"), emit)
+	s.Release()
+	if s.Pending() != 2 || cap(s.buf) == 0 {
+		t.Fatal("Release dropped a partial line")
+	}
+	s.Feed([]byte("ok\r\n"), emit)
+	if cap(s.buf) == 0 {
+		t.Fatal("the buffer is gone before Release")
+	}
+	s.Release()
+	if s.buf != nil {
+		t.Fatalf("Release kept an empty buffer of %d bytes", cap(s.buf))
+	}
+	s.Feed([]byte("sa"), emit)
+	s.Feed([]byte("y hi\n"), emit)
+	if len(got) != 2 || got[0] != "look" || got[1] != "say hi" {
+		t.Fatalf("lines = %q", got)
+	}
+}

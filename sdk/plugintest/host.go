@@ -254,7 +254,7 @@ func (h *Host) startInProcess() {
 	h.lost = make(chan struct{})
 	h.srv.OnHostLost = func() { close(h.lost) }
 	h.lis = bufconn.Listen(1 << 20)
-	h.gs = grpc.NewServer(grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))
+	h.gs = grpc.NewServer(wire.ServerOptions()...)
 	if err := (&sdk.GRPCPlugin{Impl: h.srv}).GRPCServer(nil, h.gs); err != nil {
 		h.t.Fatalf("plugintest: register: %v", err)
 	}

@@ -178,6 +178,15 @@ type Parser struct {
 	sbOver bool   // the current subnegotiation exceeded the bound
 }
 
+// Release drops the parser's subnegotiation buffer while it holds nothing
+// (the next subnegotiation allocates one again), so that a connection at
+// rest keeps none. Feed's state is otherwise untouched.
+func (p *Parser) Release() {
+	if len(p.sb) == 0 {
+		p.sb = nil
+	}
+}
+
 // Feed parses b and calls emit for each event it completes, in stream order.
 //
 // Rules: IAC IAC is a data byte 255; IAC WILL/WONT/DO/DONT option is an

@@ -420,3 +420,26 @@ func ExampleEscapeText() {
 	// Output:
 	// "Hello\r\nworld\r\x00"
 }
+
+// TestRelease checks that Release drops the subnegotiation buffer only
+// while it holds nothing, and that parsing goes on either way.
+func TestRelease(t *testing.T) {
+	var p Parser
+	var got []ev
+	emit := func(e Event) { got = append(got, copyEvent(e)) }
+	p.Feed([]byte(cat(sb(OptGMCP), "Core.Hello {}", se)), emit)
+	if cap(p.sb) == 0 {
+		t.Fatal("no buffer before Release")
+	}
+	p.Release()
+	if p.sb != nil {
+		t.Fatalf("Release kept an empty buffer of %d bytes", cap(p.sb))
+	}
+	p.Feed([]byte(cat(sb(OptGMCP), "Char")), emit)
+	p.Release()
+	p.Feed([]byte(cat(".Vitals {}", se)), emit)
+	want := []ev{sub(OptGMCP, "Core.Hello {}"), sub(OptGMCP, "Char.Vitals {}")}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,254 @@
+package connio
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// A goroutine blocked in Read costs a connection its stack (4 KiB or more
+// once it has run a protocol's set-up, and the runtime does not shrink a
+// parked stack below that) and its read buffer, for as long as the client
+// stays connected, which for a MUD is mostly time spent idle. Conn reads
+// instead in a goroutine only while bytes come: once none has come for
+// IdleAfter, the connection is handed to a Poller (one epoll set for all of
+// a plugin's connections, itself waited on by Go's own poller) and the
+// goroutine ends, giving its stack and buffer back. When bytes arrive, a
+// goroutine starts again. What an idle connection keeps is its socket and
+// the plugin's own state.
+
+// DefaultIdleAfter is ReadOptions.IdleAfter when it is not set. A
+// connection goes idle between one and two times this after its last byte.
+const DefaultIdleAfter = time.Second
+
+// DefaultReadBuffer is ReadOptions.BufferSize when it is not set.
+const DefaultReadBuffer = 2048
+
+// ReadOptions tune Conn.Serve.
+type ReadOptions struct {
+	// IdleAfter is how long a connection must be quiet before it is
+	// parked: DefaultIdleAfter when 0.
+	IdleAfter time.Duration
+	// BufferSize is the size of the buffers reads borrow from the pool:
+	// DefaultReadBuffer when 0.
+	BufferSize int
+	// OnIdle, when not nil, is called just before the connection is
+	// parked, from the goroutine that calls handle: the moment to drop
+	// buffers the protocol's parser keeps between reads.
+	OnIdle func()
+}
+
+// bufPools holds read buffers by size (sync.Pool of *[]byte).
+var bufPools sync.Map
+
+func bufPool(size int) *sync.Pool {
+	if p, ok := bufPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any {
+		b := make([]byte, size)
+		return &b
+	}})
+	return p.(*sync.Pool)
+}
+
+// Conn is a net.Conn read by Serve: use it in place of the connection it
+// wraps, for writing and closing too, so that a Close reaches a parked
+// read. Its other methods are the wrapped connection's.
+type Conn struct {
+	net.Conn
+	poller *Poller
+	// raw is the socket under the connection (under TLS too), nil when
+	// there is none: such a connection is never parked.
+	raw syscall.RawConn
+
+	// Set by Serve, read by the goroutine it starts and its successors.
+	handle func([]byte)
+	end    func(error)
+	opts   ReadOptions
+
+	mu sync.Mutex
+	// parked is set while the connection waits in the poller with no
+	// goroutine; closed once Close was called.
+	parked bool
+	closed bool
+	// token names the connection in the poller while parked; registered
+	// is set once its socket is in the poller's epoll set. Both are
+	// guarded by the poller's lock.
+	token      int32
+	registered bool
+}
+
+// Conn wraps nc for Serve. A nil Poller is one that never parks: Serve
+// then reads in one goroutine for the connection's life, as a plain read
+// loop does.
+func (p *Poller) Conn(nc net.Conn) *Conn {
+	c := &Conn{Conn: nc, poller: p}
+	if p != nil {
+		c.raw = socketOf(nc)
+	}
+	return c
+}
+
+// socketOf returns the socket under nc, looking through connections that
+// wrap another (a *tls.Conn, or any with a NetConn method).
+func socketOf(nc net.Conn) syscall.RawConn {
+	for range 8 {
+		switch c := nc.(type) {
+		case syscall.Conn:
+			raw, err := c.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return raw
+		case interface{ NetConn() net.Conn }:
+			nc = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// NetConn returns the wrapped connection.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
+// SyscallConn returns the wrapped connection's socket when it exposes one
+// (a TCP connection does, TLS does not), so that a Writer over a Conn
+// still writes straight to it.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+// Serve starts reading the connection: handle is called with each piece
+// read, in order, from one goroutine at a time; the piece is in a buffer
+// borrowed for the call, valid only until it returns. end is called once,
+// with the error that ended reading (io.EOF when the client hung up,
+// net.ErrClosed after Close), and nothing after it. Neither may call
+// Serve; both may call Close. Do not set read deadlines on the
+// connection meanwhile: Serve uses them to notice that it is idle.
+func (c *Conn) Serve(handle func([]byte), end func(error), o ReadOptions) {
+	if o.IdleAfter <= 0 {
+		o.IdleAfter = DefaultIdleAfter
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultReadBuffer
+	}
+	c.handle, c.end, c.opts = handle, end, o
+	go c.run()
+}
+
+// run reads while bytes come, and parks the connection once they stop.
+// Its goroutine ends with the connection, or when it is parked.
+func (c *Conn) run() {
+	pool := bufPool(c.opts.BufferSize)
+	buf := pool.Get().(*[]byte)
+	canPark := c.raw != nil
+	// active is set when bytes came since the deadline was set: the
+	// deadline is then pushed back rather than set at every read.
+	active := false
+	if canPark {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.opts.IdleAfter))
+	}
+	for {
+		n, err := c.Conn.Read(*buf)
+		if n > 0 {
+			active = true
+			c.handle((*buf)[:n])
+		}
+		if err == nil {
+			continue
+		}
+		if canPark && errors.Is(err, os.ErrDeadlineExceeded) {
+			if active {
+				active = false
+				_ = c.Conn.SetReadDeadline(time.Now().Add(c.opts.IdleAfter))
+				continue
+			}
+			// A timeout proves the connection had nothing buffered that
+			// a read could return without the socket (TLS included: it
+			// was reading the socket for more of a record), so the
+			// socket's readiness is what to wait for.
+			pool.Put(buf)
+			if c.opts.OnIdle != nil {
+				c.opts.OnIdle()
+			}
+			if c.park() {
+				return
+			}
+			// Closing, or the poller is gone: read on here, without a
+			// deadline.
+			buf = pool.Get().(*[]byte)
+			canPark = false
+			_ = c.Conn.SetReadDeadline(time.Time{})
+			continue
+		}
+		pool.Put(buf)
+		c.finish(err)
+		return
+	}
+}
+
+// park hands the connection to the poller; it reports whether it did.
+func (c *Conn) park() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.poller.add(c) {
+		return false
+	}
+	c.parked = true
+	return true
+}
+
+// wake is called by the poller when a parked connection has bytes (or has
+// hung up): reading resumes in a new goroutine.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	if !c.parked {
+		// Close got there first and ends the connection itself.
+		c.mu.Unlock()
+		return
+	}
+	c.parked = false
+	c.mu.Unlock()
+	go c.run()
+}
+
+// finish reports the end of reading.
+func (c *Conn) finish(err error) {
+	c.end(err)
+}
+
+// Close closes the connection. A parked connection has no goroutine to
+// see it closed: it is taken out of the poller first, and its end is
+// reported from a new goroutine (Close may be called under the caller's
+// own locks, which end may take).
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	wasParked := c.parked
+	c.parked = false
+	c.mu.Unlock()
+	if wasParked {
+		c.poller.remove(c)
+	}
+	err := c.Conn.Close()
+	if wasParked {
+		go c.finish(net.ErrClosed)
+	}
+	return err
+}
+
+// Parked reports whether the connection is waiting in the poller with no
+// goroutine (for tests and statistics).
+func (c *Conn) Parked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parked
+}
