@@ -120,15 +120,16 @@ func (r *runner) send(ev *portalpb.Event) {
 	}
 }
 
-// handleFrame converts a frame off the loop, then applies it on the loop as
-// one piece of work.
+// handleFrame converts a frame, then runs it on the link's reader (the
+// caller) while it holds the game's ownership, as one batch: a command
+// costs no hand-off to the handler's loop.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 	ops := make([]func(), 0, len(f.GetEvents()))
 	for _, ev := range f.GetEvents() {
 		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
-			// Everything the plugin sent before this is in ops or already
-			// posted; the loop runs it before whatever the reload posts.
-			r.post(ops)
+			// Everything the plugin sent before this has run by now; the
+			// reload's next steps come after it.
+			r.run(ops)
 			ops = nil
 			r.confirmDetached()
 			continue
@@ -137,23 +138,27 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 			ops = append(ops, op)
 		}
 	}
-	r.post(ops)
+	r.run(ops)
 }
 
-// post runs ops on the handler's loop, in order, as one piece of work.
-func (r *runner) post(ops []func()) {
+// run runs ops in order, holding the game's ownership (Exec). Once the
+// handler's loop has ended (the host is stopping or re-executing) nothing
+// runs: the events are dropped, as they were when the loop took them.
+func (r *runner) run(ops []func()) {
 	if len(ops) == 0 {
 		return
 	}
-	r.m.handler.Do(func() {
+	if !r.m.handler.Exec(func() {
 		for _, op := range ops {
 			op()
 		}
-	})
+	}) {
+		r.log.Debug("events after the handler stopped; dropped", "events", len(ops))
+	}
 }
 
-// decodeEvent returns what event ev from the plugin does on the handler's
-// loop, or nil when there is nothing to do there: ev was bad (logged), or
+// decodeEvent returns what event ev from the plugin does to the handler
+// (run holding the game's ownership), or nil when there is nothing to do there: ev was bad (logged), or
 // is the link's own business (a request for session ids).
 func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	h := r.m.handler

@@ -31,7 +31,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 		r.accepting = false
 		r.mu.Unlock()
 	}()
-	client, portal, rec, err := r.reattachOrLaunch(rec)
+	client, portal, rec, err := r.reattachOrLaunch(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (r *runner) beginRun() (*record, *wire.Outbox) {
 // reattachOrLaunch reattaches to the process rec names, and launches the
 // plugin when there is none or the reattach fails (that process is then
 // ended). It returns the record it reattached by, nil for a fresh process.
-func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
+func (r *runner) reattachOrLaunch(ctx context.Context, rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
 	if rec != nil {
 		client, portal, err := r.connect(rec)
 		if err == nil {
@@ -84,9 +84,13 @@ func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.Portal
 		return nil, nil, nil, err
 	}
 	// A fresh process: the logins saved for the sessions of an earlier
-	// one prove nothing now. Queued on the loop before any of its events.
+	// one prove nothing now. Run before any of its events, which the link
+	// reader runs itself: posted with Do, it could be overtaken.
 	h := r.m.handler
-	h.Do(func() { h.PluginLaunched(r.name) })
+	if err := h.Call(ctx, func() { h.PluginLaunched(r.name) }); err != nil {
+		r.m.killClient(client)
+		return nil, nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
+	}
 	return client, portal, nil, nil
 }
 
@@ -265,8 +269,12 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 		}
 		all = append(all, d)
 	}
+	// Waited for: the link reader runs the plugin's events itself, and
+	// they must find the sessions rebuilt.
 	h := r.m.handler
-	h.Do(func() { h.PortalSessionsSync(r.name, all) })
+	if err := h.Call(ctx, func() { h.PortalSessionsSync(r.name, all) }); err != nil {
+		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
+	}
 	r.log.Info("sessions restored", "count", len(all))
 	return nil
 }
