@@ -125,28 +125,40 @@ func (r *runner) send(ev *portalpb.Event) {
 // costs no hand-off to the handler's loop.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 	ops := make([]func(), 0, len(f.GetEvents()))
+	var seq uint64
 	for _, ev := range f.GetEvents() {
 		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
 			// Everything the plugin sent before this has run by now; the
 			// reload's next steps come after it.
-			r.run(ops)
+			r.run(ops, seq)
 			ops = nil
 			r.confirmDetached()
 			continue
+		}
+		if in := ev.GetDataIn(); in != nil {
+			seq = max(seq, in.GetSeq())
 		}
 		if op := r.decodeEvent(ctx, ev); op != nil {
 			ops = append(ops, op)
 		}
 	}
-	r.run(ops)
+	r.run(ops, seq)
 }
 
-// run runs ops in order, holding the game's ownership (Exec). Once the
-// handler's loop has ended (the host is stopping or re-executing) nothing
-// runs: the events are dropped, as they were when the loop took them.
-func (r *runner) run(ops []func()) {
+// run runs ops in order, holding the game's ownership (Exec). Input up to
+// seq (0: none numbered) is first recorded in the run's receipt: it must
+// outlive this host before it runs (receipt.go). Once the handler's loop
+// has ended (the host is stopping or re-executing) nothing runs: the
+// events are dropped, as they were when the loop took them, and the
+// plugin, which keeps input until it is acknowledged, tells the players.
+func (r *runner) run(ops []func(), seq uint64) {
 	if len(ops) == 0 {
 		return
+	}
+	if seq > 0 && r.receipt != nil {
+		if err := r.receipt.record(seq); err != nil {
+			r.log.Error("input receipt", "err", err)
+		}
 	}
 	if !r.m.handler.Exec(func() {
 		for _, op := range ops {
@@ -166,13 +178,30 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	case *portalpb.Event_Connect:
 		return r.decodeConnect(k.Connect)
 	case *portalpb.Event_DataIn:
-		msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
+		id, seq, msgs, err := wire.DataInFromPB(k.DataIn)
 		if err != nil {
-			r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
-			return nil
+			// Not run, so finished: the plugin must not keep it.
+			r.log.Warn("bad data in", "sessid", id, "err", err)
+			msgs = nil
 		}
-		id := k.DataIn.GetSessid()
-		return func() { h.DataIn(r.name, id, msgs) }
+		acks := r.acks
+		if seq == 0 || acks == nil {
+			if msgs == nil {
+				return nil
+			}
+			return func() { h.DataIn(r.name, id, msgs) }
+		}
+		return func() {
+			if !acks.run(seq, func(finished func()) {
+				if msgs == nil {
+					finished()
+					return
+				}
+				h.DataInThen(r.name, id, msgs, finished)
+			}) && msgs != nil {
+				h.DataIn(r.name, id, msgs)
+			}
+		}
 	case *portalpb.Event_Sync:
 		d, err := wire.SessionFromPB(k.Sync.GetSession())
 		if err != nil {

@@ -341,14 +341,26 @@ func (h *ServerSessionHandler) post(f func()) {
 // once it waits on none.
 func (h *ServerSessionHandler) release(s *ServerSession) {
 	s.busy--
+	if h.sessions[s.Sessid] != s {
+		s.dropInput()
+		return
+	}
+	if s.busy == 0 && len(s.waiting) > 0 {
+		// The input that started what s waited on is finished.
+		waiting := s.waiting
+		s.waiting = nil
+		for _, f := range waiting {
+			f()
+		}
+	}
 	for len(s.held) > 0 && s.busy == 0 {
 		if h.sessions[s.Sessid] != s {
-			s.held = nil
+			s.dropInput()
 			return
 		}
-		msgs := s.held[0]
+		in := s.held[0]
 		s.held = s.held[1:]
-		h.CallInputfuncs(s, msgs)
+		h.callInputfuncs(s, in.msgs, in.finished)
 	}
 }
 
