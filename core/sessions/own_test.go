@@ -98,12 +98,21 @@ func TestExecSharesOwnership(t *testing.T) {
 	timersDone.Wait()
 	x.h.WaitAsync()
 
+	checkChurn(t, x, readers, perReader)
+}
+
+// checkChurn checks what workers×perWorker sessions left, each connected,
+// sent "hello", and — every fifth — logged in as the one account or —
+// every other one of the rest — disconnected: the sessions and the account
+// online, and every "hello" run once.
+func checkChurn(t *testing.T, x *harness, workers, perWorker int) {
+	t.Helper()
 	var count, accounts int
 	x.call(func() { count, accounts = x.h.Count(), x.h.AccountCount() })
 	wantCount := 0
-	for i := range perReader {
+	for i := range perWorker {
 		if i%2 == 0 || i%5 == 0 {
-			wantCount += readers
+			wantCount += workers
 		}
 	}
 	if count != wantCount || accounts != 1 {
@@ -115,8 +124,8 @@ func TestExecSharesOwnership(t *testing.T) {
 			hellos++
 		}
 	}
-	if hellos != readers*perReader {
-		t.Errorf("text inputs run = %d, want %d", hellos, readers*perReader)
+	if hellos != workers*perWorker {
+		t.Errorf("text inputs run = %d, want %d", hellos, workers*perWorker)
 	}
 }
 
