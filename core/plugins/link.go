@@ -156,9 +156,7 @@ func (r *runner) run(ops []func(), seq uint64) {
 		return
 	}
 	if seq > 0 && r.receipt != nil {
-		if err := r.receipt.record(seq); err != nil {
-			r.log.Error("input receipt", "err", err)
-		}
+		r.receipt.record(seq)
 	}
 	if !r.m.handler.Exec(func() {
 		for _, op := range ops {
@@ -170,8 +168,11 @@ func (r *runner) run(ops []func(), seq uint64) {
 }
 
 // decodeEvent returns what event ev from the plugin does to the handler
-// (run holding the game's ownership), or nil when there is nothing to do there: ev was bad (logged), or
-// is the link's own business (a request for session ids).
+// (run holding the game's ownership), or nil when there is nothing to do
+// there: ev was bad (logged), or is the link's own business (a request for
+// session ids). Numbered input is followed for its acknowledgement
+// (acks.go); bad numbered input counts as finished at once, since it will
+// never run.
 func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	h := r.m.handler
 	switch k := ev.Kind.(type) {
@@ -180,7 +181,6 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	case *portalpb.Event_DataIn:
 		id, seq, msgs, err := wire.DataInFromPB(k.DataIn)
 		if err != nil {
-			// Not run, so finished: the plugin must not keep it.
 			r.log.Warn("bad data in", "sessid", id, "err", err)
 			msgs = nil
 		}

@@ -314,7 +314,9 @@ func (r *runner) endAcks() {
 		r.acks = nil
 	}
 	if r.receipt != nil {
-		r.receipt.close()
+		if err := r.receipt.close(); err != nil {
+			r.log.Warn("close input receipt", "err", err)
+		}
 		r.receipt = nil
 	}
 }
