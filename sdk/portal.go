@@ -341,9 +341,11 @@ func (p *Portal) sendSync(d SessionData, fields []string) {
 // msgBusy tells a client its input was refused because the outbox is full.
 const msgBusy = "The server is busy; your input was not received. Please try again."
 
-// sendDataIn queues input for the host. It reports whether the input was
-// refused because the outbox is full; the caller then tells the client
-// (outside the session's lock: Conn.Send may call back into the session).
+// sendDataIn numbers input and queues it for the host, keeping it until
+// the host has finished it (replay.go). It reports whether the input was
+// refused because the outbox is full, or the input kept is at its bound;
+// the caller then tells the client (outside the session's lock: Conn.Send
+// may call back into the session).
 func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
 	ev, err := wire.DataInToPB(id, 0, msgs)
 	if err != nil {

@@ -27,6 +27,8 @@ const ackDelay = 5 * time.Millisecond
 type inputAcks struct {
 	// send puts an event on the run's link.
 	send func(*portalpb.Event)
+	// delay is ackDelay (tests change it).
+	delay time.Duration
 
 	mu sync.Mutex
 	// received is the highest seq that has started to run; running is
@@ -48,7 +50,7 @@ type inputAcks struct {
 // newInputAcks starts following a run whose earlier hosts received input
 // up to received (the receipt).
 func newInputAcks(received uint64, send func(*portalpb.Event)) *inputAcks {
-	return &inputAcks{send: send, received: received, closed: map[uint64]struct{}{}}
+	return &inputAcks{send: send, delay: ackDelay, received: received, closed: map[uint64]struct{}{}}
 }
 
 // run runs input seq: f runs it and calls finished once it is finished
@@ -92,7 +94,7 @@ func (a *inputAcks) run(seq uint64, f func(finished func())) bool {
 func (a *inputAcks) armLocked() {
 	a.dirty = true
 	if a.timer == nil && !a.stopped {
-		a.timer = time.AfterFunc(ackDelay, a.flush)
+		a.timer = time.AfterFunc(a.delay, a.flush)
 	}
 }
 

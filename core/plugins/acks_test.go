@@ -52,6 +52,7 @@ func sameAck(a, b wire.InputAck) bool {
 func TestInputAcksSayWhatIsFinished(t *testing.T) {
 	l := newAckLog()
 	a := newInputAcks(10, l.send)
+	a.delay = time.Hour // only the test's flushes send
 	defer a.stop()
 	sync := func(seq uint64) bool { return a.run(seq, func(finished func()) { finished() }) }
 	var later []func()
@@ -107,31 +108,49 @@ func TestInputAcksSayWhatIsFinished(t *testing.T) {
 	}
 }
 
-// TestInputAcksBatched: acks go out by themselves, one per ackDelay
-// however many inputs finish meanwhile, and none after stop.
+// TestInputAcksBatched: acks are gathered — fifty inputs finished within
+// one delay make one ack — and go out by themselves once the delay has
+// passed; none goes out after stop.
 func TestInputAcksBatched(t *testing.T) {
 	l := newAckLog()
 	a := newInputAcks(0, l.send)
+	a.delay = time.Hour
 	for seq := uint64(1); seq <= 50; seq++ {
 		a.run(seq, func(finished func()) { finished() })
 	}
-	select {
-	case <-l.sent:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ack sent")
+	none := func(what string) {
+		t.Helper()
+		select {
+		case <-l.sent:
+			t.Errorf("an ack was sent %s", what)
+		default:
+		}
 	}
+	none("before the delay passed")
+	a.flush()
+	<-l.sent
 	if got := l.last(t); !sameAck(got, wire.InputAck{Received: 50, Handled: 50}) {
 		t.Errorf("ack %+v", got)
 	}
-	a.stop()
-	a.run(51, func(finished func()) { finished() })
 	a.flush()
-	l.mu.Lock()
-	n := len(l.acks)
-	l.mu.Unlock()
-	if n != 1 {
-		t.Errorf("%d acks, want 1 (50 inputs in one batch, none after stop)", n)
+	none("when nothing changed")
+	a.stop()
+
+	b := newInputAcks(0, l.send)
+	b.delay = time.Millisecond
+	b.run(1, func(finished func()) { finished() })
+	select {
+	case <-l.sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack sent once the delay passed")
 	}
+	if got := l.last(t); !sameAck(got, wire.InputAck{Received: 1, Handled: 1}) {
+		t.Errorf("ack %+v", got)
+	}
+	b.stop()
+	b.run(2, func(finished func()) { finished() })
+	b.flush()
+	none("after stop")
 }
 
 // TestReceiptFile: a fresh process's receipt starts at 0; what a run

@@ -59,8 +59,9 @@
 //     session_from_sessid, session_from_account, sessions_from_account,
 //     sessions_from_puppet, sessions_from_character, sessions_from_csessid.
 //   - output.go: data_out, clean_senddata, announce_all and broadcasts.
-//   - input.go: data_in, get_inputfuncs, call_inputfuncs; inputfuncs.go
-//     holds the default inputfuncs.
+//   - input.go: data_in, get_inputfuncs, call_inputfuncs, and DataInThen,
+//     which says when input is finished (for the link's acknowledgements);
+//     inputfuncs.go holds the default inputfuncs.
 //   - bots.go: start_bot_session and which bot logins are accepted.
 //   - lifecycle.go: portal_restart_server, portal_reset_server,
 //     portal_shutdown.
