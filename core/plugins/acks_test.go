@@ -207,6 +207,7 @@ func TestInputRecordedBeforeItRuns(t *testing.T) {
 		t.Fatal("no receipt")
 	}
 	defer r.endAcks()
+	r.acks.delay = time.Hour // only the test's flush sends
 	id := r.grants[0].Start
 	g.connect(r, id)
 	var onDisk []uint64
