@@ -73,9 +73,9 @@ func numbers(re *regexp.Regexp, out string) []int {
 }
 
 // TestHostKilledUnderTypingLoad: the host is killed (SIGKILL) three times
-// while four players type numbered lines as fast as a fast typist's
-// client sends them (`say`, every 2 ms each) and a fifth creates accounts,
-// and `portico start` follows each kill within the grace. No line is lost
+// while four players type numbered lines far faster than people type
+// (`say`, every 2 ms each) and a fifth creates accounts (every 15 ms), and
+// `portico start` follows each kill within the grace. No line is lost
 // that the host never handled: every line either had its effect (the
 // player saw "You say", in the order typed, and so did the others), or its
 // player was told "Your last command may not have run." — a line the dead
@@ -120,12 +120,14 @@ func TestHostKilledUnderTypingLoad(t *testing.T) {
 	defer stopTyping()
 
 	for kill := range 3 {
-		time.Sleep(400 * time.Millisecond) // typing against a live host
+		// The load's phases are lengths of time, not waits for an event:
+		// 400 ms of typing against a live host, 200 ms against none.
+		time.Sleep(400 * time.Millisecond)
 		if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		<-h.exited
-		time.Sleep(200 * time.Millisecond) // typing while no host runs
+		time.Sleep(200 * time.Millisecond)
 		h.start()
 		h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
 		t.Logf("kill %d: lines sent so far %d", kill+1, typists[0].count())
