@@ -24,9 +24,10 @@
 // StartBotSession, StopAsync and WaitAsync are called without it).
 //
 // Three rules keep this sound. Nothing blocks while holding the ownership:
-// slow work (a password hash, a login-row write, a store write that may
-// wait) runs off it (Async, the login writer) and posts its continuation
-// back, and no code holding it waits for the loop (Call) or calls Exec.
+// slow work (a password hash, an account's creation, a login-row write)
+// runs off it (Async, the login writer) and posts its continuation back,
+// as it did off the loop, and no code holding it waits for the loop
+// (Call) or calls Exec.
 // Work posted with Do may be overtaken by a reader's Exec, so work that
 // must come before a plugin's input (PluginLaunched, PortalSessionsSync)
 // is posted with Call, which waits for it. And once Run has ended, Exec
