@@ -26,6 +26,9 @@ var ErrNoSessionID = errors.New("portal: no session id available")
 type Portal struct {
 	log    *slog.Logger
 	outbox *wire.Outbox
+	// inputs numbers the input sent to the host and keeps it until the
+	// host has finished it (replay.go).
+	inputs inputLog
 
 	mu       sync.Mutex
 	host     HostInfo
@@ -74,6 +77,7 @@ func newPortal(log *slog.Logger) *Portal {
 		queues:    map[string]*connQueue{},
 		sweepAt:   minSweep,
 		maxQueued: maxQueued,
+		inputs:    inputLog{max: keptLimit},
 	}
 }
 
@@ -345,21 +349,22 @@ func (p *Portal) sendSync(d SessionData, fields []string) {
 // msgBusy tells a client its input was refused because the outbox is full.
 const msgBusy = "The server is busy; your input was not received. Please try again."
 
-// sendDataIn queues input for the host. It reports whether the input was
-// refused because the outbox is full; the caller then tells the client
-// (outside the session's lock: Conn.Send may call back into the session).
+// sendDataIn numbers input and queues it for the host, keeping it until
+// the host has finished it (replay.go). It reports whether the input was
+// refused because the outbox is full, or the input kept is at its bound;
+// the caller then tells the client (outside the session's lock: Conn.Send
+// may call back into the session).
 func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
-	pms, err := wire.MessagesToPB(msgs)
+	ev, err := wire.DataInToPB(id, 0, msgs)
 	if err != nil {
 		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
 		return false
 	}
-	if err := p.outbox.Put(&portalpb.Event{Kind: &portalpb.Event_DataIn{
-		DataIn: &portalpb.DataIn{Sessid: id, Messages: pms}}}); err != nil {
+	ok, err := p.inputs.put(id, ev, func(ev *portalpb.Event) error { return p.outbox.Put(ev) })
+	if err != nil {
 		p.log.Warn("portal: input dropped", "sessid", id, "err", err)
-		return true
 	}
-	return false
+	return !ok
 }
 
 // sessionsData returns the sync data of every announced session.
@@ -437,6 +442,8 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 				s.conn.Close(k.DisconnectAll.GetReason())
 			}
 		}
+	case *portalpb.Event_InputAck:
+		p.inputs.ack(wire.InputAckFromPB(k.InputAck))
 	case *portalpb.Event_GrantSessids:
 		p.grant(k.GrantSessids.GetStart(), k.GrantSessids.GetCount())
 	case *portalpb.Event_KeyChecked:
@@ -466,4 +473,22 @@ func (s *Session) isAnnounced() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.announced
+}
+
+// resumeInput settles the input kept for the host when a link comes up,
+// before anything is sent on it (see inputLog.resume), and tells the
+// players whose input may have run on a host that is gone. No link may be
+// sending meanwhile.
+func (p *Portal) resumeInput() {
+	tell := p.inputs.resume(p.outbox.Holds(), p.outbox.PutFront)
+	told := 0
+	for _, id := range tell {
+		if s := p.Session(id); s != nil {
+			s.conn.Send(s, []Message{Text(MsgMayNotHaveRun)})
+			told++
+		}
+	}
+	if len(tell) > 0 {
+		p.log.Info("link: input the last host may have run is not sent again; players told", "sessions", told)
+	}
 }

@@ -141,8 +141,10 @@ type Server struct {
 	linkStop context.CancelFunc
 	linkDone chan struct{}
 	// linkGen counts links, so that the end of an old one does not start
-	// the grace period after a new one arrived.
+	// the grace period after a new one arrived. linkUp is set while a
+	// link is served.
 	linkGen    uint64
+	linkUp     bool
 	graceTimer *time.Timer
 
 	// onShutdown runs when the host shuts the plugin down, before it is
@@ -179,6 +181,7 @@ func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	h := req.GetHost()
 	host := hostFromPB(h)
 	prev := s.portal.Host()
+	s.portal.inputs.offerReceipt(req.GetInputReceipt(), s.linkUp)
 	s.portal.setHost(host)
 	s.portal.grant(h.GetSessidStart(), h.GetSessidCount())
 	if s.info != nil {
@@ -236,11 +239,14 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	done := make(chan struct{})
 	s.linkStop, s.linkDone = stop, done
 	s.linkGen++
+	s.linkUp = true
 	gen := s.linkGen
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 		s.graceTimer = nil
 	}
+	// No link sends now: the kept input is settled before this one does.
+	s.portal.resumeInput()
 	s.mu.Unlock()
 	// Send the stream's headers at once: the host (or the conformance kit)
 	// learns that this plugin has taken the link over before any event.
@@ -276,6 +282,11 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	}
 	stop()
 	<-done
+	s.mu.Lock()
+	if gen == s.linkGen {
+		s.linkUp = false
+	}
+	s.mu.Unlock()
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}

@@ -120,54 +120,88 @@ func (r *runner) send(ev *portalpb.Event) {
 	}
 }
 
-// handleFrame converts a frame off the loop, then applies it on the loop as
-// one piece of work.
+// handleFrame converts a frame, then runs it on the link's reader (the
+// caller) while it holds the game's ownership, as one batch: a command
+// costs no hand-off to the handler's loop.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 	ops := make([]func(), 0, len(f.GetEvents()))
+	var seq uint64
 	for _, ev := range f.GetEvents() {
 		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
-			// Everything the plugin sent before this is in ops or already
-			// posted; the loop runs it before whatever the reload posts.
-			r.post(ops)
+			// Everything the plugin sent before this has run by now; the
+			// reload's next steps come after it.
+			r.run(ops, seq)
 			ops = nil
 			r.confirmDetached()
 			continue
+		}
+		if in := ev.GetDataIn(); in != nil {
+			seq = max(seq, in.GetSeq())
 		}
 		if op := r.decodeEvent(ctx, ev); op != nil {
 			ops = append(ops, op)
 		}
 	}
-	r.post(ops)
+	r.run(ops, seq)
 }
 
-// post runs ops on the handler's loop, in order, as one piece of work.
-func (r *runner) post(ops []func()) {
+// run runs ops in order, holding the game's ownership (Exec). Input up to
+// seq (0: none numbered) is first recorded in the run's receipt: it must
+// outlive this host before it runs (receipt.go). Once the handler's loop
+// has ended (the host is stopping or re-executing) nothing runs: the
+// events are dropped, as they were when the loop took them, and the
+// plugin, which keeps input until it is acknowledged, tells the players.
+func (r *runner) run(ops []func(), seq uint64) {
 	if len(ops) == 0 {
 		return
 	}
-	r.m.handler.Do(func() {
+	if seq > 0 && r.receipt != nil {
+		r.receipt.record(seq)
+	}
+	if !r.m.handler.Exec(func() {
 		for _, op := range ops {
 			op()
 		}
-	})
+	}) {
+		r.log.Debug("events after the handler stopped; dropped", "events", len(ops))
+	}
 }
 
-// decodeEvent returns what event ev from the plugin does on the handler's
-// loop, or nil when there is nothing to do there: ev was bad (logged), or
-// is the link's own business (a request for session ids).
+// decodeEvent returns what event ev from the plugin does to the handler
+// (run holding the game's ownership), or nil when there is nothing to do
+// there: ev was bad (logged), or is the link's own business (a request for
+// session ids). Numbered input is followed for its acknowledgement
+// (acks.go); bad numbered input counts as finished at once, since it will
+// never run.
 func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	h := r.m.handler
 	switch k := ev.Kind.(type) {
 	case *portalpb.Event_Connect:
 		return r.decodeConnect(k.Connect)
 	case *portalpb.Event_DataIn:
-		msgs, err := wire.MessagesFromPB(k.DataIn.GetMessages())
+		id, seq, msgs, err := wire.DataInFromPB(k.DataIn)
 		if err != nil {
-			r.log.Warn("bad data in", "sessid", k.DataIn.GetSessid(), "err", err)
-			return nil
+			r.log.Warn("bad data in", "sessid", id, "err", err)
+			msgs = nil
 		}
-		id := k.DataIn.GetSessid()
-		return func() { h.DataIn(r.name, id, msgs) }
+		acks := r.acks
+		if seq == 0 || acks == nil {
+			if msgs == nil {
+				return nil
+			}
+			return func() { h.DataIn(r.name, id, msgs) }
+		}
+		return func() {
+			if !acks.run(seq, func(finished func()) {
+				if msgs == nil {
+					finished()
+					return
+				}
+				h.DataInThen(r.name, id, msgs, finished)
+			}) && msgs != nil {
+				h.DataIn(r.name, id, msgs)
+			}
+		}
 	case *portalpb.Event_Sync:
 		d, err := wire.SessionFromPB(k.Sync.GetSession())
 		if err != nil {

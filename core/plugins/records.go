@@ -85,6 +85,7 @@ func (m *Manager) removeRecord(name string) {
 	if err := os.Remove(m.recordPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		m.log.Warn("remove plugin record", "plugin", name, "err", err)
 	}
+	m.removeReceipt(name)
 }
 
 // recordNames lists the plugins that have records.

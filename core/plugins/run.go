@@ -31,7 +31,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 		r.accepting = false
 		r.mu.Unlock()
 	}()
-	client, portal, rec, err := r.reattachOrLaunch(rec)
+	client, portal, rec, err := r.reattachOrLaunch(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,9 @@ func (r *runner) runOnce(ctx context.Context) error {
 			r.m.removeRecord(r.name)
 		}
 	}()
-	resp, cfgJSON, err := r.configure(ctx, portal, rec != nil)
+	receipt := r.startAcks(rec == nil)
+	defer r.endAcks()
+	resp, cfgJSON, err := r.configure(ctx, portal, rec != nil, receipt)
 	if err != nil {
 		return err
 	}
@@ -69,7 +71,7 @@ func (r *runner) beginRun() (*record, *wire.Outbox) {
 // reattachOrLaunch reattaches to the process rec names, and launches the
 // plugin when there is none or the reattach fails (that process is then
 // ended). It returns the record it reattached by, nil for a fresh process.
-func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
+func (r *runner) reattachOrLaunch(ctx context.Context, rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
 	if rec != nil {
 		client, portal, err := r.connect(rec)
 		if err == nil {
@@ -84,9 +86,13 @@ func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.Portal
 		return nil, nil, nil, err
 	}
 	// A fresh process: the logins saved for the sessions of an earlier
-	// one prove nothing now. Queued on the loop before any of its events.
+	// one prove nothing now. Run before any of its events, which the link
+	// reader runs itself: posted with Do, it could be overtaken.
 	h := r.m.handler
-	h.Do(func() { h.PluginLaunched(r.name) })
+	if err := h.Call(ctx, func() { h.PluginLaunched(r.name) }); err != nil {
+		r.m.killClient(client)
+		return nil, nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
+	}
 	return client, portal, nil, nil
 }
 
@@ -94,7 +100,8 @@ func (r *runner) reattachOrLaunch(rec *record) (*hplugin.Client, portalpb.Portal
 // block (Configure); from then on events for it are queued. A reattached
 // process's sessions are then rebuilt on the host. It returns Configure's
 // answer and the block as sent.
-func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, reattached bool) (*portalpb.ConfigureResponse, []byte, error) {
+func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, reattached bool,
+	receipt *portalpb.InputReceipt) (*portalpb.ConfigureResponse, []byte, error) {
 	start, err := r.grantFirstBlock(ctx, !reattached)
 	if err != nil {
 		return nil, nil, err
@@ -106,7 +113,8 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	hostInfo := hostFacts(r.m.config())
 	hostInfo.SessidStart, hostInfo.SessidCount = start, sessidBlock
-	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo})
+	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo,
+		InputReceipt: receipt})
 	cancel()
 	if err != nil {
 		return nil, nil, fmt.Errorf("plugins: %s: configure: %w", r.name, err)
@@ -171,12 +179,17 @@ func (r *runner) serveLink(ctx context.Context, client *hplugin.Client, portal p
 	if err := r.m.writeRecord(rec); err != nil {
 		r.log.Error("plugin record", "err", err)
 	}
+	acks := r.acks
 	sctx, stopSend := context.WithCancel(lctx)
 	// sendDone is closed when the sending goroutine has returned.
 	sendDone := make(chan struct{})
 	r.running(portal, rec, reattached, resp, func() {
 		// The reload's second step: everything the host queued goes out,
-		// then the host closes its side; the plugin then ends the stream.
+		// the last acknowledgement of the plugin's input with it, then
+		// the host closes its side; the plugin then ends the stream.
+		if acks != nil {
+			acks.flush()
+		}
 		stopSend()
 		<-sendDone
 		if err := outbox.Flush(stream.Send); err != nil {
@@ -265,8 +278,45 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 		}
 		all = append(all, d)
 	}
+	// Waited for: the link reader runs the plugin's events itself, and
+	// they must find the sessions rebuilt.
 	h := r.m.handler
-	h.Do(func() { h.PortalSessionsSync(r.name, all) })
+	if err := h.Call(ctx, func() { h.PortalSessionsSync(r.name, all) }); err != nil {
+		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
+	}
 	r.log.Info("sessions restored", "count", len(all))
 	return nil
+}
+
+// startAcks opens the run's input receipt and starts acknowledging input
+// (acks.go), and returns the receipt to tell the plugin at Configure: how
+// far earlier hosts got with a reattached process (a fresh one is at 0).
+// When the receipt cannot be opened the run acknowledges nothing, and the
+// plugin, told nothing, keeps no input for a later host.
+func (r *runner) startAcks(fresh bool) *portalpb.InputReceipt {
+	rc, received, known, err := r.m.openReceipt(r.name, fresh)
+	if err != nil {
+		r.log.Error("input receipt; this run acknowledges no input", "err", err)
+		return nil
+	}
+	if !known {
+		r.log.Warn("no input receipt from the last host: the plugin will tell its players their last command may not have run")
+	}
+	r.receipt = rc
+	r.acks = newInputAcks(received, r.send)
+	return wire.ReceiptToPB(wire.Receipt{Received: received, Known: known})
+}
+
+// endAcks stops the run's acknowledgements and closes its receipt.
+func (r *runner) endAcks() {
+	if r.acks != nil {
+		r.acks.stop()
+		r.acks = nil
+	}
+	if r.receipt != nil {
+		if err := r.receipt.close(); err != nil {
+			r.log.Warn("close input receipt", "err", err)
+		}
+		r.receipt = nil
+	}
 }

@@ -25,6 +25,13 @@ type runner struct {
 	cancel context.CancelFunc
 	// done is closed when supervise returns.
 	done chan struct{}
+	// acks and receipt follow the current run's input (acks.go,
+	// receipt.go); nil between runs, or when the receipt could not be
+	// opened (the run then acknowledges nothing). Only the run's own
+	// goroutine (supervise, whose link reader runs handleFrame) sets and
+	// reads them; acks has its own lock for the goroutines it serves.
+	acks    *inputAcks
+	receipt *receipt
 
 	mu       sync.Mutex
 	state    string

@@ -21,7 +21,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 		s.delayStop = nil
 	}
 	delete(h.sessions, s.Sessid)
-	s.held = nil
+	s.dropInput()
 	h.forgetLogin(s)
 	if s.Account != nil {
 		h.log.Info("logout", "account", s.Account.Name, "sessid", s.Sessid, "reason", reason)

@@ -5,21 +5,36 @@
 // do, and the host's link adapter (core/plugins) carries their events here
 // and this package's events (events.go) to them.
 //
-// # Ownership: one loop, no locks
+// # Ownership: one owner at a time, no locks in game code
 //
 // All handler state (the sessions, their accounts and puppets, throttles,
-// bans, the inputfuncs) is touched only on the handler's loop, the
-// goroutine that runs Run (before Run starts, the goroutine that builds
-// the handler sets it up: LoadBans, LoadThrottles, the Set* methods).
-// Plugin links, the control socket and timers hand the loop work with Do
-// or Call, so every handler method runs in order, as in Evennia's reactor,
-// and nothing here needs a lock. Methods are to be called on the loop
-// unless their doc says otherwise (Do, Call, StartBotSession, StopAsync
-// and WaitAsync are called off it). Slow work (a password hash,
-// a login-row write) runs off the loop (Async, the login writer) and
-// posts its continuation back to it. The only locks guard the few things
-// the off-loop goroutines share with the loop: the in-flight counter, the
-// login writer's queue and the bot starts.
+// bans, the inputfuncs) is touched only by the goroutine that holds the
+// game's ownership, a mutex in the handler (before Run starts, the
+// goroutine that builds the handler sets it up: LoadBans, LoadThrottles,
+// the Set* methods). Two kinds of goroutine take it, one piece of work at
+// a time: the handler's loop (Run), for work posted with Do or Call (the
+// control socket, the plugin supervisors), timers and async continuations;
+// and each plugin's link reader (Exec), which runs a batch of that
+// plugin's input itself, so that a command costs no hand-off to another
+// goroutine. Whichever goroutine runs it, game code — inputfuncs, commands,
+// hooks, timers — has the game to itself and needs no locks; every handler
+// method runs in an order, as in Evennia's reactor. Methods are to be
+// called while holding the ownership (from game code, or in work posted to
+// the loop) unless their doc says otherwise (Do, Call, Exec,
+// StartBotSession, StopAsync and WaitAsync are called without it).
+//
+// Three rules keep this sound. Nothing blocks while holding the ownership:
+// slow work (a password hash, an account's creation, a login-row write)
+// runs off it (Async, the login writer) and posts its continuation back,
+// as it did off the loop, and no code holding it waits for the loop
+// (Call) or calls Exec.
+// Work posted with Do may be overtaken by a reader's Exec, so work that
+// must come before a plugin's input (PluginLaunched, PortalSessionsSync)
+// is posted with Call, which waits for it. And once Run has ended, Exec
+// refuses: nothing runs game code after the loop's last work. The only
+// other locks guard the few things the goroutines without the ownership
+// share with it: the in-flight counter, the login writer's queue and the
+// bot starts.
 //
 // # Files
 //
@@ -27,7 +42,8 @@
 //     CommandHandler, Settings) and its constructor.
 //   - session.go: ServerSession.
 //   - events.go: what the handler tells a plugin, as Go values.
-//   - loop.go: the actor loop (Run, Do, Call) and the hashing pool (Async);
+//   - loop.go: the ownership and the loop (Run, Do, Call, Exec) and the
+//     hashing pool (Async);
 //     hashqueue.go is the pool's queue, fair between client networks.
 //   - portal.go: what arrives from plugins (portal_connect,
 //     portal_session_sync, portal_sessions_sync, portal_disconnect,
@@ -44,8 +60,9 @@
 //     session_from_sessid, session_from_account, sessions_from_account,
 //     sessions_from_puppet, sessions_from_character, sessions_from_csessid.
 //   - output.go: data_out, clean_senddata, announce_all and broadcasts.
-//   - input.go: data_in, get_inputfuncs, call_inputfuncs; inputfuncs.go
-//     holds the default inputfuncs.
+//   - input.go: data_in, get_inputfuncs, call_inputfuncs, and DataInThen,
+//     which says when input is finished (for the link's acknowledgements);
+//     inputfuncs.go holds the default inputfuncs.
 //   - monitors.go: the values clients may get and watch (registered with
 //     RegisterMonitorable; Evennia's MonitorHandler), and
 //     inputfuncs_monitor.go their inputfuncs: get_value, monitor,

@@ -6,6 +6,7 @@ package sessions
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/core/attrs"
@@ -89,6 +90,12 @@ type ServerSessionHandler struct {
 	monitorables map[string]Monitorable
 
 	jobs chan func()
+	// own is the game's ownership: every goroutine that touches handler
+	// state holds it, the loop for each piece of work and a link reader
+	// for each batch of input it runs (Exec). ended is set under it when
+	// Run has stopped: Exec then refuses.
+	own   sync.Mutex
+	ended bool
 	// inflight counts the async work not yet handed back to the loop: the
 	// hashing pool's jobs, running or queued, and the login writer.
 	// Delayed logins are not counted: they hold no worker, and a reload

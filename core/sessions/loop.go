@@ -1,10 +1,14 @@
 package sessions
 
-// The handler's actor loop: game state (sessions, accounts, channels) is
-// owned by one goroutine, Run, which executes posted work in order, so that
-// game code needs no locks. Work that must not hold the loop (a password
-// hash, a login-row write) runs off it in a small pool and posts its
-// continuation back; a session's further input waits meanwhile.
+// The handler's ownership and its loop: game state (sessions, accounts,
+// channels) is touched only by the goroutine that holds the game's
+// ownership (own), so that game code needs no locks. The loop, Run, holds
+// it for each piece of posted work, timer tick and continuation; a
+// plugin's link reader holds it (Exec) while it runs that plugin's input
+// itself, so that a command costs no hand-off to another goroutine. Work
+// that must not hold it (a password hash, a login-row write) runs off it in
+// a small pool and posts its continuation back; a session's further input
+// waits meanwhile.
 
 import (
 	"context"
@@ -60,7 +64,9 @@ type asyncJob struct {
 }
 
 // Run executes posted work in order until ctx ends, then waits for async
-// work to finish and saves the throttle counters.
+// work to finish and saves the throttle counters. It holds the game's
+// ownership for each piece of work, one at a time, so that the link
+// readers' Exec runs in between.
 func (h *ServerSessionHandler) Run(ctx context.Context) {
 	idleTick := time.NewTicker(validateEvery)
 	defer idleTick.Stop()
@@ -69,17 +75,31 @@ func (h *ServerSessionHandler) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// From here on Exec refuses: nothing runs game code after
+			// the loop's last work. stop itself holds ownership: it runs
+			// the async continuations still to come.
+			h.own.Lock()
+			h.ended = true
 			h.stop()
+			h.own.Unlock()
 			return
 		case f := <-h.jobs:
+			h.own.Lock()
 			f()
+			h.own.Unlock()
 		case <-idleTick.C:
+			h.own.Lock()
 			h.ValidateSessions()
 			h.throttles.sweep(h.now(), h.throttleWindow)
+			h.own.Unlock()
 		case <-saveTick.C:
+			h.own.Lock()
 			h.flushThrottles()
+			h.own.Unlock()
 		case err := <-h.throttleSaved:
+			h.own.Lock()
 			h.throttleSaveDone(err)
+			h.own.Unlock()
 		}
 	}
 }
@@ -129,8 +149,33 @@ func (h *ServerSessionHandler) drainAsync() {
 }
 
 // Do posts f to the loop. It blocks while the loop's queue is full, which
-// slows a flooding plugin link down instead of growing memory.
+// slows a flooding poster down instead of growing memory. Work posted with
+// Do runs after whatever is posted before it, but Exec may run before it:
+// a caller that must have f run before its own Exec (a plugin link's
+// PluginLaunched before the plugin's first input) uses Call.
 func (h *ServerSessionHandler) Do(f func()) { h.jobs <- f }
+
+// Exec runs f on the calling goroutine while it holds the game's
+// ownership, as if it ran on the loop, and reports whether it ran: once
+// Run has ended (the host stops or re-executes) f does not run, since
+// nothing would carry out what it starts (async continuations, timers).
+// It is how a plugin's link reader runs that plugin's input with no
+// hand-off to the loop; each call is one batch (a frame's events), so
+// that the loop and the other readers get their turn between batches
+// (sync.Mutex hands ownership to a goroutine that has waited over a
+// millisecond, so no reader starves the others). f must not block, nor
+// wait for the loop (Call), nor call Exec: it holds the game, and every
+// other goroutine that wants it waits. Exec is never called from game
+// code, which already holds the ownership.
+func (h *ServerSessionHandler) Exec(f func()) bool {
+	h.own.Lock()
+	defer h.own.Unlock()
+	if h.ended {
+		return false
+	}
+	f()
+	return true
+}
 
 // Call runs f on the loop and waits for it, or for ctx.
 func (h *ServerSessionHandler) Call(ctx context.Context, f func()) error {
@@ -296,14 +341,26 @@ func (h *ServerSessionHandler) post(f func()) {
 // once it waits on none.
 func (h *ServerSessionHandler) release(s *ServerSession) {
 	s.busy--
+	if h.sessions[s.Sessid] != s {
+		s.dropInput()
+		return
+	}
+	if s.busy == 0 && len(s.waiting) > 0 {
+		// The input that started what s waited on is finished.
+		waiting := s.waiting
+		s.waiting = nil
+		for _, f := range waiting {
+			f()
+		}
+	}
 	for len(s.held) > 0 && s.busy == 0 {
 		if h.sessions[s.Sessid] != s {
-			s.held = nil
+			s.dropInput()
 			return
 		}
-		msgs := s.held[0]
+		in := s.held[0]
 		s.held = s.held[1:]
-		h.CallInputfuncs(s, msgs)
+		h.callInputfuncs(s, in.msgs, in.finished)
 	}
 }
 

@@ -219,33 +219,14 @@ func TestConcurrentLoop(t *testing.T) {
 	wg.Wait()
 	x.h.WaitAsync()
 
-	var count, accounts int
+	checkChurn(t, x, workers, perWorker)
 	var announced []uint64
 	x.call(func() {
-		count, accounts = x.h.Count(), x.h.AccountCount()
 		for _, s := range x.h.Sessions() {
 			announced = append(announced, s.Sessid)
 		}
 		x.h.AnnounceAll("done")
 	})
-	wantCount := 0
-	for i := range perWorker {
-		if i%2 == 0 || i%5 == 0 {
-			wantCount += workers
-		}
-	}
-	if count != wantCount || accounts != 1 {
-		t.Errorf("Count %d AccountCount %d, want %d and 1", count, accounts, wantCount)
-	}
-	var hellos int
-	for _, l := range x.cmds.Lines() {
-		if l.Line == "hello" {
-			hellos++
-		}
-	}
-	if hellos != workers*perWorker {
-		t.Errorf("text inputs run = %d, want %d", hellos, workers*perWorker)
-	}
 	x.p.waitFor(t, "the announcement to every session", func(evs []sentEvent) bool {
 		n := 0
 		for _, d := range dataOuts(t, evs) {

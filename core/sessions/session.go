@@ -35,9 +35,12 @@ type ServerSession struct {
 	handler *ServerSessionHandler
 	// busy counts the operations the session waits on (a login delay, a
 	// password check, its login being saved); input arriving meanwhile
-	// waits in held, in order.
-	busy int
-	held [][]contract.Message
+	// waits in held, in order. waiting holds the finish callbacks of input
+	// that ran and started what the session waits on (see DataInThen):
+	// they run once busy is back to 0.
+	busy    int
+	held    []heldInput
+	waiting []func()
 	// told is the login the session's plugin has been told of: the host's
 	// own fields (LoggedIn, UID, UName, PUID) move first, told only once
 	// the row that proves them is saved. Whatever reaches the plugin

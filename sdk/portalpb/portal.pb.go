@@ -92,8 +92,12 @@ type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// config_json is the plugin's `config` block from config.yaml as a JSON
 	// object.
-	ConfigJson    []byte    `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	Host          *HostInfo `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	ConfigJson []byte    `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	Host       *HostInfo `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	// Set by a host that acknowledges input (InputAck): how far the hosts
+	// before it got with this plugin process's input. Added in contract
+	// version 2; a host that leaves it unset acknowledges nothing.
+	InputReceipt  *InputReceipt `protobuf:"bytes,3,opt,name=input_receipt,json=inputReceipt,proto3" json:"input_receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -142,6 +146,78 @@ func (x *ConfigureRequest) GetHost() *HostInfo {
 	return nil
 }
 
+func (x *ConfigureRequest) GetInputReceipt() *InputReceipt {
+	if x != nil {
+		return x.InputReceipt
+	}
+	return nil
+}
+
+// InputReceipt is what the host knows, when it configures a plugin, of
+// the input earlier host images received from this plugin process. A host
+// records the highest DataIn seq it has taken from the link where it
+// survives the host's death (a file in its run directory) before it runs
+// that input; so input above received never ran, and a plugin that sent
+// it sends it again on the next link, in order, while input at or below it
+// that no InputAck said was finished may have run: it is not sent again
+// (commands are not idempotent), and its player is told so.
+type InputReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The highest DataIn seq any host took from this plugin process (0 for
+	// a process launched just now).
+	Received uint64 `protobuf:"varint,1,opt,name=received,proto3" json:"received,omitempty"`
+	// False when the host cannot know (its record of received was lost):
+	// the plugin then sends nothing again that it had already sent, and
+	// tells the players of all of it instead.
+	Known         bool `protobuf:"varint,2,opt,name=known,proto3" json:"known,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputReceipt) Reset() {
+	*x = InputReceipt{}
+	mi := &file_portal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputReceipt) ProtoMessage() {}
+
+func (x *InputReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputReceipt.ProtoReflect.Descriptor instead.
+func (*InputReceipt) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *InputReceipt) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *InputReceipt) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
 type HostInfo struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ServerName string                 `protobuf:"bytes,1,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
@@ -173,7 +249,7 @@ type HostInfo struct {
 
 func (x *HostInfo) Reset() {
 	*x = HostInfo{}
-	mi := &file_portal_proto_msgTypes[1]
+	mi := &file_portal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +261,7 @@ func (x *HostInfo) String() string {
 func (*HostInfo) ProtoMessage() {}
 
 func (x *HostInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[1]
+	mi := &file_portal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +274,7 @@ func (x *HostInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostInfo.ProtoReflect.Descriptor instead.
 func (*HostInfo) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{1}
+	return file_portal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *HostInfo) GetServerName() string {
@@ -290,7 +366,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_portal_proto_msgTypes[2]
+	mi := &file_portal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +378,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[2]
+	mi := &file_portal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +391,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{2}
+	return file_portal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ConfigureResponse) GetProtocolKey() string {
@@ -370,7 +446,7 @@ type Listener struct {
 
 func (x *Listener) Reset() {
 	*x = Listener{}
-	mi := &file_portal_proto_msgTypes[3]
+	mi := &file_portal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +458,7 @@ func (x *Listener) String() string {
 func (*Listener) ProtoMessage() {}
 
 func (x *Listener) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[3]
+	mi := &file_portal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +471,7 @@ func (x *Listener) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Listener.ProtoReflect.Descriptor instead.
 func (*Listener) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{3}
+	return file_portal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Listener) GetName() string {
@@ -441,7 +517,7 @@ type ValidateRequest struct {
 
 func (x *ValidateRequest) Reset() {
 	*x = ValidateRequest{}
-	mi := &file_portal_proto_msgTypes[4]
+	mi := &file_portal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +529,7 @@ func (x *ValidateRequest) String() string {
 func (*ValidateRequest) ProtoMessage() {}
 
 func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[4]
+	mi := &file_portal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +542,7 @@ func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateRequest.ProtoReflect.Descriptor instead.
 func (*ValidateRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{4}
+	return file_portal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ValidateRequest) GetConfigJson() []byte {
@@ -507,7 +583,7 @@ type ValidateResponse struct {
 
 func (x *ValidateResponse) Reset() {
 	*x = ValidateResponse{}
-	mi := &file_portal_proto_msgTypes[5]
+	mi := &file_portal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +595,7 @@ func (x *ValidateResponse) String() string {
 func (*ValidateResponse) ProtoMessage() {}
 
 func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[5]
+	mi := &file_portal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +608,7 @@ func (x *ValidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateResponse.ProtoReflect.Descriptor instead.
 func (*ValidateResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{5}
+	return file_portal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ValidateResponse) GetProblems() []*ConfigProblem {
@@ -559,7 +635,7 @@ type ConfigProblem struct {
 
 func (x *ConfigProblem) Reset() {
 	*x = ConfigProblem{}
-	mi := &file_portal_proto_msgTypes[6]
+	mi := &file_portal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +647,7 @@ func (x *ConfigProblem) String() string {
 func (*ConfigProblem) ProtoMessage() {}
 
 func (x *ConfigProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[6]
+	mi := &file_portal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +660,7 @@ func (x *ConfigProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigProblem.ProtoReflect.Descriptor instead.
 func (*ConfigProblem) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{6}
+	return file_portal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConfigProblem) GetKey() string {
@@ -616,7 +692,7 @@ type SessionsRequest struct {
 
 func (x *SessionsRequest) Reset() {
 	*x = SessionsRequest{}
-	mi := &file_portal_proto_msgTypes[7]
+	mi := &file_portal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +704,7 @@ func (x *SessionsRequest) String() string {
 func (*SessionsRequest) ProtoMessage() {}
 
 func (x *SessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[7]
+	mi := &file_portal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +717,7 @@ func (x *SessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionsRequest.ProtoReflect.Descriptor instead.
 func (*SessionsRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{7}
+	return file_portal_proto_rawDescGZIP(), []int{8}
 }
 
 type SessionsResponse struct {
@@ -653,7 +729,7 @@ type SessionsResponse struct {
 
 func (x *SessionsResponse) Reset() {
 	*x = SessionsResponse{}
-	mi := &file_portal_proto_msgTypes[8]
+	mi := &file_portal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +741,7 @@ func (x *SessionsResponse) String() string {
 func (*SessionsResponse) ProtoMessage() {}
 
 func (x *SessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[8]
+	mi := &file_portal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +754,7 @@ func (x *SessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionsResponse.ProtoReflect.Descriptor instead.
 func (*SessionsResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{8}
+	return file_portal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SessionsResponse) GetSessions() []*SessionData {
@@ -697,7 +773,7 @@ type StartBotRequest struct {
 
 func (x *StartBotRequest) Reset() {
 	*x = StartBotRequest{}
-	mi := &file_portal_proto_msgTypes[9]
+	mi := &file_portal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +785,7 @@ func (x *StartBotRequest) String() string {
 func (*StartBotRequest) ProtoMessage() {}
 
 func (x *StartBotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[9]
+	mi := &file_portal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +798,7 @@ func (x *StartBotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBotRequest.ProtoReflect.Descriptor instead.
 func (*StartBotRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{9}
+	return file_portal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StartBotRequest) GetConfigJson() []byte {
@@ -741,7 +817,7 @@ type StartBotResponse struct {
 
 func (x *StartBotResponse) Reset() {
 	*x = StartBotResponse{}
-	mi := &file_portal_proto_msgTypes[10]
+	mi := &file_portal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +829,7 @@ func (x *StartBotResponse) String() string {
 func (*StartBotResponse) ProtoMessage() {}
 
 func (x *StartBotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[10]
+	mi := &file_portal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +842,7 @@ func (x *StartBotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartBotResponse.ProtoReflect.Descriptor instead.
 func (*StartBotResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{10}
+	return file_portal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartBotResponse) GetSessid() uint64 {
@@ -785,7 +861,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_portal_proto_msgTypes[11]
+	mi := &file_portal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +873,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[11]
+	mi := &file_portal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +886,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{11}
+	return file_portal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -828,7 +904,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_portal_proto_msgTypes[12]
+	mi := &file_portal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +916,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[12]
+	mi := &file_portal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +929,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{12}
+	return file_portal_proto_rawDescGZIP(), []int{13}
 }
 
 // SessionData is a session's synced attributes (Evennia's SESSION_SYNC_ATTRS).
@@ -883,7 +959,7 @@ type SessionData struct {
 
 func (x *SessionData) Reset() {
 	*x = SessionData{}
-	mi := &file_portal_proto_msgTypes[13]
+	mi := &file_portal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +971,7 @@ func (x *SessionData) String() string {
 func (*SessionData) ProtoMessage() {}
 
 func (x *SessionData) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[13]
+	mi := &file_portal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +984,7 @@ func (x *SessionData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionData.ProtoReflect.Descriptor instead.
 func (*SessionData) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{13}
+	return file_portal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SessionData) GetSessid() uint64 {
@@ -1040,7 +1116,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1128,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[14]
+	mi := &file_portal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1141,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{14}
+	return file_portal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Message) GetName() string {
@@ -1105,7 +1181,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1193,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[15]
+	mi := &file_portal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1206,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{15}
+	return file_portal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Frame) GetEvents() []*Event {
@@ -1159,6 +1235,7 @@ type Event struct {
 	//	*Event_GrantSessids
 	//	*Event_Detach
 	//	*Event_KeyChecked
+	//	*Event_InputAck
 	Kind          isEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1166,7 +1243,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1255,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[16]
+	mi := &file_portal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1268,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{16}
+	return file_portal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Event) GetKind() isEvent_Kind {
@@ -1336,6 +1413,15 @@ func (x *Event) GetKeyChecked() *KeyChecked {
 	return nil
 }
 
+func (x *Event) GetInputAck() *InputAck {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_InputAck); ok {
+			return x.InputAck
+		}
+	}
+	return nil
+}
+
 type isEvent_Kind interface {
 	isEvent_Kind()
 }
@@ -1402,6 +1488,11 @@ type Event_KeyChecked struct {
 	KeyChecked *KeyChecked `protobuf:"bytes,17,opt,name=key_checked,json=keyChecked,proto3,oneof"`
 }
 
+type Event_InputAck struct {
+	// Added in contract version 2.
+	InputAck *InputAck `protobuf:"bytes,18,opt,name=input_ack,json=inputAck,proto3,oneof"`
+}
+
 func (*Event_Connect) isEvent_Kind() {}
 
 func (*Event_DataIn) isEvent_Kind() {}
@@ -1432,6 +1523,8 @@ func (*Event_Detach) isEvent_Kind() {}
 
 func (*Event_KeyChecked) isEvent_Kind() {}
 
+func (*Event_InputAck) isEvent_Kind() {}
+
 // Connect: a new session (PCONN) with its whole sync data.
 type Connect struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1445,7 +1538,7 @@ type Connect struct {
 
 func (x *Connect) Reset() {
 	*x = Connect{}
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1550,7 @@ func (x *Connect) String() string {
 func (*Connect) ProtoMessage() {}
 
 func (x *Connect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[17]
+	mi := &file_portal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1563,7 @@ func (x *Connect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Connect.ProtoReflect.Descriptor instead.
 func (*Connect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{17}
+	return file_portal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Connect) GetSession() *SessionData {
@@ -1501,7 +1594,7 @@ type Credentials struct {
 
 func (x *Credentials) Reset() {
 	*x = Credentials{}
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1606,7 @@ func (x *Credentials) String() string {
 func (*Credentials) ProtoMessage() {}
 
 func (x *Credentials) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[18]
+	mi := &file_portal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1619,7 @@ func (x *Credentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
 func (*Credentials) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{18}
+	return file_portal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Credentials) GetName() string {
@@ -1567,7 +1660,7 @@ type KeyCheck struct {
 
 func (x *KeyCheck) Reset() {
 	*x = KeyCheck{}
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1672,7 @@ func (x *KeyCheck) String() string {
 func (*KeyCheck) ProtoMessage() {}
 
 func (x *KeyCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[19]
+	mi := &file_portal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1685,7 @@ func (x *KeyCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyCheck.ProtoReflect.Descriptor instead.
 func (*KeyCheck) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{19}
+	return file_portal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *KeyCheck) GetId() uint64 {
@@ -1629,7 +1722,7 @@ type KeyChecked struct {
 
 func (x *KeyChecked) Reset() {
 	*x = KeyChecked{}
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1734,7 @@ func (x *KeyChecked) String() string {
 func (*KeyChecked) ProtoMessage() {}
 
 func (x *KeyChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[20]
+	mi := &file_portal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1747,7 @@ func (x *KeyChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChecked.ProtoReflect.Descriptor instead.
 func (*KeyChecked) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{20}
+	return file_portal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KeyChecked) GetId() uint64 {
@@ -1673,16 +1766,21 @@ func (x *KeyChecked) GetAccepted() bool {
 
 // DataIn: input from one session, in order.
 type DataIn struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sessid        uint64                 `protobuf:"varint,1,opt,name=sessid,proto3" json:"sessid,omitempty"`
-	Messages      []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sessid   uint64                 `protobuf:"varint,1,opt,name=sessid,proto3" json:"sessid,omitempty"`
+	Messages []*Message             `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The input's number, counted by the plugin process from 1 across all
+	// its sessions, in the order it sends them; the host acknowledges input
+	// by it (InputAck). 0 from a plugin that does not number its input.
+	// Added in contract version 2.
+	Seq           uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DataIn) Reset() {
 	*x = DataIn{}
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1792,7 @@ func (x *DataIn) String() string {
 func (*DataIn) ProtoMessage() {}
 
 func (x *DataIn) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[21]
+	mi := &file_portal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1805,7 @@ func (x *DataIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataIn.ProtoReflect.Descriptor instead.
 func (*DataIn) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{21}
+	return file_portal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DataIn) GetSessid() uint64 {
@@ -1722,6 +1820,13 @@ func (x *DataIn) GetMessages() []*Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *DataIn) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
 }
 
 // SessionSync carries one session's data. From the plugin it is PCONNSYNC
@@ -1739,7 +1844,7 @@ type SessionSync struct {
 
 func (x *SessionSync) Reset() {
 	*x = SessionSync{}
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1856,7 @@ func (x *SessionSync) String() string {
 func (*SessionSync) ProtoMessage() {}
 
 func (x *SessionSync) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[22]
+	mi := &file_portal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1869,7 @@ func (x *SessionSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSync.ProtoReflect.Descriptor instead.
 func (*SessionSync) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{22}
+	return file_portal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SessionSync) GetSession() *SessionData {
@@ -1792,7 +1897,7 @@ type Disconnected struct {
 
 func (x *Disconnected) Reset() {
 	*x = Disconnected{}
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1909,7 @@ func (x *Disconnected) String() string {
 func (*Disconnected) ProtoMessage() {}
 
 func (x *Disconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[23]
+	mi := &file_portal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1922,7 @@ func (x *Disconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnected.ProtoReflect.Descriptor instead.
 func (*Disconnected) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{23}
+	return file_portal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Disconnected) GetSessid() uint64 {
@@ -1843,7 +1948,7 @@ type NeedSessids struct {
 
 func (x *NeedSessids) Reset() {
 	*x = NeedSessids{}
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1960,7 @@ func (x *NeedSessids) String() string {
 func (*NeedSessids) ProtoMessage() {}
 
 func (x *NeedSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[24]
+	mi := &file_portal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1973,7 @@ func (x *NeedSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NeedSessids.ProtoReflect.Descriptor instead.
 func (*NeedSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{24}
+	return file_portal_proto_rawDescGZIP(), []int{25}
 }
 
 // DataOut sends the same messages to every listed session (one frame for a
@@ -1883,7 +1988,7 @@ type DataOut struct {
 
 func (x *DataOut) Reset() {
 	*x = DataOut{}
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2000,7 @@ func (x *DataOut) String() string {
 func (*DataOut) ProtoMessage() {}
 
 func (x *DataOut) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[25]
+	mi := &file_portal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2013,7 @@ func (x *DataOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataOut.ProtoReflect.Descriptor instead.
 func (*DataOut) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{25}
+	return file_portal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DataOut) GetSessids() []uint64 {
@@ -1936,7 +2041,7 @@ type Disconnect struct {
 
 func (x *Disconnect) Reset() {
 	*x = Disconnect{}
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2053,7 @@ func (x *Disconnect) String() string {
 func (*Disconnect) ProtoMessage() {}
 
 func (x *Disconnect) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[26]
+	mi := &file_portal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2066,7 @@ func (x *Disconnect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disconnect.ProtoReflect.Descriptor instead.
 func (*Disconnect) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{26}
+	return file_portal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Disconnect) GetSessid() uint64 {
@@ -1991,7 +2096,7 @@ type Login struct {
 
 func (x *Login) Reset() {
 	*x = Login{}
-	mi := &file_portal_proto_msgTypes[27]
+	mi := &file_portal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2108,7 @@ func (x *Login) String() string {
 func (*Login) ProtoMessage() {}
 
 func (x *Login) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[27]
+	mi := &file_portal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2121,7 @@ func (x *Login) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Login.ProtoReflect.Descriptor instead.
 func (*Login) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{27}
+	return file_portal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Login) GetSessid() uint64 {
@@ -2062,7 +2167,7 @@ type SyncAll struct {
 
 func (x *SyncAll) Reset() {
 	*x = SyncAll{}
-	mi := &file_portal_proto_msgTypes[28]
+	mi := &file_portal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2179,7 @@ func (x *SyncAll) String() string {
 func (*SyncAll) ProtoMessage() {}
 
 func (x *SyncAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[28]
+	mi := &file_portal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2192,7 @@ func (x *SyncAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAll.ProtoReflect.Descriptor instead.
 func (*SyncAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{28}
+	return file_portal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SyncAll) GetSessions() []*SessionData {
@@ -2121,7 +2226,7 @@ type DisconnectAll struct {
 
 func (x *DisconnectAll) Reset() {
 	*x = DisconnectAll{}
-	mi := &file_portal_proto_msgTypes[29]
+	mi := &file_portal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2238,7 @@ func (x *DisconnectAll) String() string {
 func (*DisconnectAll) ProtoMessage() {}
 
 func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[29]
+	mi := &file_portal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2251,7 @@ func (x *DisconnectAll) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectAll.ProtoReflect.Descriptor instead.
 func (*DisconnectAll) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{29}
+	return file_portal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DisconnectAll) GetReason() string {
@@ -2167,7 +2272,7 @@ type GrantSessids struct {
 
 func (x *GrantSessids) Reset() {
 	*x = GrantSessids{}
-	mi := &file_portal_proto_msgTypes[30]
+	mi := &file_portal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2284,7 @@ func (x *GrantSessids) String() string {
 func (*GrantSessids) ProtoMessage() {}
 
 func (x *GrantSessids) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[30]
+	mi := &file_portal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2297,7 @@ func (x *GrantSessids) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSessids.ProtoReflect.Descriptor instead.
 func (*GrantSessids) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{30}
+	return file_portal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GrantSessids) GetStart() uint64 {
@@ -2209,6 +2314,90 @@ func (x *GrantSessids) GetCount() uint64 {
 	return 0
 }
 
+// InputAck tells the plugin which of its input (DataIn, by seq) the host
+// has finished: run, together with whatever async work it started and its
+// session waited on (a password check, an account's creation, the login's
+// row) — so what a finished command wrote through the host's store is
+// durable. A plugin keeps input until it is finished, to send it again to
+// a host that reattaches after a crash when that host never received it
+// (see InputReceipt). The host sends acks batched, a few milliseconds
+// apart, after the output of the input they cover. Added in contract
+// version 2.
+type InputAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The highest seq the host has taken from the link.
+	Received uint64 `protobuf:"varint,1,opt,name=received,proto3" json:"received,omitempty"`
+	// Every seq at or below handled is finished.
+	Handled uint64 `protobuf:"varint,2,opt,name=handled,proto3" json:"handled,omitempty"`
+	// The seqs above handled, up to received, that are not finished yet,
+	// ascending; every other seq up to received is finished.
+	Unfinished []uint64 `protobuf:"varint,3,rep,packed,name=unfinished,proto3" json:"unfinished,omitempty"`
+	// Set when unfinished holds only the lowest of them (there were too
+	// many to list): the seqs above its last entry are then not known to be
+	// finished.
+	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputAck) Reset() {
+	*x = InputAck{}
+	mi := &file_portal_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputAck) ProtoMessage() {}
+
+func (x *InputAck) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputAck.ProtoReflect.Descriptor instead.
+func (*InputAck) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *InputAck) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *InputAck) GetHandled() uint64 {
+	if x != nil {
+		return x.Handled
+	}
+	return 0
+}
+
+func (x *InputAck) GetUnfinished() []uint64 {
+	if x != nil {
+		return x.Unfinished
+	}
+	return nil
+}
+
+func (x *InputAck) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 // Detach starts a host reload: the plugin stops sending on this link, sends
 // Detached as its last event, and keeps reading until the host closes its
 // side. Whatever the plugin queues from then on waits for the next link.
@@ -2220,7 +2409,7 @@ type Detach struct {
 
 func (x *Detach) Reset() {
 	*x = Detach{}
-	mi := &file_portal_proto_msgTypes[31]
+	mi := &file_portal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2421,7 @@ func (x *Detach) String() string {
 func (*Detach) ProtoMessage() {}
 
 func (x *Detach) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[31]
+	mi := &file_portal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2434,7 @@ func (x *Detach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detach.ProtoReflect.Descriptor instead.
 func (*Detach) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{31}
+	return file_portal_proto_rawDescGZIP(), []int{33}
 }
 
 // Detached is the plugin's last event on a link it was asked to detach:
@@ -2258,7 +2447,7 @@ type Detached struct {
 
 func (x *Detached) Reset() {
 	*x = Detached{}
-	mi := &file_portal_proto_msgTypes[32]
+	mi := &file_portal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2459,7 @@ func (x *Detached) String() string {
 func (*Detached) ProtoMessage() {}
 
 func (x *Detached) ProtoReflect() protoreflect.Message {
-	mi := &file_portal_proto_msgTypes[32]
+	mi := &file_portal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,18 +2472,22 @@ func (x *Detached) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Detached.ProtoReflect.Descriptor instead.
 func (*Detached) Descriptor() ([]byte, []int) {
-	return file_portal_proto_rawDescGZIP(), []int{32}
+	return file_portal_proto_rawDescGZIP(), []int{34}
 }
 
 var File_portal_proto protoreflect.FileDescriptor
 
 const file_portal_proto_rawDesc = "" +
 	"\n" +
-	"\fportal.proto\x12\x11portico.portal.v1\"d\n" +
+	"\fportal.proto\x12\x11portico.portal.v1\"\xaa\x01\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12/\n" +
-	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\"\x8c\x03\n" +
+	"\x04host\x18\x02 \x01(\v2\x1b.portico.portal.v1.HostInfoR\x04host\x12D\n" +
+	"\rinput_receipt\x18\x03 \x01(\v2\x1f.portico.portal.v1.InputReceiptR\finputReceipt\"@\n" +
+	"\fInputReceipt\x12\x1a\n" +
+	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x14\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\"\x8c\x03\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -2368,7 +2561,7 @@ const file_portal_proto_rawDesc = "" +
 	"\vkwargs_json\x18\x04 \x01(\fR\n" +
 	"kwargsJson\"9\n" +
 	"\x05Frame\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xa5\a\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xe1\a\n" +
 	"\x05Event\x126\n" +
 	"\aconnect\x18\x01 \x01(\v2\x1a.portico.portal.v1.ConnectH\x00R\aconnect\x124\n" +
 	"\adata_in\x18\x02 \x01(\v2\x19.portico.portal.v1.DataInH\x00R\x06dataIn\x124\n" +
@@ -2388,7 +2581,8 @@ const file_portal_proto_rawDesc = "" +
 	"\rgrant_sessids\x18\x0f \x01(\v2\x1f.portico.portal.v1.GrantSessidsH\x00R\fgrantSessids\x123\n" +
 	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detach\x12@\n" +
 	"\vkey_checked\x18\x11 \x01(\v2\x1d.portico.portal.v1.KeyCheckedH\x00R\n" +
-	"keyCheckedB\x06\n" +
+	"keyChecked\x12:\n" +
+	"\tinput_ack\x18\x12 \x01(\v2\x1b.portico.portal.v1.InputAckH\x00R\binputAckB\x06\n" +
 	"\x04kind\"\x85\x01\n" +
 	"\aConnect\x128\n" +
 	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\x12@\n" +
@@ -2406,10 +2600,11 @@ const file_portal_proto_rawDesc = "" +
 	"\n" +
 	"KeyChecked\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
-	"\baccepted\x18\x02 \x01(\bR\baccepted\"X\n" +
+	"\baccepted\x18\x02 \x01(\bR\baccepted\"j\n" +
 	"\x06DataIn\x12\x16\n" +
 	"\x06sessid\x18\x01 \x01(\x04R\x06sessid\x126\n" +
-	"\bmessages\x18\x02 \x03(\v2\x1a.portico.portal.v1.MessageR\bmessages\"_\n" +
+	"\bmessages\x18\x02 \x03(\v2\x1a.portico.portal.v1.MessageR\bmessages\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"_\n" +
 	"\vSessionSync\x128\n" +
 	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\x12\x16\n" +
 	"\x06fields\x18\x02 \x03(\tR\x06fields\">\n" +
@@ -2437,7 +2632,14 @@ const file_portal_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\":\n" +
 	"\fGrantSessids\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\b\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"~\n" +
+	"\bInputAck\x12\x1a\n" +
+	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x18\n" +
+	"\ahandled\x18\x02 \x01(\x04R\ahandled\x12\x1e\n" +
+	"\n" +
+	"unfinished\x18\x03 \x03(\x04R\n" +
+	"unfinished\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\b\n" +
 	"\x06Detach\"\n" +
 	"\n" +
 	"\bDetached*\x83\x01\n" +
@@ -2467,89 +2669,93 @@ func file_portal_proto_rawDescGZIP() []byte {
 }
 
 var file_portal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_portal_proto_goTypes = []any{
 	(Reconfigured)(0),         // 0: portico.portal.v1.Reconfigured
 	(*ConfigureRequest)(nil),  // 1: portico.portal.v1.ConfigureRequest
-	(*HostInfo)(nil),          // 2: portico.portal.v1.HostInfo
-	(*ConfigureResponse)(nil), // 3: portico.portal.v1.ConfigureResponse
-	(*Listener)(nil),          // 4: portico.portal.v1.Listener
-	(*ValidateRequest)(nil),   // 5: portico.portal.v1.ValidateRequest
-	(*ValidateResponse)(nil),  // 6: portico.portal.v1.ValidateResponse
-	(*ConfigProblem)(nil),     // 7: portico.portal.v1.ConfigProblem
-	(*SessionsRequest)(nil),   // 8: portico.portal.v1.SessionsRequest
-	(*SessionsResponse)(nil),  // 9: portico.portal.v1.SessionsResponse
-	(*StartBotRequest)(nil),   // 10: portico.portal.v1.StartBotRequest
-	(*StartBotResponse)(nil),  // 11: portico.portal.v1.StartBotResponse
-	(*ShutdownRequest)(nil),   // 12: portico.portal.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),  // 13: portico.portal.v1.ShutdownResponse
-	(*SessionData)(nil),       // 14: portico.portal.v1.SessionData
-	(*Message)(nil),           // 15: portico.portal.v1.Message
-	(*Frame)(nil),             // 16: portico.portal.v1.Frame
-	(*Event)(nil),             // 17: portico.portal.v1.Event
-	(*Connect)(nil),           // 18: portico.portal.v1.Connect
-	(*Credentials)(nil),       // 19: portico.portal.v1.Credentials
-	(*KeyCheck)(nil),          // 20: portico.portal.v1.KeyCheck
-	(*KeyChecked)(nil),        // 21: portico.portal.v1.KeyChecked
-	(*DataIn)(nil),            // 22: portico.portal.v1.DataIn
-	(*SessionSync)(nil),       // 23: portico.portal.v1.SessionSync
-	(*Disconnected)(nil),      // 24: portico.portal.v1.Disconnected
-	(*NeedSessids)(nil),       // 25: portico.portal.v1.NeedSessids
-	(*DataOut)(nil),           // 26: portico.portal.v1.DataOut
-	(*Disconnect)(nil),        // 27: portico.portal.v1.Disconnect
-	(*Login)(nil),             // 28: portico.portal.v1.Login
-	(*SyncAll)(nil),           // 29: portico.portal.v1.SyncAll
-	(*DisconnectAll)(nil),     // 30: portico.portal.v1.DisconnectAll
-	(*GrantSessids)(nil),      // 31: portico.portal.v1.GrantSessids
-	(*Detach)(nil),            // 32: portico.portal.v1.Detach
-	(*Detached)(nil),          // 33: portico.portal.v1.Detached
+	(*InputReceipt)(nil),      // 2: portico.portal.v1.InputReceipt
+	(*HostInfo)(nil),          // 3: portico.portal.v1.HostInfo
+	(*ConfigureResponse)(nil), // 4: portico.portal.v1.ConfigureResponse
+	(*Listener)(nil),          // 5: portico.portal.v1.Listener
+	(*ValidateRequest)(nil),   // 6: portico.portal.v1.ValidateRequest
+	(*ValidateResponse)(nil),  // 7: portico.portal.v1.ValidateResponse
+	(*ConfigProblem)(nil),     // 8: portico.portal.v1.ConfigProblem
+	(*SessionsRequest)(nil),   // 9: portico.portal.v1.SessionsRequest
+	(*SessionsResponse)(nil),  // 10: portico.portal.v1.SessionsResponse
+	(*StartBotRequest)(nil),   // 11: portico.portal.v1.StartBotRequest
+	(*StartBotResponse)(nil),  // 12: portico.portal.v1.StartBotResponse
+	(*ShutdownRequest)(nil),   // 13: portico.portal.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),  // 14: portico.portal.v1.ShutdownResponse
+	(*SessionData)(nil),       // 15: portico.portal.v1.SessionData
+	(*Message)(nil),           // 16: portico.portal.v1.Message
+	(*Frame)(nil),             // 17: portico.portal.v1.Frame
+	(*Event)(nil),             // 18: portico.portal.v1.Event
+	(*Connect)(nil),           // 19: portico.portal.v1.Connect
+	(*Credentials)(nil),       // 20: portico.portal.v1.Credentials
+	(*KeyCheck)(nil),          // 21: portico.portal.v1.KeyCheck
+	(*KeyChecked)(nil),        // 22: portico.portal.v1.KeyChecked
+	(*DataIn)(nil),            // 23: portico.portal.v1.DataIn
+	(*SessionSync)(nil),       // 24: portico.portal.v1.SessionSync
+	(*Disconnected)(nil),      // 25: portico.portal.v1.Disconnected
+	(*NeedSessids)(nil),       // 26: portico.portal.v1.NeedSessids
+	(*DataOut)(nil),           // 27: portico.portal.v1.DataOut
+	(*Disconnect)(nil),        // 28: portico.portal.v1.Disconnect
+	(*Login)(nil),             // 29: portico.portal.v1.Login
+	(*SyncAll)(nil),           // 30: portico.portal.v1.SyncAll
+	(*DisconnectAll)(nil),     // 31: portico.portal.v1.DisconnectAll
+	(*GrantSessids)(nil),      // 32: portico.portal.v1.GrantSessids
+	(*InputAck)(nil),          // 33: portico.portal.v1.InputAck
+	(*Detach)(nil),            // 34: portico.portal.v1.Detach
+	(*Detached)(nil),          // 35: portico.portal.v1.Detached
 }
 var file_portal_proto_depIdxs = []int32{
-	2,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
-	4,  // 1: portico.portal.v1.ConfigureResponse.listeners:type_name -> portico.portal.v1.Listener
-	0,  // 2: portico.portal.v1.ConfigureResponse.reconfigured:type_name -> portico.portal.v1.Reconfigured
-	2,  // 3: portico.portal.v1.ValidateRequest.host:type_name -> portico.portal.v1.HostInfo
-	7,  // 4: portico.portal.v1.ValidateResponse.problems:type_name -> portico.portal.v1.ConfigProblem
-	14, // 5: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
-	17, // 6: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
-	18, // 7: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
-	22, // 8: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
-	23, // 9: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
-	24, // 10: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
-	25, // 11: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
-	33, // 12: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
-	20, // 13: portico.portal.v1.Event.key_check:type_name -> portico.portal.v1.KeyCheck
-	26, // 14: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
-	27, // 15: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
-	28, // 16: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
-	29, // 17: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
-	30, // 18: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
-	31, // 19: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
-	32, // 20: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
-	21, // 21: portico.portal.v1.Event.key_checked:type_name -> portico.portal.v1.KeyChecked
-	14, // 22: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	19, // 23: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
-	15, // 24: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	14, // 25: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	15, // 26: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	14, // 27: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	1,  // 28: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	5,  // 29: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
-	16, // 30: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	8,  // 31: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	10, // 32: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	12, // 33: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	3,  // 34: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	6,  // 35: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
-	16, // 36: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	9,  // 37: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	11, // 38: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	13, // 39: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	34, // [34:40] is the sub-list for method output_type
-	28, // [28:34] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	3,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
+	2,  // 1: portico.portal.v1.ConfigureRequest.input_receipt:type_name -> portico.portal.v1.InputReceipt
+	5,  // 2: portico.portal.v1.ConfigureResponse.listeners:type_name -> portico.portal.v1.Listener
+	0,  // 3: portico.portal.v1.ConfigureResponse.reconfigured:type_name -> portico.portal.v1.Reconfigured
+	3,  // 4: portico.portal.v1.ValidateRequest.host:type_name -> portico.portal.v1.HostInfo
+	8,  // 5: portico.portal.v1.ValidateResponse.problems:type_name -> portico.portal.v1.ConfigProblem
+	15, // 6: portico.portal.v1.SessionsResponse.sessions:type_name -> portico.portal.v1.SessionData
+	18, // 7: portico.portal.v1.Frame.events:type_name -> portico.portal.v1.Event
+	19, // 8: portico.portal.v1.Event.connect:type_name -> portico.portal.v1.Connect
+	23, // 9: portico.portal.v1.Event.data_in:type_name -> portico.portal.v1.DataIn
+	24, // 10: portico.portal.v1.Event.sync:type_name -> portico.portal.v1.SessionSync
+	25, // 11: portico.portal.v1.Event.disconnected:type_name -> portico.portal.v1.Disconnected
+	26, // 12: portico.portal.v1.Event.need_sessids:type_name -> portico.portal.v1.NeedSessids
+	35, // 13: portico.portal.v1.Event.detached:type_name -> portico.portal.v1.Detached
+	21, // 14: portico.portal.v1.Event.key_check:type_name -> portico.portal.v1.KeyCheck
+	27, // 15: portico.portal.v1.Event.data_out:type_name -> portico.portal.v1.DataOut
+	28, // 16: portico.portal.v1.Event.disconnect:type_name -> portico.portal.v1.Disconnect
+	29, // 17: portico.portal.v1.Event.login:type_name -> portico.portal.v1.Login
+	30, // 18: portico.portal.v1.Event.sync_all:type_name -> portico.portal.v1.SyncAll
+	31, // 19: portico.portal.v1.Event.disconnect_all:type_name -> portico.portal.v1.DisconnectAll
+	32, // 20: portico.portal.v1.Event.grant_sessids:type_name -> portico.portal.v1.GrantSessids
+	34, // 21: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
+	22, // 22: portico.portal.v1.Event.key_checked:type_name -> portico.portal.v1.KeyChecked
+	33, // 23: portico.portal.v1.Event.input_ack:type_name -> portico.portal.v1.InputAck
+	15, // 24: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
+	20, // 25: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
+	16, // 26: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	15, // 27: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	16, // 28: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	15, // 29: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	1,  // 30: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	6,  // 31: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
+	17, // 32: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	9,  // 33: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	11, // 34: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	13, // 35: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	4,  // 36: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	7,  // 37: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
+	17, // 38: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	10, // 39: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	12, // 40: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	14, // 41: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	36, // [36:42] is the sub-list for method output_type
+	30, // [30:36] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -2557,7 +2763,7 @@ func file_portal_proto_init() {
 	if File_portal_proto != nil {
 		return
 	}
-	file_portal_proto_msgTypes[16].OneofWrappers = []any{
+	file_portal_proto_msgTypes[17].OneofWrappers = []any{
 		(*Event_Connect)(nil),
 		(*Event_DataIn)(nil),
 		(*Event_Sync)(nil),
@@ -2573,6 +2779,7 @@ func file_portal_proto_init() {
 		(*Event_GrantSessids)(nil),
 		(*Event_Detach)(nil),
 		(*Event_KeyChecked)(nil),
+		(*Event_InputAck)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2580,7 +2787,7 @@ func file_portal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -148,3 +148,31 @@ func (o *Outbox) Flush(send func(*portalpb.Frame) error) error {
 		}
 	}
 }
+
+// PutFront puts events back at the front of the queue, ahead of what waits
+// there, in the order given: input a plugin sends again to a host that
+// reattached (it was sent before, so it goes before what came after it).
+// Like a requeue it is not held to the bound: the events were taken once.
+func (o *Outbox) PutFront(evs ...*portalpb.Event) {
+	o.requeue(evs)
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Holds returns a check of whether an event is queued now: a plugin asks
+// it of the input it kept when a link comes up (what is queued was never
+// sent). Use it only while no Run is active.
+func (o *Outbox) Holds() func(*portalpb.Event) bool {
+	o.mu.Lock()
+	set := make(map[*portalpb.Event]struct{}, len(o.events))
+	for _, ev := range o.events {
+		set[ev] = struct{}{}
+	}
+	o.mu.Unlock()
+	return func(ev *portalpb.Event) bool {
+		_, ok := set[ev]
+		return ok
+	}
+}
