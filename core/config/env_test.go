@@ -24,6 +24,13 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 	t.Helper()
 	switch x := cur.(type) {
 	case string:
+		// Keys that take one of a few words.
+		switch key {
+		case "log.level":
+			return "debug", "debug"
+		case "log.format":
+			return "json", "json"
+		}
 		v := "/env/" + key // absolute, so that a path key keeps it as is
 		return v, v
 	case bool:

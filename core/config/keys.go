@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // Key is one host key: a leaf of the server or limits block.
@@ -146,6 +148,12 @@ func (c *Config) Validate() error {
 		if msg := k.check(k.field(c)); msg != "" {
 			ps = append(ps, Problem{Key: k.Name, Msg: msg})
 		}
+	}
+	if _, err := logging.ParseLevel(c.Log.Level); err != nil {
+		ps = append(ps, Problem{Key: "log.level", Msg: err.Error()})
+	}
+	if err := logging.CheckFormat(c.Log.Format); err != nil {
+		ps = append(ps, Problem{Key: "log.format", Msg: err.Error()})
 	}
 	for name := range c.Plugins {
 		if !pluginName.MatchString(name) {

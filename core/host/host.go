@@ -23,6 +23,7 @@ import (
 	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // ReasonShutdown is what players are told when the host shuts down.
@@ -134,13 +135,14 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 		}
 		checked = time.Since(t0)
 	}
-	logFile, err := os.OpenFile(filepath.Join(cfg.LogDir(), "portico.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logOpts := cfg.Log.Options()
+	logFile, err := logging.OpenFile(filepath.Join(cfg.LogDir(), "portico.log"), logOpts)
 	if err != nil {
-		return fmt.Errorf("host: log file: %w", err)
+		return fmt.Errorf("host: %w", err)
 	}
 	defer logFile.Close()
 	out := io.MultiWriter(logOut, logFile)
-	log := slog.New(slog.NewTextHandler(out, nil))
+	log := slog.New(logOpts.Handler(out))
 
 	st, err := store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
