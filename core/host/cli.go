@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -198,14 +197,14 @@ func accountCmd(load loader) *cobra.Command {
 	var admin bool
 	create := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Create an account; the password is read from the first line of stdin",
+		Short: "Create an account; the password is asked for (not echoed) at a terminal, else read from the first line of stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := load()
 			if err != nil {
 				return err
 			}
-			password, err := readPassword(cmd.InOrStdin())
+			password, err := readNewPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -263,6 +262,7 @@ func accountCmd(load loader) *cobra.Command {
 		},
 	}
 	acc.AddCommand(create, addKey)
+	acc.AddCommand(accountOpsCmds(load)...)
 	return acc
 }
 
@@ -274,18 +274,6 @@ func openStore(cfg *config.Config) (*store.Store, error) {
 	}
 	return store.Open(cfg.DBPath(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
-}
-
-func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
-	if password == "" {
-		return "", errors.New("read password: give the password on the first line of stdin")
-	}
-	return password, nil
 }
 
 func restartCmd(load loader, mode string) *cobra.Command {

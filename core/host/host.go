@@ -462,7 +462,7 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		_ = h.Shutdown(reason)
 		return map[string]string{"state": "stopping"}, h.stopped, nil
 	default:
-		return nil, nil, fmt.Errorf("control: unknown command %q", req.Cmd)
+		return h.controlOps(ctx, req)
 	}
 }
 
