@@ -113,6 +113,13 @@ func cmdConnect(c *Call) {
 		return
 	}
 	if password == "" {
+		// The name first: a login the throttles refuse is told so before
+		// anyone types a password for nothing.
+		if c.H.Throttled(sessions.ThrottleLogin, c.S, strings.TrimSpace(name)) {
+			c.H.Log().Warn("login throttled", "name", name, "address", c.S.Address)
+			c.Msg(sessions.MsgLoginThrottled)
+			return
+		}
 		askPassword(c, func(s *sessions.ServerSession, password string) {
 			c.H.LoginWithPassword(s, name, password)
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/sdk/contract"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -46,6 +47,8 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 	case time.Duration:
 		v := x + 7*time.Second
 		return v, v.String()
+	case contract.Addresses:
+		return contract.Addresses("192.0.2.0/24,2001:db8::1"), "192.0.2.0/24, 2001:db8::1"
 	case config.Digest:
 		v := make(config.Digest, 32)
 		for i := range v {

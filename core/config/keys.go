@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/logging"
 )
 
@@ -155,6 +156,12 @@ func (c *Config) Validate() error {
 	if err := logging.CheckFormat(c.Log.Format); err != nil {
 		ps = append(ps, Problem{Key: "log.format", Msg: err.Error()})
 	}
+	if _, err := c.Limits.Exempt.Parse(); err != nil {
+		ps = append(ps, Problem{Key: "limits.exempt", Msg: err.Error()})
+	}
+	if _, err := c.Limits.TrustedProxies.Parse(); err != nil {
+		ps = append(ps, Problem{Key: "limits.trusted_proxies", Msg: err.Error()})
+	}
 	for name := range c.Plugins {
 		if !pluginName.MatchString(name) {
 			ps = append(ps, Problem{Key: "plugins." + name, Msg: pluginNameRule})
@@ -221,6 +228,8 @@ func Format(v any) string {
 		return shortDuration(x)
 	case Digest:
 		return fmt.Sprintf("%x", []byte(x))
+	case contract.Addresses:
+		return "[" + strings.Join(x.List(), ", ") + "]"
 	}
 	return fmt.Sprint(v)
 }
