@@ -55,6 +55,9 @@ func restartCommand(c *Call, do func(reason string) error) {
 	}
 }
 
+// MsgBanNoAccount warns that a banned name matches no account.
+const MsgBanNoAccount = "Warning: no account is named '%s'. The ban stops one of that name from logging in if it is ever created; check the spelling, or @unban it."
+
 func cmdBan(c *Call) {
 	if strings.TrimSpace(c.Args) == "" {
 		var rows [][]string
@@ -85,6 +88,13 @@ func cmdBan(c *Call) {
 	}
 	c.H.Log().Info("ban", "by", c.S.UName, "kind", b.Kind, "value", b.Value, "reason", reason)
 	c.Msg(fmt.Sprintf("Banned %s %s.", b.Kind, b.Value))
+	if b.Kind == "account" {
+		// A name nobody has is banned all the same (it stops the name
+		// being taken and used), but a typo should not pass for a ban.
+		if _, err := c.H.Store().AccountByName(c.H.Context(), b.Value); errors.Is(err, store.ErrNotFound) {
+			c.Msg(fmt.Sprintf(MsgBanNoAccount, b.Value))
+		}
+	}
 }
 
 func cmdThrottle(c *Call) {

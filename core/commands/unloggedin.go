@@ -135,7 +135,9 @@ func cmdCreate(c *Call) {
 		return
 	}
 	h, s := c.H, c.S
-	if !createAllowed(h, s) || !nameAvailable(h, s, name) {
+	// The cheap count of attempts first; then the name, so that a taken
+	// or reserved one is told so before the limit on accounts made.
+	if !createAttemptAllowed(h, s) || !nameAvailable(h, s, name) || !createAllowed(h, s) {
 		return
 	}
 	if password == "" {
@@ -149,17 +151,23 @@ func cmdCreate(c *Call) {
 	createAccount(h, s, name, password)
 }
 
-// createAllowed counts a `create` against limits.create_attempts and
-// reports whether this one may go on: checked first, before anything
+// createAttemptAllowed counts a `create` against limits.create_attempts
+// and reports whether this one may go on: checked first, before anything
 // costly, whatever the outcome will be. Attempts refused here are not
 // counted, so a client that stops is let in again once the window passes.
-func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
+func createAttemptAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreateAttempt, s, "") {
 		h.Log().Warn("account creation attempts throttled", "address", s.Address)
 		s.Msg(sessions.MsgCreateAttempts)
 		return false
 	}
 	h.ThrottleHit(sessions.ThrottleCreateAttempt, s, "")
+	return true
+}
+
+// createAllowed reports whether the address may make another account
+// (limits.account_creations), telling the player when not.
+func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreate, s, "") {
 		h.Log().Warn("account creation throttled", "address", s.Address)
 		s.Msg(sessions.MsgCreateThrottled)

@@ -54,7 +54,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
-	root.AddCommand(limitsCmd(load))
+	root.AddCommand(limitsCmd(load), pluginCmd(load))
 	return root
 }
 
@@ -182,7 +182,7 @@ func printStatus(w io.Writer, st Status) {
 		if on == "" {
 			on = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, p.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, lastError(p))
 	}
 	tw.Flush()
 	// A live edit a plugin refused: it runs on with its previous block.
@@ -191,6 +191,19 @@ func printStatus(w io.Writer, st Status) {
 			fmt.Fprintf(w, "%s: config not applied: %s\n", p.Name, p.ConfigError)
 		}
 	}
+}
+
+// lastError is a plugin's last error with when it happened, for status:
+// "exit status 2 (at 14:03:12, 5m ago)".
+func lastError(p plugins.Status) string {
+	if p.LastError == "" {
+		return ""
+	}
+	if p.LastErrorAt.IsZero() {
+		return p.LastError
+	}
+	return fmt.Sprintf("%s (at %s, %s ago)", p.LastError, p.LastErrorAt.Local().Format("15:04:05"),
+		time.Since(p.LastErrorAt).Round(time.Second))
 }
 
 func accountCmd(load loader) *cobra.Command {
@@ -382,7 +395,8 @@ func sessionsCmd(load loader) *cobra.Command {
 }
 
 func announceCmd(load loader) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "announce TEXT",
 		Short: "Send a message to every connected session",
 		Args:  cobra.MinimumNArgs(1),
@@ -396,10 +410,22 @@ func announceCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", data)
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var out struct {
+				Sessions int `json:"sessions"`
+			}
+			if err := json.Unmarshal(data, &out); err != nil {
+				return fmt.Errorf("announce: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "announced to %d session(s)\n", out.Sessions)
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	return c
 }
 
 func botCmd(load loader) *cobra.Command {
@@ -474,7 +500,7 @@ func botCmd(load loader) *cobra.Command {
 			return nil
 		},
 	}
-	bot.AddCommand(add, list, remove)
+	bot.AddCommand(add, list, remove, botRestartCmd(load))
 	return bot
 }
 

@@ -29,6 +29,10 @@ import (
 // ReasonShutdown is what players are told when the host shuts down.
 const ReasonShutdown = "Server is shutting down."
 
+// ReasonShutdownBecause starts what players are told when `portico stop
+// --reason X` shuts the host down: "The server is shutting down: X".
+const ReasonShutdownBecause = "The server is shutting down: "
+
 // Host is a running Portico host.
 type Host struct {
 	cfgMu    sync.Mutex
@@ -459,6 +463,9 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		return map[string]any{"state": mode + "ing", "pid": os.Getpid(), "started": h.started}, nil, nil
 	case "stop":
 		reason := req.Args["reason"]
+		if reason != "" {
+			reason = ReasonShutdownBecause + reason
+		}
 		_ = h.Shutdown(reason)
 		return map[string]string{"state": "stopping"}, h.stopped, nil
 	default:
