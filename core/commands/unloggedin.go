@@ -117,6 +117,8 @@ func cmdConnect(c *Call) {
 		// anyone types a password for nothing.
 		if c.H.Throttled(sessions.ThrottleLogin, c.S, strings.TrimSpace(name)) {
 			c.H.Log().Warn("login throttled", "name", name, "address", c.S.Address)
+			c.H.Meter().Login(sessions.LoginThrottled)
+			c.H.Meter().Throttled(sessions.ThrottleLogin)
 			c.Msg(sessions.MsgLoginThrottled)
 			return
 		}
@@ -158,6 +160,7 @@ func cmdCreate(c *Call) {
 func createAttemptAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreateAttempt, s, "") {
 		h.Log().Warn("account creation attempts throttled", "address", s.Address)
+		h.Meter().Throttled(sessions.ThrottleCreateAttempt)
 		s.Msg(sessions.MsgCreateAttempts)
 		return false
 	}
@@ -170,6 +173,7 @@ func createAttemptAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSe
 func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreate, s, "") {
 		h.Log().Warn("account creation throttled", "address", s.Address)
+		h.Meter().Throttled(sessions.ThrottleCreate)
 		s.Msg(sessions.MsgCreateThrottled)
 		return false
 	}
@@ -225,6 +229,7 @@ func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, 
 			switch {
 			case err == nil:
 				h.ThrottleHit(sessions.ThrottleCreate, s, "")
+				h.Meter().AccountCreated()
 				h.Log().Info("account created", "account", acc.Name, "address", s.Address)
 				connect := acc.Name
 				if strings.Contains(connect, " ") {

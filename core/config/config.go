@@ -102,6 +102,12 @@ type Server struct {
 	// a visitor is told `who` works once logged in, and learns no account
 	// names from it. Default: false.
 	WhoBeforeLogin bool `mapstructure:"who_before_login" live:"true"`
+	// Where Prometheus scrapes the host's metrics (host:port; served at
+	// /metrics): sessions, logins, commands, the plugins' links and states,
+	// throttles, reloads, bots, and Go's runtime. Empty serves none. Keep
+	// it on loopback or a private network: anyone who can reach it sees
+	// the figures. Needs a host restart to change. Default: "".
+	MetricsListen string `mapstructure:"metrics_listen"`
 }
 
 // Log says how the host and its plugins log. The host logs to stderr and

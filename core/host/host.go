@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,10 +171,20 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	h.manager = plugins.NewManager(cfg, st, h.handler, log, out)
 	h.manager.OnRunning = h.startBots
 	h.handler.SetPortals(h.manager)
+	met := newMetrics(h)
+	h.handler.SetMeter(met)
+	h.manager.Meter = met
 
 	ctrl, err := control.Listen(cfg.ControlSocket(), h.control, log)
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
+	}
+	stopMetrics := func() {}
+	if cfg.Server.MetricsListen != "" {
+		if stopMetrics, err = serveMetrics(cfg.Server.MetricsListen, met, log); err != nil {
+			ctrl.Close()
+			return err
+		}
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -199,6 +210,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 		stopGame()
 		cancel()
 		ctrl.Close()
+		stopMetrics()
 		loops.Wait()
 	}
 	if err := g.Start(ctx); err != nil {
@@ -227,7 +239,9 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	if mode := os.Getenv(envRestartMode); mode != "" {
 		os.Unsetenv(envRestartMode)
 		if at, err := strconv.ParseInt(os.Getenv(envRestartAt), 10, 64); err == nil {
-			log.Info("host restarted", "mode", mode, "took", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+			took := time.Since(time.Unix(0, at))
+			met.reloadDuration.Set(took.Seconds())
+			log.Info("host restarted", "mode", mode, "took", took.Round(time.Millisecond))
 		}
 		os.Unsetenv(envRestartAt)
 	}
@@ -358,7 +372,10 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 	now := time.Now()
 	h.log.Info("re-executing", "mode", req.mode, "binary", h.exe, "handover", ms(t0, now),
 		"plugins_paused", ms(t0, tDetached), "synced", ms(tDetached, tSynced), "flushed", ms(tSynced, now))
-	env := append(os.Environ(), envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10))
+	reloads, _ := strconv.Atoi(os.Getenv(envReloads))
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, envReloads+"=") })
+	env = append(env, envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10),
+		envReloads+"="+strconv.Itoa(reloads+1))
 	return fmt.Errorf("host: exec %s: %w", h.exe, syscall.Exec(h.exe, os.Args, env))
 }
 

@@ -52,6 +52,7 @@ func (h *ServerSessionHandler) CallInputfuncs(s *ServerSession, msgs []contract.
 			return
 		}
 		if !h.allowCommand(s) {
+			h.Meter().Throttled(ThrottleCommandRate)
 			// Dropped, as Evennia does; told once per burst.
 			if !s.rateWarned {
 				s.rateWarned = true

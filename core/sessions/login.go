@@ -90,6 +90,8 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 	check := func() {
 		if h.Throttled(ThrottleLogin, s, name) {
 			h.log.Warn("login throttled", "name", name, "address", s.Address)
+			h.Meter().Login(LoginThrottled)
+			h.Meter().Throttled(ThrottleLogin)
 			s.Msg(MsgLoginThrottled)
 			return
 		}
@@ -104,6 +106,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 						h.log.Error("login: authenticate", "name", name, "err", err)
 					} else {
 						h.log.Info("login failed", "name", name, "address", s.Address)
+						h.Meter().Login(LoginFailed)
 						h.ThrottleHit(ThrottleLogin, s, name)
 					}
 					s.Msg(MsgBadLogin)
@@ -113,6 +116,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 					return
 				}
 				h.loginSucceeded(s, name)
+				h.Meter().Login(LoginOK)
 				h.Login(s, acc, false)
 			}
 		})
