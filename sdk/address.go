@@ -25,6 +25,9 @@ type AddressCounter struct {
 	mu     sync.Mutex
 	limit  int
 	counts map[string]int
+	// exempt are the networks never counted (limits.exempt); the portal
+	// keeps them for the counters it makes.
+	exempt contract.AddressList
 }
 
 // NewAddressCounter returns a counter that admits at most limit at once
@@ -42,9 +45,26 @@ func (c *AddressCounter) SetLimit(limit int) {
 	c.limit = limit
 }
 
+// setExempt sets the networks never counted (the host's limits.exempt).
+// A network counted before it became exempt stays counted until the
+// host's list changes back.
+func (c *AddressCounter) setExempt(l contract.AddressList) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.exempt = l
+}
+
+// exemptContains reports whether network is exempt in c.
+func (c *AddressCounter) exemptContains(network string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return network != "" && c.exempt.Contains(network)
+}
+
 // Admit counts one more open from network, or reports false (counting
 // nothing) when network already holds the limit. The empty network (an
-// address that is no IP) is always admitted and never counted. Every
+// address that is no IP) and, in a counter the portal made, a network in
+// the host's limits.exempt are always admitted and never counted. Every
 // true Admit must be matched by one Release.
 func (c *AddressCounter) Admit(network string) bool {
 	if network == "" {
@@ -52,6 +72,9 @@ func (c *AddressCounter) Admit(network string) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.exempt.Contains(network) {
+		return true
+	}
 	if c.limit > 0 && c.counts[network] >= c.limit {
 		return false
 	}
@@ -70,6 +93,9 @@ func (c *AddressCounter) Release(network string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.exempt.Contains(network) {
+		return
+	}
 	if c.counts[network] <= 1 {
 		delete(c.counts, network)
 		return

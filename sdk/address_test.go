@@ -398,3 +398,40 @@ func TestLimitListenerTells(t *testing.T) {
 		t.Fatalf("a told connection was closed %v after it was let through, want about %v", took, tellWait)
 	}
 }
+
+// TestExemptAddressesNotLimited: an address in the host's limits.exempt
+// (given over the wire, as a host reattaching would) is neither counted
+// nor queued by NewSession, nor counted by the plugin's own counters,
+// while other addresses keep their limits; a /64 network is exempt when an
+// exempt prefix holds it whole.
+func TestExemptAddressesNotLimited(t *testing.T) {
+	h := newHarness(t, newTestPlugin())
+	host := hostInfo(1, 100)
+	host.ConnectionsPerIp, host.ConnectionRate = 1, 1
+	host.LimitsExempt = []string{"127.0.0.2", "2001:db8::/48"}
+	h.configure(t, `{}`, host)
+	portal := h.srv.Portal()
+	for i := range 3 {
+		for _, addr := range []string{"127.0.0.2:4000", "[2001:db8:0:1::5]:4000"} {
+			if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", addr); err != nil {
+				t.Fatalf("connection %d from exempt %s: %v", i, addr, err)
+			}
+		}
+	}
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "127.0.0.3:4000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := portal.NewSession(context.Background(), newFakeConn(), "telnet", "127.0.0.3:4001"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("second connection from a limited address: %v, want refused", err)
+	}
+	c := portal.NewAddressCounter()
+	if !c.Admit("127.0.0.2") || !c.Admit("127.0.0.2") || !c.Admit("2001:db8:0:1::/64") || !c.Admit("2001:db8:0:1::/64") {
+		t.Error("the plugin's counter limited an exempt network")
+	}
+	if c.Count("127.0.0.2") != 0 {
+		t.Errorf("exempt address counted %d", c.Count("127.0.0.2"))
+	}
+	if !c.Admit("127.0.0.4") || c.Admit("127.0.0.4") {
+		t.Error("the plugin's counter: want one admitted from a limited address")
+	}
+}

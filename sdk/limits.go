@@ -94,6 +94,17 @@ func (q *connQueue) refill(now time.Time, rate float64) {
 // test's, see NewTestPortalWithRate) still lets a client in at once.
 func burst(rate float64) float64 { return max(1, rate) }
 
+// limitedNetwork is the network NewSession counts address under, for the
+// per-address limits: ClientNetwork's, or "" (not counted, never queued)
+// for an address in the host's limits.exempt.
+func (p *Portal) limitedNetwork(address string) string {
+	n := ClientNetwork(address)
+	if p.perIP.exemptContains(n) {
+		return ""
+	}
+	return n
+}
+
 // rateLocked returns the connection rate in force: the host's, or a
 // test's (NewTestPortalWithRate). p.mu must be held.
 func (p *Portal) rateLocked() float64 {

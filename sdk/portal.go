@@ -118,9 +118,12 @@ func (p *Portal) setHost(host HostInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.host = host
+	exempt, _ := host.Exempt.Parse() // the host's Load checked it
 	p.perIP.SetLimit(host.ConnectionsPerIP)
+	p.perIP.setExempt(exempt)
 	for _, c := range p.counters {
 		c.SetLimit(host.ConnectionsPerIP)
+		c.setExempt(exempt)
 	}
 }
 
@@ -137,6 +140,7 @@ func (p *Portal) NewAddressCounter() *AddressCounter {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := NewAddressCounter(p.host.ConnectionsPerIP)
+	c.exempt, _ = p.host.Exempt.Parse()
 	p.counters = append(p.counters, c)
 	return c
 }
@@ -173,7 +177,7 @@ func (p *Portal) Host() HostInfo {
 // ctx's cause and leaves the Conn to the plugin. Do not hold a lock
 // other connections need across the call: it may wait.
 func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
-	ip := ClientNetwork(address)
+	ip := p.limitedNetwork(address)
 	if !p.perIP.Admit(ip) {
 		conn.Close(MsgTooManyConnections)
 		return nil, fmt.Errorf("portal: %s: %w", address, &refusal{message: MsgTooManyConnections})

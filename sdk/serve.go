@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk/cpuprofile"
+	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
@@ -39,9 +39,10 @@ func Serve(p Plugin) {
 	if name == "" {
 		name = filepath.Base(os.Args[0])
 	}
-	logw, closeLog := openLog(os.Getenv(EnvDataDir), name)
+	logOpts := logging.FromEnv()
+	logw, closeLog := openLog(os.Getenv(EnvDataDir), name, logOpts)
 	defer closeLog()
-	log := slog.New(slog.NewTextHandler(logw, nil)).With("plugin", name)
+	log := slog.New(logOpts.Handler(logw)).With("plugin", name)
 	slog.SetDefault(log)
 
 	stopProfile, err := cpuprofile.Start(name)
@@ -79,24 +80,21 @@ func Serve(p Plugin) {
 			gs.Store(g)
 			return g
 		},
-		Logger: hclog.New(&hclog.LoggerOptions{Name: name, Output: logw, Level: hclog.Info}),
+		// go-plugin's own messages, in the plugin's one log format.
+		Logger: logging.HCLog(log, "go-plugin", logging.HCLogOptions{}),
 	})
 }
 
-// openLog opens the plugin's log file under dataDir. Without a data dir
-// (run by hand) it logs to stderr.
-func openLog(dataDir, name string) (io.Writer, func()) {
+// openLog opens the plugin's log file under dataDir, rotated as the
+// host's log options say. Without a data dir (run by hand) it logs to
+// stderr.
+func openLog(dataDir, name string, o logging.Options) (io.Writer, func()) {
 	if dataDir == "" {
 		return os.Stderr, func() {}
 	}
-	dir := filepath.Join(dataDir, "logs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: log dir: %v\n", name, err)
-		return os.Stderr, func() {}
-	}
-	f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := logging.OpenFile(filepath.Join(dataDir, "logs", name+".log"), o)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: log file: %v\n", name, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return os.Stderr, func() {}
 	}
 	return f, func() { f.Close() }

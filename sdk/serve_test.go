@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
@@ -535,14 +536,14 @@ func TestServerShutdownErrors(t *testing.T) {
 }
 
 func TestOpenLog(t *testing.T) {
-	w, closeLog := openLog("", "portico-test")
+	w, closeLog := openLog("", "portico-test", logging.Options{})
 	if w != os.Stderr {
 		t.Errorf("no data dir: %v, want stderr", w)
 	}
 	closeLog()
 
 	dir := t.TempDir()
-	w, closeLog = openLog(dir, "portico-test")
+	w, closeLog = openLog(dir, "portico-test", logging.Options{})
 	if _, err := io.WriteString(w, "hello\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +562,7 @@ func TestOpenLog(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, closeLog = openLog(file, "portico-test")
+	w, closeLog = openLog(file, "portico-test", logging.Options{})
 	if w != os.Stderr {
 		t.Errorf("unusable data dir: %v, want stderr", w)
 	}

@@ -102,6 +102,8 @@ type hostOptions struct {
 	// setup runs on the test's directory (the config's, holding data/)
 	// before the host first starts.
 	setup func(dir string)
+	// blocks are top-level blocks added to the config (a log: block).
+	blocks string
 }
 
 // testLimits turns off the limits that many test connections from
@@ -136,12 +138,13 @@ func startHostWith(t *testing.T, o hostOptions) *testHost {
 %s  reattach_grace: 20s
 limits:
 %s
+%s
 plugins:
   telnet:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s%s`, argon2, limits, port, o.telnet, o.extra)
+%s%s`, argon2, limits, o.blocks, port, o.telnet, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

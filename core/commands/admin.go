@@ -30,6 +30,9 @@ func adminCommands() []*Command {
 		{Key: "@boot", Admin: true,
 			Help: "@boot <account || session id> [= reason]\n\nDisconnect an account's sessions, or one session.",
 			Func: cmdBoot},
+		{Key: "@throttle", Admin: true,
+			Help: "@throttle/clear [<IP | account>]\n\nLift the login and account-creation throttles of an address or an account (all of them without one), as `portico limits clear` does.",
+			Func: cmdThrottle},
 		{Key: "@shutdown", Admin: true,
 			Help: "@shutdown [reason]\n\nStop the host and every plugin, telling players why.",
 			Func: func(c *Call) {
@@ -51,6 +54,9 @@ func restartCommand(c *Call, do func(reason string) error) {
 		c.Msg(fmt.Sprintf("%s failed: %v", c.Cmd, err))
 	}
 }
+
+// MsgBanNoAccount warns that a banned name matches no account.
+const MsgBanNoAccount = "Warning: no account is named '%s'. The ban stops one of that name from logging in if it is ever created; check the spelling, or @unban it."
 
 func cmdBan(c *Call) {
 	if strings.TrimSpace(c.Args) == "" {
@@ -82,6 +88,29 @@ func cmdBan(c *Call) {
 	}
 	c.H.Log().Info("ban", "by", c.S.UName, "kind", b.Kind, "value", b.Value, "reason", reason)
 	c.Msg(fmt.Sprintf("Banned %s %s.", b.Kind, b.Value))
+	if b.Kind == "account" {
+		// A name nobody has is banned all the same (it stops the name
+		// being taken and used), but a typo should not pass for a ban.
+		if _, err := c.H.Store().AccountByName(c.H.Context(), b.Value); errors.Is(err, store.ErrNotFound) {
+			c.Msg(fmt.Sprintf(MsgBanNoAccount, b.Value))
+		}
+	}
+}
+
+func cmdThrottle(c *Call) {
+	target, ok := strings.CutPrefix(strings.TrimSpace(c.Args), "/clear")
+	if !ok {
+		c.Msg("Usage: @throttle/clear [<IP | account>]")
+		return
+	}
+	target = strings.TrimSpace(target)
+	n := c.H.ClearThrottles(target)
+	c.H.Log().Info("throttles cleared", "by", c.S.UName, "target", target, "counters", n)
+	what := "every address and account"
+	if target != "" {
+		what = target
+	}
+	c.Msg(fmt.Sprintf("Cleared %d throttle counter(s) of %s.", n, what))
 }
 
 func cmdUnban(c *Call) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/portico-mud/portico/core/channels"
 	"github.com/portico-mud/portico/core/sessions"
@@ -195,15 +196,29 @@ func (ch *Handler) Execute(s *sessions.ServerSession, line string) {
 			name, args = base, strings.TrimSpace("/"+sw+" "+args)
 		}
 	}
+	start := time.Now()
 	if cmd == nil && ch.talkOnChannel(s, name, args) {
+		ch.handler.Meter().Command(CommandChannel, time.Since(start))
 		return
 	}
 	if cmd == nil || (cmd.Admin && !s.IsAdmin()) {
+		ch.handler.Meter().Command(CommandUnknown, time.Since(start))
 		s.Msg(fmt.Sprintf("Command '%s' is not available. Type \"help\" for help.", name))
 		return
 	}
 	cmd.Func(&Call{H: ch.handler, S: s, Cmd: name, Args: args, Set: set, commands: ch})
+	// By its key, not as typed: the metric's label values stay the
+	// commands the game has.
+	ch.handler.Meter().Command(cmd.Key, time.Since(start))
 }
+
+// Names a command is counted under (sessions.Meter) when it is no
+// command's key: a line that talks on a channel, and one that names no
+// command the session may run.
+const (
+	CommandChannel = "<channel>"
+	CommandUnknown = "<unknown>"
+)
 
 // splitCommand splits a line into command name and arguments. A leading
 // ' or " is the say shortcut, as in Evennia and most MUDs.

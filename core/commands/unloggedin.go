@@ -126,6 +126,15 @@ func cmdConnect(c *Call) {
 		return
 	}
 	if password == "" {
+		// The name first: a login the throttles refuse is told so before
+		// anyone types a password for nothing.
+		if c.H.Throttled(sessions.ThrottleLogin, c.S, strings.TrimSpace(name)) {
+			c.H.Log().Warn("login throttled", "name", name, "address", c.S.Address)
+			c.H.Meter().Login(sessions.LoginThrottled)
+			c.H.Meter().Throttled(sessions.ThrottleLogin)
+			c.Msg(sessions.MsgLoginThrottled)
+			return
+		}
 		askPassword(c, func(s *sessions.ServerSession, password string) {
 			c.H.LoginWithPassword(s, name, password)
 		})
@@ -141,7 +150,9 @@ func cmdCreate(c *Call) {
 		return
 	}
 	h, s := c.H, c.S
-	if !createAllowed(h, s) || !nameAvailable(h, s, name) {
+	// The cheap count of attempts first; then the name, so that a taken
+	// or reserved one is told so before the limit on accounts made.
+	if !createAttemptAllowed(h, s) || !nameAvailable(h, s, name) || !createAllowed(h, s) {
 		return
 	}
 	if password == "" {
@@ -155,19 +166,27 @@ func cmdCreate(c *Call) {
 	createAccount(h, s, name, password)
 }
 
-// createAllowed counts a `create` against limits.create_attempts and
-// reports whether this one may go on: checked first, before anything
+// createAttemptAllowed counts a `create` against limits.create_attempts
+// and reports whether this one may go on: checked first, before anything
 // costly, whatever the outcome will be. Attempts refused here are not
 // counted, so a client that stops is let in again once the window passes.
-func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
+func createAttemptAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreateAttempt, s, "") {
 		h.Log().Warn("account creation attempts throttled", "address", s.Address)
+		h.Meter().Throttled(sessions.ThrottleCreateAttempt)
 		s.Msg(sessions.MsgCreateAttempts)
 		return false
 	}
 	h.ThrottleHit(sessions.ThrottleCreateAttempt, s, "")
+	return true
+}
+
+// createAllowed reports whether the address may make another account
+// (limits.account_creations), telling the player when not.
+func createAllowed(h *sessions.ServerSessionHandler, s *sessions.ServerSession) bool {
 	if h.Throttled(sessions.ThrottleCreate, s, "") {
 		h.Log().Warn("account creation throttled", "address", s.Address)
+		h.Meter().Throttled(sessions.ThrottleCreate)
 		s.Msg(sessions.MsgCreateThrottled)
 		return false
 	}
@@ -223,6 +242,7 @@ func createAccount(h *sessions.ServerSessionHandler, s *sessions.ServerSession, 
 			switch {
 			case err == nil:
 				h.ThrottleHit(sessions.ThrottleCreate, s, "")
+				h.Meter().AccountCreated()
 				h.Log().Info("account created", "account", acc.Name, "address", s.Address)
 				connect := acc.Name
 				if strings.Contains(connect, " ") {

@@ -17,12 +17,13 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // Config is the host's whole configuration.
 //
-// Every host key is a field of Server or Limits (contract.Limits, the one
-// list of limits that the host and the plugins share). Its doc comment is
+// Every host key is a field of Server, Limits (contract.Limits, the one
+// list of limits that the host and the plugins share) or Log. Its doc comment is
 // also the comment above it in config.yaml, and ends with "Default: X."
 // (TestDocCommentsMatchConfigYAML keeps both in step). Its tags:
 //
@@ -41,6 +42,7 @@ type Config struct {
 	Path   string          `mapstructure:"-"`
 	Server Server          `mapstructure:"server"`
 	Limits contract.Limits `mapstructure:"limits"`
+	Log    Log             `mapstructure:"log"`
 	// Plugins are the plugins.<name> blocks, by name. A changed block is
 	// always applied live, by restarting that plugin (core/plugins).
 	Plugins map[string]Plugin `mapstructure:"plugins"`
@@ -108,6 +110,39 @@ type Server struct {
 	// a visitor is told `who` works once logged in, and learns no account
 	// names from it. Default: false.
 	WhoBeforeLogin bool `mapstructure:"who_before_login" live:"true"`
+	// Where Prometheus scrapes the host's metrics (host:port; served at
+	// /metrics): sessions, logins, commands, the plugins' links and states,
+	// throttles, reloads, bots, and Go's runtime. Empty serves none. Keep
+	// it on loopback or a private network: anyone who can reach it sees
+	// the figures. Needs a host restart to change. Default: "".
+	MetricsListen string `mapstructure:"metrics_listen"`
+}
+
+// Log says how the host and its plugins log. The host logs to stderr and
+// <data_dir>/logs/portico.log, each plugin to <data_dir>/logs/<name>.log,
+// all in one format. A change applies to the host at its next reload or
+// start, and to a plugin when it is next launched.
+type Log struct {
+	// The least important messages logged: debug, info, warn or error.
+	// Needs a host restart to change (a reload will do). Default: info.
+	Level string `mapstructure:"level" required:"true"`
+	// text (key=value pairs, for people) or json (one object a line, for
+	// a log collector). Needs a host restart to change (a reload will do).
+	// Default: text.
+	Format string `mapstructure:"format" required:"true"`
+	// Rotate a log file when it would grow past this many megabytes,
+	// keeping max_files old ones beside it, named with the time they were
+	// rotated; 0 never rotates (for journald or logrotate: see the README).
+	// Needs a host restart to change (a reload will do). Default: 100.
+	MaxSizeMB int `mapstructure:"max_size_mb"`
+	// Rotated log files kept per log; 0 keeps them all. Needs a host
+	// restart to change (a reload will do). Default: 5.
+	MaxFiles int `mapstructure:"max_files"`
+}
+
+// Options returns the log options as sdk/logging takes them.
+func (l Log) Options() logging.Options {
+	return logging.Options{Level: l.Level, Format: l.Format, MaxSizeMB: l.MaxSizeMB, MaxFiles: l.MaxFiles}
 }
 
 // Plugin is one protocol plugin's entry under plugins.<name>.
@@ -183,6 +218,7 @@ func Default() Config {
 			// OWASP's and Django's minimum.
 			PasswordMinLength: 8,
 		},
+		Log:     Log{Level: "info", Format: logging.FormatText, MaxSizeMB: 100, MaxFiles: 5},
 		Plugins: map[string]Plugin{},
 	}
 }

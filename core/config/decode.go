@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	digestType   = reflect.TypeFor[Digest]()
+	durationType  = reflect.TypeFor[time.Duration]()
+	digestType    = reflect.TypeFor[Digest]()
+	addressesType = reflect.TypeFor[contract.Addresses]()
 )
 
 // decodeHook is the decode hook of Load's strict unmarshal: it converts
@@ -45,6 +47,8 @@ func convert(data any, t reflect.Type) (any, error) {
 		return toDuration(data)
 	case t == digestType:
 		return toDigest(data)
+	case t == addressesType:
+		return toAddresses(data)
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -177,6 +181,32 @@ func toDuration(data any) (time.Duration, error) {
 		return 0, fmt.Errorf("want a duration such as 30m, got %d (a number needs a unit: s, m, h)", x)
 	}
 	return 0, fmt.Errorf("want a duration such as 30m, got %s", got(data))
+}
+
+// toAddresses reads a list of addresses (limits.exempt): a YAML list of
+// strings, or one string of entries separated by commas or spaces (as
+// the environment gives it). The entries are checked by Validate.
+func toAddresses(data any) (contract.Addresses, error) {
+	switch x := data.(type) {
+	case nil:
+		return "", nil
+	case contract.Addresses:
+		return x, nil
+	case string:
+		x = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(x), "["), "]")
+		return contract.JoinAddresses(strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ' ' })), nil
+	case []any:
+		list := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return "", fmt.Errorf("want a list of addresses and CIDR prefixes, got %s in it", got(e))
+			}
+			list = append(list, s)
+		}
+		return contract.JoinAddresses(list), nil
+	}
+	return "", fmt.Errorf("want a list of addresses and CIDR prefixes, got %s", got(data))
 }
 
 // toDigest reads a hex SHA-256 digest (64 hex digits, as sha256sum prints

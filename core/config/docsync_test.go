@@ -162,7 +162,7 @@ func docSyncProblems(data []byte, docs map[string]string) []string {
 		}
 		if m == nil {
 			out = append(out, fmt.Sprintf("%s: the doc comment does not end with \"Default: X.\"", k.Name))
-		} else if v, err := convert(m[1], k.Field.Type); err != nil || !reflect.DeepEqual(v, k.Value(&def)) {
+		} else if v, err := convert(strings.TrimSuffix(strings.TrimPrefix(m[1], `"`), `"`), k.Field.Type); err != nil || !reflect.DeepEqual(v, k.Value(&def)) {
 			out = append(out, fmt.Sprintf("%s: the doc comment says Default: %s, Default() has %s", k.Name, m[1], Format(k.Value(&def))))
 		}
 		comment, ok := comments[k.Name]

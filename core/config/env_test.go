@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/sdk/contract"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,6 +25,13 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 	t.Helper()
 	switch x := cur.(type) {
 	case string:
+		// Keys that take one of a few words.
+		switch key {
+		case "log.level":
+			return "debug", "debug"
+		case "log.format":
+			return "json", "json"
+		}
 		v := "/env/" + key // absolute, so that a path key keeps it as is
 		if key == "server.database" {
 			v = "postgres://env@/env" // a URL or nothing
@@ -42,6 +50,8 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 	case time.Duration:
 		v := x + 7*time.Second
 		return v, v.String()
+	case contract.Addresses:
+		return contract.Addresses("192.0.2.0/24,2001:db8::1"), "192.0.2.0/24, 2001:db8::1"
 	case config.Digest:
 		v := make(config.Digest, 32)
 		for i := range v {

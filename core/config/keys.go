@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // Key is one host key: a leaf of the server or limits block.
@@ -167,6 +170,18 @@ func (c *Config) Validate() error {
 	if msg := databaseProblem(c.Server.Database); msg != "" {
 		ps = append(ps, Problem{Key: DatabaseKey, Msg: msg})
 	}
+	if _, err := logging.ParseLevel(c.Log.Level); err != nil {
+		ps = append(ps, Problem{Key: "log.level", Msg: err.Error()})
+	}
+	if err := logging.CheckFormat(c.Log.Format); err != nil {
+		ps = append(ps, Problem{Key: "log.format", Msg: err.Error()})
+	}
+	if _, err := c.Limits.Exempt.Parse(); err != nil {
+		ps = append(ps, Problem{Key: "limits.exempt", Msg: err.Error()})
+	}
+	if _, err := c.Limits.TrustedProxies.Parse(); err != nil {
+		ps = append(ps, Problem{Key: "limits.trusted_proxies", Msg: err.Error()})
+	}
 	for name := range c.Plugins {
 		if !pluginName.MatchString(name) {
 			ps = append(ps, Problem{Key: "plugins." + name, Msg: pluginNameRule})
@@ -233,6 +248,8 @@ func Format(v any) string {
 		return shortDuration(x)
 	case Digest:
 		return fmt.Sprintf("%x", []byte(x))
+	case contract.Addresses:
+		return "[" + strings.Join(x.List(), ", ") + "]"
 	}
 	return fmt.Sprint(v)
 }

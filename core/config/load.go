@@ -463,7 +463,7 @@ func splitPluginVar(rest string) (name, field string, ok bool) {
 }
 
 // hostEnv notes which host keys the environment sets, and refuses
-// PORTICO_SERVER_* and PORTICO_LIMITS_* variables that name no key.
+// PORTICO_SERVER_*, PORTICO_LIMITS_* and PORTICO_LOG_* variables that name no key.
 func (l *loader) hostEnv() {
 	known := map[string]string{}
 	var names []string
@@ -478,7 +478,8 @@ func (l *loader) hostEnv() {
 	slices.Sort(env)
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
-		if value == "" || (!strings.HasPrefix(name, EnvPrefix+"SERVER_") && !strings.HasPrefix(name, EnvPrefix+"LIMITS_")) {
+		if value == "" || (!strings.HasPrefix(name, EnvPrefix+"SERVER_") && !strings.HasPrefix(name, EnvPrefix+"LIMITS_") &&
+			!strings.HasPrefix(name, EnvPrefix+"LOG_")) {
 			continue
 		}
 		if _, ok := known[name]; !ok {

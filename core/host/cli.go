@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,7 +54,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
-	root.AddCommand(migrateCmd(load))
+	root.AddCommand(migrateCmd(load), limitsCmd(load), pluginCmd(load))
 	return root
 }
 
@@ -183,7 +182,7 @@ func printStatus(w io.Writer, st Status) {
 		if on == "" {
 			on = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, p.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, lastError(p))
 	}
 	tw.Flush()
 	if len(st.Bots) > 0 {
@@ -202,19 +201,32 @@ func printStatus(w io.Writer, st Status) {
 	}
 }
 
+// lastError is a plugin's last error with when it happened, for status:
+// "exit status 2 (at 14:03:12, 5m ago)".
+func lastError(p plugins.Status) string {
+	if p.LastError == "" {
+		return ""
+	}
+	if p.LastErrorAt.IsZero() {
+		return p.LastError
+	}
+	return fmt.Sprintf("%s (at %s, %s ago)", p.LastError, p.LastErrorAt.Local().Format("15:04:05"),
+		time.Since(p.LastErrorAt).Round(time.Second))
+}
+
 func accountCmd(load loader) *cobra.Command {
 	acc := &cobra.Command{Use: "account", Short: "Manage accounts"}
 	var admin bool
 	create := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Create an account; the password is read from the first line of stdin",
+		Short: "Create an account; the password is asked for (not echoed) at a terminal, else read from the first line of stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := load()
 			if err != nil {
 				return err
 			}
-			password, err := readPassword(cmd.InOrStdin())
+			password, err := readNewPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -272,6 +284,7 @@ func accountCmd(load loader) *cobra.Command {
 		},
 	}
 	acc.AddCommand(create, addKey)
+	acc.AddCommand(accountOpsCmds(load)...)
 	return acc
 }
 
@@ -283,18 +296,6 @@ func openStore(cfg *config.Config) (*store.Store, error) {
 	}
 	return store.Open(cfg.StoreLocation(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
-}
-
-func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
-	if password == "" {
-		return "", errors.New("read password: give the password on the first line of stdin")
-	}
-	return password, nil
 }
 
 func restartCmd(load loader, mode string) *cobra.Command {
@@ -402,7 +403,8 @@ func sessionsCmd(load loader) *cobra.Command {
 }
 
 func announceCmd(load loader) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "announce TEXT",
 		Short: "Send a message to every connected session",
 		Args:  cobra.MinimumNArgs(1),
@@ -416,10 +418,22 @@ func announceCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "announced: %s\n", data)
+			if asJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var out struct {
+				Sessions int `json:"sessions"`
+			}
+			if err := json.Unmarshal(data, &out); err != nil {
+				return fmt.Errorf("announce: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "announced to %d session(s)\n", out.Sessions)
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	return c
 }
 
 func botCmd(load loader) *cobra.Command {
@@ -494,7 +508,7 @@ func botCmd(load loader) *cobra.Command {
 			return nil
 		},
 	}
-	bot.AddCommand(add, list, remove)
+	bot.AddCommand(add, list, remove, botRestartCmd(load))
 	return bot
 }
 

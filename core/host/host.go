@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,10 +24,15 @@ import (
 	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // ReasonShutdown is what players are told when the host shuts down.
 const ReasonShutdown = "Server is shutting down."
+
+// ReasonShutdownBecause starts what players are told when `portico stop
+// --reason X` shuts the host down: "The server is shutting down: X".
+const ReasonShutdownBecause = "The server is shutting down: "
 
 // Host is a running Portico host.
 type Host struct {
@@ -137,13 +143,14 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 		}
 		checked = time.Since(t0)
 	}
-	logFile, err := os.OpenFile(filepath.Join(cfg.LogDir(), "portico.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logOpts := cfg.Log.Options()
+	logFile, err := logging.OpenFile(filepath.Join(cfg.LogDir(), "portico.log"), logOpts)
 	if err != nil {
-		return fmt.Errorf("host: log file: %w", err)
+		return fmt.Errorf("host: %w", err)
 	}
 	defer logFile.Close()
 	out := io.MultiWriter(logOut, logFile)
-	log := slog.New(slog.NewTextHandler(out, nil))
+	log := slog.New(logOpts.Handler(out))
 
 	st, err := store.Open(cfg.StoreLocation(), store.Options{Argon2: store.Argon2Params{
 		MemoryKiB: cfg.Server.Argon2MemoryKiB, Time: cfg.Server.Argon2Time}})
@@ -169,10 +176,20 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	h.handler.SetPortals(h.manager)
 	// A new bot is checked by its plugin before it is stored.
 	h.commands.SetBotChecker(h.manager.ValidateBot)
+	met := newMetrics(h)
+	h.handler.SetMeter(met)
+	h.manager.Meter = met
 
 	ctrl, err := control.Listen(cfg.ControlSocket(), h.control, log)
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
+	}
+	stopMetrics := func() {}
+	if cfg.Server.MetricsListen != "" {
+		if stopMetrics, err = serveMetrics(cfg.Server.MetricsListen, met, log); err != nil {
+			ctrl.Close()
+			return err
+		}
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -198,6 +215,7 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 		stopGame()
 		cancel()
 		ctrl.Close()
+		stopMetrics()
 		loops.Wait()
 	}
 	if err := g.Start(ctx); err != nil {
@@ -226,7 +244,9 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	if mode := os.Getenv(envRestartMode); mode != "" {
 		os.Unsetenv(envRestartMode)
 		if at, err := strconv.ParseInt(os.Getenv(envRestartAt), 10, 64); err == nil {
-			log.Info("host restarted", "mode", mode, "took", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+			took := time.Since(time.Unix(0, at))
+			met.reloadDuration.Set(took.Seconds())
+			log.Info("host restarted", "mode", mode, "took", took.Round(time.Millisecond))
 		}
 		os.Unsetenv(envRestartAt)
 	}
@@ -357,7 +377,10 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 	now := time.Now()
 	h.log.Info("re-executing", "mode", req.mode, "binary", h.exe, "handover", ms(t0, now),
 		"plugins_paused", ms(t0, tDetached), "synced", ms(tDetached, tSynced), "flushed", ms(tSynced, now))
-	env := append(os.Environ(), envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10))
+	reloads, _ := strconv.Atoi(os.Getenv(envReloads))
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, envReloads+"=") })
+	env = append(env, envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10),
+		envReloads+"="+strconv.Itoa(reloads+1))
 	return fmt.Errorf("host: exec %s: %w", h.exe, syscall.Exec(h.exe, os.Args, env))
 }
 
@@ -478,10 +501,13 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 		return map[string]any{"state": mode + "ing", "pid": os.Getpid(), "started": h.started}, nil, nil
 	case "stop":
 		reason := req.Args["reason"]
+		if reason != "" {
+			reason = ReasonShutdownBecause + reason
+		}
 		_ = h.Shutdown(reason)
 		return map[string]string{"state": "stopping"}, h.stopped, nil
 	default:
-		return nil, nil, fmt.Errorf("control: unknown command %q", req.Cmd)
+		return h.controlOps(ctx, req)
 	}
 }
 

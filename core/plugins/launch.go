@@ -16,6 +16,7 @@ import (
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/launch"
+	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
@@ -28,7 +29,8 @@ import (
 func (r *runner) clientConfig(rec *record) (*hplugin.ClientConfig, error) {
 	cfg := r.m.config()
 	if rec == nil {
-		cc := launchConfig(cfg, r.spec, r.path, launch.Env{DataDir: cfg.Server.DataDir, PluginName: r.name, SocketDir: r.m.socketDir()})
+		cc := launchConfig(cfg, r.spec, r.path, launch.Env{DataDir: cfg.Server.DataDir, PluginName: r.name, SocketDir: r.m.socketDir(),
+			Log: cfg.Log.Options().Encode()})
 		cc.Logger = r.pluginLogger()
 		return cc, nil
 	}
@@ -177,13 +179,13 @@ func (r *runner) launchError(err error, stderr string) error {
 }
 
 // pluginLogger is go-plugin's logger for one plugin, writing to the host's
-// log. It leaves out what would repeat or mislead: the exit of a plugin
-// that dies again after a first failure (reported once, by supervise), and
-// "failed to exit gracefully" for a process that had already ended by
-// itself before its handshake.
+// log in its one format (sdk/logging). It leaves out what would repeat or
+// mislead: the exit of a plugin that dies again after a first failure
+// (reported once, by supervise), and "failed to exit gracefully" for a
+// process that had already ended by itself before its handshake.
 func (r *runner) pluginLogger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "plugin." + r.name, Output: r.m.logOut, Level: hclog.Info,
-		Exclude: func(_ hclog.Level, msg string, _ ...any) bool {
+	return logging.HCLog(r.m.log.With("plugin", r.name), "go-plugin", logging.HCLogOptions{
+		Exclude: func(_ hclog.Level, msg string) bool {
 			switch msg {
 			case "plugin failed to exit gracefully":
 				return r.quietKill.Load()

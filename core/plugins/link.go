@@ -29,6 +29,7 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 		return
 	}
 	if pe := encodeEvent(r.log, ev); pe != nil {
+		m.meter().LinkEvents(plugin, DirectionOut, 1, proto.Size(pe))
 		r.send(pe)
 	}
 }
@@ -115,8 +116,8 @@ func (r *runner) send(ev *portalpb.Event) {
 	r.mu.Lock()
 	ob, accepting := r.outbox, r.accepting
 	r.mu.Unlock()
-	if accepting {
-		_ = ob.Put(ev)
+	if !accepting || ob.Put(ev) != nil {
+		r.m.meter().OutboxDropped(r.name, 1)
 	}
 }
 
@@ -124,6 +125,7 @@ func (r *runner) send(ev *portalpb.Event) {
 // caller) while it holds the game's ownership, as one batch: a command
 // costs no hand-off to the handler's loop.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
+	r.m.meter().LinkEvents(r.name, DirectionIn, len(f.GetEvents()), proto.Size(f))
 	ops := make([]func(), 0, len(f.GetEvents()))
 	var seq uint64
 	for _, ev := range f.GetEvents() {

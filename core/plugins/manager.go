@@ -38,6 +38,9 @@ type Manager struct {
 	// plugin is running: launched, restarted or reattached. The host starts
 	// the plugin's bots from it.
 	OnRunning func(plugin, protocolKey string)
+	// Meter, when set (before Start), counts the Links' traffic for the
+	// host's metrics.
+	Meter LinkMeter
 
 	mu      sync.Mutex
 	ctx     context.Context

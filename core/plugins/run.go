@@ -243,7 +243,8 @@ func (r *runner) running(portal portalpb.PortalClient, rec record, reattached bo
 		r.started = time.Now()
 	}
 	r.state = StateRunning
-	r.lastErr = ""
+	// lastErr stays, with its time, until another replaces it: a plugin
+	// that died and came back shows why it died.
 	r.listeners = resp.GetListeners()
 	r.lastFailure = ""
 	r.finish = finish

@@ -40,9 +40,11 @@ type runner struct {
 	restarts int
 	crashes  []time.Time
 	lastErr  string
-	key      string
-	client   portalpb.PortalClient
-	outbox   *wire.Outbox
+	// lastErrAt is when lastErr happened.
+	lastErrAt time.Time
+	key       string
+	client    portalpb.PortalClient
+	outbox    *wire.Outbox
 	// accepting is set while a run can take events for the plugin.
 	accepting bool
 	stopping  bool

@@ -34,6 +34,9 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	Restarts    int       `json:"restarts"`
 	LastError   string    `json:"last_error,omitempty"`
+	// LastErrorAt is when LastError happened; both stay, once the plugin
+	// runs again, until another error replaces them.
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// ConfigError is why the plugin's block in config.yaml is not the one
 	// it runs with: a live edit its Validate refused (naming the key), kept
 	// until an edit that passes.
@@ -59,7 +62,7 @@ func (r *runner) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Status{Name: r.name, ProtocolKey: r.key, State: r.state, PID: r.pid, Started: r.started,
-		Restarts: r.restarts, LastError: r.lastErr, ConfigError: r.configErr, Listeners: listenerNames(r.listeners)}
+		Restarts: r.restarts, LastError: r.lastErr, LastErrorAt: r.lastErrAt, ConfigError: r.configErr, Listeners: listenerNames(r.listeners)}
 }
 
 // WaitStarted waits until every plugin started by Start is running or has

@@ -84,7 +84,7 @@ func (r *runner) supervise(ctx context.Context) {
 		again := failure == r.lastFailure
 		r.lastFailure = failure
 		r.listeners = nil
-		r.lastErr = err.Error()
+		r.lastErr, r.lastErrAt = err.Error(), now
 		r.restarts++
 		r.crashes = append(r.crashes, now)
 		for len(r.crashes) > 0 && now.Sub(r.crashes[0]) > crashLoopWindow {

@@ -75,6 +75,11 @@ type ServerSessionHandler struct {
 	sessions   map[uint64]*ServerSession
 	inputfuncs map[string]Inputfunc
 	throttles  throttle
+	// meter counts for the host's metrics (SetMeter); nil counts nothing.
+	meter Meter
+	// exempt is limits.exempt parsed, from exemptOf (see exemptAddress).
+	exempt     contract.AddressList
+	exemptOf   contract.Addresses
 	bans       []store.Ban
 	trustLogin func(plugin string, uid int64) bool
 	loginHook  func(s *ServerSession)

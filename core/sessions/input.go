@@ -95,6 +95,7 @@ func (h *ServerSessionHandler) callInputfuncs(s *ServerSession, msgs []contract.
 			return
 		}
 		if !h.allowCommand(s) {
+			h.Meter().Throttled(ThrottleCommandRate)
 			// Dropped, as Evennia does; told once per burst.
 			if !s.rateWarned {
 				s.rateWarned = true

@@ -171,6 +171,9 @@ func accountKey(account string) string {
 func (h *ServerSessionHandler) Throttled(kind string, s *ServerSession, account string) bool {
 	l := h.settings.Limits
 	now := h.now()
+	if h.exemptAddress(s) {
+		return false
+	}
 	switch kind {
 	case ThrottleLogin:
 		if l.AddressLoginFailures > 0 &&
@@ -192,6 +195,14 @@ func (h *ServerSessionHandler) Throttled(kind string, s *ServerSession, account 
 func (h *ServerSessionHandler) ThrottleHit(kind string, s *ServerSession, account string) {
 	l := h.settings.Limits
 	now := h.now()
+	if h.exemptAddress(s) {
+		// Only the account's count from all addresses together, which
+		// slows and never refuses, goes on.
+		if kind == ThrottleLogin && account != "" && l.AccountLoginFailures > 0 {
+			h.throttles.add(accountKey(account), now, l.AccountLoginFailures+64)
+		}
+		return
+	}
 	switch kind {
 	case ThrottleLogin:
 		if l.AddressLoginFailures > 0 {
@@ -212,6 +223,62 @@ func (h *ServerSessionHandler) ThrottleHit(kind string, s *ServerSession, accoun
 			h.throttles.add(addressKey(kind, s), now, limit+1)
 		}
 	}
+}
+
+// exemptAddress reports whether the session's address is in
+// limits.exempt, which the per-address throttles do not apply to.
+func (h *ServerSessionHandler) exemptAddress(s *ServerSession) bool {
+	list := h.settings.Limits.Exempt
+	if list == "" {
+		return false
+	}
+	if list != h.exemptOf {
+		h.exempt, _ = list.Parse() // Load checked it
+		h.exemptOf = list
+	}
+	return h.exempt.Contains(s.Address)
+}
+
+// ClearThrottles lifts the throttles of target (an address, or an
+// account name; every throttle when target is empty), as `portico limits
+// clear` and @throttle/clear ask, and returns how many counters it
+// cleared. The store forgets them with the next save.
+func (h *ServerSessionHandler) ClearThrottles(target string) int {
+	n := 0
+	for key := range h.throttles.hits {
+		if ThrottleKeyMatches(key, target) {
+			h.throttles.reset(key)
+			n++
+		}
+	}
+	return n
+}
+
+// ThrottleKeyMatches reports whether the throttle counter key counts for
+// target: an address (IPv4, IPv6, either with a port; an IPv6 address
+// stands for its /64), an account name (any case), or "" for every one.
+func ThrottleKeyMatches(key, target string) bool {
+	target = strings.TrimSpace(target)
+	if target == "" {
+		return true
+	}
+	parts := strings.Split(key, "|")
+	if len(parts) < 3 {
+		return false
+	}
+	host := hostOf(target)
+	if _, err := netip.ParseAddr(host); err == nil {
+		addr := throttleAddress(target)
+		return (parts[1] == "ip" || parts[1] == "acctip") && parts[2] == addr
+	}
+	name := throttleName(target)
+	switch parts[1] {
+	case "acct":
+		return parts[2] == name
+	case "acctip":
+		return len(parts) == 4 && parts[3] == name
+	}
+	return false
 }
 
 // loginSucceeded clears the failures to account from the session's

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -488,6 +489,33 @@ func TestThrottleAddress(t *testing.T) {
 	} {
 		if got := throttleAddress(in); got != want {
 			t.Errorf("throttleAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestThrottleKeyMatches: `limits clear` by address clears that address's
+// own counters and its per-account ones (an IPv6 address stands for its
+// /64), by name the account's from every address and its count
+// everywhere, and "" every counter.
+func TestThrottleKeyMatches(t *testing.T) {
+	keys := []string{"login|ip|192.0.2.1", "login|acctip|192.0.2.1|bob", "login|acctip|192.0.2.9|bob",
+		"login-account|acct|bob", "create|ip|192.0.2.1", "create-attempt|ip|2001:db8::/64", "login|acctip|192.0.2.1|ann"}
+	for target, want := range map[string][]string{
+		"192.0.2.1":     {"login|ip|192.0.2.1", "login|acctip|192.0.2.1|bob", "create|ip|192.0.2.1", "login|acctip|192.0.2.1|ann"},
+		"192.0.2.1:400": {"login|ip|192.0.2.1", "login|acctip|192.0.2.1|bob", "create|ip|192.0.2.1", "login|acctip|192.0.2.1|ann"},
+		"2001:db8::42":  {"create-attempt|ip|2001:db8::/64"},
+		"BOB":           {"login|acctip|192.0.2.1|bob", "login|acctip|192.0.2.9|bob", "login-account|acct|bob"},
+		"":              keys,
+		"nobody":        nil,
+	} {
+		var got []string
+		for _, k := range keys {
+			if ThrottleKeyMatches(k, target) {
+				got = append(got, k)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%q matches %q, want %q", target, got, want)
 		}
 	}
 }

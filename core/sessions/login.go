@@ -93,6 +93,8 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 	check := func() {
 		if h.Throttled(ThrottleLogin, s, name) {
 			h.log.Warn("login throttled", "name", name, "address", s.Address)
+			h.Meter().Login(LoginThrottled)
+			h.Meter().Throttled(ThrottleLogin)
 			s.Msg(MsgLoginThrottled)
 			return
 		}
@@ -107,6 +109,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 						h.log.Error("login: authenticate", "name", name, "err", err)
 					} else {
 						h.log.Info("login failed", "name", name, "address", s.Address)
+						h.Meter().Login(LoginFailed)
 						h.ThrottleHit(ThrottleLogin, s, name)
 					}
 					s.Msg(MsgBadLogin)
@@ -116,6 +119,7 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 					return
 				}
 				h.loginSucceeded(s, name)
+				h.Meter().Login(LoginOK)
 				h.Login(s, acc, false)
 			}
 		})

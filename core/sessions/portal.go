@@ -89,6 +89,8 @@ func (h *ServerSessionHandler) PortalConnectWithCredentials(plugin string, d con
 func (h *ServerSessionHandler) checkCredentials(s *ServerSession, name string, c Credentials) {
 	if len(c.PublicKey) == 0 && h.Throttled(ThrottleLogin, s, name) {
 		h.log.Warn("login throttled", "name", name, "address", s.Address)
+		h.Meter().Login(LoginThrottled)
+		h.Meter().Throttled(ThrottleLogin)
 		s.Msg(MsgLoginThrottled)
 		h.runLookAtLoginStart(s)
 		return
@@ -120,8 +122,12 @@ func (h *ServerSessionHandler) credentialsChecked(s *ServerSession, name string,
 		if len(c.PublicKey) == 0 {
 			h.loginSucceeded(s, name)
 		}
+		h.Meter().Login(LoginOK)
 		h.Login(s, acc, true)
 		return
+	}
+	if errors.Is(err, store.ErrBadCredentials) {
+		h.Meter().Login(LoginFailed)
 	}
 	if !errors.Is(err, store.ErrBadCredentials) {
 		h.log.Error("connect: authenticate", "name", name, "err", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ergochat/irc-go/ircmsg"
 	"github.com/ergochat/irc-go/ircreader"
+	"github.com/portico-mud/portico/sdk/logging"
 )
 
 // ctrlQueueLen bounds the control lines (PONG, JOIN, NICK, registration)
@@ -271,7 +272,7 @@ func (c *ircConn) quit(reason string) {
 // and cleaned text; the check is the last guard against CR/LF injection.
 func (c *ircConn) write(line string) error {
 	if strings.ContainsAny(line, "\r\n\x00") {
-		c.b.log.Error("irc: refusing to send a line with CR, LF or NUL", "line", line)
+		c.b.log.Error("irc: refusing to send a line with CR, LF or NUL", "line", loggable(line))
 		return nil
 	}
 	c.wmu.Lock()
@@ -280,8 +281,24 @@ func (c *ircConn) write(line string) error {
 	if _, err := io.WriteString(c.nc, line+"\r\n"); err != nil {
 		return fmt.Errorf("irc: write: %w", err)
 	}
-	c.b.log.Debug("irc: >", "line", line)
+	c.b.log.Debug("irc: >", "line", loggable(line))
 	return nil
+}
+
+// loggable is an outgoing line as the log may show it: the SASL
+// credentials (AUTHENTICATE's base64 chunks, PASS) are masked, so that a
+// debug log never holds the bot's password.
+func loggable(line string) string {
+	cmd, _, _ := strings.Cut(line, " ")
+	switch strings.ToUpper(cmd) {
+	case "PASS":
+		return cmd + " " + logging.Mask
+	case "AUTHENTICATE":
+		if rest := strings.TrimPrefix(line, cmd+" "); rest != "PLAIN" && rest != "+" && rest != "*" {
+			return cmd + " " + logging.Mask
+		}
+	}
+	return line
 }
 
 func (c *ircConn) writeCtrl(line string) bool {

@@ -140,6 +140,37 @@ func TestClientAddress(t *testing.T) {
 	}
 }
 
+// TestClientAddressForwarded: RFC 7239's Forwarded header is read as
+// X-Forwarded-For is (for= of each element, ports and brackets dropped,
+// quotes too), and wins over it when both are there; an obfuscated or
+// unknown hop stops the walk.
+func TestClientAddressForwarded(t *testing.T) {
+	proxies, err := parseProxies([]string{"10.0.0.0/8", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		fwd, xff, want string
+	}{
+		{"for=198.51.100.7;proto=https", "", "198.51.100.7"},
+		{`for="[2001:db8:cafe::17]:4711"`, "", "2001:db8:cafe::17"},
+		{"for=6.6.6.6, for=198.51.100.7;by=10.0.0.1, for=10.1.2.3", "", "198.51.100.7"},
+		{"For=198.51.100.7:8080", "203.0.113.9", "198.51.100.7"},
+		{"for=_hidden, for=10.1.2.3", "", "127.0.0.1:4242"},
+		{"for=unknown", "", "127.0.0.1:4242"},
+		{"proto=https", "", "127.0.0.1:4242"},
+	} {
+		r := &http.Request{RemoteAddr: "127.0.0.1:4242", Header: http.Header{}}
+		r.Header.Set("Forwarded", tt.fwd)
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := clientAddress(r, proxies); got != tt.want {
+			t.Errorf("Forwarded %q (X-Forwarded-For %q): %s, want %s", tt.fwd, tt.xff, got, tt.want)
+		}
+	}
+}
+
 func TestRateLimiter(t *testing.T) {
 	l := newRateLimiter(2)
 	t0 := time.Unix(1000, 0)

@@ -132,6 +132,9 @@ func load(cfg sdk.Config) (*settings, error) {
 		return nil, err
 	}
 	proxies, _ := parseProxies(c.TrustedProxies) // Validate checked them
+	// The host's limits.trusted_proxies count as well as the plugin's own.
+	hostProxies, _ := cfg.Host.TrustedProxies.Parse() // the host's Load checked them
+	proxies = append(proxies, hostProxies...)
 	st, err := newSite(cfg.Host)
 	if err != nil {
 		return nil, err

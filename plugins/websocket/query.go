@@ -102,9 +102,10 @@ func printable(s string, max int) string {
 }
 
 // clientAddress returns the client's address: the peer's, or, when the
-// peer is a trusted proxy, the last address in X-Forwarded-For that is not
-// one (Evennia's UPSTREAM_IPS rule). Addresses a client could forge are
-// never believed: only proxies add to the header.
+// peer is a trusted proxy, the last address in Forwarded's for= (RFC
+// 7239) or else X-Forwarded-For that is not one (Evennia's UPSTREAM_IPS
+// rule). Addresses a client could forge are never believed: only proxies
+// add to the header.
 func clientAddress(r *http.Request, proxies []netip.Prefix) string {
 	addr := r.RemoteAddr
 	if len(proxies) == 0 {
@@ -118,7 +119,7 @@ func clientAddress(r *http.Request, proxies []netip.Prefix) string {
 	if err != nil || !trusted(peer, proxies) {
 		return addr
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := forwardedFor(r.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
@@ -131,6 +132,35 @@ func clientAddress(r *http.Request, proxies []netip.Prefix) string {
 		}
 	}
 	return addr
+}
+
+// forwardedFor returns the hops a request went through, oldest first: the
+// for= parameters of its Forwarded headers when it has any (RFC 7239;
+// "[2001:db8::1]:4711" and "192.0.2.1:80" lose their port), otherwise its
+// X-Forwarded-For entries. A hop that is no address ("unknown", an
+// obfuscated "_name") is kept as it is: nothing before it is believed.
+func forwardedFor(h http.Header) []string {
+	fwd := h.Values("Forwarded")
+	if len(fwd) == 0 {
+		return strings.Split(strings.Join(h.Values("X-Forwarded-For"), ","), ",")
+	}
+	var hops []string
+	for _, elem := range strings.Split(strings.Join(fwd, ","), ",") {
+		hop := ""
+		for pair := range strings.SplitSeq(elem, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || !strings.EqualFold(k, "for") {
+				continue
+			}
+			v = strings.Trim(v, `"`)
+			if host, _, err := net.SplitHostPort(v); err == nil {
+				v = host
+			}
+			hop = strings.Trim(v, "[]")
+		}
+		hops = append(hops, hop)
+	}
+	return hops
 }
 
 func trusted(a netip.Addr, proxies []netip.Prefix) bool {

@@ -68,4 +68,18 @@ type Limits struct {
 	// Shortest password for an account created in the game (at most 128).
 	// Default: 8.
 	PasswordMinLength int `mapstructure:"password_min_length" live:"true" max:"128"`
+	// Addresses (IPs or CIDR prefixes such as 127.0.0.0/8) that the
+	// per-address limits do not apply to: connection_rate,
+	// connections_per_ip, login_failures, address_login_failures,
+	// account_creations and create_attempts. For development on one
+	// machine; behind a reverse proxy, where every client comes from the
+	// proxy's address, list the proxy in trusted_proxies instead. A live
+	// edit reaches running plugins at once. Default: [].
+	Exempt Addresses `mapstructure:"exempt" live:"true"`
+	// Reverse proxies (IPs or CIDR prefixes) whose X-Forwarded-For or
+	// Forwarded header names the real client: the websocket plugin takes a
+	// session's address from it, so that every per-address limit counts
+	// the client and not the proxy. A client's own header is never
+	// believed. A live edit reaches running plugins at once. Default: [].
+	TrustedProxies Addresses `mapstructure:"trusted_proxies" live:"true"`
 }

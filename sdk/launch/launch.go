@@ -22,6 +22,7 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
@@ -45,6 +46,10 @@ type Env struct {
 	// in. It should be private to the host (0700): whoever can connect to
 	// the socket can speak for every session of the plugin.
 	SocketDir string
+	// Log is the host's log options (logging.Options.Encode), handed on
+	// in logging.EnvOptions so that the plugin logs in the host's format
+	// and level; empty leaves the plugin's defaults.
+	Log string
 }
 
 // Environ returns the environment for a plugin: base (the host's own, as
@@ -58,10 +63,14 @@ type Env struct {
 // the socket group-writable: it is not passed on.
 func Environ(base []string, e Env) []string {
 	env := slices.DeleteFunc(slices.Clone(base), func(kv string) bool {
-		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=")
+		return strings.HasPrefix(kv, hplugin.EnvUnixSocketDir+"=") || strings.HasPrefix(kv, hplugin.EnvUnixSocketGroup+"=") ||
+			strings.HasPrefix(kv, logging.EnvOptions+"=")
 	})
 	if e.DataDir != "" {
 		env = append(env, sdk.EnvDataDir+"="+e.DataDir)
+	}
+	if e.Log != "" {
+		env = append(env, logging.EnvOptions+"="+e.Log)
 	}
 	return append(env, sdk.EnvPluginName+"="+e.PluginName, hplugin.EnvUnixSocketDir+"="+e.SocketDir)
 }

@@ -243,8 +243,15 @@ type HostInfo struct {
 	// at once (0 = no queue: a connection that would have to wait is
 	// refused). Added in contract version 2.
 	ConnectionQueueWaitMs int64 `protobuf:"varint,10,opt,name=connection_queue_wait_ms,json=connectionQueueWaitMs,proto3" json:"connection_queue_wait_ms,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Addresses (IPs and CIDR prefixes) the per-address connection limits
+	// do not apply to: limits.exempt. Added in contract version 2.
+	LimitsExempt []string `protobuf:"bytes,11,rep,name=limits_exempt,json=limitsExempt,proto3" json:"limits_exempt,omitempty"`
+	// Reverse proxies (IPs and CIDR prefixes) whose forwarding headers
+	// (X-Forwarded-For, Forwarded) a plugin believes for the client's
+	// address: limits.trusted_proxies. Added in contract version 2.
+	TrustedProxies []string `protobuf:"bytes,12,rep,name=trusted_proxies,json=trustedProxies,proto3" json:"trusted_proxies,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -345,6 +352,20 @@ func (x *HostInfo) GetConnectionQueueWaitMs() int64 {
 		return x.ConnectionQueueWaitMs
 	}
 	return 0
+}
+
+func (x *HostInfo) GetLimitsExempt() []string {
+	if x != nil {
+		return x.LimitsExempt
+	}
+	return nil
+}
+
+func (x *HostInfo) GetTrustedProxies() []string {
+	if x != nil {
+		return x.TrustedProxies
+	}
+	return nil
 }
 
 type ConfigureResponse struct {
@@ -2487,7 +2508,7 @@ const file_portal_proto_rawDesc = "" +
 	"\rinput_receipt\x18\x03 \x01(\v2\x1f.portico.portal.v1.InputReceiptR\finputReceipt\"@\n" +
 	"\fInputReceipt\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\"\x8c\x03\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\"\xda\x03\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -2500,7 +2521,9 @@ const file_portal_proto_rawDesc = "" +
 	"\x0fconnection_rate\x18\b \x01(\rR\x0econnectionRate\x12,\n" +
 	"\x12connections_per_ip\x18\t \x01(\rR\x10connectionsPerIp\x127\n" +
 	"\x18connection_queue_wait_ms\x18\n" +
-	" \x01(\x03R\x15connectionQueueWaitMs\"\x81\x02\n" +
+	" \x01(\x03R\x15connectionQueueWaitMs\x12#\n" +
+	"\rlimits_exempt\x18\v \x03(\tR\flimitsExempt\x12'\n" +
+	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\"\x81\x02\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x129\n" +

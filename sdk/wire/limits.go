@@ -16,6 +16,8 @@ func LimitsToPB(l contract.Limits, h *portalpb.HostInfo) {
 	h.ConnectionRate = clampUint32(l.ConnectionRate)
 	h.ConnectionsPerIp = clampUint32(l.ConnectionsPerIP)
 	h.ConnectionQueueWaitMs = l.ConnectionQueueWait.Milliseconds()
+	h.LimitsExempt = l.Exempt.List()
+	h.TrustedProxies = l.TrustedProxies.List()
 }
 
 // LimitsFromPB reads the limits LimitsToPB put into h.
@@ -25,6 +27,8 @@ func LimitsFromPB(h *portalpb.HostInfo) contract.Limits {
 		ConnectionRate:      int(h.GetConnectionRate()),
 		ConnectionsPerIP:    int(h.GetConnectionsPerIp()),
 		ConnectionQueueWait: time.Duration(h.GetConnectionQueueWaitMs()) * time.Millisecond,
+		Exempt:              contract.JoinAddresses(h.GetLimitsExempt()),
+		TrustedProxies:      contract.JoinAddresses(h.GetTrustedProxies()),
 	}
 }
 

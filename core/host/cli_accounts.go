@@ -1,0 +1,252 @@
+package host
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portico-mud/portico/core/control"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// accountOpsCmds are `portico account list|show|delete|passwd|admin`.
+func accountOpsCmds(load loader) []*cobra.Command {
+	var showJSON, revoke bool
+	show := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one account: admin, sessions, dates, characters, SSH keys",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := accountCall(load, cmdAccountShow, map[string]string{"name": args[0]})
+			if err != nil {
+				return err
+			}
+			if showJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var a AccountInfo
+			if err := json.Unmarshal(data, &a); err != nil {
+				return fmt.Errorf("account show: %w", err)
+			}
+			printAccount(cmd.OutOrStdout(), a)
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the account as JSON")
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete an account and its character; its sessions in the running host end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printMessage(cmd, load, cmdAccountDelete, map[string]string{"name": args[0]})
+		},
+	}
+	passwd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set an account's password: asked for (not echoed) at a terminal, else the first line of stdin",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			password, err := readNewPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return printMessage(cmd, load, cmdAccountPasswd, map[string]string{"name": args[0], "password": password})
+		},
+	}
+	admin := &cobra.Command{
+		Use:   "admin NAME [--revoke]",
+		Short: "Make an account an admin (--revoke: no longer one); its sessions have the admin commands at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a := map[string]string{"name": args[0]}
+			if revoke {
+				a["revoke"] = "true"
+			}
+			return printMessage(cmd, load, cmdAccountAdmin, a)
+		},
+	}
+	admin.Flags().BoolVar(&revoke, "revoke", false, "take the admin rights away")
+	return []*cobra.Command{accountListCmd(load), show, del, passwd, admin}
+}
+
+// accountListCmd is `portico account list`.
+func accountListCmd(load loader) *cobra.Command {
+	var listJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the accounts: id, name, admin, sessions in the running host, created, last login",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := accountCall(load, cmdAccountList, nil)
+			if err != nil {
+				return err
+			}
+			if listJSON {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+				return err
+			}
+			var all []AccountInfo
+			if err := json.Unmarshal(data, &all); err != nil {
+				return fmt.Errorf("account list: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tADMIN\tSESSIONS\tCREATED\tLAST LOGIN")
+			for _, a := range all {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Name+botNote(a), yesNo(a.Admin), a.Sessions,
+					day(a.Created), day(a.LastLogin))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print the accounts as JSON")
+	return list
+}
+
+// accountCall runs an account command in the running host, over the
+// control socket, so that its sessions follow; with no host running, on
+// the database directly.
+func accountCall(load loader, cmd string, args map[string]string) (json.RawMessage, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	data, err := callHost(cfg, control.Request{Cmd: cmd, Args: args})
+	if !errors.Is(err, control.ErrNotRunning) {
+		return data, err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return offlineAccount(ctx, st, cmd, args)
+}
+
+// printMessage runs an account command and prints the message it answers.
+func printMessage(cmd *cobra.Command, load loader, name string, args map[string]string) error {
+	data, err := accountCall(load, name, args)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Message       string `json:"message"`
+		SessionsEnded int    `json:"sessions_ended"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Errorf("%s: %w", strings.ReplaceAll(name, "_", " "), err)
+	}
+	if out.SessionsEnded > 0 {
+		out.Message += fmt.Sprintf("; %d session(s) ended", out.SessionsEnded)
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), out.Message)
+	return err
+}
+
+func printAccount(w io.Writer, a AccountInfo) {
+	fmt.Fprintf(w, "account:    %s (#%d)%s\n", a.Name, a.ID, botNote(a))
+	fmt.Fprintf(w, "admin:      %s\n", yesNo(a.Admin))
+	fmt.Fprintf(w, "sessions:   %d\n", a.Sessions)
+	fmt.Fprintf(w, "created:    %s\n", stamp(a.Created))
+	fmt.Fprintf(w, "last login: %s\n", stamp(a.LastLogin))
+	fmt.Fprintf(w, "characters: %s\n", orNone(strings.Join(a.Characters, ", ")))
+	fmt.Fprintf(w, "ssh keys:   %s\n", orNone(strings.Join(a.SSHKeys, "\n            ")))
+}
+
+func botNote(a AccountInfo) string {
+	if a.Bot == "" {
+		return ""
+	}
+	return " (bot " + a.Bot + ")"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02")
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// readNewPassword reads a new password: at a terminal it asks for it
+// twice on prompt (stderr) without echo; otherwise it takes the first
+// line of in, so that scripts can pipe it in.
+func readNewPassword(in io.Reader, prompt io.Writer) (string, error) {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		ask := func(what string) (string, error) {
+			var b []byte
+			// Echo goes off before the prompt shows, so that an answer
+			// typed the moment it appears is not echoed either.
+			err := withoutEcho(int(f.Fd()), func() error {
+				fmt.Fprint(prompt, what)
+				var err error
+				b, err = term.ReadPassword(int(f.Fd()))
+				return err
+			})
+			fmt.Fprintln(prompt) // the Enter was not echoed either
+			if err != nil {
+				return "", fmt.Errorf("read password: %w", err)
+			}
+			return string(b), nil
+		}
+		p1, err := ask("Password: ")
+		if err != nil {
+			return "", err
+		}
+		if p1 == "" {
+			return "", errors.New("read password: no password given")
+		}
+		p2, err := ask("Retype password: ")
+		if err != nil {
+			return "", err
+		}
+		if p1 != p2 {
+			return "", errors.New("read password: the passwords do not match")
+		}
+		return p1, nil
+	}
+	return readPassword(in)
+}
+
+// readPassword reads the password from the first line of r.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("read password: give the password on the first line of stdin")
+	}
+	return password, nil
+}

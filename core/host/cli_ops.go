@@ -1,0 +1,56 @@
+package host
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/portico-mud/portico/core/control"
+	"github.com/spf13/cobra"
+)
+
+// pluginCmd is `portico plugin restart NAME`.
+func pluginCmd(load loader) *cobra.Command {
+	plugin := &cobra.Command{Use: "plugin", Short: "Manage the running host's protocol plugins"}
+	plugin.AddCommand(&cobra.Command{
+		Use:   "restart NAME",
+		Short: "Restart a plugin (its players are told and disconnected); a failed one starts again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printHostMessage(cmd, load, cmdPluginRestart, args[0])
+		},
+	})
+	return plugin
+}
+
+// botRestartCmd is `portico bot restart NAME`.
+func botRestartCmd(load loader) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart NAME",
+		Short: "Restart a bridge bot: end its session and start it again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printHostMessage(cmd, load, cmdBotRestart, args[0])
+		},
+	}
+}
+
+// printHostMessage sends the running host a command about name and prints
+// the message it answers.
+func printHostMessage(cmd *cobra.Command, load loader, name, arg string) error {
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	data, err := callHost(cfg, control.Request{Cmd: name, Args: map[string]string{"name": arg}})
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	_, err = fmt.Fprintln(cmd.OutOrStdout(), out.Message)
+	return err
+}
