@@ -54,7 +54,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
-	root.AddCommand(limitsCmd(load), pluginCmd(load))
+	root.AddCommand(limitsCmd(load), pluginCmd(load), backupCmd(load))
 	return root
 }
 
