@@ -124,10 +124,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	c.expect("A new account 'Mira' was created.")
 	bad := dialFrom(t, "127.0.0.2", h.telnetAddr)
 	bad.expect("Welcome to TestGame")
-	for range 2 {
-		bad.send("connect Mira wrongpass")
-		bad.expect("Username and/or password is incorrect.")
-	}
+	failLogins(bad, "Mira", 2)
 	bad.send("connect Mira mirapass1")
 	bad.expect("Too many login failures")
 	c.send("connect Mira mirapass1")

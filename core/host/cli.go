@@ -149,19 +149,7 @@ func statusCmd(load loader) *cobra.Command {
 				return err
 			}
 			data, err := callHost(cfg, control.Request{Cmd: "status"})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var st Status
-			if err := json.Unmarshal(data, &st); err != nil {
-				return fmt.Errorf("status: %w", err)
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
+			return printAnswer(cmd, data, err, asJSON, "status", printStatus)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")

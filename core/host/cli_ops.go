@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/store"
 	"github.com/spf13/cobra"
 )
 
@@ -68,21 +69,18 @@ func backupCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
-			defer cancel()
-			start := time.Now()
-			n, err := st.Backup(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "backed up %s to %s in %s: integrity ok, %d accounts\n", cfg.DBPath(), args[0],
-				time.Since(start).Round(time.Millisecond), n)
-			return nil
+			return withStore(cfg, func(st *store.Store) error {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
+				defer cancel()
+				start := time.Now()
+				n, err := st.Backup(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "backed up %s to %s in %s: integrity ok, %d accounts\n", cfg.DBPath(), args[0],
+					time.Since(start).Round(time.Millisecond), n)
+				return nil
+			})
 		},
 	}
 }
