@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,31 +16,8 @@ import (
 // returns its output and whether it succeeded.
 func portico(t *testing.T, h *testHost, stdin string, args ...string) (string, bool) {
 	t.Helper()
-	stdout, stderr, code, _ := runCLIIn(t, stdin, append(args, "--config", h.configPath)...)
+	stdout, stderr, code, _ := runCLIWith(t, nil, stdin, append(args, "--config", h.configPath)...)
 	return stdout + stderr, code == 0
-}
-
-// runCLIIn runs the portico binary with args and stdin, bounded in time,
-// and returns its stdout, stderr, exit code and how long it ran.
-func runCLIIn(t *testing.T, stdin string, args ...string) (string, string, int, time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "portico"), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("portico %v: %v", args, err)
-	}
-	return stdout.String(), stderr.String(), code, time.Since(start)
 }
 
 // regexpLine reports whether a line of out matches pattern.

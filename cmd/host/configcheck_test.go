@@ -25,10 +25,17 @@ import (
 // exit code and how long it ran.
 func runCLI(t *testing.T, env []string, args ...string) (string, string, int, time.Duration) {
 	t.Helper()
+	return runCLIWith(t, env, "", args...)
+}
+
+// runCLIWith is runCLI with stdin (not a terminal).
+func runCLIWith(t *testing.T, env []string, stdin string, args ...string) (string, string, int, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "portico"), args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -47,10 +47,7 @@ func TestLimitsExemptAndClear(t *testing.T) {
 	ex[0].expect("A new account 'Alice' was created.")
 	ex[0].send("create Bella bellapass1")
 	ex[0].expect("A new account 'Bella' was created.")
-	for range 3 {
-		ex[1].send("connect Alice wrongpass")
-		ex[1].expect("Username and/or password is incorrect.")
-	}
+	failLogins(ex[1], "Alice", 3)
 	ex[1].send("connect Alice alicepass1")
 	ex[1].expect("You become Alice.")
 
@@ -64,10 +61,7 @@ func TestLimitsExemptAndClear(t *testing.T) {
 	a.expect("A new account 'Cora' was created.")
 	a.send("create Dana danapass1")
 	a.expect("You are creating too many accounts.")
-	for range 2 {
-		a.send("connect Bella wrongpass")
-		a.expect("Username and/or password is incorrect.")
-	}
+	failLogins(a, "Bella", 2)
 	// Prompt mode: refused before the password is asked for.
 	a.send("connect Bella")
 	out := a.expect("Too many login failures")
@@ -85,10 +79,7 @@ func TestLimitsExemptAndClear(t *testing.T) {
 	// @throttle/clear by account from the game.
 	c := dialFrom(t, "127.0.0.4", h.telnetAddr)
 	c.expect("Welcome to TestGame")
-	for range 2 {
-		c.send("connect Cora wrongpass")
-		c.expect("Username and/or password is incorrect.")
-	}
+	failLogins(c, "Cora", 2)
 	c.send("connect Cora corapass1")
 	c.expect("Too many login failures")
 	ex[2].send("connect Root rootpass1")
@@ -101,13 +92,19 @@ func TestLimitsExemptAndClear(t *testing.T) {
 	// Without a host: the counters kept in the database are cleared there.
 	d := dialFrom(t, "127.0.0.5", h.telnetAddr)
 	d.expect("Welcome to TestGame")
-	for range 2 {
-		d.send("connect Dana wrongpass")
-		d.expect("Username and/or password is incorrect.")
-	}
+	failLogins(d, "Dana", 2)
 	h.stopProcess()
 	mustPortico(t, h, "", "cleared 2 throttle counter(s) of Dana", "limits", "clear", "Dana")
 	mustPortico(t, h, "", "cleared 0 throttle counter(s) of Dana", "limits", "clear", "Dana")
+}
+
+// failLogins has c fail n logins to name with a wrong password.
+func failLogins(c *telnetClient, name string, n int) {
+	c.t.Helper()
+	for range n {
+		c.send("connect " + name + " wrongpass")
+		c.expect("Username and/or password is incorrect.")
+	}
 }
 
 // wsFrom dials the websocket at url from the loopback address local,

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,15 +105,7 @@ func TestOperatorCommandsAreFriendly(t *testing.T) {
 // anew.
 func TestBotRestart(t *testing.T) {
 	irc := startNgircd(t)
-	h := startHostWith(t, hostOptions{extra: ircPlugin})
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(h.dir, "data", "logs", "irc.log")); err == nil {
-				t.Logf("irc.log:\n%s", b)
-			}
-		}
-	})
-	h.waitPlugin("irc", func(p pluginStatus) bool { return p.State == "running" })
+	h := startIRCHost(t)
 	watcher := dialIRC(t, irc.addr(), "watcher", "#test")
 	mustPortico(t, h, "", "", "bot", "add", "restbot", "--protocol", "irc", "--channel", "public",
 		"network=127.0.0.1", fmt.Sprintf("port=%d", irc.port), "channel=#test", "nick=restbot")

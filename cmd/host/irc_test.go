@@ -14,6 +14,22 @@ const ircPlugin = `  irc:
     enabled: true
 `
 
+// startIRCHost starts a host with the IRC plugin too, waits until it runs,
+// and shows its log if the test fails.
+func startIRCHost(t *testing.T) *testHost {
+	t.Helper()
+	h := startHostWith(t, hostOptions{extra: ircPlugin})
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(h.dir, "data", "logs", "irc.log")); err == nil {
+				t.Logf("irc.log:\n%s", b)
+			}
+		}
+	})
+	h.waitPlugin("irc", func(p pluginStatus) bool { return p.State == "running" })
+	return h
+}
+
 // TestIRCBridge bridges the game's public channel to #test on a real
 // ngIRCd: a bot made in the game joins, a game message reaches an IRC
 // user and an IRC message reaches a telnet player. Then each way the bot
@@ -24,15 +40,7 @@ const ircPlugin = `  irc:
 // Removed, the bot quits IRC.
 func TestIRCBridge(t *testing.T) {
 	irc := startNgircd(t)
-	h := startHostWith(t, hostOptions{extra: ircPlugin})
-	t.Cleanup(func() {
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(h.dir, "data", "logs", "irc.log")); err == nil {
-				t.Logf("irc.log:\n%s", b)
-			}
-		}
-	})
-	h.waitPlugin("irc", func(p pluginStatus) bool { return p.State == "running" })
+	h := startIRCHost(t)
 	runPortico(t, h, "adminpass1\n", "account", "create", "Admin", "--admin")
 
 	watcher := dialIRC(t, irc.addr(), "watcher", "#test")

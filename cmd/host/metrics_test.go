@@ -124,10 +124,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	c.expect("A new account 'Mira' was created.")
 	bad := dialFrom(t, "127.0.0.2", h.telnetAddr)
 	bad.expect("Welcome to TestGame")
-	for range 2 {
-		bad.send("connect Mira wrongpass")
-		bad.expect("Username and/or password is incorrect.")
-	}
+	failLogins(bad, "Mira", 2)
 	bad.send("connect Mira mirapass1")
 	bad.expect("Too many login failures")
 	c.send("connect Mira mirapass1")
@@ -138,6 +135,24 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	c.expect("Command 'frobnicate' is not available.")
 	c.send("public hi channel")
 	c.expect("[public] Mira: hi channel")
+
+	// A client that takes MCCP: the telnet plugin reports it in the
+	// session's flags over the Link. (Its output is compressed from then
+	// on; nothing more is read from it.)
+	z := dialTelnet(t, h.telnetAddr)
+	z.expect("Welcome to TestGame")
+	z.sendRaw([]byte{255, 253, 86}) // IAC DO MCCP2
+	z.expect(string([]byte{255, 250, 86, 255, 240}))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if v, _ := metricValue(scrape(t, addr), "portico_session_features", "plugin=telnet,feature=MCCP"); v == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("portico_session_features{feature=MCCP} never reached 1")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	fams = scrape(t, addr)
 	want(fams, "portico_accounts_created_total", "", 1)
@@ -157,7 +172,9 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	}
 	want(fams, "portico_command_duration_seconds", "", total)
 	want(fams, "portico_sessions", "plugin=telnet,state=logged_in", 1)
-	want(fams, "portico_sessions", "plugin=telnet,state=connected", 1)
+	want(fams, "portico_sessions", "plugin=telnet,state=connected", 2)
+	want(fams, "portico_session_features", "plugin=telnet,feature=MCCP", 1)
+	want(fams, "portico_session_features", "plugin=telnet,feature=ANSI", 3)
 	in := atLeast(fams, "portico_link_events_total", "plugin=telnet,direction=in", 10)
 	out := atLeast(fams, "portico_link_events_total", "plugin=telnet,direction=out", 10)
 	atLeast(fams, "portico_link_bytes_total", "plugin=telnet,direction=in", in*4)

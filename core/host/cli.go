@@ -54,7 +54,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	load := func() (*config.Config, error) { return config.Load(cfgPath) }
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
-	root.AddCommand(migrateCmd(load), limitsCmd(load), pluginCmd(load))
+	root.AddCommand(migrateCmd(load), limitsCmd(load), pluginCmd(load), backupCmd(load))
 	return root
 }
 
@@ -149,19 +149,7 @@ func statusCmd(load loader) *cobra.Command {
 				return err
 			}
 			data, err := callHost(cfg, control.Request{Cmd: "status"})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var st Status
-			if err := json.Unmarshal(data, &st); err != nil {
-				return fmt.Errorf("status: %w", err)
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
+			return printAnswer(cmd, data, err, asJSON, "status", printStatus)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")

@@ -12,7 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -26,19 +28,7 @@ func accountOpsCmds(load loader) []*cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := accountCall(load, cmdAccountShow, map[string]string{"name": args[0]})
-			if err != nil {
-				return err
-			}
-			if showJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var a AccountInfo
-			if err := json.Unmarshal(data, &a); err != nil {
-				return fmt.Errorf("account show: %w", err)
-			}
-			printAccount(cmd.OutOrStdout(), a)
-			return nil
+			return printAnswer(cmd, data, err, showJSON, "account show", printAccount)
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the account as JSON")
@@ -87,28 +77,39 @@ func accountListCmd(load loader) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, err := accountCall(load, cmdAccountList, nil)
-			if err != nil {
-				return err
-			}
-			if listJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var all []AccountInfo
-			if err := json.Unmarshal(data, &all); err != nil {
-				return fmt.Errorf("account list: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tADMIN\tSESSIONS\tCREATED\tLAST LOGIN")
-			for _, a := range all {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Name+botNote(a), yesNo(a.Admin), a.Sessions,
-					day(a.Created), day(a.LastLogin))
-			}
-			return tw.Flush()
+			return printAnswer(cmd, data, err, listJSON, "account list", printAccounts)
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print the accounts as JSON")
 	return list
+}
+
+// printAnswer prints a host's answer (data, or err): as it came with
+// asJSON, else decoded into a T and printed by print.
+func printAnswer[T any](cmd *cobra.Command, data json.RawMessage, err error, asJSON bool, what string, print func(io.Writer, T)) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
+		return err
+	}
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	print(cmd.OutOrStdout(), v)
+	return nil
+}
+
+func printAccounts(w io.Writer, all []AccountInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tADMIN\tSESSIONS\tCREATED\tLAST LOGIN")
+	for _, a := range all {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Name+botNote(a), yesNo(a.Admin), a.Sessions,
+			day(a.Created), day(a.LastLogin))
+	}
+	tw.Flush()
 }
 
 // accountCall runs an account command in the running host, over the
@@ -123,14 +124,24 @@ func accountCall(load loader, cmd string, args map[string]string) (json.RawMessa
 	if !errors.Is(err, control.ErrNotRunning) {
 		return data, err
 	}
+	err = withStore(cfg, func(st *store.Store) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		data, err = offlineAccount(ctx, st, cmd, args)
+		return err
+	})
+	return data, err
+}
+
+// withStore runs f on the database, opened for it alone (safe while a
+// host runs: SQLite WAL, one writer at a time).
+func withStore(cfg *config.Config, f func(st *store.Store) error) error {
 	st, err := openStore(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer st.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return offlineAccount(ctx, st, cmd, args)
+	return f(st)
 }
 
 // printMessage runs an account command and prints the message it answers.

@@ -37,12 +37,10 @@ func limitsCmd(load loader) *cobra.Command {
 			}
 			data, err := callHost(cfg, control.Request{Cmd: cmdLimitsClear, Args: map[string]string{"target": target}})
 			if errors.Is(err, control.ErrNotRunning) {
-				st, serr := openStore(cfg)
-				if serr != nil {
-					return serr
-				}
-				defer st.Close()
-				out.Cleared, err = clearStoredThrottles(st, target)
+				err = withStore(cfg, func(st *store.Store) (err error) {
+					out.Cleared, err = clearStoredThrottles(st, target)
+					return err
+				})
 			} else if err == nil {
 				err = json.Unmarshal(data, &out)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/sessions"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -124,6 +125,12 @@ var (
 	_ prometheus.Collector = (*stateCollector)(nil)
 )
 
+// sessionFeatures are the boolean protocol flags portico_session_features
+// counts: a fixed list, so that its label values stay bounded whatever a
+// plugin sends.
+var sessionFeatures = []string{"MCCP", "MXP", "OOB", contract.FlagANSI, contract.FlagXterm256, contract.FlagTrueColor,
+	contract.FlagUTF8, contract.FlagScreenReader, contract.FlagNoColor, "TTYPE"}
+
 // stateCollector reads the host's state at each scrape.
 type stateCollector struct{ h *Host }
 
@@ -134,13 +141,16 @@ var (
 	descRestarts = prometheus.NewDesc("portico_plugin_restarts_total", "Times the host restarted the plugin (after a death, or asked to).",
 		[]string{"plugin"}, nil)
 	descOutbox   = prometheus.NewDesc("portico_outbox_depth", "Events waiting for the plugin's Link.", []string{"plugin"}, nil)
+	descFeatures = prometheus.NewDesc("portico_session_features", "Sessions by plugin with each negotiated feature on, as the plugin reports it over the Link "+
+		"in the session's protocol flags (MCCP, MXP, OOB for GMCP/MSDP, ANSI, XTERM256, TRUECOLOR, UTF-8, SCREENREADER, NOCOLOR, TTYPE).",
+		[]string{"plugin", "feature"}, nil)
 	descBotState = prometheus.NewDesc("portico_bot_state", "1 for each bridge bot's current state (not running, started, or the state its plugin reports).",
 		[]string{"bot", "state"}, nil)
 )
 
 // Describe sends the descriptions of what Collect reads.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descPluginUp, descRestarts, descOutbox, descBotState} {
+	for _, d := range []*prometheus.Desc{descSessions, descPluginUp, descRestarts, descOutbox, descFeatures, descBotState} {
 		ch <- d
 	}
 }
@@ -157,6 +167,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		counts[[2]string{p.Name, "connected"}] += 0
 		counts[[2]string{p.Name, "logged_in"}] += 0
 	}
+	features := map[[2]string]int{}
 	bots := map[[2]string]bool{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -167,6 +178,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				state = "logged_in"
 			}
 			counts[[2]string{s.Plugin, state}]++
+			for _, f := range sessionFeatures {
+				if on, _ := s.ProtocolFlags[f].(bool); on {
+					features[[2]string{s.Plugin, f}]++
+				}
+			}
 		}
 		for _, b := range h.channels.Bots() {
 			state, _, _ := strings.Cut(h.channels.BotState(b), " since ")
@@ -177,6 +193,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		for k, n := range counts {
 			ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(n), k[0], k[1])
+		}
+		for k, n := range features {
+			ch <- prometheus.MustNewConstMetric(descFeatures, prometheus.GaugeValue, float64(n), k[0], k[1])
 		}
 		for k := range bots {
 			ch <- prometheus.MustNewConstMetric(descBotState, prometheus.GaugeValue, 1, k[0], k[1])
