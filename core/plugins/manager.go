@@ -110,6 +110,9 @@ func (m *Manager) Start(ctx context.Context) error {
 			if rec.Network == "unix" {
 				keep[filepath.Clean(rec.Addr)] = true
 			}
+			if rec.DataAddr != "" {
+				keep[filepath.Clean(rec.DataAddr)] = true
+			}
 		}
 	}
 	m.sweepSockets(keep)

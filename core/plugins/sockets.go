@@ -20,8 +20,9 @@ import (
 // sun_path (108 bytes on Linux) less its terminating NUL.
 var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
 
-// socketNameLen is the longest name go-plugin gives a socket in the
-// directory: os.CreateTemp's "plugin" and a random uint32 in decimal.
+// socketNameLen is the longest name a socket in the directory has:
+// go-plugin's, os.CreateTemp's "plugin" and a random uint32 in decimal
+// (the data socket's, "data" and one, is shorter).
 const socketNameLen = len("plugin") + 10
 
 // checkSocketDir fails, naming the setting to change, when a plugin socket

@@ -91,10 +91,15 @@ func (r *runner) supervise(ctx context.Context) {
 			r.crashes = r.crashes[1:]
 		}
 		looping := len(r.crashes) >= crashLoopLimit
-		if looping {
+		switch {
+		case looping:
 			r.state = StateFailed
 			r.lastErr = fmt.Sprintf("crash loop: %d deaths in %s; last: %v", len(r.crashes), crashLoopWindow, err)
-		} else {
+		case errors.Is(err, errUnresponsive):
+			// Shown as such until it runs again, so that `portico
+			// status` says why it is being restarted.
+			r.state = StateUnresponsive
+		default:
 			r.state = StateBackoff
 		}
 		r.mu.Unlock()

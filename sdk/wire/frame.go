@@ -48,6 +48,7 @@ const (
 	FramePong   FrameType = 4
 )
 
+// String names the type, for logs and errors.
 func (t FrameType) String() string {
 	switch t {
 	case FrameHello:
@@ -187,6 +188,18 @@ func NewFrameReader(r io.Reader) *FrameReader {
 // Buffered reports how many bytes are read in and not yet returned: more
 // frames wait when it is above 0.
 func (f *FrameReader) Buffered() int { return f.r.Buffered() }
+
+// Ready reports whether a whole frame is read in: Next will not wait.
+func (f *FrameReader) Ready() bool {
+	if f.r.Buffered() < 4 {
+		return false
+	}
+	hdr, err := f.r.Peek(4)
+	if err != nil {
+		return false
+	}
+	return uint64(f.r.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(hdr))
+}
 
 // Next returns the next frame's type and body. The body is valid until the
 // next call. A stream that ends between frames gives io.EOF; one that ends

@@ -329,7 +329,7 @@ func TestOutboxAttach(t *testing.T) {
 			t.Fatalf("event %d is %d", i, evID(e))
 		}
 	}
-	if o.Detach() != w {
+	if !o.Detach(w) {
 		t.Fatal("Detach did not return the attached link")
 	}
 	if err := w.Stop(nil); err != nil {

@@ -194,13 +194,15 @@ func (o *Outbox) Attach(w *FrameWriter) error {
 	return nil
 }
 
-// Detach stops writing on the attached data link and returns it (nil when
-// none is attached): events are queued again from now on. The caller
-// drains the link with its Stop.
-func (o *Outbox) Detach() *FrameWriter {
+// Detach stops writing on w, when it is the attached data link, and
+// reports whether it was: events are queued again from now on. The caller
+// drains w with its Stop.
+func (o *Outbox) Detach(w *FrameWriter) bool {
 	o.linkMu.Lock()
 	defer o.linkMu.Unlock()
-	w := o.link
+	if o.link != w || w == nil {
+		return false
+	}
 	o.link = nil
-	return w
+	return true
 }
