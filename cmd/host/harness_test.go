@@ -98,6 +98,9 @@ type hostOptions struct {
 	// setup runs on the test's directory (the config's, holding data/)
 	// before the host first starts.
 	setup func(dir string)
+	// server is added to the server block (its lines indented two
+	// spaces).
+	server string
 }
 
 // testLimits turns off the limits that many test connections from
@@ -130,14 +133,14 @@ func startHostWith(t *testing.T, o hostOptions) *testHost {
   name: TestGame
   data_dir: data
 %s  reattach_grace: 20s
-limits:
+%slimits:
 %s
 plugins:
   telnet:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s`, argon2, limits, port, o.extra)
+%s`, argon2, o.server, limits, port, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -292,6 +292,12 @@ func (d *dataLink) awaitPong(ctx context.Context, nonce uint64, timeout time.Dur
 // not answering; any other error is the link breaking, which the reader
 // sees too.
 func (d *dataLink) writeFailed(err error) {
+	// The plugin's sessions go with the link: nothing more is held for
+	// them (the outbox would otherwise queue what the link refuses until
+	// the run has ended).
+	d.r.mu.Lock()
+	d.r.accepting = false
+	d.r.mu.Unlock()
 	var ne net.Error
 	switch {
 	case errors.Is(err, wire.ErrLinkBacklog):

@@ -39,7 +39,7 @@ func (r *runner) runOnce(ctx context.Context) error {
 	var runRec record
 	defer func() {
 		if !keep {
-			r.m.killClient(client)
+			r.endRun(client, runRec)
 			r.m.removeRecord(r.name)
 			r.m.removeSocket("unix", runRec.DataAddr)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	hplugin "github.com/hashicorp/go-plugin"
 )
@@ -44,6 +45,30 @@ func (m *Manager) killClient(c *hplugin.Client) {
 	c.Kill()
 	if rc != nil && rc.Addr != nil {
 		m.removeSocket(rc.Addr.Network(), rc.Addr.String())
+	}
+}
+
+// killWait bounds go-plugin's Kill of a run's process before the host
+// kills it outright: Kill first asks the plugin to shut down over gRPC and
+// waits, without a bound, for an answer that a stopped or wedged process
+// never gives.
+const killWait = 10 * time.Second
+
+// endRun ends a run's process as killClient does, and kills it outright
+// (killHung: after checking it is the process rec names) should that not
+// be done within killWait.
+func (r *runner) endRun(c *hplugin.Client, rec record) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.m.killClient(c)
+	}()
+	select {
+	case <-done:
+	case <-time.After(killWait):
+		r.log.Warn("plugin did not shut down; killing it", "pid", rec.Pid)
+		r.m.killHung(rec)
+		<-done
 	}
 }
 

@@ -40,8 +40,9 @@ type WriterOptions struct {
 	// past it the link fails. Default DefaultLinkWriteTimeout.
 	WriteTimeout time.Duration
 	// OnError is called once when the link fails (a write error, the
-	// backlog bound, the write timeout), after the connection is closed
-	// and outside the writer's lock.
+	// backlog bound, the write timeout), outside the writer's lock and
+	// before the writer closes the connection, so that its owner can note
+	// why before its reader sees the connection end.
 	OnError func(error)
 }
 
@@ -262,8 +263,8 @@ func (w *FrameWriter) doneWritingLocked() {
 	w.idle.Broadcast()
 }
 
-// failLocked fails the link with err: the connection is closed, frames not
-// yet written are dropped, and OnError is called. w.mu is held; it returns
+// failLocked fails the link with err: frames not yet written are dropped,
+// OnError is called and the connection closed. w.mu is held; it returns
 // with w.mu released.
 func (w *FrameWriter) failLocked(err error) {
 	first := w.err == nil
@@ -275,10 +276,10 @@ func (w *FrameWriter) failLocked(err error) {
 	w.idle.Broadcast()
 	w.mu.Unlock()
 	if first {
-		w.conn.Close()
 		if w.onError != nil {
 			w.onError(err)
 		}
+		w.conn.Close()
 	}
 }
 
