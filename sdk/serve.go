@@ -173,11 +173,25 @@ func NewServer(p Plugin, log *slog.Logger) *Server {
 // Portal returns the server's portal.
 func (s *Server) Portal() *Portal { return s.portal }
 
-// Close stops everything the server runs, and waits for the data
-// socket's goroutines.
+// closeWait bounds Close's wait for the data socket's goroutines: a link
+// reader held in a plugin's Conn.Send that never returns must not keep
+// the plugin from exiting.
+const closeWait = 5 * time.Second
+
+// Close stops everything the server runs, and waits (at most closeWait)
+// for the data socket's goroutines to end.
 func (s *Server) Close() {
 	s.cancel()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.log.Warn("data socket: a link reader is still held by the plugin's own code; exiting without it")
+	}
 }
 
 // Configure starts the plugin once. A second call (a host that
@@ -234,8 +248,10 @@ func decodeConfig(b []byte) (map[string]any, error) {
 	return raw, nil
 }
 
-// Link serves the host's link stream. A new link replaces the old one; the
-// events queued meanwhile go out on the new one, in order. A Detach from the
+// Link serves the host's link stream, for a host that does not dial the
+// data socket (see datalink.go). A new link (a stream or a data socket
+// connection) replaces the old one; the events queued meanwhile go out on
+// the new one, in order. A Detach from the
 // host (reload) stops the sending side after a final Detached event.
 func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	ctx, stop, gen, done := s.takeLink(stream.Context())

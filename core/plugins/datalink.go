@@ -107,6 +107,24 @@ type dataLink struct {
 	hung error
 }
 
+// corkReplies holds the plugin's data link writes while a batch of n of
+// its events runs (n > 1), and returns what writes them: the replies to a
+// batch go out in one write, not one each. A lone event's reply goes at
+// once, as it is made.
+func (r *runner) corkReplies(n int) (uncork func()) {
+	if n < 2 {
+		return func() {}
+	}
+	r.mu.Lock()
+	w := r.dataWriter
+	r.mu.Unlock()
+	if w == nil {
+		return func() {}
+	}
+	w.Cork()
+	return w.Uncork
+}
+
 // errUnresponsive is a run ended because its plugin stopped answering on
 // its link: no pong within the ping timeout, or output left unread.
 var errUnresponsive = errors.New("plugin unresponsive")

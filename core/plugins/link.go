@@ -146,6 +146,7 @@ func (r *runner) post(ops []func()) {
 		return
 	}
 	r.m.handler.Do(func() {
+		defer r.corkReplies(len(ops))()
 		for _, op := range ops {
 			op()
 		}

@@ -74,6 +74,8 @@ type FrameWriter struct {
 	pending, spare []byte
 	// writing is set while a caller or the flusher owns the socket.
 	writing bool
+	// corked counts Cork calls not yet undone: frames wait meanwhile.
+	corked  int
 	stopped bool
 	err     error
 }
@@ -134,14 +136,38 @@ func (w *FrameWriter) Append(enc func([]byte) ([]byte, error)) error {
 		w.failLocked(ErrLinkBacklog)
 		return ErrLinkBacklog
 	}
-	if w.writing {
-		// The write in progress takes this frame too.
+	if w.writing || w.corked > 0 {
+		// The write in progress, or Uncork, takes this frame too.
 		w.mu.Unlock()
 		return nil
 	}
 	w.writing = true
 	w.drainLocked()
 	return nil
+}
+
+// Cork holds frames back, each Append only adding to the backlog (the
+// bound still applies), until as many Uncork calls: the frames a batch of
+// work makes go out in one write. Calls nest.
+func (w *FrameWriter) Cork() {
+	w.mu.Lock()
+	w.corked++
+	w.mu.Unlock()
+}
+
+// Uncork undoes one Cork; the last one writes what was held, without
+// waiting, as Append does.
+func (w *FrameWriter) Uncork() {
+	w.mu.Lock()
+	if w.corked > 0 {
+		w.corked--
+	}
+	if w.corked > 0 || w.writing || len(w.pending) == 0 || w.refuseLocked() != nil {
+		w.mu.Unlock()
+		return
+	}
+	w.writing = true
+	w.drainLocked()
 }
 
 func (w *FrameWriter) refuseLocked() error {
@@ -291,6 +317,13 @@ func (w *FrameWriter) failLocked(err error) {
 func (w *FrameWriter) Stop(final []byte) error {
 	w.mu.Lock()
 	w.stopped = true
+	w.corked = 0
+	if !w.writing && len(w.pending) > 0 && w.err == nil {
+		// Frames held by a Cork go now.
+		w.writing = true
+		w.drainLocked()
+		w.mu.Lock()
+	}
 	for w.writing {
 		w.idle.Wait()
 	}

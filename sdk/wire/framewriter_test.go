@@ -364,3 +364,42 @@ func TestOutboxFailedLinkQueues(t *testing.T) {
 		t.Fatalf("%d events queued after the link failed", o.Len())
 	}
 }
+
+// TestFrameWriterCork: frames appended while corked wait, and go out
+// together, in order, at the last Uncork; Stop writes what a Cork held.
+func TestFrameWriterCork(t *testing.T) {
+	a, b := socketPair(t, 0)
+	w := NewFrameWriter(a, WriterOptions{})
+	w.Cork()
+	w.Cork()
+	for i := range 3 {
+		if err := w.Append(ping(uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Uncork()
+	if got := w.Backlog(); got != 3*(frameHeader+8) {
+		t.Fatalf("backlog %d bytes while still corked, want 3 frames held", got)
+	}
+	w.Uncork()
+	_ = b.SetReadDeadline(time.Now().Add(testTimeout))
+	r := NewFrameReader(b)
+	for i, got := range readNonces(t, r, 3) {
+		if got != uint64(i) {
+			t.Fatalf("frame %d carries %d", i, got)
+		}
+	}
+	w.Cork()
+	if err := w.Append(ping(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stop(AppendPong(nil, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readNonces(t, r, 1); got[0] != 3 {
+		t.Fatalf("after Stop: nonce %d, want the corked 3", got[0])
+	}
+	if typ, _, err := r.Next(); err != nil || typ != FramePong {
+		t.Fatalf("then %v %v, want the final pong", typ, err)
+	}
+}
