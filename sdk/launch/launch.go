@@ -3,7 +3,8 @@
 // an earlier image of it) launched, and gets the plugin's portal client.
 // It holds what must be the same in every host: the handshake, the
 // contract versions offered, gRPC as the only transport, the Link's
-// message size limit, and the environment a plugin is started with.
+// message size limit, the environment a plugin is started with, and how a
+// host dials the plugin's data socket and proves itself there (DialData).
 //
 // The Portico host (core/plugins) and the conformance kit's real-binary
 // mode (sdk/plugintest) both build their go-plugin clients here, so that

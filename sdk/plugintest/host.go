@@ -53,7 +53,8 @@ type HostOptions struct {
 
 // Host is a fake Portico host driving one instance of the plugin under
 // test: it launches the plugin as the real host does (or serves it in
-// process), configures it, holds its Link stream and records every event
+// process), configures it, holds its link (the plugin's data socket, as
+// the host dials it, or the Link stream) and records every event
 // the plugin sends, answering NeedSessids with fresh blocks as the real
 // host does. Tests use it directly for checks of their own beyond Run's.
 //
