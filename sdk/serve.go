@@ -69,6 +69,14 @@ func Serve(p Plugin) {
 	}
 	restoreUmask := privateUmask()
 	defer restoreUmask()
+	// The data socket goes beside go-plugin's, in the host's private
+	// directory. Without one (a directory too long for a socket path, say)
+	// the host links over the Link stream, as with an older plugin.
+	if dir := os.Getenv(hplugin.EnvUnixSocketDir); dir != "" {
+		if err := srv.ListenData(dir); err != nil {
+			log.Warn("no data socket; the host will use the Link stream", "err", err)
+		}
+	}
 	hplugin.Serve(&hplugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: PluginSets(srv),
@@ -134,10 +142,14 @@ type Server struct {
 	mu         sync.Mutex
 	info       *Info
 	configJSON string
-	// linkStop stops the current link's sender; linkDone is closed when it
-	// has stopped.
+	// linkStop stops the current link (a data socket's connection or a
+	// Link stream); linkDone is closed when it no longer writes.
 	linkStop context.CancelFunc
 	linkDone chan struct{}
+	// data is the data socket, once ListenData made it.
+	data *dataSocket
+	// wg counts the data socket's goroutines, which Close waits for.
+	wg sync.WaitGroup
 	// linkGen counts links, so that the end of an old one does not start
 	// the grace period after a new one arrived. linkUp is set while a
 	// link is served.
@@ -165,15 +177,40 @@ func NewServer(p Plugin, log *slog.Logger) *Server {
 // Portal returns the server's portal.
 func (s *Server) Portal() *Portal { return s.portal }
 
-// Close stops everything the server runs.
-func (s *Server) Close() { s.cancel() }
+// closeWait bounds Close's wait for the data socket's goroutines: a link
+// reader held in a plugin's Conn.Send that never returns must not keep
+// the plugin from exiting.
+const closeWait = 5 * time.Second
+
+// Close stops everything the server runs, and waits (at most closeWait)
+// for the data socket's goroutines to end.
+func (s *Server) Close() {
+	s.cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.log.Warn("data socket: a link reader is still held by the plugin's own code; exiting without it")
+	}
+}
 
 // Configure starts the plugin once. A second call (a host that
 // reattached, or a live edit) answers with the same info when nothing
 // changed, and otherwise applies the change in place when the plugin is a
 // Reconfigurer (see reconfigureLocked). The host's connection limits take
 // effect at once either way: Portal.NewSession reads them afresh.
-func (s *Server) Configure(_ context.Context, req *portalpb.ConfigureRequest) (*portalpb.ConfigureResponse, error) {
+func (s *Server) Configure(ctx context.Context, req *portalpb.ConfigureRequest) (*portalpb.ConfigureResponse, error) {
+	resp, err := s.configure(ctx, req)
+	s.dataResponse(resp)
+	return resp, err
+}
+
+// configure is Configure without the data socket in its answer.
+func (s *Server) configure(_ context.Context, req *portalpb.ConfigureRequest) (*portalpb.ConfigureResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := req.GetHost()
@@ -224,28 +261,13 @@ func decodeConfig(b []byte) (map[string]any, error) {
 	return raw, nil
 }
 
-// Link serves the host's link stream. A new link replaces the old one; the
-// events queued meanwhile go out on the new one, in order. A Detach from the
+// Link serves the host's link stream, for a host that does not dial the
+// data socket (see datalink.go). A new link (a stream or a data socket
+// connection) replaces the old one; the events queued meanwhile go out on
+// the new one, in order. A Detach from the
 // host (reload) stops the sending side after a final Detached event.
 func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
-	s.mu.Lock()
-	if s.linkStop != nil {
-		s.linkStop()
-		<-s.linkDone
-	}
-	ctx, stop := context.WithCancel(stream.Context())
-	done := make(chan struct{})
-	s.linkStop, s.linkDone = stop, done
-	s.linkGen++
-	s.linkUp = true
-	gen := s.linkGen
-	if s.graceTimer != nil {
-		s.graceTimer.Stop()
-		s.graceTimer = nil
-	}
-	// No link sends now: the kept input is settled before this one does.
-	s.portal.resumeInput()
-	s.mu.Unlock()
+	ctx, stop, gen, done := s.takeLink(stream.Context())
 	// Send the stream's headers at once: the host (or the conformance kit)
 	// learns that this plugin has taken the link over before any event.
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
@@ -280,11 +302,6 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 	}
 	stop()
 	<-done
-	s.mu.Lock()
-	if gen == s.linkGen {
-		s.linkUp = false
-	}
-	s.mu.Unlock()
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
@@ -333,6 +350,9 @@ const (
 func (s *Server) hostGone(gen uint64, planned bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if gen == s.linkGen {
+		s.linkUp = false
+	}
 	if gen != s.linkGen || s.ctx.Err() != nil {
 		return
 	}

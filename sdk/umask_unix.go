@@ -31,3 +31,13 @@ func privateUmask() func() {
 	var once sync.Once
 	return func() { once.Do(func() { syscall.Umask(old) }) }
 }
+
+// socketUmask sets the process umask to 177 while the data socket is bound
+// (Server.ListenData), and returns what puts the previous one back: the
+// socket is srw------- (0600) from the moment it exists, with no window in
+// which a chmod would still be due. Nothing else is made meanwhile.
+func socketUmask() func() {
+	old := syscall.Umask(0o177)
+	var once sync.Once
+	return func() { once.Do(func() { syscall.Umask(old) }) }
+}

@@ -223,4 +223,9 @@ func TestPluginMTLSSurvivesReloadAndCrash(t *testing.T) {
 	if strings.Contains(h.logText(), "cannot reattach") {
 		t.Fatalf("the host could not reattach:\n%s", h.logText())
 	}
+	// The traffic went over the data socket, in TLS (under mTLS the host
+	// refuses a plain one and falls back to the Link stream instead).
+	if !strings.Contains(h.logText(), `reattached=true link="data socket"`) {
+		t.Fatalf("the reattached plugin is not linked over its data socket:\n%s", h.logText())
+	}
 }

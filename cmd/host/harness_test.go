@@ -104,6 +104,9 @@ type hostOptions struct {
 	setup func(dir string)
 	// blocks are top-level blocks added to the config (a log: block).
 	blocks string
+	// server is added to the server block (its lines indented two
+	// spaces).
+	server string
 }
 
 // testLimits turns off the limits that many test connections from
@@ -136,7 +139,7 @@ func startHostWith(t *testing.T, o hostOptions) *testHost {
   name: TestGame
   data_dir: data
 %s  reattach_grace: 20s
-limits:
+%slimits:
 %s
 %s
 plugins:
@@ -144,7 +147,7 @@ plugins:
     enabled: true
     config:
       listen: "127.0.0.1:%d"
-%s%s`, argon2, limits, o.blocks, port, o.telnet, o.extra)
+%s%s`, argon2, o.server, limits, o.blocks, port, o.telnet, o.extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -105,10 +105,12 @@ func TestSocketsUnderUmask000(t *testing.T) {
 	h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" && p.PID != telnet.PID })
 	waitAllRunning(h)
 	got := checkSockets(t, h, tmp, "after the telnet plugin was killed")
-	if _, err := os.Lstat(first["telnet"]); !os.IsNotExist(err) {
-		t.Fatalf("the killed telnet plugin's socket %s is still there (err %v)", first["telnet"], err)
+	for _, sock := range first["telnet"] {
+		if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+			t.Fatalf("the killed telnet plugin's socket %s is still there (err %v)", sock, err)
+		}
 	}
-	if got["ssh"] != first["ssh"] || got["websocket"] != first["websocket"] {
+	if !slices.Equal(got["ssh"], first["ssh"]) || !slices.Equal(got["websocket"], first["websocket"]) {
 		t.Fatalf("the other plugins' sockets changed when telnet died: %v -> %v", first, got)
 	}
 
@@ -146,8 +148,9 @@ func waitAllRunning(h *testHost) {
 }
 
 // checkSockets checks the run directory of a running host and returns
-// each plugin's listening socket by plugin name.
-func checkSockets(t *testing.T, h *testHost, tmp, when string) map[string]string {
+// each plugin's listening sockets (go-plugin's and its data socket, sorted)
+// by plugin name.
+func checkSockets(t *testing.T, h *testHost, tmp, when string) map[string][]string {
 	t.Helper()
 	data := filepath.Join(h.dir, "data")
 	run := filepath.Join(data, "run")
@@ -189,19 +192,23 @@ func checkSockets(t *testing.T, h *testHost, tmp, when string) map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound := map[string]string{}
+	bound := map[string][]string{}
 	for _, p := range st.Plugins {
 		if p.State != "running" {
 			t.Fatalf("%s: plugin %s is %s", when, p.Name, p.State)
 		}
 		socks := listeningUnixSockets(t, p.PID)
-		if len(socks) != 1 {
-			t.Fatalf("%s: plugin %s (pid %d) listens on unix sockets %v; want one, in %s", when, p.Name, p.PID, socks, plugins)
+		if len(socks) != 2 || !strings.HasPrefix(filepath.Base(socks[0]), "data") ||
+			!strings.HasPrefix(filepath.Base(socks[1]), "plugin") {
+			t.Fatalf("%s: plugin %s (pid %d) listens on unix sockets %v; want go-plugin's and its data socket, in %s",
+				when, p.Name, p.PID, socks, plugins)
 		}
-		if filepath.Dir(socks[0]) != plugins {
-			t.Fatalf("%s: plugin %s listens on %s, not in %s", when, p.Name, socks[0], plugins)
+		for _, sock := range socks {
+			if filepath.Dir(sock) != plugins {
+				t.Fatalf("%s: plugin %s listens on %s, not in %s", when, p.Name, sock, plugins)
+			}
 		}
-		bound[p.Name] = socks[0]
+		bound[p.Name] = socks
 	}
 	if len(bound) != 3 {
 		t.Fatalf("%s: plugins %v; want telnet, ssh and websocket", when, bound)
@@ -220,8 +227,8 @@ func checkSockets(t *testing.T, h *testHost, tmp, when string) map[string]string
 		names = append(names, filepath.Join(plugins, e.Name()))
 	}
 	var want []string
-	for _, p := range bound {
-		want = append(want, p)
+	for _, socks := range bound {
+		want = append(want, socks...)
 	}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
@@ -253,12 +260,12 @@ func checkTempDir(t *testing.T, tmp string) {
 	}
 }
 
-func sameSockets(a, b map[string]string) bool {
+func sameSockets(a, b map[string][]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for k, v := range a {
-		if b[k] != v {
+		if !slices.Equal(b[k], v) {
 			return false
 		}
 	}

@@ -116,6 +116,20 @@ type Server struct {
 	// it on loopback or a private network: anyone who can reach it sees
 	// the figures. Needs a host restart to change. Default: "".
 	MetricsListen string `mapstructure:"metrics_listen"`
+	// How often the host pings each plugin on its data link. A plugin that
+	// does not answer within plugin_ping_timeout is shown `unresponsive` in
+	// `portico status`, its sessions are dropped and it is ended and
+	// restarted, as a crashed one is. Default: 5s.
+	PluginPingInterval time.Duration `mapstructure:"plugin_ping_interval" live:"true" min:"100ms"`
+	// How long a plugin has to answer a ping, and the longest its data link
+	// may take no output at all while the host has some for it, before it
+	// counts as unresponsive. Default: 10s.
+	PluginPingTimeout time.Duration `mapstructure:"plugin_ping_timeout" live:"true" min:"100ms"`
+	// Output the host holds for one plugin that does not read it, in MiB;
+	// past it the plugin counts as unresponsive (its output is dropped, it
+	// is ended and restarted), so that a stuck plugin cannot grow the host's
+	// memory. Default: 64.
+	PluginOutboxMiB int `mapstructure:"plugin_outbox_mib" live:"true" min:"1"`
 }
 
 // Log says how the host and its plugins log. The host logs to stderr and
@@ -183,6 +197,13 @@ func Default() Config {
 			Name:          "Portico",
 			DataDir:       "data",
 			ReattachGrace: 60 * time.Second,
+			// Well above a busy plugin's pause (a reload's sync of
+			// every session, a GC on a loaded machine), well below the
+			// minute players would wait on a stuck one.
+			PluginPingInterval: 5 * time.Second,
+			PluginPingTimeout:  10 * time.Second,
+			// A reload's sync of 10,000 sessions is a few MiB.
+			PluginOutboxMiB: 64,
 		},
 		// Evennia's values where Evennia has them.
 		Limits: contract.Limits{

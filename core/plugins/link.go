@@ -161,6 +161,7 @@ func (r *runner) run(ops []func(), seq uint64) {
 		r.receipt.record(seq)
 	}
 	if !r.m.handler.Exec(func() {
+		defer r.corkReplies(len(ops))()
 		for _, op := range ops {
 			op()
 		}

@@ -51,6 +51,9 @@ func (m *Manager) Apply(next *config.Config) {
 	if ctx == nil {
 		return
 	}
+	for _, r := range current {
+		r.setOutboxLimit(next.Server.PluginOutboxMiB)
+	}
 	hostChanged := !sameHostFacts(prev, next)
 	want := map[string]config.Plugin{}
 	for _, p := range next.EnabledPlugins() {

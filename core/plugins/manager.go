@@ -1,8 +1,10 @@
 // Package plugins launches and supervises the host's protocol plugins: each
 // enabled plugin runs as its own process through go-plugin (gRPC over a unix
-// socket in a 0700 directory), is handed its config block by Configure, and
-// talks to the session handler over one Link stream. A plugin that dies has
-// its sessions removed and is restarted with backoff; the others carry on.
+// socket in a 0700 directory, for the control calls), is handed its config
+// block by Configure, and talks to the session handler over its data socket
+// (datalink.go; the gRPC Link stream for a plugin that offers none). A
+// plugin that dies, or stops answering on its link, has its sessions
+// removed and is restarted with backoff; the others carry on.
 package plugins
 
 import (
@@ -112,6 +114,9 @@ func (m *Manager) Start(ctx context.Context) error {
 			reattach[p.Name] = rec
 			if rec.Network == "unix" {
 				keep[filepath.Clean(rec.Addr)] = true
+			}
+			if rec.DataAddr != "" {
+				keep[filepath.Clean(rec.DataAddr)] = true
 			}
 		}
 	}

@@ -17,12 +17,18 @@ import (
 // tell the process apart from an unrelated one that got the same pid
 // (go-plugin PR #320).
 type record struct {
-	Name            string `json:"name"`
-	Pid             int    `json:"pid"`
-	StartTicks      uint64 `json:"start_ticks"`
-	Exe             string `json:"exe"`
-	Network         string `json:"network"`
-	Addr            string `json:"addr"`
+	Name       string `json:"name"`
+	Pid        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	Exe        string `json:"exe"`
+	Network    string `json:"network"`
+	Addr       string `json:"addr"`
+	// DataAddr is the plugin's data socket, when the run links over it: a
+	// sweep at start keeps it for a plugin being reattached, and it is
+	// removed with the process. Its secret is not kept: a reattaching host
+	// learns it from Configure, over go-plugin's connection, which is what
+	// any host that may configure the plugin may know.
+	DataAddr        string `json:"data_addr,omitempty"`
 	ProtocolVersion int    `json:"protocol_version"`
 	ProtocolKey     string `json:"protocol_key"`
 	// MTLS is the link's kept key pair when it runs AutoMTLS (the file is
@@ -168,6 +174,20 @@ func killRecorded(rec *record) {
 	}
 	if isSameProcess(rec) {
 		_ = syscall.Kill(rec.Pid, syscall.SIGKILL)
+	}
+}
+
+// killHung ends a plugin process that stopped answering, at once: a
+// stopped or wedged process handles no SIGTERM, and go-plugin's Kill would
+// first wait for it to exit gracefully. Only after checking that the pid
+// is still the process the run's record names: a reused pid is never
+// killed.
+func (m *Manager) killHung(rec record) {
+	if !isSameProcess(&rec) {
+		return
+	}
+	if err := syscall.Kill(rec.Pid, syscall.SIGKILL); err != nil {
+		m.log.Warn("kill unresponsive plugin", "plugin", rec.Name, "pid", rec.Pid, "err", err)
 	}
 }
 

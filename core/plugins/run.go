@@ -36,10 +36,12 @@ func (r *runner) runOnce(ctx context.Context) error {
 		return err
 	}
 	keep := false
+	var runRec record
 	defer func() {
 		if !keep {
-			r.m.killClient(client)
+			r.endRun(client, runRec)
 			r.m.removeRecord(r.name)
+			r.m.removeSocket("unix", runRec.DataAddr)
 		}
 	}()
 	receipt := r.startAcks(rec == nil)
@@ -48,8 +50,14 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = r.serveLink(ctx, client, portal, outbox, r.runRecord(client, rec, resp, cfgJSON), rec != nil, resp)
+	runRec = r.runRecord(client, rec, resp, cfgJSON)
+	err = r.serveLink(ctx, client, portal, outbox, &runRec, rec != nil, resp)
 	keep = errors.Is(err, errDetached)
+	if errors.Is(err, errUnresponsive) {
+		// A stopped or wedged process would hold go-plugin's Kill for its
+		// graceful wait and ignore a SIGTERM.
+		r.m.killHung(runRec)
+	}
 	return err
 }
 
@@ -164,62 +172,40 @@ func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.C
 	return rec
 }
 
-// serveLink opens the plugin's Link, saves the run's record, marks the
-// plugin running, and serves the link until it ends: with errDetached
-// when the plugin was handed over for a host reload, else with why the
-// link was lost.
+// serveLink opens the plugin's link (its data socket, or the Link stream:
+// openLink), saves the run's record, marks the plugin running, and serves
+// the link until it ends: with errDetached when the plugin was handed over
+// for a host reload, with errUnresponsive when it stopped answering, else
+// with why the link was lost.
 func (r *runner) serveLink(ctx context.Context, client *hplugin.Client, portal portalpb.PortalClient, outbox *wire.Outbox,
-	rec record, reattached bool, resp *portalpb.ConfigureResponse) error {
+	rec *record, reattached bool, resp *portalpb.ConfigureResponse) error {
 	lctx, stopLink := context.WithCancel(ctx)
 	defer stopLink()
-	stream, err := portal.Link(lctx)
+	l, dataAddr, err := r.openLink(lctx, portal, outbox, resp)
 	if err != nil {
 		return fmt.Errorf("plugins: %s: open link: %w", r.name, err)
 	}
-	if err := r.m.writeRecord(rec); err != nil {
+	rec.DataAddr = dataAddr
+	if err := r.m.writeRecord(*rec); err != nil {
 		r.log.Error("plugin record", "err", err)
 	}
 	acks := r.acks
-	sctx, stopSend := context.WithCancel(lctx)
-	// sendDone is closed when the sending goroutine has returned.
-	sendDone := make(chan struct{})
-	r.running(portal, rec, reattached, resp, func() {
-		// The reload's second step: everything the host queued goes out,
-		// the last acknowledgement of the plugin's input with it, then
-		// the host closes its side; the plugin then ends the stream.
+	r.running(portal, *rec, reattached, resp, func() {
+		// The reload's second step: the last acknowledgement of the
+		// plugin's input goes out with everything the host queued, then
+		// the link closes (finish).
 		if acks != nil {
 			acks.flush()
 		}
-		stopSend()
-		<-sendDone
-		if err := outbox.Flush(stream.Send); err != nil {
-			r.log.Warn("flush before reload", "err", err)
-		}
-		if err := stream.CloseSend(); err != nil {
-			r.log.Warn("close link before reload", "err", err)
-		}
+		l.finish()
 	})
-	go func() {
-		defer close(sendDone)
-		if err := outbox.Run(sctx, stream.Send); err != nil && !errors.Is(err, context.Canceled) {
-			r.log.Warn("link: send", "err", err)
-		}
-	}()
-	var recvErr error
-	for {
-		f, err := stream.Recv()
-		if err != nil {
-			recvErr = err
-			break
-		}
-		r.handleFrame(ctx, f)
-	}
-	r.mu.Lock()
-	detaching := r.detaching
-	r.mu.Unlock()
-	stopSend()
+	recvErr := l.serve(ctx)
+	detaching := r.isDetaching()
 	stopLink()
-	<-sendDone
+	l.close()
+	if errors.Is(recvErr, errUnresponsive) {
+		return recvErr
+	}
 	if detaching && errors.Is(recvErr, io.EOF) {
 		return errDetached
 	}
@@ -251,8 +237,12 @@ func (r *runner) running(portal portalpb.PortalClient, rec record, reattached bo
 	r.mu.Unlock()
 	r.quietRepeat.Store(false)
 	r.settle()
+	over := "data socket"
+	if rec.DataAddr == "" {
+		over = "Link stream"
+	}
 	r.log.Info("plugin running", "pid", rec.Pid, "protocol", resp.GetProtocolKey(), "reattached", reattached,
-		"listening", strings.Join(listenerNames(resp.GetListeners()), ", "))
+		"link", over, "listening", strings.Join(listenerNames(resp.GetListeners()), ", "))
 	if hook := r.m.OnRunning; hook != nil {
 		go hook(r.name, resp.GetProtocolKey())
 	}

@@ -40,11 +40,14 @@ type runner struct {
 	restarts int
 	crashes  []time.Time
 	lastErr  string
+	key      string
+	client   portalpb.PortalClient
+	outbox   *wire.Outbox
 	// lastErrAt is when lastErr happened.
 	lastErrAt time.Time
-	key       string
-	client    portalpb.PortalClient
-	outbox    *wire.Outbox
+	// dataWriter is the current run's data link writer (nil on the Link
+	// stream), whose bound a live edit of plugin_outbox_mib changes.
+	dataWriter *wire.FrameWriter
 	// accepting is set while a run can take events for the plugin.
 	accepting bool
 	stopping  bool
@@ -119,4 +122,32 @@ func (r *runner) heldAddrs() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return listenerAddrs(r.listeners)
+}
+
+// isDetaching reports whether the run is being handed over for a reload.
+func (r *runner) isDetaching() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.detaching
+}
+
+// markUnresponsive shows the plugin as unresponsive, with why, until it
+// runs again: its run is ending, and supervise restarts it.
+func (r *runner) markUnresponsive(why error) {
+	r.mu.Lock()
+	r.state = StateUnresponsive
+	r.lastErr = "unresponsive: " + why.Error()
+	r.mu.Unlock()
+	r.log.Error("plugin unresponsive; ending it and dropping its sessions", "why", why)
+}
+
+// setOutboxLimit applies a live edit of plugin_outbox_mib to the current
+// data link.
+func (r *runner) setOutboxLimit(mib int) {
+	r.mu.Lock()
+	w := r.dataWriter
+	r.mu.Unlock()
+	if w != nil {
+		w.SetMaxBacklog(mib << 20)
+	}
 }

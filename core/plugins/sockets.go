@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	hplugin "github.com/hashicorp/go-plugin"
 )
@@ -20,8 +21,9 @@ import (
 // sun_path (108 bytes on Linux) less its terminating NUL.
 var maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
 
-// socketNameLen is the longest name go-plugin gives a socket in the
-// directory: os.CreateTemp's "plugin" and a random uint32 in decimal.
+// socketNameLen is the longest name a socket in the directory has:
+// go-plugin's, os.CreateTemp's "plugin" and a random uint32 in decimal
+// (the data socket's, "data" and one, is shorter).
 const socketNameLen = len("plugin") + 10
 
 // checkSocketDir fails, naming the setting to change, when a plugin socket
@@ -43,6 +45,30 @@ func (m *Manager) killClient(c *hplugin.Client) {
 	c.Kill()
 	if rc != nil && rc.Addr != nil {
 		m.removeSocket(rc.Addr.Network(), rc.Addr.String())
+	}
+}
+
+// killWait bounds go-plugin's Kill of a run's process before the host
+// kills it outright: Kill first asks the plugin to shut down over gRPC and
+// waits, without a bound, for an answer that a stopped or wedged process
+// never gives.
+const killWait = 10 * time.Second
+
+// endRun ends a run's process as killClient does, and kills it outright
+// (killHung: after checking it is the process rec names) should that not
+// be done within killWait.
+func (r *runner) endRun(c *hplugin.Client, rec record) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.m.killClient(c)
+	}()
+	select {
+	case <-done:
+	case <-time.After(killWait):
+		r.log.Warn("plugin did not shut down; killing it", "pid", rec.Pid)
+		r.m.killHung(rec)
+		<-done
 	}
 }
 

@@ -25,6 +25,12 @@ const StateFailed = "failed"
 // StateDetached is a plugin handed over to the next host image.
 const StateDetached = "detached"
 
+// StateUnresponsive is a plugin that stopped answering on its link (no
+// pong within server.plugin_ping_timeout, or output left unread past
+// server.plugin_outbox_mib): it is being ended, its sessions dropped, and
+// it is restarted after the backoff, as a crashed one is.
+const StateUnresponsive = "unresponsive"
+
 // Status is one plugin's state for `portico status`.
 type Status struct {
 	Name        string    `json:"name"`

@@ -78,26 +78,7 @@ func (r *runner) supervise(ctx context.Context) {
 			r.log.Info("plugin stopped")
 			return
 		}
-		now := time.Now()
-		failure := numbers.ReplaceAllString(err.Error(), "#")
-		r.mu.Lock()
-		again := failure == r.lastFailure
-		r.lastFailure = failure
-		r.listeners = nil
-		r.lastErr, r.lastErrAt = err.Error(), now
-		r.restarts++
-		r.crashes = append(r.crashes, now)
-		for len(r.crashes) > 0 && now.Sub(r.crashes[0]) > crashLoopWindow {
-			r.crashes = r.crashes[1:]
-		}
-		looping := len(r.crashes) >= crashLoopLimit
-		if looping {
-			r.state = StateFailed
-			r.lastErr = fmt.Sprintf("crash loop: %d deaths in %s; last: %v", len(r.crashes), crashLoopWindow, err)
-		} else {
-			r.state = StateBackoff
-		}
-		r.mu.Unlock()
+		looping, again := r.recordDeath(err)
 		// A plugin that dies the same way at every start is reported once
 		// (the first time, with its error); go-plugin's own lines about
 		// each exit are quiet from then on (pluginLogger).
@@ -127,6 +108,38 @@ func (r *runner) supervise(ctx context.Context) {
 		}
 		backoff = min(backoff*2, backoffMax)
 	}
+}
+
+// recordDeath counts a run that ended with err against the crash-loop
+// limit and shows it in status: failed when the plugin crash-loops,
+// unresponsive (until it runs again, so that `portico status` says why it
+// is being restarted) or restarting. It reports whether the plugin
+// crash-loops, and whether it died the same way as the last time.
+func (r *runner) recordDeath(err error) (looping, again bool) {
+	now := time.Now()
+	failure := numbers.ReplaceAllString(err.Error(), "#")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	again = failure == r.lastFailure
+	r.lastFailure = failure
+	r.listeners = nil
+	r.lastErr, r.lastErrAt = err.Error(), now
+	r.restarts++
+	r.crashes = append(r.crashes, now)
+	for len(r.crashes) > 0 && now.Sub(r.crashes[0]) > crashLoopWindow {
+		r.crashes = r.crashes[1:]
+	}
+	looping = len(r.crashes) >= crashLoopLimit
+	switch {
+	case looping:
+		r.state = StateFailed
+		r.lastErr = fmt.Sprintf("crash loop: %d deaths in %s; last: %v", len(r.crashes), crashLoopWindow, err)
+	case errors.Is(err, errUnresponsive):
+		r.state = StateUnresponsive
+	default:
+		r.state = StateBackoff
+	}
+	return looping, again
 }
 
 // numbers blanks pids and counts when two failures are compared.

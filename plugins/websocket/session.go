@@ -122,7 +122,8 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 	if s.sessionMade != nil {
 		s.sessionMade()
 	}
-	sess.Connect()
+	// Not announced here: openWatched does, once it stops reading ahead
+	// (see there).
 	return c, false, nil
 }
 

@@ -105,6 +105,14 @@ func (p *Plugin) openWatched(s *socket) waited {
 		select {
 		case o := <-done:
 			w.c, w.resumed, w.err = o.c, o.resumed, o.err
+			if o.err == nil && !o.resumed {
+				// A new session is announced only now that this loop no
+				// longer reads ahead: the host answers a Connect at once,
+				// and what the client sends from then on is the
+				// session's input, not early input that the limits above
+				// would drop while open was still returning.
+				o.c.sess.Connect()
+			}
 			if w.next == nil {
 				w.next = read
 			}

@@ -129,36 +129,7 @@ func (w *Writer) Write(b []byte) error {
 }
 
 // tryWrite writes as much of b as the socket takes now, never waiting.
-func (w *Writer) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := w.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				break
-			}
-			if err != nil {
-				werr = err
-				break
-			}
-			if m == 0 {
-				break
-			}
-		}
-		return true // done: never park on the poller here
-	})
-	if werr != nil {
-		return n, werr
-	}
-	return n, err
-}
+func (w *Writer) tryWrite(b []byte) (int, error) { return TryWrite(w.raw, b) }
 
 // Close writes final (may be nil) after everything queued, then closes the
 // connection. It does not wait; Done tells when it is closed.

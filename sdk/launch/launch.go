@@ -3,7 +3,8 @@
 // an earlier image of it) launched, and gets the plugin's portal client.
 // It holds what must be the same in every host: the handshake, the
 // contract versions offered, gRPC as the only transport, the Link's
-// message size limit, and the environment a plugin is started with.
+// message size limit, the environment a plugin is started with, and how a
+// host dials the plugin's data socket and proves itself there (DialData).
 //
 // The Portico host (core/plugins) and the conformance kit's real-binary
 // mode (sdk/plugintest) both build their go-plugin clients here, so that
@@ -14,7 +15,13 @@
 package launch
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -144,4 +151,74 @@ func Dispense(rpc hplugin.ClientProtocol) (portalpb.PortalClient, error) {
 		return nil, fmt.Errorf("dispensed %T, not a portal client", raw)
 	}
 	return portal, nil
+}
+
+// DataHelloTimeout bounds DialData's dial and hello when its context has
+// no earlier deadline.
+const DataHelloTimeout = 10 * time.Second
+
+// DialData opens a plugin's data socket as a host does (see sdk's
+// ListenData): it dials path, over TLS when tc is set (DataTLS), proves
+// itself with secret as its first frame, and waits for the plugin's hello,
+// within ctx and DataHelloTimeout. It returns the connection and the
+// reader of the plugin's frames that follow; the data link version both
+// speak is the one this package's wire speaks (the only one so far).
+func DialData(ctx context.Context, path string, secret []byte, tc *tls.Config) (net.Conn, *wire.FrameReader, error) {
+	ctx, cancel := context.WithTimeout(ctx, DataHelloTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("data socket: %w", err)
+	}
+	if tc != nil {
+		conn = tls.Client(conn, tc)
+	}
+	// The deadline also ends a write or read when ctx ends first.
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	rd := wire.NewFrameReader(conn)
+	fail := func(err error) (net.Conn, *wire.FrameReader, error) {
+		conn.Close()
+		return nil, nil, fmt.Errorf("data socket %s: %w", path, err)
+	}
+	if _, err := conn.Write(wire.AppendHello(nil, wire.DataLinkVersion, secret)); err != nil {
+		return fail(err)
+	}
+	typ, body, err := rd.Next()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the plugin closed the connection: it refused the secret")
+		}
+		return fail(err)
+	}
+	if typ != wire.FrameHello {
+		return fail(fmt.Errorf("a %v frame instead of the plugin's hello", typ))
+	}
+	if v, _, err := wire.ParseHello(body); err != nil || v != wire.DataLinkVersion {
+		return fail(fmt.Errorf("the plugin answered data link version %d (err %v); this host speaks %d", v, err, wire.DataLinkVersion))
+	}
+	if !stop() {
+		return fail(ctx.Err())
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, rd, nil
+}
+
+// DataTLS is a host's TLS config for a plugin's data socket under
+// AutoMTLS: it presents pair, the client key pair go-plugin's AutoMTLS
+// gave the plugin (its certificate is the one the plugin accepts), and
+// trusts only pluginCert, the certificate (DER) the plugin named in its
+// Configure answer over the mutually authenticated gRPC connection.
+func DataTLS(pair tls.Certificate, pluginCert []byte) (*tls.Config, error) {
+	cert, err := x509.ParseCertificate(pluginCert)
+	if err != nil {
+		return nil, fmt.Errorf("data socket: the plugin's certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, ServerName: "localhost",
+		MinVersion: tls.VersionTLS13}, nil
 }

@@ -57,7 +57,8 @@ type HostOptions struct {
 
 // Host is a fake Portico host driving one instance of the plugin under
 // test: it launches the plugin as the real host does (or serves it in
-// process), configures it, holds its Link stream and records every event
+// process), configures it, holds its link (the plugin's data socket, as
+// the host dials it, or the Link stream) and records every event
 // the plugin sends, answering NeedSessids with fresh blocks as the real
 // host does. Tests use it directly for checks of their own beyond Run's.
 //
@@ -107,15 +108,89 @@ type Host struct {
 	shutDown    bool
 }
 
-// link is one Link stream and its receiving goroutine.
+// link is one link, the plugin's data socket or a Link stream, and its
+// receiving goroutine.
 type link struct {
-	stream   portalpb.Portal_LinkClient
+	// stream is the Link stream; nil on a data socket.
+	stream portalpb.Portal_LinkClient
+	// conn and rd are the data socket's connection and the reader of its
+	// frames; nil on a Link stream.
+	conn     net.Conn
+	rd       *wire.FrameReader
 	cancel   context.CancelFunc
 	sendMu   sync.Mutex
 	detached chan struct{}
-	// done is closed when the stream has ended; err says how.
+	// pongs receives the nonce of each pong (data socket).
+	pongs chan uint64
+	// done is closed when the link has ended; err says how.
 	done chan struct{}
 	err  error
+}
+
+// send writes evs to the plugin as one frame.
+func (l *link) send(evs ...*portalpb.Event) error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.stream != nil {
+		return l.stream.Send(&portalpb.Frame{Events: evs})
+	}
+	b, err := wire.AppendEvents(nil, evs...)
+	if err != nil {
+		return err
+	}
+	return l.write(b)
+}
+
+// write writes frames on the data socket, bounded in time: the kit's
+// writes may block, as nothing of the plugin waits on them.
+func (l *link) write(b []byte) error {
+	_ = l.conn.SetWriteDeadline(time.Now().Add(DefaultTimeout))
+	_, err := l.conn.Write(b)
+	return err
+}
+
+// recv returns the plugin's next events. On the data socket, a pong is
+// handed to pongs and reading goes on.
+func (l *link) recv() ([]*portalpb.Event, error) {
+	if l.stream != nil {
+		f, err := l.stream.Recv()
+		return f.GetEvents(), err
+	}
+	for {
+		typ, body, err := l.rd.Next()
+		if err != nil {
+			return nil, err
+		}
+		switch typ {
+		case wire.FrameEvents:
+			return wire.ParseEvents(body)
+		case wire.FramePong:
+			nonce, err := wire.ParseNonce(body)
+			if err != nil {
+				return nil, err
+			}
+			select {
+			case l.pongs <- nonce:
+			default:
+			}
+		default:
+			return nil, fmt.Errorf("plugintest: the plugin sent a %v frame on the data socket", typ)
+		}
+	}
+}
+
+// closeSend closes the host's side of the link (the reload's last step).
+func (l *link) closeSend() error {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.stream != nil {
+		return l.stream.CloseSend()
+	}
+	cw, ok := l.conn.(interface{ CloseWrite() error })
+	if !ok {
+		return fmt.Errorf("plugintest: a %T cannot close its writing side", l.conn)
+	}
+	return cw.CloseWrite()
 }
 
 // firstSessid is where the fake host's session ids start: far from 0 and 1,
@@ -253,6 +328,16 @@ func (h *Host) startInProcess() {
 	h.srv = sdk.NewServer(h.s.New(), slog.New(slog.NewTextHandler(h.logBuf, nil)).With("plugin", h.name))
 	h.lost = make(chan struct{})
 	h.srv.OnHostLost = func() { close(h.lost) }
+	// The data socket, as sdk.Serve makes it beside go-plugin's, in a
+	// short directory (unix socket paths are limited to about 100 bytes).
+	dataDir, err := os.MkdirTemp("", "pt")
+	if err != nil {
+		h.t.Fatalf("plugintest: %v", err)
+	}
+	h.t.Cleanup(func() { os.RemoveAll(dataDir) })
+	if err := h.srv.ListenData(dataDir); err != nil {
+		h.t.Fatalf("plugintest: %v", err)
+	}
 	h.lis = bufconn.Listen(1 << 20)
 	h.gs = grpc.NewServer(wire.ServerOptions()...)
 	if err := (&sdk.GRPCPlugin{Impl: h.srv}).GRPCServer(nil, h.gs); err != nil {
@@ -430,10 +515,16 @@ func (h *Host) NeedSessids() int {
 	return h.needSessids
 }
 
-// OpenLink opens the Link stream on the current connection; events from
-// it are collected for Await.
+// OpenLink opens the link as the host does: the plugin's data socket
+// when its Configure answer names one (unless Suite.StreamLink), else the
+// Link stream on the current connection. Events from it are collected for
+// Await.
 func (h *Host) OpenLink() {
 	h.t.Helper()
+	if path := h.info.GetDataPath(); path != "" && !h.s.StreamLink {
+		h.openDataLink(path, h.info.GetDataSecret())
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := h.portal.Link(ctx)
 	if err != nil {
@@ -463,6 +554,56 @@ func (h *Host) OpenLink() {
 	go h.receive(l)
 }
 
+// openDataLink dials the plugin's data socket with its secret, as the host
+// does (launch.DialData).
+func (h *Host) openDataLink(path string, secret []byte) {
+	h.t.Helper()
+	ctx, cancel := h.ctx()
+	conn, rd, err := launch.DialData(ctx, path, secret, nil)
+	cancel()
+	if err != nil {
+		h.t.Fatalf("plugintest: open the data link: %v", err)
+	}
+	l := &link{conn: conn, rd: rd, cancel: func() { conn.Close() }, detached: make(chan struct{}),
+		pongs: make(chan uint64, 1), done: make(chan struct{})}
+	h.link = l
+	go h.receive(l)
+}
+
+// DataLink reports whether the current link is the plugin's data socket
+// (not the Link stream).
+func (h *Host) DataLink() bool { return h.link != nil && h.link.conn != nil }
+
+// Ping pings the plugin on its data socket and waits for the pong with
+// the same nonce.
+func (h *Host) Ping(nonce uint64) {
+	h.t.Helper()
+	l := h.link
+	if l == nil || l.conn == nil {
+		h.t.Fatal("plugintest: Ping needs a data link")
+	}
+	l.sendMu.Lock()
+	err := l.write(wire.AppendPing(nil, nonce))
+	l.sendMu.Unlock()
+	if err != nil {
+		h.t.Fatalf("plugintest: ping: %v", err)
+	}
+	deadline := time.After(h.timeout())
+	for {
+		select {
+		case got := <-l.pongs:
+			if got == nonce {
+				return
+			}
+			h.t.Errorf("plugintest: a pong with nonce %d for the ping with %d", got, nonce)
+		case <-l.done:
+			h.t.Fatalf("plugintest: the link ended (%v) waiting for a pong", l.err)
+		case <-deadline:
+			h.t.Fatalf("plugintest: no pong within %v", h.timeout())
+		}
+	}
+}
+
 // receive collects one link's events until it ends.
 func (h *Host) receive(l *link) {
 	defer func() {
@@ -473,14 +614,14 @@ func (h *Host) receive(l *link) {
 	}()
 	detached := false
 	for {
-		f, err := l.stream.Recv()
+		evs, err := l.recv()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				l.err = err
 			}
 			return
 		}
-		for _, ev := range f.GetEvents() {
+		for _, ev := range evs {
 			switch ev.Kind.(type) {
 			case *portalpb.Event_NeedSessids:
 				h.mu.Lock()
@@ -523,11 +664,7 @@ func (h *Host) notifyLocked() {
 
 // sendOn sends events on link l as one frame. Errors are left to the
 // link's receiver to report: a link that failed ends.
-func (h *Host) sendOn(l *link, evs ...*portalpb.Event) error {
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
-	return l.stream.Send(&portalpb.Frame{Events: evs})
-}
+func (h *Host) sendOn(l *link, evs ...*portalpb.Event) error { return l.send(evs...) }
 
 // Send sends events to the plugin on the current link, in one frame.
 func (h *Host) Send(evs ...*portalpb.Event) {
@@ -749,10 +886,7 @@ func (h *Host) Detach() {
 	case <-time.After(h.timeout()):
 		h.t.Fatal("plugintest: no Detached from the plugin after Detach")
 	}
-	l.sendMu.Lock()
-	err := l.stream.CloseSend()
-	l.sendMu.Unlock()
-	if err != nil {
+	if err := l.closeSend(); err != nil {
 		h.t.Fatalf("plugintest: close the link: %v", err)
 	}
 	select {

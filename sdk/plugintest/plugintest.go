@@ -35,8 +35,9 @@
 // the grace period takes over), the grace period running out (clients
 // told and closed, the plugin exits), Shutdown, and, for a binary, a clear
 // refusal by a host that speaks another contract version and the link's
-// socket (launched with umask 000: owner-only where the host said, removed
-// when the plugin exits).
+// sockets (launched with umask 000: owner-only where the host said, removed
+// when the plugin exits), and the data socket (linked over, as the host
+// does unless Suite.StreamLink; pings answered; a wrong secret refused).
 //
 // Host is the fake host itself, exported so that a plugin's own tests can
 // check protocol-specific behaviour through the contract (a telnet
@@ -47,6 +48,7 @@
 package plugintest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -60,6 +62,7 @@ import (
 
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc/codes"
@@ -98,6 +101,10 @@ type Suite struct {
 	Skip map[string]string
 	// Timeout bounds every wait (default DefaultTimeout).
 	Timeout time.Duration
+	// StreamLink makes the kit's host link over the Link stream even when
+	// the plugin offers a data socket, as a host built before the data
+	// socket does: the plugin must serve both.
+	StreamLink bool
 }
 
 // Bot is a bot session for the StartBot check.
@@ -151,6 +158,7 @@ var checks = []check{
 	{"Shutdown", false, checkShutdown},
 	{"VersionMismatch", false, checkVersionMismatch},
 	{"Socket", false, checkSocket},
+	{"DataLink", false, checkDataLink},
 }
 
 // Checks returns the names of Run's checks, for Suite.Skip.
@@ -787,9 +795,54 @@ func checkSocket(t *testing.T, s Suite) {
 	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("the plugin's socket %s has mode %v under umask 000; want a socket no one but its owner can use (no group or other bits: sdk.Serve makes it so)", path, fi.Mode())
 	}
+	data := h.Info().GetDataPath()
+	if data == "" {
+		t.Fatal("the plugin offers no data socket (sdk.Serve makes one beside go-plugin's)")
+	}
+	if filepath.Dir(data) != h.sockDir {
+		t.Fatalf("the plugin's data socket is %s, not in the directory the host named (%s)", data, h.sockDir)
+	}
+	if fi, err := os.Lstat(data); err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the plugin's data socket %s: mode %v (err %v) under umask 000; want srw------- (sdk.Serve binds it under umask 177)", data, fi.Mode(), err)
+	}
 	h.DropLink()
 	h.AwaitExit()
-	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the plugin exited after the grace period but left its socket %s behind (err %v)", path, err)
+	for _, p := range []string{path, data} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the plugin exited after the grace period but left its socket %s behind (err %v)", p, err)
+		}
+	}
+}
+
+// checkDataLink: the plugin offers a data socket with a secret of
+// wire.SecretSize bytes, and the kit's host links over it, as the host
+// does; a ping is answered with its nonce; a connection that brings a
+// wrong secret is refused and leaves the link as it was.
+func checkDataLink(t *testing.T, s Suite) {
+	if s.StreamLink {
+		t.Skip("Suite.StreamLink: the kit links over the Link stream")
+	}
+	h := Start(t, s)
+	path, secret := h.Info().GetDataPath(), h.Info().GetDataSecret()
+	if path == "" || !h.DataLink() {
+		t.Fatal("the plugin offers no data socket in its Configure answer (sdk.Serve makes one)")
+	}
+	if len(secret) != wire.SecretSize {
+		t.Fatalf("the data socket's secret has %d bytes, want %d", len(secret), wire.SecretSize)
+	}
+	h.Ping(1)
+	wrong := slices.Clone(secret)
+	wrong[0] ^= 0xff
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout())
+	defer cancel()
+	if conn, _, err := launch.DialData(ctx, path, wrong, nil); err == nil {
+		conn.Close()
+		t.Fatal("the data socket accepted a connection with a wrong secret")
+	}
+	h.Ping(2)
+	if s.Dial != nil {
+		c, id := connect(t, h)
+		h.DataOut("plugintest: still linked", id)
+		expect(t, s, c, "plugintest: still linked")
 	}
 }

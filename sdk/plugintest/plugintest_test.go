@@ -161,6 +161,15 @@ func TestKitInProcess(t *testing.T) {
 	plugintest.Run(t, s)
 }
 
+// TestKitStreamLink: the same over the Link stream, as a host built
+// before the data socket links: a plugin serves both.
+func TestKitStreamLink(t *testing.T) {
+	s := lineSuite()
+	s.New = func() sdk.Plugin { return &linePlugin{} }
+	s.StreamLink = true
+	plugintest.Run(t, s)
+}
+
 // TestKitBinary: the same, launched through go-plugin (this test binary
 // re-executed as the plugin).
 func TestKitBinary(t *testing.T) {

@@ -381,6 +381,21 @@ type ConfigureResponse struct {
 	// Why a restart is needed, naming the key, when reconfigured is
 	// RESTART_NEEDED.
 	RestartReason string `protobuf:"bytes,5,opt,name=restart_reason,json=restartReason,proto3" json:"restart_reason,omitempty"`
+	// The plugin's data socket: a unix socket in the directory the host named
+	// (0600 in the host's 0700 run directory) on which the Link's traffic
+	// travels as length-prefixed frames (sdk/wire) instead of the Link
+	// stream. The host dials it and proves itself with data_secret as its
+	// first frame. Empty: the plugin offers none, and the host uses the Link
+	// stream. Added within contract version 2; a plugin built before it
+	// leaves them empty.
+	DataPath   string `protobuf:"bytes,6,opt,name=data_path,json=dataPath,proto3" json:"data_path,omitempty"`
+	DataSecret []byte `protobuf:"bytes,7,opt,name=data_secret,json=dataSecret,proto3" json:"data_secret,omitempty"`
+	// With go-plugin's AutoMTLS (the host's server.plugin_mtls), the data
+	// socket speaks TLS too: this is the plugin's certificate for it (DER),
+	// which the host trusts because it arrives over the mutually
+	// authenticated gRPC connection; the plugin requires the host's AutoMTLS
+	// client certificate. Empty: the data socket is plain.
+	DataCert      []byte `protobuf:"bytes,8,opt,name=data_cert,json=dataCert,proto3" json:"data_cert,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +463,27 @@ func (x *ConfigureResponse) GetRestartReason() string {
 		return x.RestartReason
 	}
 	return ""
+}
+
+func (x *ConfigureResponse) GetDataPath() string {
+	if x != nil {
+		return x.DataPath
+	}
+	return ""
+}
+
+func (x *ConfigureResponse) GetDataSecret() []byte {
+	if x != nil {
+		return x.DataSecret
+	}
+	return nil
+}
+
+func (x *ConfigureResponse) GetDataCert() []byte {
+	if x != nil {
+		return x.DataCert
+	}
+	return nil
 }
 
 // Listener is one address a plugin serves clients on.
@@ -2523,13 +2559,17 @@ const file_portal_proto_rawDesc = "" +
 	"\x18connection_queue_wait_ms\x18\n" +
 	" \x01(\x03R\x15connectionQueueWaitMs\x12#\n" +
 	"\rlimits_exempt\x18\v \x03(\tR\flimitsExempt\x12'\n" +
-	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\"\x81\x02\n" +
+	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\"\xdc\x02\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x129\n" +
 	"\tlisteners\x18\x03 \x03(\v2\x1b.portico.portal.v1.ListenerR\tlisteners\x12C\n" +
 	"\freconfigured\x18\x04 \x01(\x0e2\x1f.portico.portal.v1.ReconfiguredR\freconfigured\x12%\n" +
-	"\x0erestart_reason\x18\x05 \x01(\tR\rrestartReason\"J\n" +
+	"\x0erestart_reason\x18\x05 \x01(\tR\rrestartReason\x12\x1b\n" +
+	"\tdata_path\x18\x06 \x01(\tR\bdataPath\x12\x1f\n" +
+	"\vdata_secret\x18\a \x01(\fR\n" +
+	"dataSecret\x12\x1b\n" +
+	"\tdata_cert\x18\b \x01(\fR\bdataCert\"J\n" +
 	"\bListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x10\n" +

@@ -59,7 +59,10 @@ type PortalClient interface {
 	Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateResponse, error)
 	// Link is the one long-lived bidirectional stream between host and plugin.
 	// Each frame carries a batch of events in order. Only one Link is open at a
-	// time: a new Link replaces the old one (host reload).
+	// time: a new Link replaces the old one (host reload). A plugin that
+	// offers a data socket (ConfigureResponse.data_path) carries the same
+	// events there instead, and the host opens no Link; a plugin serves both,
+	// for hosts built before the data socket.
 	Link(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error)
 	// Sessions returns every live session's sync data (portal_sessions_sync
 	// after a host (re)attach).
@@ -166,7 +169,10 @@ type PortalServer interface {
 	Validate(context.Context, *ValidateRequest) (*ValidateResponse, error)
 	// Link is the one long-lived bidirectional stream between host and plugin.
 	// Each frame carries a batch of events in order. Only one Link is open at a
-	// time: a new Link replaces the old one (host reload).
+	// time: a new Link replaces the old one (host reload). A plugin that
+	// offers a data socket (ConfigureResponse.data_path) carries the same
+	// events there instead, and the host opens no Link; a plugin serves both,
+	// for hosts built before the data socket.
 	Link(grpc.BidiStreamingServer[Frame, Frame]) error
 	// Sessions returns every live session's sync data (portal_sessions_sync
 	// after a host (re)attach).

@@ -1,7 +1,9 @@
 // Package wire is the only place that maps the contract's Go types
 // (package sdk/contract) to the Link's protobuf messages (package
-// sdk/portalpb), and the frame outbox that batches events onto the Link
-// stream. Both link adapters use it: the SDK's (sdk/portal.go, sdk/serve.go)
+// sdk/portalpb); it holds the data link's frame codec (frame.go) and its
+// writer that never waits (FrameWriter), and the Outbox that writes events
+// on the data link or queues them (for the Link stream, or for the next
+// link). Both link adapters use it: the SDK's (sdk/portal.go, sdk/serve.go)
 // on the plugin side and the host's (core/plugins). Game code
 // (core/sessions, core/commands, core/channels) must not import it: it deals
 // in contract types, and the link adapter encodes for it.

@@ -32,15 +32,26 @@ const MaxEventBytes = 4 << 20
 // ErrEventTooLarge is returned by Put for an event over MaxEventBytes.
 var ErrEventTooLarge = errors.New("wire: event too large for the link")
 
-// Outbox queues events for the Link stream and hands them to one sender
-// goroutine as frames. It outlives any one stream: events put while no
-// stream is open wait for the next one (the plugin keeps its players' input
+// Outbox carries one side's events to the other. While a data link is
+// attached (Attach), Put writes each event on it at once, on the caller's
+// goroutine, without waiting (FrameWriter). Otherwise it queues them: for
+// the Link stream, whose one sender goroutine takes them as frames (Run),
+// or for the next data link. It outlives any one link: events put while
+// none is open wait for the next one (the plugin keeps its players' input
 // through a host reload).
 type Outbox struct {
 	mu     sync.Mutex
 	events []*portalpb.Event
 	max    int
 	wake   chan struct{}
+
+	// linkMu guards link, the attached data link. Put holds it for reading
+	// across its write or its queuing, so that Attach and Detach, which
+	// hold it for writing (briefly: they never write to the socket under
+	// it), see no Put half done: nothing queued can be overtaken by what is
+	// written inline.
+	linkMu sync.RWMutex
+	link   *FrameWriter
 }
 
 // NewOutbox makes an outbox holding at most max events (0: no bound).
@@ -48,14 +59,28 @@ func NewOutbox(max int) *Outbox {
 	return &Outbox{max: max, wake: make(chan struct{}, 1)}
 }
 
-// Put queues events in order. It never blocks; it fails with ErrOutboxFull
-// (queuing nothing) when they do not fit.
+// Put sends events in order: written on the attached data link, or
+// queued. It never blocks; it fails with ErrOutboxFull (queuing nothing)
+// when they must be queued and do not fit. Events a stopped or failed data
+// link refuses are queued for the next link.
 func (o *Outbox) Put(evs ...*portalpb.Event) error {
 	for _, ev := range evs {
 		if n := proto.Size(ev); n > MaxEventBytes {
 			return fmt.Errorf("%w: %d bytes (at most %d)", ErrEventTooLarge, n, MaxEventBytes)
 		}
 	}
+	o.linkMu.RLock()
+	defer o.linkMu.RUnlock()
+	if w := o.link; w != nil {
+		if w.Append(func(b []byte) ([]byte, error) { return AppendEvents(b, evs...) }) == nil {
+			return nil
+		}
+	}
+	return o.queue(evs)
+}
+
+// queue adds events to the queue.
+func (o *Outbox) queue(evs []*portalpb.Event) error {
 	o.mu.Lock()
 	if o.max > 0 && len(o.events)+len(evs) > o.max {
 		o.mu.Unlock()
@@ -163,7 +188,8 @@ func (o *Outbox) PutFront(evs ...*portalpb.Event) {
 
 // Holds returns a check of whether an event is queued now: a plugin asks
 // it of the input it kept when a link comes up (what is queued was never
-// sent). Use it only while no Run is active.
+// sent). Use it only while no Run is active and no data link is attached
+// (what a data link took was written, not queued).
 func (o *Outbox) Holds() func(*portalpb.Event) bool {
 	o.mu.Lock()
 	set := make(map[*portalpb.Event]struct{}, len(o.events))
@@ -175,4 +201,37 @@ func (o *Outbox) Holds() func(*portalpb.Event) bool {
 		_, ok := set[ev]
 		return ok
 	}
+}
+
+// Attach makes w the data link events are written on: what is queued goes
+// first (written by w without waiting), then every Put writes at once.
+func (o *Outbox) Attach(w *FrameWriter) error {
+	o.linkMu.Lock()
+	defer o.linkMu.Unlock()
+	for {
+		batch := o.take()
+		if batch == nil {
+			break
+		}
+		if err := w.preload(func(b []byte) ([]byte, error) { return AppendEvents(b, batch...) }); err != nil {
+			o.requeue(batch)
+			return err
+		}
+	}
+	o.link = w
+	w.kick()
+	return nil
+}
+
+// Detach stops writing on w, when it is the attached data link, and
+// reports whether it was: events are queued again from now on. The caller
+// drains w with its Stop.
+func (o *Outbox) Detach(w *FrameWriter) bool {
+	o.linkMu.Lock()
+	defer o.linkMu.Unlock()
+	if o.link != w || w == nil {
+		return false
+	}
+	o.link = nil
+	return true
 }
