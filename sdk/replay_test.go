@@ -1,8 +1,10 @@
 package sdk
 
 import (
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -201,4 +203,47 @@ func TestResumeWithoutAKnownReceipt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResumeOnDataLink: a data socket connection settles the kept input
+// as a Link stream does, before anything goes out on it: input a host
+// that died had not received is the first thing the new host reads.
+func TestResumeOnDataLink(t *testing.T) {
+	s := NewServer(newTestPlugin(), discardLog())
+	defer s.Close()
+	p := s.portal
+	p.grant(1, 1<<40)
+	p.keys.unlinked = true
+	p.inputs.offerReceipt(&portalpb.InputReceipt{Known: true}, false)
+	p.resumeInput()
+	a := newFakeConn()
+	typed(t, p, a, "1", "2")
+	if got := sentInput(t, p); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("sent %v", got)
+	}
+	// The new host's Configure says the dead one received input 1 only.
+	p.inputs.offerReceipt(&portalpb.InputReceipt{Received: 1, Known: true}, false)
+	hostSide, pluginSide := net.Pipe()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.serveDataLink(pluginSide, wire.NewFrameReader(pluginSide))
+	}()
+	_ = hostSide.SetReadDeadline(time.Now().Add(10 * time.Second))
+	typ, body, err := wire.NewFrameReader(hostSide).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != wire.FrameEvents {
+		t.Fatalf("first frame %v, want events", typ)
+	}
+	evs, err := wire.ParseEvents(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || evs[0].GetDataIn().GetSeq() != 2 {
+		t.Errorf("the data link's first events are %v, want input 2 sent again", evs)
+	}
+	hostSide.Close()
+	<-served
 }
