@@ -99,7 +99,7 @@ func TestHostOnPostgres(t *testing.T) {
 	carol := dialTelnet(t, h.telnetAddr)
 	carol.expect("Welcome to TestGame")
 	carol.send("connect Alice alice-pass1")
-	carol.expect("Username and/or password is incorrect.")
+	carol.expect("The server cannot check logins right now; please try again in a moment.")
 	// `portico status` answers with what is wrong.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

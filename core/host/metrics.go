@@ -79,7 +79,7 @@ func newMetrics(h *Host) *metrics {
 		f(c)
 	}
 	// Every result and kind shows from the first scrape, at 0.
-	for _, r := range []string{sessions.LoginOK, sessions.LoginFailed, sessions.LoginThrottled} {
+	for _, r := range []string{sessions.LoginOK, sessions.LoginFailed, sessions.LoginThrottled, sessions.LoginUnavailable} {
 		m.logins.WithLabelValues(r)
 	}
 	for _, k := range []string{sessions.ThrottleLogin, sessions.ThrottleCreate, sessions.ThrottleCreateAttempt, sessions.ThrottleCommandRate} {

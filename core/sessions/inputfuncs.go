@@ -21,9 +21,12 @@ type Inputfunc struct {
 
 // Messages of the default inputfuncs, Evennia's where it has them.
 const (
-	MsgBadLogin      = "Username and/or password is incorrect."
-	MsgAlreadyLogged = "You are already logged in."
-	IdleCommand      = "idle"
+	MsgBadLogin = "Username and/or password is incorrect."
+	// MsgLoginUnavailable answers a login the store could not check: the
+	// player's password may well be right, so "incorrect" would mislead.
+	MsgLoginUnavailable = "The server cannot check logins right now; please try again in a moment."
+	MsgAlreadyLogged    = "You are already logged in."
+	IdleCommand         = "idle"
 )
 
 func normaliseInputfuncName(name string) string {

@@ -104,14 +104,14 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 				if h.sessions[s.Sessid] != s {
 					return
 				}
+				if err != nil && !errors.Is(err, store.ErrBadCredentials) {
+					h.loginUnavailable(s, "login", name, err)
+					return
+				}
 				if err != nil {
-					if !errors.Is(err, store.ErrBadCredentials) {
-						h.log.Error("login: authenticate", "name", name, "err", err)
-					} else {
-						h.log.Info("login failed", "name", name, "address", s.Address)
-						h.Meter().Login(LoginFailed)
-						h.ThrottleHit(ThrottleLogin, s, name)
-					}
+					h.log.Info("login failed", "name", name, "address", s.Address)
+					h.Meter().Login(LoginFailed)
+					h.ThrottleHit(ThrottleLogin, s, name)
 					s.Msg(MsgBadLogin)
 					return
 				}
@@ -125,6 +125,15 @@ func (h *ServerSessionHandler) LoginWithPassword(s *ServerSession, name, passwor
 		})
 	}
 	h.delayLogin(s, name, check)
+}
+
+// loginUnavailable answers a login the store could not check. It is not
+// counted against the login throttle: a database outage must not lock every
+// player out once it is over.
+func (h *ServerSessionHandler) loginUnavailable(s *ServerSession, where, name string, err error) {
+	h.log.Error(where+": authenticate", "name", name, "err", err)
+	h.Meter().Login(LoginUnavailable)
+	s.Msg(MsgLoginUnavailable)
 }
 
 // delayLogin runs check now, or after AccountLoginDelay(name) when the

@@ -2,8 +2,11 @@ package sessions
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
 )
 
@@ -179,5 +182,54 @@ func TestLoginWithPasswordSessionGoneMeanwhile(t *testing.T) {
 	x.call(func() { count = x.h.Count() })
 	if count != 2 {
 		t.Errorf("Count = %d, want the 2 sessions holding the workers", count)
+	}
+}
+
+// TestLoginStoreDownSaysSo: a login the store cannot check (the database is
+// down) is answered with MsgLoginUnavailable, not "incorrect", on both
+// paths (the connect command and credentials a plugin sends with its
+// connect), the failure is logged, and it never counts against the login
+// throttle: more attempts than limits.login_failures allows are all
+// answered the same way, never "Too many login failures".
+func TestLoginStoreDownSaysSo(t *testing.T) {
+	broken, err := store.Open(t.TempDir()+"/down.db", store.Options{Argon2: store.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.Close(); err != nil { // every query now fails
+		t.Fatal(err)
+	}
+	x := newHarnessOn(t, broken)
+	x.start()
+	limits := contract.Limits{LoginFailures: 2, AddressLoginFailures: 3, LoginFailureWindow: time.Minute,
+		AccountLoginFailures: 3, AccountLoginFailureWindow: time.Minute}
+	tries := 5
+	x.call(func() {
+		x.h.SetSettings(Settings{ServerName: "T", Limits: limits})
+		for i := 1; i <= tries; i++ {
+			x.connect("telnet", uint64(i))
+			x.h.LoginWithPassword(x.h.SessionFromSessid(uint64(i)), "Alice", "secret")
+		}
+		x.h.PortalConnectWithCredentials("ssh", sessData(100, "ssh"), Credentials{Name: "Alice", Password: "secret"})
+	})
+	for i := 1; i <= tries; i++ {
+		x.p.waitText(t, uint64(i), MsgLoginUnavailable)
+	}
+	x.p.waitText(t, 100, MsgLoginUnavailable)
+	x.h.WaitAsync()
+	x.call(func() {})
+	evs := x.p.Events()
+	for i := 1; i <= tries; i++ {
+		for _, txt := range textsFor(t, evs, uint64(i)) {
+			if txt == MsgBadLogin || txt == MsgLoginThrottled {
+				t.Errorf("session %d was told %q while the store was down", i, txt)
+			}
+		}
+	}
+	if ls := logins(evs); len(ls) != 0 {
+		t.Errorf("logins while the store was down: %v", ls)
+	}
+	if !strings.Contains(x.log.String(), "login: authenticate") || !strings.Contains(x.log.String(), "connect: authenticate") {
+		t.Errorf("the store's failure was not logged on both paths:\n%s", x.log.String())
 	}
 }

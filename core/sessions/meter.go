@@ -7,7 +7,8 @@ import "time"
 // metrics library: it calls these. Its methods are called on the loop and
 // must not block. SetMeter sets one; without it nothing is counted.
 type Meter interface {
-	// Login counts one login: LoginOK, LoginFailed or LoginThrottled.
+	// Login counts one login: LoginOK, LoginFailed, LoginThrottled or
+	// LoginUnavailable.
 	Login(result string)
 	// Throttled counts one refusal by a limit, by kind (ThrottleLogin,
 	// ThrottleCreate, ThrottleCreateAttempt, ThrottleCommandRate).
@@ -24,6 +25,9 @@ const (
 	LoginOK        = "ok"
 	LoginFailed    = "failed"
 	LoginThrottled = "throttled"
+	// LoginUnavailable is a login the store could not check (the database
+	// is down or failing): neither the player's fault nor a failure.
+	LoginUnavailable = "unavailable"
 )
 
 // ThrottleCommandRate is the kind a Meter counts a command dropped by

@@ -126,12 +126,12 @@ func (h *ServerSessionHandler) credentialsChecked(s *ServerSession, name string,
 		h.Login(s, acc, true)
 		return
 	}
-	if errors.Is(err, store.ErrBadCredentials) {
-		h.Meter().Login(LoginFailed)
-	}
 	if !errors.Is(err, store.ErrBadCredentials) {
-		h.log.Error("connect: authenticate", "name", name, "err", err)
+		h.loginUnavailable(s, "connect", name, err)
+		h.runLookAtLoginStart(s)
+		return
 	}
+	h.Meter().Login(LoginFailed)
 	if len(c.PublicKey) == 0 && c.Password != "" {
 		h.log.Info("login failed", "name", name, "address", s.Address)
 		h.ThrottleHit(ThrottleLogin, s, name)
