@@ -193,15 +193,14 @@ func (b *bot) Close(string) { b.stop() }
 func (b *bot) stop() { b.cancel() }
 
 // run keeps the bot connected to the gateway until it is stopped. Each
-// connection that ends or fails is followed by a wait that starts at
-// backoffMin and grows by backoffFactor up to backoffMax; it starts again
-// from backoffMin only after a connection that stayed up for
-// stableAfter. A close that retrying cannot mend (4004: the token was
+// connection that ends or fails is followed by a wait from the plugin's
+// backoff, which starts again from its minimum only after a connection
+// that stayed up for its StableAfter. A close that retrying cannot mend (4004: the token was
 // refused; 4014: an intent not switched on) ends the tries: the bot stays,
 // with its session, in the state "failed: <reason>" until the host starts
 // it again.
 func (b *bot) run() {
-	delay := b.t.backoffMin
+	waits := b.t.backoff // this bot's own copy
 	lastErr := ""
 	for b.ctx.Err() == nil {
 		state := contract.BotConnecting
@@ -233,9 +232,7 @@ func (b *bot) run() {
 			if b.ctx.Err() != nil {
 				break
 			}
-			if time.Since(openedAt) >= b.t.stableAfter {
-				delay = b.t.backoffMin
-			}
+			waits.Lasted(time.Since(openedAt))
 		} else {
 			if reason, fatal := fatalError(err); fatal {
 				lastErr = redact(err.Error())
@@ -245,16 +242,13 @@ func (b *bot) run() {
 				break
 			}
 			lastErr = redact(err.Error())
+		}
+		delay := waits.Next()
+		if err != nil {
 			b.log.Warn("discord: gateway connection failed", "err", lastErr, "retry_in", delay)
 		}
 		b.report(contract.BotReconnecting, time.Now().Add(delay), lastErr)
-		timer := time.NewTimer(delay)
-		select {
-		case <-b.ctx.Done():
-			timer.Stop()
-		case <-timer.C:
-		}
-		delay = min(time.Duration(float64(delay)*b.t.backoffFactor), b.t.backoffMax)
+		sdk.Wait(b.ctx, delay)
 	}
 	b.report(contract.BotStopped, time.Time{}, b.status.LastError())
 	b.log.Info("discord: bot stopped")

@@ -233,7 +233,7 @@ func TestBadToken(t *testing.T) {
 	if flags[contract.FlagBotState] != "failed: authentication failed" || !strings.Contains(fmt.Sprint(flags[contract.FlagBotError]), "4004") {
 		t.Fatalf("flags %v", flags)
 	}
-	time.Sleep(5 * testTiming().backoffMax)
+	time.Sleep(5 * testTiming().backoff.Max)
 	if ids := h.fake.Identifies(); len(ids) != 1 || ids[0].TokenOK {
 		t.Fatalf("identifies after the refusal: %+v", ids)
 	}
@@ -274,7 +274,7 @@ func TestHeartbeatSilence(t *testing.T) {
 // default).
 func TestReconnectBackoff(t *testing.T) {
 	h := newHarness(t, discordfake.Options{}, func(tm *timing) {
-		tm.backoffMin, tm.backoffMax = 100*time.Millisecond, 300*time.Millisecond
+		tm.backoff.Min, tm.backoff.Max = 100*time.Millisecond, 300*time.Millisecond
 	})
 	h.fake.Close() // nothing answers at the api_url any more
 	h.start(nil)
@@ -301,14 +301,14 @@ func TestReconnectBackoff(t *testing.T) {
 
 	want := []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond}
 	tm := defaultTiming()
-	for i, dl := 0, tm.backoffMin; i < len(want); i++ {
+	for i, dl := 0, tm.backoff.Min; i < len(want); i++ {
 		if dl != want[i] {
 			t.Errorf("default wait %d is %v, want %v", i, dl, want[i])
 		}
-		dl = min(time.Duration(float64(dl)*tm.backoffFactor), tm.backoffMax)
+		dl = min(time.Duration(float64(dl)*tm.backoff.Factor), tm.backoff.Max)
 	}
-	if tm.backoffMax != time.Minute {
-		t.Errorf("default maximum wait %v", tm.backoffMax)
+	if tm.backoff.Max != time.Minute {
+		t.Errorf("default maximum wait %v", tm.backoff.Max)
 	}
 }
 

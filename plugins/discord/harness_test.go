@@ -35,8 +35,8 @@ const (
 // testTiming is defaultTiming made fast: backoff in tens of milliseconds.
 func testTiming() timing {
 	t := defaultTiming()
-	t.backoffMin = 20 * time.Millisecond
-	t.backoffMax = 200 * time.Millisecond
+	t.backoff.Min = 20 * time.Millisecond
+	t.backoff.Max = 200 * time.Millisecond
 	t.openTimeout = 5 * time.Second
 	return t
 }

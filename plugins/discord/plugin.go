@@ -22,13 +22,11 @@ const newSessionTimeout = 10 * time.Second
 // timing holds the plugin's timeouts and limits. They are constants for
 // users; tests shorten them.
 type timing struct {
-	// Reconnect backoff: backoffMin, times backoffFactor after each
-	// failure, at most backoffMax (Evennia's 1 s, ×1.5, 60 s). It starts
-	// again from backoffMin only after a connection that stayed up for
-	// stableAfter.
-	backoffMin, backoffMax time.Duration
-	backoffFactor          float64
-	stableAfter            time.Duration
+	// backoff is the wait between reconnects (Evennia's 1 s, ×1.5, at
+	// most 60 s), and between tries of a message Discord failed to take.
+	// It starts again from its minimum only after a connection that
+	// stayed up for StableAfter.
+	backoff sdk.Backoff
 	// openTimeout bounds one connection to the gateway, from the dial to
 	// READY (or RESUMED): discordgo's Open waits for HELLO and READY
 	// without a deadline of its own.
@@ -42,13 +40,10 @@ type timing struct {
 
 func defaultTiming() timing {
 	return timing{
-		backoffMin:    time.Second,
-		backoffMax:    60 * time.Second,
-		backoffFactor: 1.5,
-		stableAfter:   60 * time.Second,
-		openTimeout:   30 * time.Second,
-		queueMax:      100,
-		maxAge:        5 * time.Minute,
+		backoff:     sdk.Backoff{Min: time.Second, Max: 60 * time.Second, Factor: 1.5, StableAfter: 60 * time.Second},
+		openTimeout: 30 * time.Second,
+		queueMax:    100,
+		maxAge:      5 * time.Minute,
 	}
 }
 

@@ -90,7 +90,8 @@ func (b *bot) sendLoop() {
 			return
 		case m = <-b.out:
 		}
-		delay := b.t.backoffMin
+		waits := b.t.backoff // this message's own copy
+		delay := waits.Next()
 		for b.ctx.Err() == nil {
 			if age := time.Since(m.queued); age > b.t.maxAge {
 				b.log.Warn("discord: message waited too long; dropped", "channel_id", m.channelID, "waited", age.Round(time.Second))
@@ -113,7 +114,7 @@ func (b *bot) sendLoop() {
 				break
 			}
 			if wait == delay {
-				delay = min(time.Duration(float64(delay)*b.t.backoffFactor), b.t.backoffMax)
+				delay = waits.Next()
 			}
 			timer := time.NewTimer(wait)
 			select {

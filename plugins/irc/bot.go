@@ -334,9 +334,9 @@ func (b *bot) quitMessage() string {
 }
 
 // run keeps the bot connected until it is stopped: each connection that
-// ends is followed by a wait that starts at backoffMin and grows by
-// backoffFactor up to backoffMax. The wait starts again from backoffMin
-// only after a connection that stayed registered for stableAfter, not
+// ends is followed by a wait from the plugin's backoff, which starts again
+// from its minimum only after a connection that stayed registered for its
+// StableAfter, not
 // after every accept or welcome, so that a hostile server cannot make the
 // bot reconnect every second. After max_reconnects reconnects in a row
 // (counted from the last stable connection) the bot gives up: it stays,
@@ -354,15 +354,15 @@ func (b *bot) run(prev <-chan struct{}) {
 		case <-b.ctx.Done():
 		}
 	}
-	delay := b.t.backoffMin
+	waits := b.t.backoff // this bot's own copy
 	reconnects := 0
 	for b.ctx.Err() == nil {
 		up, err := b.connectOnce()
 		if b.ctx.Err() != nil {
 			break
 		}
-		if up >= b.t.stableAfter {
-			delay, reconnects = b.t.backoffMin, 0
+		if waits.Lasted(up) {
+			reconnects = 0
 		}
 		if max := b.cfg.MaxReconnects; max > 0 && reconnects >= max {
 			b.log.Error("irc: giving up", "reconnects", reconnects, "err", err)
@@ -375,15 +375,10 @@ func (b *bot) run(prev <-chan struct{}) {
 		if errors.As(err, &se) {
 			state = "sasl failed: " + se.reason
 		}
+		delay := waits.Next()
 		b.log.Warn("irc: connection ended", "err", err, "retry_in", delay, "reconnects", reconnects)
 		b.setRetry(state, time.Now().Add(delay), errString(err))
-		timer := time.NewTimer(delay)
-		select {
-		case <-b.ctx.Done():
-			timer.Stop()
-		case <-timer.C:
-		}
-		delay = min(time.Duration(float64(delay)*b.t.backoffFactor), b.t.backoffMax)
+		sdk.Wait(b.ctx, delay)
 		reconnects++
 	}
 	b.setState(stateStopped, "")

@@ -152,8 +152,8 @@ func TestSASLFailure(t *testing.T) {
 func TestReconnectBackoff(t *testing.T) {
 	srv := newFakeServer(t)
 	h := newHarness(t, srv, func(tm *timing) {
-		tm.backoffMin = 40 * time.Millisecond
-		tm.backoffMax = 150 * time.Millisecond
+		tm.backoff.Min = 40 * time.Millisecond
+		tm.backoff.Max = 150 * time.Millisecond
 	})
 	_, b := h.start(nil)
 	c := srv.accept()

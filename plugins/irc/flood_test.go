@@ -305,9 +305,9 @@ func TestBackoffAgainstHostileServer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := newFakeServer(t)
 			h := newHarness(t, srv, func(tm *timing) {
-				tm.backoffMin = min
-				tm.backoffMax = 10 * time.Second
-				tm.stableAfter = 300 * time.Millisecond
+				tm.backoff.Min = min
+				tm.backoff.Max = 10 * time.Second
+				tm.backoff.StableAfter = 300 * time.Millisecond
 			})
 			h.start(nil)
 			hostileServe(srv.accept(), welcome)
@@ -357,8 +357,8 @@ func TestBackoffAgainstHostileServer(t *testing.T) {
 func TestMaxReconnectsGivesUp(t *testing.T) {
 	srv := newFakeServer(t)
 	h := newHarness(t, srv, func(tm *timing) {
-		tm.backoffMin = 10 * time.Millisecond
-		tm.stableAfter = 200 * time.Millisecond
+		tm.backoff.Min = 10 * time.Millisecond
+		tm.backoff.StableAfter = 200 * time.Millisecond
 	})
 	sess, b := h.start(map[string]any{"max_reconnects": "2"})
 	// First attempt and one reconnect fail; the second reconnect stays

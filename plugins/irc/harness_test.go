@@ -19,8 +19,8 @@ import (
 // milliseconds, pings that never interfere unless a test asks.
 func testTiming() timing {
 	t := defaultTiming()
-	t.backoffMin = 20 * time.Millisecond
-	t.backoffMax = 100 * time.Millisecond
+	t.backoff.Min = 20 * time.Millisecond
+	t.backoff.Max = 100 * time.Millisecond
 	t.dialTimeout = 2 * time.Second
 	t.registerTimeout = 5 * time.Second
 	t.pingInterval = time.Minute

@@ -22,15 +22,13 @@ const newSessionTimeout = 10 * time.Second
 // timing holds the plugin's timeouts and rates. They are constants for
 // users; tests shorten them.
 type timing struct {
-	// Reconnect backoff: backoffMin, times backoffFactor after each
-	// failure, at most backoffMax (Evennia's 1 s, ×1.5, 60 s). It starts
-	// again from backoffMin only after a connection that stayed
-	// registered for stableAfter: a server that welcomes the bot and
+	// backoff is the wait between reconnects (Evennia's 1 s, ×1.5, at
+	// most 60 s). It starts again from its minimum only after a
+	// connection that stayed registered for StableAfter: a server that
+	// welcomes the bot and
 	// drops it at once must not get it back every second.
-	backoffMin, backoffMax time.Duration
-	backoffFactor          float64
-	stableAfter            time.Duration
-	dialTimeout            time.Duration
+	backoff     sdk.Backoff
+	dialTimeout time.Duration
 	// registerTimeout: no welcome (001) within it and the connection is
 	// dropped.
 	registerTimeout time.Duration
@@ -60,10 +58,7 @@ type timing struct {
 
 func defaultTiming() timing {
 	return timing{
-		backoffMin:      time.Second,
-		backoffMax:      60 * time.Second,
-		backoffFactor:   1.5,
-		stableAfter:     60 * time.Second,
+		backoff:         sdk.Backoff{Min: time.Second, Max: 60 * time.Second, Factor: 1.5, StableAfter: 60 * time.Second},
 		dialTimeout:     20 * time.Second,
 		registerTimeout: 60 * time.Second,
 		pingInterval:    90 * time.Second,
