@@ -174,11 +174,11 @@ func inputMSDPUnreport(h *ServerSessionHandler, s *ServerSession, args []any, _ 
 	}
 }
 
-func inputMSDPReset(_ *ServerSessionHandler, s *ServerSession, args []any, _ map[string]any) {
+func inputMSDPReset(h *ServerSessionHandler, s *ServerSession, args []any, _ map[string]any) {
 	for _, list := range msdpNames(args) {
 		switch strings.ToUpper(list) {
 		case "REPORTABLE_VARIABLES", "REPORTED_VARIABLES":
-			s.watches = slices.DeleteFunc(s.watches, func(w *watch) bool { return w.outputfunc == "" })
+			h.dropWatches(s, func(w *watch) bool { return w.outputfunc == "" })
 		}
 	}
 }

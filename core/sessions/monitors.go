@@ -9,6 +9,11 @@ package sessions
 // change: after each batch of the session's input, after a sync from its
 // plugin, after its login, after another session took its character over,
 // and whenever the game says so (MonitorChanged, CheckMonitors).
+//
+// The watches live in the session's server data too (watchesKey), which
+// its plugin keeps: a reload, or a host started again after a crash,
+// gets them back with the session (Evennia saves its MonitorHandler
+// across a reload for the same reason).
 
 import (
 	"errors"
@@ -40,6 +45,10 @@ const monitorOutputfunc = "monitor"
 
 // maxMonitorsPerSession bounds the watches one client may hold.
 const maxMonitorsPerSession = 64
+
+// watchesKey is where a session's server data keeps its watches, as a
+// list of [name, outputfunc] pairs (JSON-shaped, as the Link carries it).
+const watchesKey = "monitors"
 
 // watch is one value a session watches.
 type watch struct {
@@ -153,6 +162,7 @@ func (h *ServerSessionHandler) Monitor(s *ServerSession, name, outputfunc string
 	w := &watch{name: key, outputfunc: outputfunc}
 	w.last, w.lastOK = h.MonitorValue(s, key)
 	s.watches = append(s.watches, w)
+	h.saveWatches(s)
 	return nil
 }
 
@@ -160,9 +170,68 @@ func (h *ServerSessionHandler) Monitor(s *ServerSession, name, outputfunc string
 // report); it reports whether there was such a watch.
 func (h *ServerSessionHandler) Unmonitor(s *ServerSession, name, outputfunc string) bool {
 	key := strings.ToLower(strings.TrimSpace(name))
+	return h.dropWatches(s, func(w *watch) bool { return w.name == key && w.outputfunc == outputfunc })
+}
+
+// dropWatches removes s's watches that match; it reports whether there
+// were any.
+func (h *ServerSessionHandler) dropWatches(s *ServerSession, match func(*watch) bool) bool {
 	n := len(s.watches)
-	s.watches = slices.DeleteFunc(s.watches, func(w *watch) bool { return w.name == key && w.outputfunc == outputfunc })
-	return len(s.watches) < n
+	s.watches = slices.DeleteFunc(s.watches, match)
+	if len(s.watches) == n {
+		return false
+	}
+	h.saveWatches(s)
+	return true
+}
+
+// saveWatches writes s's watches into its server data and syncs that to
+// its plugin, so that they outlive this host image. Watches change
+// rarely (a client sets them up once), so one sync each is cheap.
+func (h *ServerSessionHandler) saveWatches(s *ServerSession) {
+	if len(s.watches) == 0 {
+		if _, ok := s.ServerData[watchesKey]; !ok {
+			return
+		}
+		delete(s.ServerData, watchesKey)
+	} else {
+		pairs := make([]any, len(s.watches))
+		for i, w := range s.watches {
+			pairs[i] = []any{w.name, w.outputfunc}
+		}
+		if s.ServerData == nil {
+			s.ServerData = map[string]any{}
+		}
+		s.ServerData[watchesKey] = pairs
+	}
+	if h.sessions[s.Sessid] == s {
+		h.SessionPortalPartialSync(s, contract.FieldServerData)
+	}
+}
+
+// restoreWatches gives a session rebuilt after a reload or a host crash
+// the watches its server data kept. Values are taken as they are now, so
+// the client is told only of later changes; a watch of a value this image
+// does not register (the game dropped it) is left out.
+func (h *ServerSessionHandler) restoreWatches(s *ServerSession) {
+	pairs, _ := s.ServerData[watchesKey].([]any)
+	if len(s.watches) > 0 || len(pairs) == 0 {
+		return
+	}
+	for _, p := range pairs {
+		pair, _ := p.([]any)
+		if len(pair) != 2 {
+			continue
+		}
+		name, _ := pair[0].(string)
+		outputfunc, _ := pair[1].(string)
+		if _, ok := h.monitorables[name]; !ok || len(s.watches) >= maxMonitorsPerSession {
+			continue
+		}
+		w := &watch{name: name, outputfunc: outputfunc}
+		w.last, w.lastOK = h.MonitorValue(s, name)
+		s.watches = append(s.watches, w)
+	}
 }
 
 // Monitored returns the names of the values s watches, sorted, each once.

@@ -161,3 +161,66 @@ func TestMSDPReportSendUnreport(t *testing.T) {
 		t.Fatalf("watches left: %d", len(s.watches))
 	}
 }
+
+// TestWatchesOutliveTheHostImage: a session's watches are kept in its
+// server data, synced to its plugin when they change; a host image that
+// rebuilds the session from what the plugin kept (a reload, or a start
+// after a crash) watches the same values and tells the client of the next
+// change, not of values that did not change.
+func TestWatchesOutliveTheHostImage(t *testing.T) {
+	hp := map[uint64]int{1: 10}
+	register := func(x *harness) {
+		if err := x.h.RegisterMonitorable("hp", Monitorable{Doc: "Hit points.", Value: func(s *ServerSession) (any, bool) {
+			v, ok := hp[s.Sessid]
+			return v, ok
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := newHarness(t)
+	register(x)
+	s := x.connect("telnet", 1)
+	x.p.Reset()
+	x.in(s, msg("monitor", nil, map[string]any{"name": "hp"}))
+	x.in(s, msg("msdp_report", []any{"HP"}, nil))
+	// What the plugin was told last is what it keeps for the session.
+	var kept contract.SessionData
+	for _, ev := range x.p.Events() {
+		if sy := ev.sync(); sy != nil && sy.Session.Sessid == 1 && slices.Contains(sy.Fields, contract.FieldServerData) {
+			kept = sy.Session
+		}
+	}
+	if kept.ServerData[watchesKey] == nil {
+		t.Fatalf("the watches were not synced to the plugin: %s", describe(t, x.p.Events()))
+	}
+
+	y := newHarnessOn(t, x.st) // the next host image
+	register(y)
+	d := sessData(1, "telnet")
+	d.ServerData = kept.ServerData
+	y.h.PortalSessionsSync("telnet", []contract.SessionData{d})
+	y.settle()
+	s1 := y.h.SessionFromSessid(1)
+	if got := s1.Monitored(); !slices.Equal(got, []string{"hp"}) {
+		t.Fatalf("watches after the new image = %v, want [hp]", got)
+	}
+	y.p.Reset()
+	y.h.CheckMonitors(s1)
+	if n := len(msgsFor(t, y.p.Events(), 1, "monitor")); n != 0 {
+		t.Errorf("told %d times of a value that did not change", n)
+	}
+	hp[1] = 3
+	y.h.MonitorChanged("hp")
+	if m := msgsFor(t, y.p.Events(), 1, "monitor"); len(m) != 1 || fmt.Sprint(m[0].Kwargs["value"]) != "3" {
+		t.Errorf("monitor after the new image = %+v, want hp=3 once", m)
+	}
+	if m := msgsFor(t, y.p.Events(), 1, "HP"); len(m) != 1 {
+		t.Errorf("MSDP report after the new image = %+v, want HP once", m)
+	}
+	// Dropping the watches empties the server data the plugin keeps.
+	y.in(s1, msg("unmonitor", nil, map[string]any{"name": "hp"}))
+	y.in(s1, msg("msdp_unreport", []any{"HP"}, nil))
+	if _, ok := s1.ServerData[watchesKey]; ok {
+		t.Errorf("server data still holds watches: %v", s1.ServerData[watchesKey])
+	}
+}

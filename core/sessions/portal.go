@@ -236,6 +236,7 @@ func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.
 			h.queueLogin(store.DeleteSessionLogin(s.Sessid), nil)
 		}
 		s.AtSync()
+		h.restoreWatches(s)
 	}
 	// Rows of sessions that ended while the host was away.
 	for id := range saved {
