@@ -157,6 +157,17 @@ var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 const pluginNameRule = "plugin names are lower-case letters, digits, - and _, start with a letter, at most 32"
 
+// CheckPluginName returns an error when name cannot be a plugin block's
+// name (plugins.<name>). It is exported so that what else is named after a
+// block — an edge's certificate (core/pki), whose name is its block's —
+// follows the one rule Validate applies.
+func CheckPluginName(name string) error {
+	if !pluginName.MatchString(name) {
+		return fmt.Errorf("%q is not a plugin name: %s", name, pluginNameRule)
+	}
+	return nil
+}
+
 // Validate checks values that parse but make no sense, naming the key: the
 // bounds of each key's min, max and required tags, and the plugin names.
 // Its error is a Problems.
