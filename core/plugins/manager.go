@@ -185,6 +185,9 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
+		if rec.Figures != nil {
+			r.figures.setBase(*rec.Figures)
+		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
