@@ -6,13 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
@@ -59,14 +60,6 @@ var processID = func() uint64 {
 	}
 }()
 
-// maxFigures bounds the plugin's own figures of each kind: each becomes a
-// series on the host's scrape.
-const maxFigures = 64
-
-// figureName is what a figure's name may be (the host drops others): it
-// becomes a label value on the host's scrape.
-var figureName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
 // ErrBadFigure is returned for a figure whose name is not lower case
 // letters, digits and underscores (starting with a letter, at most 63),
 // or one past the bound of 64 names of each kind.
@@ -89,7 +82,7 @@ func (p *Portal) SetFigure(name string, v float64) error {
 }
 
 func (f *figures) set(m *map[string]float64, name string, op func(float64) float64) error {
-	if !figureName.MatchString(name) {
+	if !contract.ValidFigureName(name) {
 		return ErrBadFigure
 	}
 	f.mu.Lock()
@@ -98,7 +91,7 @@ func (f *figures) set(m *map[string]float64, name string, op func(float64) float
 		*m = map[string]float64{}
 	}
 	v, ok := (*m)[name]
-	if !ok && len(*m) >= maxFigures {
+	if !ok && len(*m) >= contract.MaxFigures {
 		return ErrBadFigure
 	}
 	(*m)[name] = op(v)
@@ -131,15 +124,7 @@ func figureList(m map[string]float64) []*portalpb.Figure {
 	for name, v := range m {
 		out = append(out, &portalpb.Figure{Name: name, Value: v})
 	}
-	slices.SortFunc(out, func(a, b *portalpb.Figure) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *portalpb.Figure) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

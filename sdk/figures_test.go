@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk/connio"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/protobuf/proto"
@@ -192,7 +193,7 @@ func TestOwnFigures(t *testing.T) {
 	if !proto.Equal(pf, want) {
 		t.Errorf("figures = %v, want %v", pf, want)
 	}
-	for i := range maxFigures {
+	for i := range contract.MaxFigures {
 		_ = p.SetFigure("g"+string(rune('a'+i/26))+string(rune('a'+i%26)), 1)
 	}
 	if err := p.SetFigure("one_too_many", 1); err == nil {

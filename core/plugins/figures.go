@@ -2,9 +2,9 @@ package plugins
 
 import (
 	"maps"
-	"regexp"
 	"sync"
 
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
@@ -28,14 +28,6 @@ type Figures struct {
 	Gauges              map[string]float64 `json:"-"`
 }
 
-// maxFigureNames bounds the names of a plugin's own figures of each kind
-// the host serves: each is a series of its scrape.
-const maxFigureNames = 64
-
-// figureName is a name of a plugin's own figure the host serves (a label
-// value): the SDK checks the same.
-var figureName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
 // plus returns f with the counts of g added (the counters only: gauges are
 // a process's own).
 func (f Figures) plus(g Figures) Figures {
@@ -51,7 +43,7 @@ func (f Figures) plus(g Figures) Figures {
 			c = map[string]float64{}
 		}
 		for name, v := range g.Counters {
-			if _, ok := c[name]; ok || len(c) < maxFigureNames {
+			if _, ok := c[name]; ok || len(c) < contract.MaxFigures {
 				c[name] += v
 			}
 		}
@@ -75,9 +67,9 @@ func figureMap(fs []*portalpb.Figure) map[string]float64 {
 	if len(fs) == 0 {
 		return nil
 	}
-	m := make(map[string]float64, min(len(fs), maxFigureNames))
+	m := make(map[string]float64, min(len(fs), contract.MaxFigures))
 	for _, f := range fs {
-		if len(m) < maxFigureNames && figureName.MatchString(f.GetName()) {
+		if len(m) < contract.MaxFigures && contract.ValidFigureName(f.GetName()) {
 			m[f.GetName()] = f.GetValue()
 		}
 	}
