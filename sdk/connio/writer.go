@@ -82,6 +82,7 @@ func NewWriter(conn net.Conn, opts Options) *Writer {
 // connection's socket directly, past its Write, tells it how many bytes
 // it wrote there.
 type WriteCounter interface {
+	// CountWritten counts n bytes written to the socket.
 	CountWritten(n int)
 }
 
