@@ -146,12 +146,7 @@ func (s *figureState) figures(running bool) Figures {
 // Figures returns each plugin's figures, by plugin; a plugin none of
 // whose processes has reported yet is left out.
 func (m *Manager) Figures() map[string]Figures {
-	m.mu.Lock()
-	rs := make([]*runner, 0, len(m.runners))
-	for _, r := range m.runners {
-		rs = append(rs, r)
-	}
-	m.mu.Unlock()
+	rs := m.runnerList()
 	out := make(map[string]Figures, len(rs))
 	for _, r := range rs {
 		r.mu.Lock()
