@@ -81,6 +81,10 @@ func (p *Portal) SetFigure(name string, v float64) error {
 	return p.figures.set(&p.figures.gauges, name, func(float64) float64 { return v })
 }
 
+// Figures returns the figures the host would be sent now, its own among
+// them (for a plugin's tests; the counts are the whole process's).
+func (p *Portal) Figures() *portalpb.PluginFigures { return p.figures.event().GetFigures() }
+
 func (f *figures) set(m *map[string]float64, name string, op func(float64) float64) error {
 	if !contract.ValidFigureName(name) {
 		return ErrBadFigure
