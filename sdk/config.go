@@ -27,6 +27,10 @@ type HostInfo struct {
 	// ReattachGrace is how long the plugin keeps its clients waiting for a
 	// host that went away.
 	ReattachGrace time.Duration
+	// FiguresInterval is how often the plugin's figures go to the host
+	// while a link is up (the host's server.plugin_ping_interval); 0 from
+	// a host that takes none. The SDK sends them (figures.go).
+	FiguresInterval time.Duration
 	// Limits are the host-wide limits. Plugins enforce MaxInputLength (on
 	// one line or message, in characters, before input reaches the host);
 	// Portal.NewSession applies ConnectionRate (past it clients queue) and

@@ -243,8 +243,10 @@ func (s *Server) serveDataLink(conn net.Conn, rd *wire.FrameReader) {
 		s.log.Warn("link: data socket", "err", err)
 	}
 	s.log.Info("link: host attached")
+	stopFigures := s.startFigures(ctx)
 	detached := false
 	err := s.readData(rd, w, &detached)
+	stopFigures()
 	if s.portal.outbox.Detach(w) {
 		_ = w.Stop(nil)
 	}

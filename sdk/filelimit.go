@@ -62,8 +62,14 @@ const (
 // limit is logged once, and then once a minute with a count while it
 // lasts. Accept never returns an error for the limit. Wrap the raw TCP
 // listener, under TLS or a connection count.
+//
+// The connections it accepts and refuses are counted among the figures the
+// host serves (see Portal.AddFigure): each connection it returns counts as
+// open until its first Close, and its bytes read and written are counted,
+// one atomic add per Read or Write. It still exposes its socket
+// (syscall.Conn), so that connio parks and writes to it as before.
 func FileLimitListener(ln net.Listener, o FileLimitOptions) net.Listener {
-	l := &fileLimitListener{Listener: ln, o: o, closed: make(chan struct{}),
+	l := &fileLimitListener{Listener: ln, o: o, closed: make(chan struct{}), figures: processFigures,
 		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 	l.reserve, _ = openReserve()
 	return l
@@ -77,6 +83,9 @@ type fileLimitListener struct {
 	afterFunc func(time.Duration, func()) func() bool
 	closed    chan struct{}
 	closeOnce sync.Once
+	// figures count the connections accepted and refused, and the
+	// accepted ones' bytes (figures.go).
+	figures *figures
 
 	// reserve is used by the accept loop only (never concurrently: one
 	// goroutine calls Accept), and by Close after the loop has ended or
@@ -110,7 +119,7 @@ func (l *fileLimitListener) Accept() (net.Conn, error) {
 	for {
 		nc, err := l.Listener.Accept()
 		if err == nil {
-			return nc, nil
+			return countConn(nc, l.figures), nil
 		}
 		if !isFileLimit(err) {
 			return nil, err
@@ -167,6 +176,9 @@ func (l *fileLimitListener) refuseOne(cause error) (bool, error) {
 	l.reserve, _ = openReserve()
 	if err != nil && !isFileLimit(err) {
 		return false, err
+	}
+	if err == nil {
+		l.figures.refusedFileLimit.Add(1)
 	}
 	l.noteRefused(cause, err == nil)
 	return err == nil, nil

@@ -101,6 +101,8 @@ func TestFileLimitRefusesAndLogsOnce(t *testing.T) {
 	ln := FileLimitListener(sl, FileLimitOptions{Refusal: RefusalLine, Name: "unit",
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	ln.(*fileLimitListener).afterFunc = timers.afterFunc
+	figs := &figures{}
+	ln.(*fileLimitListener).figures = figs
 	defer ln.Close()
 
 	const burst = 50
@@ -133,8 +135,12 @@ func TestFileLimitRefusesAndLogsOnce(t *testing.T) {
 	}
 	select {
 	case nc := <-accepted:
-		if nc != other {
-			t.Fatalf("Accept returned %v, want the connection after the refused ones", nc)
+		if cc, ok := nc.(*countingConn); !ok || cc.Conn != other {
+			t.Fatalf("Accept returned %v, want the connection after the refused ones (counted)", nc)
+		}
+		if figs.refusedFileLimit.Load() != burst || figs.accepted.Load() != 1 {
+			t.Errorf("counted %d refused at the file limit and %d accepted, want %d and 1",
+				figs.refusedFileLimit.Load(), figs.accepted.Load(), burst)
 		}
 		nc.Close()
 		ok.Close()

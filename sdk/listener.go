@@ -93,6 +93,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if l.c.Admit(n) {
 			return &countedConn{Conn: nc, release: sync.OnceFunc(func() { l.c.Release(n) })}, nil
 		}
+		processFigures.refusedAddress.Add(1)
 		if l.refused != nil {
 			l.refused(nc.RemoteAddr())
 		}

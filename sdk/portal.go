@@ -64,6 +64,8 @@ type Portal struct {
 	// release returns memory to the OS after a burst of sessions (set by
 	// Serve; nil in tests, where it does nothing).
 	release *burstRelease
+	// figures are the process's counts the host is sent (figures.go).
+	figures *figures
 }
 
 type idBlock struct{ next, end uint64 }
@@ -78,6 +80,7 @@ func newPortal(log *slog.Logger) *Portal {
 		sweepAt:   minSweep,
 		maxQueued: maxQueued,
 		inputs:    inputLog{max: keptLimit},
+		figures:   processFigures,
 	}
 }
 
@@ -179,6 +182,7 @@ func (p *Portal) Host() HostInfo {
 func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address string) (*Session, error) {
 	ip := p.limitedNetwork(address)
 	if !p.perIP.Admit(ip) {
+		p.figures.refusedAddress.Add(1)
 		conn.Close(MsgTooManyConnections)
 		return nil, fmt.Errorf("portal: %s: %w", address, &refusal{message: MsgTooManyConnections})
 	}
@@ -200,6 +204,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 			// to tell, and a session closed while queued was closed then.
 			if p.removeSession(s, "", false) {
 				if m, ok := RefusalMessage(err); ok {
+					p.figures.refusedQueue.Add(1)
 					conn.Close(m)
 				}
 			}

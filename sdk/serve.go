@@ -220,6 +220,9 @@ func (s *Server) configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	s.portal.setHost(host)
 	s.portal.grant(h.GetSessidStart(), h.GetSessidCount())
 	if s.info != nil {
+		// How often figures go to the host is the SDK's own business,
+		// applied by setHost: not a change for the plugin to apply.
+		prev.FiguresInterval = host.FiguresInterval
 		return s.reconfigureLocked(req, prev, host)
 	}
 	raw, err := decodeConfig(req.GetConfigJson())
@@ -280,6 +283,7 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 			s.log.Warn("link: send", "err", err)
 		}
 	}()
+	stopFigures := s.startFigures(ctx)
 	s.log.Info("link: host attached")
 	var err error
 	detached := false
@@ -301,6 +305,7 @@ func (s *Server) Link(stream portalpb.Portal_LinkServer) error {
 		}
 	}
 	stop()
+	stopFigures()
 	<-done
 	if errors.Is(err, io.EOF) {
 		err = nil

@@ -190,8 +190,9 @@ func held(addr string, listening []string) bool {
 // hostFromPB reads the host's facts off the wire.
 func hostFromPB(h *portalpb.HostInfo) HostInfo {
 	return HostInfo{ServerName: h.GetServerName(), DataDir: h.GetDataDir(), Version: h.GetVersion(),
-		ReattachGrace: time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
-		Limits:        wire.LimitsFromPB(h)}
+		ReattachGrace:   time.Duration(h.GetReattachGraceMs()) * time.Millisecond,
+		FiguresInterval: time.Duration(h.GetFiguresIntervalMs()) * time.Millisecond,
+		Limits:          wire.LimitsFromPB(h)}
 }
 
 // Validate checks a config block through the plugin's Validator without

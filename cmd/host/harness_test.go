@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,6 +328,8 @@ type telnetClient struct {
 	t    *testing.T
 	conn net.Conn
 	*output
+	// sent counts the bytes written to conn (len(buf) those read).
+	sent atomic.Int64
 }
 
 // output collects what a peer sends (a socket, a child process's pipe) for
@@ -385,14 +388,18 @@ func wrapTelnet(t *testing.T, conn net.Conn) *telnetClient {
 
 func (c *telnetClient) send(line string) {
 	c.t.Helper()
-	if _, err := c.conn.Write([]byte(line + "\r\n")); err != nil {
+	n, err := c.conn.Write([]byte(line + "\r\n"))
+	c.sent.Add(int64(n))
+	if err != nil {
 		c.t.Fatalf("send %q: %v", line, err)
 	}
 }
 
 func (c *telnetClient) sendRaw(b []byte) {
 	c.t.Helper()
-	if _, err := c.conn.Write(b); err != nil {
+	n, err := c.conn.Write(b)
+	c.sent.Add(int64(n))
+	if err != nil {
 		c.t.Fatalf("send raw: %v", err)
 	}
 }
@@ -472,7 +479,8 @@ func (c *telnetClient) since(mark int) string {
 
 // write sends a line without failing the test (for goroutines).
 func (c *telnetClient) write(line string) error {
-	_, err := c.conn.Write([]byte(line + "\r\n"))
+	n, err := c.conn.Write([]byte(line + "\r\n"))
+	c.sent.Add(int64(n))
 	return err
 }
 

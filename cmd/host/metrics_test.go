@@ -85,7 +85,8 @@ func metricValue(fams map[string]*dto.MetricFamily, name, labels string) (float6
 func TestMetricsAfterScriptedSession(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	h := startHostWith(t, hostOptions{
-		env:    []string{"PORTICO_SERVER_METRICS_LISTEN=" + addr},
+		// Pinged, and so sending their figures, five times a second.
+		env:    []string{"PORTICO_SERVER_METRICS_LISTEN=" + addr, "PORTICO_SERVER_PLUGIN_PING_INTERVAL=200ms"},
 		limits: testLimits + "  login_failures: 2\n",
 		extra:  ircPlugin,
 	})
@@ -154,6 +155,24 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The telnet plugin's own figures, reported over the Link: to the
+	// byte what its clients sent and read, and a connection for each.
+	clients := []*telnetClient{c, bad, z}
+	sentRead := func(cs ...*telnetClient) (sent, read float64) {
+		for _, cl := range cs {
+			sent += float64(cl.sent.Load())
+			read += float64(cl.mark())
+		}
+		return sent, read
+	}
+	fig := awaitFigures(t, addr, "telnet", "bytes equal to what its 3 clients sent and read, 3 open", func(f figures) bool {
+		sent, read := sentRead(clients...)
+		return f.in == sent && f.out == read && f.open == 3
+	})
+	if fig.in < float64(len("create Mira mirapass1\r\n")) || fig.accepted != 3 || fig.refused != [3]float64{} {
+		t.Errorf("telnet's figures = %+v, want 3 accepted, none refused", fig)
+	}
+
 	fams = scrape(t, addr)
 	want(fams, "portico_accounts_created_total", "", 1)
 	want(fams, "portico_logins_total", "result=ok", 1)
@@ -191,7 +210,10 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	}
 	dashboardUsesScrapedMetrics(t, fams)
 
-	// A plugin killed: counted as a restart, up again.
+	// A plugin killed: counted as a restart, up again. Its figures go on
+	// from what the killed process had reported: its clients sent nothing
+	// since, so the bytes in are exact.
+	killed := scrapeFigures(t, addr, "telnet")
 	telnet := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
 	if err := syscall.Kill(telnet.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -206,6 +228,13 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	// image.
 	d := dialTelnet(t, h.telnetAddr)
 	d.login("Mira", "mirapass1", false)
+	fig = awaitFigures(t, addr, "telnet", "after the kill: the killed process's counts and the new client's, 1 open", func(f figures) bool {
+		sent, read := sentRead(d)
+		return f.in == killed.in+sent && f.out >= killed.out+read && f.open == 1
+	})
+	if fig.accepted != killed.accepted+1 {
+		t.Errorf("after the kill: %v connections accepted, want %v", fig.accepted, killed.accepted+1)
+	}
 	mustPortico(t, h, "", "reload done", "reload")
 	h.waitFor("plugins back after the reload", func(st host.Status) bool {
 		for _, p := range st.Plugins {
@@ -217,11 +246,57 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	})
 	fams = scrape(t, addr)
 	want(fams, "portico_reloads_total", "", 1)
-	if v, ok := metricValue(fams, "portico_reload_duration_seconds", ""); !ok || v <= 0 || v > 30 {
-		t.Errorf("portico_reload_duration_seconds = %v (there: %v)", v, ok)
+	want(fams, "portico_reload_duration_seconds", "", 1)
+	if h := fams["portico_reload_duration_seconds"].GetMetric()[0].GetHistogram(); h.GetSampleSum() <= 0 || h.GetSampleSum() > 30 {
+		t.Errorf("portico_reload_duration_seconds_sum = %v, want the reload's seconds", h.GetSampleSum())
 	}
 	want(fams, "portico_sessions", "plugin=telnet,state=logged_in", 1)
 	want(fams, "portico_plugin_up", "plugin=telnet", 1)
+	// The new image goes on from the figures the old one served: the
+	// reattached process's own counts, and the killed one's before it.
+	awaitFigures(t, addr, "telnet", "after the reload: no less than before it, 1 open", func(f figures) bool {
+		sent, _ := sentRead(d)
+		return f.in == killed.in+sent && f.out >= fig.out && f.accepted == fig.accepted && f.open == 1
+	})
+}
+
+// figures are what a scrape shows of a plugin's own figures.
+type figures struct {
+	in, out, open, accepted float64
+	// refused by address_limit, queue, file_limit.
+	refused [3]float64
+}
+
+// scrapeFigures scrapes a plugin's own figures.
+func scrapeFigures(t *testing.T, addr, plugin string) figures {
+	t.Helper()
+	fams := scrape(t, addr)
+	v := func(name, labels string) float64 {
+		got, _ := metricValue(fams, name, "plugin="+plugin+labels)
+		return got
+	}
+	return figures{in: v("portico_plugin_client_bytes_total", ",direction=in"), out: v("portico_plugin_client_bytes_total", ",direction=out"),
+		open: v("portico_plugin_connections", ""), accepted: v("portico_plugin_connections_accepted_total", ""),
+		refused: [3]float64{v("portico_plugin_connections_refused_total", ",reason=address_limit"),
+			v("portico_plugin_connections_refused_total", ",reason=queue"), v("portico_plugin_connections_refused_total", ",reason=file_limit")}}
+}
+
+// awaitFigures scrapes until a plugin's figures satisfy ok (the plugin
+// reports them every plugin_ping_interval) and returns them, or fails
+// with the last ones.
+func awaitFigures(t *testing.T, addr, plugin, what string, ok func(figures) bool) figures {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f := scrapeFigures(t, addr, plugin)
+		if ok(f) {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's figures never showed %s; last: %+v", plugin, what, f)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // dashboardUsesScrapedMetrics checks that every metric the Grafana

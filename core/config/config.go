@@ -119,7 +119,9 @@ type Server struct {
 	// How often the host pings each plugin on its data link. A plugin that
 	// does not answer within plugin_ping_timeout is shown `unresponsive` in
 	// `portico status`, its sessions are dropped and it is ended and
-	// restarted, as a crashed one is. Default: 5s.
+	// restarted, as a crashed one is. The plugins send their own figures for
+	// the metrics as often (a new interval reaches a plugin when it restarts
+	// or the host reloads). Default: 5s.
 	PluginPingInterval time.Duration `mapstructure:"plugin_ping_interval" live:"true" min:"100ms"`
 	// How long a plugin has to answer a ping, and the longest its data link
 	// may take no output at all while the host has some for it, before it

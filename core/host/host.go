@@ -255,7 +255,10 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 		os.Unsetenv(envRestartMode)
 		if at, err := strconv.ParseInt(os.Getenv(envRestartAt), 10, 64); err == nil {
 			took := time.Since(time.Unix(0, at))
-			met.reloadDuration.Set(took.Seconds())
+			met.reloadDuration.observe(took.Seconds())
+			// Carried to the next image by the environment its re-execution
+			// inherits.
+			os.Setenv(envReloadDurations, met.reloadDuration.encode())
 			log.Info("host restarted", "mode", mode, "took", took.Round(time.Millisecond))
 		}
 		os.Unsetenv(envRestartAt)

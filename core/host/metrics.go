@@ -44,7 +44,7 @@ type metrics struct {
 	outboxDropped   *prometheus.CounterVec
 	throttled       *prometheus.CounterVec
 	reloads         prometheus.Counter
-	reloadDuration  prometheus.Gauge
+	reloadDuration  *reloadHistogram
 }
 
 // newMetrics makes the instruments and registers them, the state read at
@@ -71,8 +71,7 @@ func newMetrics(h *Host) *metrics {
 		Help: "Refusals by the host's limits, by kind: login, create, create-attempt, command_rate."}, []string{"kind"})
 	m.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "portico_reloads_total",
 		Help: "Reloads and resets of the host (re-executions) since the process started."})
-	m.reloadDuration = prometheus.NewGauge(prometheus.GaugeOpts{Name: "portico_reload_duration_seconds",
-		Help: "How long the last reload took, from its start to the new image running its plugins."})
+	m.reloadDuration = newReloadHistogram(os.Getenv(envReloadDurations))
 	for _, c := range []prometheus.Collector{m.logins, m.accountsCreated, m.commands, m.commandDuration, m.linkEvents,
 		m.linkBytes, m.outboxDropped, m.throttled, m.reloads, m.reloadDuration, &stateCollector{h: h},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
@@ -123,6 +122,7 @@ var (
 	_ sessions.Meter       = (*metrics)(nil)
 	_ plugins.LinkMeter    = (*metrics)(nil)
 	_ prometheus.Collector = (*stateCollector)(nil)
+	_ prometheus.Collector = (*reloadHistogram)(nil)
 )
 
 // sessionFeatures are the boolean protocol flags portico_session_features
@@ -148,9 +148,61 @@ var (
 		[]string{"bot", "state"}, nil)
 )
 
+// The plugins' own figures, as they report them over the Link
+// (plugins.Figures): counted on the plugins' side of their sockets, so a
+// remote plugin's too. Counters add up every process of a plugin.
+var (
+	descClientBytes = prometheus.NewDesc("portico_plugin_client_bytes_total",
+		"Bytes the plugin read from (in) and wrote to (out) its clients' sockets (a bot's: its server's), as it reports them; under TLS, encrypted bytes.",
+		[]string{"plugin", "direction"}, nil)
+	descConnections = prometheus.NewDesc("portico_plugin_connections",
+		"Client connections the plugin holds open: every accepted socket, session or not yet (queued, in a handshake), and a bot's connection to its server.",
+		[]string{"plugin"}, nil)
+	descAccepted = prometheus.NewDesc("portico_plugin_connections_accepted_total",
+		"Client connections the plugin accepted (those a limit refused after accepting them included).", []string{"plugin"}, nil)
+	descRefused = prometheus.NewDesc("portico_plugin_connections_refused_total",
+		"Client connections the plugin refused, by reason: address_limit (limits.connections_per_ip), queue (the connection-rate queue), file_limit (the process's open-file limit).",
+		[]string{"plugin", "reason"}, nil)
+	descFigureCounter = prometheus.NewDesc("portico_plugin_figure_total", "A counter of the plugin's own (sdk Portal.AddFigure), by name.",
+		[]string{"plugin", "name"}, nil)
+	descFigureGauge = prometheus.NewDesc("portico_plugin_figure", "A gauge of the plugin's own (sdk Portal.SetFigure), by name.",
+		[]string{"plugin", "name"}, nil)
+)
+
+// Reasons of portico_plugin_connections_refused_total.
+const (
+	refusedAddressLimit = "address_limit"
+	refusedQueue        = "queue"
+	refusedFileLimit    = "file_limit"
+)
+
+// collectFigures sends each plugin's figures; a plugin that has not
+// reported yet shows none.
+func collectFigures(ch chan<- prometheus.Metric, figs map[string]plugins.Figures) {
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	for name, f := range figs {
+		counter(descClientBytes, float64(f.ClientBytesIn), name, plugins.DirectionIn)
+		counter(descClientBytes, float64(f.ClientBytesOut), name, plugins.DirectionOut)
+		ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(f.ConnectionsOpen), name)
+		counter(descAccepted, float64(f.ConnectionsAccepted), name)
+		counter(descRefused, float64(f.RefusedAddressLimit), name, refusedAddressLimit)
+		counter(descRefused, float64(f.RefusedQueue), name, refusedQueue)
+		counter(descRefused, float64(f.RefusedFileLimit), name, refusedFileLimit)
+		for fig, v := range f.Counters {
+			counter(descFigureCounter, v, name, fig)
+		}
+		for fig, v := range f.Gauges {
+			ch <- prometheus.MustNewConstMetric(descFigureGauge, prometheus.GaugeValue, v, name, fig)
+		}
+	}
+}
+
 // Describe sends the descriptions of what Collect reads.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descPluginUp, descRestarts, descOutbox, descFeatures, descBotState} {
+	for _, d := range []*prometheus.Desc{descSessions, descPluginUp, descRestarts, descOutbox, descFeatures, descBotState,
+		descClientBytes, descConnections, descAccepted, descRefused, descFigureCounter, descFigureGauge} {
 		ch <- d
 	}
 }
@@ -211,6 +263,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(p.Restarts), p.Name)
 		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(depths[p.Name]), p.Name)
 	}
+	collectFigures(ch, h.manager.Figures())
 }
 
 // serveMetrics serves /metrics on addr; it returns once the listener is

@@ -222,6 +222,9 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	case *portalpb.Event_KeyCheck:
 		r.checkKey(ctx, k.KeyCheck)
 		return nil
+	case *portalpb.Event_Figures:
+		r.figures.report(k.Figures)
+		return nil
 	default:
 		r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
 		return nil

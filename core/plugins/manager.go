@@ -193,6 +193,9 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
+		if rec.Figures != nil {
+			r.figures.setBase(*rec.Figures)
+		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel

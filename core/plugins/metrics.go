@@ -33,12 +33,7 @@ func (m *Manager) meter() LinkMeter {
 // OutboxDepths returns how many events wait in each plugin's outbox for
 // its Link, by plugin.
 func (m *Manager) OutboxDepths() map[string]int {
-	m.mu.Lock()
-	rs := make([]*runner, 0, len(m.runners))
-	for _, r := range m.runners {
-		rs = append(rs, r)
-	}
-	m.mu.Unlock()
+	rs := m.runnerList()
 	out := make(map[string]int, len(rs))
 	for _, r := range rs {
 		r.mu.Lock()
@@ -47,4 +42,16 @@ func (m *Manager) OutboxDepths() map[string]int {
 		out[r.name] = ob.Len()
 	}
 	return out
+}
+
+// runnerList returns the runners as they are now, for reading each one
+// without holding the manager's lock.
+func (m *Manager) runnerList() []*runner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rs := make([]*runner, 0, len(m.runners))
+	for _, r := range m.runners {
+		rs = append(rs, r)
+	}
+	return rs
 }

@@ -42,6 +42,9 @@ type record struct {
 	Listen   []string  `json:"listen,omitempty"`
 	Started  time.Time `json:"started"`
 	Restarts int       `json:"restarts"`
+	// Figures are the counts of the plugin's processes before this one
+	// (figures.go), which a host image that reattaches goes on from.
+	Figures *Figures `json:"figures,omitempty"`
 }
 
 func (m *Manager) recordDir() string { return filepath.Join(m.config().RunDir(), "records") }

@@ -121,6 +121,10 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	hostInfo := hostFacts(r.m.config())
 	hostInfo.SessidStart, hostInfo.SessidCount = start, sessidBlock
+	// The plugin's figures come as often as the host pings it. Not one of
+	// the host facts a live edit sends: a plugin takes a new interval at
+	// its next Configure (a restart, a reload).
+	hostInfo.FiguresIntervalMs = r.m.config().Server.PluginPingInterval.Milliseconds()
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo,
 		InputReceipt: receipt})
 	cancel()
@@ -159,6 +163,15 @@ func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.C
 		Listen: listenerAddrs(resp.GetListeners())}
 	if old != nil {
 		rec.Exe, rec.Started, rec.Restarts = old.Exe, old.Started, old.Restarts
+	}
+	// What the plugin's earlier processes counted: a new process's
+	// counts start from 0, the host's go on from these.
+	base := r.figures.baseFigures()
+	if old == nil {
+		base = r.figures.newProcess()
+	}
+	if base.Reported {
+		rec.Figures = &base
 	}
 	if addr != nil {
 		rec.Network, rec.Addr = addr.Network(), addr.String()

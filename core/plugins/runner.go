@@ -32,6 +32,8 @@ type runner struct {
 	// reads them; acks has its own lock for the goroutines it serves.
 	acks    *inputAcks
 	receipt *receipt
+	// figures are what the plugin's processes reported (figures.go).
+	figures figureState
 
 	mu       sync.Mutex
 	state    string

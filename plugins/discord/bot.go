@@ -126,7 +126,7 @@ func newBot(p *Plugin, cfg BotConfig, token string) (*bot, error) {
 	// A transport of the bot's own, whose idle connections end with it.
 	b.transport = &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: t.openTimeout}).DialContext,
+		DialContext:         countedDial((&net.Dialer{Timeout: t.openTimeout}).DialContext),
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: t.openTimeout,
 		IdleConnTimeout:     90 * time.Second,
@@ -279,8 +279,7 @@ func (b *bot) open() error {
 // dial is the gateway dialer's: it records the connection, so that
 // abortOpen can end an Open that waits on it.
 func (b *bot) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
+	c, err := countedDial((&net.Dialer{}).DialContext)(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -370,5 +369,18 @@ func (b *bot) onDisconnect(*discordgo.Session, *discordgo.Disconnect) {
 	select {
 	case b.dropped <- struct{}{}:
 	default:
+	}
+}
+
+// countedDial returns dial with its connections counted among the
+// plugin's figures for the host's metrics (sdk.CountConn): the bytes to
+// and from Discord, and the connections while they are open.
+func countedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return sdk.CountConn(c), nil
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ergochat/irc-go/ircmsg"
 	"github.com/ergochat/irc-go/ircreader"
+	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/logging"
 )
 
@@ -105,6 +106,9 @@ func (b *bot) connectOnce() (up time.Duration, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("irc: dial %s: %w", addr, err)
 	}
+	// Counted among the plugin's figures for the host's metrics: the
+	// bytes to and from the server, and the connection while it is open.
+	nc = sdk.CountConn(nc)
 	if b.cfg.TLS {
 		tc := tls.Client(nc, &tls.Config{
 			ServerName:         b.cfg.Network,

@@ -123,10 +123,12 @@ func (c *conn) setUp(ctx context.Context) bool {
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
+			c.p.figure("tls_handshakes_failed")
 			c.p.log.Debug("telnet: TLS handshake", "addr", c.nc.RemoteAddr().String(), "err", err)
 			c.w.Close(nil)
 			return false
 		}
+		c.p.figure("tls_handshakes")
 	}
 	// NewSession may queue the client for its turn (the connection rate);
 	// the watcher notices if it hangs up meanwhile, so that it gives its
@@ -421,4 +423,14 @@ func (c *conn) Close(reason string) {
 	}
 	c.mu.Unlock()
 	c.w.Close(final)
+}
+
+// figure counts one more of the plugin's own figure name, which the host
+// serves as portico_plugin_figure_total{plugin="telnet",name}: what only
+// the plugin knows of its clients' negotiation (TLS) beside the session
+// flags the host counts itself (MCCP and the others).
+func (p *Plugin) figure(name string) {
+	if err := p.portal.AddFigure(name, 1); err != nil {
+		p.log.Warn("telnet: figure", "name", name, "err", err)
+	}
 }

@@ -47,8 +47,12 @@ func TestTLSGeneratedPair(t *testing.T) {
 	col := collect(portal)
 	defer col.stop(t)
 
+	handshakes, failed := ownFigure(portal, "tls_handshakes"), ownFigure(portal, "tls_handshakes_failed")
 	c, served := dialTLS(t, p)
 	ev := col.next(t)
+	if got := ownFigure(portal, "tls_handshakes"); got != handshakes+1 {
+		t.Errorf("figure tls_handshakes = %v after a handshake, want %v", got, handshakes+1)
+	}
 	s := ev.GetConnect().GetSession()
 	if s.GetProtocolKey() != "telnet/ssl" {
 		t.Fatalf("protocol_key over TLS = %q, want telnet/ssl", s.GetProtocolKey())
@@ -66,6 +70,23 @@ func TestTLSGeneratedPair(t *testing.T) {
 	// Plain telnet on the other port is still plain.
 	plain, _ := dialClient(t, p, col)
 	plain.Close()
+
+	// A client that speaks no TLS on the TLS port fails its handshake.
+	bad, err := net.DialTimeout("tcp", p.tlsLn.Addr().String(), waitFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Write([]byte("look\r\n\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(waitFor); ownFigure(portal, "tls_handshakes_failed") != failed+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("figure tls_handshakes_failed = %v after a failed handshake, want %v",
+				ownFigure(portal, "tls_handshakes_failed"), failed+1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	bad.Close()
 
 	// A second start finds the pair and serves the same certificate.
 	p2, _, err := configure(t, raw, sdk.HostInfo{DataDir: dataDir})
@@ -264,4 +285,15 @@ func TestTLSHandshakesPerAddress(t *testing.T) {
 	c.Close()
 	awaitTLSCount(t, p, "127.0.0.2", 0)
 	awaitTLSCount(t, p, "127.0.0.3", 0)
+}
+
+// ownFigure returns the plugin's own counter name as the host would be
+// sent it (0 before it is counted).
+func ownFigure(portal *sdk.Portal, name string) float64 {
+	for _, f := range portal.Figures().GetCounters() {
+		if f.GetName() == name {
+			return f.GetValue()
+		}
+	}
+	return 0
 }

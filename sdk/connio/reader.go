@@ -126,6 +126,14 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 	return nil, errors.ErrUnsupported
 }
 
+// CountWritten passes on what a Writer wrote to the socket directly to
+// the wrapped connection, when it counts its bytes (WriteCounter).
+func (c *Conn) CountWritten(n int) {
+	if wc, ok := c.Conn.(WriteCounter); ok {
+		wc.CountWritten(n)
+	}
+}
+
 // Serve starts reading the connection: handle is called with each piece
 // read, in order, from one goroutine at a time; the piece is in a buffer
 // borrowed for the call, valid only until it returns. end is called once,

@@ -28,8 +28,10 @@ type Writer struct {
 	maxBacklog   int
 	writeTimeout time.Duration
 	onError      func(error)
-	// raw, when set, lets Write try the socket directly.
-	raw syscall.RawConn
+	// raw, when set, lets Write try the socket directly; counter, when
+	// set, is told what was written there.
+	raw     syscall.RawConn
+	counter WriteCounter
 
 	mu       sync.Mutex
 	pending  net.Buffers
@@ -69,9 +71,19 @@ func NewWriter(conn net.Conn, opts Options) *Writer {
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
+			w.counter, _ = conn.(WriteCounter)
 		}
 	}
 	return w
+}
+
+// WriteCounter is a connection that counts the bytes written to it (the
+// SDK counts a plugin's client traffic so): a Writer that writes to the
+// connection's socket directly, past its Write, tells it how many bytes
+// it wrote there.
+type WriteCounter interface {
+	// CountWritten counts n bytes written to the socket.
+	CountWritten(n int)
 }
 
 // Write queues b, which the Writer now owns: the caller must not change it.
@@ -129,7 +141,13 @@ func (w *Writer) Write(b []byte) error {
 }
 
 // tryWrite writes as much of b as the socket takes now, never waiting.
-func (w *Writer) tryWrite(b []byte) (int, error) { return TryWrite(w.raw, b) }
+func (w *Writer) tryWrite(b []byte) (int, error) {
+	n, err := TryWrite(w.raw, b)
+	if w.counter != nil && n > 0 {
+		w.counter.CountWritten(n)
+	}
+	return n, err
+}
 
 // Close writes final (may be nil) after everything queued, then closes the
 // connection. It does not wait; Done tells when it is closed.

@@ -250,8 +250,15 @@ type HostInfo struct {
 	// (X-Forwarded-For, Forwarded) a plugin believes for the client's
 	// address: limits.trusted_proxies. Added in contract version 2.
 	TrustedProxies []string `protobuf:"bytes,12,rep,name=trusted_proxies,json=trustedProxies,proto3" json:"trusted_proxies,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How often the plugin sends its figures (PluginFigures) while a link is
+	// up: the host's server.plugin_ping_interval when it configured the
+	// plugin (a live edit does not send it; a restart or a reload does). 0
+	// from a host that takes none (one built before them) and in Validate:
+	// the plugin then sends none. It is not a change of host facts for the
+	// plugin to apply. Added within contract version 2.
+	FiguresIntervalMs int64 `protobuf:"varint,13,opt,name=figures_interval_ms,json=figuresIntervalMs,proto3" json:"figures_interval_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -366,6 +373,13 @@ func (x *HostInfo) GetTrustedProxies() []string {
 		return x.TrustedProxies
 	}
 	return nil
+}
+
+func (x *HostInfo) GetFiguresIntervalMs() int64 {
+	if x != nil {
+		return x.FiguresIntervalMs
+	}
+	return 0
 }
 
 type ConfigureResponse struct {
@@ -1293,6 +1307,7 @@ type Event struct {
 	//	*Event_Detach
 	//	*Event_KeyChecked
 	//	*Event_InputAck
+	//	*Event_Figures
 	Kind          isEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1479,6 +1494,15 @@ func (x *Event) GetInputAck() *InputAck {
 	return nil
 }
 
+func (x *Event) GetFigures() *PluginFigures {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Figures); ok {
+			return x.Figures
+		}
+	}
+	return nil
+}
+
 type isEvent_Kind interface {
 	isEvent_Kind()
 }
@@ -1550,6 +1574,12 @@ type Event_InputAck struct {
 	InputAck *InputAck `protobuf:"bytes,18,opt,name=input_ack,json=inputAck,proto3,oneof"`
 }
 
+type Event_Figures struct {
+	// plugin -> host, added within contract version 2: the plugin's own
+	// figures, for the host's metrics.
+	Figures *PluginFigures `protobuf:"bytes,19,opt,name=figures,proto3,oneof"`
+}
+
 func (*Event_Connect) isEvent_Kind() {}
 
 func (*Event_DataIn) isEvent_Kind() {}
@@ -1581,6 +1611,8 @@ func (*Event_Detach) isEvent_Kind() {}
 func (*Event_KeyChecked) isEvent_Kind() {}
 
 func (*Event_InputAck) isEvent_Kind() {}
+
+func (*Event_Figures) isEvent_Kind() {}
 
 // Connect: a new session (PCONN) with its whole sync data.
 type Connect struct {
@@ -2532,6 +2564,199 @@ func (*Detached) Descriptor() ([]byte, []int) {
 	return file_portal_proto_rawDescGZIP(), []int{34}
 }
 
+// PluginFigures are a plugin process's own figures, which the host serves
+// among its metrics: its traffic with its clients (a bot's: with its
+// server) and its client connections, counted on the plugin's side of its
+// sockets, and any figures of the plugin's own. Every count is cumulative
+// from the process's start, so that a lost event loses nothing: each
+// PluginFigures replaces the one before. A plugin sends one when a link
+// comes up and then every HostInfo.figures_interval_ms while it is up (none
+// when that is 0). Added within contract version 2.
+type PluginFigures struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A random number, not 0, fixed for the plugin process's life: a new
+	// one means a new process, whose counts start again from 0 (the host
+	// adds what the process before it had counted, so that its counters do
+	// not go backwards).
+	Process uint64 `protobuf:"varint,1,opt,name=process,proto3" json:"process,omitempty"`
+	// Bytes read from and written to clients' sockets (under TLS, the
+	// encrypted bytes).
+	ClientBytesIn  uint64 `protobuf:"varint,2,opt,name=client_bytes_in,json=clientBytesIn,proto3" json:"client_bytes_in,omitempty"`
+	ClientBytesOut uint64 `protobuf:"varint,3,opt,name=client_bytes_out,json=clientBytesOut,proto3" json:"client_bytes_out,omitempty"`
+	// Client connections open now: every accepted socket until it is
+	// closed, session or not (queued, in a TLS or SSH handshake, at the
+	// login prompt), and a bot's connection to its server.
+	ConnectionsOpen uint64 `protobuf:"varint,4,opt,name=connections_open,json=connectionsOpen,proto3" json:"connections_open,omitempty"`
+	// Client connections accepted.
+	ConnectionsAccepted uint64 `protobuf:"varint,5,opt,name=connections_accepted,json=connectionsAccepted,proto3" json:"connections_accepted,omitempty"`
+	// Client connections refused, by why: over the host's
+	// limits.connections_per_ip; past the connection-rate queue
+	// (limits.connection_queue_wait); at the process's open-file limit.
+	RefusedAddressLimit uint64 `protobuf:"varint,6,opt,name=refused_address_limit,json=refusedAddressLimit,proto3" json:"refused_address_limit,omitempty"`
+	RefusedQueue        uint64 `protobuf:"varint,7,opt,name=refused_queue,json=refusedQueue,proto3" json:"refused_queue,omitempty"`
+	RefusedFileLimit    uint64 `protobuf:"varint,8,opt,name=refused_file_limit,json=refusedFileLimit,proto3" json:"refused_file_limit,omitempty"`
+	// The plugin's own figures (sdk Portal.AddFigure, SetFigure), by name:
+	// counters (cumulative, as the counts above) and gauges (a value now).
+	Counters      []*Figure `protobuf:"bytes,9,rep,name=counters,proto3" json:"counters,omitempty"`
+	Gauges        []*Figure `protobuf:"bytes,10,rep,name=gauges,proto3" json:"gauges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginFigures) Reset() {
+	*x = PluginFigures{}
+	mi := &file_portal_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginFigures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginFigures) ProtoMessage() {}
+
+func (x *PluginFigures) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginFigures.ProtoReflect.Descriptor instead.
+func (*PluginFigures) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PluginFigures) GetProcess() uint64 {
+	if x != nil {
+		return x.Process
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetClientBytesIn() uint64 {
+	if x != nil {
+		return x.ClientBytesIn
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetClientBytesOut() uint64 {
+	if x != nil {
+		return x.ClientBytesOut
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetConnectionsOpen() uint64 {
+	if x != nil {
+		return x.ConnectionsOpen
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetConnectionsAccepted() uint64 {
+	if x != nil {
+		return x.ConnectionsAccepted
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetRefusedAddressLimit() uint64 {
+	if x != nil {
+		return x.RefusedAddressLimit
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetRefusedQueue() uint64 {
+	if x != nil {
+		return x.RefusedQueue
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetRefusedFileLimit() uint64 {
+	if x != nil {
+		return x.RefusedFileLimit
+	}
+	return 0
+}
+
+func (x *PluginFigures) GetCounters() []*Figure {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *PluginFigures) GetGauges() []*Figure {
+	if x != nil {
+		return x.Gauges
+	}
+	return nil
+}
+
+// Figure is one named figure of a plugin's own.
+type Figure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower case letters, digits and underscores; the host drops others.
+	Name          string  `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Figure) Reset() {
+	*x = Figure{}
+	mi := &file_portal_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Figure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Figure) ProtoMessage() {}
+
+func (x *Figure) ProtoReflect() protoreflect.Message {
+	mi := &file_portal_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Figure.ProtoReflect.Descriptor instead.
+func (*Figure) Descriptor() ([]byte, []int) {
+	return file_portal_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Figure) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Figure) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
 var File_portal_proto protoreflect.FileDescriptor
 
 const file_portal_proto_rawDesc = "" +
@@ -2544,7 +2769,7 @@ const file_portal_proto_rawDesc = "" +
 	"\rinput_receipt\x18\x03 \x01(\v2\x1f.portico.portal.v1.InputReceiptR\finputReceipt\"@\n" +
 	"\fInputReceipt\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\"\xda\x03\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\"\x8a\x04\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -2559,7 +2784,8 @@ const file_portal_proto_rawDesc = "" +
 	"\x18connection_queue_wait_ms\x18\n" +
 	" \x01(\x03R\x15connectionQueueWaitMs\x12#\n" +
 	"\rlimits_exempt\x18\v \x03(\tR\flimitsExempt\x12'\n" +
-	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\"\xdc\x02\n" +
+	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\x12.\n" +
+	"\x13figures_interval_ms\x18\r \x01(\x03R\x11figuresIntervalMs\"\xdc\x02\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x129\n" +
@@ -2624,7 +2850,7 @@ const file_portal_proto_rawDesc = "" +
 	"\vkwargs_json\x18\x04 \x01(\fR\n" +
 	"kwargsJson\"9\n" +
 	"\x05Frame\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\xe1\a\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.portico.portal.v1.EventR\x06events\"\x9f\b\n" +
 	"\x05Event\x126\n" +
 	"\aconnect\x18\x01 \x01(\v2\x1a.portico.portal.v1.ConnectH\x00R\aconnect\x124\n" +
 	"\adata_in\x18\x02 \x01(\v2\x19.portico.portal.v1.DataInH\x00R\x06dataIn\x124\n" +
@@ -2645,7 +2871,8 @@ const file_portal_proto_rawDesc = "" +
 	"\x06detach\x18\x10 \x01(\v2\x19.portico.portal.v1.DetachH\x00R\x06detach\x12@\n" +
 	"\vkey_checked\x18\x11 \x01(\v2\x1d.portico.portal.v1.KeyCheckedH\x00R\n" +
 	"keyChecked\x12:\n" +
-	"\tinput_ack\x18\x12 \x01(\v2\x1b.portico.portal.v1.InputAckH\x00R\binputAckB\x06\n" +
+	"\tinput_ack\x18\x12 \x01(\v2\x1b.portico.portal.v1.InputAckH\x00R\binputAck\x12<\n" +
+	"\afigures\x18\x13 \x01(\v2 .portico.portal.v1.PluginFiguresH\x00R\afiguresB\x06\n" +
 	"\x04kind\"\x85\x01\n" +
 	"\aConnect\x128\n" +
 	"\asession\x18\x01 \x01(\v2\x1e.portico.portal.v1.SessionDataR\asession\x12@\n" +
@@ -2705,7 +2932,22 @@ const file_portal_proto_rawDesc = "" +
 	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\b\n" +
 	"\x06Detach\"\n" +
 	"\n" +
-	"\bDetached*\x83\x01\n" +
+	"\bDetached\"\xca\x03\n" +
+	"\rPluginFigures\x12\x18\n" +
+	"\aprocess\x18\x01 \x01(\x04R\aprocess\x12&\n" +
+	"\x0fclient_bytes_in\x18\x02 \x01(\x04R\rclientBytesIn\x12(\n" +
+	"\x10client_bytes_out\x18\x03 \x01(\x04R\x0eclientBytesOut\x12)\n" +
+	"\x10connections_open\x18\x04 \x01(\x04R\x0fconnectionsOpen\x121\n" +
+	"\x14connections_accepted\x18\x05 \x01(\x04R\x13connectionsAccepted\x122\n" +
+	"\x15refused_address_limit\x18\x06 \x01(\x04R\x13refusedAddressLimit\x12#\n" +
+	"\rrefused_queue\x18\a \x01(\x04R\frefusedQueue\x12,\n" +
+	"\x12refused_file_limit\x18\b \x01(\x04R\x10refusedFileLimit\x125\n" +
+	"\bcounters\x18\t \x03(\v2\x19.portico.portal.v1.FigureR\bcounters\x121\n" +
+	"\x06gauges\x18\n" +
+	" \x03(\v2\x19.portico.portal.v1.FigureR\x06gauges\"2\n" +
+	"\x06Figure\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value*\x83\x01\n" +
 	"\fReconfigured\x12\x1c\n" +
 	"\x18RECONFIGURED_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECONFIGURED_UNCHANGED\x10\x01\x12\x18\n" +
@@ -2732,7 +2974,7 @@ func file_portal_proto_rawDescGZIP() []byte {
 }
 
 var file_portal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_portal_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_portal_proto_goTypes = []any{
 	(Reconfigured)(0),         // 0: portico.portal.v1.Reconfigured
 	(*ConfigureRequest)(nil),  // 1: portico.portal.v1.ConfigureRequest
@@ -2770,6 +3012,8 @@ var file_portal_proto_goTypes = []any{
 	(*InputAck)(nil),          // 33: portico.portal.v1.InputAck
 	(*Detach)(nil),            // 34: portico.portal.v1.Detach
 	(*Detached)(nil),          // 35: portico.portal.v1.Detached
+	(*PluginFigures)(nil),     // 36: portico.portal.v1.PluginFigures
+	(*Figure)(nil),            // 37: portico.portal.v1.Figure
 }
 var file_portal_proto_depIdxs = []int32{
 	3,  // 0: portico.portal.v1.ConfigureRequest.host:type_name -> portico.portal.v1.HostInfo
@@ -2796,29 +3040,32 @@ var file_portal_proto_depIdxs = []int32{
 	34, // 21: portico.portal.v1.Event.detach:type_name -> portico.portal.v1.Detach
 	22, // 22: portico.portal.v1.Event.key_checked:type_name -> portico.portal.v1.KeyChecked
 	33, // 23: portico.portal.v1.Event.input_ack:type_name -> portico.portal.v1.InputAck
-	15, // 24: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
-	20, // 25: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
-	16, // 26: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
-	15, // 27: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
-	16, // 28: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
-	15, // 29: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
-	1,  // 30: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
-	6,  // 31: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
-	17, // 32: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
-	9,  // 33: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
-	11, // 34: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
-	13, // 35: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
-	4,  // 36: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
-	7,  // 37: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
-	17, // 38: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
-	10, // 39: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
-	12, // 40: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
-	14, // 41: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
-	36, // [36:42] is the sub-list for method output_type
-	30, // [30:36] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	36, // 24: portico.portal.v1.Event.figures:type_name -> portico.portal.v1.PluginFigures
+	15, // 25: portico.portal.v1.Connect.session:type_name -> portico.portal.v1.SessionData
+	20, // 26: portico.portal.v1.Connect.credentials:type_name -> portico.portal.v1.Credentials
+	16, // 27: portico.portal.v1.DataIn.messages:type_name -> portico.portal.v1.Message
+	15, // 28: portico.portal.v1.SessionSync.session:type_name -> portico.portal.v1.SessionData
+	16, // 29: portico.portal.v1.DataOut.messages:type_name -> portico.portal.v1.Message
+	15, // 30: portico.portal.v1.SyncAll.sessions:type_name -> portico.portal.v1.SessionData
+	37, // 31: portico.portal.v1.PluginFigures.counters:type_name -> portico.portal.v1.Figure
+	37, // 32: portico.portal.v1.PluginFigures.gauges:type_name -> portico.portal.v1.Figure
+	1,  // 33: portico.portal.v1.Portal.Configure:input_type -> portico.portal.v1.ConfigureRequest
+	6,  // 34: portico.portal.v1.Portal.Validate:input_type -> portico.portal.v1.ValidateRequest
+	17, // 35: portico.portal.v1.Portal.Link:input_type -> portico.portal.v1.Frame
+	9,  // 36: portico.portal.v1.Portal.Sessions:input_type -> portico.portal.v1.SessionsRequest
+	11, // 37: portico.portal.v1.Portal.StartBot:input_type -> portico.portal.v1.StartBotRequest
+	13, // 38: portico.portal.v1.Portal.Shutdown:input_type -> portico.portal.v1.ShutdownRequest
+	4,  // 39: portico.portal.v1.Portal.Configure:output_type -> portico.portal.v1.ConfigureResponse
+	7,  // 40: portico.portal.v1.Portal.Validate:output_type -> portico.portal.v1.ValidateResponse
+	17, // 41: portico.portal.v1.Portal.Link:output_type -> portico.portal.v1.Frame
+	10, // 42: portico.portal.v1.Portal.Sessions:output_type -> portico.portal.v1.SessionsResponse
+	12, // 43: portico.portal.v1.Portal.StartBot:output_type -> portico.portal.v1.StartBotResponse
+	14, // 44: portico.portal.v1.Portal.Shutdown:output_type -> portico.portal.v1.ShutdownResponse
+	39, // [39:45] is the sub-list for method output_type
+	33, // [33:39] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_portal_proto_init() }
@@ -2843,6 +3090,7 @@ func file_portal_proto_init() {
 		(*Event_Detach)(nil),
 		(*Event_KeyChecked)(nil),
 		(*Event_InputAck)(nil),
+		(*Event_Figures)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2850,7 +3098,7 @@ func file_portal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portal_proto_rawDesc), len(file_portal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
