@@ -352,6 +352,8 @@ func (s *Server) hostGone(gen uint64, planned bool) {
 	defer s.mu.Unlock()
 	if gen == s.linkGen {
 		s.linkUp = false
+		s.portal.hostAway.Store(true)
+		s.portal.wakeIDWaiters()
 	}
 	if gen != s.linkGen || s.ctx.Err() != nil {
 		return
