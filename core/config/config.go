@@ -130,6 +130,14 @@ type Server struct {
 	// is ended and restarted), so that a stuck plugin cannot grow the host's
 	// memory. Default: 64.
 	PluginOutboxMiB int `mapstructure:"plugin_outbox_mib" live:"true" min:"1"`
+	// Where the host accepts remote plugins (host:port, such as
+	// 0.0.0.0:7400): plugins.<name> blocks with remote: true, started by
+	// the operator on other machines, dial it over TCP with mutual TLS
+	// 1.3. Only a plugin whose certificate the host's own CA issued
+	// (`portico portal issue NAME --out DIR`, kept in <data_dir>/pki) is
+	// accepted, as the block its certificate names. Empty accepts none.
+	// Needs a host restart to change. Default: "".
+	PortalListen string `mapstructure:"portal_listen"`
 }
 
 // Log says how the host and its plugins log. The host logs to stderr and
@@ -165,9 +173,23 @@ type Plugin struct {
 	Name string `mapstructure:"-"`
 	// Enabled runs the plugin.
 	Enabled bool `mapstructure:"enabled"`
-	// Path is the plugin binary; empty means bin/portico-<name> beside the
-	// host binary.
+	// Path is the plugin binary; empty means portico-<protocol> beside the
+	// host binary (see Protocol). A remote plugin has none.
 	Path string `mapstructure:"path"`
+	// Remote says the plugin runs on another machine, started there by the
+	// operator with --connect HOST:PORT --identity DIR, and dials the
+	// host's server.portal_listen: the host never launches it, so path and
+	// sha256 are refused beside it. Its certificate's name is this block's
+	// name, and this block (config included) is what the host sends it in
+	// Configure. Default: false.
+	Remote bool `mapstructure:"remote"`
+	// Protocol is which protocol plugin runs this block, so that one
+	// protocol can run as several blocks (telnet-eu and telnet-us, both
+	// protocol: telnet). For a local block it defaults to the block's name
+	// and names the default binary, portico-<protocol>. For a remote block
+	// it is optional: when set, the host refuses a plugin that reports
+	// another protocol. Default: the block's name (local), none (remote).
+	Protocol string `mapstructure:"protocol"`
 	// SHA256, when set, is the SHA-256 digest the plugin binary must have:
 	// a launch of a binary with another digest is refused (go-plugin's
 	// SecureConfig). It is checked at launch only: a reattach is to a
@@ -256,9 +278,23 @@ func (c *Config) EnabledPlugins() []Plugin {
 	return out
 }
 
+// ProtocolName returns the protocol block p runs: its protocol key, or,
+// for a local block without one, the block's name. A remote block without
+// one gives "": the host takes whatever protocol the plugin reports.
+func (p Plugin) ProtocolName() string {
+	if p.Protocol != "" || p.Remote {
+		return p.Protocol
+	}
+	return p.Name
+}
+
 // PluginPath returns where plugin p's binary is: its path, or
-// portico-<name> beside the running host binary.
+// portico-<protocol> beside the running host binary. A remote plugin has
+// none: the host does not launch it.
 func (c *Config) PluginPath(p Plugin) (string, error) {
+	if p.Remote {
+		return "", fmt.Errorf("config: plugins.%s is remote: the host does not launch it, so it has no binary", p.Name)
+	}
 	if p.Path != "" {
 		return p.Path, nil
 	}
@@ -266,8 +302,12 @@ func (c *Config) PluginPath(p Plugin) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("config: plugins.%s.path: find host binary: %w", p.Name, err)
 	}
-	return filepath.Join(filepath.Dir(exe), "portico-"+p.Name), nil
+	return filepath.Join(filepath.Dir(exe), "portico-"+p.ProtocolName()), nil
 }
+
+// PKIDir is the host's certificate authority for remote plugins
+// (core/pki; mode 0700).
+func (c *Config) PKIDir() string { return filepath.Join(c.Server.DataDir, "pki") }
 
 // RunDir is where the host keeps its control socket, pid file and plugin
 // sockets (mode 0700).

@@ -64,15 +64,28 @@ func (c *Config) WriteEffective(w io.Writer) error {
 		prefix := "plugins." + name + "."
 		block := &yaml.Node{Kind: yaml.MappingNode}
 		plugins.Content = append(plugins.Content, keyNode(name), block)
-		path, err := c.PluginPath(p)
-		if err != nil {
-			return err
-		}
 		if err := c.addValue(block, "enabled", prefix+"enabled", p.Enabled); err != nil {
 			return err
 		}
-		if err := c.addValue(block, "path", prefix+"path", path); err != nil {
-			return err
+		// A remote plugin has no binary here; a local one shows the
+		// binary its protocol picks.
+		if p.Remote {
+			if err := c.addValue(block, "remote", prefix+"remote", true); err != nil {
+				return err
+			}
+		} else {
+			path, err := c.PluginPath(p)
+			if err != nil {
+				return err
+			}
+			if err := c.addValue(block, "path", prefix+"path", path); err != nil {
+				return err
+			}
+		}
+		if proto := p.ProtocolName(); proto != "" {
+			if err := c.addValue(block, "protocol", prefix+"protocol", proto); err != nil {
+				return err
+			}
 		}
 		if len(p.SHA256) > 0 {
 			if err := c.addValue(block, "sha256", prefix+"sha256", Format(p.SHA256)); err != nil {

@@ -33,8 +33,13 @@ func otherValue(t *testing.T, key string, cur any) (any, string) {
 			return "json", "json"
 		}
 		v := "/env/" + key // absolute, so that a path key keeps it as is
-		if key == "server.database" {
+		switch {
+		case key == "server.database":
 			v = "postgres://env@/env" // a URL or nothing
+		case key == config.PortalListenKey:
+			v = "127.0.0.1:7499" // an address or nothing
+		case strings.HasSuffix(key, ".protocol"):
+			v = "envproto" // named as a plugin is
 		}
 		return v, v
 	case bool:
@@ -125,6 +130,10 @@ func TestEnvOverridesEveryKey(t *testing.T) {
 			t.Run(key, func(t *testing.T) {
 				want, env := otherValue(t, key, pv.Field(i).Interface())
 				t.Setenv(envName+"_"+strings.ToUpper(tag), env)
+				if tag == "remote" {
+					// A remote plugin needs somewhere to dial.
+					t.Setenv(config.EnvName(config.PortalListenKey), "127.0.0.1:7499")
+				}
 				c, err := config.Load(shippedConfig)
 				if err != nil {
 					t.Fatal(err)
@@ -217,7 +226,7 @@ func TestEnvErrors(t *testing.T) {
 		{"PORTICO_LIMITS_COMMAND_RATE", "-4", `$PORTICO_LIMITS_COMMAND_RATE: limits.command_rate: must not be negative, got -4`},
 		{"PORTICO_SERVER_NMAE", "x", `$PORTICO_SERVER_NMAE: no such key (did you mean $PORTICO_SERVER_NAME?)`},
 		{"PORTICO_LIMITS_COMMAND_RAET", "1", `$PORTICO_LIMITS_COMMAND_RAET: no such key (did you mean $PORTICO_LIMITS_COMMAND_RATE?)`},
-		{"PORTICO_PLUGINS_TELNET_ENABLE", "true", `$PORTICO_PLUGINS_TELNET_ENABLE: want PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS or _CONFIG_<KEY>`},
+		{"PORTICO_PLUGINS_TELNET_ENABLE", "true", `$PORTICO_PLUGINS_TELNET_ENABLE: want PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _REMOTE, _PROTOCOL, _SHA256, _TRUST_KEY_LOGINS or _CONFIG_<KEY>`},
 		{"PORTICO_PLUGINS_TELNET_CONFIG_MSSP", "{genre: [", `$PORTICO_PLUGINS_TELNET_CONFIG_MSSP: plugins.telnet.config.mssp: want a YAML value:`},
 		{"PORTICO_PLUGINS_9LIVES_ENABLED", "true", `$PORTICO_PLUGINS_9LIVES_ENABLED: plugins.9lives: plugin names are lower-case`},
 	} {

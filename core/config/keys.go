@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,6 +159,17 @@ var pluginName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 const pluginNameRule = "plugin names are lower-case letters, digits, - and _, start with a letter, at most 32"
 
+// CheckPluginName returns an error when name cannot be a plugin block's
+// name (plugins.<name>). It is exported so that what else is named after a
+// block — an edge's certificate (core/pki), whose name is its block's —
+// follows the one rule Validate applies.
+func CheckPluginName(name string) error {
+	if !pluginName.MatchString(name) {
+		return fmt.Errorf("%q is not a plugin name: %s", name, pluginNameRule)
+	}
+	return nil
+}
+
 // Validate checks values that parse but make no sense, naming the key: the
 // bounds of each key's min, max and required tags, and the plugin names.
 // Its error is a Problems.
@@ -182,15 +195,68 @@ func (c *Config) Validate() error {
 	if _, err := c.Limits.TrustedProxies.Parse(); err != nil {
 		ps = append(ps, Problem{Key: "limits.trusted_proxies", Msg: err.Error()})
 	}
-	for name := range c.Plugins {
+	if msg := listenProblem(c.Server.PortalListen); msg != "" {
+		ps = append(ps, Problem{Key: PortalListenKey, Msg: msg})
+	}
+	for name, p := range c.Plugins {
 		if !pluginName.MatchString(name) {
 			ps = append(ps, Problem{Key: "plugins." + name, Msg: pluginNameRule})
+			continue
 		}
+		ps = append(ps, c.remoteProblems(name, p)...)
 	}
 	if len(ps) == 0 {
 		return nil
 	}
 	sortProblems(ps)
+	return ps
+}
+
+// PortalListenKey is server.portal_listen, where remote plugins dial in.
+const PortalListenKey = "server.portal_listen"
+
+// listenProblem returns what is wrong with an address to listen on, or ""
+// for a good one or none: host:port, the host optional (all interfaces),
+// the port a number from 1 to 65535 (an edge must be told which port to
+// dial, so 0, any port, makes no sense).
+func listenProblem(v string) string {
+	if v == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Sprintf("want host:port (such as 0.0.0.0:7400 or :7400), got %q", v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("want a port from 1 to 65535, got %q", port)
+	}
+	return ""
+}
+
+// remoteProblems checks the keys of plugin block name that say how it is
+// run: a remote block has no binary for the host to launch or check, and
+// needs server.portal_listen to dial; a protocol is named as a plugin is.
+func (c *Config) remoteProblems(name string, p Plugin) []Problem {
+	var ps []Problem
+	key := "plugins." + name + "."
+	if p.Protocol != "" && !pluginName.MatchString(p.Protocol) {
+		ps = append(ps, Problem{Key: key + "protocol", Msg: "protocol names follow the plugin name rule: " + pluginNameRule})
+	}
+	if !p.Remote {
+		return ps
+	}
+	if p.Path != "" {
+		ps = append(ps, Problem{Key: key + "path",
+			Msg: "a remote plugin is started on its own machine, never by the host: remove path (or remote: true)"})
+	}
+	if len(p.SHA256) > 0 {
+		ps = append(ps, Problem{Key: key + "sha256",
+			Msg: "a remote plugin is started on its own machine, never by the host: remove sha256 (or remote: true); its certificate is what the host checks"})
+	}
+	if p.Enabled && c.Server.PortalListen == "" {
+		ps = append(ps, Problem{Key: key + "remote",
+			Msg: "an enabled remote plugin dials server.portal_listen, which is empty: set it (such as 0.0.0.0:7400)"})
+	}
 	return ps
 }
 

@@ -51,7 +51,7 @@ plugins:
 		"plugins:\n  telnet:\n    sha256:\n      nested: 1\n":         "plugins.telnet.sha256.nested: unknown key",
 		"plugins:\n  telnet:\n    sha256: 1234\n":                     "plugins.telnet.sha256: want 64 hex digits (sha256sum's output) in quotes, got 1234",
 		"server:\n  plugin_mtls: maybe\n":                             `server.plugin_mtls: want true or false, got "maybe"`,
-		"plugins:\n  telnet:\n    checksum: \"" + digest + "\"\n":     "plugins.telnet.checksum: unknown key (want enabled, path, sha256, trust_key_logins or config)",
+		"plugins:\n  telnet:\n    checksum: \"" + digest + "\"\n":     "plugins.telnet.checksum: unknown key (want enabled, path, remote, protocol, sha256, trust_key_logins or config)",
 	} {
 		if got := loadErr(t, body); !strings.Contains(got, wantErr) {
 			t.Errorf("config:\n%s\nerror %q does not contain %q", body, got, wantErr)

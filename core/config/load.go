@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/portico-mud/portico/sdk"
@@ -92,8 +93,8 @@ func sortProblems(ps Problems) {
 //
 // The environment: PORTICO_<KEY> for every host key, the key upper-cased
 // with dots as _ (PORTICO_SERVER_NAME); for plugin blocks
-// PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS and
-// _CONFIG_<KEY>, NAME being the plugin's name upper-cased with - as _, and KEY one top-level key
+// PORTICO_PLUGINS_<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS,
+// _REMOTE, _PROTOCOL and _CONFIG_<KEY>, NAME being the plugin's name upper-cased with - as _, and KEY one top-level key
 // of its config block (lower-cased to find it). A _CONFIG_ value is read as
 // YAML, so lists and numbers work; the others are read as the key's type.
 // An empty variable counts as unset. A plugin may be given by the
@@ -330,8 +331,8 @@ const pluginsPrefix = EnvPrefix + "PLUGINS_"
 // pluginEnv reads the PORTICO_PLUGINS_* variables. A variable belongs to
 // the file's plugin whose NAME it starts with (the longest, when several
 // do); otherwise it names a plugin of its own, given by the environment
-// alone: NAME is what precedes _CONFIG_, or _ENABLED, _PATH, _SHA256 or
-// _TRUST_KEY_LOGINS at the end, lower-cased.
+// alone: NAME is what precedes _CONFIG_, or one of the block's other keys
+// (pluginFields: _ENABLED, _PATH ...) at the end, lower-cased.
 func (l *loader) pluginEnv() []override {
 	byEnv := map[string]string{}
 	for _, name := range l.filePlugins {
@@ -366,7 +367,7 @@ func (l *loader) pluginEnv() []override {
 			n, f, ok := splitPluginVar(rest)
 			if !ok {
 				l.problems = append(l.problems, Problem{Where: "$" + name,
-					Msg: "want " + pluginsPrefix + "<NAME>_ENABLED, _PATH, _SHA256, _TRUST_KEY_LOGINS or _CONFIG_<KEY>"})
+					Msg: "want " + pluginsPrefix + "<NAME>" + pluginFieldsText()})
 				continue
 			}
 			plugin, field = strings.ToLower(n), f
@@ -437,11 +438,31 @@ func (l *loader) gameEnv() []override {
 	return out
 }
 
+// pluginFields are the plugin block's keys other than config, upper-cased
+// as their variables spell them (ENABLED, PATH, ...), read from Plugin's
+// tags so that a new key has its variable without another list to edit.
+var pluginFields = sync.OnceValue(func() []string {
+	var out []string
+	t := reflect.TypeFor[Plugin]()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("mapstructure")
+		if name != "" && name != "-" && name != "config" {
+			out = append(out, strings.ToUpper(name))
+		}
+	}
+	return out
+})
+
+// pluginFieldsText lists the plugin variables' endings for messages:
+// "_ENABLED, _PATH, ... or _CONFIG_<KEY>".
+func pluginFieldsText() string {
+	return "_" + strings.Join(pluginFields(), ", _") + " or _CONFIG_<KEY>"
+}
+
 // pluginField reports whether f (what follows PORTICO_PLUGINS_<NAME>_) is
 // a plugin block's key.
 func pluginField(f string) bool {
-	switch f {
-	case "ENABLED", "PATH", "SHA256", "TRUST_KEY_LOGINS":
+	if slices.Contains(pluginFields(), f) {
 		return true
 	}
 	k, ok := strings.CutPrefix(f, "CONFIG_")
@@ -454,7 +475,7 @@ func splitPluginVar(rest string) (name, field string, ok bool) {
 	if i := strings.Index(rest, "_CONFIG_"); i > 0 && i+len("_CONFIG_") < len(rest) {
 		return rest[:i], rest[i+1:], true
 	}
-	for _, f := range []string{"ENABLED", "PATH", "SHA256", "TRUST_KEY_LOGINS"} {
+	for _, f := range pluginFields() {
 		if n, ok := strings.CutSuffix(rest, "_"+f); ok && n != "" {
 			return n, f, true
 		}
@@ -583,13 +604,14 @@ func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
 }
 
 // suggest returns ` (did you mean "x"?)` for the option nearest to word, a
-// list of the options when there are few, or "".
+// list of the options when there are few (up to 7: a plugin block's
+// keys), or "".
 func suggest(word string, options []string, quote string) string {
 	best := sdk.NearestName(word, options)
 	if best != "" {
 		return fmt.Sprintf(" (did you mean %s?)", q(best, quote))
 	}
-	if n := len(options); n > 0 && n <= 5 {
+	if n := len(options); n > 0 && n <= 7 {
 		qs := make([]string, n)
 		for i, o := range options {
 			qs[i] = quote + o

@@ -109,8 +109,10 @@ func (m *Manager) Apply(next *config.Config) {
 
 // sameBinary reports whether two configs of a plugin run the same binary.
 // A new checksum means another binary is wanted: relaunch, so that it is
-// checked.
-func sameBinary(a, b config.Plugin) bool { return a.Path == b.Path && bytes.Equal(a.SHA256, b.SHA256) }
+// checked. So does a new protocol: with no path, it picks the binary.
+func sameBinary(a, b config.Plugin) bool {
+	return a.Path == b.Path && a.ProtocolName() == b.ProtocolName() && bytes.Equal(a.SHA256, b.SHA256)
+}
 
 // sameBlock reports whether two configs of a plugin hand it the same block.
 func sameBlock(a, b config.Plugin) bool {
