@@ -8,12 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
 	"github.com/portico-mud/portico/sdk/edge"
+	"github.com/portico-mud/portico/sdk/identity"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc"
@@ -228,5 +231,20 @@ func (s *Server) serveSession(sess *yamux.Session, grpcLn, dataLn *edge.Listener
 				st.Close()
 			}
 		}()
+	}
+}
+
+// serveRemote is Serve for a plugin started with --connect: it loads the
+// identity and serves the host over it until the server stops.
+func serveRemote(srv *Server, f Flags, log *slog.Logger) {
+	tc, err := identity.Load(f.Identity)
+	if err != nil {
+		log.Error("remote: cannot load the identity; exiting", "err", err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := srv.ServeRemote(f.Connect, tc); err != nil {
+		log.Error("remote: exiting", "err", err)
+		os.Exit(1)
 	}
 }
