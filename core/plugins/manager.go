@@ -103,6 +103,18 @@ func (m *Manager) Start(ctx context.Context) error {
 	rejected := map[string]string{}
 	keep := map[string]bool{}
 	for _, p := range cfg.EnabledPlugins() {
+		if p.Remote {
+			// A remote plugin's record names a connection, not a process:
+			// it is kept for when the plugin redials (remote.go). One left
+			// by a local process of that name ends that process.
+			if rec, err := m.readRecord(p.Name); err == nil && rec.Instance == "" {
+				m.log.Info("plugin is remote now; stopping its local process", "plugin", p.Name, "pid", rec.Pid)
+				m.endRecorded(rec)
+				m.removeRecord(p.Name)
+			}
+			specs[p.Name] = p
+			continue
+		}
 		// A process whose new block fails the plugin's check is kept on
 		// the block it runs with (spec), and the refusal shown in status.
 		rec, spec, why := m.reattachable(ctx, p)
@@ -175,13 +187,23 @@ func (m *Manager) config() *config.Config {
 // goroutine until Stop: the runner reattaches to the process rec names
 // when rec is set, and launches the binary otherwise.
 func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record) error {
-	path, err := m.config().PluginPath(p)
-	if err != nil {
-		return err
+	path := ""
+	if !p.Remote {
+		var err error
+		if path, err = m.config().PluginPath(p); err != nil {
+			return err
+		}
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
 		log: m.log.With("plugin", p.Name), outbox: wire.NewOutbox(0), done: make(chan struct{}),
 		settled: make(chan struct{})}
+	supervise := r.supervise
+	if p.Remote {
+		// Not launched: run each connection the portal listener hands it.
+		r.remote, r.edges = true, make(chan *edgeConn, 1)
+		r.state = StateWaiting
+		supervise = r.superviseRemote
+	}
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
@@ -194,7 +216,7 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		r.supervise(rctx)
+		supervise(rctx)
 	}()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/sdk/edge"
 	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -357,5 +358,58 @@ func (r *runner) dropEdgeQuietly() {
 	r.mu.Unlock()
 	if e != nil {
 		e.c.Close()
+	}
+}
+
+// checkProtocol refuses a remote plugin whose reported protocol is not the
+// one its block names (plugins.<name>.protocol, when set). A local
+// block's protocol names its binary, and is not checked.
+func (r *runner) checkProtocol(resp *portalpb.ConfigureResponse) error {
+	spec := r.currentSpec()
+	if !r.remote || spec.Protocol == "" || resp.GetProtocolKey() == spec.Protocol {
+		return nil
+	}
+	r.mu.Lock()
+	addr := r.addr
+	r.mu.Unlock()
+	err := fmt.Errorf("portal: refused edge %s from %s: it speaks protocol %q, but plugins.%s.protocol is %q",
+		r.name, addr, resp.GetProtocolKey(), r.name, spec.Protocol)
+	r.log.Warn(err.Error(), "addr", addr)
+	return err
+}
+
+// applyRemote is Apply for a plugin that is remote (now or before): one
+// that changes between local and remote is stopped and started anew; a
+// remote one connected is handed a changed block as a local one is
+// (Validate, then Configure in place), except that when it cannot apply
+// it in place the host cannot restart it: the block waits for its next
+// connection, and status says so. One not connected gets the block when
+// it connects.
+func (m *Manager) applyRemote(ctx context.Context, r *runner, p config.Plugin, next *config.Config, hostChanged bool) {
+	switch {
+	case r.remote != p.Remote:
+		m.log.Info("plugin changed between local and remote; starting it anew", "plugin", r.name, "remote", p.Remote)
+		r.stop(fmt.Sprintf("The %s service is moving. Please reconnect.", r.name))
+		m.removeRecord(r.name)
+		if p.Remote {
+			if err := m.startPlugin(ctx, p, nil); err != nil {
+				m.log.Error("start plugin", "plugin", p.Name, "err", err)
+			}
+			return
+		}
+		m.startChecked(ctx, p, next)
+	case r.portalClient() == nil:
+		r.mu.Lock()
+		r.spec = p
+		r.mu.Unlock()
+	case !sameBlock(r.currentSpec(), p):
+		m.reconfigure(ctx, r, p, next, hostChanged)
+	default:
+		r.mu.Lock()
+		r.spec.Protocol = p.Protocol
+		r.mu.Unlock()
+		if hostChanged {
+			m.refresh(ctx, r, next)
+		}
 	}
 }

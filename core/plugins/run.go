@@ -155,6 +155,9 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 	if err != nil {
 		return nil, nil, fmt.Errorf("plugins: %s: configure: %w", r.name, err)
 	}
+	if err := r.checkProtocol(resp); err != nil {
+		return nil, nil, err
+	}
 	r.mu.Lock()
 	r.accepting = true
 	r.mu.Unlock()
