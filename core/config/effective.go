@@ -60,53 +60,11 @@ func (c *Config) WriteEffective(w io.Writer) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		p := c.Plugins[name]
-		prefix := "plugins." + name + "."
-		block := &yaml.Node{Kind: yaml.MappingNode}
+		block, err := c.pluginNode(name, c.Plugins[name])
+		if err != nil {
+			return err
+		}
 		plugins.Content = append(plugins.Content, keyNode(name), block)
-		if err := c.addValue(block, "enabled", prefix+"enabled", p.Enabled); err != nil {
-			return err
-		}
-		// A remote plugin has no binary here; a local one shows the
-		// binary its protocol picks.
-		if p.Remote {
-			if err := c.addValue(block, "remote", prefix+"remote", true); err != nil {
-				return err
-			}
-		} else {
-			path, err := c.PluginPath(p)
-			if err != nil {
-				return err
-			}
-			if err := c.addValue(block, "path", prefix+"path", path); err != nil {
-				return err
-			}
-		}
-		if proto := p.ProtocolName(); proto != "" {
-			if err := c.addValue(block, "protocol", prefix+"protocol", proto); err != nil {
-				return err
-			}
-		}
-		if len(p.SHA256) > 0 {
-			if err := c.addValue(block, "sha256", prefix+"sha256", Format(p.SHA256)); err != nil {
-				return err
-			}
-		}
-		if err := c.addValue(block, "trust_key_logins", prefix+"trust_key_logins", p.TrustKeyLogins); err != nil {
-			return err
-		}
-		cfg := &yaml.Node{Kind: yaml.MappingNode}
-		block.Content = append(block.Content, keyNode("config"), cfg)
-		keys := make([]string, 0, len(p.Config))
-		for k := range p.Config {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if err := c.addValue(cfg, k, prefix+"config."+k, mask(k, p.Config[k])); err != nil {
-				return err
-			}
-		}
 	}
 	if err := c.addGame(root); err != nil {
 		return err
@@ -119,6 +77,56 @@ func (c *Config) WriteEffective(w io.Writer) error {
 		return fmt.Errorf("config: write: %w", err)
 	}
 	return enc.Close()
+}
+
+// pluginNode is the block of plugin name, p, as WriteEffective shows it.
+func (c *Config) pluginNode(name string, p Plugin) (*yaml.Node, error) {
+	prefix := "plugins." + name + "."
+	block := &yaml.Node{Kind: yaml.MappingNode}
+	if err := c.addValue(block, "enabled", prefix+"enabled", p.Enabled); err != nil {
+		return nil, err
+	}
+	// A remote plugin has no binary here; a local one shows the
+	// binary its protocol picks.
+	if p.Remote {
+		if err := c.addValue(block, "remote", prefix+"remote", true); err != nil {
+			return nil, err
+		}
+	} else {
+		path, err := c.PluginPath(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.addValue(block, "path", prefix+"path", path); err != nil {
+			return nil, err
+		}
+	}
+	if proto := p.ProtocolName(); proto != "" {
+		if err := c.addValue(block, "protocol", prefix+"protocol", proto); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.SHA256) > 0 {
+		if err := c.addValue(block, "sha256", prefix+"sha256", Format(p.SHA256)); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.addValue(block, "trust_key_logins", prefix+"trust_key_logins", p.TrustKeyLogins); err != nil {
+		return nil, err
+	}
+	cfg := &yaml.Node{Kind: yaml.MappingNode}
+	block.Content = append(block.Content, keyNode("config"), cfg)
+	keys := make([]string, 0, len(p.Config))
+	for k := range p.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := c.addValue(cfg, k, prefix+"config."+k, mask(k, p.Config[k])); err != nil {
+			return nil, err
+		}
+	}
+	return block, nil
 }
 
 // shown is host key k's value (name is its name in its section) as

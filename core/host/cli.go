@@ -55,6 +55,7 @@ func NewCommand(opts ...Option) *cobra.Command {
 	root.AddCommand(startCmd(load, opts), configCmd(load, opts), stopCmd(load, "stop"), stopCmd(load, "shutdown"), statusCmd(load), accountCmd(load),
 		restartCmd(load, "reload"), restartCmd(load, "reset"), sessionsCmd(load), announceCmd(load), botCmd(load))
 	root.AddCommand(migrateCmd(load), limitsCmd(load), pluginCmd(load), backupCmd(load))
+	root.AddCommand(portalCmd(load))
 	return root
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // controlOps answers the operator's control commands beside the ones
-// Host.control keeps: accounts, limits, plugin and bot restarts, backups.
+// Host.control keeps: accounts, limits, plugin and bot restarts, backups,
+// revocations of remote plugins.
 func (h *Host) controlOps(ctx context.Context, req control.Request) (any, <-chan struct{}, error) {
 	switch req.Cmd {
 	case cmdAccountList, cmdAccountShow, cmdAccountDelete, cmdAccountPasswd, cmdAccountAdmin:
@@ -32,6 +33,8 @@ func (h *Host) controlOps(ctx context.Context, req control.Request) (any, <-chan
 		return map[string]string{"message": "restarting plugin " + name}, nil, nil
 	case cmdBotRestart:
 		return h.restartBot(ctx, req.Args["name"])
+	case cmdPortalRevoke:
+		return h.revokePortal(req)
 	}
 	return nil, nil, fmt.Errorf("control: unknown command %q", req.Cmd)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/portico-mud/portico/core/commands"
 	"github.com/portico-mud/portico/core/config"
 	"github.com/portico-mud/portico/core/control"
+	"github.com/portico-mud/portico/core/pki"
 	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
@@ -47,6 +48,12 @@ type Host struct {
 	game     *Game
 	manager  *plugins.Manager
 	started  time.Time
+
+	// pki is the host's certificate authority for remote plugins, opened
+	// at start-up with server.portal_listen, or else by the first
+	// revocation (authority); pkiMu guards it.
+	pkiMu sync.Mutex
+	pki   *pki.Authority
 
 	// exe is the host binary's path, taken at start: a reload runs
 	// whatever binary is there then, so a new build is picked up.
@@ -179,6 +186,9 @@ func Run(ctx context.Context, cfg *config.Config, logOut io.Writer, opts ...Opti
 	met := newMetrics(h)
 	h.handler.SetMeter(met)
 	h.manager.Meter = met
+	if err := h.openPortal(cfg); err != nil {
+		return err
+	}
 
 	ctrl, err := control.Listen(cfg.ControlSocket(), h.control, log)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/core/pki"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -43,6 +44,13 @@ type Manager struct {
 	// Meter, when set (before Start), counts the Links' traffic for the
 	// host's metrics.
 	Meter LinkMeter
+	// Authority, when set (before Start), is the host's certificate
+	// authority for remote plugins: the host opens it at start-up when
+	// server.portal_listen is set. The listener for remote plugins takes
+	// its TLS configuration (ServerConfig) and a connection's block name
+	// (pki.PeerName) from it, and subscribes to its OnRevoke to drop a
+	// revoked plugin's connection at once.
+	Authority *pki.Authority
 
 	mu      sync.Mutex
 	ctx     context.Context
