@@ -55,6 +55,8 @@ type Manager struct {
 	mu      sync.Mutex
 	ctx     context.Context
 	runners map[string]*runner
+	// portal accepts remote plugins (nil without server.portal_listen).
+	portal *Portal
 	wg      sync.WaitGroup
 }
 
@@ -149,6 +151,32 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.runner(p.Name).setConfigErr(why)
 		}
 	}
+	return m.openPortal(cfg)
+}
+
+// openPortal starts accepting remote plugins on server.portal_listen, once
+// their runners exist, with the host's certificate authority (Authority):
+// its TLS config, the plugin's name from a verified certificate, and a
+// revoked plugin's live connection closed at once.
+func (m *Manager) openPortal(cfg *config.Config) error {
+	if cfg.Server.PortalListen == "" {
+		return nil
+	}
+	if m.Authority == nil {
+		return fmt.Errorf("plugins: %s is set but the host opened no certificate authority", config.PortalListenKey)
+	}
+	tc, err := m.Authority.ServerConfig()
+	if err != nil {
+		return fmt.Errorf("plugins: %s: %w", config.PortalListenKey, err)
+	}
+	p, err := m.ListenPortal(cfg.Server.PortalListen, tc, pki.PeerName)
+	if err != nil {
+		return fmt.Errorf("plugins: %s: %w", config.PortalListenKey, err)
+	}
+	m.Authority.OnRevoke(func(name string) { m.DropEdge(name, "its certificate was revoked") })
+	m.mu.Lock()
+	m.portal = p
+	m.mu.Unlock()
 	return nil
 }
 
@@ -231,6 +259,7 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 
 // Stop shuts every plugin down, telling its clients reason, and waits.
 func (m *Manager) Stop(reason string) {
+	m.closePortal()
 	m.mu.Lock()
 	rs := make([]*runner, 0, len(m.runners))
 	for _, r := range m.runners {
@@ -307,4 +336,15 @@ func (m *Manager) runner(name string) *runner {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.runners[name]
+}
+
+// closePortal stops accepting remote plugins.
+func (m *Manager) closePortal() {
+	m.mu.Lock()
+	p := m.portal
+	m.portal = nil
+	m.mu.Unlock()
+	if p != nil {
+		p.Close()
+	}
 }

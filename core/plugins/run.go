@@ -300,7 +300,13 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	// Waited for: the link reader runs the plugin's events itself, and
 	// they must find the sessions rebuilt.
 	h := r.m.handler
-	if err := h.Call(ctx, func() { h.PortalSessionsSync(r.name, all) }); err != nil {
+	if err := h.Call(ctx, func() {
+		// A clean sync: what the host still holds for the plugin (a remote
+		// one's sessions, kept while it was away) and it no longer lists
+		// is gone.
+		h.PortalSessionsGone(r.name, all)
+		h.PortalSessionsSync(r.name, all)
+	}); err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
 	r.log.Info("sessions restored", "count", len(all))
