@@ -57,7 +57,7 @@ type Manager struct {
 	runners map[string]*runner
 	// portal accepts remote plugins (nil without server.portal_listen).
 	portal *Portal
-	wg      sync.WaitGroup
+	wg     sync.WaitGroup
 }
 
 var _ sessions.Portals = (*Manager)(nil)
