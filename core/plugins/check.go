@@ -25,7 +25,9 @@ import (
 // plugin process still running from this data directory holds (its record
 // says so: a host that died, or the running host when `portico config
 // check` runs beside it) is not counted as taken. A plugin whose SDK has
-// no Validate passes here: starting it checks its block.
+// no Validate passes here: starting it checks its block. So does a remote
+// plugin (plugins.<name>.remote): its binary is on another machine, and
+// its block is checked by Configure when it connects.
 //
 // Its error is a config.Problems, one per problem, each located where the
 // key's value came from: `config.yaml:9: plugins.telnet.config: unknown
