@@ -161,12 +161,30 @@ func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, d
 			backoff = min(backoff*2, redialMax)
 			continue
 		}
-		backoff, lastErr = redialMin, ""
-		s.log.Info("remote: connected to the host", "addr", addr)
+		start := time.Now()
 		s.serveSession(sess, grpcLn, dataLn, closing)
-		s.log.Warn("remote: connection to the host ended; redialling", "addr", addr)
+		if time.Since(start) > steadyConn {
+			backoff, lastErr = redialMin, ""
+			s.log.Warn("remote: connection to the host ended; redialling", "addr", addr)
+		} else if msg := "the host ended the connection at once (refused? the host's log says why)"; msg != lastErr {
+			// Under TLS 1.3 a host that refuses the plugin's certificate
+			// says so after the handshake: the connection just ends.
+			s.log.Warn("remote: "+msg+"; retrying", "addr", addr)
+			lastErr = msg
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, redialMax)
 	}
 }
+
+// steadyConn is how long a connection must have lasted for the next dial
+// to start again from the shortest backoff: one the host ends at once
+// (it refused the plugin) is retried no faster than one that failed.
+const steadyConn = 5 * time.Second
 
 // dialHost dials the host, completes the TLS handshake, says hello, and
 // starts the plugin's side of the multiplexer.
