@@ -172,7 +172,7 @@ func TestConfigCheckBroken(t *testing.T) {
 func TestStartRefusesBadConfig(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"unknown key", "server:\n  name: Game\n  data_dir: data\nplugins:\n  telnet:\n    enabled: true\n    lisen: x\n",
-			`%s:7: plugins.telnet.lisen: unknown key (want enabled, path, sha256, trust_key_logins or config)`},
+			`%s:7: plugins.telnet.lisen: unknown key (want enabled, path, remote, protocol, sha256, trust_key_logins or config)`},
 		{"bad value", "server:\n  data_dir: data\nplugins:\n  telnet:\n    enabled: maybe\n",
 			`%s:5: plugins.telnet.enabled: want true or false, got "maybe"`},
 		{"YAML syntax", "server:\n  data_dir: data\n  name: Game\n idle_timeout: 5m\n",

@@ -3,8 +3,9 @@ package config
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -54,12 +55,7 @@ func (c *Config) WriteEffective(w io.Writer) error {
 	}
 	plugins := &yaml.Node{Kind: yaml.MappingNode}
 	root.Content = append(root.Content, keyNode("plugins"), plugins)
-	names := make([]string, 0, len(c.Plugins))
-	for name := range c.Plugins {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
 		block, err := c.pluginNode(name, c.Plugins[name])
 		if err != nil {
 			return err
@@ -116,12 +112,7 @@ func (c *Config) pluginNode(name string, p Plugin) (*yaml.Node, error) {
 	}
 	cfg := &yaml.Node{Kind: yaml.MappingNode}
 	block.Content = append(block.Content, keyNode("config"), cfg)
-	keys := make([]string, 0, len(p.Config))
-	for k := range p.Config {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(p.Config)) {
 		if err := c.addValue(cfg, k, prefix+"config."+k, mask(k, p.Config[k])); err != nil {
 			return nil, err
 		}

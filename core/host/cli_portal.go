@@ -128,7 +128,7 @@ func portalRevokeCmd(load loader) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("portal revoke: %w", err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked every certificate issued to %s (no host is running: a host refuses it from its start)\n", name)
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked every certificate issued to %s; no host is running: a host started later refuses it\n", name)
 				return nil
 			}
 			if err != nil {

@@ -145,12 +145,8 @@ func (a *Authority) locked(f func() error) error {
 // ensureCA loads the CA, creating it first when ca.pem is missing. The
 // caller holds the lock.
 func (a *Authority) ensureCA() error {
-	if _, err := os.Stat(a.path(caFile)); errors.Is(err, fs.ErrNotExist) {
-		if err := a.createCA(); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return fmt.Errorf("pki: %w", err)
+	if err := ensureFile(a.path(caFile), a.createCA); err != nil {
+		return err
 	}
 	cert, certPEM, err := readCert(a.path(caFile))
 	if err != nil {
@@ -166,6 +162,18 @@ func (a *Authority) ensureCA() error {
 	a.ca, a.caKey, a.caPEM = cert, key, certPEM
 	a.roots = x509.NewCertPool()
 	a.roots.AddCert(cert)
+	return nil
+}
+
+// ensureFile runs create when path does not exist.
+func ensureFile(path string, create func() error) error {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return create()
+	}
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
 	return nil
 }
 
@@ -205,12 +213,8 @@ func (a *Authority) createCA() error {
 // ensureHost loads the host's certificate, creating it when host.pem is
 // missing, and checks that the CA signed it. The caller holds the lock.
 func (a *Authority) ensureHost() error {
-	if _, err := os.Stat(a.path(hostFile)); errors.Is(err, fs.ErrNotExist) {
-		if err := a.createHost(); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return fmt.Errorf("pki: %w", err)
+	if err := ensureFile(a.path(hostFile), a.createHost); err != nil {
+		return err
 	}
 	certPEM, err := os.ReadFile(a.path(hostFile))
 	if err != nil {

@@ -425,3 +425,64 @@ func TestPeerNameNeedsVerifiedChain(t *testing.T) {
 		t.Error("PeerName of a connection without a certificate succeeded")
 	}
 }
+
+// TestRevokeRefusesResumedSession: an edge that resumes a TLS session
+// (with a ticket from before the revocation) is refused too, and the name
+// of a resumed session is still known.
+func TestRevokeRefusesResumedSession(t *testing.T) {
+	a := open(t)
+	srv := serverConfig(t, a)
+	cli := issue(t, a, "telnet")
+	cli.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	if _, err := handshake(t, srv, cli); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := handshake(t, srv, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cs.DidResume {
+		t.Fatal("the second handshake did not resume: the test shows nothing")
+	}
+	if name, err := PeerName(cs); err != nil || name != "telnet" {
+		t.Errorf("PeerName of a resumed session = %q, %v", name, err)
+	}
+	if err := a.Revoke("telnet"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handshake(t, srv, cli); err == nil {
+		t.Error("a revoked edge resumed its session")
+	}
+}
+
+// TestOpenRefusesMismatchedHost: a host.pem that the CA did not sign (one
+// copied from another data directory) is refused, naming the file, rather
+// than served to edges that would all refuse it.
+func TestOpenRefusesMismatchedHost(t *testing.T) {
+	a := open(t)
+	other := open(t)
+	for _, f := range []string{hostFile, hostKeyFile} {
+		b, err := os.ReadFile(filepath.Join(other.Dir(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(a.Dir(), f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Open(a.Dir())
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(a.Dir(), hostFile)+" does not verify") {
+		t.Errorf("Open with another CA's host.pem: %v", err)
+	}
+	// Removing it, as the error says, gives a new one.
+	if err := os.Remove(filepath.Join(a.Dir(), hostFile)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(a.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handshake(t, serverConfig(t, b), issue(t, b, "telnet")); err != nil {
+		t.Errorf("after replacing host.pem: %v", err)
+	}
+}

@@ -21,19 +21,26 @@ import (
 // the SHA-256 that plugins.<name>.sha256 asks for, and the plugin, launched
 // for the check alone (a few tens of milliseconds), finds nothing wrong
 // with its config block (Validate: unknown keys, bad values, an address in
-// use). The plugins are checked at once, side by side. An address that a
+// use). The plugins are checked at once, side by side. Remote plugins
+// (remote: true) are not: the host has no binary of theirs. An address that a
 // plugin process still running from this data directory holds (its record
 // says so: a host that died, or the running host when `portico config
 // check` runs beside it) is not counted as taken. A plugin whose SDK has
-// no Validate passes here: starting it checks its block. So does a remote
-// plugin (plugins.<name>.remote): its binary is on another machine, and
-// its block is checked by Configure when it connects.
+// no Validate passes here: starting it checks its block.
 //
 // Its error is a config.Problems, one per problem, each located where the
 // key's value came from: `config.yaml:9: plugins.telnet.config: unknown
 // key "lisen" (did you mean "listen"?)`.
 func Check(cfg *config.Config) error {
-	plugins := cfg.EnabledPlugins()
+	var plugins []config.Plugin
+	for _, p := range cfg.EnabledPlugins() {
+		// A remote plugin's binary is on its own machine, and the host
+		// launches nothing to ask: it gets its block in Configure when
+		// it dials in.
+		if !p.Remote {
+			plugins = append(plugins, p)
+		}
+	}
 	results := make([]checked, len(plugins))
 	var wg sync.WaitGroup
 	for i, p := range plugins {

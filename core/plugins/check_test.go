@@ -48,8 +48,8 @@ func testBinary(t *testing.T) (string, []byte) {
 }
 
 // TestCheckBinaries: Check names each enabled plugin whose binary the host
-// could not launch, at the line of its key, and passes the others and the
-// disabled ones. A binary that is not a plugin is named too: it is
+// could not launch, at the line of its key, and passes the others, the
+// disabled ones and the remote one (whose binary is on another machine). A binary that is not a plugin is named too: it is
 // launched, and ends before the plugin handshake.
 func TestCheckBinaries(t *testing.T) {
 	dir := t.TempDir()
@@ -85,6 +85,11 @@ func TestCheckBinaries(t *testing.T) {
   script:
     enabled: true
     path: notplugin
+  edge:
+    enabled: true
+    remote: true
+server:
+  portal_listen: "127.0.0.1:7400"
 `, exe, sum, exe, strings.Repeat("0", 64)))
 	// Set after Load: it is no PORTICO_PLUGINS_<NAME>_<KEY>.
 	t.Setenv(envTestPlugin, "current")
