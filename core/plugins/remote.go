@@ -302,6 +302,9 @@ func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(
 		}
 		conn.Close()
 	}
+	// Until it is handed over, the connection ends with the portal.
+	unhook := context.AfterFunc(ctx, func() { conn.Close() })
+	defer unhook()
 	hctx, cancel := context.WithTimeout(ctx, edge.HelloTimeout)
 	err := conn.HandshakeContext(hctx)
 	cancel()
@@ -322,6 +325,10 @@ func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(
 	c, err := edge.Accept(conn, name)
 	if err != nil {
 		refuse(name, err)
+		return
+	}
+	if !unhook() {
+		c.Close()
 		return
 	}
 	e := &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: addr}
