@@ -73,7 +73,7 @@ func main() {
 	isTiny := flag.Bool("tiny", false, "a tiny run that only checks the tool works")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the host and plugin under this directory")
-	flag.StringVar(&only, "only", "", "run only these scenario groups, comma-separated: latency, throughput, capacity (capacity also runs fan-out and reload)")
+	flag.StringVar(&only, "only", "", "run only these scenario groups, comma-separated: latency, throughput, remote, capacity (capacity also runs fan-out and reload)")
 	flag.Parse()
 	if *serve {
 		runBaselineServer()
@@ -176,6 +176,13 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 	}
 	base.close()
 	port.close()
+	if wanted("remote") {
+		more, err := remoteRows(dir, bin, p)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
 	if !wanted("capacity") {
 		return rows, nil
 	}
@@ -348,4 +355,51 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 		}
 	}
 	return res, nil
+}
+
+// remoteRows measures latency and throughput with the telnet plugin as a
+// remote plugin (TCP with mutual TLS to the host, instead of the unix
+// socket), against a baseline of its own run beside it.
+func remoteRows(dir, bin string, p params) ([]row, error) {
+	base, err := startBaseline()
+	if err != nil {
+		return nil, err
+	}
+	defer base.close()
+	port, err := startRemotePortico(dir+"/remote", bin)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	defer port.close()
+	logf("remote: latency: %d round trips each", p.latencyTrips)
+	bl, err := measureLatency(base, p.latencyTrips)
+	if err != nil {
+		return nil, fmt.Errorf("baseline latency: %w", err)
+	}
+	pl, err := measureLatency(port, p.latencyTrips)
+	if err != nil {
+		return nil, fmt.Errorf("remote latency: %w", err)
+	}
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+	rows := []row{
+		{scenario: "remote: latency p50", unit: "µs", baseline: us(bl.p50), portico: us(pl.p50), hasBaseline: true, lowerIsBetter: true},
+		{scenario: "remote: latency p99", unit: "µs", baseline: us(bl.p99), portico: us(pl.p99), hasBaseline: true, lowerIsBetter: true},
+	}
+	for _, n := range p.throughputSizes {
+		logf("remote: throughput: %d sessions for %v", n, p.throughputFor)
+		bt, err := measureThroughput(base, n, p.throughputFor)
+		if err != nil {
+			return nil, fmt.Errorf("baseline throughput %d: %w", n, err)
+		}
+		pt, err := measureThroughput(port, n, p.throughputFor)
+		if err != nil {
+			return nil, fmt.Errorf("remote throughput %d: %w", n, err)
+		}
+		rows = append(rows, row{scenario: fmt.Sprintf("remote: throughput, %d sessions", n), unit: "lines/s",
+			baseline: bt.linesPerSec, portico: pt.linesPerSec, hasBaseline: true},
+			row{scenario: fmt.Sprintf("remote: server CPU per line, %d sessions", n), unit: "µs",
+				baseline: float64(bt.cpuPerLine.Nanoseconds()) / 1000, portico: float64(pt.cpuPerLine.Nanoseconds()) / 1000,
+				hasBaseline: true, lowerIsBetter: true})
+	}
+	return rows, nil
 }
