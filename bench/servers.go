@@ -263,14 +263,7 @@ func (p *portico) pids() ([]int, error) {
 func (p *portico) close() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		p.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
-		}
+		waitOrKill(p.cmd, 20*time.Second)
 	}
 	if p.log != nil {
 		p.log.Close()
@@ -278,18 +271,23 @@ func (p *portico) close() {
 	if p.edge != nil && p.edge.Process != nil {
 		// The host shut it down when it stopped; one that did not hear
 		// of it is ended.
-		done := make(chan struct{})
-		go func() { p.edge.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.edge.Process.Kill()
-			<-done
-		}
+		waitOrKill(p.edge, 10*time.Second)
 		p.edge = nil
 	}
 	if p.edgeLog != nil {
 		p.edgeLog.Close()
+	}
+}
+
+// waitOrKill waits for cmd to exit, and kills it after d.
+func waitOrKill(cmd *exec.Cmd, d time.Duration) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
 	}
 }
 

@@ -146,31 +146,26 @@ func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, d
 	backoff := redialMin
 	lastErr := ""
 	for s.ctx.Err() == nil {
-		sess, err := s.dialHost(addr, tc, id)
-		if err != nil {
-			// The same failure (host down, refused) is logged once.
-			if msg := err.Error(); msg != lastErr {
-				s.log.Warn("remote: cannot reach the host; retrying", "addr", addr, "err", err)
-				lastErr = msg
+		why := ""
+		if sess, err := s.dialHost(addr, tc, id); err != nil {
+			why = "cannot reach the host: " + err.Error()
+		} else {
+			start := time.Now()
+			s.serveSession(sess, grpcLn, dataLn, closing)
+			if time.Since(start) > steadyConn {
+				backoff, lastErr = redialMin, ""
+				s.log.Warn("remote: connection to the host ended; redialling", "addr", addr)
+			} else {
+				// Under TLS 1.3 a host that refuses the plugin's
+				// certificate says so after the handshake: the
+				// connection just ends.
+				why = "the host ended the connection at once (refused? the host's log says why)"
 			}
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, redialMax)
-			continue
 		}
-		start := time.Now()
-		s.serveSession(sess, grpcLn, dataLn, closing)
-		if time.Since(start) > steadyConn {
-			backoff, lastErr = redialMin, ""
-			s.log.Warn("remote: connection to the host ended; redialling", "addr", addr)
-		} else if msg := "the host ended the connection at once (refused? the host's log says why)"; msg != lastErr {
-			// Under TLS 1.3 a host that refuses the plugin's certificate
-			// says so after the handshake: the connection just ends.
-			s.log.Warn("remote: "+msg+"; retrying", "addr", addr)
-			lastErr = msg
+		// The same failure (host down, refused) is logged once.
+		if why != "" && why != lastErr {
+			s.log.Warn("remote: "+why+"; retrying", "addr", addr)
+			lastErr = why
 		}
 		select {
 		case <-s.ctx.Done():
