@@ -340,7 +340,7 @@ func TestRemotePluginRefused(t *testing.T) {
 
 	// A certificate of this CA for a block that is not remote.
 	issueIdentity(t, h.configPath, "telnet", filepath.Join(ids, "telnet"))
-	startEdge(t, portal, filepath.Join(ids, "telnet"))
+	te := startEdge(t, portal, filepath.Join(ids, "telnet"))
 	waitLog(t, h, "portal: refused edge telnet from 127.0.0.1:")
 
 	// None of them was configured: edge1's players find nobody there.
@@ -348,8 +348,10 @@ func TestRemotePluginRefused(t *testing.T) {
 		c.Close()
 		t.Fatal("a refused edge listens for players")
 	}
-	if strings.Contains(outputText(fe.out), "msg=configured") {
-		t.Fatal("the edge with another CA's certificate was configured")
+	for _, e := range []*edgeProcess{fe, te} {
+		if strings.Contains(outputText(e.out), "msg=configured") {
+			t.Fatalf("a refused edge was configured:\n%s", outputText(e.out))
+		}
 	}
 	remoteStatus(t, h, "edge1", func(p edgeState) bool { return p.State == "waiting" && p.Address == "" })
 
@@ -357,6 +359,10 @@ func TestRemotePluginRefused(t *testing.T) {
 	// once, and it is refused when it redials.
 	good := startEdge(t, portal, filepath.Join(ids, "edge1"))
 	remoteStatus(t, h, "edge1", func(p edgeState) bool { return p.State == "running" })
+	if !strings.Contains(outputText(good.out), "msg=configured") {
+		// What the refused edges are checked against above.
+		t.Fatalf("the accepted edge does not log its Configure as expected:\n%s", outputText(good.out))
+	}
 	a := dialTelnet(t, edgeAddr)
 	a.login("Erin", "erinpass1", true)
 	revoke := exec.Command(filepath.Join(binDir, "portico"), "portal", "revoke", "edge1", "--config", h.configPath)
@@ -374,7 +380,6 @@ func TestRemotePluginRefused(t *testing.T) {
 	if _, err := b.await("Welcome to TestGame", 2*time.Second); err == nil {
 		t.Fatal("a player reached the game through a revoked edge")
 	}
-	_ = good
 }
 
 // waitLogAfter waits until the host's log says want after offset mark.
