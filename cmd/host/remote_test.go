@@ -188,13 +188,20 @@ func remoteHost(t *testing.T) (h *testHost, portal, edgeAddr, ids string) {
 	edgeAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	h = startHostWith(t, hostOptions{
 		server: fmt.Sprintf("  portal_listen: %q\n", portal),
+		// wrongproto is a remote block for another protocol.
 		extra: fmt.Sprintf(`  edge1:
     enabled: true
     remote: true
     protocol: telnet
     config:
       listen: %q
-`, edgeAddr),
+  wrongproto:
+    enabled: true
+    remote: true
+    protocol: websocket
+    config:
+      listen: "127.0.0.1:%d"
+`, edgeAddr, freePort(t)),
 		setup: func(dir string) {
 			ids = filepath.Join(dir, "ids")
 			issueIdentity(t, filepath.Join(dir, "config.yaml"), "edge1", filepath.Join(ids, "edge1"))
@@ -299,10 +306,12 @@ func TestRemotePluginKeepsPlayers(t *testing.T) {
 }
 
 // TestRemotePluginRefused: an edge whose certificate another CA issued,
-// one with no client certificate, one whose name is not a remote block,
-// and one revoked (while connected: its connection closes at once) are
-// refused with a clear log line, and never configured: their players
-// cannot get in.
+// one with no client certificate, one whose name is not a remote block, a
+// second one for a name already connected, and one revoked (while
+// connected: its connection closes at once) are refused with a clear log
+// line, and never configured: their players cannot get in. So is one that
+// speaks another protocol than its block says (after Configure, before any
+// session). The host will not restart a remote plugin.
 func TestRemotePluginRefused(t *testing.T) {
 	h, portal, edgeAddr, ids := remoteHost(t)
 	caPEM, err := os.ReadFile(filepath.Join(ids, "edge1", identity.CAFile))
@@ -343,6 +352,13 @@ func TestRemotePluginRefused(t *testing.T) {
 	te := startEdge(t, portal, filepath.Join(ids, "telnet"))
 	waitLog(t, h, "portal: refused edge telnet from 127.0.0.1:")
 
+	// A telnet plugin for a block that says protocol: websocket.
+	issueIdentity(t, h.configPath, "wrongproto", filepath.Join(ids, "wrongproto"))
+	startEdge(t, portal, filepath.Join(ids, "wrongproto"))
+	waitLog(t, h, `portal: refused edge wrongproto from 127.0.0.1:`)
+	waitLog(t, h, `it speaks protocol \"telnet\", but plugins.wrongproto.protocol is \"websocket\"`)
+	remoteStatus(t, h, "wrongproto", func(p edgeState) bool { return p.State == "waiting" })
+
 	// None of them was configured: edge1's players find nobody there.
 	if c, err := net.DialTimeout("tcp", edgeAddr, 2*time.Second); err == nil {
 		c.Close()
@@ -365,6 +381,18 @@ func TestRemotePluginRefused(t *testing.T) {
 	}
 	a := dialTelnet(t, edgeAddr)
 	a.login("Erin", "erinpass1", true)
+	// A second edge with edge1's identity while edge1 answers: refused.
+	twin := startEdge(t, portal, filepath.Join(ids, "edge1"))
+	waitLog(t, h, "portal: refused edge edge1 from 127.0.0.1:")
+	waitLog(t, h, ": already connected from 127.0.0.1:")
+	if strings.Contains(outputText(twin.out), "msg=configured") {
+		t.Fatalf("a second edge1 was configured:\n%s", outputText(twin.out))
+	}
+	_ = twin.cmd.Process.Kill()
+	// The host cannot restart a plugin it did not start.
+	if out, ok := portico(t, h, "", "plugin", "restart", "edge1"); ok || !strings.Contains(out, "plugins.edge1 is a remote plugin") {
+		t.Fatalf("plugin restart of a remote plugin: ok %v\n%s", ok, out)
+	}
 	revoke := exec.Command(filepath.Join(binDir, "portico"), "portal", "revoke", "edge1", "--config", h.configPath)
 	if out, err := revoke.CombinedOutput(); err != nil {
 		t.Fatalf("portal revoke: %v\n%s", err, out)
