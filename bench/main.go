@@ -73,7 +73,7 @@ func main() {
 	isTiny := flag.Bool("tiny", false, "a tiny run that only checks the tool works")
 	keep := flag.Bool("keep", false, "keep the work directory (logs, data)")
 	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the host and plugin under this directory")
-	flag.StringVar(&only, "only", "", "run only these scenario groups, comma-separated: latency, throughput, capacity (capacity also runs fan-out and reload)")
+	flag.StringVar(&only, "only", "", "run only these scenario groups, comma-separated: latency, throughput, remote, capacity (capacity also runs fan-out and reload)")
 	flag.Parse()
 	if *serve {
 		runBaselineServer()
@@ -134,48 +134,20 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		return nil, err
 	}
 	defer port.close()
-	if wanted("latency") {
-		logf("latency: %d round trips each", p.latencyTrips)
-		bl, err := measureLatency(base, p.latencyTrips)
-		if err != nil {
-			return nil, fmt.Errorf("baseline latency: %w", err)
-		}
-		pl, err := measureLatency(port, p.latencyTrips)
-		if err != nil {
-			return nil, fmt.Errorf("portico latency: %w", err)
-		}
-		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
-		rows = append(rows,
-			row{scenario: "latency p50", unit: "µs", baseline: us(bl.p50), portico: us(pl.p50), hasBaseline: true, target: "≤ 2×", lowerIsBetter: true},
-			row{scenario: "latency p99", unit: "µs", baseline: us(bl.p99), portico: us(pl.p99), hasBaseline: true, target: "≤ 3×", lowerIsBetter: true},
-			row{scenario: "latency p999", unit: "µs", baseline: us(bl.p999), portico: us(pl.p999), hasBaseline: true, lowerIsBetter: true})
+	more, err := latencyAndThroughput("", base, port, p)
+	if err != nil {
+		return nil, err
 	}
-	for _, n := range p.throughputSizes {
-		if !wanted("throughput") {
-			break
-		}
-		logf("throughput: %d sessions for %v", n, p.throughputFor)
-		bt, err := measureThroughput(base, n, p.throughputFor)
-		if err != nil {
-			return nil, fmt.Errorf("baseline throughput %d: %w", n, err)
-		}
-		pt, err := measureThroughput(port, n, p.throughputFor)
-		if err != nil {
-			return nil, fmt.Errorf("portico throughput %d: %w", n, err)
-		}
-		r := row{scenario: fmt.Sprintf("throughput, %d sessions", n), unit: "lines/s", baseline: bt.linesPerSec,
-			portico: pt.linesPerSec, hasBaseline: true}
-		if n >= 1000 {
-			r.target = "≥ 0.5×"
-		}
-		rows = append(rows, r, row{scenario: fmt.Sprintf("server CPU per line, %d sessions", n), unit: "µs",
-			baseline: float64(bt.cpuPerLine.Nanoseconds()) / 1000, portico: float64(pt.cpuPerLine.Nanoseconds()) / 1000,
-			hasBaseline: true, lowerIsBetter: true},
-			row{scenario: fmt.Sprintf("server context switches per line, %d sessions", n), unit: "switches",
-				baseline: bt.switchesPerLine, portico: pt.switchesPerLine, hasBaseline: true, lowerIsBetter: true})
-	}
+	rows = append(rows, more...)
 	base.close()
 	port.close()
+	if wanted("remote") {
+		more, err := remoteRows(dir, bin, p)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
 	if !wanted("capacity") {
 		return rows, nil
 	}
@@ -348,4 +320,75 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 		}
 	}
 	return res, nil
+}
+
+// latencyAndThroughput measures round-trip latency and throughput on
+// port against base (the groups -only asks for), and returns their rows,
+// each scenario named with prefix.
+func latencyAndThroughput(prefix string, base, port server, p params) ([]row, error) {
+	var rows []row
+	if wanted("latency") || prefix != "" {
+		logf("%slatency: %d round trips each", prefix, p.latencyTrips)
+		bl, err := measureLatency(base, p.latencyTrips)
+		if err != nil {
+			return nil, fmt.Errorf("baseline latency: %w", err)
+		}
+		pl, err := measureLatency(port, p.latencyTrips)
+		if err != nil {
+			return nil, fmt.Errorf("%sportico latency: %w", prefix, err)
+		}
+		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+		rows = append(rows,
+			row{scenario: prefix + "latency p50", unit: "µs", baseline: us(bl.p50), portico: us(pl.p50), hasBaseline: true, target: "≤ 2×", lowerIsBetter: true},
+			row{scenario: prefix + "latency p99", unit: "µs", baseline: us(bl.p99), portico: us(pl.p99), hasBaseline: true, target: "≤ 3×", lowerIsBetter: true},
+			row{scenario: prefix + "latency p999", unit: "µs", baseline: us(bl.p999), portico: us(pl.p999), hasBaseline: true, lowerIsBetter: true})
+		if prefix != "" {
+			// The targets are the local plugin's.
+			for i := range rows {
+				rows[i].target = ""
+			}
+		}
+	}
+	for _, n := range p.throughputSizes {
+		if !wanted("throughput") && prefix == "" {
+			break
+		}
+		logf("%sthroughput: %d sessions for %v", prefix, n, p.throughputFor)
+		bt, err := measureThroughput(base, n, p.throughputFor)
+		if err != nil {
+			return nil, fmt.Errorf("baseline throughput %d: %w", n, err)
+		}
+		pt, err := measureThroughput(port, n, p.throughputFor)
+		if err != nil {
+			return nil, fmt.Errorf("%sportico throughput %d: %w", prefix, n, err)
+		}
+		r := row{scenario: fmt.Sprintf("%sthroughput, %d sessions", prefix, n), unit: "lines/s", baseline: bt.linesPerSec,
+			portico: pt.linesPerSec, hasBaseline: true}
+		if n >= 1000 && prefix == "" {
+			r.target = "≥ 0.5×"
+		}
+		rows = append(rows, r, row{scenario: fmt.Sprintf("%sserver CPU per line, %d sessions", prefix, n), unit: "µs",
+			baseline: float64(bt.cpuPerLine.Nanoseconds()) / 1000, portico: float64(pt.cpuPerLine.Nanoseconds()) / 1000,
+			hasBaseline: true, lowerIsBetter: true},
+			row{scenario: fmt.Sprintf("%sserver context switches per line, %d sessions", prefix, n), unit: "switches",
+				baseline: bt.switchesPerLine, portico: pt.switchesPerLine, hasBaseline: true, lowerIsBetter: true})
+	}
+	return rows, nil
+}
+
+// remoteRows measures latency and throughput with the telnet plugin as a
+// remote plugin (TCP with mutual TLS to the host, instead of the unix
+// socket), against a baseline of its own run beside it.
+func remoteRows(dir, bin string, p params) ([]row, error) {
+	base, err := startBaseline()
+	if err != nil {
+		return nil, err
+	}
+	defer base.close()
+	port, err := startRemotePortico(dir+"/remote", bin)
+	if err != nil {
+		return nil, fmt.Errorf("remote: %w", err)
+	}
+	defer port.close()
+	return latencyAndThroughput("remote: ", base, port, p)
 }

@@ -68,6 +68,10 @@ type portico struct {
 	cmd              *exec.Cmd
 	address          string
 	log              *os.File
+	// edge, for a remote plugin (startRemotePortico), is the telnet
+	// plugin started by hand, dialling the host over TCP with mutual TLS.
+	edge    *exec.Cmd
+	edgeLog *os.File
 }
 
 // Bench account: every session logs in to it (multisession mode 1).
@@ -96,20 +100,45 @@ func buildPortico(dir string) (string, error) {
 // under it (-profile).
 var profileDir string
 
-func startPortico(dir, bin string) (*portico, error) {
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startPortico(dir, bin string) (*portico, error) { return startPorticoWith(dir, bin, false) }
+
+// startRemotePortico starts the host with its telnet plugin as a remote
+// plugin: the host listens on server.portal_listen, and the plugin, started
+// by hand with --connect and --identity, dials it over TCP with mutual
+// TLS 1.3 (on loopback: the transport's cost, not a network's).
+func startRemotePortico(dir, bin string) (*portico, error) { return startPorticoWith(dir, bin, true) }
+
+func startPorticoWith(dir, bin string, remote bool) (*portico, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	server, block := "", ""
+	var portal string
+	if remote {
+		if portal, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		server = fmt.Sprintf("  portal_listen: %q\n", portal)
+		block = "    remote: true\n    protocol: telnet\n"
+	}
 	cfg := fmt.Sprintf(`server:
   name: Bench
   data_dir: data
   multisession_mode: 1
   argon2_memory_kib: 64
   argon2_time: 1
-# The benchmark opens thousands of connections from one address, as fast
+%s# The benchmark opens thousands of connections from one address, as fast
 # as it can: the limits that stop that are off.
 limits:
   connection_rate: 0
@@ -118,13 +147,13 @@ limits:
 plugins:
   telnet:
     enabled: true
-    config:
-      listen: "127.0.0.1:%d"
-`, port)
+%s    config:
+      listen: %q
+`, server, block, addr)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p := &portico{dir: dir, bin: bin, config: filepath.Join(dir, "config.yaml"), address: fmt.Sprintf("127.0.0.1:%d", port)}
+	p := &portico{dir: dir, bin: bin, config: filepath.Join(dir, "config.yaml"), address: addr}
 	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -145,6 +174,12 @@ plugins:
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}
+	if remote {
+		if err := p.startEdge(portal); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := p.status()
@@ -157,6 +192,26 @@ plugins:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startEdge issues the plugin's identity and starts it by hand, as an
+// operator does on an edge machine.
+func (p *portico) startEdge(portal string) error {
+	id := filepath.Join(p.dir, "edge-id")
+	issue := exec.Command(filepath.Join(p.bin, "portico"), "portal", "issue", "telnet", "--out", id, "--config", p.config)
+	if out, err := issue.CombinedOutput(); err != nil {
+		return fmt.Errorf("portal issue: %v: %s", err, out)
+	}
+	var err error
+	if p.edgeLog, err = os.Create(filepath.Join(p.dir, "edge.log")); err != nil {
+		return err
+	}
+	p.edge = exec.Command(filepath.Join(p.bin, "portico-telnet"), "--connect", portal, "--identity", id)
+	if profileDir != "" {
+		p.edge.Env = append(os.Environ(), cpuprofile.EnvDir+"="+filepath.Join(profileDir, filepath.Base(p.dir)))
+	}
+	p.edge.Stdout, p.edge.Stderr = p.edgeLog, p.edgeLog
+	return p.edge.Start()
 }
 
 func (p *portico) name() string { return "portico" }
@@ -195,7 +250,12 @@ func (p *portico) pids() ([]int, error) {
 	}
 	out := []int{st.PID}
 	for _, pl := range st.Plugins {
-		out = append(out, pl.PID)
+		if pl.PID > 0 {
+			out = append(out, pl.PID)
+		}
+	}
+	if p.edge != nil {
+		out = append(out, p.edge.Process.Pid)
 	}
 	return out, nil
 }
@@ -203,17 +263,31 @@ func (p *portico) pids() ([]int, error) {
 func (p *portico) close() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		p.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
-		}
+		waitOrKill(p.cmd, 20*time.Second)
 	}
 	if p.log != nil {
 		p.log.Close()
+	}
+	if p.edge != nil && p.edge.Process != nil {
+		// The host shut it down when it stopped; one that did not hear
+		// of it is ended.
+		waitOrKill(p.edge, 10*time.Second)
+		p.edge = nil
+	}
+	if p.edgeLog != nil {
+		p.edgeLog.Close()
+	}
+}
+
+// waitOrKill waits for cmd to exit, and kills it after d.
+func waitOrKill(cmd *exec.Cmd, d time.Duration) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
 	}
 }
 

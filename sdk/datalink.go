@@ -331,6 +331,7 @@ func (s *Server) takeLink(parent context.Context) (context.Context, context.Canc
 	s.linkStop, s.linkDone = stop, done
 	s.linkGen++
 	s.linkUp = true
+	s.portal.hostAway.Store(false)
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 		s.graceTimer = nil

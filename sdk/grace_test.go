@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -182,5 +183,40 @@ func TestHostBackWithinGrace(t *testing.T) {
 	case <-conn.done:
 		t.Fatal("client closed although a host came back")
 	default:
+	}
+}
+
+// TestNoIDsWhileHostAway: a connection that finds the session ids used up
+// while the host is away is told to come back in a moment, at once, and
+// the one already waiting for an id is told too; with the host linked it
+// waits for the grant as before.
+func TestNoIDsWhileHostAway(t *testing.T) {
+	f := newGraceFixture(t, 10_000)
+	for range 99 { // the fixture's session holds the first of 100 ids
+		if _, err := f.srv.Portal().NewSession(f.ctx, newFakeConn(), "grace", "127.0.0.1:2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := newFakeConn()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := f.srv.Portal().NewSession(f.ctx, waiting, "grace", "127.0.0.1:3")
+		waited <- err
+	}()
+	none(t, waiting.closes, "close while the host is linked")
+	f.dropLink()
+	wait(t, f.conn.told, "the client being told the server is restarting")
+	if err := wait(t, waited, "the waiting connection's answer"); !errors.Is(err, ErrRefused) || !errors.Is(err, ErrNoSessionID) {
+		t.Fatalf("waiting connection: %v", err)
+	}
+	if got := wait(t, waiting.closes, "the waiting connection's close"); got != MsgWaitForHost {
+		t.Fatalf("waiting connection told %q", got)
+	}
+	late := newFakeConn()
+	if _, err := f.srv.Portal().NewSession(f.ctx, late, "grace", "127.0.0.1:4"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("new connection: %v", err)
+	}
+	if got := wait(t, late.closes, "the new connection's close"); got != MsgWaitForHost {
+		t.Fatalf("new connection told %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -20,6 +21,14 @@ const outboxLimit = 200_000
 // in time (the host is unreachable and the plugin's ids are used up).
 var ErrNoSessionID = errors.New("portal: no session id available")
 
+// MsgWaitForHost is what a new connection is told when the plugin's
+// session ids are used up while its host is away (restarting, or a remote
+// plugin cut off from it): no id can be granted until the host is back.
+const MsgWaitForHost = "The server is restarting; please wait a moment and connect again."
+
+// errHostAway is nextID's error when no id is left and no host is linked.
+var errHostAway = errors.New("portal: no session id left while the host is away")
+
 // Portal is the plugin side of the session handler (Evennia's
 // PortalSessionHandler): it keeps the plugin's sessions and carries their
 // traffic to and from the host.
@@ -29,6 +38,12 @@ type Portal struct {
 	// inputs numbers the input sent to the host and keeps it until the
 	// host has finished it (replay.go).
 	inputs inputLog
+
+	// hostAway is set while no host is linked after one was (the plugin
+	// waits for a host to come back): a connection that finds the session
+	// ids used up then is told to come back in a moment, since no host can
+	// grant more until one is back.
+	hostAway atomic.Bool
 
 	mu       sync.Mutex
 	host     HostInfo
@@ -189,6 +204,10 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	id, err := p.nextID(ctx)
 	if err != nil {
 		p.perIP.Release(ip)
+		if errors.Is(err, errHostAway) {
+			conn.Close(MsgWaitForHost)
+			return nil, fmt.Errorf("portal: %s: %w: %w", address, ErrNoSessionID, &refusal{message: MsgWaitForHost})
+		}
 		return nil, err
 	}
 	s := &Session{portal: p, conn: conn, ip: ip, done: make(chan struct{})}
@@ -291,6 +310,9 @@ func (p *Portal) nextID(ctx context.Context) (uint64, error) {
 		p.askIfLowLocked()
 		wait := p.granted
 		p.mu.Unlock()
+		if p.hostAway.Load() {
+			return 0, errHostAway
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
@@ -322,6 +344,15 @@ func (p *Portal) grant(start, count uint64) {
 	p.ids = append(p.ids, idBlock{next: start, end: start + count})
 	p.lastGrant = count
 	p.asked = false
+	close(p.granted)
+	p.granted = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// wakeIDWaiters makes connections waiting for a session id look again:
+// the host went away, and they are told to come back (MsgWaitForHost).
+func (p *Portal) wakeIDWaiters() {
+	p.mu.Lock()
 	close(p.granted)
 	p.granted = make(chan struct{})
 	p.mu.Unlock()

@@ -33,11 +33,23 @@ import (
 // and serves the portal contract until the host shuts the plugin down, or
 // no host came back within the grace period. It then returns, having
 // removed the link's socket.
+//
+// Every plugin takes two flags, for a plugin the operator runs on another
+// machine (a remote plugin): --connect HOST:PORT dials the host's
+// server.portal_listen instead of waiting for go-plugin's launch, and
+// --identity DIR names the key, certificate and CA certificate `portico
+// portal issue` wrote for it (see ServeRemote). A host launches a plugin
+// without arguments.
 func Serve(p Plugin) {
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP)
 	name := os.Getenv(EnvPluginName)
 	if name == "" {
 		name = filepath.Base(os.Args[0])
+	}
+	flags, err := ParseFlags(filepath.Base(os.Args[0]), os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	logOpts := logging.FromEnv()
 	logw, closeLog := openLog(os.Getenv(EnvDataDir), name, logOpts)
@@ -56,6 +68,10 @@ func Serve(p Plugin) {
 	// Set-up garbage goes back to the OS after a burst of connections.
 	srv.portal.release = newBurstRelease()
 	defer srv.portal.release.close()
+	if flags.Connect != "" {
+		serveRemote(srv, flags, log)
+		return
+	}
 	var gs atomic.Pointer[grpc.Server]
 	srv.OnHostLost = func() {
 		// Stopping go-plugin's gRPC server makes its Serve return, which
@@ -357,6 +373,8 @@ func (s *Server) hostGone(gen uint64, planned bool) {
 	defer s.mu.Unlock()
 	if gen == s.linkGen {
 		s.linkUp = false
+		s.portal.hostAway.Store(true)
+		s.portal.wakeIDWaiters()
 	}
 	if gen != s.linkGen || s.ctx.Err() != nil {
 		return

@@ -171,7 +171,14 @@ func printStatus(w io.Writer, st Status) {
 		if on == "" {
 			on = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, p.State, p.PID, up, p.Restarts, on, lastError(p))
+		state := p.State
+		if p.Remote && p.Address != "" {
+			// A remote plugin has no pid here: where it connects from.
+			state += " (remote, " + p.Address + ")"
+		} else if p.Remote {
+			state += " (remote)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.ProtocolKey, state, p.PID, up, p.Restarts, on, lastError(p))
 	}
 	tw.Flush()
 	if len(st.Bots) > 0 {

@@ -50,17 +50,17 @@ type link interface {
 // Configure answer, or the Link stream when it named none, or when its
 // data socket needs TLS this host cannot speak. It returns the link and
 // the data socket's path ("" for the stream).
-func (r *runner) openLink(ctx context.Context, portal portalpb.PortalClient, outbox *wire.Outbox,
+func (r *runner) openLink(ctx context.Context, pc pluginConn, outbox *wire.Outbox,
 	resp *portalpb.ConfigureResponse) (link, string, error) {
 	if path := resp.GetDataPath(); path != "" {
 		tc, err := r.dataTLS(resp)
 		if err == nil {
-			l, err := r.openDataLink(ctx, path, resp.GetDataSecret(), tc, outbox)
+			l, err := r.openDataLink(ctx, pc.dataDialer(resp, tc), outbox)
 			return l, path, err
 		}
 		r.log.Warn("linking over the Link stream instead of the data socket", "err", err)
 	}
-	l, err := r.openStreamLink(ctx, portal, outbox)
+	l, err := r.openStreamLink(ctx, pc.portal(), outbox)
 	return l, "", err
 }
 
@@ -129,11 +129,11 @@ func (r *runner) corkReplies(n int) (uncork func()) {
 // its link: no pong within the ping timeout, or output left unread.
 var errUnresponsive = errors.New("plugin unresponsive")
 
-// openDataLink dials the plugin's data socket, proves the host with the
-// secret, and attaches it to the outbox: what was queued goes out first,
+// openDataLink dials the plugin's data link (dial proves the host with
+// the secret), and attaches it to the outbox: what was queued goes out first,
 // then every event is written at once.
-func (r *runner) openDataLink(ctx context.Context, path string, secret []byte, tc *tls.Config, outbox *wire.Outbox) (*dataLink, error) {
-	conn, rd, err := launch.DialData(ctx, path, secret, tc)
+func (r *runner) openDataLink(ctx context.Context, dial dataDialer, outbox *wire.Outbox) (*dataLink, error) {
+	conn, rd, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}

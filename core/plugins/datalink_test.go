@@ -102,7 +102,7 @@ type linkEnd struct {
 func serveData(t *testing.T, r *runner, p *fakePlugin) (fakeConn, *linkEnd) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := r.openDataLink(ctx, p.path, p.secret, nil, r.outbox)
+	d, err := r.openDataLink(ctx, unixData(p.path, p.secret, nil), r.outbox)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestDataLinkRefusesWrongSecret(t *testing.T) {
 	r := dataRunner(t, config.Server{PluginPingInterval: time.Hour, PluginPingTimeout: time.Hour, PluginOutboxMiB: 1})
 	p := newFakePlugin(t)
 	wrong := bytes.Repeat([]byte{4}, wire.SecretSize)
-	_, err := r.openDataLink(context.Background(), p.path, wrong, nil, r.outbox)
+	_, err := r.openDataLink(context.Background(), unixData(p.path, wrong, nil), r.outbox)
 	if err == nil || !strings.Contains(err.Error(), "refused the secret") {
 		t.Fatalf("dial with a wrong secret: %v", err)
 	}

@@ -17,6 +17,8 @@ import (
 // every session's data); then the host's queued events are flushed and the
 // links closed, leaving the plugin processes running for the next image.
 func (m *Manager) Detach(ctx context.Context, afterSync func()) error {
+	// A remote plugin redials the next image: this one accepts no more.
+	m.closePortal()
 	m.mu.Lock()
 	rs := make([]*runner, 0, len(m.runners))
 	for _, r := range m.runners {

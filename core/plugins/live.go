@@ -68,6 +68,10 @@ func (m *Manager) Apply(next *config.Config) {
 		}
 		spec := r.currentSpec()
 		state := r.status().State
+		if ok && (r.remote || p.Remote) {
+			m.applyRemote(ctx, r, p, next, hostChanged)
+			continue
+		}
 		switch {
 		case !ok:
 			if state == StateStopped {
@@ -103,6 +107,14 @@ func (m *Manager) Apply(next *config.Config) {
 			continue
 		}
 		m.log.Info("plugin enabled in config; starting it", "plugin", name)
+		if p.Remote {
+			// Nothing to launch or check here: it is checked when it
+			// connects (Configure).
+			if err := m.startPlugin(ctx, p, nil); err != nil {
+				m.log.Error("start plugin", "plugin", p.Name, "err", err)
+			}
+			continue
+		}
 		m.startChecked(ctx, p, next)
 	}
 }
@@ -207,8 +219,18 @@ func (m *Manager) replace(ctx context.Context, r *runner, p config.Plugin, next 
 	m.restart(ctx, r, p)
 }
 
-// restart stops r, telling its players, and starts p in its place.
+// restart stops r, telling its players, and starts p in its place. A
+// remote plugin is not the host's to restart: the block is refused until
+// the plugin is restarted on its edge machine, and then sent to it.
 func (m *Manager) restart(ctx context.Context, r *runner, p config.Plugin) {
+	if r.remote {
+		r.mu.Lock()
+		r.spec = p
+		r.mu.Unlock()
+		m.reject(r, config.Problems{m.config().Problem("plugins."+r.name+".config",
+			"the remote plugin cannot apply this change while it runs: restart it on its edge machine to apply it")})
+		return
+	}
 	r.stop(fmt.Sprintf("The %s service is restarting with a new configuration. Please reconnect.", r.name))
 	m.removeRecord(r.name)
 	if err := m.startPlugin(ctx, p, nil); err != nil {

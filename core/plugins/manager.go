@@ -55,7 +55,9 @@ type Manager struct {
 	mu      sync.Mutex
 	ctx     context.Context
 	runners map[string]*runner
-	wg      sync.WaitGroup
+	// portal accepts remote plugins (nil without server.portal_listen).
+	portal *Portal
+	wg     sync.WaitGroup
 }
 
 var _ sessions.Portals = (*Manager)(nil)
@@ -111,6 +113,18 @@ func (m *Manager) Start(ctx context.Context) error {
 	rejected := map[string]string{}
 	keep := map[string]bool{}
 	for _, p := range cfg.EnabledPlugins() {
+		if p.Remote {
+			// A remote plugin's record names a connection, not a process:
+			// it is kept for when the plugin redials (remote.go). One left
+			// by a local process of that name ends that process.
+			if rec, err := m.readRecord(p.Name); err == nil && rec.Instance == "" {
+				m.log.Info("plugin is remote now; stopping its local process", "plugin", p.Name, "pid", rec.Pid)
+				m.endRecorded(rec)
+				m.removeRecord(p.Name)
+			}
+			specs[p.Name] = p
+			continue
+		}
 		// A process whose new block fails the plugin's check is kept on
 		// the block it runs with (spec), and the refusal shown in status.
 		rec, spec, why := m.reattachable(ctx, p)
@@ -137,6 +151,32 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.runner(p.Name).setConfigErr(why)
 		}
 	}
+	return m.openPortal(cfg)
+}
+
+// openPortal starts accepting remote plugins on server.portal_listen, once
+// their runners exist, with the host's certificate authority (Authority):
+// its TLS config, the plugin's name from a verified certificate, and a
+// revoked plugin's live connection closed at once.
+func (m *Manager) openPortal(cfg *config.Config) error {
+	if cfg.Server.PortalListen == "" {
+		return nil
+	}
+	if m.Authority == nil {
+		return fmt.Errorf("plugins: %s is set but the host opened no certificate authority", config.PortalListenKey)
+	}
+	tc, err := m.Authority.ServerConfig()
+	if err != nil {
+		return fmt.Errorf("plugins: %s: %w", config.PortalListenKey, err)
+	}
+	p, err := m.ListenPortal(cfg.Server.PortalListen, tc, pki.PeerName)
+	if err != nil {
+		return fmt.Errorf("plugins: %s: %w", config.PortalListenKey, err)
+	}
+	m.Authority.OnRevoke(func(name string) { m.DropEdge(name, "its certificate was revoked") })
+	m.mu.Lock()
+	m.portal = p
+	m.mu.Unlock()
 	return nil
 }
 
@@ -183,13 +223,23 @@ func (m *Manager) config() *config.Config {
 // goroutine until Stop: the runner reattaches to the process rec names
 // when rec is set, and launches the binary otherwise.
 func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record) error {
-	path, err := m.config().PluginPath(p)
-	if err != nil {
-		return err
+	path := ""
+	if !p.Remote {
+		var err error
+		if path, err = m.config().PluginPath(p); err != nil {
+			return err
+		}
 	}
 	r := &runner{m: m, name: p.Name, spec: p, path: path, state: StateStarting, reattach: rec,
 		log: m.log.With("plugin", p.Name), outbox: wire.NewOutbox(0), done: make(chan struct{}),
 		settled: make(chan struct{})}
+	supervise := r.supervise
+	if p.Remote {
+		// Not launched: run each connection the portal listener hands it.
+		r.remote, r.edges = true, make(chan *edgeConn, 1)
+		r.state = StateWaiting
+		supervise = r.superviseRemote
+	}
 	r.trustKeys.Store(p.TrustKeyLogins)
 	if rec != nil {
 		r.restarts = rec.Restarts
@@ -205,13 +255,14 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		r.supervise(rctx)
+		supervise(rctx)
 	}()
 	return nil
 }
 
 // Stop shuts every plugin down, telling its clients reason, and waits.
 func (m *Manager) Stop(reason string) {
+	m.closePortal()
 	m.mu.Lock()
 	rs := make([]*runner, 0, len(m.runners))
 	for _, r := range m.runners {
@@ -288,4 +339,15 @@ func (m *Manager) runner(name string) *runner {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.runners[name]
+}
+
+// closePortal stops accepting remote plugins.
+func (m *Manager) closePortal() {
+	m.mu.Lock()
+	p := m.portal
+	m.portal = nil
+	m.mu.Unlock()
+	if p != nil {
+		p.Close()
+	}
 }

@@ -39,7 +39,11 @@ type record struct {
 	ConfigJSON string `json:"config_json"`
 	// Listen are the addresses the plugin listens on (its Configure's
 	// listeners): a check of a new config does not count them as taken.
-	Listen   []string  `json:"listen,omitempty"`
+	Listen []string `json:"listen,omitempty"`
+	// Instance is a remote plugin's process id (sdk/edge), from its
+	// hello: a connection that says the same one is the same process,
+	// and is reattached to. Pid is 0 and Addr its last address.
+	Instance string    `json:"instance,omitempty"`
 	Started  time.Time `json:"started"`
 	Restarts int       `json:"restarts"`
 	// Figures are the counts of the plugin's processes before this one

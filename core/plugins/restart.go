@@ -10,13 +10,17 @@ import (
 // restart` asks: a plugin that crash-looped (failed) is started again too.
 // The block is checked by the plugin's binary first; a block that does not
 // pass leaves the plugin as it is and is the error. The last error the
-// plugin had stays in its status until another replaces it.
+// plugin had stays in its status until another replaces it. A remote
+// plugin is not the host's to start: Restart refuses it, saying so.
 func (m *Manager) Restart(name, reason string) error {
 	m.mu.Lock()
 	ctx, r, cfg := m.ctx, m.runners[name], m.cfg
 	m.mu.Unlock()
 	if r == nil || ctx == nil {
 		return fmt.Errorf("no plugin named %q is running or configured", name)
+	}
+	if r.remote {
+		return errRemoteRestart(name)
 	}
 	p, ok := cfg.Plugins[name]
 	if !ok || !p.Enabled {

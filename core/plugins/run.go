@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
 
-	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -31,17 +29,17 @@ func (r *runner) runOnce(ctx context.Context) error {
 		r.accepting = false
 		r.mu.Unlock()
 	}()
-	client, portal, rec, err := r.reattachOrLaunch(ctx, rec)
+	pc, rec, err := r.reach(ctx, rec)
 	if err != nil {
 		return err
 	}
+	portal := pc.portal()
 	keep := false
 	var runRec record
 	defer func() {
 		if !keep {
-			r.endRun(client, runRec)
-			r.m.removeRecord(r.name)
-			r.m.removeSocket("unix", runRec.DataAddr)
+			pc.end(r, runRec)
+			r.forget(runRec)
 		}
 	}()
 	receipt := r.startAcks(rec == nil)
@@ -50,8 +48,8 @@ func (r *runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	runRec = r.runRecord(client, rec, resp, cfgJSON)
-	err = r.serveLink(ctx, client, portal, outbox, &runRec, rec != nil, resp)
+	runRec = r.runRecord(pc, rec, resp, cfgJSON)
+	err = r.serveLink(ctx, pc, outbox, &runRec, rec != nil, resp)
 	keep = errors.Is(err, errDetached)
 	if errors.Is(err, errUnresponsive) {
 		// A stopped or wedged process would hold go-plugin's Kill for its
@@ -76,32 +74,62 @@ func (r *runner) beginRun() (*record, *wire.Outbox) {
 	return rec, r.outbox
 }
 
+// reach returns the run's plugin: for a local plugin, the process rec
+// names reattached to, else a launch (reattachOrLaunch); for a remote one,
+// the edge's connection (remote.go). It returns the record it reattached
+// by, nil for a fresh process.
+func (r *runner) reach(ctx context.Context, rec *record) (pluginConn, *record, error) {
+	if r.remote {
+		return r.takeEdge(ctx)
+	}
+	return r.reattachOrLaunch(ctx, rec)
+}
+
+// forget removes what a run that ended left on disk: a local plugin's
+// record, receipt and data socket, which went with its process. A remote
+// plugin's record stays: the same process may come back (remote.go).
+func (r *runner) forget(rec record) {
+	if r.remote {
+		return
+	}
+	r.m.removeRecord(r.name)
+	r.m.removeSocket("unix", rec.DataAddr)
+}
+
 // reattachOrLaunch reattaches to the process rec names, and launches the
 // plugin when there is none or the reattach fails (that process is then
 // ended). It returns the record it reattached by, nil for a fresh process.
-func (r *runner) reattachOrLaunch(ctx context.Context, rec *record) (*hplugin.Client, portalpb.PortalClient, *record, error) {
+func (r *runner) reattachOrLaunch(ctx context.Context, rec *record) (pluginConn, *record, error) {
 	if rec != nil {
 		client, portal, err := r.connect(rec)
 		if err == nil {
 			reapIfChild(rec.Pid)
-			return client, portal, rec, nil
+			return &localConn{client: client, pc: portal}, rec, nil
 		}
 		r.log.Warn("cannot reattach; starting the plugin afresh", "err", err)
 		r.m.endRecorded(rec)
 	}
 	client, portal, err := r.connect(nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	// A fresh process: the logins saved for the sessions of an earlier
-	// one prove nothing now. Run before any of its events, which the link
-	// reader runs itself: posted with Do, it could be overtaken.
+	if err := r.launched(ctx); err != nil {
+		r.m.killClient(client)
+		return nil, nil, err
+	}
+	return &localConn{client: client, pc: portal}, nil, nil
+}
+
+// launched tells the session handler the plugin is a fresh process: the
+// logins saved for the sessions of an earlier one prove nothing now. Run
+// before any of its events, which the link reader runs itself: posted
+// with Do, it could be overtaken.
+func (r *runner) launched(ctx context.Context) error {
 	h := r.m.handler
 	if err := h.Call(ctx, func() { h.PluginLaunched(r.name) }); err != nil {
-		r.m.killClient(client)
-		return nil, nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
+		return fmt.Errorf("plugins: %s: %w", r.name, err)
 	}
-	return client, portal, nil, nil
+	return nil
 }
 
 // configure hands the plugin its first block of session ids and its config
@@ -131,6 +159,9 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 	if err != nil {
 		return nil, nil, fmt.Errorf("plugins: %s: configure: %w", r.name, err)
 	}
+	if err := r.checkProtocol(resp); err != nil {
+		return nil, nil, err
+	}
 	r.mu.Lock()
 	r.accepting = true
 	r.mu.Unlock()
@@ -149,16 +180,11 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 // version and mTLS material of its launch, and the block it runs. A
 // reattached process keeps its launch's start time and restart count from
 // old.
-func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.ConfigureResponse, cfgJSON []byte) record {
-	pid := 0
-	var addr net.Addr
-	if rc := client.ReattachConfig(); rc != nil {
-		pid, addr = rc.Pid, rc.Addr
-	}
+func (r *runner) runRecord(pc pluginConn, old *record, resp *portalpb.ConfigureResponse, cfgJSON []byte) record {
 	r.mu.Lock()
 	version, mtls := r.version, r.mtls
 	r.mu.Unlock()
-	rec := record{Name: r.name, Pid: pid, Exe: r.path, ProtocolVersion: version, MTLS: mtls.record(r.log),
+	rec := record{Name: r.name, Exe: r.path, ProtocolVersion: version, MTLS: mtls.record(r.log),
 		ProtocolKey: resp.GetProtocolKey(), ConfigJSON: string(cfgJSON), Started: time.Now(),
 		Listen: listenerAddrs(resp.GetListeners())}
 	if old != nil {
@@ -173,13 +199,14 @@ func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.C
 	if base.Reported {
 		rec.Figures = &base
 	}
-	if addr != nil {
-		rec.Network, rec.Addr = addr.Network(), addr.String()
+	pc.fillRecord(&rec)
+	if rec.Pid <= 0 {
+		return rec
 	}
-	if st, _, err := procStartTicks(pid); err == nil {
+	if st, _, err := procStartTicks(rec.Pid); err == nil {
 		rec.StartTicks = st
 	}
-	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", rec.Pid)); err == nil {
 		rec.Exe = strings.TrimSuffix(exe, " (deleted)")
 	}
 	return rec
@@ -190,11 +217,12 @@ func (r *runner) runRecord(client *hplugin.Client, old *record, resp *portalpb.C
 // the link until it ends: with errDetached when the plugin was handed over
 // for a host reload, with errUnresponsive when it stopped answering, else
 // with why the link was lost.
-func (r *runner) serveLink(ctx context.Context, client *hplugin.Client, portal portalpb.PortalClient, outbox *wire.Outbox,
+func (r *runner) serveLink(ctx context.Context, pc pluginConn, outbox *wire.Outbox,
 	rec *record, reattached bool, resp *portalpb.ConfigureResponse) error {
 	lctx, stopLink := context.WithCancel(ctx)
 	defer stopLink()
-	l, dataAddr, err := r.openLink(lctx, portal, outbox, resp)
+	portal := pc.portal()
+	l, dataAddr, err := r.openLink(lctx, pc, outbox, resp)
 	if err != nil {
 		return fmt.Errorf("plugins: %s: open link: %w", r.name, err)
 	}
@@ -225,8 +253,8 @@ func (r *runner) serveLink(ctx context.Context, client *hplugin.Client, portal p
 	if errors.Is(recvErr, io.EOF) {
 		recvErr = errors.New("link closed by plugin")
 	}
-	if client.Exited() {
-		return fmt.Errorf("plugins: %s: process %d exited: %w", r.name, rec.Pid, recvErr)
+	if pc.gone() {
+		return fmt.Errorf("plugins: %s: %s ended: %w", r.name, pc.what(*rec), recvErr)
 	}
 	return fmt.Errorf("plugins: %s: link lost: %w", r.name, recvErr)
 }
@@ -285,7 +313,13 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	// Waited for: the link reader runs the plugin's events itself, and
 	// they must find the sessions rebuilt.
 	h := r.m.handler
-	if err := h.Call(ctx, func() { h.PortalSessionsSync(r.name, all) }); err != nil {
+	if err := h.Call(ctx, func() {
+		// A clean sync: what the host still holds for the plugin (a remote
+		// one's sessions, kept while it was away) and it no longer lists
+		// is gone.
+		h.PortalSessionsGone(r.name, all)
+		h.PortalSessionsSync(r.name, all)
+	}); err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
 	r.log.Info("sessions restored", "count", len(all))

@@ -17,6 +17,7 @@ import (
 // shared between the supervising goroutine, the link's goroutines and the
 // Manager's callers; what is above it is set when the runner is made.
 type runner struct {
+	remoteParts
 	m      *Manager
 	name   string
 	spec   config.Plugin
@@ -89,6 +90,22 @@ type runner struct {
 	// (WaitStarted).
 	settled     chan struct{}
 	settledOnce sync.Once
+
+	// A remote plugin (remote.go): edge is its current connection, addr
+	// the last one's address, dropNow set when its sessions go with the
+	// connection (revoked). edges hands superviseRemote each accepted
+	// connection; offerMu orders the offers.
+	edge    *edgeConn
+	addr    string
+	dropNow bool
+}
+
+// remoteParts are a remote runner's fields set when it is made.
+type remoteParts struct {
+	// remote is set for a remote plugin.
+	remote  bool
+	edges   chan *edgeConn
+	offerMu sync.Mutex
 }
 
 func (r *runner) protocolKey() string {

@@ -50,6 +50,11 @@ type Status struct {
 	// Listeners are where it serves clients, as the console shows them
 	// ("telnet on 0.0.0.0:4000").
 	Listeners []string `json:"listeners,omitempty"`
+	// Remote is set for a remote plugin (plugins.<name>.remote), and
+	// Address is where its connection comes from (the last one's while it
+	// is waiting).
+	Remote  bool   `json:"remote,omitempty"`
+	Address string `json:"address,omitempty"`
 }
 
 // Statuses returns every plugin's state, by name.
@@ -68,7 +73,8 @@ func (r *runner) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Status{Name: r.name, ProtocolKey: r.key, State: r.state, PID: r.pid, Started: r.started,
-		Restarts: r.restarts, LastError: r.lastErr, LastErrorAt: r.lastErrAt, ConfigError: r.configErr, Listeners: listenerNames(r.listeners)}
+		Restarts: r.restarts, LastError: r.lastErr, LastErrorAt: r.lastErrAt, ConfigError: r.configErr, Listeners: listenerNames(r.listeners),
+		Remote: r.remote, Address: r.addr}
 }
 
 // WaitStarted waits until every plugin started by Start is running or has

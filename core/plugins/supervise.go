@@ -47,6 +47,11 @@ func (r *runner) stop(reason string) {
 		cancel()
 	}
 	r.cancel()
+	if r.remote {
+		// Shut down or not, the edge's connection ends with the host's
+		// side of it.
+		r.dropEdgeQuietly()
+	}
 	<-r.done
 }
 

@@ -41,6 +41,10 @@ type checked struct {
 // edit, or a process left by a host that died): Validate does not count
 // them as taken.
 func checkPlugin(ctx context.Context, cfg *config.Config, p config.Plugin, held []string) checked {
+	if p.Remote {
+		// Nothing here to launch: it is checked when it connects.
+		return checked{}
+	}
 	if pr, bad := checkBinary(cfg, p); bad {
 		return checked{problems: config.Problems{pr}}
 	}

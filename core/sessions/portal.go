@@ -207,6 +207,23 @@ func (h *ServerSessionHandler) PortalSessionSync(plugin string, d contract.Sessi
 	h.CheckMonitors(s) // a window resize, a client's name
 }
 
+// PortalSessionsGone removes the sessions the host holds for plugin that
+// are not in all, the plugin's whole list (its Sessions answer): they
+// ended while the host could not hear of it, as when a remote plugin's
+// connection was down. PortalSessionsSync then rebuilds the listed ones;
+// together they are a clean sync.
+func (h *ServerSessionHandler) PortalSessionsGone(plugin string, all []contract.SessionData) {
+	listed := make(map[uint64]bool, len(all))
+	for _, d := range all {
+		listed[d.Sessid] = true
+	}
+	for _, s := range h.sortedSessions() {
+		if s.Plugin == plugin && !listed[s.Sessid] {
+			h.Disconnect(s, "connection lost while the host was not linked to its plugin", false)
+		}
+	}
+}
+
 // PortalSessionsSync is Evennia's portal_sessions_sync (PSYNC): it rebuilds
 // the sessions of a plugin the host (re)attached to: one ServerSession per
 // entry, then the restart announcement. A session the plugin reports logged

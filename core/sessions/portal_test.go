@@ -297,3 +297,24 @@ func TestPortalDisconnectAll(t *testing.T) {
 		t.Errorf("PortalDisconnectAll sent events: %s", describe(t, evs))
 	}
 }
+
+// TestPortalSessionsGone: a plugin's whole list ends the sessions the host
+// still holds for it that are not in it, without telling the plugin (it
+// no longer has them), and leaves other plugins' sessions alone.
+func TestPortalSessionsGone(t *testing.T) {
+	x := newHarness(t)
+	x.connect("edge", 1)
+	x.connect("edge", 2)
+	x.connect("telnet", 3)
+	x.p.Events() // the connections' own events
+	x.h.PortalSessionsGone("edge", []contract.SessionData{sessData(1, "edge")})
+	if x.h.SessionFromSessid(1) == nil || x.h.SessionFromSessid(3) == nil {
+		t.Fatal("a listed session, or another plugin's, was ended")
+	}
+	if x.h.SessionFromSessid(2) != nil {
+		t.Fatal("a session the plugin no longer lists was kept")
+	}
+	if ds := disconnects(x.p.Events()); len(ds) != 0 {
+		t.Errorf("the plugin was told to disconnect sessions it no longer has: %v", ds)
+	}
+}

@@ -174,6 +174,17 @@ func DialData(ctx context.Context, path string, secret []byte, tc *tls.Config) (
 	if tc != nil {
 		conn = tls.Client(conn, tc)
 	}
+	return HelloData(ctx, conn, path, secret)
+}
+
+// HelloData proves the host on conn, a connection to a plugin's data link
+// (a data socket DialData dialled, or a remote plugin's data stream, see
+// sdk/edge), with secret as its first frame, and waits for the plugin's
+// hello, within ctx and DataHelloTimeout; where names the link in errors.
+// conn is closed when it fails.
+func HelloData(ctx context.Context, conn net.Conn, where string, secret []byte) (net.Conn, *wire.FrameReader, error) {
+	ctx, cancel := context.WithTimeout(ctx, DataHelloTimeout)
+	defer cancel()
 	// The deadline also ends a write or read when ctx ends first.
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
@@ -182,7 +193,7 @@ func DialData(ctx context.Context, path string, secret []byte, tc *tls.Config) (
 	rd := wire.NewFrameReader(conn)
 	fail := func(err error) (net.Conn, *wire.FrameReader, error) {
 		conn.Close()
-		return nil, nil, fmt.Errorf("data socket %s: %w", path, err)
+		return nil, nil, fmt.Errorf("data socket %s: %w", where, err)
 	}
 	if _, err := conn.Write(wire.AppendHello(nil, wire.DataLinkVersion, secret)); err != nil {
 		return fail(err)
