@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // TestLimitsExemptAndClear: an address in limits.exempt is held to none
@@ -177,7 +178,7 @@ http {
 `, user, dir, addr, backend)
 	writeFile(t, filepath.Join(dir, "nginx.conf"), conf)
 	cmd := exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	var out lockedBuffer
+	var out plugintest.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
