@@ -272,8 +272,8 @@ func TestPlainTelnetClient(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &pipeClient{t: t, output: newOutput()}
-	go c.collect(stdout)
+	c := &pipeClient{t: t, Output: plugintest.NewOutput()}
+	go c.Collect(stdout)
 	defer func() {
 		stdin.Close()
 		cancel()
@@ -297,7 +297,7 @@ func TestPlainTelnetClient(t *testing.T) {
 	c.send(stdin, "quit")
 	c.expect("Quitting. Hope to see you again, soon.")
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	case <-time.After(15 * time.Second):
 		t.Fatal("telnet did not end after quit")
 	}
@@ -306,7 +306,7 @@ func TestPlainTelnetClient(t *testing.T) {
 // pipeClient talks to a child process through its pipes.
 type pipeClient struct {
 	t *testing.T
-	*output
+	*plugintest.Output
 }
 
 func (c *pipeClient) send(w io.Writer, line string) {
@@ -319,7 +319,7 @@ func (c *pipeClient) send(w io.Writer, line string) {
 // expect waits until want appears in output not yet consumed.
 func (c *pipeClient) expect(want string) {
 	c.t.Helper()
-	if _, err := c.await(want, 20*time.Second); err != nil {
+	if _, err := c.Await(want, 20*time.Second); err != nil {
 		c.t.Fatal(err)
 	}
 }

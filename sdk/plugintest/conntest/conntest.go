@@ -8,6 +8,7 @@ package conntest
 import (
 	"errors"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -39,4 +40,30 @@ func ClosedWithin(nc net.Conn, d time.Duration) bool {
 	_, err := nc.Read(make([]byte, 1))
 	var ne net.Error
 	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// FreeAddr returns a loopback address ("127.0.0.1:port") that nobody
+// listens on right now, for a server the test starts next.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// FreePort is FreeAddr's port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(FreeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
