@@ -341,6 +341,30 @@ func (c *sshClient) Close() error {
 	return err
 }
 
+// mustDial is dialClient that fails the test on an error and hangs up
+// when the test ends.
+func mustDial(t *testing.T, addr string, cfg *gossh.ClientConfig, pty *clientPty, cmd string) *sshClient {
+	t.Helper()
+	c, err := dialClient(addr, cfg, pty, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// expectExit fails the test unless the session ends with exit status
+// status, having shown exactly out.
+func (c *sshClient) expectExit(t *testing.T, status int, out string) {
+	t.Helper()
+	if st := c.exitStatus(t); st != status {
+		t.Fatalf("exit status %d, want %d", st, status)
+	}
+	if got := c.output(); got != out {
+		t.Fatalf("output %q, want %q", got, out)
+	}
+}
+
 // expect fails the test unless substr arrives.
 func (c *sshClient) expect(t *testing.T, substr string) {
 	t.Helper()
