@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // TestClientNetwork: the per-address limits count IPv4 addresses and IPv6
@@ -237,33 +239,6 @@ func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
 	return out
 }
 
-// dialFrom connects to addr from the loopback address src (127.0.0.x are
-// distinct client addresses on Linux).
-func dialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: testTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
-// closedWithin reports whether the server closed nc within d (a read
-// ends) rather than keeping it open (the read waits until d has passed).
-// A connection expected closed is given long (a loaded machine may be slow
-// to accept it), one expected open a moment.
-func closedWithin(nc net.Conn, d time.Duration) bool {
-	_ = nc.SetReadDeadline(time.Now().Add(d))
-	_, err := nc.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
-
-// stillOpen is how long a connection expected open is watched.
-const stillOpen = 300 * time.Millisecond
-
 // TestLimitListener: one address holds at most the limit of accepted
 // connections; more are closed at once and never reach Accept's caller,
 // while another address gets in. A connection counts out exactly once,
@@ -290,18 +265,18 @@ func TestLimitListener(t *testing.T) {
 
 	var kept []net.Conn
 	for range 2 {
-		dialFrom(t, "127.0.0.2", addr)
+		conntest.DialFrom(t, "127.0.0.2", addr, testTimeout)
 		kept = append(kept, wait(t, accepted, "an accepted connection"))
 	}
 	var over []net.Conn
 	for range 5 {
-		over = append(over, dialFrom(t, "127.0.0.2", addr))
+		over = append(over, conntest.DialFrom(t, "127.0.0.2", addr, testTimeout))
 		if r := wait(t, refused, "a refusal"); !strings.HasPrefix(r.String(), "127.0.0.2:") {
 			t.Fatalf("refused %v", r)
 		}
 	}
 	for i, nc := range over {
-		if !closedWithin(nc, testTimeout) {
+		if !conntest.ClosedWithin(nc, testTimeout) {
 			t.Fatalf("connection %d over the limit is still open", i+1)
 		}
 	}
@@ -311,14 +286,14 @@ func TestLimitListener(t *testing.T) {
 	}
 
 	// Another address gets in.
-	dialFrom(t, "127.0.0.3", addr)
+	conntest.DialFrom(t, "127.0.0.3", addr, testTimeout)
 	other := wait(t, accepted, "the other address's connection")
 	if !strings.HasPrefix(other.RemoteAddr().String(), "127.0.0.3:") {
 		t.Fatalf("accepted %v", other.RemoteAddr())
 	}
 	// The proxy's connections are not counted.
 	for range 4 {
-		dialFrom(t, "127.0.0.4", addr)
+		conntest.DialFrom(t, "127.0.0.4", addr, testTimeout)
 		wait(t, accepted, "a connection from the proxy")
 	}
 	if got := c.Count("127.0.0.4"); got != 0 {
@@ -332,9 +307,9 @@ func TestLimitListener(t *testing.T) {
 	if got := c.Count("127.0.0.2"); got != 1 {
 		t.Fatalf("Count = %d after one connection closed twice, want 1", got)
 	}
-	dialFrom(t, "127.0.0.2", addr)
+	conntest.DialFrom(t, "127.0.0.2", addr, testTimeout)
 	wait(t, accepted, "a connection once one was closed")
-	dialFrom(t, "127.0.0.2", addr)
+	conntest.DialFrom(t, "127.0.0.2", addr, testTimeout)
 	wait(t, refused, "the refusal of the next one")
 	kept[1].Close()
 	other.Close()
@@ -359,14 +334,14 @@ func TestLimitListenerTells(t *testing.T) {
 	accepted := acceptAll(t, ln)
 	addr := raw.Addr().String()
 
-	dialFrom(t, "127.0.0.2", addr)
+	conntest.DialFrom(t, "127.0.0.2", addr, testTimeout)
 	if within := wait(t, accepted, "the connection within the limit"); OverLimit(within) {
 		t.Fatal("a connection within the limit is marked over it")
 	}
 	var told []net.Conn
 	var clients []net.Conn
 	for range 2 {
-		clients = append(clients, dialFrom(t, "127.0.0.2", addr))
+		clients = append(clients, conntest.DialFrom(t, "127.0.0.2", addr, testTimeout))
 		nc := wait(t, accepted, "a connection to be told")
 		if !OverLimit(nc) || !OverLimit(tls.Server(nc, &tls.Config{})) {
 			t.Fatal("a connection over the limit is not marked so")
@@ -377,7 +352,7 @@ func TestLimitListenerTells(t *testing.T) {
 		t.Fatalf("Count = %d, want 1: told connections are not counted", got)
 	}
 	// Tell is full: the next is closed at once.
-	if !closedWithin(dialFrom(t, "127.0.0.2", addr), testTimeout) {
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", addr, testTimeout), testTimeout) {
 		t.Fatal("a connection past Tell is still open")
 	}
 	none(t, accepted, "a connection past Tell")
@@ -385,13 +360,13 @@ func TestLimitListenerTells(t *testing.T) {
 	// The plugin closes one after telling it: its place is free.
 	told[0].Close()
 	told[0].Close()
-	dialFrom(t, "127.0.0.2", addr)
+	conntest.DialFrom(t, "127.0.0.2", addr, testTimeout)
 	if nc := wait(t, accepted, "a connection told in the freed place"); !OverLimit(nc) {
 		t.Fatal("not marked")
 	}
 	// One the plugin never closes is closed at TellWait.
 	start := time.Now()
-	if !closedWithin(clients[1], testTimeout) {
+	if !conntest.ClosedWithin(clients[1], testTimeout) {
 		t.Fatal("a told connection outlived TellWait")
 	}
 	if took := time.Since(start); took > tellWait+2*time.Second {

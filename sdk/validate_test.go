@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"google.golang.org/grpc/codes"
 )
@@ -83,7 +84,7 @@ func TestCheckListen(t *testing.T) {
 	}
 	defer ln.Close()
 	taken := ln.Addr().String()
-	free := freeAddr(t)
+	free := conntest.FreeAddr(t)
 
 	if err := (Config{}).CheckListen("listen", free); err != nil {
 		t.Errorf("free address: %v", err)
@@ -108,16 +109,6 @@ func TestCheckListen(t *testing.T) {
 	if err := (Config{}).CheckListen("listen", ""); err != nil {
 		t.Errorf("empty address: %v", err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func TestHeld(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // portico runs the CLI on h's config with stdin (not a terminal), and
@@ -30,7 +31,7 @@ func regexpLine(out, pattern string) bool {
 type terminal struct {
 	t *testing.T
 	f *os.File
-	*output
+	*plugintest.Output
 }
 
 // answer types a line (and Enter) into the terminal.
@@ -39,13 +40,6 @@ func (o *terminal) answer(s string) {
 	if _, err := o.f.Write([]byte(s + "\r")); err != nil {
 		o.t.Errorf("write to the terminal: %v", err)
 	}
-}
-
-// all is everything the terminal showed so far.
-func (o *terminal) all() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return string(o.buf)
 }
 
 // mustPortico is portico that fails the test unless the command succeeds
@@ -145,19 +139,19 @@ func TestAccountPasswordPromptAtTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := &terminal{t: t, f: f, output: newOutput()}
-		go o.collect(f)
+		o := &terminal{t: t, f: f, Output: plugintest.NewOutput()}
+		go o.Collect(f)
 		t.Cleanup(func() {
 			f.Close()
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			<-o.closed
+			<-o.Closed()
 		})
 		return o
 	}
 	step := func(o *terminal, want string) {
 		t.Helper()
-		if _, err := o.await(want, 15*time.Second); err != nil {
+		if _, err := o.Await(want, 15*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,8 +161,8 @@ func TestAccountPasswordPromptAtTerminal(t *testing.T) {
 	step(o, "Retype password: ")
 	o.answer("carolpass1")
 	step(o, "created account Carol")
-	if strings.Contains(o.all(), "carolpass1") {
-		t.Fatalf("the terminal echoed the password:\n%q", o.all())
+	if strings.Contains(o.All(), "carolpass1") {
+		t.Fatalf("the terminal echoed the password:\n%q", o.All())
 	}
 
 	o = term("account", "passwd", "Carol")
@@ -184,7 +178,7 @@ func TestAccountPasswordPromptAtTerminal(t *testing.T) {
 	step(o, "Retype password: ")
 	o.answer("carolpass4")
 	step(o, "password of Carol changed")
-	if all := o.all(); strings.Contains(all, "carolpass4") {
+	if all := o.All(); strings.Contains(all, "carolpass4") {
 		t.Fatalf("the terminal echoed the password:\n%q", all)
 	}
 	c := dialTelnet(t, h.telnetAddr)

@@ -37,7 +37,7 @@ func TestBackupWhilePlayersWrite(t *testing.T) {
 					t.Errorf("writer %d: %v", w, err)
 					return
 				}
-				if _, err := c.await("A new account '"+name+"' was created.", 15*time.Second); err != nil {
+				if _, err := c.Await("A new account '"+name+"' was created.", 15*time.Second); err != nil {
 					t.Errorf("writer %d: %v", w, err)
 					return
 				}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -107,7 +108,7 @@ func wantRefused(t *testing.T, h *testHost, c *telnetClient, plugin string, id u
 		t.Errorf("session %d as the host sees it: logged in %v as %q; want logged out", id, s.LoggedIn, s.Account)
 	}
 	// Marked before sending: the answer may come before the wait starts.
-	mark := c.mark()
+	mark := c.Mark()
 	c.send("@ban")
 	if got := expectOneOf(t, c, mark, notAvailable, "No bans.", "Bans:"); got != notAvailable {
 		t.Errorf("session %d ran @ban as an admin: %q", id, got)
@@ -122,18 +123,18 @@ func expectOneOf(t *testing.T, c *telnetClient, mark int, wants ...string) strin
 	t.Helper()
 	timeout := time.After(15 * time.Second)
 	for {
-		out := c.since(mark)
+		out := c.Since(mark)
 		for _, w := range wants {
 			if strings.Contains(out, w) {
 				return w
 			}
 		}
 		select {
-		case <-c.update:
-		case <-c.closed:
-			t.Fatalf("connection closed waiting for one of %q; output: %q", wants, c.since(mark))
+		case <-c.Updated():
+		case <-c.Closed():
+			t.Fatalf("connection closed waiting for one of %q; output: %q", wants, c.Since(mark))
 		case <-timeout:
-			t.Fatalf("timed out waiting for one of %q; output: %q", wants, c.since(mark))
+			t.Fatalf("timed out waiting for one of %q; output: %q", wants, c.Since(mark))
 		}
 	}
 }
@@ -144,7 +145,7 @@ func expectOneOf(t *testing.T, c *telnetClient, mark int, wants ...string) strin
 // the admin; the others are logged out, see the connection screen, cannot
 // run @ban, and each refused claim is in the host's log.
 func TestPluginClaimRefusedAcrossReload(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("claim", claimBinary(t), port, "")})
 	dumpPluginLog(t, h, "claim")
 	h.waitPlugin("claim", func(p pluginStatus) bool { return p.State == "running" })
@@ -206,7 +207,7 @@ func TestPluginClaimRefusedAcrossReload(t *testing.T) {
 // a session the claim plugin says is the admin, which the host never
 // logged in, is not.
 func TestClaimRefusedAfterHostKill(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("claim", claimBinary(t), port, "")})
 	dumpPluginLog(t, h, "claim")
 	h.waitPlugin("claim", func(p pluginStatus) bool { return p.State == "running" })
@@ -259,7 +260,7 @@ var botRE = regexp.MustCompile(`claimplugin: bot relay uid (\d+) session (\d+)\r
 // plugin but not as the bot's session, is refused and logged. The bot stays
 // logged in across a reload; the refused sessions stay logged out.
 func TestBotClaimOnlyFromItsPlugin(t *testing.T) {
-	port, port2 := freePort(t), freePort(t)
+	port, port2 := conntest.FreePort(t), conntest.FreePort(t)
 	bin := claimBinary(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("claim", bin, port, "") + pluginBlock("claim2", bin, port2, "")})
 	dumpPluginLog(t, h, "claim")
@@ -317,7 +318,7 @@ func TestBotClaimOnlyFromItsPlugin(t *testing.T) {
 // cannot run @ban, and the refused claim is logged. The same claim from a
 // plugin the operator marked trusted logs in, as the SSH plugin's does.
 func TestKeyLoginOnlyFromTrustedPlugin(t *testing.T) {
-	port, port2 := freePort(t), freePort(t)
+	port, port2 := conntest.FreePort(t), conntest.FreePort(t)
 	bin := claimBinary(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("claim", bin, port, "") +
 		pluginBlock("trusted", bin, port2, "    trust_key_logins: true\n")})
@@ -350,7 +351,7 @@ func TestKeyLoginOnlyFromTrustedPlugin(t *testing.T) {
 	if s := sessionByID(t, h, got.sessid); s.LoggedIn || s.Account != "" {
 		t.Errorf("session %d as the host sees it: logged in %v as %q; want logged out", got.sessid, s.LoggedIn, s.Account)
 	}
-	mark := thief.mark()
+	mark := thief.Mark()
 	thief.send("@ban")
 	if ans := expectOneOf(t, thief, mark, notAvailable, "No bans.", "Bans:"); ans != notAvailable {
 		t.Errorf("the untrusted key login ran @ban as an admin: %q", ans)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	"go.yaml.in/yaml/v3"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -199,7 +200,7 @@ func TestStartRefusesBadConfig(t *testing.T) {
 // TestPluginFromEnvironmentOnly: a plugin that config.yaml does not mention
 // runs when the environment enables and configures it.
 func TestPluginFromEnvironmentOnly(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	t.Setenv("PORTICO_PLUGINS_TELNET_2_ENABLED", "true")
 	t.Setenv("PORTICO_PLUGINS_TELNET_2_PATH", filepath.Join(binDir, "portico-telnet"))
 	t.Setenv("PORTICO_PLUGINS_TELNET_2_CONFIG_LISTEN", fmt.Sprintf("127.0.0.1:%d", port))

@@ -175,11 +175,11 @@ func toScreen(t *testing.T, local, addr string) screenSample {
 	t.Helper()
 	c := dialFrom(t, local, addr)
 	start := time.Now()
-	if _, err := c.await("Welcome to TestGame", 15*time.Second); err != nil {
+	if _, err := c.Await("Welcome to TestGame", 15*time.Second); err != nil {
 		t.Fatalf("a client from %s never got the connection screen: %v", local, err)
 	}
 	s := screenSample{from: local, took: time.Since(start), c: c}
-	out := c.since(0)
+	out := c.Since(0)
 	for _, m := range []string{"too busy", "Too many connections"} {
 		if strings.Contains(out, m) {
 			t.Fatalf("a client from %s was refused: %q", local, out)
@@ -271,7 +271,7 @@ func TestConnectionFloodFreshAddress(t *testing.T) {
 	var fresh []screenSample
 	for i := range 5 {
 		s := toScreen(t, fmt.Sprintf("127.0.0.%d", 10+i), h.telnetAddr)
-		out := s.c.since(0)
+		out := s.c.Since(0)
 		for _, m := range limitMessages {
 			if strings.Contains(out, m) {
 				t.Fatalf("a client from the fresh address %s was told %q during the flood (%d attempts, %d queued): %q",
@@ -317,7 +317,7 @@ func TestConnectionFloodFreshAddress(t *testing.T) {
 	for n := range 8 {
 		s := toScreen(t, fmt.Sprintf("127.0.0.%d", 2+n), h.telnetAddr)
 		if s.told > 500*time.Millisecond {
-			t.Fatalf("after the flood a client from %s was told to wait %v: %q", s.from, s.told, s.c.since(0))
+			t.Fatalf("after the flood a client from %s was told to wait %v: %q", s.from, s.told, s.c.Since(0))
 		}
 		after = append(after, s)
 	}

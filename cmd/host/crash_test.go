@@ -149,14 +149,14 @@ func TestHostKilledUnderTypingLoad(t *testing.T) {
 	maker.expectSeen(fmt.Sprintf("A new account 'mk%d' was created.", creator.sent))
 
 	for _, ty := range typists {
-		out := ty.c.since(0)
+		out := ty.c.Since(0)
 		said := numbers(regexp.MustCompile(`You say, "`+ty.tag+`-(\d+)"`), out)
 		checkTyped(t, ty.name, said, ty.sent, strings.Contains(out, msgMayNotHaveRun))
 		for _, other := range typists {
 			if other == ty {
 				continue
 			}
-			heard := numbers(regexp.MustCompile(ty.name+` says, "`+ty.tag+`-(\d+)"`), other.c.since(0))
+			heard := numbers(regexp.MustCompile(ty.name+` says, "`+ty.tag+`-(\d+)"`), other.c.Since(0))
 			for i := 1; i < len(heard); i++ {
 				if heard[i] <= heard[i-1] {
 					t.Errorf("%s heard %s's line %d after %d: a line ran twice or out of order", other.name, ty.name,
@@ -165,7 +165,7 @@ func TestHostKilledUnderTypingLoad(t *testing.T) {
 			}
 		}
 	}
-	out := maker.since(0)
+	out := maker.Since(0)
 	created := numbers(regexp.MustCompile(`A new account 'mk(\d+)' was created`), out)
 	checkTyped(t, "maker", created, creator.sent, strings.Contains(out, msgMayNotHaveRun))
 	if taken := regexp.MustCompile(`already an account with the name 'mk\d+'`).FindAllString(out, -1); len(taken) > 0 {

@@ -86,7 +86,7 @@ func TestDiscordBridge(t *testing.T) {
 	admin.login("Admin", "adminpass1", false)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("Admin's telnet output:\n%s", admin.since(0))
+			t.Logf("Admin's telnet output:\n%s", admin.Since(0))
 		}
 	})
 
@@ -135,13 +135,13 @@ func TestDiscordBridge(t *testing.T) {
 
 	// The gateway drops: the bot resumes; what either side said meanwhile
 	// arrives once.
-	mark := admin.mark()
+	mark := admin.Mark()
 	fake.DropConnections()
 	fake.Say(discordChannel, discordAlice, "Ally", "said while the gateway was down")
 	admin.send("public typed while the gateway was down")
 	waitDiscord(t, fake, "RESUME", func() bool { return fake.Resumes() == 1 && fake.Connected() == 1 })
 	discordBothWays(t, fake, admin, "after the resume")
-	if n := strings.Count(admin.since(mark), "Ally: said while the gateway was down"); n != 1 {
+	if n := strings.Count(admin.Since(mark), "Ally: said while the gateway was down"); n != 1 {
 		t.Errorf("the line said on Discord during the drop reached the game %d times", n)
 	}
 	if n := countPosts(fake, "typed while the gateway was down"); n != 1 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-mud/portico/core/host"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // Plugins built on demand for the tests in this file: the out-of-tree
@@ -81,7 +82,7 @@ func dumpPluginLog(t *testing.T, h *testHost, name string) {
 // through config.yaml, carries a player into the game; telnet and echo
 // players see each other.
 func TestExamplePluginFromConfig(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("echo", echoBinary(t), port, "")})
 	dumpPluginLog(t, h, "echo")
 	h.waitPlugin("echo", func(p pluginStatus) bool { return p.State == "running" })
@@ -103,7 +104,7 @@ func TestExamplePluginFromConfig(t *testing.T) {
 	tn.expect(`Echo says, "hello from a plain line protocol"`)
 	tn.send("say hello back")
 	e.expect(`Tel says, "hello back"`)
-	if all := e.since(0); strings.ContainsRune(all, '\x1b') {
+	if all := e.Since(0); strings.ContainsRune(all, '\x1b') {
 		t.Fatalf("the echo plugin sent colour codes; it renders plain text:\n%q", all)
 	}
 
@@ -138,7 +139,7 @@ func TestPluginVersionMismatch(t *testing.T) {
 	mismatch := fmt.Sprintf("protocol version mismatch: host speaks %d, plugin speaks 99 — the plugin was built against a newer SDK: "+
 		"upgrade the host, or rebuild the plugin against the host's SDK (github.com/portico-mud/portico/sdk)", sdk.ProtocolVersion)
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("future", bin, freePort(t), ""))
+	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("future", bin, conntest.FreePort(t), ""))
 	if got, want := refusedStart(t, path), fmt.Sprintf("portico: %s:6: plugins.future.path: %s: %s\n", path, bin, mismatch); got != want {
 		t.Errorf("portico start said %q\nwant %q", got, want)
 	}
@@ -146,7 +147,7 @@ func TestPluginVersionMismatch(t *testing.T) {
 	h := startHost(t)
 	c := dialTelnet(t, h.telnetAddr)
 	c.login("Vera", "verapass1", true)
-	writeFile(t, h.configPath, readFile(t, h.configPath)+pluginBlock("future", bin, freePort(t), ""))
+	writeFile(t, h.configPath, readFile(t, h.configPath)+pluginBlock("future", bin, conntest.FreePort(t), ""))
 	st := h.waitFor("the refusal", func(st host.Status) bool { return pluginNamed(st, "future").ConfigError != "" })
 	if got := pluginNamed(st, "future"); !strings.Contains(got.ConfigError, "plugins.future.path: "+bin+": "+mismatch) || got.State != "stopped" {
 		t.Fatalf("future plugin: %+v", got)
@@ -167,13 +168,13 @@ func TestPluginChecksum(t *testing.T) {
 	good := hex.EncodeToString(sum[:])
 	bad := strings.Repeat("0", 64)
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("tampered", bin, freePort(t), "    sha256: \""+bad+"\"\n"))
+	writeFile(t, path, "server:\n  data_dir: data\nplugins:\n"+pluginBlock("tampered", bin, conntest.FreePort(t), "    sha256: \""+bad+"\"\n"))
 	want := fmt.Sprintf("portico: %s:7: plugins.tampered.sha256: %s has SHA-256 %s, want %s: the host would refuse to launch it\n", path, bin, good, bad)
 	if got := refusedStart(t, path); got != want {
 		t.Errorf("portico start said %q\nwant %q", got, want)
 	}
 
-	goodPort := freePort(t)
+	goodPort := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("echo", bin, goodPort, "    sha256: "+good+"\n")})
 	h.waitPlugin("echo", func(p pluginStatus) bool { return p.State == "running" })
 	e := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", goodPort))

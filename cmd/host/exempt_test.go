@@ -18,6 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // TestLimitsExemptAndClear: an address in limits.exempt is held to none
@@ -130,7 +132,7 @@ func wsFrom(t *testing.T, local, url string, header http.Header) *wsConn {
 // backend from 127.0.0.1 and add the client's address to X-Forwarded-For.
 func startProxy(t *testing.T, backend string) string {
 	t.Helper()
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -177,7 +179,7 @@ http {
 `, user, dir, addr, backend)
 	writeFile(t, filepath.Join(dir, "nginx.conf"), conf)
 	cmd := exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	var out lockedBuffer
+	var out plugintest.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -240,7 +242,7 @@ func startGoProxy(t *testing.T, addr, backend string) string {
 // clients' addresses. A client that connects directly is not believed
 // when it sends the header itself.
 func TestTrustedProxyThroughReverseProxy(t *testing.T) {
-	wsPort := freePort(t)
+	wsPort := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{
 		limits: `  connection_rate: 0
   connections_per_ip: 1

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // binDir holds the binaries built once for every end-to-end test.
@@ -52,17 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // testHost is a real portico process with its telnet plugin.
 type testHost struct {
 	t          *testing.T
@@ -74,7 +63,7 @@ type testHost struct {
 	// environment (hostOptions), at every start.
 	umask   string
 	env     []string
-	log     *lockedWriter
+	log     *plugintest.LockedBuffer
 	exited  chan struct{}
 	mu      sync.Mutex
 	exitErr error
@@ -127,7 +116,7 @@ func startHost(t *testing.T) *testHost {
 func startHostWith(t *testing.T, o hostOptions) *testHost {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	limits := o.limits
 	if limits == "" {
 		limits = testLimits
@@ -177,7 +166,7 @@ plugins:
 // start runs `portico start` on the host's config (again, after a kill).
 func (h *testHost) start() {
 	h.t.Helper()
-	h.log = &lockedWriter{w: &bytes.Buffer{}}
+	h.log = &plugintest.LockedBuffer{}
 	h.exited = make(chan struct{})
 	h.cmd = exec.Command(filepath.Join(binDir, "portico"), "start", "--config", h.configPath)
 	if h.umask != "" {
@@ -225,23 +214,6 @@ func (h *testHost) stopProcess() {
 		h.cmd.Process.Kill()
 		<-h.exited
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }
 
 type pluginStatus struct {
@@ -327,45 +299,9 @@ func (h *testHost) waitPlugin(name string, cond func(p pluginStatus) bool) plugi
 type telnetClient struct {
 	t    *testing.T
 	conn net.Conn
-	*output
-	// sent counts the bytes written to conn (len(buf) those read).
+	*plugintest.Output
+	// sent counts the bytes written to conn (the output holds those read).
 	sent atomic.Int64
-}
-
-// output collects what a peer sends (a socket, a child process's pipe) for
-// the tests to wait on.
-type output struct {
-	mu  sync.Mutex
-	buf []byte
-	// seen is the offset up to which expect has consumed output.
-	seen   int
-	update chan struct{}
-	closed chan struct{}
-}
-
-func newOutput() *output {
-	return &output{update: make(chan struct{}, 1), closed: make(chan struct{})}
-}
-
-// collect reads r until it ends; closed is closed then.
-func (o *output) collect(r io.Reader) {
-	defer close(o.closed)
-	b := make([]byte, 4096)
-	for {
-		n, err := r.Read(b)
-		if n > 0 {
-			o.mu.Lock()
-			o.buf = append(o.buf, b[:n]...)
-			o.mu.Unlock()
-			select {
-			case o.update <- struct{}{}:
-			default:
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 func dialTelnet(t *testing.T, addr string) *telnetClient {
@@ -380,9 +316,9 @@ func dialTelnet(t *testing.T, addr string) *telnetClient {
 // wrapTelnet makes a test client of an open connection.
 func wrapTelnet(t *testing.T, conn net.Conn) *telnetClient {
 	t.Helper()
-	c := &telnetClient{t: t, conn: conn, output: newOutput()}
-	go c.collect(conn)
-	t.Cleanup(func() { conn.Close(); <-c.closed })
+	c := &telnetClient{t: t, conn: conn, Output: plugintest.NewOutput()}
+	go c.Collect(conn)
+	t.Cleanup(func() { conn.Close(); <-c.Closed() })
 	return c
 }
 
@@ -408,39 +344,11 @@ func (c *telnetClient) sendRaw(b []byte) {
 // up to its end.
 func (c *telnetClient) expect(want string) string {
 	c.t.Helper()
-	out, err := c.await(want, 15*time.Second)
+	out, err := c.Await(want, 15*time.Second)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	return out
-}
-
-// await is expect without failing the test, for use from goroutines.
-func (c *output) await(want string, within time.Duration) (string, error) {
-	timeout := time.After(within)
-	for {
-		c.mu.Lock()
-		rest := string(c.buf[c.seen:])
-		if i := strings.Index(rest, want); i >= 0 {
-			c.seen += i + len(want)
-			c.mu.Unlock()
-			return rest[:i+len(want)], nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.update:
-		case <-c.closed:
-			c.mu.Lock()
-			rest := string(c.buf[c.seen:])
-			c.mu.Unlock()
-			if strings.Contains(rest, want) {
-				continue
-			}
-			return "", fmt.Errorf("connection closed before %q; unread output:\n%q", want, rest)
-		case <-timeout:
-			return "", fmt.Errorf("timed out waiting for %q; unread output:\n%q", want, rest)
-		}
-	}
 }
 
 // expectSeen waits until want appears anywhere in the output so far,
@@ -449,32 +357,16 @@ func (c *telnetClient) expectSeen(want string) {
 	c.t.Helper()
 	timeout := time.After(15 * time.Second)
 	for {
-		c.mu.Lock()
-		all := string(c.buf)
-		c.mu.Unlock()
+		all := c.All()
 		if strings.Contains(all, want) {
 			return
 		}
 		select {
-		case <-c.update:
+		case <-c.Updated():
 		case <-timeout:
 			c.t.Fatalf("never saw %q; output:\n%q", want, all)
 		}
 	}
-}
-
-// mark returns the current end of the output, for since.
-func (c *telnetClient) mark() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.buf)
-}
-
-// since returns everything received after mark.
-func (c *telnetClient) since(mark int) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return string(c.buf[mark:])
 }
 
 // write sends a line without failing the test (for goroutines).
@@ -487,7 +379,7 @@ func (c *telnetClient) write(line string) error {
 // isClosed reports whether the server closed the connection.
 func (c *telnetClient) isClosed() bool {
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 		return true
 	default:
 		return false
@@ -498,7 +390,7 @@ func (c *telnetClient) isClosed() bool {
 func (c *telnetClient) expectClosed() {
 	c.t.Helper()
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	case <-time.After(15 * time.Second):
 		c.t.Fatal("connection not closed by the server")
 	}

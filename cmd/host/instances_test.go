@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // startInstancesHost starts a host whose config has two telnet blocks,
@@ -19,7 +20,7 @@ import (
 func startInstancesHost(t *testing.T) (h *testHost, telnetA, telnetB, web string) {
 	t.Helper()
 	dir := t.TempDir()
-	pa, pb, pw := freePort(t), freePort(t), freePort(t)
+	pa, pb, pw := conntest.FreePort(t), conntest.FreePort(t), conntest.FreePort(t)
 	cfg := fmt.Sprintf(`server:
   name: TestGame
   data_dir: data

@@ -48,7 +48,7 @@ func TestIRCBridge(t *testing.T) {
 	admin.login("Admin", "adminpass1", false)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("Admin's telnet output:\n%s", admin.since(0))
+			t.Logf("Admin's telnet output:\n%s", admin.Since(0))
 		}
 	})
 

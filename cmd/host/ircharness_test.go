@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // ngircdPath is Debian's ngircd, the real IRC server of the bridge tests.
@@ -25,7 +27,7 @@ type ngircdServer struct {
 	port   int
 	conf   string
 	cmd    *exec.Cmd
-	log    *lockedWriter
+	log    *plugintest.LockedBuffer
 	exited chan struct{}
 }
 
@@ -41,7 +43,7 @@ func startNgircd(t *testing.T) *ngircdServer {
 		t.Skipf("%s not installed (Debian package ngircd); skipping the IRC bridge test", ngircdPath)
 	}
 	dir := t.TempDir()
-	n := &ngircdServer{t: t, port: freePort(t), conf: filepath.Join(dir, "ngircd.conf")}
+	n := &ngircdServer{t: t, port: conntest.FreePort(t), conf: filepath.Join(dir, "ngircd.conf")}
 	// No PidFile: ngIRCd writes it after dropping root to "nobody", which
 	// cannot write in the test's directory. PAM, DNS and IDENT are off so
 	// that registration is immediate and needs nothing from the machine.
@@ -80,7 +82,7 @@ func startNgircd(t *testing.T) *ngircdServer {
 // connections.
 func (n *ngircdServer) start() {
 	n.t.Helper()
-	n.log = &lockedWriter{w: &bytes.Buffer{}}
+	n.log = &plugintest.LockedBuffer{}
 	n.exited = make(chan struct{})
 	n.cmd = exec.Command(ngircdPath, "-n", "-f", n.conf)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log

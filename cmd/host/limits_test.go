@@ -48,7 +48,7 @@ func TestLimits(t *testing.T) {
 	const queued = "DoS protection is active. You are queued to connect in"
 	waited := 0
 	for _, cl := range []*telnetClient{a, b, c} {
-		if strings.Contains(cl.since(0), queued) {
+		if strings.Contains(cl.Since(0), queued) {
 			waited++
 		}
 	}

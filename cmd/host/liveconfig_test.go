@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // secondTelnet is a config block for a second telnet plugin instance: two
@@ -27,7 +28,7 @@ func secondTelnet(port int, enabled bool) string {
 // TestOtherPluginUnaffected: SIGKILL one plugin; the players of another
 // notice nothing.
 func TestOtherPluginUnaffected(t *testing.T) {
-	port2 := freePort(t)
+	port2 := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: secondTelnet(port2, true)})
 	h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "running" })
 	victim := dialTelnet(t, h.telnetAddr)
@@ -36,7 +37,7 @@ func TestOtherPluginUnaffected(t *testing.T) {
 	a.login("Hank", "hankpass1", true)
 	b := dialTelnet(t, fmt.Sprintf("127.0.0.1:%d", port2))
 	b.login("Iris", "irispass1", true)
-	marker := a.mark()
+	marker := a.Mark()
 
 	doomed := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
 	other := h.waitPlugin("telnet2", func(p pluginStatus) bool { return p.State == "running" })
@@ -49,7 +50,7 @@ func TestOtherPluginUnaffected(t *testing.T) {
 	a.send("say we are fine")
 	b.expect(`Hank says, "we are fine"`)
 	a.expect(`You say, "we are fine"`)
-	if got := a.since(marker); strings.Contains(got, "restart") || strings.Contains(got, "stopped") {
+	if got := a.Since(marker); strings.Contains(got, "restart") || strings.Contains(got, "stopped") {
 		t.Fatalf("a player of the other plugin saw something: %q", got)
 	}
 	if a.isClosed() || b.isClosed() {
@@ -64,7 +65,7 @@ func TestOtherPluginUnaffected(t *testing.T) {
 // TestLiveConfig enables and disables a plugin by editing config.yaml
 // while the host runs, and shows that a broken edit changes nothing.
 func TestLiveConfig(t *testing.T) {
-	port2 := freePort(t)
+	port2 := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: secondTelnet(port2, false)})
 	orig, err := os.ReadFile(h.configPath)
 	if err != nil {

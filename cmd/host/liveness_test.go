@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // unthrottled is testLimits without the command rate: the liveness tests
@@ -84,7 +85,7 @@ func startTicksOf(t *testing.T, pid int) string {
 // answering the players of another plugin, the output the host holds for
 // the stopped one stays bounded, and the host's memory with it.
 func TestStoppedPluginRestarted(t *testing.T) {
-	telnet2 := freePort(t)
+	telnet2 := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{
 		server: "  plugin_ping_interval: 200ms\n  plugin_ping_timeout: 1s\n  plugin_outbox_mib: 4\n",
 		limits: unthrottled,
@@ -167,7 +168,7 @@ func TestStoppedPluginRestarted(t *testing.T) {
 // plugin counts as unresponsive (the ping timeout is set far off, so the
 // bound is what ends it) and is restarted.
 func TestStalledPluginNeverBlocksGame(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{
 		server: "  plugin_ping_interval: 200ms\n  plugin_ping_timeout: 60s\n  plugin_outbox_mib: 1\n",
 		limits: unthrottled,

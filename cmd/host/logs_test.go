@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // TestLogsOneFormatNoSecrets: with log.format json and log.level debug,
@@ -24,7 +26,7 @@ func TestLogsOneFormatNoSecrets(t *testing.T) {
 		password = "Zq7-unlogged-pass"
 		csessid  = "feedfacecafebeef0123456789abcdef"
 	)
-	wsPort := freePort(t)
+	wsPort := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{
 		blocks: "log:\n  level: debug\n  format: json\n",
 		extra: fmt.Sprintf("  websocket:\n    enabled: true\n    path: %s\n    config:\n      listen: \"127.0.0.1:%d\"\n",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -83,7 +84,7 @@ func metricValue(fams map[string]*dto.MetricFamily, name, labels string) (float6
 // the Prometheus text parser and shows each of the host's metrics with
 // the value the session made, beside Go's runtime and process metrics.
 func TestMetricsAfterScriptedSession(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t))
 	h := startHostWith(t, hostOptions{
 		// Pinged, and so sending their figures, five times a second.
 		env:    []string{"PORTICO_SERVER_METRICS_LISTEN=" + addr, "PORTICO_SERVER_PLUGIN_PING_INTERVAL=200ms"},
@@ -117,7 +118,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 
 	// A bot that cannot reach its network: it exists, in one state.
 	mustPortico(t, h, "", "", "bot", "add", "metbot", "--protocol", "irc", "--channel", "public",
-		"network=127.0.0.1", fmt.Sprintf("port=%d", freePort(t)), "channel=#m", "nick=metbot")
+		"network=127.0.0.1", fmt.Sprintf("port=%d", conntest.FreePort(t)), "channel=#m", "nick=metbot")
 
 	c := dialTelnet(t, h.telnetAddr)
 	c.expect("Welcome to TestGame")
@@ -161,7 +162,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	sentRead := func(cs ...*telnetClient) (sent, read float64) {
 		for _, cl := range cs {
 			sent += float64(cl.sent.Load())
-			read += float64(cl.mark())
+			read += float64(cl.Mark())
 		}
 		return sent, read
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/portico-mud/portico/core/pki"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // The end-to-end tests of `portico portal issue` and `portico portal
@@ -82,7 +83,7 @@ func revokedSerials(t *testing.T, pkiDir string) []string {
 // certificate, prints the edge's command line with portal_listen's
 // address, and refuses to write into the same directory again.
 func TestPortalIssueBeforeAnyHost(t *testing.T) {
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	cfg := portalConfig(t, port)
 	out := filepath.Join(t.TempDir(), "edge", "id")
 	stdout, stderr, code, _ := runCLI(t, nil, "portal", "issue", "telnet-eu", "--out", out, "--config", cfg)
@@ -137,7 +138,7 @@ func TestPortalIssueBeforeAnyHost(t *testing.T) {
 // revocation into the data directory; a name nothing was issued to is an
 // error saying so.
 func TestPortalRevokeWithoutHost(t *testing.T) {
-	cfg := portalConfig(t, freePort(t))
+	cfg := portalConfig(t, conntest.FreePort(t))
 	out := filepath.Join(t.TempDir(), "id")
 	if stdout, stderr, code, _ := runCLI(t, nil, "portal", "issue", "telnet-eu", "--out", out, "--config", cfg); code != 0 {
 		t.Fatalf("portal issue: exit %d\n%s%s", code, stdout, stderr)
@@ -163,7 +164,7 @@ func TestPortalRevokeWithoutHost(t *testing.T) {
 // plugin), the revocation is in revoked.json, and the host's Authority's
 // next handshake refuses the certificate.
 func TestPortalRevokeThroughHost(t *testing.T) {
-	h := startHostWith(t, hostOptions{server: fmt.Sprintf("  portal_listen: \"127.0.0.1:%d\"\n", freePort(t))})
+	h := startHostWith(t, hostOptions{server: fmt.Sprintf("  portal_listen: \"127.0.0.1:%d\"\n", conntest.FreePort(t))})
 	out := filepath.Join(t.TempDir(), "id")
 	mustPortico(t, h, "", "--identity "+out, "portal", "issue", "telnet-eu", "--out", out)
 	msg := mustPortico(t, h, "", "the running host refuses it from now on", "portal", "revoke", "telnet-eu")

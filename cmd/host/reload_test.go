@@ -22,17 +22,17 @@ func mySessid(c *telnetClient) (string, error) {
 	if err := c.write("@sessions"); err != nil {
 		return "", err
 	}
-	out, err := c.await("Puppet/Character", 15*time.Second)
+	out, err := c.Await("Puppet/Character", 15*time.Second)
 	if err != nil {
 		return "", err
 	}
 	_ = out
-	rest, err := c.await("\r\n", 15*time.Second) // the header line's end
+	rest, err := c.Await("\r\n", 15*time.Second) // the header line's end
 	if err != nil {
 		return "", err
 	}
 	_ = rest
-	row, err := c.await("\r\n", 15*time.Second)
+	row, err := c.Await("\r\n", 15*time.Second)
 	if err != nil {
 		return "", err
 	}
@@ -81,7 +81,7 @@ func TestReloadKeepsEveryone(t *testing.T) {
 	ids := make([]string, n)
 	parallel(t, clients, func(i int, c *telnetClient) error {
 		name := fmt.Sprintf("Player%03d", i)
-		if _, err := c.await("Welcome to TestGame", 15*time.Second); err != nil {
+		if _, err := c.Await("Welcome to TestGame", 15*time.Second); err != nil {
 			return err
 		}
 		for _, step := range [][2]string{
@@ -91,7 +91,7 @@ func TestReloadKeepsEveryone(t *testing.T) {
 			if err := c.write(step[0]); err != nil {
 				return err
 			}
-			if _, err := c.await(step[1], 15*time.Second); err != nil {
+			if _, err := c.Await(step[1], 15*time.Second); err != nil {
 				return err
 			}
 		}
@@ -119,7 +119,7 @@ func TestReloadKeepsEveryone(t *testing.T) {
 		out <- fmt.Sprintf("%v %s", err, reloadOut.String())
 	}()
 	parallel(t, clients, func(i int, c *telnetClient) error {
-		_, err := c.await("Server restarted.", 30*time.Second)
+		_, err := c.Await("Server restarted.", 30*time.Second)
 		return err
 	})
 	// The answer may come before or after the restart notice, depending on

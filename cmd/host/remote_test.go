@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	"io"
 	"net"
 	"os"
@@ -131,7 +133,7 @@ func (p *cutProxy) restore() {
 // edge machine.
 type edgeProcess struct {
 	cmd    *exec.Cmd
-	out    *output
+	out    *plugintest.Output
 	exited chan struct{}
 }
 
@@ -141,10 +143,10 @@ func startEdge(t *testing.T, addr, dir string) *edgeProcess {
 	cmd := exec.Command(filepath.Join(binDir, "portico-telnet"), "--connect", addr, "--identity", dir)
 	// An edge has no host environment: it logs to its stderr.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	e := &edgeProcess{cmd: cmd, out: newOutput(), exited: make(chan struct{})}
+	e := &edgeProcess{cmd: cmd, out: plugintest.NewOutput(), exited: make(chan struct{})}
 	r, w := io.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
-	go e.out.collect(r)
+	go e.out.Collect(r)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +164,7 @@ func startEdge(t *testing.T, addr, dir string) *edgeProcess {
 			<-e.exited
 		}
 		if t.Failed() {
-			e.out.mu.Lock()
-			t.Logf("edge output:\n%s", e.out.buf)
-			e.out.mu.Unlock()
+			t.Logf("edge output:\n%s", e.out.All())
 		}
 	})
 	return e
@@ -184,8 +184,8 @@ func issueIdentity(t *testing.T, configPath, name, out string) {
 // into ids/edge1 before the host starts.
 func remoteHost(t *testing.T) (h *testHost, portal, edgeAddr, ids string) {
 	t.Helper()
-	portal = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	edgeAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	portal = fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t))
+	edgeAddr = fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t))
 	h = startHostWith(t, hostOptions{
 		server: fmt.Sprintf("  portal_listen: %q\n", portal),
 		// wrongproto is a remote block for another protocol.
@@ -201,7 +201,7 @@ func remoteHost(t *testing.T) (h *testHost, portal, edgeAddr, ids string) {
     protocol: websocket
     config:
       listen: "127.0.0.1:%d"
-`, edgeAddr, freePort(t)),
+`, edgeAddr, conntest.FreePort(t)),
 		setup: func(dir string) {
 			ids = filepath.Join(dir, "ids")
 			issueIdentity(t, filepath.Join(dir, "config.yaml"), "edge1", filepath.Join(ids, "edge1"))
@@ -365,8 +365,8 @@ func TestRemotePluginRefused(t *testing.T) {
 		t.Fatal("a refused edge listens for players")
 	}
 	for _, e := range []*edgeProcess{fe, te} {
-		if strings.Contains(outputText(e.out), "msg=configured") {
-			t.Fatalf("a refused edge was configured:\n%s", outputText(e.out))
+		if strings.Contains(e.out.All(), "msg=configured") {
+			t.Fatalf("a refused edge was configured:\n%s", e.out.All())
 		}
 	}
 	remoteStatus(t, h, "edge1", func(p edgeState) bool { return p.State == "waiting" && p.Address == "" })
@@ -375,9 +375,9 @@ func TestRemotePluginRefused(t *testing.T) {
 	// once, and it is refused when it redials.
 	good := startEdge(t, portal, filepath.Join(ids, "edge1"))
 	remoteStatus(t, h, "edge1", func(p edgeState) bool { return p.State == "running" })
-	if !strings.Contains(outputText(good.out), "msg=configured") {
+	if !strings.Contains(good.out.All(), "msg=configured") {
 		// What the refused edges are checked against above.
-		t.Fatalf("the accepted edge does not log its Configure as expected:\n%s", outputText(good.out))
+		t.Fatalf("the accepted edge does not log its Configure as expected:\n%s", good.out.All())
 	}
 	a := dialTelnet(t, edgeAddr)
 	a.login("Erin", "erinpass1", true)
@@ -385,8 +385,8 @@ func TestRemotePluginRefused(t *testing.T) {
 	twin := startEdge(t, portal, filepath.Join(ids, "edge1"))
 	waitLog(t, h, "portal: refused edge edge1 from 127.0.0.1:")
 	waitLog(t, h, ": already connected from 127.0.0.1:")
-	if strings.Contains(outputText(twin.out), "msg=configured") {
-		t.Fatalf("a second edge1 was configured:\n%s", outputText(twin.out))
+	if strings.Contains(twin.out.All(), "msg=configured") {
+		t.Fatalf("a second edge1 was configured:\n%s", twin.out.All())
 	}
 	_ = twin.cmd.Process.Kill()
 	// The host cannot restart a plugin it did not start.
@@ -405,7 +405,7 @@ func TestRemotePluginRefused(t *testing.T) {
 	waitLogAfter(t, h, mark, "revoked")
 	// A new player on the revoked edge never reaches the game.
 	b := dialTelnet(t, edgeAddr)
-	if _, err := b.await("Welcome to TestGame", 2*time.Second); err == nil {
+	if _, err := b.Await("Welcome to TestGame", 2*time.Second); err == nil {
 		t.Fatal("a player reached the game through a revoked edge")
 	}
 }
@@ -424,11 +424,4 @@ func waitLogAfter(t *testing.T, h *testHost, mark int, want string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// outputText is what an output collected so far.
-func outputText(o *output) string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return string(o.buf)
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // TestSocketsUnderUmask000 runs the host, with its telnet, SSH and
@@ -29,7 +31,7 @@ func TestSocketsUnderUmask000(t *testing.T) {
 	// The host's and the plugins' temp directory: a plugin that put its
 	// socket in os.TempDir (go-plugin's default) would put it here.
 	tmp := t.TempDir()
-	wsPort, sshPort := freePort(t), freePort(t)
+	wsPort, sshPort := conntest.FreePort(t), conntest.FreePort(t)
 	extra := sshBlock(sshPort) + fmt.Sprintf(`  websocket:
     enabled: true
     path: %s

@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // What the end-to-end SSH tests share: a host with the SSH plugin, the real
@@ -73,7 +75,7 @@ func startSSHHost(t *testing.T) *sshHost {
 func startSSHHostWith(t *testing.T, o hostOptions) *sshHost {
 	t.Helper()
 	requireTools(t, "ssh", "sshpass", "ssh-keygen", "ssh-keyscan")
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	o.extra = sshBlock(port)
 	th := startHostWith(t, o)
 	t.Cleanup(func() {
@@ -241,7 +243,7 @@ type ptyProcess struct {
 	master *os.File
 	cmd    *exec.Cmd
 
-	*output
+	*plugintest.Output
 	exited chan struct{}
 }
 
@@ -275,7 +277,7 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 	if err != nil {
 		t.Fatalf("open pty slave: %v", err)
 	}
-	p := &ptyProcess{t: t, master: master, output: newOutput(), exited: make(chan struct{})}
+	p := &ptyProcess{t: t, master: master, Output: plugintest.NewOutput(), exited: make(chan struct{})}
 	p.resize(rows, cols)
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
@@ -284,7 +286,7 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 		t.Fatalf("start %s on a pty: %v", name, err)
 	}
 	slave.Close() // the child has it; the master sees EIO once it exits
-	go p.collect(p.master)
+	go p.Collect(p.master)
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		select {
@@ -294,7 +296,7 @@ func startOnPty(t *testing.T, rows, cols uint16, name string, args ...string) *p
 			<-p.exited
 		}
 		master.Close()
-		<-p.closed
+		<-p.Closed()
 	})
 	return p
 }
@@ -328,7 +330,7 @@ func (p *ptyProcess) typeKeys(s string) {
 // expect waits until want appears in output not yet consumed.
 func (p *ptyProcess) expect(want string) string {
 	p.t.Helper()
-	got, err := p.await(want, 20*time.Second)
+	got, err := p.Await(want, 20*time.Second)
 	if err != nil {
 		p.t.Fatal(err)
 	}

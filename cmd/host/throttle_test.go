@@ -21,35 +21,6 @@ import (
 	_ "modernc.org/sqlite" // the store's driver, for the read-only look at it
 )
 
-// awaitAny waits until one of wants appears in output not yet consumed,
-// consumes up to the first that does, and returns which one it was.
-func (c *output) awaitAny(wants []string, within time.Duration) (string, error) {
-	timeout := time.After(within)
-	for {
-		c.mu.Lock()
-		rest := string(c.buf[c.seen:])
-		best, at := "", -1
-		for _, w := range wants {
-			if i := strings.Index(rest, w); i >= 0 && (at < 0 || i < at) {
-				best, at = w, i
-			}
-		}
-		if at >= 0 {
-			c.seen += at + len(best)
-			c.mu.Unlock()
-			return best, nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.update:
-		case <-c.closed:
-			return "", fmt.Errorf("connection closed before any of %q; unread output:\n%q", wants, rest)
-		case <-timeout:
-			return "", fmt.Errorf("timed out waiting for any of %q; unread output:\n%q", wants, rest)
-		}
-	}
-}
-
 // cpuTime is the CPU time (user + system, every thread) process pid has
 // used, from /proc/<pid>/stat. Its unit is USER_HZ, 100 a second on Linux
 // whatever the kernel's own tick.
@@ -111,7 +82,7 @@ func TestCreateFloodStaysCheap(t *testing.T) {
 			if err := c.write("create Victim password123"); err != nil {
 				return err
 			}
-			got, err := c.awaitAny([]string{taken, sessions.MsgCreateAttempts}, 30*time.Second)
+			got, err := c.AwaitAny([]string{taken, sessions.MsgCreateAttempts}, 30*time.Second)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // ttPath is Debian's TinTin++ binary, installed by .ci/run.
@@ -32,24 +31,6 @@ func requireTool(t *testing.T, path, pkg string) {
 		t.Fatalf("%s is missing; .ci/run installs the Debian package %s", path, pkg)
 	}
 	t.Skipf("%s not installed (Debian package %s; .ci/run installs it); skipping", path, pkg)
-}
-
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitFile polls a file another process writes until it contains want.
@@ -156,7 +137,7 @@ func startTinTin(t *testing.T, dir, script, tin string) *tinTin {
 	cmd := exec.CommandContext(ctx, ttPath, "-H", "-G", "-r", script)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=xterm-256color")
 	cmd.Stdin = nil // /dev/null: the script drives it
-	out := &lockedBuffer{}
+	out := &plugintest.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -291,8 +272,8 @@ func TestPlainTelnetClient(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &pipeClient{t: t, output: newOutput()}
-	go c.collect(stdout)
+	c := &pipeClient{t: t, Output: plugintest.NewOutput()}
+	go c.Collect(stdout)
 	defer func() {
 		stdin.Close()
 		cancel()
@@ -316,7 +297,7 @@ func TestPlainTelnetClient(t *testing.T) {
 	c.send(stdin, "quit")
 	c.expect("Quitting. Hope to see you again, soon.")
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	case <-time.After(15 * time.Second):
 		t.Fatal("telnet did not end after quit")
 	}
@@ -325,7 +306,7 @@ func TestPlainTelnetClient(t *testing.T) {
 // pipeClient talks to a child process through its pipes.
 type pipeClient struct {
 	t *testing.T
-	*output
+	*plugintest.Output
 }
 
 func (c *pipeClient) send(w io.Writer, line string) {
@@ -338,7 +319,7 @@ func (c *pipeClient) send(w io.Writer, line string) {
 // expect waits until want appears in output not yet consumed.
 func (c *pipeClient) expect(want string) {
 	c.t.Helper()
-	if _, err := c.await(want, 20*time.Second); err != nil {
+	if _, err := c.Await(want, 20*time.Second); err != nil {
 		c.t.Fatal(err)
 	}
 }

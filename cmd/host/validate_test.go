@@ -18,6 +18,7 @@ import (
 
 	"github.com/portico-mud/portico/core/host"
 	"github.com/portico-mud/portico/core/plugins"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // envMark marks every process a test starts (plugins inherit the host's
@@ -305,7 +306,7 @@ func TestLiveEditListenInPlace(t *testing.T) {
 	old := dialTelnet(t, h.telnetAddr)
 	old.login("Quinn", "quinnpass1", true)
 
-	newAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	newAddr := fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t))
 	editConfig(t, h, fmt.Sprintf("listen: %q", h.telnetAddr), fmt.Sprintf("listen: %q", newAddr))
 	st := h.waitFor("the new listener", func(st host.Status) bool {
 		l := pluginNamed(st, "telnet").Listeners
@@ -335,7 +336,7 @@ func TestLiveEditListenInPlace(t *testing.T) {
 // restarts it with the new one.
 func TestPluginWithoutValidate(t *testing.T) {
 	bin := buildOnce(t, "portico-novalidate", ".", "./testdata/novalidate")
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	h := startHostWith(t, hostOptions{extra: pluginBlock("old", bin, port, "") + fmt.Sprintf(`  oldbad:
     enabled: true
     path: %s
@@ -351,7 +352,7 @@ func TestPluginWithoutValidate(t *testing.T) {
 		before = pluginNamed(st, "old")
 	}
 
-	next := freePort(t)
+	next := conntest.FreePort(t)
 	editConfig(t, h, fmt.Sprintf("listen: \"127.0.0.1:%d\"", port), fmt.Sprintf("listen: \"127.0.0.1:%d\"", next))
 	waitLog(t, h, `msg="plugin config changed; the plugin cannot check a config before it runs it (no Validate): restarting it with the new one" plugin=old`)
 	h.waitFor("old restarted on the new port", func(st host.Status) bool {

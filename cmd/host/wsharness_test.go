@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs.
@@ -27,7 +28,7 @@ const chromiumPath = "/usr/bin/chromium"
 // returns it with the webclient's base URL (http://127.0.0.1:port).
 func startWebHost(t *testing.T, wsConfig string) (*testHost, string) {
 	t.Helper()
-	port := freePort(t)
+	port := conntest.FreePort(t)
 	block := fmt.Sprintf(`  websocket:
     enabled: true
     path: %s

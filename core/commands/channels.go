@@ -172,18 +172,11 @@ func (ch *Handler) cmdChannel(c *Call) {
 
 // cmdIRC2Chan creates (or with /delete removes) an IRC bridge bot.
 func (ch *Handler) cmdIRC2Chan(c *Call) {
-	if ch.channels == nil {
-		c.Msg("Channels are not available.")
+	channel, parts, ok := ch.bridgeArgs(c)
+	if !ok {
 		return
 	}
-	args := strings.TrimSpace(c.Args)
-	if name, ok := strings.CutPrefix(args, "/delete"); ok {
-		ch.removeBot(c, strings.TrimSpace(name))
-		return
-	}
-	left, right, ok := strings.Cut(args, "=")
-	parts := strings.Fields(right)
-	if !ok || len(parts) != 4 {
+	if len(parts) != 4 {
 		c.Msg("Usage: @irc2chan <channel> = <network> <port> <#ircchannel> <botname>")
 		return
 	}
@@ -193,7 +186,25 @@ func (ch *Handler) cmdIRC2Chan(c *Call) {
 		return
 	}
 	config := map[string]any{"network": parts[0], "port": port, "channel": parts[2], "nick": parts[3]}
-	ch.AddBotChecked(parts[3], "irc", strings.TrimSpace(left), config, answerCaller(c))
+	ch.AddBotChecked(parts[3], "irc", channel, config, answerCaller(c))
+}
+
+// bridgeArgs starts @irc2chan and @discord2chan: it answers for them when
+// there are no channels, and with /delete NAME removes that bot. Otherwise
+// (ok) it returns the game channel, left of "=", and the words right of it
+// (none when there is no "=").
+func (ch *Handler) bridgeArgs(c *Call) (channel string, words []string, ok bool) {
+	if ch.channels == nil {
+		c.Msg("Channels are not available.")
+		return "", nil, false
+	}
+	args := strings.TrimSpace(c.Args)
+	if name, found := strings.CutPrefix(args, "/delete"); found {
+		ch.removeBot(c, strings.TrimSpace(name))
+		return "", nil, false
+	}
+	left, right, _ := strings.Cut(args, "=")
+	return strings.TrimSpace(left), strings.Fields(right), true
 }
 
 // defaultDiscordBot is @discord2chan's bot name when none is given
@@ -202,18 +213,11 @@ const defaultDiscordBot = "DiscordBot"
 
 // cmdDiscord2Chan creates (or with /delete removes) a Discord bridge bot.
 func (ch *Handler) cmdDiscord2Chan(c *Call) {
-	if ch.channels == nil {
-		c.Msg("Channels are not available.")
+	channel, parts, ok := ch.bridgeArgs(c)
+	if !ok {
 		return
 	}
-	args := strings.TrimSpace(c.Args)
-	if name, ok := strings.CutPrefix(args, "/delete"); ok {
-		ch.removeBot(c, strings.TrimSpace(name))
-		return
-	}
-	left, right, ok := strings.Cut(args, "=")
-	parts := strings.Fields(right)
-	if !ok || len(parts) < 1 || len(parts) > 2 || strings.TrimSpace(left) == "" {
+	if len(parts) < 1 || len(parts) > 2 || channel == "" {
 		c.Msg("Usage: @discord2chan <channel> = <discord channel id>[,<id>...] [<botname>]")
 		return
 	}
@@ -221,7 +225,7 @@ func (ch *Handler) cmdDiscord2Chan(c *Call) {
 	if len(parts) == 2 {
 		name = parts[1]
 	}
-	ch.AddBotChecked(name, "discord", strings.TrimSpace(left), map[string]any{"channel_id": parts[0]}, answerCaller(c))
+	ch.AddBotChecked(name, "discord", channel, map[string]any{"channel_id": parts[0]}, answerCaller(c))
 }
 
 // answerCaller tells the admin who made a bot how it went.

@@ -122,13 +122,9 @@ func stopCmd(load loader, name string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: "stop",
-				Args: map[string]string{"reason": reason}}, true)
-			if err != nil {
+			if _, err := callHostContext(ctx, cfg, control.Request{Cmd: "stop",
+				Args: map[string]string{"reason": reason}}, true); err != nil {
 				return err
-			}
-			if !resp.OK {
-				return errors.New(resp.Error)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "stopped")
 			return nil
@@ -139,22 +135,26 @@ func stopCmd(load loader, name string) *cobra.Command {
 }
 
 func statusCmd(load loader) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return answerCmd(cobra.Command{
 		Use:   "status",
 		Short: "Show the running host's plugins, sessions and accounts",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			data, err := callHost(cfg, control.Request{Cmd: "status"})
-			return printAnswer(cmd, data, err, asJSON, "status", printStatus)
-		},
+	}, "status", "the status", func([]string) (json.RawMessage, error) {
+		return loadAndCallHost(load, control.Request{Cmd: "status"})
+	}, printStatus)
+}
+
+// answerCmd is the command c that asks call (given c's arguments) for an
+// answer and prints it: as it came with --json, else with print (what
+// names the command in errors, jsonWhat the answer in --json's help).
+func answerCmd[T any](c cobra.Command, what, jsonWhat string, call func(args []string) (json.RawMessage, error), print func(io.Writer, T)) *cobra.Command {
+	var asJSON bool
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		data, err := call(args)
+		return printAnswer(cmd, data, err, asJSON, what, print)
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-	return c
+	c.Flags().BoolVar(&asJSON, "json", false, "print "+jsonWhat+" as JSON")
+	return &c
 }
 
 func printStatus(w io.Writer, st Status) {
@@ -312,18 +312,15 @@ func restartCmd(load loader, mode string) *cobra.Command {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			resp, err := control.Call(ctx, cfg.ControlSocket(), control.Request{Cmd: mode,
+			data, err := callHostContext(ctx, cfg, control.Request{Cmd: mode,
 				Args: map[string]string{"reason": reason}}, false)
 			if err != nil {
 				return err
 			}
-			if !resp.OK {
-				return errors.New(resp.Error)
-			}
 			var before struct {
 				Started time.Time `json:"started"`
 			}
-			if err := json.Unmarshal(resp.Data, &before); err != nil {
+			if err := json.Unmarshal(data, &before); err != nil {
 				return fmt.Errorf("%s: %w", mode, err)
 			}
 			// The host answers, then re-executes: wait until the new image
@@ -362,74 +359,39 @@ func settled(st Status) bool {
 }
 
 func sessionsCmd(load loader) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return answerCmd(cobra.Command{
 		Use:   "sessions",
 		Short: "List the running host's sessions with their protocol flags",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			data, err := callHost(cfg, control.Request{Cmd: "sessions"})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var list []SessionInfo
-			if err := json.Unmarshal(data, &list); err != nil {
-				return fmt.Errorf("sessions: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SESSID\tPLUGIN\tPROTOCOL\tADDRESS\tACCOUNT\tCLIENT\tIDLE")
-			for _, s := range list {
-				client, _ := s.ProtocolFlags["CLIENTNAME"].(string)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Sessid, s.Plugin, s.ProtocolKey, s.Address,
-					s.Account, client, time.Since(s.CmdLast).Round(time.Second))
-			}
-			return tw.Flush()
-		},
+	}, "sessions", "the sessions", func([]string) (json.RawMessage, error) {
+		return loadAndCallHost(load, control.Request{Cmd: "sessions"})
+	}, printSessions)
+}
+
+func printSessions(w io.Writer, list []SessionInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSID\tPLUGIN\tPROTOCOL\tADDRESS\tACCOUNT\tCLIENT\tIDLE")
+	for _, s := range list {
+		client, _ := s.ProtocolFlags["CLIENTNAME"].(string)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Sessid, s.Plugin, s.ProtocolKey, s.Address,
+			s.Account, client, time.Since(s.CmdLast).Round(time.Second))
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the sessions as JSON")
-	return c
+	tw.Flush()
 }
 
 func announceCmd(load loader) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
+	return answerCmd(cobra.Command{
 		Use:   "announce TEXT",
 		Short: "Send a message to every connected session",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			data, err := callHost(cfg, control.Request{Cmd: "announce",
-				Args: map[string]string{"text": strings.Join(args, " ")}})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := fmt.Fprintln(cmd.OutOrStdout(), string(data))
-				return err
-			}
-			var out struct {
-				Sessions int `json:"sessions"`
-			}
-			if err := json.Unmarshal(data, &out); err != nil {
-				return fmt.Errorf("announce: %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "announced to %d session(s)\n", out.Sessions)
-			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the answer as JSON")
-	return c
+	}, "announce", "the answer", func(args []string) (json.RawMessage, error) {
+		return loadAndCallHost(load, control.Request{Cmd: "announce",
+			Args: map[string]string{"text": strings.Join(args, " ")}})
+	}, func(w io.Writer, out struct {
+		Sessions int `json:"sessions"`
+	}) {
+		fmt.Fprintf(w, "announced to %d session(s)\n", out.Sessions)
+	})
 }
 
 func botCmd(load loader) *cobra.Command {
@@ -451,13 +413,7 @@ func botCmd(load loader) *cobra.Command {
 			b, _ := json.Marshal(dict)
 			data, err := callHost(cfg, control.Request{Cmd: "bot_add", Args: map[string]string{
 				"name": args[0], "protocol": protocol, "channel": channel, "config": string(b)}})
-			if err != nil {
-				return err
-			}
-			var out map[string]string
-			_ = json.Unmarshal(data, &out)
-			fmt.Fprintln(cmd.OutOrStdout(), out["message"])
-			return nil
+			return printAnswer(cmd, data, err, false, "bot add", printMessage)
 		},
 	}
 	add.Flags().StringVar(&protocol, "protocol", "irc", "the protocol plugin that runs the bot (irc, discord), which checks its keys before it is stored")
@@ -467,25 +423,8 @@ func botCmd(load loader) *cobra.Command {
 		Short: "List the bots and their state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			data, err := callHost(cfg, control.Request{Cmd: "bot_list"})
-			if err != nil {
-				return err
-			}
-			var bots []BotInfo
-			if err := json.Unmarshal(data, &bots); err != nil {
-				return fmt.Errorf("bot list: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tLAST ERROR\tCONFIG")
-			for _, b := range bots {
-				c, _ := json.Marshal(b.Config)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, orDash(b.LastError), c)
-			}
-			return tw.Flush()
+			data, err := loadAndCallHost(load, control.Request{Cmd: "bot_list"})
+			return printAnswer(cmd, data, err, false, "bot list", printBots)
 		},
 	}
 	remove := &cobra.Command{
@@ -493,11 +432,7 @@ func botCmd(load loader) *cobra.Command {
 		Short: "Stop a bot and delete it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := load()
-			if err != nil {
-				return err
-			}
-			if _, err := callHost(cfg, control.Request{Cmd: "bot_remove", Args: map[string]string{"name": args[0]}}); err != nil {
+			if _, err := loadAndCallHost(load, control.Request{Cmd: "bot_remove", Args: map[string]string{"name": args[0]}}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed bot %s\n", args[0])
@@ -506,6 +441,32 @@ func botCmd(load loader) *cobra.Command {
 	}
 	bot.AddCommand(add, list, remove, botRestartCmd(load))
 	return bot
+}
+
+func printBots(w io.Writer, bots []BotInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BOT\tPROTOCOL\tCHANNEL\tSTATE\tLAST ERROR\tCONFIG")
+	for _, b := range bots {
+		c, _ := json.Marshal(b.Config)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Protocol, b.Channel, b.State, orDash(b.LastError), c)
+	}
+	tw.Flush()
+}
+
+// hostMessage is the answer of the commands that change something: a
+// sentence for the operator and, for the account commands, how many
+// sessions the change ended.
+type hostMessage struct {
+	Message       string `json:"message"`
+	SessionsEnded int    `json:"sessions_ended"`
+}
+
+// printMessage prints a hostMessage answer.
+func printMessage(w io.Writer, m hostMessage) {
+	if m.SessionsEnded > 0 {
+		m.Message += fmt.Sprintf("; %d session(s) ended", m.SessionsEnded)
+	}
+	fmt.Fprintln(w, m.Message)
 }
 
 // orDash is s, or "-" for nothing, so that a table's columns stay
@@ -521,7 +482,14 @@ func orDash(s string) string {
 func callHost(cfg *config.Config, req control.Request) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := control.Call(ctx, cfg.ControlSocket(), req, false)
+	return callHostContext(ctx, cfg, req, false)
+}
+
+// callHostContext sends one request to the running host within ctx (wait:
+// until the host has closed the connection, see control.Call) and returns
+// its data, or its refusal as an error.
+func callHostContext(ctx context.Context, cfg *config.Config, req control.Request, wait bool) (json.RawMessage, error) {
+	resp, err := control.Call(ctx, cfg.ControlSocket(), req, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -529,6 +497,28 @@ func callHost(cfg *config.Config, req control.Request) (json.RawMessage, error) 
 		return nil, errors.New(resp.Error)
 	}
 	return resp.Data, nil
+}
+
+// loadAndCallHost loads the config and sends one request to the running
+// host, for the commands that need a host.
+func loadAndCallHost(load loader, req control.Request) (json.RawMessage, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return callHost(cfg, req)
+}
+
+// callHostOr sends one request to the running host, so that what it holds
+// in memory (sessions, throttles, live connections) follows the change;
+// when no host runs, offline does the same work on the store or the files
+// directly and answers the data the host would have.
+func callHostOr(cfg *config.Config, req control.Request, offline func() (json.RawMessage, error)) (json.RawMessage, error) {
+	data, err := callHost(cfg, req)
+	if !errors.Is(err, control.ErrNotRunning) {
+		return data, err
+	}
+	return offline()
 }
 
 // parseKeyValues turns key=value arguments into a config dict: whole

@@ -21,23 +21,20 @@ import (
 
 // accountOpsCmds are `portico account list|show|delete|passwd|admin`.
 func accountOpsCmds(load loader) []*cobra.Command {
-	var showJSON, revoke bool
-	show := &cobra.Command{
+	var revoke bool
+	show := answerCmd(cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one account: admin, sessions, dates, characters, SSH keys",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := accountCall(load, cmdAccountShow, map[string]string{"name": args[0]})
-			return printAnswer(cmd, data, err, showJSON, "account show", printAccount)
-		},
-	}
-	show.Flags().BoolVar(&showJSON, "json", false, "print the account as JSON")
+	}, "account show", "the account", func(args []string) (json.RawMessage, error) {
+		return accountCall(load, cmdAccountShow, map[string]string{"name": args[0]})
+	}, printAccount)
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete an account and its character; its sessions in the running host end",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return printMessage(cmd, load, cmdAccountDelete, map[string]string{"name": args[0]})
+			return printAccountMessage(cmd, load, cmdAccountDelete, map[string]string{"name": args[0]})
 		},
 	}
 	passwd := &cobra.Command{
@@ -49,7 +46,7 @@ func accountOpsCmds(load loader) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printMessage(cmd, load, cmdAccountPasswd, map[string]string{"name": args[0], "password": password})
+			return printAccountMessage(cmd, load, cmdAccountPasswd, map[string]string{"name": args[0], "password": password})
 		},
 	}
 	admin := &cobra.Command{
@@ -61,7 +58,7 @@ func accountOpsCmds(load loader) []*cobra.Command {
 			if revoke {
 				a["revoke"] = "true"
 			}
-			return printMessage(cmd, load, cmdAccountAdmin, a)
+			return printAccountMessage(cmd, load, cmdAccountAdmin, a)
 		},
 	}
 	admin.Flags().BoolVar(&revoke, "revoke", false, "take the admin rights away")
@@ -70,18 +67,13 @@ func accountOpsCmds(load loader) []*cobra.Command {
 
 // accountListCmd is `portico account list`.
 func accountListCmd(load loader) *cobra.Command {
-	var listJSON bool
-	list := &cobra.Command{
+	return answerCmd(cobra.Command{
 		Use:   "list",
 		Short: "List the accounts: id, name, admin, sessions in the running host, created, last login",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := accountCall(load, cmdAccountList, nil)
-			return printAnswer(cmd, data, err, listJSON, "account list", printAccounts)
-		},
-	}
-	list.Flags().BoolVar(&listJSON, "json", false, "print the accounts as JSON")
-	return list
+	}, "account list", "the accounts", func([]string) (json.RawMessage, error) {
+		return accountCall(load, cmdAccountList, nil)
+	}, printAccounts)
 }
 
 // printAnswer prints a host's answer (data, or err): as it came with
@@ -120,17 +112,15 @@ func accountCall(load loader, cmd string, args map[string]string) (json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	data, err := callHost(cfg, control.Request{Cmd: cmd, Args: args})
-	if !errors.Is(err, control.ErrNotRunning) {
+	return callHostOr(cfg, control.Request{Cmd: cmd, Args: args}, func() (data json.RawMessage, err error) {
+		err = withStore(cfg, func(st *store.Store) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			data, err = offlineAccount(ctx, st, cmd, args)
+			return err
+		})
 		return data, err
-	}
-	err = withStore(cfg, func(st *store.Store) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		data, err = offlineAccount(ctx, st, cmd, args)
-		return err
 	})
-	return data, err
 }
 
 // withStore runs f on the database, opened for it alone (safe while a
@@ -144,24 +134,11 @@ func withStore(cfg *config.Config, f func(st *store.Store) error) error {
 	return f(st)
 }
 
-// printMessage runs an account command and prints the message it answers.
-func printMessage(cmd *cobra.Command, load loader, name string, args map[string]string) error {
+// printAccountMessage runs an account command and prints the message it
+// answers.
+func printAccountMessage(cmd *cobra.Command, load loader, name string, args map[string]string) error {
 	data, err := accountCall(load, name, args)
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Message       string `json:"message"`
-		SessionsEnded int    `json:"sessions_ended"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		return fmt.Errorf("%s: %w", strings.ReplaceAll(name, "_", " "), err)
-	}
-	if out.SessionsEnded > 0 {
-		out.Message += fmt.Sprintf("; %d session(s) ended", out.SessionsEnded)
-	}
-	_, err = fmt.Fprintln(cmd.OutOrStdout(), out.Message)
-	return err
+	return printAnswer(cmd, data, err, false, strings.ReplaceAll(name, "_", " "), printMessage)
 }
 
 func printAccount(w io.Writer, a AccountInfo) {

@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,16 +31,22 @@ func limitsCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			data, err := callHostOr(cfg, control.Request{Cmd: cmdLimitsClear, Args: map[string]string{"target": target}},
+				func() (json.RawMessage, error) {
+					var n int
+					err := withStore(cfg, func(st *store.Store) (err error) {
+						n, err = clearStoredThrottles(st, target)
+						return err
+					})
+					if err != nil {
+						return nil, err
+					}
+					return json.Marshal(map[string]int{"cleared": n})
+				})
 			var out struct {
 				Cleared int `json:"cleared"`
 			}
-			data, err := callHost(cfg, control.Request{Cmd: cmdLimitsClear, Args: map[string]string{"target": target}})
-			if errors.Is(err, control.ErrNotRunning) {
-				err = withStore(cfg, func(st *store.Store) (err error) {
-					out.Cleared, err = clearStoredThrottles(st, target)
-					return err
-				})
-			} else if err == nil {
+			if err == nil {
 				err = json.Unmarshal(data, &out)
 			}
 			if err != nil {

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -40,22 +39,8 @@ func botRestartCmd(load loader) *cobra.Command {
 // printHostMessage sends the running host a command about name and prints
 // the message it answers.
 func printHostMessage(cmd *cobra.Command, load loader, name, arg string) error {
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	data, err := callHost(cfg, control.Request{Cmd: name, Args: map[string]string{"name": arg}})
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	_, err = fmt.Fprintln(cmd.OutOrStdout(), out.Message)
-	return err
+	data, err := loadAndCallHost(load, control.Request{Cmd: name, Args: map[string]string{"name": arg}})
+	return printAnswer(cmd, data, err, false, name, printMessage)
 }
 
 // backupCmd is `portico backup FILE`.

@@ -119,29 +119,22 @@ func portalRevokeCmd(load loader) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			data, err := callHost(cfg, control.Request{Cmd: cmdPortalRevoke, Args: map[string]string{"name": name}})
-			if errors.Is(err, control.ErrNotRunning) {
-				a, err := pki.Open(cfg.PKIDir())
-				if err == nil {
-					err = a.Revoke(name)
-				}
-				if err != nil {
-					return fmt.Errorf("portal revoke: %w", err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "revoked every certificate issued to %s; no host is running: a host started later refuses it\n", name)
-				return nil
-			}
+			data, err := callHostOr(cfg, control.Request{Cmd: cmdPortalRevoke, Args: map[string]string{"name": name}},
+				func() (json.RawMessage, error) {
+					a, err := pki.Open(cfg.PKIDir())
+					if err == nil {
+						err = a.Revoke(name)
+					}
+					if err != nil {
+						return nil, err
+					}
+					return json.Marshal(hostMessage{Message: "revoked every certificate issued to " + name +
+						"; no host is running: a host started later refuses it"})
+				})
 			if err != nil {
 				return fmt.Errorf("portal revoke: %w", err)
 			}
-			var out struct {
-				Message string `json:"message"`
-			}
-			if err := json.Unmarshal(data, &out); err != nil {
-				return fmt.Errorf("portal revoke: %w", err)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out.Message)
-			return nil
+			return printAnswer(cmd, data, nil, false, "portal revoke", printMessage)
 		},
 	}
 }

@@ -1,12 +1,10 @@
 package sessions
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/portico-mud/portico/core/attrs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -14,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-mud/portico/core/attrs"
+
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // waitLimit bounds every wait in these tests: nothing here should take more
@@ -277,25 +278,7 @@ type harness struct {
 	life *fakeLifecycle
 	st   *store.Store
 	// log holds what the handler logged.
-	log *logBuffer
-}
-
-// logBuffer is a log sink the loop writes while the test reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log *plugintest.LockedBuffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -317,7 +300,7 @@ func newHarness(t *testing.T) *harness {
 // store is the host after a reload or a restart.
 func newHarnessOn(t *testing.T, st *store.Store) *harness {
 	t.Helper()
-	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st, log: &logBuffer{}}
+	x := &harness{t: t, p: newFakePortals(), cmds: &fakeCommands{}, life: &fakeLifecycle{}, st: st, log: &plugintest.LockedBuffer{}}
 	logger := slog.New(slog.NewTextHandler(x.log, nil))
 	// The game's attribute store, as the host gives one (webclient
 	// options live there); closed, so its writer ends, with the test.

@@ -20,6 +20,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/core/control"
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // The end-to-end test runs the real game binary, built here from this
@@ -192,7 +194,7 @@ type server struct {
 	dir, config string
 	telnet, web string
 	cmd         *exec.Cmd
-	log         *syncBuffer
+	log         *plugintest.LockedBuffer
 	exited      chan struct{}
 }
 
@@ -202,7 +204,7 @@ func startServer(t *testing.T) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{t: t, dir: dir, config: filepath.Join(dir, "config.yaml"),
-		telnet: fmt.Sprintf("127.0.0.1:%d", freePort(t)), web: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		telnet: fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t)), web: fmt.Sprintf("127.0.0.1:%d", conntest.FreePort(t))}
 	cfg := fmt.Sprintf(`server:
   name: Tiny Test
   data_dir: data
@@ -247,7 +249,7 @@ game:
 // start runs `tiny-game start` and waits until both plugins run.
 func (s *server) start() {
 	s.t.Helper()
-	s.log = &syncBuffer{}
+	s.log = &plugintest.LockedBuffer{}
 	s.exited = make(chan struct{})
 	s.cmd = exec.Command(filepath.Join(binDir, "tiny-game"), "start", "--config", s.config)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
@@ -323,16 +325,6 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // player is a client, over telnet or websocket.
@@ -690,22 +682,3 @@ func (p *webPlayer) send(line string) {
 }
 
 func (p *webPlayer) notHeard(text string) { p.t.Helper(); p.stream.notHeard(p.send, text) }
-
-// syncBuffer is the game's output, written by its process while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,26 +48,9 @@ type harness struct {
 	// tokenFile holds the fake's token (with a trailing newline), and is
 	// the plugin block's token_file.
 	tokenFile string
-	logs      *lockedBuffer
+	logs      *plugintest.LockedBuffer
 	// rec has what the plugin sent the host.
 	rec *plugintest.Recorder
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // newHarness starts a fake Discord with o (its token testToken unless
@@ -88,44 +68,27 @@ func newHarness(t *testing.T, o discordfake.Options, tune func(*timing)) *harnes
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	logs := &lockedBuffer{}
+	logs := &plugintest.LockedBuffer{}
+	// Registered before the plugin starts, so that it runs after its
+	// shutdown and sees every line the plugin logged.
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), testToken) {
 			t.Errorf("the plugin's log holds the token:\n%s", logs.String())
 		}
-		if t.Failed() {
-			t.Logf("plugin log:\n%s", logs.String())
-		}
 	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tim := testTiming()
 	if tune != nil {
 		tune(&tim)
 	}
 	tokenFile := writeToken(t, testToken+"\n")
-	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), fake: fake,
-		tokenFile: tokenFile, logs: logs}
-	info, err := h.p.Configure(context.Background(), sdk.Config{
+	h := &harness{t: t, p: &Plugin{timing: tim}, fake: fake, tokenFile: tokenFile, logs: logs}
+	ip := plugintest.StartInProcess(t, h.p, sdk.Config{
 		Raw:  map[string]any{"api_url": fake.APIURL(), "token_file": tokenFile},
-		Host: sdk.HostInfo{ServerName: "TestGame"}}, h.portal)
-	if err != nil {
-		t.Fatal(err)
+		Host: sdk.HostInfo{ServerName: "TestGame"}}, logs, waitLimit)
+	if ip.Info.ProtocolKey != ProtocolKey {
+		t.Fatalf("protocol key %q", ip.Info.ProtocolKey)
 	}
-	if info.ProtocolKey != ProtocolKey {
-		t.Fatalf("protocol key %q", info.ProtocolKey)
-	}
-	var stop func()
-	h.rec, stop = plugintest.Record(t, h.portal, waitLimit)
-	t.Cleanup(func() {
-		// What the SDK does when the host shuts the plugin down.
-		h.portal.DisconnectAll("test over")
-		sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
-		defer scancel()
-		if err := h.p.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		stop()
-	})
+	h.portal, h.rec = ip.Portal, ip.Rec
 	return h
 }
 

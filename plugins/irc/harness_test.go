@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,56 +42,18 @@ type harness struct {
 	rec *plugintest.Recorder
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func newHarness(t *testing.T, srv *fakeServer, tune func(*timing)) *harness {
 	t.Helper()
-	logs := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("plugin log:\n%s", logs.String())
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tim := testTiming()
 	if tune != nil {
 		tune(&tim)
 	}
-	h := &harness{t: t, p: &Plugin{timing: tim}, portal: sdk.NewTestPortal(log), srv: srv}
-	info, err := h.p.Configure(context.Background(), sdk.Config{Raw: map[string]any{}, Host: sdk.HostInfo{ServerName: "TestGame"}}, h.portal)
-	if err != nil {
-		t.Fatal(err)
+	h := &harness{t: t, p: &Plugin{timing: tim}, srv: srv}
+	ip := plugintest.StartInProcess(t, h.p, sdk.Config{Raw: map[string]any{}, Host: sdk.HostInfo{ServerName: "TestGame"}}, nil, waitLimit)
+	if ip.Info.ProtocolKey != ProtocolKey {
+		t.Fatalf("protocol key %q", ip.Info.ProtocolKey)
 	}
-	if info.ProtocolKey != ProtocolKey {
-		t.Fatalf("protocol key %q", info.ProtocolKey)
-	}
-	var stop func()
-	h.rec, stop = plugintest.Record(t, h.portal, waitLimit)
-	t.Cleanup(func() {
-		// What the SDK does when the host shuts the plugin down.
-		h.portal.DisconnectAll("test over")
-		sctx, scancel := context.WithTimeout(context.Background(), waitLimit)
-		defer scancel()
-		if err := h.p.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		stop()
-	})
+	h.portal, h.rec = ip.Portal, ip.Rec
 	return h
 }
 

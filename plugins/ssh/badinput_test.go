@@ -77,11 +77,7 @@ func TestBadInputNeverStopsThePlugin(t *testing.T) {
 	}
 
 	// An enormous paste and control bytes over a terminal.
-	c, err := dialClient(h.addr, clientConfig("mallory", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("mallory", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	if _, err := c.stdin.Write([]byte(strings.Repeat("A", 1<<20) + "\r")); err != nil {
 		t.Fatal(err)
@@ -275,11 +271,7 @@ func TestUnansweredKeepalivesClose(t *testing.T) {
 // session goes on.
 func TestAnsweredKeepalivesKeepTheConnection(t *testing.T) {
 	h := startPlugin(t, map[string]any{"keepalive": "50ms"})
-	c, err := dialClient(h.addr, clientConfig("live", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("live", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	time.Sleep(500 * time.Millisecond) // ten keepalive periods: there is no event to wait for
 	c.Send("still here")
@@ -288,11 +280,7 @@ func TestAnsweredKeepalivesKeepTheConnection(t *testing.T) {
 
 func TestMaxTimeoutClosesConnections(t *testing.T) {
 	h := startPlugin(t, map[string]any{"max_timeout": "300ms"})
-	c, err := dialClient(h.addr, clientConfig("brief", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("brief", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	if err := c.ExpectClosed(waitFor); err != nil {
 		t.Fatal(err)

@@ -25,21 +25,11 @@ func suite() plugintest.Suite {
 	}
 }
 
-// TestConformance runs the kit against the plugin served in this process,
-// where the race detector sees it.
+// TestConformance runs the kit against the plugin in this process, where
+// the race detector sees it, and against portico-ssh launched through
+// go-plugin, as the host launches it.
 func TestConformance(t *testing.T) {
 	s := suite()
 	s.New = func() sdk.Plugin { return &Plugin{} }
-	plugintest.Run(t, s)
-}
-
-// TestConformanceBinary runs the kit against the built binary, launched
-// through go-plugin as the Portico host launches it.
-func TestConformanceBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the plugin")
-	}
-	s := suite()
-	s.Binary = plugintest.Build(t, ".", "ssh")
-	plugintest.Run(t, s)
+	plugintest.RunBoth(t, s, ".", "ssh")
 }

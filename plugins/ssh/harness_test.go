@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/plugintest"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	gossh "golang.org/x/crypto/ssh"
@@ -252,12 +251,9 @@ type sshClient struct {
 	sess   *gossh.Session
 	stdin  io.WriteCloser
 
-	mu     sync.Mutex
-	buf    []byte
-	seen   int
-	update chan struct{}
-	closed chan struct{} // stdout ended
-	exit   chan error    // the session's end (nil: exit status 0)
+	// Output has stdout; its Closed is closed when stdout has ended.
+	*plugintest.Output
+	exit chan error // the session's end (nil: exit status 0)
 }
 
 // clientPty is a terminal request; nil asks for none.
@@ -285,8 +281,7 @@ func openSession(client *gossh.Client, pty *clientPty, cmd string) (*sshClient, 
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	c := &sshClient{client: client, sess: sess, update: make(chan struct{}, 1),
-		closed: make(chan struct{}), exit: make(chan error, 1)}
+	c := &sshClient{client: client, sess: sess, Output: plugintest.NewOutput(), exit: make(chan error, 1)}
 	if c.stdin, err = sess.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -311,24 +306,9 @@ func openSession(client *gossh.Client, pty *clientPty, cmd string) (*sshClient, 
 	return c, nil
 }
 
+// read collects stdout until it ends, then the session's exit.
 func (c *sshClient) read(r io.Reader) {
-	b := make([]byte, 4096)
-	for {
-		n, err := r.Read(b)
-		if n > 0 {
-			c.mu.Lock()
-			c.buf = append(c.buf, b[:n]...)
-			c.mu.Unlock()
-			select {
-			case c.update <- struct{}{}:
-			default:
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	close(c.closed)
+	c.Collect(r)
 	c.exit <- c.sess.Wait()
 }
 
@@ -340,36 +320,14 @@ func (c *sshClient) Send(line string) error {
 
 // Expect waits for substr in the output not yet consumed.
 func (c *sshClient) Expect(substr string, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		c.mu.Lock()
-		rest := string(c.buf[c.seen:])
-		if i := strings.Index(rest, substr); i >= 0 {
-			c.seen += i + len(substr)
-			c.mu.Unlock()
-			return nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.update:
-		case <-c.closed:
-			c.mu.Lock()
-			rest := string(c.buf[c.seen:])
-			c.mu.Unlock()
-			if strings.Contains(rest, substr) {
-				continue
-			}
-			return fmt.Errorf("closed before %q arrived; unread output %q", substr, rest)
-		case <-deadline:
-			return fmt.Errorf("%q did not arrive within %v; unread output %q", substr, timeout, rest)
-		}
-	}
+	_, err := c.Await(substr, timeout)
+	return err
 }
 
 // ExpectClosed waits until the server ended the session.
 func (c *sshClient) ExpectClosed(timeout time.Duration) error {
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 		return nil
 	case <-time.After(timeout):
 		return errors.New("the server did not end the session")
@@ -379,8 +337,32 @@ func (c *sshClient) ExpectClosed(timeout time.Duration) error {
 // Close hangs up.
 func (c *sshClient) Close() error {
 	err := c.client.Close()
-	<-c.closed
+	<-c.Closed()
 	return err
+}
+
+// mustDial is dialClient that fails the test on an error and hangs up
+// when the test ends.
+func mustDial(t *testing.T, addr string, cfg *gossh.ClientConfig, pty *clientPty, cmd string) *sshClient {
+	t.Helper()
+	c, err := dialClient(addr, cfg, pty, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// expectExit fails the test unless the session ends with exit status
+// status, having shown exactly out.
+func (c *sshClient) expectExit(t *testing.T, status int, out string) {
+	t.Helper()
+	if st := c.exitStatus(t); st != status {
+		t.Fatalf("exit status %d, want %d", st, status)
+	}
+	if got := c.output(); got != out {
+		t.Fatalf("output %q, want %q", got, out)
+	}
 }
 
 // expect fails the test unless substr arrives.
@@ -392,11 +374,7 @@ func (c *sshClient) expect(t *testing.T, substr string) {
 }
 
 // output returns everything received so far.
-func (c *sshClient) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return string(c.buf)
-}
+func (c *sshClient) output() string { return c.All() }
 
 // exitStatus waits for the session's end and returns its exit status.
 func (c *sshClient) exitStatus(t *testing.T) int {

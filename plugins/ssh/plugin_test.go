@@ -19,11 +19,7 @@ var xterm = &clientPty{term: "xterm-256color", width: 100, height: 40}
 
 func TestPasswordLoginCarriesCredentials(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("alice", gossh.Password("wonderland1")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("alice", gossh.Password("wonderland1")), xterm, "")
 	ev, id := h.awaitConnect()
 	if got := ev.GetCredentials(); got.GetName() != "alice" || got.GetPassword() != "wonderland1" || len(got.GetPublicKey()) != 0 {
 		t.Fatalf("credentials %v", got)
@@ -61,11 +57,7 @@ func TestKeyLoginCarriesTheVerifiedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialClient(h.addr, clientConfig("bob", gossh.PublicKeys(signer)), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	mustDial(t, h.addr, clientConfig("bob", gossh.PublicKeys(signer)), xterm, "")
 	ev, _ := h.awaitConnect()
 	got := ev.GetCredentials()
 	if got.GetName() != "bob" || got.GetPassword() != "" || string(got.GetPublicKey()) != string(signer.PublicKey().Marshal()) {
@@ -87,11 +79,7 @@ func TestKeysThatLogNobodyInAreDeclined(t *testing.T) {
 		asked <- question{name, string(key)}
 		return name == "dora" && string(key) == string(good.PublicKey().Marshal())
 	})
-	c, err := dialClient(h.addr, clientConfig("dora", gossh.PublicKeys(stray), gossh.Password("dorapass1")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	mustDial(t, h.addr, clientConfig("dora", gossh.PublicKeys(stray), gossh.Password("dorapass1")), xterm, "")
 	ev, _ := h.awaitConnect()
 	if got := ev.GetCredentials(); got.GetName() != "dora" || got.GetPassword() != "dorapass1" || len(got.GetPublicKey()) != 0 {
 		t.Fatalf("a declined key then a password: credentials %v", got)
@@ -136,11 +124,7 @@ func TestExecSessionIsOneShot(t *testing.T) {
 	if _, set := d.ServerData[contract.ServerDataOneShot]; set {
 		t.Fatalf("a shell's session data %v, want no one_shot", d.ServerData)
 	}
-	c, err := dialClient(h.addr, clientConfig("erin", gossh.Password("erinpass1")), nil, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	mustDial(t, h.addr, clientConfig("erin", gossh.Password("erinpass1")), nil, "who")
 	ev, _ = h.awaitConnect()
 	if d, err = wire.SessionFromPB(ev.GetSession()); err != nil {
 		t.Fatal(err)
@@ -176,11 +160,7 @@ func TestKeyboardInteractiveAsksForThePassword(t *testing.T) {
 			return []string{answer}, nil
 		})
 	}
-	c, err := dialClient(h.addr, clientConfig("carol", answer("secret3")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	mustDial(t, h.addr, clientConfig("carol", answer("secret3")), xterm, "")
 	ev, _ := h.awaitConnect()
 	if got := ev.GetCredentials(); got.GetName() != "carol" || got.GetPassword() != "secret3" {
 		t.Fatalf("credentials %v", got)
@@ -201,11 +181,7 @@ func TestKeyboardInteractiveAsksForThePassword(t *testing.T) {
 
 func TestWindowChangeSyncsScreenWidth(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("dave", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("dave", gossh.Password("x")), xterm, "")
 	h.awaitConnect()
 	if err := c.sess.WindowChange(50, 132); err != nil {
 		t.Fatal(err)
@@ -268,11 +244,7 @@ func TestWindowChangeBeforeShell(t *testing.T) {
 
 func TestPasswordPromptHidesInput(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("frank", gossh.Password("")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("frank", gossh.Password("")), xterm, "")
 	ev, id := h.awaitConnect()
 	if ev.GetCredentials() != nil {
 		t.Fatalf("an empty password gave credentials %v", ev.GetCredentials())
@@ -296,11 +268,7 @@ func TestPasswordPromptHidesInput(t *testing.T) {
 // is drawn again below it.
 func TestOutputRedrawsTheInputLine(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("gina", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("gina", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	h.send(id, sdk.Message{Name: "prompt", Args: []any{"HP 10> "}})
 	c.expect(t, "HP 10> ")
@@ -314,11 +282,7 @@ func TestOutputRedrawsTheInputLine(t *testing.T) {
 
 func TestCtrlDQuits(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("hank", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("hank", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	if _, err := c.stdin.Write([]byte{4}); err != nil {
 		t.Fatal(err)
@@ -334,11 +298,7 @@ func TestCtrlDQuits(t *testing.T) {
 
 func TestHostDisconnectShowsReason(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("iris", gossh.Password("x")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("iris", gossh.Password("x")), xterm, "")
 	_, id := h.awaitConnect()
 	h.disconnect(id, "Quitting. Hope to see you again, soon.")
 	c.expect(t, "Quitting. Hope to see you again, soon.\r\n"+seqPasteOff)
@@ -363,11 +323,7 @@ func TestClientHangsUp(t *testing.T) {
 
 func TestExecRunsTheCommandWhenLoggedIn(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("kate", gossh.Password("right")), nil, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("kate", gossh.Password("right")), nil, "who")
 	ev, id := h.awaitConnect()
 	if ev.GetCredentials().GetPassword() != "right" {
 		t.Fatalf("credentials %v", ev.GetCredentials())
@@ -389,42 +345,24 @@ func TestExecRunsTheCommandWhenLoggedIn(t *testing.T) {
 	}
 	h.send(id, sdk.Text("|wPlayers:|n\nKate"))
 	h.answerBarrier(id)
-	if st := c.exitStatus(t); st != 0 {
-		t.Fatalf("exit status %d", st)
-	}
-	if out := c.output(); out != "Players:\nKate\n" {
-		t.Fatalf("output %q", out)
-	}
+	c.expectExit(t, 0, "Players:\nKate\n")
 	h.awaitDisconnected(id)
 }
 
 func TestExecWithWrongCredentialsShowsTheLoginScreen(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("kate", gossh.Password("wrong")), nil, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("kate", gossh.Password("wrong")), nil, "who")
 	_, id := h.awaitConnect()
 	h.awaitBarrier(id)
 	h.send(id, sdk.Text("Username and/or password is incorrect."), sdk.Text("Welcome to TestGame"))
 	h.answerBarrier(id)
-	if st := c.exitStatus(t); st != 1 {
-		t.Fatalf("exit status %d, want 1", st)
-	}
-	if out := c.output(); out != "Username and/or password is incorrect.\nWelcome to TestGame\n" {
-		t.Fatalf("output %q", out)
-	}
+	c.expectExit(t, 1, "Username and/or password is incorrect.\nWelcome to TestGame\n")
 	h.awaitDisconnected(id)
 }
 
 func TestExecTimesOut(t *testing.T) {
 	h := startPlugin(t, map[string]any{"exec_timeout": "200ms"})
-	c, err := dialClient(h.addr, clientConfig("liam", gossh.Password("x")), nil, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("liam", gossh.Password("x")), nil, "who")
 	_, id := h.awaitConnect()
 	h.awaitBarrier(id) // and never answer
 	if st := c.exitStatus(t); st != 1 {
@@ -438,28 +376,15 @@ func TestExecTimesOut(t *testing.T) {
 
 func TestExecRefusesAnOverlongCommand(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("mia", gossh.Password("x")), nil, "say "+strings.Repeat("x", 200))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if st := c.exitStatus(t); st != 1 {
-		t.Fatalf("exit status %d, want 1", st)
-	}
-	if out := c.output(); out != sdk.MsgTooLong+"\n" {
-		t.Fatalf("output %q", out)
-	}
+	c := mustDial(t, h.addr, clientConfig("mia", gossh.Password("x")), nil, "say "+strings.Repeat("x", 200))
+	c.expectExit(t, 1, sdk.MsgTooLong+"\n")
 }
 
 // Without a terminal, lines go in as they are and, when the input ends,
 // the session ends once the output of every line has arrived.
 func TestPipedInputRunsAsAScript(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("nora", gossh.Password("x")), nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("nora", gossh.Password("x")), nil, "")
 	_, id := h.awaitConnect()
 	if _, err := c.stdin.Write([]byte("look\nsay hi\r\n")); err != nil {
 		t.Fatal(err)
@@ -470,12 +395,7 @@ func TestPipedInputRunsAsAScript(t *testing.T) {
 	h.awaitBarrier(id)
 	h.send(id, sdk.Text("You say, \"hi\""))
 	h.answerBarrier(id)
-	if st := c.exitStatus(t); st != 0 {
-		t.Fatalf("exit status %d", st)
-	}
-	if out := c.output(); out != "You say, \"hi\"\n" {
-		t.Fatalf("output %q", out)
-	}
+	c.expectExit(t, 0, "You say, \"hi\"\n")
 	h.awaitDisconnected(id)
 }
 
@@ -506,11 +426,7 @@ func TestHostKeySameAfterRestart(t *testing.T) {
 // `ssh -t host who`: a command with a terminal gets colour and CR LF.
 func TestExecWithTerminal(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("pat", gossh.Password("x")), xterm, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("pat", gossh.Password("x")), xterm, "who")
 	_, id := h.awaitConnect()
 	h.awaitBarrier(id)
 	h.login(id, "pat")

@@ -54,11 +54,7 @@ func TestValidate(t *testing.T) {
 // restart.
 func TestReconfigureListen(t *testing.T) {
 	h := startPlugin(t, nil)
-	c, err := dialClient(h.addr, clientConfig("alice", gossh.Password("wonderland1")), xterm, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustDial(t, h.addr, clientConfig("alice", gossh.Password("wonderland1")), xterm, "")
 	_, id := h.awaitConnect()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

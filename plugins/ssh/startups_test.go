@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/plugintest"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -21,19 +22,6 @@ import (
 // Connections still logging in (startups.go): at most connections_per_ip
 // per address, counted out exactly once, and closed at login_grace unless
 // authenticated.
-
-// rawDialFrom opens a bare TCP connection to addr from the loopback
-// address src (127.0.0.x are distinct client addresses on Linux).
-func rawDialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: waitFor, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
 
 // sshFrom logs in over SSH from src; it opens no session.
 func sshFrom(src, addr string, cfg *gossh.ClientConfig) (*gossh.Client, error) {
@@ -131,12 +119,12 @@ func TestStartupsPerAddress(t *testing.T) {
 
 	var held []net.Conn
 	for range 3 {
-		nc := rawDialFrom(t, "127.0.0.1", h.addr)
+		nc := conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor)
 		expectGreeted(t, nc)
 		held = append(held, nc)
 	}
 	awaitStartups(t, h, "127.0.0.1", 3, 4)
-	expectRefused(t, rawDialFrom(t, "127.0.0.1", h.addr))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor))
 	if _, err := sshFrom("127.0.0.1", h.addr, clientConfig("more", gossh.Password("x"))); err == nil {
 		t.Fatal("a fourth connection from 127.0.0.1 logged in with connections_per_ip 3")
 	}
@@ -163,7 +151,7 @@ func TestStartupsPerAddress(t *testing.T) {
 	// One of the held connections goes: its address has room for one.
 	held[0].Close()
 	awaitStartups(t, h, "127.0.0.1", 2, 4)
-	expectGreeted(t, rawDialFrom(t, "127.0.0.1", h.addr))
+	expectGreeted(t, conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor))
 	awaitStartups(t, h, "127.0.0.1", 3, 5)
 }
 
@@ -190,7 +178,7 @@ func TestLoginGraceClosesUnauthenticated(t *testing.T) {
 	// the close comes no sooner than grace later, however slow the
 	// machine.
 	dialed := time.Now()
-	idle := rawDialFrom(t, "127.0.0.1", h.addr)
+	idle := conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor)
 	expectGreeted(t, idle)
 	awaitStartups(t, h, "127.0.0.1", 2, 2)
 	awaitClosed(t, idle)
@@ -222,7 +210,7 @@ func TestStartupsCountedOutOnce(t *testing.T) {
 	awaitStartups(t, h, "127.0.0.1", 1, 1)
 
 	// A failed handshake: an overlong version line.
-	nc := rawDialFrom(t, "127.0.0.1", h.addr)
+	nc := conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor)
 	expectGreeted(t, nc)
 	awaitStartups(t, h, "127.0.0.1", 2, 2)
 	if _, err := nc.Write([]byte(strings.Repeat("x", 300))); err != nil {
@@ -232,7 +220,7 @@ func TestStartupsCountedOutOnce(t *testing.T) {
 	awaitStartups(t, h, "127.0.0.1", 1, 1)
 
 	// A client that hangs up before the handshake.
-	nc = rawDialFrom(t, "127.0.0.1", h.addr)
+	nc = conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor)
 	expectGreeted(t, nc)
 	awaitStartups(t, h, "127.0.0.1", 2, 2)
 	nc.Close()
@@ -253,9 +241,9 @@ func TestStartupsCountedOutOnce(t *testing.T) {
 	awaitStartups(t, h, "127.0.0.1", 1, 1)
 
 	// The address still has exactly its limit: two more, not three.
-	expectGreeted(t, rawDialFrom(t, "127.0.0.1", h.addr))
-	expectGreeted(t, rawDialFrom(t, "127.0.0.1", h.addr))
-	expectRefused(t, rawDialFrom(t, "127.0.0.1", h.addr))
+	expectGreeted(t, conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor))
+	expectGreeted(t, conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor))
 	awaitStartups(t, h, "127.0.0.1", 3, 3)
 
 	witness.Close()
@@ -288,7 +276,7 @@ func TestLoginTimeoutCountsOut(t *testing.T) {
 // still in the handshake, which gliderlabs' Close does not know of.
 func TestShutdownClosesConnectionsLoggingIn(t *testing.T) {
 	h := startPluginWith(t, t.TempDir(), nil, 2)
-	nc := rawDialFrom(t, "127.0.0.1", h.addr)
+	nc := conntest.DialFrom(t, "127.0.0.1", h.addr, waitFor)
 	expectGreeted(t, nc)
 	awaitStartups(t, h, "127.0.0.1", 1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -401,20 +389,20 @@ func TestStartupsLimitFollowsReattach(t *testing.T) {
 	addr := p.Addr().String()
 	var held []net.Conn
 	for range 2 {
-		nc := rawDialFrom(t, "127.0.0.2", addr)
+		nc := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
 		expectGreeted(t, nc)
 		held = append(held, nc)
 	}
-	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 
 	// Reattached with a higher limit: two more.
 	configure(4)
 	for range 2 {
-		nc := rawDialFrom(t, "127.0.0.2", addr)
+		nc := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
 		expectGreeted(t, nc)
 		held = append(held, nc)
 	}
-	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 
 	// And with a lower one: with two of the four gone, still none.
 	configure(1)
@@ -427,8 +415,8 @@ func TestStartupsLimitFollowsReattach(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // counted out in the plugin's goroutines: polled
 	}
-	expectRefused(t, rawDialFrom(t, "127.0.0.2", addr))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 	// Another address has its own count, at the new limit.
-	expectGreeted(t, rawDialFrom(t, "127.0.0.3", addr))
-	expectRefused(t, rawDialFrom(t, "127.0.0.3", addr))
+	expectGreeted(t, conntest.DialFrom(t, "127.0.0.3", addr, waitFor))
+	expectRefused(t, conntest.DialFrom(t, "127.0.0.3", addr, waitFor))
 }

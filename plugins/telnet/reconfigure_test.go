@@ -12,18 +12,8 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // problems runs Validate and returns its problems as "key: message".
 func problems(t *testing.T, raw map[string]any, host sdk.HostInfo, held ...string) []string {
@@ -70,7 +60,7 @@ func TestValidate(t *testing.T) {
 	if !slices.Equal(got, []string{"tls_listen: " + fmt.Sprintf("%q", taken) + " is also listen's address", "listen: " + taken + ": address already in use"}) {
 		t.Errorf("one address twice: %q", got)
 	}
-	tlsTaken := freeAddr(t)
+	tlsTaken := conntest.FreeAddr(t)
 	got = problems(t, map[string]any{"listen": taken, "tls_listen": "192.0.2.1:4000", "tls_cert": "/nonexistent/c.pem",
 		"tls_key": "/nonexistent/k.pem"}, host)
 	if len(got) != 3 || got[0] != "listen: "+taken+": address already in use" || !strings.HasPrefix(got[1], "tls_cert: load /nonexistent/c.pem") ||
@@ -99,7 +89,7 @@ func TestValidate(t *testing.T) {
 // host's) applies to that connection at once; a new TLS address needs a
 // restart and changes nothing.
 func TestReconfigureKeepsConnections(t *testing.T) {
-	first := freeAddr(t)
+	first := conntest.FreeAddr(t)
 	raw := map[string]any{"listen": first}
 	p, portal, err := configure(t, raw, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 6000}})
 	if err != nil {
@@ -109,7 +99,7 @@ func TestReconfigureKeepsConnections(t *testing.T) {
 	defer col.stop(t)
 	old, oldID := dialClient(t, p, col)
 
-	second := freeAddr(t)
+	second := conntest.FreeAddr(t)
 	info, err := p.Reconfigure(context.Background(), sdk.Config{Raw: map[string]any{"listen": second, "mssp": map[string]any{"genre": "Fantasy"}},
 		Host: sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 5}}})
 	if err != nil {
@@ -150,7 +140,7 @@ func TestReconfigureKeepsConnections(t *testing.T) {
 		t.Errorf("the new MSSP field is not in the table: %v", tbl)
 	}
 
-	_, err = p.Reconfigure(context.Background(), sdk.Config{Raw: map[string]any{"listen": freeAddr(t), "tls_listen": "127.0.0.1:0"}})
+	_, err = p.Reconfigure(context.Background(), sdk.Config{Raw: map[string]any{"listen": conntest.FreeAddr(t), "tls_listen": "127.0.0.1:0"}})
 	if !errors.Is(err, sdk.ErrRestartNeeded) || !strings.Contains(err.Error(), "tls_listen") {
 		t.Fatalf("a new tls_listen: %v, want a restart naming it", err)
 	}

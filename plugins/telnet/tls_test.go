@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // dialTLS connects to the plugin's TLS listener and returns the
@@ -167,33 +167,6 @@ func ioReadFull(c net.Conn, b []byte) (int, error) {
 	return n, nil
 }
 
-// rawDialFrom opens a bare TCP connection to addr from the loopback
-// address src (127.0.0.x are distinct client addresses on Linux).
-func rawDialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: waitFor, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
-// closedWithin reports whether the server closed nc within d (a read
-// ends) rather than keeping it open (the read waits until d has passed).
-// A connection expected closed is given long (a loaded machine may be slow
-// to accept it), one expected open a moment.
-func closedWithin(nc net.Conn, d time.Duration) bool {
-	_ = nc.SetReadDeadline(time.Now().Add(d))
-	_, err := nc.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
-
-// stillOpen is how long a connection expected open is watched.
-const stillOpen = 300 * time.Millisecond
-
 // awaitTLSCount waits until the TLS listener counts n connections from
 // network.
 func awaitTLSCount(t *testing.T, p *Plugin, network string, n int) {
@@ -235,19 +208,19 @@ func TestTLSHandshakesPerAddress(t *testing.T) {
 	// within the limit.
 	var held []net.Conn
 	for range 3 {
-		held = append(held, rawDialFrom(t, "127.0.0.2", addr))
+		held = append(held, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 	}
 	var over []net.Conn
 	for range 20 {
-		over = append(over, rawDialFrom(t, "127.0.0.2", addr))
+		over = append(over, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 	}
 	for i, nc := range over {
-		if !closedWithin(nc, waitFor) {
+		if !conntest.ClosedWithin(nc, waitFor) {
 			t.Fatalf("idle TLS connection %d from one address, past connections_per_ip 3, is still open", 3+i+1)
 		}
 	}
 	for i, nc := range held {
-		if closedWithin(nc, stillOpen) {
+		if conntest.ClosedWithin(nc, conntest.StillOpen) {
 			t.Fatalf("idle TLS connection %d, within the limit, was closed", i+1)
 		}
 	}
@@ -273,9 +246,9 @@ func TestTLSHandshakesPerAddress(t *testing.T) {
 	held[0].Close()
 	awaitTLSCount(t, p, "127.0.0.2", 2)
 	held = held[1:]
-	held = append(held, rawDialFrom(t, "127.0.0.2", addr))
+	held = append(held, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 	awaitTLSCount(t, p, "127.0.0.2", 3)
-	if nc := rawDialFrom(t, "127.0.0.2", addr); !closedWithin(nc, waitFor) {
+	if nc := conntest.DialFrom(t, "127.0.0.2", addr, waitFor); !conntest.ClosedWithin(nc, waitFor) {
 		t.Fatal("a fourth connection was taken after one of three closed")
 	}
 	// All gone: nothing stays counted.

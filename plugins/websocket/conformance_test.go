@@ -35,22 +35,12 @@ func conformanceSuite() plugintest.Suite {
 }
 
 // TestConformance runs the kit against the plugin in this process, where
-// the race detector sees it.
+// the race detector sees it, and against portico-websocket launched through
+// go-plugin, as the host launches it.
 func TestConformance(t *testing.T) {
 	s := conformanceSuite()
 	s.New = func() sdk.Plugin { return &Plugin{} }
-	plugintest.Run(t, s)
-}
-
-// TestConformanceBinary runs the kit against portico-websocket launched
-// through go-plugin, as the host launches it.
-func TestConformanceBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the plugin")
-	}
-	s := conformanceSuite()
-	s.Binary = plugintest.Build(t, ".", "websocket")
-	plugintest.Run(t, s)
+	plugintest.RunBoth(t, s, ".", "websocket")
 }
 
 // kitWaitLimit bounds the kit client's dial, writes and closing handshake.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,39 +13,13 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
 // What one address can hold before it has a session: every TCP
 // connection counts against the host's connections_per_ip from accept, and
 // the limit is the current host's.
-
-// rawDialFrom opens a bare TCP connection to addr from the loopback
-// address src (127.0.0.x are distinct client addresses on Linux).
-func rawDialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: waitFor, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
-// closedWithin reports whether the server closed nc within d (a read
-// ends) rather than keeping it open (the read waits until d has passed).
-// A connection expected closed is given long (a loaded machine may be slow
-// to accept it), one expected open a moment.
-func closedWithin(nc net.Conn, d time.Duration) bool {
-	_ = nc.SetReadDeadline(time.Now().Add(d))
-	_, err := nc.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
-
-// stillOpen is how long a connection expected open is watched.
-const stillOpen = 300 * time.Millisecond
 
 // getKeepAlive fetches the page over nc and leaves the connection open
 // and idle, as a browser keeps it for its next request.
@@ -103,21 +76,21 @@ func TestIdleConnectionsPerAddress(t *testing.T) {
 
 	// Dialled one after the other, they are accepted in that order: these
 	// three are within the limit.
-	held := []net.Conn{rawDialFrom(t, "127.0.0.2", addr), rawDialFrom(t, "127.0.0.2", addr)}
-	keepAlive := rawDialFrom(t, "127.0.0.2", addr)
+	held := []net.Conn{conntest.DialFrom(t, "127.0.0.2", addr, waitFor), conntest.DialFrom(t, "127.0.0.2", addr, waitFor)}
+	keepAlive := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
 	getKeepAlive(t, keepAlive)
 	held = append(held, keepAlive)
 	var over []net.Conn
 	for range 20 {
-		over = append(over, rawDialFrom(t, "127.0.0.2", addr))
+		over = append(over, conntest.DialFrom(t, "127.0.0.2", addr, waitFor))
 	}
 	for i, nc := range over {
-		if !closedWithin(nc, waitFor) {
+		if !conntest.ClosedWithin(nc, waitFor) {
 			t.Fatalf("idle connection %d from one address, past connections_per_ip 3, is still open", 3+i+1)
 		}
 	}
 	for i, nc := range held {
-		if closedWithin(nc, stillOpen) {
+		if conntest.ClosedWithin(nc, conntest.StillOpen) {
 			t.Fatalf("idle connection %d, within the limit, was closed", i+1)
 		}
 	}
@@ -128,7 +101,7 @@ func TestIdleConnectionsPerAddress(t *testing.T) {
 	if reason := refused.expectClosed(websocket.StatusPolicyViolation); reason != sdk.MsgTooManyConnections {
 		t.Fatalf("close reason %q", reason)
 	}
-	page := rawDialFrom(t, "127.0.0.2", addr)
+	page := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
 	_ = page.SetDeadline(time.Now().Add(waitFor))
 	if _, err := io.WriteString(page, "GET / HTTP/1.1\r\nHost: game.example\r\n\r\n"); err != nil {
 		t.Fatal(err)
@@ -163,7 +136,7 @@ func TestIdleConnectionsPerAddress(t *testing.T) {
 	if d := h.connected(); !strings.HasPrefix(d.Address, "127.0.0.2:") {
 		t.Fatalf("session from %s, want 127.0.0.2", d.Address)
 	}
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", addr), waitFor) {
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", addr, waitFor), waitFor) {
 		t.Fatal("a fourth connection was taken after one of three closed")
 	}
 	// All gone: nothing stays counted.
@@ -189,14 +162,14 @@ func TestProxyConnectionsNotCounted(t *testing.T) {
 	addr := strings.TrimPrefix(h.http, "http://")
 	var proxied []net.Conn
 	for range 5 {
-		proxied = append(proxied, rawDialFrom(t, "127.0.0.1", addr))
+		proxied = append(proxied, conntest.DialFrom(t, "127.0.0.1", addr, waitFor))
 	}
-	direct := []net.Conn{rawDialFrom(t, "127.0.0.2", addr), rawDialFrom(t, "127.0.0.2", addr)}
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", addr), waitFor) {
+	direct := []net.Conn{conntest.DialFrom(t, "127.0.0.2", addr, waitFor), conntest.DialFrom(t, "127.0.0.2", addr, waitFor)}
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", addr, waitFor), waitFor) {
 		t.Fatal("a third connection from 127.0.0.2, no proxy, was taken with connections_per_ip 2")
 	}
 	for i, nc := range append(proxied, direct...) {
-		if closedWithin(nc, stillOpen) {
+		if conntest.ClosedWithin(nc, conntest.StillOpen) {
 			t.Fatalf("connection %d was closed", i+1)
 		}
 	}
@@ -271,8 +244,8 @@ func TestLimitsFollowReattach(t *testing.T) {
 		t.Fatalf("second silent connection with connections_per_ip 1: close reason %q", reason)
 	}
 	// Direct connections, counted from accept: one.
-	direct := rawDialFrom(t, "127.0.0.2", addr)
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", addr), waitFor) {
+	direct := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", addr, waitFor), waitFor) {
 		t.Fatal("a second connection from 127.0.0.2 was taken with connections_per_ip 1")
 	}
 
@@ -288,12 +261,12 @@ func TestLimitsFollowReattach(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // the session is made in the plugin's goroutine: polled
 	}
-	more := rawDialFrom(t, "127.0.0.2", addr)
-	if closedWithin(more, stillOpen) || closedWithin(direct, stillOpen) {
+	more := conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
+	if conntest.ClosedWithin(more, conntest.StillOpen) || conntest.ClosedWithin(direct, conntest.StillOpen) {
 		t.Fatal("a second connection from 127.0.0.2 was closed with connections_per_ip 3")
 	}
-	rawDialFrom(t, "127.0.0.2", addr)
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", addr), waitFor) {
+	conntest.DialFrom(t, "127.0.0.2", addr, waitFor)
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", addr, waitFor), waitFor) {
 		t.Fatal("a fourth connection from 127.0.0.2 was taken with connections_per_ip 3")
 	}
 }

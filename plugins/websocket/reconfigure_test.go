@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/plugintest/conntest"
 )
 
 // TestValidate: every problem of a block is reported naming its key, an
@@ -105,7 +106,7 @@ func TestListenSwapKeepsLimit(t *testing.T) {
 		p.tellWait = tellWait
 	})
 	old := strings.TrimPrefix(h.http, "http://")
-	held := []net.Conn{rawDialFrom(t, "127.0.0.2", old), rawDialFrom(t, "127.0.0.2", old)}
+	held := []net.Conn{conntest.DialFrom(t, "127.0.0.2", old, waitFor), conntest.DialFrom(t, "127.0.0.2", old, waitFor)}
 	h.awaitConns("127.0.0.2", 2)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,27 +120,27 @@ func TestListenSwapKeepsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, nc := range held {
-		if closedWithin(nc, stillOpen) {
+		if conntest.ClosedWithin(nc, conntest.StillOpen) {
 			t.Fatalf("connection %d on the old address was closed by the listen swap", i+1)
 		}
 	}
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", next), waitFor) {
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", next, waitFor), waitFor) {
 		t.Fatal("the new address took a third connection from an address holding two on the old one")
 	}
-	other := rawDialFrom(t, "127.0.0.3", next)
+	other := conntest.DialFrom(t, "127.0.0.3", next, waitFor)
 	h.awaitConns("127.0.0.3", 1)
-	if closedWithin(other, stillOpen) {
+	if conntest.ClosedWithin(other, conntest.StillOpen) {
 		t.Fatal("the new address refused another address's first connection")
 	}
 
 	held[0].Close()
 	h.awaitConns("127.0.0.2", 1)
-	again := rawDialFrom(t, "127.0.0.2", next)
+	again := conntest.DialFrom(t, "127.0.0.2", next, waitFor)
 	h.awaitConns("127.0.0.2", 2)
-	if closedWithin(again, stillOpen) {
+	if conntest.ClosedWithin(again, conntest.StillOpen) {
 		t.Fatal("the new address refused a connection within the limit")
 	}
-	if !closedWithin(rawDialFrom(t, "127.0.0.2", next), waitFor) {
+	if !conntest.ClosedWithin(conntest.DialFrom(t, "127.0.0.2", next, waitFor), waitFor) {
 		t.Fatal("the new address took a third connection from one address")
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -80,44 +78,15 @@ func DialTCP(addr string) (Client, error) {
 // line and "\r\n", Expect searches everything read, ExpectClosed waits
 // for the stream's end (a read error), Close closes rw.
 func NewStreamClient(rw io.ReadWriteCloser) Client {
-	c := &streamClient{conn: rw, update: make(chan struct{}, 1), closed: make(chan struct{})}
-	go c.read()
+	c := &streamClient{conn: rw, Output: NewOutput()}
+	go c.Collect(rw)
 	return c
 }
 
 // streamClient is NewStreamClient's Client.
 type streamClient struct {
 	conn io.ReadWriteCloser
-
-	mu  sync.Mutex
-	buf []byte
-	// seen is how much of buf Expect has consumed.
-	seen int
-	// update is signalled whenever bytes arrive.
-	update chan struct{}
-	// closed is closed when the reader has stopped (the plugin or Close
-	// ended the connection).
-	closed chan struct{}
-}
-
-func (c *streamClient) read() {
-	defer close(c.closed)
-	b := make([]byte, 4096)
-	for {
-		n, err := c.conn.Read(b)
-		if n > 0 {
-			c.mu.Lock()
-			c.buf = append(c.buf, b[:n]...)
-			c.mu.Unlock()
-			select {
-			case c.update <- struct{}{}:
-			default:
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	*Output
 }
 
 // Send writes line and a CR LF.
@@ -130,39 +99,16 @@ func (c *streamClient) Send(line string) error {
 
 // Expect implements Client.
 func (c *streamClient) Expect(substr string, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		c.mu.Lock()
-		rest := string(c.buf[c.seen:])
-		if i := strings.Index(rest, substr); i >= 0 {
-			c.seen += i + len(substr)
-			c.mu.Unlock()
-			return nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.update:
-		case <-c.closed:
-			// The last bytes may have arrived with the close.
-			c.mu.Lock()
-			rest := string(c.buf[c.seen:])
-			if i := strings.Index(rest, substr); i >= 0 {
-				c.seen += i + len(substr)
-				c.mu.Unlock()
-				return nil
-			}
-			c.mu.Unlock()
-			return fmt.Errorf("plugintest: connection closed before %q arrived; unread output %q", substr, rest)
-		case <-deadline:
-			return fmt.Errorf("plugintest: %q did not arrive within %v; unread output %q", substr, timeout, rest)
-		}
+	if _, err := c.Await(substr, timeout); err != nil {
+		return fmt.Errorf("plugintest: %w", err)
 	}
+	return nil
 }
 
 // ExpectClosed implements Client.
 func (c *streamClient) ExpectClosed(timeout time.Duration) error {
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 		return nil
 	case <-time.After(timeout):
 		return errors.New("plugintest: the plugin did not close the connection")
@@ -173,7 +119,7 @@ func (c *streamClient) ExpectClosed(timeout time.Duration) error {
 func (c *streamClient) Close() error {
 	err := c.conn.Close()
 	select {
-	case <-c.closed:
+	case <-c.Closed():
 	case <-time.After(5 * time.Second):
 		return errors.New("plugintest: the stream's reader did not stop after Close")
 	}

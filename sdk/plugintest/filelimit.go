@@ -100,7 +100,7 @@ func dialAtFileLimit(t *testing.T, want []byte) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envFileLimit+"=1")
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

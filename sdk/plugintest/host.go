@@ -1,7 +1,6 @@
 package plugintest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,11 +82,11 @@ type Host struct {
 	// (binary).
 	sockDir  string
 	attached []*hplugin.Client
-	hclogBuf *lockedBuffer
+	hclogBuf *LockedBuffer
 	srv      *sdk.Server
 	lis      *bufconn.Listener
 	gs       *grpc.Server
-	logBuf   *lockedBuffer
+	logBuf   *LockedBuffer
 	lost     chan struct{}
 
 	// The current connection and its link.
@@ -280,7 +279,7 @@ func (h *Host) launchBinary() error {
 	}
 	h.t.Cleanup(func() { os.RemoveAll(sockDir) })
 	h.sockDir = sockDir
-	h.hclogBuf = &lockedBuffer{}
+	h.hclogBuf = &LockedBuffer{}
 	cmd := exec.Command(h.s.Binary)
 	if h.opts.umask000 {
 		cmd = exec.Command("/bin/sh", "-c", `umask 000 && exec "$0"`, h.s.Binary)
@@ -324,7 +323,7 @@ func dispense(client *hplugin.Client) (portalpb.PortalClient, io.Closer, error) 
 // would serve it over go-plugin's socket.
 func (h *Host) startInProcess() {
 	h.name = "plugintest"
-	h.logBuf = &lockedBuffer{}
+	h.logBuf = &LockedBuffer{}
 	h.srv = sdk.NewServer(h.s.New(), slog.New(slog.NewTextHandler(h.logBuf, nil)).With("plugin", h.name))
 	h.lost = make(chan struct{})
 	h.srv.OnHostLost = func() { close(h.lost) }
@@ -1030,23 +1029,4 @@ func (h *Host) Dial() Client {
 	}
 	h.t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers (plugin
-// goroutines log while the test reads).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

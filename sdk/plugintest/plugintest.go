@@ -18,7 +18,7 @@
 // the host does (handshake, contract versions, unix socket, environment);
 // with New it serves the plugin in the test's process behind sdk.NewServer
 // over an in-memory gRPC connection, which is faster and lets the race
-// detector see the plugin. Run both.
+// detector see the plugin. Run both: RunBoth does, given New.
 //
 // Run checks, each on a fresh instance of the plugin: Configure (and the
 // same answer again on a reattach), a bad config refused, Validate (a good
@@ -193,6 +193,28 @@ func Run(t *testing.T, s Suite) {
 			c.run(t, s)
 		})
 	}
+}
+
+// RunBoth runs the kit twice, as the subtests InProcess and Binary: on the
+// plugins s.New returns, served in the test's process where the race
+// detector sees them, and on the plugin built from the package in dir as
+// name (see Build) and launched through go-plugin as the host launches
+// it. -short skips the build and Binary.
+func RunBoth(t *testing.T, s Suite, dir, name string) {
+	t.Helper()
+	if s.New == nil || s.Binary != "" {
+		t.Fatal("plugintest: RunBoth takes a Suite with New set and no Binary")
+	}
+	t.Run("InProcess", func(t *testing.T) { Run(t, s) })
+	t.Run("Binary", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds the plugin")
+		}
+		b := s
+		b.New = nil
+		b.Binary = Build(t, dir, name)
+		Run(t, b)
+	})
 }
 
 func (s Suite) timeout() time.Duration {

@@ -12,7 +12,6 @@
 package hosttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,6 +31,7 @@ import (
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/plugintest"
 )
 
 // Plugin is the plugin name the players' sessions come through.
@@ -46,7 +46,7 @@ type Game struct {
 	h       *sessions.ServerSessionHandler
 	st      *store.Store
 	dir     string
-	log     *syncBuffer
+	log     *plugintest.LockedBuffer
 	stop    context.CancelFunc
 	done    chan struct{}
 	nextID  atomic.Uint64
@@ -71,7 +71,7 @@ func Start(opts ...host.Option) (*Game, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("hosttest: %w", err)
 	}
-	g := &Game{st: st, dir: dir, log: &syncBuffer{}, done: make(chan struct{}), players: map[uint64]*Player{}}
+	g := &Game{st: st, dir: dir, log: &plugintest.LockedBuffer{}, done: make(chan struct{}), players: map[uint64]*Player{}}
 	log := slog.New(slog.NewTextHandler(g.log, nil))
 	g.game, err = host.NewGame(context.Background(), &cfg, st, log, opts...)
 	if err != nil {
@@ -358,22 +358,4 @@ func (portals) PluginFor(string) (string, bool) { return "", false }
 // StartBot fails: there are no plugins.
 func (portals) StartBot(context.Context, string, map[string]any) (uint64, error) {
 	return 0, errors.New("hosttest: no plugins to start a bot on")
-}
-
-// syncBuffer is a log sink the loop writes while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
