@@ -18,6 +18,7 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk/cpuprofile"
+	"github.com/portico-mud/portico/sdk/freemem"
 	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -54,8 +55,8 @@ func Serve(p Plugin) {
 	srv.onShutdown = stopProfile
 	defer srv.Close()
 	// Set-up garbage goes back to the OS after a burst of connections.
-	srv.portal.release = newBurstRelease()
-	defer srv.portal.release.close()
+	srv.portal.release = freemem.New()
+	defer srv.portal.release.Close()
 	var gs atomic.Pointer[grpc.Server]
 	srv.OnHostLost = func() {
 		// Stopping go-plugin's gRPC server makes its Serve return, which
