@@ -1,7 +1,6 @@
 package contract
 
 import (
-	"encoding/json"
 	"fmt"
 	"iter"
 	"maps"
@@ -208,7 +207,7 @@ func (f *Flags) deleteExtra(name string) {
 }
 
 // Get returns flag name and whether it is set.
-func (f *Flags) Get(name string) (any, bool) {
+func (f Flags) Get(name string) (any, bool) {
 	if i, ok := knownIndex[name]; ok && f.set&(1<<i) != 0 {
 		return f.known(i), true
 	}
@@ -217,13 +216,13 @@ func (f *Flags) Get(name string) (any, bool) {
 }
 
 // Value returns flag name, or nil when it is unset.
-func (f *Flags) Value(name string) any {
+func (f Flags) Value(name string) any {
 	v, _ := f.Get(name)
 	return v
 }
 
 // known returns the value of known flag i, which is set.
-func (f *Flags) known(i uint8) any {
+func (f Flags) known(i uint8) any {
 	k := knownFlags[i]
 	switch k.kind {
 	case kindBool:
@@ -236,7 +235,7 @@ func (f *Flags) known(i uint8) any {
 }
 
 // Bool returns flag name as a bool (false when unset or not a bool).
-func (f *Flags) Bool(name string) bool {
+func (f Flags) Bool(name string) bool {
 	if i, ok := knownIndex[name]; ok && f.set&(1<<i) != 0 {
 		k := knownFlags[i]
 		return k.kind == kindBool && f.bools&(1<<k.slot) != 0
@@ -246,7 +245,7 @@ func (f *Flags) Bool(name string) bool {
 }
 
 // String returns flag name as a string ("" when unset or not a string).
-func (f *Flags) String(name string) string {
+func (f Flags) String(name string) string {
 	if i, ok := knownIndex[name]; ok && f.set&(1<<i) != 0 {
 		k := knownFlags[i]
 		if k.kind == kindString {
@@ -259,7 +258,7 @@ func (f *Flags) String(name string) string {
 }
 
 // Int returns flag name as an int, or def when unset or not a number.
-func (f *Flags) Int(name string, def int) int {
+func (f Flags) Int(name string, def int) int {
 	switch v := f.Value(name).(type) {
 	case int:
 		return v
@@ -280,7 +279,7 @@ func (f *Flags) Delete(name string) {
 }
 
 // Len returns how many flags are set.
-func (f *Flags) Len() int {
+func (f Flags) Len() int {
 	n := len(f.extra)
 	for s := f.set; s != 0; s &= s - 1 {
 		n++
@@ -290,7 +289,7 @@ func (f *Flags) Len() int {
 
 // All yields every flag: the well-known ones by name, then the others in
 // no particular order.
-func (f *Flags) All() iter.Seq2[string, any] {
+func (f Flags) All() iter.Seq2[string, any] {
 	return func(yield func(string, any) bool) {
 		for i, k := range knownFlags {
 			if f.set&(1<<i) != 0 && !yield(k.name, f.known(uint8(i))) {
@@ -306,7 +305,7 @@ func (f *Flags) All() iter.Seq2[string, any] {
 }
 
 // Map returns the flags as a new map, the shape Evennia's game code sees.
-func (f *Flags) Map() map[string]any {
+func (f Flags) Map() map[string]any {
 	m := make(map[string]any, f.Len())
 	for k, v := range f.All() {
 		m[k] = v
@@ -337,13 +336,13 @@ func (f Flags) Clone() Flags {
 
 // Equal reports whether f and o hold the same flags (values compared as
 // Go values: an int and an int64 differ).
-func (f *Flags) Equal(o Flags) bool {
+func (f Flags) Equal(o Flags) bool {
 	return f.set == o.set && f.bools == o.bools && f.ints == o.ints && f.strs == o.strs &&
 		len(f.extra) == len(o.extra) && (len(f.extra) == 0 || reflect.DeepEqual(f.extra, o.extra))
 }
 
 // Names returns the names of the set flags, sorted.
-func (f *Flags) Names() []string {
+func (f Flags) Names() []string {
 	names := make([]string, 0, f.Len())
 	for k := range f.All() {
 		names = append(names, k)
@@ -353,14 +352,17 @@ func (f *Flags) Names() []string {
 }
 
 // MarshalJSON writes the flags as a JSON object (the wire's and the host
-// API's form).
+// API's form), as json.Marshal writes f.Map().
 func (f Flags) MarshalJSON() ([]byte, error) {
-	return json.Marshal(f.Map())
+	return f.AppendJSON(nil)
 }
 
 // UnmarshalJSON merges a JSON object of flags into f; numbers are read as
 // DecodeJSON reads them (int64 when whole, float64 otherwise).
 func (f *Flags) UnmarshalJSON(b []byte) error {
+	if f.setFlatJSON(b) {
+		return nil
+	}
 	v, err := DecodeJSON(b)
 	if err != nil {
 		return err

@@ -202,3 +202,73 @@ func TestFlagsAreSmall(t *testing.T) {
 		t.Errorf("reading flags allocates %.0f times", reads)
 	}
 }
+
+// TestFlagsJSONMatchesEncodingJSON: the flags' own JSON writer gives the
+// bytes encoding/json gives for the same map (sorted keys, HTML and
+// control characters escaped), and the reader's fast path reads what
+// DecodeJSON reads.
+func TestFlagsJSONMatchesEncodingJSON(t *testing.T) {
+	cases := []map[string]any{
+		{},
+		telnetFlags(),
+		{FlagClientName: `Mud<let> & "co"`, FlagTerm: "xterm\t256", FlagEncoding: "ütf-8", "AAA": 1, "zzz": []any{"x"}},
+		{"MXP": 2.5, FlagScreenWidth: int64(1 << 40), FlagANSI: "yes", "CUSTOM": nil, "KEY\"Q": true},
+	}
+	for _, m := range cases {
+		f := FlagsOf(m)
+		got, err := f.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(f.Map())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("AppendJSON:\n %s\nencoding/json:\n %s", got, want)
+		}
+		var back Flags
+		if err := back.UnmarshalJSON(got); err != nil {
+			t.Fatal(err)
+		}
+		if !back.Equal(slowDecode(t, got)) {
+			t.Errorf("fast read of %s:\n %v\nDecodeJSON:\n %v", got, back.Map(), slowDecode(t, got).Map())
+		}
+	}
+}
+
+// slowDecode reads flags the way encoding/json and DecodeJSON do.
+func slowDecode(t testing.TB, b []byte) Flags {
+	t.Helper()
+	v, err := DecodeJSON(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := v.(map[string]any)
+	return FlagsOf(m)
+}
+
+// FuzzFlagsUnmarshal: whatever the fast path accepts, it reads as
+// DecodeJSON does; whatever DecodeJSON refuses, UnmarshalJSON refuses.
+func FuzzFlagsUnmarshal(f *testing.F) {
+	for _, s := range []string{`{}`, `{"ANSI":true,"SCREENWIDTH":80,"ENCODING":"utf-8"}`, `{"a":1.5}`, `{"a":"\u00e9"}`,
+		` { "X" : null , "Y":-3 } `, `{"a":1,}`, `[1]`, `{"a":99999999999999999999}`, `{"a":tru}`, `{"a":"b"}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast Flags
+		err := fast.UnmarshalJSON(b)
+		v, derr := DecodeJSON(b)
+		m, isObject := v.(map[string]any)
+		switch {
+		case derr != nil || (v != nil && !isObject):
+			if err == nil {
+				t.Fatalf("%q: read as %v, DecodeJSON: %v, %T", b, fast.Map(), derr, v)
+			}
+		case err != nil:
+			t.Fatalf("%q: %v, DecodeJSON read %v", b, err, v)
+		case !fast.Equal(FlagsOf(m)):
+			t.Fatalf("%q: read as %v, DecodeJSON as %v", b, fast.Map(), m)
+		}
+	})
+}

@@ -49,7 +49,7 @@ func encodeFlags(f *contract.Flags) ([]byte, error) {
 	if f.Len() == 0 {
 		return nil, nil
 	}
-	return json.Marshal(f)
+	return f.AppendJSON(nil)
 }
 
 func decodeFlags(b []byte) (contract.Flags, error) {
