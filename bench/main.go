@@ -289,16 +289,22 @@ type capacityResult struct {
 	otherRSS5 int64
 }
 
+// memories returns the RSS of all of s's processes and of its first (the
+// host; the baseline's only one).
+func memories(s server) (all, host int64, err error) {
+	if all, err = memory(s); err != nil {
+		return 0, 0, err
+	}
+	host, err = hostMemory(s)
+	return all, host, err
+}
+
 // capacityAndFanout opens p.fanoutSmall sessions and times a broadcast,
 // opens the rest up to p.capacity, reads the memory per session and times
 // a broadcast to all. The clients stay open in *cs.
 func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) error) (capacityResult, error) {
 	var res capacityResult
-	mem0, err := memory(s)
-	if err != nil {
-		return res, err
-	}
-	host0, err := hostMemory(s)
+	mem0, host0, err := memories(s)
 	if err != nil {
 		return res, err
 	}
@@ -310,11 +316,7 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 	*cs = append(*cs, first...)
 	// The memory per logged-in session, before the broadcast's garbage.
 	time.Sleep(p.settle)
-	memS, err := memory(s)
-	if err != nil {
-		return res, err
-	}
-	hostS, err := hostMemory(s)
+	memS, hostS, err := memories(s)
 	if err != nil {
 		return res, err
 	}
@@ -336,21 +338,13 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 	// OS, issue 16).
 	early := min(5*time.Second, p.settle)
 	time.Sleep(early)
-	mem5, err := memory(s)
-	if err != nil {
-		return res, err
-	}
-	host5, err := hostMemory(s)
+	mem5, host5, err := memories(s)
 	if err != nil {
 		return res, err
 	}
 	res.otherRSS5 = mem5 - host5
 	time.Sleep(p.settle - early)
-	mem, err := memory(s)
-	if err != nil {
-		return res, err
-	}
-	host, err := hostMemory(s)
+	mem, host, err := memories(s)
 	if err != nil {
 		return res, err
 	}
