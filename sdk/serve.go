@@ -402,8 +402,9 @@ func (s *Server) graceExpired(gen uint64) {
 
 // Sessions returns every live session's data (portal_sessions_sync).
 func (s *Server) Sessions(context.Context, *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
-	resp := &portalpb.SessionsResponse{}
-	for _, d := range s.portal.sessionsData() {
+	all := s.portal.sessionsData()
+	resp := &portalpb.SessionsResponse{Sessions: make([]*portalpb.SessionData, 0, len(all))}
+	for _, d := range all {
 		pd, err := wire.SessionToPB(d)
 		if err != nil {
 			return nil, status.Error(codes.Internal, err.Error())
