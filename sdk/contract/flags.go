@@ -351,6 +351,12 @@ func (f Flags) Names() []string {
 	return names
 }
 
+// Format prints the flags as their map prints (fmt's %v, %+v, %#v ...),
+// so that logs and messages show flags as they did when they were a map.
+func (f Flags) Format(st fmt.State, verb rune) {
+	fmt.Fprintf(st, fmt.FormatString(st, verb), f.Map())
+}
+
 // MarshalJSON writes the flags as a JSON object (the wire's and the host
 // API's form), as json.Marshal writes f.Map().
 func (f Flags) MarshalJSON() ([]byte, error) {

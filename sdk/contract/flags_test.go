@@ -2,6 +2,7 @@ package contract
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -271,4 +272,14 @@ func FuzzFlagsUnmarshal(f *testing.F) {
 			t.Fatalf("%q: read as %v, DecodeJSON as %v", b, fast.Map(), m)
 		}
 	})
+}
+
+func TestFlagsPrintAsTheirMap(t *testing.T) {
+	f := FlagsOf(map[string]any{FlagANSI: true, FlagScreenWidth: 80, "X": "y"})
+	m := f.Map()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got, want := fmt.Sprintf(verb, f), fmt.Sprintf(verb, m); got != want {
+			t.Errorf("%s: %q, want %q", verb, got, want)
+		}
+	}
 }
