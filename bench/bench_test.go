@@ -35,7 +35,7 @@ func TestBenchToolRuns(t *testing.T) {
 	printTable(&out, rows)
 	t.Logf("\n%s", out.String())
 	for _, want := range []string{"latency p50", "latency p99", "throughput, 1 sessions", "throughput, 5 sessions",
-		"fan-out to 5", "memory per idle session", "fan-out to 10", "reload, 10 sessions",
+		"fan-out to 5", "memory per logged-in session", "memory per idle session", "fan-out to 10", "reload, 10 sessions",
 		"remote: latency p50", "remote: throughput, 5 sessions"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q row in:\n%s", want, out.String())

@@ -100,10 +100,8 @@ func InitBotSession(sess *Session, uid int64, name string, flags map[string]any)
 		d.LoggedIn = true
 		d.UID = uid
 		d.UName = name
-		d.ServerData["bot"] = true
-		d.ServerData["bot_name"] = name
-		for k, v := range flags {
-			d.ProtocolFlags[k] = v
-		}
+		d.SetServerData("bot", true)
+		d.SetServerData("bot_name", name)
+		d.ProtocolFlags.SetAll(flags)
 	})
 }

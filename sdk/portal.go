@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portico-mud/portico/sdk/freemem"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 )
@@ -78,7 +79,7 @@ type Portal struct {
 	keys keyChecks
 	// release returns memory to the OS after a burst of sessions (set by
 	// Serve; nil in tests, where it does nothing).
-	release *burstRelease
+	release *freemem.Release
 	// figures are the process's counts the host is sent (figures.go).
 	figures *figures
 }
@@ -216,7 +217,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 	p.mu.Lock()
 	p.sessions[id] = s
 	p.mu.Unlock()
-	p.release.note()
+	p.release.Note()
 	if ip != "" {
 		if err := p.waitTurn(ctx, s); err != nil {
 			// Closed only for a refusal: a client that hung up has no one
@@ -286,7 +287,7 @@ func (p *Portal) removeSession(s *Session, reason string, tellHost bool) bool {
 	}
 	p.mu.Unlock()
 	p.perIP.Release(s.ip)
-	p.release.note()
+	p.release.Note()
 	if tellHost && announced {
 		p.put(&portalpb.Event{Kind: &portalpb.Event_Disconnected{
 			Disconnected: &portalpb.Disconnected{Sessid: id, Reason: reason}}})

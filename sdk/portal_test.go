@@ -200,8 +200,8 @@ func TestConnectSendsWholeSyncData(t *testing.T) {
 		"ENCODING": "utf-8", "SCREENREADER": false, "INPUTDEBUG": false,
 		"RAW": false, "NOCOLOR": false, "LOCALECHO": false,
 	}
-	if !reflect.DeepEqual(d.ProtocolFlags, wantFlags) {
-		t.Errorf("protocol_flags = %v, want %v", d.ProtocolFlags, wantFlags)
+	if got := d.ProtocolFlags.Map(); !reflect.DeepEqual(got, wantFlags) {
+		t.Errorf("protocol_flags = %v, want %v", got, wantFlags)
 	}
 	if len(d.ServerData) != 0 {
 		t.Errorf("server_data = %v", d.ServerData)
@@ -290,7 +290,7 @@ func TestSync(t *testing.T) {
 	drain(t, p.Outbox())
 
 	s.Update(func(d *SessionData) {
-		d.ProtocolFlags[contract.FlagScreenWidth] = 132
+		d.ProtocolFlags.Set(contract.FlagScreenWidth, 132)
 		d.Sessid = 999 // Update keeps the id
 	})
 	s.Sync(contract.FieldProtocolFlags)
@@ -559,10 +559,10 @@ func TestHandleSync(t *testing.T) {
 	p := NewTestPortal(discardLog())
 	nc := newNotifyConn()
 	s := newSession(t, p, nc)
-	s.Update(func(d *SessionData) { d.ServerData["old"] = true })
+	s.Update(func(d *SessionData) { d.SetServerData("old", true) })
 
 	host := s.GetSyncData()
-	host.ProtocolFlags = map[string]any{contract.FlagNoColor: true, contract.FlagScreenWidth: 100}
+	host.ProtocolFlags = contract.FlagsOf(map[string]any{contract.FlagNoColor: true, contract.FlagScreenWidth: 100})
 	host.ServerData = map[string]any{"puppet": "#3"}
 	host.UName = "Bob"
 	p.handleEvent(&portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{
@@ -735,7 +735,7 @@ func TestUnencodableDataIsDropped(t *testing.T) {
 	p := NewTestPortal(discardLog())
 	conn := newFakeConn()
 	s := newSession(t, p, conn)
-	s.Update(func(d *SessionData) { d.ProtocolFlags["bad"] = func() {} })
+	s.Update(func(d *SessionData) { d.ProtocolFlags.Set("bad", func() {}) })
 	s.Connect() // logged, not sent
 	s.Sync()
 	s.DataIn(Message{Name: "bad", Args: []any{make(chan int)}})

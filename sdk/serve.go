@@ -18,6 +18,7 @@ import (
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk/cpuprofile"
+	"github.com/portico-mud/portico/sdk/freemem"
 	"github.com/portico-mud/portico/sdk/logging"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -66,8 +67,8 @@ func Serve(p Plugin) {
 	srv.onShutdown = stopProfile
 	defer srv.Close()
 	// Set-up garbage goes back to the OS after a burst of connections.
-	srv.portal.release = newBurstRelease()
-	defer srv.portal.release.close()
+	srv.portal.release = freemem.New()
+	defer srv.portal.release.Close()
 	if flags.Connect != "" {
 		serveRemote(srv, flags, log)
 		return
@@ -424,8 +425,9 @@ func (s *Server) graceExpired(gen uint64) {
 
 // Sessions returns every live session's data (portal_sessions_sync).
 func (s *Server) Sessions(context.Context, *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
-	resp := &portalpb.SessionsResponse{}
-	for _, d := range s.portal.sessionsData() {
+	all := s.portal.sessionsData()
+	resp := &portalpb.SessionsResponse{Sessions: make([]*portalpb.SessionData, 0, len(all))}
+	for _, d := range all {
 		pd, err := wire.SessionToPB(d)
 		if err != nil {
 			return nil, status.Error(codes.Internal, err.Error())

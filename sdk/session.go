@@ -63,7 +63,7 @@ func (s *Session) LoadSyncData(d SessionData, fields ...string) {
 func (s *Session) Flag(name string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.data.ProtocolFlags[name]
+	return s.data.ProtocolFlags.Value(name)
 }
 
 // FlagBool returns one protocol flag as a bool.
@@ -94,9 +94,7 @@ func (s *Session) Update(f func(d *SessionData)) {
 // update_flags followed by a sync).
 func (s *Session) SetFlags(flags map[string]any) {
 	s.Update(func(d *SessionData) {
-		for k, v := range flags {
-			d.ProtocolFlags[k] = v
-		}
+		d.ProtocolFlags.SetAll(flags)
 	})
 	s.Sync(contract.FieldProtocolFlags)
 }

@@ -311,7 +311,7 @@ func (c *Service) BotState(b store.Bot) string {
 		return "not running"
 	}
 	s := ss[0]
-	state, _ := s.ProtocolFlags[contract.FlagBotState].(string)
+	state := s.FlagString(contract.FlagBotState)
 	if state == "" {
 		state = "started"
 	}
@@ -332,8 +332,7 @@ func (c *Service) BotState(b store.Bot) string {
 // none, or when the bot is not running).
 func (c *Service) BotError(b store.Bot) string {
 	for _, s := range c.h.SessionsFromAccount(b.AccountID) {
-		e, _ := s.ProtocolFlags[contract.FlagBotError].(string)
-		return e
+		return s.FlagString(contract.FlagBotError)
 	}
 	return ""
 }

@@ -297,9 +297,9 @@ func TestDiscordBotRelay(t *testing.T) {
 	d.Sessid = 9
 	d.LoggedIn, d.UID = true, botUID
 	d.ServerData["bot"] = true
-	d.ProtocolFlags[contract.FlagBotState] = contract.BotReconnecting
-	d.ProtocolFlags[contract.FlagBotRetryAt] = time.Now().Add(30 * time.Second).Unix()
-	d.ProtocolFlags[contract.FlagBotError] = "the gateway connection was lost"
+	d.ProtocolFlags.Set(contract.FlagBotState, contract.BotReconnecting)
+	d.ProtocolFlags.Set(contract.FlagBotRetryAt, time.Now().Add(30*time.Second).Unix())
+	d.ProtocolFlags.Set(contract.FlagBotError, "the gateway connection was lost")
 	e.call(func() { e.h.PortalConnect("discord", d) })
 	e.waitLogin(9)
 	e.send(1, "@bots")

@@ -19,7 +19,7 @@ import (
 const typingTimeoutMS = 5000
 
 // flagIsTyping is the protocol flag a client turns the indicator off with.
-const flagIsTyping = "ISTYPING"
+const flagIsTyping = contract.FlagIsTyping
 
 // registerTyping adds the two inputfuncs.
 func (ch *Handler) registerTyping() {
@@ -35,7 +35,7 @@ func typingOn(s *sessions.ServerSession) bool {
 	if s.Puppet == nil {
 		return false
 	}
-	on, set := s.ProtocolFlags[flagIsTyping].(bool)
+	on, set := s.ProtocolFlags.Value(flagIsTyping).(bool)
 	return !set || on
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -502,7 +501,7 @@ func (h *Host) control(ctx context.Context, req control.Request) (any, <-chan st
 			for _, s := range h.handler.Sessions() {
 				out = append(out, SessionInfo{Sessid: s.Sessid, Plugin: s.Plugin, ProtocolKey: s.ProtocolKey,
 					Address: s.Address, Account: s.UName, LoggedIn: s.LoggedIn, ConnTime: s.ConnTime,
-					CmdLast: s.CmdLast, ProtocolFlags: maps.Clone(s.ProtocolFlags)})
+					CmdLast: s.CmdLast, ProtocolFlags: s.ProtocolFlags.Map()})
 			}
 		})
 		return out, nil, err

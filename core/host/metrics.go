@@ -231,7 +231,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			counts[[2]string{s.Plugin, state}]++
 			for _, f := range sessionFeatures {
-				if on, _ := s.ProtocolFlags[f].(bool); on {
+				if s.FlagBool(f) {
 					features[[2]string{s.Plugin, f}]++
 				}
 			}

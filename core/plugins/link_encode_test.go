@@ -18,7 +18,7 @@ import (
 func TestEncodeEventKinds(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	d := contract.SessionData{Sessid: 4, UName: "Alice", LoggedIn: true,
-		ProtocolFlags: map[string]any{contract.FlagNoColor: true}}
+		ProtocolFlags: contract.FlagsOf(map[string]any{contract.FlagNoColor: true})}
 
 	ev := encodeEvent(log, sessions.DataOut{Sessids: []uint64{1, 2}, Messages: []contract.Message{contract.Text("hi")}})
 	msgs, err := wire.MessagesFromPB(ev.GetDataOut().GetMessages())

@@ -21,6 +21,7 @@ func (h *ServerSessionHandler) Disconnect(s *ServerSession, reason string, syncP
 		s.delayStop = nil
 	}
 	delete(h.sessions, s.Sessid)
+	h.memRelease.Note()
 	s.dropInput()
 	h.forgetLogin(s)
 	if s.Account != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/portico-mud/portico/core/attrs"
 	"github.com/portico-mud/portico/core/store"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/freemem"
 )
 
 // Evennia's messages, kept word for word.
@@ -124,6 +125,11 @@ type ServerSessionHandler struct {
 	// store (nil when none is); the write reports on throttleSaved.
 	throttleSaving []store.ThrottleEntry
 	throttleSaved  chan error
+
+	// memRelease returns the garbage of a burst of sessions arriving or
+	// leaving (their decoding, a reload's rebuild) to the OS once the
+	// burst is over; Run closes it.
+	memRelease *freemem.Release
 }
 
 // Options build a handler.
@@ -154,6 +160,7 @@ func NewServerSessionHandler(o Options) *ServerSessionHandler {
 		afterFunc: func(d time.Duration, f func()) func() bool {
 			return time.AfterFunc(d, f).Stop
 		},
+		memRelease: freemem.New(),
 	}
 	h.inputfuncs = DefaultInputfuncs()
 	h.monitorables = defaultMonitorables()

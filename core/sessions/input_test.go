@@ -82,7 +82,7 @@ func TestCallInputfuncs(t *testing.T) {
 	}
 
 	// With INPUTDEBUG the client hears about unknown inputs and failures.
-	s.ProtocolFlags[contract.FlagInputDebug] = true
+	s.ProtocolFlags.Set(contract.FlagInputDebug, true)
 	x.h.CallInputfuncs(s, []contract.Message{{Name: "NoSuch"}, {Name: "boom"}})
 	got := textsFor(t, x.p.Events(), 1)
 	want := []string{"Session 1: Input command not recognized:\n nosuch", "Inputfunc boom failed: kaboom"}

@@ -121,7 +121,7 @@ var SupportedEncodings = map[string]bool{"utf-8": true, "utf8": true, "latin-1":
 func sendClientOptions(s *ServerSession) {
 	out := map[string]any{}
 	for _, f := range clientOptionFlags {
-		if v, ok := s.ProtocolFlags[f]; ok {
+		if v, ok := s.ProtocolFlags.Get(f); ok {
 			out[f] = v
 		}
 	}
@@ -169,7 +169,7 @@ func inputClientOptions(h *ServerSessionHandler, s *ServerSession, _ []any, kwar
 	if version != "" {
 		name, _ := flags[contract.FlagClientName].(string)
 		if name == "" {
-			name, _ = s.ProtocolFlags[contract.FlagClientName].(string)
+			name = s.FlagString(contract.FlagClientName)
 		}
 		flags[contract.FlagClientName] = strings.TrimSpace(name + " " + version)
 	}

@@ -106,7 +106,7 @@ func TestInputDefault(t *testing.T) {
 	if evs := x.p.Events(); len(evs) != 0 {
 		t.Errorf("unknown input told the client without INPUTDEBUG: %s", describe(t, evs))
 	}
-	s.ProtocolFlags[contract.FlagInputDebug] = true
+	s.ProtocolFlags.Set(contract.FlagInputDebug, true)
 	x.in(s, msg("Core.Hello", nil, nil))
 	if got := textsFor(t, x.p.Events(), 3); !slices.Equal(got, []string{"Session 3: Input command not recognized:\n core.hello"}) {
 		t.Errorf("texts = %q", got)
@@ -116,9 +116,9 @@ func TestInputDefault(t *testing.T) {
 func TestInputClientOptionsGet(t *testing.T) {
 	x := newHarness(t)
 	s := x.connect("telnet", 1)
-	s.ProtocolFlags["ANSI"] = true
-	s.ProtocolFlags["SCREENWIDTH"] = 100
-	s.ProtocolFlags["TTYPE"] = "not reported"
+	s.ProtocolFlags.Set("ANSI", true)
+	s.ProtocolFlags.Set("SCREENWIDTH", 100)
+	s.ProtocolFlags.Set("TTYPE", "not reported")
 	for _, m := range []contract.Message{
 		msg("client_options", nil, nil),
 		msg("client_options", nil, map[string]any{"get": true}),
@@ -154,7 +154,7 @@ func TestInputClientOptionsSet(t *testing.T) {
 		"screenwidth": "100", "SCREENHEIGHT": int64(40), "Char 1": "", "utf-8": true,
 		"options": map[string]any{"ignored": true},
 	}))
-	f := s.ProtocolFlags
+	f := s.ProtocolFlags.Map()
 	if f["CLIENTNAME"] != "Mudlet 4.17" {
 		t.Errorf("CLIENTNAME = %v, want the version appended", f["CLIENTNAME"])
 	}
@@ -172,15 +172,15 @@ func TestInputClientOptionsSet(t *testing.T) {
 	if len(ss) != 1 || !slices.Equal(ss[0].sync().Fields, []string{contract.FieldProtocolFlags}) {
 		t.Fatalf("syncs = %s, want one partial protocol_flags sync", describe(t, ss))
 	}
-	if d := ss[0].sync().Session; d.ProtocolFlags["CLIENTNAME"] != "Mudlet 4.17" {
+	if d := ss[0].sync().Session; d.ProtocolFlags.Value("CLIENTNAME") != "Mudlet 4.17" {
 		t.Errorf("synced flags = %v", d.ProtocolFlags)
 	}
 
 	// A version alone is appended to the name the session already has.
-	s.ProtocolFlags["CLIENTNAME"] = "TinTin++"
+	s.ProtocolFlags.Set("CLIENTNAME", "TinTin++")
 	x.in(s, msg("client_options", nil, map[string]any{"version": "2.02"}))
-	if f["CLIENTNAME"] != "TinTin++ 2.02" {
-		t.Errorf("CLIENTNAME = %v", f["CLIENTNAME"])
+	if got := s.FlagString("CLIENTNAME"); got != "TinTin++ 2.02" {
+		t.Errorf("CLIENTNAME = %v", got)
 	}
 	// Evennia's default screen size when unknown.
 	if s2 := x.connect("telnet", 2); s2.ScreenWidth() != 78 || s2.ScreenHeight() != 45 {
@@ -404,7 +404,7 @@ func TestInputWebclientOptions(t *testing.T) {
 func TestInputNoops(t *testing.T) {
 	x := newHarness(t)
 	s := x.connect("websocket", 1)
-	s.ProtocolFlags[contract.FlagInputDebug] = true
+	s.ProtocolFlags.Set(contract.FlagInputDebug, true)
 	x.in(s, msg("external_discord_hello", nil, nil), msg("client_gui", []any{"x"}, nil))
 	if evs := x.p.Events(); len(evs) != 0 {
 		t.Errorf("no-op inputfuncs sent %s", describe(t, evs))

@@ -408,12 +408,14 @@ func (h *ServerSessionHandler) allowCommand(s *ServerSession) bool {
 		return true
 	}
 	now := h.now()
-	if s.cmdTokensAt.IsZero() {
+	if s.cmdTokensAt == 0 {
 		s.cmdTokens = float64(rate)
 	} else {
-		s.cmdTokens = min(float64(rate), s.cmdTokens+now.Sub(s.cmdTokensAt).Seconds()*float64(rate))
+		// A clock stepped back refills nothing rather than draining.
+		since := max(0, now.Sub(time.Unix(0, s.cmdTokensAt)))
+		s.cmdTokens = min(float64(rate), s.cmdTokens+since.Seconds()*float64(rate))
 	}
-	s.cmdTokensAt = now
+	s.cmdTokensAt = now.UnixNano()
 	if s.cmdTokens < 1 {
 		return false
 	}

@@ -82,6 +82,7 @@ func (h *ServerSessionHandler) Run(ctx context.Context) {
 			h.ended = true
 			h.stop()
 			h.own.Unlock()
+			h.memRelease.Close()
 			return
 		case f := <-h.jobs:
 			h.own.Lock()

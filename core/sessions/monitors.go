@@ -79,8 +79,7 @@ func defaultMonitorables() map[string]Monitorable {
 		}}
 	flag := func(doc, flag string) Monitorable {
 		return Monitorable{Doc: doc, Value: func(s *ServerSession) (any, bool) {
-			v, ok := s.ProtocolFlags[flag]
-			return v, ok
+			return s.ProtocolFlags.Get(flag)
 		}}
 	}
 	return map[string]Monitorable{

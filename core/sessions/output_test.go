@@ -83,7 +83,7 @@ func TestDataOutAndCleanSendData(t *testing.T) {
 	}
 
 	// A falsy text is dropped; bytes decode with the session's encoding.
-	s.ProtocolFlags[contract.FlagEncoding] = "latin-1"
+	s.ProtocolFlags.Set(contract.FlagEncoding, "latin-1")
 	got := x.h.CleanSendData(s, map[string]any{"text": "", "custom": []byte{'c', 0xe9}})
 	if len(got) != 1 || got[0].Name != "custom" || got[0].Args[0] != "cé" {
 		t.Errorf("CleanSendData = %+v, want only custom(\"cé\")", got)

@@ -173,7 +173,11 @@ func (h *ServerSessionHandler) runLookAtLoginStart(s *ServerSession) {
 }
 
 func (h *ServerSessionHandler) newSession(plugin string, d contract.SessionData) *ServerSession {
-	s := &ServerSession{SessionData: d, Plugin: plugin, handler: h, NDB: map[string]any{}}
+	h.memRelease.Note()
+	s := &ServerSession{SessionData: d, Plugin: plugin, handler: h}
+	if s.ServerData == nil {
+		s.ServerData = map[string]any{}
+	}
 	// A plugin that did not set the counters (init_session) must not have
 	// its sessions dropped as idle at the next check.
 	now := h.now()
@@ -181,12 +185,6 @@ func (h *ServerSessionHandler) newSession(plugin string, d contract.SessionData)
 		if t.IsZero() {
 			*t = now
 		}
-	}
-	if s.ProtocolFlags == nil {
-		s.ProtocolFlags = map[string]any{}
-	}
-	if s.ServerData == nil {
-		s.ServerData = map[string]any{}
 	}
 	return s
 }

@@ -13,7 +13,7 @@ import (
 func TestPortalConnectCreatesUnloggedInSession(t *testing.T) {
 	x := newHarness(t)
 	d := sessData(1, "telnet")
-	d.ProtocolFlags, d.ServerData = nil, nil
+	d.ProtocolFlags, d.ServerData = contract.Flags{}, nil
 	x.h.PortalConnect("telnet", d)
 
 	s := x.h.SessionFromSessid(1)
@@ -26,8 +26,15 @@ func TestPortalConnectCreatesUnloggedInSession(t *testing.T) {
 	if s.CmdsetStorageString != CmdsetUnloggedIn {
 		t.Errorf("cmdset = %q, want %q", s.CmdsetStorageString, CmdsetUnloggedIn)
 	}
-	if s.ProtocolFlags == nil || s.ServerData == nil || s.NDB == nil {
-		t.Error("maps of a new session must not be nil")
+	// A new session's server data is a map (the contract's, plugins
+	// write to it); its NDB is made when first set: reading works.
+	if s.ServerData == nil || s.NDB != nil || s.OneShot() || s.NDB["x"] != nil {
+		t.Errorf("a new session's maps: server_data %v, ndb %v; want {} and nil", s.ServerData, s.NDB)
+	}
+	s.SetNDB("x", 1)
+	s.SetServerData("y", 2)
+	if s.NDB["x"] != 1 || s.ServerData["y"] != 2 {
+		t.Errorf("after the setters: ndb %v, server_data %v", s.NDB, s.ServerData)
 	}
 	if got := x.cmds.LinesOf(1); !slices.Equal(got, []string{"look"}) {
 		t.Errorf("commands run = %q, want the connection screen's look", got)
@@ -160,11 +167,11 @@ func TestPortalSessionSync(t *testing.T) {
 	x.connect("telnet", 1)
 
 	d := sessData(1, "telnet")
-	d.ProtocolFlags = map[string]any{contract.FlagScreenWidth: 120, "TTYPE": "Mudlet"}
+	d.ProtocolFlags = contract.FlagsOf(map[string]any{contract.FlagScreenWidth: 120, "TTYPE": "Mudlet"})
 	d.Address = "ignored:1"
 	x.h.PortalSessionSync("telnet", d, []string{contract.FieldProtocolFlags})
 	s := x.h.SessionFromSessid(1)
-	if s.ScreenWidth() != 120 || s.ProtocolFlags["TTYPE"] != "Mudlet" {
+	if s.ScreenWidth() != 120 || s.ProtocolFlags.Value("TTYPE") != "Mudlet" {
 		t.Errorf("flags after sync = %v, want SCREENWIDTH 120 and TTYPE", s.ProtocolFlags)
 	}
 	if s.Encoding() != "utf-8" {

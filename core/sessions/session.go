@@ -25,7 +25,8 @@ type ServerSession struct {
 	Account *store.Account
 	// Puppet is the character the session controls, nil if none.
 	Puppet *store.Character
-	// NDB holds non-persistent data, gone at reset.
+	// NDB holds non-persistent data, gone at reset; nil until something
+	// is set (read it freely, set it with SetNDB).
 	NDB map[string]any
 
 	// Prompted, when set, receives the next line of text input instead of
@@ -56,20 +57,31 @@ type ServerSession struct {
 	// rateWarned is set once the command-rate message was sent, until a
 	// command is let through again.
 	rateWarned bool
-	// cmdTokens is the session's command-rate bucket, as of cmdTokensAt.
+	// watchesWebclientOptions is set once the client asked for its
+	// webclient_options: it is sent the changes its account's other
+	// sessions make. (The bools sit together: ten thousand records are
+	// 512 bytes each, not 576.)
+	watchesWebclientOptions bool
+	// cmdTokens is the session's command-rate bucket, as of cmdTokensAt
+	// (Unix nanoseconds; 0 before the first command).
 	cmdTokens   float64
-	cmdTokensAt time.Time
+	cmdTokensAt int64
 	// repeats are the session's running `repeat` inputfunc timers.
 	repeats map[string]*time.Timer
 	// watches are the values the session's client watches (monitors.go).
 	watches []*watch
-	// watchesWebclientOptions is set once the client asked for its
-	// webclient_options: it is sent the changes its account's other
-	// sessions make.
-	watchesWebclientOptions bool
 	// delayStop stops the timer of a delayed login (AccountLoginDelay),
 	// nil when none waits.
 	delayStop func() bool
+}
+
+// SetNDB sets one key of the session's non-persistent data, making the
+// map on first use: ten thousand idle sessions hold no empty maps.
+func (s *ServerSession) SetNDB(key string, v any) {
+	if s.NDB == nil {
+		s.NDB = map[string]any{}
+	}
+	s.NDB[key] = v
 }
 
 // Handler returns the session handler that owns the session.
@@ -133,12 +145,7 @@ func (s *ServerSession) UpdateSessionCounters(now time.Time, idle bool) {
 
 // UpdateFlags sets protocol flags and syncs them to the plugin.
 func (s *ServerSession) UpdateFlags(flags map[string]any) {
-	if s.ProtocolFlags == nil {
-		s.ProtocolFlags = map[string]any{}
-	}
-	for k, v := range flags {
-		s.ProtocolFlags[k] = v
-	}
+	s.ProtocolFlags.SetAll(flags)
 	s.handler.SessionPortalPartialSync(s, contract.FieldProtocolFlags)
 }
 

@@ -19,7 +19,7 @@ func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
 		d := s.SessionData
 		if len(fields) > 0 && !slices.Contains(fields, contract.FieldProtocolFlags) {
 			// Not sent: skip copying and encoding the flags.
-			d.ProtocolFlags = nil
+			d.ProtocolFlags = contract.Flags{}
 		} else {
 			d = s.GetSyncData()
 		}

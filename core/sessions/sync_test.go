@@ -42,7 +42,7 @@ func TestAllSessionsPortalSync(t *testing.T) {
 func TestSessionPortalSyncAndPartialSync(t *testing.T) {
 	x := newHarness(t)
 	s := x.connect("websocket", 4)
-	s.ProtocolFlags["NOCOLOR"] = true
+	s.ProtocolFlags.Set("NOCOLOR", true)
 	x.h.SessionPortalSync(s)
 	x.h.SessionPortalPartialSync(s, contract.FieldProtocolFlags, contract.FieldServerData)
 
@@ -72,7 +72,7 @@ func TestGetAllSyncData(t *testing.T) {
 	bob := x.account("Bob")
 	x.login("telnet", 1, alice)
 	s2 := x.connect("websocket", 2)
-	s2.ProtocolFlags["NOCOLOR"] = false
+	s2.ProtocolFlags.Set("NOCOLOR", false)
 	s2.ServerData["note"] = "kept"
 
 	all := x.h.GetAllSyncData()
@@ -90,7 +90,7 @@ func TestGetAllSyncData(t *testing.T) {
 
 	// The entries are copies: changing them changes no session.
 	d := all[2]
-	d.ProtocolFlags["NOCOLOR"] = true
+	d.ProtocolFlags.Set("NOCOLOR", true)
 	d.ServerData["note"] = "changed"
 	d.LoggedIn = true
 	if s2.FlagBool("NOCOLOR") || s2.ServerData["note"] != "kept" || s2.LoggedIn {

@@ -28,7 +28,7 @@ func TestRegisterAndJoin(t *testing.T) {
 	if d.ServerData["bot"] != true || d.ServerData["bot_name"] != "PortiBot" {
 		t.Fatalf("server data: %v", d.ServerData)
 	}
-	if d.ProtocolFlags[FlagState] != stateConnecting || d.ProtocolFlags[FlagNetwork] != "127.0.0.1:"+itoa(srv.port())+"/#test" {
+	if d.ProtocolFlags.Value(FlagState) != stateConnecting || d.ProtocolFlags.Value(FlagNetwork) != "127.0.0.1:"+itoa(srv.port())+"/#test" {
 		t.Fatalf("flags: %v", d.ProtocolFlags)
 	}
 

@@ -42,7 +42,7 @@ func TestNickRegainMonitor(t *testing.T) {
 	c.expect("MONITOR", "-", "portibot")
 	h.waitEvent("BOT_NICK portibot", func(ev *portalpb.Event) bool {
 		d, ok := sessionData(ev)
-		return ok && d.ProtocolFlags[FlagNick] == "portibot"
+		return ok && d.ProtocolFlags.Value(FlagNick) == "portibot"
 	})
 }
 
@@ -64,7 +64,7 @@ func TestNickRegainISON(t *testing.T) {
 	c.send(":portibot_!~portibot@127.0.0.1 NICK :portibot")
 	h.waitEvent("BOT_NICK portibot", func(ev *portalpb.Event) bool {
 		d, ok := sessionData(ev)
-		return ok && d.ProtocolFlags[FlagNick] == "portibot"
+		return ok && d.ProtocolFlags.Value(FlagNick) == "portibot"
 	})
 	// Got: no more ISON.
 	c.send("PING :after")

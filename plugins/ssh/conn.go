@@ -104,7 +104,7 @@ func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
 	var mode markup.Mode
 	var raw bool
 	s.View(func(d *sdk.SessionData) {
-		mode = markup.ModeFor(d.ProtocolFlags)
+		mode = markup.ModeOf(&d.ProtocolFlags)
 		raw = d.FlagBool(contract.FlagRaw)
 	})
 	c.mu.Lock()

@@ -7,9 +7,9 @@ import (
 	"github.com/portico-mud/portico/sdk/contract"
 )
 
-// Protocol flag names this plugin sets that sdk/contract does not define.
-// TERM is the terminal type, as the telnet plugin names it.
-const flagTerm = "TERM"
+// flagTerm is the terminal type's protocol flag, as the telnet plugin
+// names it.
+const flagTerm = contract.FlagTerm
 
 const (
 	// maxScreen bounds the window size reported to the game: a client

@@ -193,7 +193,7 @@ func (h *harness) awaitSync() map[string]any {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		return d.ProtocolFlags
+		return d.ProtocolFlags.Map()
 	case <-time.After(waitFor):
 		h.t.Fatal("no sync from the plugin")
 		return nil

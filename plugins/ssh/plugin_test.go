@@ -31,7 +31,7 @@ func TestPasswordLoginCarriesCredentials(t *testing.T) {
 	if d.ProtocolKey != "ssh" || d.LoggedIn || !strings.HasPrefix(d.Address, "127.0.0.1:") {
 		t.Fatalf("session %+v", d)
 	}
-	f := d.ProtocolFlags
+	f := d.ProtocolFlags.Map()
 	if f[flagTerm] != "xterm-256color" || fmt.Sprint(f[contract.FlagScreenWidth]) != "100" ||
 		fmt.Sprint(f[contract.FlagScreenHeight]) != "40" || f[contract.FlagANSI] != true || f[contract.FlagXterm256] != true {
 		t.Fatalf("flags %v", f)
@@ -234,10 +234,10 @@ func TestWindowChangeBeforeShell(t *testing.T) {
 	}
 	ev, _ := h.awaitConnect()
 	d, _ := wire.SessionFromPB(ev.GetSession())
-	if fmt.Sprint(d.ProtocolFlags[contract.FlagScreenWidth]) != "85" {
+	if fmt.Sprint(d.ProtocolFlags.Value(contract.FlagScreenWidth)) != "85" {
 		// The last size may also come in a sync just after Connect.
 		if f := h.awaitSync(); fmt.Sprint(f[contract.FlagScreenWidth]) != "85" {
-			t.Fatalf("width %v, then %v; want 85", d.ProtocolFlags[contract.FlagScreenWidth], f[contract.FlagScreenWidth])
+			t.Fatalf("width %v, then %v; want 85", d.ProtocolFlags.Value(contract.FlagScreenWidth), f[contract.FlagScreenWidth])
 		}
 	}
 }
@@ -329,7 +329,7 @@ func TestExecRunsTheCommandWhenLoggedIn(t *testing.T) {
 		t.Fatalf("credentials %v", ev.GetCredentials())
 	}
 	d, _ := wire.SessionFromPB(ev.GetSession())
-	if d.ProtocolFlags[contract.FlagANSI] != false {
+	if d.ProtocolFlags.Value(contract.FlagANSI) != false {
 		t.Fatalf("a command without a terminal has colour: %v", d.ProtocolFlags)
 	}
 	h.awaitBarrier(id)

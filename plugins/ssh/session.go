@@ -151,13 +151,11 @@ func (c *conn) announce(sess *sdk.Session, req sessionRequest) {
 		}
 	}
 	sess.Update(func(d *sdk.SessionData) {
-		for k, v := range flags {
-			d.ProtocolFlags[k] = v
-		}
+		d.ProtocolFlags.SetAll(flags)
 		if c.mode == modeExec {
 			// A command is no second login: the host keeps the
 			// account's other sessions (multisession mode 0).
-			d.ServerData[contract.ServerDataOneShot] = true
+			d.SetServerData(contract.ServerDataOneShot, true)
 		}
 	})
 	if c.mode == modeTerminal && flags[flagTerm] != "dumb" {

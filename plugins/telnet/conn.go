@@ -159,9 +159,7 @@ func (c *conn) setUp(ctx context.Context) bool {
 	}
 	c.sess = sess
 	sess.Update(func(d *sdk.SessionData) {
-		for k, v := range initialFlags() {
-			d.ProtocolFlags[k] = v
-		}
+		d.ProtocolFlags.SetAll(initialFlags())
 	})
 	// The offers go out first; the host hears of the session at once, so
 	// that the connection screen does not wait for negotiation. The flags
@@ -277,7 +275,7 @@ func (c *conn) Synced(s *sdk.Session) {
 	data := s.GetSyncData()
 	restore := map[string]any{}
 	for k, v := range c.neg.flags {
-		cur, ok := data.ProtocolFlags[k]
+		cur, ok := data.ProtocolFlags.Get(k)
 		switch {
 		case ok && sameFlag(cur, v):
 		case !ok || sameFlag(cur, start[k]):
@@ -288,9 +286,7 @@ func (c *conn) Synced(s *sdk.Session) {
 	}
 	if len(restore) > 0 {
 		s.Update(func(d *sdk.SessionData) {
-			for k, v := range restore {
-				d.ProtocolFlags[k] = v
-			}
+			d.ProtocolFlags.SetAll(restore)
 		})
 	}
 }
@@ -323,9 +319,7 @@ func flagNumber(v any) (float64, bool) {
 func (c *conn) flagsChanged(flags map[string]any) {
 	if !c.synced {
 		c.sess.Update(func(d *sdk.SessionData) {
-			for k, v := range flags {
-				d.ProtocolFlags[k] = v
-			}
+			d.ProtocolFlags.SetAll(flags)
 		})
 		return
 	}

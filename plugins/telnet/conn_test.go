@@ -239,7 +239,8 @@ func TestOutputText(t *testing.T) {
 
 func TestOutputMarkup(t *testing.T) {
 	h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
-	mode := markup.ModeFor(h.sess.GetSyncData().ProtocolFlags)
+	d := h.sess.GetSyncData()
+	mode := markup.ModeOf(&d.ProtocolFlags)
 	if mode != markup.ANSI16 {
 		t.Fatalf("a new telnet session's colour mode = %v, want ANSI16", mode)
 	}
@@ -254,14 +255,14 @@ func TestOutputMarkup(t *testing.T) {
 	h.expectOutput(markup.Render("|gHP|n> ", mode))
 
 	// RAW on the session leaves markup alone too.
-	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags[contract.FlagRaw] = true })
+	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags.Set(contract.FlagRaw, true) })
 	h.send(sdk.Text("|rred|n"), sdk.Text("\xff"))
 	h.expectOutput("|rred|n\r\n" + iac + iac + "\r\n")
 
 	// NOCOLOR: markup removed, no escape sequence at all.
 	h.sess.Update(func(d *sdk.SessionData) {
-		d.ProtocolFlags[contract.FlagRaw] = false
-		d.ProtocolFlags[contract.FlagNoColor] = true
+		d.ProtocolFlags.Set(contract.FlagRaw, false)
+		d.ProtocolFlags.Set(contract.FlagNoColor, true)
 	})
 	h.send(sdk.Text("|rred|n and |[bblue|n"), sdk.Text("a\x1b[31mb"))
 	got := h.flush()
@@ -271,8 +272,8 @@ func TestOutputMarkup(t *testing.T) {
 
 	// XTERM256 is honoured when the host sets it.
 	h.sess.Update(func(d *sdk.SessionData) {
-		d.ProtocolFlags[contract.FlagNoColor] = false
-		d.ProtocolFlags[contract.FlagXterm256] = true
+		d.ProtocolFlags.Set(contract.FlagNoColor, false)
+		d.ProtocolFlags.Set(contract.FlagXterm256, true)
 	})
 	h.send(sdk.Text("|500x"))
 	h.expectOutput(markup.Render("|500x", markup.Xterm256) + "\r\n")

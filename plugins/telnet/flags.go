@@ -5,15 +5,15 @@ import "github.com/portico-mud/portico/sdk/contract"
 // Protocol flag names this plugin sets, as Evennia's telnet portal names
 // them. The ones sdk/contract already defines are reused from there.
 const (
-	flagNoGoAhead       = "NOGOAHEAD"
-	flagNoPromptGoAhead = "NOPROMPTGOAHEAD"
-	flagForcedEndLine   = "FORCEDENDLINE"
-	flagTTYPE           = "TTYPE"
-	flagTerm            = "TERM"
-	flagMCCP            = "MCCP"
-	flagOOB             = "OOB"
-	flagMXP             = "MXP"
-	flagAutoResize      = "AUTORESIZE"
+	flagNoGoAhead       = contract.FlagNoGoAhead
+	flagNoPromptGoAhead = contract.FlagNoPromptGoAhead
+	flagForcedEndLine   = contract.FlagForcedEndLine
+	flagTTYPE           = contract.FlagTTYPE
+	flagTerm            = contract.FlagTerm
+	flagMCCP            = contract.FlagMCCP
+	flagOOB             = contract.FlagOOB
+	flagMXP             = contract.FlagMXP
+	flagAutoResize      = contract.FlagAutoResize
 )
 
 // Evennia's default client size, used until the client tells its own.
@@ -44,8 +44,8 @@ func initialFlags() map[string]any {
 
 // flagTrue reads a boolean protocol flag the way Evennia does, with def for
 // a flag that is missing (the host may have replaced the whole map).
-func flagTrue(flags map[string]any, name string, def bool) bool {
-	v, ok := flags[name]
+func flagTrue(flags *contract.Flags, name string, def bool) bool {
+	v, ok := flags.Get(name)
 	if !ok {
 		return def
 	}

@@ -439,7 +439,7 @@ func (h *harness) flush() []byte {
 	h.c.Send(h.sess, []sdk.Message{sdk.Text(tok)})
 	// A client that refused SGA gets IAC GA after every line.
 	suffix := tok + "\r\n"
-	if !flagTrue(h.sess.GetSyncData().ProtocolFlags, flagNoGoAhead, true) {
+	if d := h.sess.GetSyncData(); !flagTrue(&d.ProtocolFlags, flagNoGoAhead, true) {
 		suffix += iac + ga
 	}
 	got := h.readUntil(suffix)

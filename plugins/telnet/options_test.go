@@ -75,7 +75,7 @@ func (h *harness) syncFlags() map[string]any {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return d.ProtocolFlags
+	return d.ProtocolFlags.Map()
 }
 
 // expectFlags checks that flags hold want (JSON numbers as int64, as they
@@ -84,10 +84,9 @@ func expectFlags(t *testing.T, flags map[string]any, want map[string]any) {
 	t.Helper()
 	for k, v := range want {
 		got, ok := flags[k]
-		if n, isInt := v.(int); isInt {
-			v = int64(n)
-		}
-		if !ok || !reflect.DeepEqual(got, v) {
+		// Numbers by value: SCREENWIDTH is an int in the typed flags
+		// after a trip through the wire (it was an int64).
+		if !ok || !sameFlag(got, v) {
 			t.Errorf("flag %s = %#v (set %v), want %#v", k, got, ok, v)
 		}
 	}
@@ -174,7 +173,7 @@ func TestRawClientSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectFlags(t, d.ProtocolFlags, map[string]any{"NOGOAHEAD": true, "SCREENWIDTH": 78, "SCREENHEIGHT": 45,
+	expectFlags(t, d.ProtocolFlags.Map(), map[string]any{"NOGOAHEAD": true, "SCREENWIDTH": 78, "SCREENHEIGHT": 45,
 		"TTYPE": false, "ANSI": true, "MCCP": false})
 	h.write("look\r\n")
 	h.expectText("look")
@@ -248,8 +247,8 @@ func TestSGAAndGoAhead(t *testing.T) {
 	t.Run("prompt GA when NOPROMPTGOAHEAD is unset follows NOGOAHEAD", func(t *testing.T) {
 		h := newHarness(t, Config{MaxLineLength: 6000}, overTCP)
 		h.sess.Update(func(d *sdk.SessionData) {
-			delete(d.ProtocolFlags, flagNoPromptGoAhead)
-			d.ProtocolFlags[flagNoGoAhead] = false
+			d.ProtocolFlags.Delete(flagNoPromptGoAhead)
+			d.ProtocolFlags.Set(flagNoGoAhead, false)
 		})
 		h.send(contract.Prompt("> "))
 		h.expectOutput("> " + iac + ga)
@@ -264,7 +263,7 @@ func TestEOR(t *testing.T) {
 	// EOR marks prompts only, and replaces GA there.
 	h.send(sdk.Text("line"), contract.Prompt("HP 10> "), sdk.Text("more"))
 	h.expectOutput("line\r\nHP 10> " + iac + eor + "more\r\n")
-	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags[flagNoPromptGoAhead] = false })
+	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags.Set(flagNoPromptGoAhead, false) })
 	h.send(contract.Prompt("> "))
 	h.expectOutput("> " + iac + eor)
 	// The client turns EOR off: prompts go back to GA rules.
@@ -513,7 +512,7 @@ func TestMXP(t *testing.T) {
 	h.send(sdk.Text("<b>bold</b> & co"))
 	h.expectOutput("<b>bold</b> & co\r\n")
 	// The MXP flag off (client_options) turns links back into labels.
-	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags[flagMXP] = false })
+	h.sess.Update(func(d *sdk.SessionData) { d.ProtocolFlags.Set(flagMXP, false) })
 	h.send(sdk.Text(link))
 	h.expectOutput("Exits: North and https://x.org/?a=1&b=\"2\".\r\n")
 }
@@ -794,9 +793,9 @@ func TestHostSyncDuringNegotiation(t *testing.T) {
 	// The host pushes its flags: its copy of SCREENWIDTH is the one from
 	// Connect (stale), CLIENTNAME is what client_options set.
 	host := h.sess.GetSyncData()
-	host.ProtocolFlags = initialFlags()
-	host.ProtocolFlags["CLIENTNAME"] = "Mudlet 4.17"
-	host.ProtocolFlags["SCREENWIDTH"] = int64(78)
+	host.ProtocolFlags = contract.FlagsOf(initialFlags())
+	host.ProtocolFlags.Set("CLIENTNAME", "Mudlet 4.17")
+	host.ProtocolFlags.Set("SCREENWIDTH", int64(78))
 	h.sess.LoadSyncData(host, contract.FieldProtocolFlags)
 	h.c.Synced(h.sess)
 	if got := h.sess.Flag("SCREENWIDTH"); got != 100 {

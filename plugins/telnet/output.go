@@ -5,6 +5,7 @@ import (
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/markup"
 )
 
@@ -17,7 +18,7 @@ func (c *conn) Send(s *sdk.Session, msgs []sdk.Message) {
 	// flags map on every output was a kilobyte of garbage per session per
 	// line, a broadcast's worth at once.
 	var flags outFlags
-	s.View(func(d *sdk.SessionData) { flags = outFlagsOf(d.ProtocolFlags) })
+	s.View(func(d *sdk.SessionData) { flags = outFlagsOf(&d.ProtocolFlags) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -52,10 +53,10 @@ type outFlags struct {
 	noGA, noPromptGA bool
 }
 
-func outFlagsOf(flags map[string]any) outFlags {
+func outFlagsOf(flags *contract.Flags) outFlags {
 	noGA := flagTrue(flags, flagNoGoAhead, true)
 	return outFlags{
-		mode:       markup.ModeFor(flags),
+		mode:       markup.ModeOf(flags),
 		raw:        flagTrue(flags, "RAW", false),
 		mxp:        flagTrue(flags, flagMXP, false),
 		noGA:       noGA,

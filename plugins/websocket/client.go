@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
 )
 
 // client is the sdk.Conn behind one websocket session. It outlives the
@@ -247,9 +248,10 @@ func (c *client) writeLoop(s *socket) {
 func (c *client) writeBatch(s *socket, sess *sdk.Session, msgs []sdk.Message) (int, error) {
 	var rf renderFlags
 	if sess != nil {
-		sess.View(func(d *sdk.SessionData) { rf = renderFlagsOf(d.ProtocolFlags) })
+		sess.View(func(d *sdk.SessionData) { rf = renderFlagsOf(&d.ProtocolFlags) })
 	} else {
-		rf = renderFlagsOf(socketFlags(s))
+		f := contract.FlagsOf(socketFlags(s))
+		rf = renderFlagsOf(&f)
 	}
 	for i, m := range msgs {
 		for _, f := range s.format.Encode(m, rf) {

@@ -101,9 +101,7 @@ func (p *Plugin) open(ctx context.Context, s *socket) (c *client, resumed bool, 
 		if key.inURL {
 			d.Csessid = key.token
 		}
-		for k, v := range socketFlags(s) {
-			d.ProtocolFlags[k] = v
-		}
+		d.ProtocolFlags.SetAll(socketFlags(s))
 	})
 	c.mu.Lock()
 	c.sess = sess
@@ -272,8 +270,8 @@ func (c *client) refresh(s *socket) {
 		}
 		changed := false
 		for k, v := range flags {
-			if d.ProtocolFlags[k] != v {
-				d.ProtocolFlags[k] = v
+			if cur, ok := d.ProtocolFlags.Get(k); !ok || cur != v {
+				d.ProtocolFlags.Set(k, v)
 				changed = true
 			}
 		}

@@ -59,7 +59,7 @@ func TestPorticoTokenInFirstMessage(t *testing.T) {
 	if d.Csessid != "" {
 		t.Fatalf("the host was given the token: csessid %q", d.Csessid)
 	}
-	if name := d.ProtocolFlags["CLIENTNAME"]; name != "Evennia Webclient (websocket:Firefox 140 [portico.v1])" || d.ProtocolFlags["ISTYPING"] != true {
+	if name := d.ProtocolFlags.Value("CLIENTNAME"); name != "Evennia Webclient (websocket:Firefox 140 [portico.v1])" || d.ProtocolFlags.Value("ISTYPING") != true {
 		t.Fatalf("flags %v", d.ProtocolFlags)
 	}
 	id := d.Sessid

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/markup"
 )
 
@@ -51,9 +52,9 @@ type renderFlags struct {
 	raw, noColor, screenReader bool
 }
 
-func renderFlagsOf(flags map[string]any) renderFlags {
-	b := func(k string) bool { v, _ := flags[k].(bool); return v }
-	return renderFlags{mode: markup.ModeFor(flags), raw: b("RAW"), noColor: b("NOCOLOR"), screenReader: b("SCREENREADER")}
+func renderFlagsOf(flags *contract.Flags) renderFlags {
+	b := flags.Bool
+	return renderFlags{mode: markup.ModeOf(flags), raw: b("RAW"), noColor: b("NOCOLOR"), screenReader: b("SCREENREADER")}
 }
 
 // inputError is input the plugin refuses: client is shown to the player,

@@ -8,11 +8,12 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/markup"
 )
 
 // Flags a websocket session has (socketFlags): all colours.
-var colourFlags = renderFlagsOf(map[string]any{"ANSI": true, "XTERM256": true, "TRUECOLOR": true})
+var colourFlags = renderFlagsOfMap(map[string]any{"ANSI": true, "XTERM256": true, "TRUECOLOR": true})
 
 // opts builds kwargs with an options map, as the host sends every message.
 func opts(o map[string]any) map[string]any {
@@ -81,7 +82,7 @@ func TestV1Encode(t *testing.T) {
 			[]frame{txt(`["text",[""],{"options":{"echo":true}}]`)}},
 		{"nocolor option", sdk.Message{Name: "text", Args: []any{"|rred|n a||b"}, Kwargs: opts(map[string]any{"nocolor": true})}, colourFlags,
 			[]frame{txt(`["text",["red a|b"],{}]`)}},
-		{"NOCOLOR flag", sdk.Message{Name: "text", Args: []any{"|rred"}, Kwargs: opts(nil)}, renderFlagsOf(map[string]any{"NOCOLOR": true}),
+		{"NOCOLOR flag", sdk.Message{Name: "text", Args: []any{"|rred"}, Kwargs: opts(nil)}, renderFlagsOfMap(map[string]any{"NOCOLOR": true}),
 			[]frame{txt(`["text",["red"],{}]`)}},
 		{"raw is escaped, not parsed", sdk.Message{Name: "text", Args: []any{"|r<b>"}, Kwargs: opts(map[string]any{"raw": true})}, colourFlags,
 			[]frame{txt(`["text",["|r&lt;b&gt;"],{}]`)}},
@@ -276,7 +277,7 @@ func TestTerminalStandard(t *testing.T) {
 	checkEncode(t, terminalFormat{}, []encodeCase{
 		{"text", sdk.Message{Name: "text", Args: []any{"|gok"}, Kwargs: opts(nil)}, colourFlags, []frame{bin("\x1b[1m\x1b[32mok\x1b[0m\r\n")}},
 		{"plain for a screen reader", sdk.Message{Name: "text", Args: []any{"|gok"}, Kwargs: opts(nil)},
-			renderFlagsOf(map[string]any{"SCREENREADER": true}), []frame{bin("ok\r\n")}},
+			renderFlagsOfMap(map[string]any{"SCREENREADER": true}), []frame{bin("ok\r\n")}},
 		{"16 colours when asked", sdk.Message{Name: "text", Args: []any{"|500red"}, Kwargs: opts(nil)},
 			renderFlags{mode: markup.ANSI16}, []frame{bin("\x1b[1m\x1b[31mred\x1b[0m\r\n")}},
 		{"prompt", sdk.Message{Name: "prompt", Args: []any{"> "}, Kwargs: opts(nil)}, colourFlags, []frame{bin("> ")}},
@@ -319,4 +320,10 @@ func TestSplitLines(t *testing.T) {
 			t.Errorf("splitLines(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// renderFlagsOfMap is renderFlagsOf for flags given as a map.
+func renderFlagsOfMap(m map[string]any) renderFlags {
+	f := contract.FlagsOf(m)
+	return renderFlagsOf(&f)
 }

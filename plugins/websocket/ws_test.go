@@ -49,10 +49,10 @@ func TestSubprotocolChoice(t *testing.T) {
 			}
 			d := h.connected()
 			wantName := "Evennia Webclient (websocket [" + tt.format + "])"
-			if d.ProtocolFlags["CLIENTNAME"] != wantName || d.ProtocolKey != "websocket" {
+			if d.ProtocolFlags.Value("CLIENTNAME") != wantName || d.ProtocolKey != "websocket" {
 				t.Fatalf("session %q flags %v, want CLIENTNAME %q", d.ProtocolKey, d.ProtocolFlags, wantName)
 			}
-			if oob := d.ProtocolFlags["OOB"]; oob != (tt.format != ProtoTerminal) {
+			if oob := d.ProtocolFlags.Value("OOB"); oob != (tt.format != ProtoTerminal) {
 				t.Fatalf("OOB flag %v for %s", oob, tt.format)
 			}
 			h.send(d.Sessid, sdk.Text("|rHi"), sdk.Message{Name: "logged_in"})
@@ -101,8 +101,8 @@ func TestConnectData(t *testing.T) {
 		"ENCODING": "utf-8",
 	}
 	for k, v := range want {
-		if d.ProtocolFlags[k] != v {
-			t.Errorf("flag %s = %v, want %v", k, d.ProtocolFlags[k], v)
+		if d.ProtocolFlags.Value(k) != v {
+			t.Errorf("flag %s = %v, want %v", k, d.ProtocolFlags.Value(k), v)
 		}
 	}
 }

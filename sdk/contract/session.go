@@ -88,7 +88,7 @@ type SessionData struct {
 	CmdTotal int64
 	// ProtocolFlags are the client's capabilities and settings (Evennia's
 	// protocol_flags: ENCODING, SCREENWIDTH, ANSI ...); synced merges them.
-	ProtocolFlags map[string]any
+	ProtocolFlags Flags
 	// ServerData is data the host keeps with the session across reloads.
 	ServerData map[string]any
 	// CmdsetStorageString names the command set in use.
@@ -105,23 +105,28 @@ func (d *SessionData) InitSession(protocolKey, address string, now time.Time) {
 		ConnTime:       now,
 		CmdLast:        now,
 		CmdLastVisible: now,
-		ProtocolFlags: map[string]any{
-			FlagEncoding:     "utf-8",
-			FlagScreenReader: false,
-			FlagInputDebug:   false,
-			FlagRaw:          false,
-			FlagNoColor:      false,
-			FlagLocalEcho:    false,
-		},
-		ServerData: map[string]any{},
+		ServerData:     map[string]any{},
 	}
+	d.ProtocolFlags.Set(FlagEncoding, "utf-8")
+	for _, f := range []string{FlagScreenReader, FlagInputDebug, FlagRaw, FlagNoColor, FlagLocalEcho} {
+		d.ProtocolFlags.Set(f, false)
+	}
+}
+
+// SetServerData sets one key of the session's server data, making the map
+// if it is nil (a zero SessionData).
+func (d *SessionData) SetServerData(key string, v any) {
+	if d.ServerData == nil {
+		d.ServerData = map[string]any{}
+	}
+	d.ServerData[key] = v
 }
 
 // GetSyncData returns a deep-enough copy of d for sending: the maps are
 // copied so that later changes to d do not race with the copy.
 func (d *SessionData) GetSyncData() SessionData {
 	c := *d
-	c.ProtocolFlags = maps.Clone(d.ProtocolFlags)
+	c.ProtocolFlags = d.ProtocolFlags.Clone()
 	c.ServerData = maps.Clone(d.ServerData)
 	return c
 }
@@ -162,10 +167,7 @@ func (d *SessionData) LoadSyncData(src SessionData, fields []string) {
 		case FieldCmdTotal:
 			d.CmdTotal = src.CmdTotal
 		case FieldProtocolFlags:
-			if d.ProtocolFlags == nil {
-				d.ProtocolFlags = map[string]any{}
-			}
-			maps.Copy(d.ProtocolFlags, src.ProtocolFlags)
+			d.ProtocolFlags.Merge(src.ProtocolFlags)
 		case FieldServerData:
 			d.ServerData = maps.Clone(src.ServerData)
 			if d.ServerData == nil {
@@ -178,32 +180,23 @@ func (d *SessionData) LoadSyncData(src SessionData, fields []string) {
 }
 
 // Flag returns protocol flag name, or nil.
-func (d *SessionData) Flag(name string) any { return d.ProtocolFlags[name] }
+func (d *SessionData) Flag(name string) any { return d.ProtocolFlags.Value(name) }
 
 // FlagBool returns protocol flag name as a bool (false when unset or not a
 // bool).
-func (d *SessionData) FlagBool(name string) bool {
-	b, _ := d.ProtocolFlags[name].(bool)
-	return b
-}
+func (d *SessionData) FlagBool(name string) bool { return d.ProtocolFlags.Bool(name) }
 
 // FlagInt returns protocol flag name as an int, or def when unset or not a
 // number.
-func (d *SessionData) FlagInt(name string, def int) int {
-	switch v := d.ProtocolFlags[name].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		return int(v)
-	}
-	return def
-}
+func (d *SessionData) FlagInt(name string, def int) int { return d.ProtocolFlags.Int(name, def) }
+
+// FlagString returns protocol flag name as a string ("" when unset or not a
+// string).
+func (d *SessionData) FlagString(name string) string { return d.ProtocolFlags.String(name) }
 
 // Encoding returns the session's ENCODING flag, utf-8 when unset.
 func (d *SessionData) Encoding() string {
-	if s, ok := d.ProtocolFlags[FlagEncoding].(string); ok && s != "" {
+	if s := d.ProtocolFlags.String(FlagEncoding); s != "" {
 		return s
 	}
 	return "utf-8"

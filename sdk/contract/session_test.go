@@ -7,15 +7,15 @@ import (
 )
 
 // defaultFlags are Evennia's init_session protocol flags.
-func defaultFlags() map[string]any {
-	return map[string]any{
+func defaultFlags() Flags {
+	return FlagsOf(map[string]any{
 		FlagEncoding:     "utf-8",
 		FlagScreenReader: false,
 		FlagInputDebug:   false,
 		FlagRaw:          false,
 		FlagNoColor:      false,
 		FlagLocalEcho:    false,
-	}
+	})
 }
 
 func TestInitSession(t *testing.T) {
@@ -42,19 +42,23 @@ func TestInitSession(t *testing.T) {
 func TestGetSyncDataCopiesMaps(t *testing.T) {
 	var d SessionData
 	d.InitSession("ssh", "::1", time.Now())
-	d.ServerData["k"] = "v"
+	d.SetServerData("k", "v")
 	c := d.GetSyncData()
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("copy differs:\n got %#v\nwant %#v", c, d)
 	}
-	c.ProtocolFlags[FlagNoColor] = true
+	c.ProtocolFlags.Set(FlagNoColor, true)
 	c.ServerData["k"] = "changed"
 	if d.FlagBool(FlagNoColor) || d.ServerData["k"] != "v" {
 		t.Error("changing the copy's maps changed the original")
 	}
-	d.ProtocolFlags[FlagScreenWidth] = 100
+	d.ProtocolFlags.Set(FlagScreenWidth, 100)
+	d.ProtocolFlags.Set("CUSTOM", 1)
 	d.ServerData["new"] = 1
-	if _, ok := c.ProtocolFlags[FlagScreenWidth]; ok {
+	if _, ok := c.ProtocolFlags.Get(FlagScreenWidth); ok {
+		t.Error("changing the original's flags changed the copy")
+	}
+	if _, ok := c.ProtocolFlags.Get("CUSTOM"); ok {
 		t.Error("changing the original's flags changed the copy")
 	}
 	if _, ok := c.ServerData["new"]; ok {
@@ -62,7 +66,7 @@ func TestGetSyncDataCopiesMaps(t *testing.T) {
 	}
 	// Nil maps stay nil.
 	var z SessionData
-	if c := z.GetSyncData(); c.ProtocolFlags != nil || c.ServerData != nil {
+	if c := z.GetSyncData(); c.ProtocolFlags.Len() != 0 || c.ServerData != nil {
 		t.Errorf("copy of zero data has maps: %#v", c)
 	}
 }
@@ -82,7 +86,7 @@ func fullData(now time.Time) SessionData {
 		CmdLast:             now.Add(-time.Minute),
 		CmdLastVisible:      now.Add(-2 * time.Minute),
 		CmdTotal:            99,
-		ProtocolFlags:       map[string]any{FlagScreenWidth: int64(132), FlagNoColor: true, FlagClientName: "Mudlet"},
+		ProtocolFlags:       FlagsOf(map[string]any{FlagScreenWidth: int64(132), FlagNoColor: true, FlagClientName: "Mudlet"}),
 		ServerData:          map[string]any{"puppet": "#5"},
 		CmdsetStorageString: "commands.default_cmdsets.AccountCmdSet",
 	}
@@ -103,15 +107,15 @@ func TestLoadSyncDataFieldsSubset(t *testing.T) {
 	want.UName = "Alice"
 	want.LoggedIn = true
 	want.ProtocolFlags = defaultFlags()
-	want.ProtocolFlags[FlagScreenWidth] = int64(132)
-	want.ProtocolFlags[FlagNoColor] = true
-	want.ProtocolFlags[FlagClientName] = "Mudlet"
+	want.ProtocolFlags.Set(FlagScreenWidth, int64(132))
+	want.ProtocolFlags.Set(FlagNoColor, true)
+	want.ProtocolFlags.Set(FlagClientName, "Mudlet")
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("partial load:\n got %#v\nwant %#v", d, want)
 	}
 	// The merged flags are d's own map, not src's.
-	src.ProtocolFlags["LATER"] = 1
-	if _, ok := d.ProtocolFlags["LATER"]; ok {
+	src.ProtocolFlags.Set("LATER", 1)
+	if _, ok := d.ProtocolFlags.Get("LATER"); ok {
 		t.Error("loaded flags share src's map")
 	}
 	// Unknown field names are ignored.
@@ -132,9 +136,7 @@ func TestLoadSyncDataAllFields(t *testing.T) {
 	want := src.GetSyncData()
 	// protocol_flags merged, not replaced: the defaults stay.
 	want.ProtocolFlags = defaultFlags()
-	for k, v := range src.ProtocolFlags {
-		want.ProtocolFlags[k] = v
-	}
+	want.ProtocolFlags.Merge(src.ProtocolFlags)
 	// server_data replaced: "old" is gone.
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("whole load:\n got %#v\nwant %#v", d, want)
@@ -147,19 +149,24 @@ func TestLoadSyncDataAllFields(t *testing.T) {
 
 func TestLoadSyncDataNilMaps(t *testing.T) {
 	var d SessionData // nil maps
-	d.LoadSyncData(SessionData{ProtocolFlags: map[string]any{FlagRaw: true}}, []string{FieldProtocolFlags, FieldServerData})
+	d.LoadSyncData(SessionData{ProtocolFlags: FlagsOf(map[string]any{FlagRaw: true})}, []string{FieldProtocolFlags, FieldServerData})
 	if !d.FlagBool(FlagRaw) {
-		t.Error("flags not loaded into nil map")
+		t.Error("flags not loaded into empty flags")
 	}
 	if d.ServerData == nil || len(d.ServerData) != 0 {
 		t.Errorf("server data from nil = %#v, want an empty map", d.ServerData)
 	}
+	var z SessionData
+	z.SetServerData("k", 1)
+	if z.ServerData["k"] != 1 {
+		t.Errorf("SetServerData on nil: %#v", z.ServerData)
+	}
 }
 
 func TestFlagHelpers(t *testing.T) {
-	d := SessionData{ProtocolFlags: map[string]any{
+	d := SessionData{ProtocolFlags: FlagsOf(map[string]any{
 		"i": 3, "i64": int64(4), "f": 5.9, "s": "x", "b": true, FlagEncoding: "latin-1",
-	}}
+	})}
 	for name, want := range map[string]int{"i": 3, "i64": 4, "f": 5, "s": -1, "missing": -1} {
 		if got := d.FlagInt(name, -1); got != want {
 			t.Errorf("FlagInt(%q) = %d, want %d", name, got, want)
@@ -174,7 +181,7 @@ func TestFlagHelpers(t *testing.T) {
 	if d.Encoding() != "latin-1" {
 		t.Errorf("Encoding = %q", d.Encoding())
 	}
-	d.ProtocolFlags[FlagEncoding] = ""
+	d.ProtocolFlags.Set(FlagEncoding, "")
 	if d.Encoding() != "utf-8" {
 		t.Errorf("empty Encoding = %q, want utf-8", d.Encoding())
 	}

@@ -104,16 +104,35 @@ const (
 // that is present and false, with neither XTERM256 nor TRUECOLOR set, means
 // the client has no colour at all and gives Plain, as in Evennia's telnet
 // send_text. A nil map gives ANSI16.
-func ModeFor(flags map[string]any) Mode {
+func ModeFor(flags map[string]any) Mode { return ModeOf(mapFlags(flags)) }
+
+// Flags are protocol flags by name, as ModeOf reads them: a session's
+// contract.Flags, or a map (see ModeFor).
+type Flags interface {
+	// Get returns flag name and whether it is set.
+	Get(name string) (any, bool)
+}
+
+type mapFlags map[string]any
+
+func (m mapFlags) Get(name string) (any, bool) {
+	v, ok := m[name]
+	return v, ok
+}
+
+// ModeOf is ModeFor for flags held other than in a map (a session's typed
+// contract.Flags).
+func ModeOf(flags Flags) Mode {
+	get := func(name string) any { v, _ := flags.Get(name); return v }
 	switch {
-	case truthy(flags[flagNoColor]), truthy(flags[flagScreenReader]):
+	case truthy(get(flagNoColor)), truthy(get(flagScreenReader)):
 		return Plain
-	case truthy(flags[flagTrueColor]):
+	case truthy(get(flagTrueColor)):
 		return TrueColor
-	case truthy(flags[flagXterm256]):
+	case truthy(get(flagXterm256)):
 		return Xterm256
 	}
-	if v, ok := flags[flagANSI]; ok && !truthy(v) {
+	if v, ok := flags.Get(flagANSI); ok && !truthy(v) {
 		return Plain
 	}
 	return ANSI16

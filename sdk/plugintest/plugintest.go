@@ -51,7 +51,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -519,7 +518,7 @@ func checkLoginAndSync(t *testing.T, s Suite) {
 	if !ok {
 		t.Fatalf("Sessions does not list session %d", id)
 	}
-	pd, err := wire.SessionToPB(contract.SessionData{Sessid: id, ProtocolFlags: map[string]any{"PLUGINTEST": "synced"}})
+	pd, err := wire.SessionToPB(contract.SessionData{Sessid: id, ProtocolFlags: contract.FlagsOf(map[string]any{"PLUGINTEST": "synced"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,11 +541,11 @@ func checkLoginAndSync(t *testing.T, s Suite) {
 	if !d.LoggedIn || d.UID != 42 || d.UName != "Tester" || d.PUID != 7 {
 		t.Errorf("after Login: logged_in %v uid %d uname %q puid %d, want true 42 Tester 7", d.LoggedIn, d.UID, d.UName, d.PUID)
 	}
-	if d.ProtocolFlags["PLUGINTEST"] != "synced" {
-		t.Errorf("after a protocol_flags sync: PLUGINTEST = %v, want synced", d.ProtocolFlags["PLUGINTEST"])
+	if got := d.ProtocolFlags.Value("PLUGINTEST"); got != "synced" {
+		t.Errorf("after a protocol_flags sync: PLUGINTEST = %v, want synced", got)
 	}
-	for k := range maps.Keys(before.ProtocolFlags) {
-		if _, ok := d.ProtocolFlags[k]; !ok {
+	for k := range before.ProtocolFlags.All() {
+		if _, ok := d.ProtocolFlags.Get(k); !ok {
 			t.Errorf("a protocol_flags sync dropped flag %s: flags are merged, never replaced", k)
 		}
 	}

@@ -100,8 +100,8 @@ func (r *Recorder) AwaitFlag(name, prefix string) map[string]any {
 		if !ok {
 			return false
 		}
-		if s, _ := d.ProtocolFlags[name].(string); strings.HasPrefix(s, prefix) {
-			flags = d.ProtocolFlags
+		if s := d.FlagString(name); strings.HasPrefix(s, prefix) {
+			flags = d.ProtocolFlags.Map()
 			return true
 		}
 		return false

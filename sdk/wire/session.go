@@ -45,9 +45,25 @@ func decodeMap(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
+func encodeFlags(f *contract.Flags) ([]byte, error) {
+	if f.Len() == 0 {
+		return nil, nil
+	}
+	return f.AppendJSON(nil)
+}
+
+func decodeFlags(b []byte) (contract.Flags, error) {
+	var f contract.Flags
+	if len(b) == 0 {
+		return f, nil
+	}
+	err := f.UnmarshalJSON(b)
+	return f, err
+}
+
 // SessionToPB converts session data for the wire.
 func SessionToPB(d contract.SessionData) (*portalpb.SessionData, error) {
-	flags, err := encodeMap(d.ProtocolFlags)
+	flags, err := encodeFlags(&d.ProtocolFlags)
 	if err != nil {
 		return nil, fmt.Errorf("wire: encode protocol_flags of session %d: %w", d.Sessid, err)
 	}
@@ -80,7 +96,7 @@ func SessionFromPB(p *portalpb.SessionData) (contract.SessionData, error) {
 	if p == nil {
 		return contract.SessionData{}, fmt.Errorf("wire: missing session data")
 	}
-	flags, err := decodeMap(p.ProtocolFlags)
+	flags, err := decodeFlags(p.ProtocolFlags)
 	if err != nil {
 		return contract.SessionData{}, fmt.Errorf("wire: decode protocol_flags of session %d: %w", p.Sessid, err)
 	}

@@ -25,7 +25,7 @@ func fullData(now time.Time) contract.SessionData {
 		CmdLast:             now.Add(-time.Minute),
 		CmdLastVisible:      now.Add(-2 * time.Minute),
 		CmdTotal:            99,
-		ProtocolFlags:       map[string]any{contract.FlagScreenWidth: int64(132), contract.FlagNoColor: true, contract.FlagClientName: "Mudlet"},
+		ProtocolFlags:       contract.FlagsOf(map[string]any{contract.FlagScreenWidth: int64(132), contract.FlagNoColor: true, contract.FlagClientName: "Mudlet"}),
 		ServerData:          map[string]any{"puppet": "#5"},
 		CmdsetStorageString: "commands.default_cmdsets.AccountCmdSet",
 	}
@@ -78,14 +78,14 @@ func TestSessionPBZeroValues(t *testing.T) {
 	if !got.ConnTime.IsZero() || !got.CmdLast.IsZero() || !got.CmdLastVisible.IsZero() {
 		t.Errorf("zero times came back as %v %v %v", got.ConnTime, got.CmdLast, got.CmdLastVisible)
 	}
-	want := contract.SessionData{Sessid: 3, ProtocolFlags: map[string]any{}, ServerData: map[string]any{}}
+	want := contract.SessionData{Sessid: 3, ProtocolFlags: contract.FlagsOf(map[string]any{}), ServerData: map[string]any{}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
 	}
 }
 
 func TestSessionPBErrors(t *testing.T) {
-	if _, err := SessionToPB(contract.SessionData{ProtocolFlags: map[string]any{"f": func() {}}}); err == nil {
+	if _, err := SessionToPB(contract.SessionData{ProtocolFlags: contract.FlagsOf(map[string]any{"f": func() {}})}); err == nil {
 		t.Error("unencodable protocol_flags: no error")
 	}
 	if _, err := SessionToPB(contract.SessionData{ServerData: map[string]any{"c": make(chan int)}}); err == nil {
