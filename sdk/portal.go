@@ -521,7 +521,7 @@ func (s *Session) isAnnounced() bool {
 // players whose input may have run on a host that is gone. No link may be
 // sending meanwhile.
 func (p *Portal) resumeInput() {
-	tell := p.inputs.resume(p.outbox.Holds(), p.outbox.PutFront)
+	tell := p.inputs.resume(p.outbox)
 	told := 0
 	for _, id := range tell {
 		if s := p.Session(id); s != nil {

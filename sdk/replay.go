@@ -120,16 +120,29 @@ func (l *inputLog) ack(a wire.InputAck) {
 	}
 }
 
+// keptQueue is the queue input waits in for the next link (the Outbox):
+// Holds says what it holds now, PutFront puts input back at its front.
+type keptQueue interface {
+	Holds() func(*portalpb.Event) bool
+	PutFront(evs ...*portalpb.Event)
+}
+
 // resume settles the kept input when a link comes up, before anything is
-// sent on it: what queued holds is still to be sent; kept input above the
-// new host's receipt goes back at the front of the queue (requeue), in
-// order; the rest may have run on a host that is gone, and the sessions
-// it came from are returned, once each, to be told MsgMayNotHaveRun.
-// Without a receipt from a Configure since the last link (or with one that
-// does not know), nothing already sent is sent again.
-func (l *inputLog) resume(queued func(*portalpb.Event) bool, requeue func(...*portalpb.Event)) (tell []uint64) {
+// sent on it: what q holds is still to be sent; kept input above the new
+// host's receipt goes back at the front of q, in order; the rest may have
+// run on a host that is gone, and the sessions it came from are returned,
+// once each, to be told MsgMayNotHaveRun. Without a receipt from a
+// Configure since the last link (or with one that does not know), nothing
+// already sent is sent again.
+func (l *inputLog) resume(q keptQueue) (tell []uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// What q holds is looked at under the log's lock, which put holds
+	// across numbering, queuing and keeping: input typed meanwhile is
+	// either in q and in kept, or in neither. Looked at before the lock,
+	// a line put in between would be kept but not seen queued, so put
+	// back at the front as well: sent twice, and run twice by the host.
+	queued := q.Holds()
 	o := l.offer
 	l.offer = receiptOffer{}
 	if o.set {
@@ -161,7 +174,7 @@ func (l *inputLog) resume(queued func(*portalpb.Event) bool, requeue func(...*po
 	}
 	l.full = false
 	if len(again) > 0 {
-		requeue(again...)
+		q.PutFront(again...)
 	}
 	return tell
 }
