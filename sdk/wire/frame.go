@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/portico-mud/portico/sdk/connio"
@@ -118,6 +119,41 @@ func AppendEvents(b []byte, evs ...*portalpb.Event) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[start:], uint32(n+1))
 	return b, nil
 }
+
+// appendSizedEvents appends evs as one events frame, as AppendEvents does
+// (the same bytes), for events whose sizes were just computed with
+// proto.Size and which have not changed since: each event is encoded with
+// its cached size (a Frame holds field 1, the events, each one's length
+// before it), so that the encoding does not walk every message a second
+// time to size it. On an error b is returned as it was.
+func appendSizedEvents(b []byte, sizes []int, evs []*portalpb.Event) ([]byte, error) {
+	start := len(b)
+	b = appendHeader(b, FrameEvents, 0)
+	cached := proto.MarshalOptions{UseCachedSize: true}
+	for i, ev := range evs {
+		b = protowire.AppendTag(b, eventsField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(sizes[i]))
+		n0 := len(b)
+		out, err := cached.MarshalAppend(b, ev)
+		if err != nil {
+			return b[:start], fmt.Errorf("wire: encode events: %w", err)
+		}
+		if len(out)-n0 != sizes[i] {
+			// Changed since it was sized: its length prefix is wrong.
+			return out[:start], errors.New("wire: encode events: an event changed after it was sized")
+		}
+		b = out
+	}
+	n := len(b) - start - frameHeader
+	if n > MaxFrameBody {
+		return b[:start], fmt.Errorf("%w: %d bytes of events (at most %d)", ErrFrameTooLarge, n, MaxFrameBody)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(n+1))
+	return b, nil
+}
+
+// eventsField is portalpb.Frame's events field number.
+const eventsField = 1
 
 // AppendPing appends a ping carrying nonce.
 func AppendPing(b []byte, nonce uint64) []byte {

@@ -64,15 +64,23 @@ func NewOutbox(max int) *Outbox {
 // when they must be queued and do not fit. Events a stopped or failed data
 // link refuses are queued for the next link.
 func (o *Outbox) Put(evs ...*portalpb.Event) error {
+	var one [1]int
+	sizes := one[:0]
+	if len(evs) > 1 {
+		sizes = make([]int, 0, len(evs))
+	}
 	for _, ev := range evs {
-		if n := proto.Size(ev); n > MaxEventBytes {
+		n := proto.Size(ev)
+		if n > MaxEventBytes {
 			return fmt.Errorf("%w: %d bytes (at most %d)", ErrEventTooLarge, n, MaxEventBytes)
 		}
+		sizes = append(sizes, n)
 	}
 	o.linkMu.RLock()
 	defer o.linkMu.RUnlock()
 	if w := o.link; w != nil {
-		if w.Append(func(b []byte) ([]byte, error) { return AppendEvents(b, evs...) }) == nil {
+		// Sized just above: encoded without sizing them again.
+		if w.Append(func(b []byte) ([]byte, error) { return appendSizedEvents(b, sizes, evs) }) == nil {
 			return nil
 		}
 	}
