@@ -2,6 +2,7 @@ package connio
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -66,6 +67,9 @@ type Conn struct {
 	raw syscall.RawConn
 
 	// Set by Serve, read by the goroutine it starts and its successors.
+	// rd reads the connection: its socket directly when it is a plain
+	// one (SocketReader).
+	rd     io.Reader
 	handle func([]byte)
 	end    func(error)
 	opts   ReadOptions
@@ -149,6 +153,7 @@ func (c *Conn) Serve(handle func([]byte), end func(error), o ReadOptions) {
 		o.BufferSize = DefaultReadBuffer
 	}
 	c.handle, c.end, c.opts = handle, end, o
+	c.rd = SocketReader(c.Conn)
 	go c.run()
 }
 
@@ -165,7 +170,7 @@ func (c *Conn) run() {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.opts.IdleAfter))
 	}
 	for {
-		n, err := c.Conn.Read(*buf)
+		n, err := c.rd.Read(*buf)
 		if n > 0 {
 			active = true
 			c.handle((*buf)[:n])

@@ -7,13 +7,15 @@ import "syscall"
 // less than len(b) when the socket's buffer is full (EAGAIN). It is the
 // non-blocking write under both a client's Writer and the host–plugin data
 // link (sdk/wire), so that whoever has output hands it to the kernel on its
-// own goroutine and only a backlog needs a goroutine of its own.
+// own goroutine and only a backlog needs a goroutine of its own. The write
+// bypasses the runtime's system-call bookkeeping (sysWrite): it cannot
+// block.
 func TryWrite(raw syscall.RawConn, b []byte) (int, error) {
 	var n int
 	var werr error
 	err := raw.Write(func(fd uintptr) bool {
 		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
+			m, err := sysWrite(int(fd), b[n:])
 			if m > 0 {
 				n += m
 			}

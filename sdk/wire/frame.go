@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/portico-mud/portico/sdk/connio"
 	"github.com/portico-mud/portico/sdk/portalpb"
 )
 
@@ -216,8 +218,12 @@ const readBuffer = 64 << 10
 // (a reload's sync of every session) does not pin its size for good.
 const keepBody = 1 << 20
 
-// NewFrameReader reads frames from r.
+// NewFrameReader reads frames from r: a plain socket is read directly
+// (connio.SocketReader).
 func NewFrameReader(r io.Reader) *FrameReader {
+	if c, ok := r.(net.Conn); ok {
+		r = connio.SocketReader(c)
+	}
 	return &FrameReader{r: bufio.NewReaderSize(r, readBuffer)}
 }
 
