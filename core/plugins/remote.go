@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type edgeConn struct {
 	c    *edge.Conn
 	pc   portalpb.PortalClient
 	addr string
+	// serial is the serial number of the edge's verified client
+	// certificate: revocation is checked again when the connection is
+	// offered and when it is run, not only in the TLS handshake.
+	serial *big.Int
 }
 
 func (e *edgeConn) portal() portalpb.PortalClient { return e.pc }
@@ -88,6 +93,15 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 	r.mu.Unlock()
 	if e == nil {
 		return nil, nil, fmt.Errorf("plugins: %s: no connection", r.name)
+	}
+	// Revoked while it said its hello or waited to be taken: it is not
+	// run, and its sessions go with it (dropNow).
+	if err := r.m.checkRevoked(e); err != nil {
+		r.mu.Lock()
+		r.dropNow = true
+		r.mu.Unlock()
+		e.c.Close()
+		return nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
 	}
 	if rec, err := r.m.readRecord(r.name); err == nil && rec.Instance == e.c.Instance.String() {
 		return e, rec, nil
@@ -195,6 +209,9 @@ func (r *runner) offerEdge(e *edgeConn) error {
 		return errors.New("the plugin is not being run (the host is stopping or reloading)")
 	default:
 	}
+	if err := r.m.checkRevoked(e); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	cur := r.edge
 	r.mu.Unlock()
@@ -205,19 +222,49 @@ func (r *runner) offerEdge(e *edgeConn) error {
 		r.log.Warn("remote plugin's connection no longer answers; replacing it", "old", cur.addr, "new", e.addr)
 		cur.c.Close()
 	}
-	select {
-	case old := <-r.edges:
-		// Never taken: superseded by this one.
-		old.c.Close()
-	default:
-	}
+	// One never taken is superseded by this one.
+	r.closeQueued()
 	r.edges <- e
 	return nil
 }
 
-// dropEdge closes the plugin's live connection, if any; its sessions go
-// at once (a revoked edge is not waited for).
+// closeQueued empties the queue of connections offered to superviseRemote
+// but not taken, closing them; it returns the address of the one it
+// closed, if any. The caller holds offerMu, so that no offer slips in
+// between.
+func (r *runner) closeQueued() (addr string, ok bool) {
+	select {
+	case old := <-r.edges:
+		old.c.Close()
+		return old.addr, true
+	default:
+		return "", false
+	}
+}
+
+// checkRevoked refuses a connection whose client certificate has been
+// revoked since its handshake (or whose revocation cannot be read: a
+// broken file must not let a revoked edge in).
+func (m *Manager) checkRevoked(e *edgeConn) error {
+	if m.Authority == nil || e.serial == nil {
+		return nil
+	}
+	revoked, err := m.Authority.IsRevoked(e.serial)
+	if err != nil {
+		return fmt.Errorf("check its certificate's revocation: %w", err)
+	}
+	if revoked {
+		return errors.New("its certificate was revoked")
+	}
+	return nil
+}
+
+// dropEdge closes the plugin's live connection and any connection queued
+// for it; its sessions go at once (a revoked edge is not waited for).
 func (r *runner) dropEdge() (addr string, ok bool) {
+	r.offerMu.Lock()
+	qaddr, queued := r.closeQueued()
+	r.offerMu.Unlock()
 	r.mu.Lock()
 	e := r.edge
 	if e != nil {
@@ -225,7 +272,7 @@ func (r *runner) dropEdge() (addr string, ok bool) {
 	}
 	r.mu.Unlock()
 	if e == nil {
-		return "", false
+		return qaddr, queued
 	}
 	e.c.Close()
 	return e.addr, true
@@ -331,13 +378,22 @@ func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(
 		c.Close()
 		return
 	}
-	e := &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: addr}
+	e := &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: addr, serial: peerSerial(conn.ConnectionState())}
 	if err := r.offerEdge(e); err != nil {
 		c.Close()
 		refuse(name, err)
 		return
 	}
 	m.log.Info("portal: remote plugin connected", "plugin", name, "addr", addr)
+}
+
+// peerSerial is the serial of a connection's verified client certificate
+// (nil without one: peerName has refused it already).
+func peerSerial(cs tls.ConnectionState) *big.Int {
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return cs.VerifiedChains[0][0].SerialNumber
 }
 
 // DropEdge closes remote plugin name's live connection at once, and drops

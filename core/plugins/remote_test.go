@@ -1,0 +1,159 @@
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/core/pki"
+	"github.com/portico-mud/portico/sdk/edge"
+	"github.com/portico-mud/portico/sdk/identity"
+	"github.com/portico-mud/portico/sdk/portalpb"
+)
+
+// pipeEdge is a host's side of an edge connection over an in-memory pipe,
+// with serial as its certificate's: the plugin's side says its hello and
+// runs yamux, and ends with the test.
+func pipeEdge(t *testing.T, serial *big.Int) *edgeConn {
+	t.Helper()
+	host, plugin := net.Pipe()
+	id, err := edge.NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := make(chan error, 1)
+	go func() { hello <- edge.WriteHello(plugin, id) }()
+	c, err := edge.Accept(host, "edge1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hello; err != nil {
+		t.Fatal(err)
+	}
+	sess, err := yamux.Server(plugin, edge.MuxConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		sess.Close()
+	})
+	return &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: "pipe", serial: serial}
+}
+
+// edgeRig is a remote runner (not supervised) on a manager with a
+// certificate authority that has issued edge1 a certificate.
+type edgeRig struct {
+	m      *Manager
+	r      *runner
+	a      *pki.Authority
+	serial *big.Int
+	log    *bytes.Buffer
+}
+
+func newEdgeRig(t *testing.T) *edgeRig {
+	t.Helper()
+	dir := t.TempDir()
+	a, err := pki.Open(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "edge1")
+	if err := a.Issue("edge1", out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, identity.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(buf, nil))
+	m := NewManager(&config.Config{Server: config.Server{DataDir: dir}}, nil, nil, log, io.Discard)
+	m.Authority = a
+	r := &runner{m: m, name: "edge1", spec: config.Plugin{Name: "edge1", Remote: true}, log: log,
+		done: make(chan struct{}), settled: make(chan struct{})}
+	r.remote, r.edges = true, make(chan *edgeConn, 1)
+	return &edgeRig{m: m, r: r, a: a, serial: cert.SerialNumber, log: buf}
+}
+
+// waitClosed fails unless e's connection has ended.
+func waitClosed(t *testing.T, e *edgeConn, what string) {
+	t.Helper()
+	select {
+	case <-e.c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s is still open", what)
+	}
+}
+
+// TestRevokedEdgeIsNotOffered: an edge revoked after its TLS handshake
+// (while it said its hello) is refused when it is offered to its runner.
+func TestRevokedEdgeIsNotOffered(t *testing.T) {
+	g := newEdgeRig(t)
+	e := pipeEdge(t, g.serial)
+	if err := g.a.Revoke("edge1"); err != nil {
+		t.Fatal(err)
+	}
+	err := g.r.offerEdge(e)
+	if err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("offerEdge of a revoked edge = %v, want refused as revoked", err)
+	}
+	if len(g.r.edges) != 0 {
+		t.Error("the revoked edge was queued for its runner")
+	}
+}
+
+// TestDropEdgeClosesQueued: revoking an edge whose connection is queued
+// for its runner (not yet taken) closes it and empties the queue.
+func TestDropEdgeClosesQueued(t *testing.T) {
+	g := newEdgeRig(t)
+	e := pipeEdge(t, g.serial)
+	if err := g.r.offerEdge(e); err != nil {
+		t.Fatal(err)
+	}
+	if addr, ok := g.r.dropEdge(); !ok || addr != "pipe" {
+		t.Errorf("dropEdge = %q, %v; want the queued connection's address", addr, ok)
+	}
+	if len(g.r.edges) != 0 {
+		t.Error("the queued connection is still queued after dropEdge")
+	}
+	waitClosed(t, e, "the queued connection")
+}
+
+// TestTakeEdgeRefusesRevoked: a connection superviseRemote took before
+// its edge was revoked is not run, and its sessions are to go at once.
+func TestTakeEdgeRefusesRevoked(t *testing.T) {
+	g := newEdgeRig(t)
+	e := pipeEdge(t, g.serial)
+	if err := g.a.Revoke("edge1"); err != nil {
+		t.Fatal(err)
+	}
+	g.r.edge = e
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pc, _, err := g.r.takeEdge(ctx)
+	if err == nil || pc != nil {
+		t.Fatalf("takeEdge of a revoked edge = %v, %v; want refused", pc, err)
+	}
+	if !g.r.dropNow {
+		t.Error("takeEdge refused a revoked edge but its sessions are not to be dropped at once")
+	}
+	waitClosed(t, e, "the revoked connection")
+}
