@@ -141,11 +141,11 @@ func (r *runner) superviseRemote(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			r.setState(StateStopped)
+			r.stopped()
 			return
 		case <-graceC:
 			stopGrace()
-			r.dropSessions("it did not come back within server.reattach_grace")
+			r.dropSessions("it did not come back within server.reattach_grace", "was lost")
 			continue
 		case e := <-r.edges:
 			stopGrace()
@@ -170,7 +170,7 @@ func (r *runner) superviseRemote(ctx context.Context) {
 		}
 		e.c.Close()
 		if ctx.Err() != nil || stopping {
-			r.setState(StateStopped)
+			r.stopped()
 			return
 		}
 		r.mu.Lock()
@@ -179,7 +179,7 @@ func (r *runner) superviseRemote(ctx context.Context) {
 		r.lastErr, r.lastErrAt = err.Error(), time.Now()
 		r.mu.Unlock()
 		if drop {
-			r.dropSessions("its certificate was revoked")
+			r.dropSessions("its certificate was revoked", "was lost")
 			continue
 		}
 		d := r.m.config().Server.ReattachGrace
@@ -191,11 +191,27 @@ func (r *runner) superviseRemote(ctx context.Context) {
 }
 
 // dropSessions ends the sessions the host kept for a remote plugin that
-// is gone, saying why in the log.
-func (r *runner) dropSessions(why string) {
+// is gone, saying why in the log; its players are told the service
+// "was lost" or "stopped" (what).
+func (r *runner) dropSessions(why, what string) {
 	r.log.Warn("remote plugin gone; dropping its sessions", "why", why)
-	reason := fmt.Sprintf("The %s service was lost.", r.name)
+	reason := fmt.Sprintf("The %s service %s.", r.name, what)
 	r.m.handler.Do(func() { r.m.handler.PortalDisconnectAll(r.name, reason) })
+}
+
+// stopped ends a remote plugin's supervision. One stopped on purpose (it
+// was disabled, changed to local, or the host stops) takes its kept
+// sessions with it, as a local plugin's supervisor does; a context ended
+// otherwise (the host handing over for a reload) keeps them for the next
+// image.
+func (r *runner) stopped() {
+	r.mu.Lock()
+	stopping := r.stopping
+	r.mu.Unlock()
+	r.setState(StateStopped)
+	if stopping {
+		r.dropSessions("the plugin was stopped", "stopped")
+	}
 }
 
 // offerEdge hands an accepted connection to the runner. A second

@@ -157,3 +157,23 @@ func TestTakeEdgeRefusesRevoked(t *testing.T) {
 	}
 	waitClosed(t, e, "the revoked connection")
 }
+
+// TestStoppedRemoteDropsSessions: a remote plugin stopped (disabled live,
+// or changed to local) while the host keeps its sessions for it takes
+// them out of the game, as a local plugin's do.
+func TestStoppedRemoteDropsSessions(t *testing.T) {
+	g, _ := probeRig(t)
+	r := g.runner("edge1", true)
+	if got := g.connect(r, 1); got != "edge1" {
+		t.Fatalf("session 1 is owned by %q, want edge1", got)
+	}
+	r.remote, r.edges = true, make(chan *edgeConn, 1)
+	r.done, r.settled = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	r.cancel = cancel
+	go r.superviseRemote(ctx)
+	r.stop("The edge1 service is moving. Please reconnect.")
+	if got := g.owner(1); got != "" {
+		t.Errorf("session 1 is still in the game (owned by %q) after its remote plugin was stopped", got)
+	}
+}
