@@ -112,7 +112,7 @@ func (s *Server) ServeRemote(addr string, tc *tls.Config) error {
 		defer wg.Done()
 		_ = g.Serve(grpcLn)
 	}()
-	s.log.Info("remote: dialling the host", "addr", addr, "instance", id.String())
+	s.log.Info("remote: dialling the host", "addr", addr, "instance", id.Fingerprint())
 	// The connection outlives the server's context by the graceful stop
 	// below, so that the host's Shutdown call is answered.
 	closing := make(chan struct{})

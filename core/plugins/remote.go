@@ -106,7 +106,7 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 	if rec, err := r.m.readRecord(r.name); err == nil && rec.Instance == e.c.Instance.String() {
 		return e, rec, nil
 	}
-	r.log.Info("remote plugin connected as a new process", "addr", e.addr, "instance", e.c.Instance.String())
+	r.log.Info("remote plugin connected as a new process", "addr", e.addr, "instance", e.c.Instance.Fingerprint())
 	h := r.m.handler
 	reason := fmt.Sprintf("The %s service restarted.", r.name)
 	if err := h.Call(ctx, func() { h.PortalDisconnectAll(r.name, reason) }); err != nil {

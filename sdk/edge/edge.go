@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -74,8 +75,17 @@ func NewInstance() (Instance, error) {
 	return id, nil
 }
 
-// String is the id in hex, as records keep it.
+// String is the id in hex, as records keep it. It proves a process's
+// identity on a redial: it is never logged (Fingerprint is).
 func (id Instance) String() string { return hex.EncodeToString(id[:]) }
+
+// Fingerprint is a short name of the id for logs: the first 8 hex digits
+// of its SHA-256, which tell two processes apart without giving away the
+// id (one who read it could otherwise claim a reattach).
+func (id Instance) Fingerprint() string {
+	sum := sha256.Sum256(id[:])
+	return hex.EncodeToString(sum[:4])
+}
 
 // WriteHello writes the plugin's hello: the magic line and its instance.
 func WriteHello(w io.Writer, id Instance) error {

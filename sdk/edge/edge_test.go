@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,25 @@ func TestAccept(t *testing.T) {
 	}
 	if !c.Closed() || c.Alive(100*time.Millisecond) {
 		t.Fatal("a closed connection looks alive")
+	}
+}
+
+// TestInstanceFingerprint: the fingerprint logged for an instance is short,
+// stable, tells two instances apart, and is no part of the id itself.
+func TestInstanceFingerprint(t *testing.T) {
+	a, err := NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa := a.Fingerprint()
+	if len(fa) != 8 || fa != a.Fingerprint() || fa == b.Fingerprint() {
+		t.Errorf("fingerprints %q %q: want 8 hex digits, stable, distinct", fa, b.Fingerprint())
+	}
+	if strings.Contains(a.String(), fa) {
+		t.Errorf("fingerprint %q is part of the id %s", fa, a)
 	}
 }
