@@ -57,7 +57,9 @@ type Manager struct {
 	runners map[string]*runner
 	// portal accepts remote plugins (nil without server.portal_listen).
 	portal *Portal
-	wg     sync.WaitGroup
+	// handshakeLimit, when set (tests), replaces maxHandshakes.
+	handshakeLimit int
+	wg             sync.WaitGroup
 }
 
 var _ sessions.Portals = (*Manager)(nil)

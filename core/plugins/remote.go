@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/edge"
 	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -294,11 +296,41 @@ func (r *runner) dropEdge() (addr string, ok bool) {
 	return e.addr, true
 }
 
+// maxHandshakes bounds the connections the portal verifies at once (TLS
+// handshake and hello, each up to edge.HelloTimeout): past it a new
+// connection is closed at once, so that a flood of connections that never
+// identify themselves costs a bounded number of goroutines and files.
+const maxHandshakes = 128
+
 // Portal is the host's listener for remote plugins (server.portal_listen).
 type Portal struct {
 	ln     net.Listener
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// handshakes holds a token per connection being verified.
+	handshakes chan struct{}
+	// refusals bounds the log lines about connections that never said
+	// who they are (refused before a verified name): one a second after
+	// a short burst, each with the count of those left out since.
+	refusalsMu sync.Mutex
+	refusals   sdk.RefusalLimiter
+	unlogged   int
+}
+
+// refusedAnonymous logs the refusal of a connection that never identified
+// itself, unless such lines come faster than the limiter allows; the next
+// line logged says how many were left out.
+func (p *Portal) refusedAnonymous(log *slog.Logger, addr string, why error) {
+	p.refusalsMu.Lock()
+	if !p.refusals.Allow(time.Now()) {
+		p.unlogged++
+		p.refusalsMu.Unlock()
+		return
+	}
+	n := p.unlogged
+	p.unlogged = 0
+	p.refusalsMu.Unlock()
+	log.Warn(fmt.Sprintf("portal: refused edge from %s: %v", addr, why), "addr", addr, "refused_unlogged", n)
 }
 
 // Addr is where the portal listens.
@@ -325,7 +357,11 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 		return nil, fmt.Errorf("portal: listen %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Portal{ln: ln, cancel: cancel}
+	limit := m.handshakeLimit
+	if limit <= 0 {
+		limit = maxHandshakes
+	}
+	p := &Portal{ln: ln, cancel: cancel, handshakes: make(chan struct{}, limit)}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -343,10 +379,19 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 				}
 				continue
 			}
+			select {
+			case p.handshakes <- struct{}{}:
+			default:
+				conn.Close()
+				p.refusedAnonymous(m.log, conn.RemoteAddr().String(),
+					fmt.Errorf("%d connections are being verified already", cap(p.handshakes)))
+				continue
+			}
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				m.acceptEdge(ctx, tls.Server(conn, tc), peerName)
+				defer func() { <-p.handshakes }()
+				m.acceptEdge(ctx, p, tls.Server(conn, tc), peerName)
 			}()
 		}
 	}()
@@ -355,11 +400,11 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 }
 
 // acceptEdge verifies one connection and hands it to its plugin's runner.
-func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(tls.ConnectionState) (string, error)) {
+func (m *Manager) acceptEdge(ctx context.Context, p *Portal, conn *tls.Conn, peerName func(tls.ConnectionState) (string, error)) {
 	addr := conn.RemoteAddr().String()
 	refuse := func(name string, why error) {
 		if name == "" {
-			m.log.Warn(fmt.Sprintf("portal: refused edge from %s: %v", addr, why), "addr", addr)
+			p.refusedAnonymous(m.log, addr, why)
 		} else {
 			m.log.Warn(fmt.Sprintf("portal: refused edge %s from %s: %v", name, addr, why), "plugin", name, "addr", addr)
 		}

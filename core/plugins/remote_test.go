@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,5 +177,56 @@ func TestStoppedRemoteDropsSessions(t *testing.T) {
 	r.stop("The edge1 service is moving. Please reconnect.")
 	if got := g.owner(1); got != "" {
 		t.Errorf("session 1 is still in the game (owned by %q) after its remote plugin was stopped", got)
+	}
+}
+
+// TestPortalBoundsHandshakes: connections that never finish their TLS
+// handshake hold at most the portal's limit of slots; one past it is
+// closed at once (not kept for the handshake's 10 s), and a flood of them
+// is logged a few times, not once each.
+func TestPortalBoundsHandshakes(t *testing.T) {
+	g := newEdgeRig(t)
+	logged := &syncBuffer{}
+	g.m.log = slog.New(slog.NewTextHandler(logged, nil))
+	g.m.handshakeLimit = 2
+	tc, err := g.a.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := g.m.ListenPortal("127.0.0.1:0", tc, pki.PeerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", p.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// Two silent connections take both slots.
+	for range 2 {
+		dial()
+	}
+	const excess = 20
+	start := time.Now()
+	for i := range excess {
+		c := dial()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("connection %d past the limit: read %v, want it closed at once", i+1, err)
+		}
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("closing %d connections past the limit took %v", excess, d)
+	}
+	// Every refusal has been logged or counted once the portal is closed;
+	// within 4 s the limiter lets 3 lines through, then 1 a second.
+	p.Close()
+	if n := strings.Count(logged.String(), "portal: refused edge from"); n == 0 || n > 8 {
+		t.Errorf("%d refusal lines for %d refused connections, want a few:\n%s", n, excess, logged.String())
 	}
 }
