@@ -128,7 +128,17 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 // one ends, the plugin's sessions are kept for server.reattach_grace, or
 // dropped at once when the edge was refused from then on (revoked).
 func (r *runner) superviseRemote(ctx context.Context) {
-	defer close(r.done)
+	defer func() {
+		// Under offerMu: an offer that saw the runner still running has
+		// queued its connection by now, and none queues one after; what
+		// is queued ends with the runner.
+		r.offerMu.Lock()
+		close(r.done)
+		if addr, ok := r.closeQueued(); ok {
+			r.log.Info("remote plugin's connection closed: the plugin is no longer run", "addr", addr)
+		}
+		r.offerMu.Unlock()
+	}()
 	r.setState(StateWaiting)
 	r.settle()
 	var grace *time.Timer
@@ -141,6 +151,12 @@ func (r *runner) superviseRemote(ctx context.Context) {
 	}
 	defer stopGrace()
 	for {
+		// A runner stopped takes no connection queued meanwhile (select
+		// would pick either at random).
+		if ctx.Err() != nil {
+			r.stopped()
+			return
+		}
 		select {
 		case <-ctx.Done():
 			r.stopped()

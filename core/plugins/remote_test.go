@@ -230,3 +230,19 @@ func TestPortalBoundsHandshakes(t *testing.T) {
 		t.Errorf("%d refusal lines for %d refused connections, want a few:\n%s", n, excess, logged.String())
 	}
 }
+
+// TestStoppedRunnerClosesQueued: a connection queued for a remote runner
+// that stops before taking it (offered between offerEdge's check and the
+// runner's end) is closed with the runner, not left open.
+func TestStoppedRunnerClosesQueued(t *testing.T) {
+	g := newEdgeRig(t)
+	e := pipeEdge(t, g.serial)
+	g.r.edges <- e
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	g.r.superviseRemote(ctx)
+	waitClosed(t, e, "the connection queued for a stopped runner")
+	if len(g.r.edges) != 0 {
+		t.Error("the connection is still queued for a stopped runner")
+	}
+}
