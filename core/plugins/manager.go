@@ -238,7 +238,7 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	supervise := r.supervise
 	if p.Remote {
 		// Not launched: run each connection the portal listener hands it.
-		r.remote, r.edges = true, make(chan *edgeConn, 1)
+		r.remote, r.edges, r.revoked = true, make(chan *edgeConn, 1), make(chan struct{}, 1)
 		r.state = StateWaiting
 		supervise = r.superviseRemote
 	}

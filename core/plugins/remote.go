@@ -165,6 +165,11 @@ func (r *runner) superviseRemote(ctx context.Context) {
 			stopGrace()
 			r.dropSessions("it did not come back within server.reattach_grace", "was lost")
 			continue
+		case <-r.revoked:
+			// Revoked while disconnected: it is not waited for.
+			stopGrace()
+			r.dropSessions("its certificate was revoked", "was lost")
+			continue
 		case e := <-r.edges:
 			stopGrace()
 			r.mu.Lock()
@@ -294,7 +299,8 @@ func (m *Manager) checkRevoked(e *edgeConn) error {
 }
 
 // dropEdge closes the plugin's live connection and any connection queued
-// for it; its sessions go at once (a revoked edge is not waited for).
+// for it; its sessions go at once (a revoked edge is not waited for),
+// connected or not.
 func (r *runner) dropEdge() (addr string, ok bool) {
 	r.offerMu.Lock()
 	qaddr, queued := r.closeQueued()
@@ -306,6 +312,12 @@ func (r *runner) dropEdge() (addr string, ok bool) {
 	}
 	r.mu.Unlock()
 	if e == nil {
+		// Not connected: the sessions kept for it go now, not at the
+		// end of the grace.
+		select {
+		case r.revoked <- struct{}{}:
+		default:
+		}
 		return qaddr, queued
 	}
 	e.c.Close()

@@ -246,3 +246,31 @@ func TestStoppedRunnerClosesQueued(t *testing.T) {
 		t.Error("the connection is still queued for a stopped runner")
 	}
 }
+
+// TestRevokedWhileDisconnectedDropsSessions: revoking a remote plugin
+// whose sessions the host keeps while it is disconnected drops them at
+// once, not at the end of the reattach grace.
+func TestRevokedWhileDisconnectedDropsSessions(t *testing.T) {
+	g, _ := probeRig(t)
+	r := g.runner("edge1", true)
+	if got := g.connect(r, 1); got != "edge1" {
+		t.Fatalf("session 1 is owned by %q, want edge1", got)
+	}
+	r.remote, r.edges, r.revoked = true, make(chan *edgeConn, 1), make(chan struct{}, 1)
+	r.done, r.settled = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	r.cancel = cancel
+	go r.superviseRemote(ctx)
+	defer func() {
+		cancel()
+		<-r.done
+	}()
+	r.dropEdge()
+	deadline := time.Now().Add(3 * time.Second)
+	for g.owner(1) != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("session 1 is still in the game after its remote plugin was revoked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
