@@ -203,6 +203,8 @@ type Conn struct {
 	GRPC *grpc.ClientConn
 	sess *yamux.Session
 	conn net.Conn
+	// refused is closed when refuseStreams has ended.
+	refused chan struct{}
 }
 
 // Accept takes a connection whose TLS handshake is done (and whose peer
@@ -234,7 +236,23 @@ func Accept(conn net.Conn, name string) (*Conn, error) {
 		sess.Close()
 		return nil, fmt.Errorf("edge: grpc client: %w", err)
 	}
-	return &Conn{Instance: id, GRPC: cc, sess: sess, conn: conn}, nil
+	c := &Conn{Instance: id, GRPC: cc, sess: sess, conn: conn, refused: make(chan struct{})}
+	go c.refuseStreams()
+	return c, nil
+}
+
+// refuseStreams closes every stream the plugin opens (the host opens
+// them all): unaccepted, they would sit in yamux's backlog with their
+// buffers for as long as the connection lasts. It ends with the session.
+func (c *Conn) refuseStreams() {
+	defer close(c.refused)
+	for {
+		st, err := c.sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		st.Close()
+	}
 }
 
 // OpenData opens a data link stream (the caller then says its hello, see
@@ -271,5 +289,6 @@ func (c *Conn) Close() error {
 	err := c.GRPC.Close()
 	c.sess.Close()
 	c.conn.Close()
+	<-c.refused
 	return err
 }
