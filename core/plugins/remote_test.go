@@ -3,14 +3,11 @@ package plugins
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -76,15 +73,11 @@ func newEdgeRig(t *testing.T) *edgeRig {
 	if err := a.Issue("edge1", out); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(out, identity.CertFile))
+	tc, err := identity.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk, _ := pem.Decode(b)
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := tc.Certificates[0].Leaf
 	buf := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(buf, nil))
 	m := NewManager(&config.Config{Server: config.Server{DataDir: dir}}, nil, nil, log, io.Discard)
