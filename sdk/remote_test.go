@@ -172,9 +172,13 @@ func TestServeRemote(t *testing.T) {
 	ctx := testCtx(t)
 	c := h.accept()
 	instance := c.Instance
+	token, err := edge.NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := portalpb.NewPortalClient(c.GRPC)
 	resp, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
-		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 10_000}})
+		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 10_000, ReattachToken: token[:]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +211,11 @@ func TestServeRemote(t *testing.T) {
 	// The plugin redials; the next host finds the session and the input.
 	c = h.accept()
 	defer c.Close()
+	// Its hello presents the token the host gave it, not its own id.
+	if c.Instance != token {
+		t.Errorf("the redial's hello said %s, want the host's reattach token %s (its own id was %s)",
+			c.Instance.Fingerprint(), token.Fingerprint(), instance.Fingerprint())
+	}
 	client = portalpb.NewPortalClient(c.GRPC)
 	resp, err = client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
 		SessidStart: 101, SessidCount: 100, ReattachGraceMs: 10_000}})

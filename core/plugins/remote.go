@@ -34,9 +34,11 @@ import (
 // local plugin's sessions is between two host images; the plugin keeps
 // its players' input and sends it when it is back. When it redials, its
 // sessions are rebuilt as after a local reattach (a clean sync: sessions
-// it no longer has are dropped). A different process (its random
-// instance id, sent in its hello, is not the one recorded) is a fresh
-// start: its earlier sessions are dropped at once. Past the grace the
+// it no longer has are dropped). Each run gives the plugin a fresh random
+// reattach token in Configure, recorded with the run; the plugin says it
+// in its next hello (in place of its own random instance id). A hello that
+// does not present the recorded token (another process, or one that only
+// read a log) is a fresh start: its earlier sessions are dropped at once. Past the grace the
 // sessions are dropped. A host that reloads or restarts keeps the record,
 // and waits for its remote plugins to redial.
 
@@ -58,6 +60,11 @@ type edgeConn struct {
 	// certificate: revocation is checked again when the connection is
 	// offered and when it is run, not only in the TLS handshake.
 	serial *big.Int
+	// token is the reattach token this run gives the plugin (Configure's
+	// reattach_token): its next hello must present it for the host to
+	// reattach, and the run's record keeps it in place of the id the
+	// plugin chose.
+	token edge.Instance
 }
 
 func (e *edgeConn) portal() portalpb.PortalClient { return e.pc }
@@ -75,7 +82,18 @@ func (e *edgeConn) dataDialer(resp *portalpb.ConfigureResponse, _ *tls.Config) d
 }
 
 func (e *edgeConn) fillRecord(rec *record) {
-	rec.Network, rec.Addr, rec.Instance = "tcp", e.addr, e.c.Instance.String()
+	rec.Network, rec.Addr, rec.Instance = "tcp", e.addr, e.token.String()
+}
+
+// reattachToken is the token the current run gives a remote plugin in
+// Configure (nil for a local plugin).
+func (r *runner) reattachToken() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.edge == nil {
+		return nil
+	}
+	return r.edge.token[:]
 }
 
 func (e *edgeConn) gone() bool { return e.c.Closed() }
@@ -105,6 +123,14 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 		e.c.Close()
 		return nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
 	}
+	// Each run gives the plugin a fresh token; the hello of this
+	// connection is checked against the one the last run gave.
+	token, err := edge.NewInstance()
+	if err != nil {
+		e.c.Close()
+		return nil, nil, fmt.Errorf("plugins: %s: reattach token: %w", r.name, err)
+	}
+	e.token = token
 	if rec, err := r.m.readRecord(r.name); err == nil && rec.Instance == e.c.Instance.String() {
 		return e, rec, nil
 	}

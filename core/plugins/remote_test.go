@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -265,5 +266,35 @@ func TestRevokedWhileDisconnectedDropsSessions(t *testing.T) {
 			t.Fatal("session 1 is still in the game after its remote plugin was revoked")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReattachTokenReplacesInstance: a connection whose hello presents
+// what the last run recorded is reattached, and this run records (and
+// gives the plugin, in Configure) a fresh token of the host's in place of
+// what the hello said: the next reattach needs that token, which only the
+// plugin at the other end of this connection was told.
+func TestReattachTokenReplacesInstance(t *testing.T) {
+	g := newEdgeRig(t)
+	e := pipeEdge(t, g.serial)
+	said := e.c.Instance
+	if err := g.m.writeRecord(record{Name: "edge1", Instance: said.String()}); err != nil {
+		t.Fatal(err)
+	}
+	g.r.edge = e
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, rec, err := g.r.takeEdge(ctx)
+	if err != nil || rec == nil {
+		t.Fatalf("takeEdge = %v, %v; want a reattach to the recorded hello", rec, err)
+	}
+	token := g.r.reattachToken()
+	if len(token) != edge.InstanceSize || bytes.Equal(token, said[:]) {
+		t.Fatalf("reattach token %x: want a fresh one, not the hello's %x", token, said[:])
+	}
+	var next record
+	e.fillRecord(&next)
+	if next.Instance != hex.EncodeToString(token) {
+		t.Errorf("the run records %s, want its reattach token %x", next.Instance, token)
 	}
 }

@@ -6,7 +6,9 @@
 // uses), and the one-byte preface that says what each stream carries.
 //
 // Over the TLS connection the plugin first writes Hello (a magic line and
-// the random id of its process); then yamux runs, the host as its client
+// the random id of its process, or, once a host has configured it, the
+// reattach token that host gave it: HostInfo.reattach_token); then yamux
+// runs, the host as its client
 // (it opens every stream) and the plugin as its server. Each stream the
 // host opens starts with one byte: StreamGRPC, and the stream is a
 // connection of the host's gRPC client to the plugin's portal server
@@ -61,9 +63,10 @@ const HelloTimeout = 10 * time.Second
 // a unix socket, and the host dials it so.
 const DataPath = "edge:data"
 
-// Instance is the random id of one plugin process: a host that sees the
-// same id again knows the process (and its sessions) survived, as a
-// record's pid and start time tell it of a local plugin.
+// Instance is the random id of one plugin process, or the reattach token
+// a host gave it (same size): a host that sees the token it gave the last
+// run knows the process (and its sessions) survived, as a record's pid
+// and start time tell it of a local plugin.
 type Instance [InstanceSize]byte
 
 // NewInstance returns a fresh random id.
