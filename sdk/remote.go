@@ -112,7 +112,7 @@ func (s *Server) ServeRemote(addr string, tc *tls.Config) error {
 		defer wg.Done()
 		_ = g.Serve(grpcLn)
 	}()
-	s.log.Info("remote: dialling the host", "addr", addr, "instance", id.String())
+	s.log.Info("remote: dialling the host", "addr", addr, "instance", id.Fingerprint())
 	// The connection outlives the server's context by the graceful stop
 	// below, so that the host's Shutdown call is answered.
 	closing := make(chan struct{})
@@ -181,6 +181,18 @@ func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, d
 // (it refused the plugin) is retried no faster than one that failed.
 const steadyConn = 5 * time.Second
 
+// helloID is what the plugin says in its hello: the reattach token the
+// host gave its last run, or its own random id before any (or from a host
+// that gives none). A host reattaches only to the token it gave.
+func (s *Server) helloID(id edge.Instance) edge.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reattachToken) == edge.InstanceSize {
+		copy(id[:], s.reattachToken)
+	}
+	return id
+}
+
 // dialHost dials the host, completes the TLS handshake, says hello, and
 // starts the plugin's side of the multiplexer.
 func (s *Server) dialHost(addr string, tc *tls.Config, id edge.Instance) (*yamux.Session, error) {
@@ -192,7 +204,7 @@ func (s *Server) dialHost(addr string, tc *tls.Config, id edge.Instance) (*yamux
 		return nil, fmt.Errorf("remote: dial %s: %w", addr, err)
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(edge.HelloTimeout))
-	if err := edge.WriteHello(conn, id); err != nil {
+	if err := edge.WriteHello(conn, s.helloID(id)); err != nil {
 		conn.Close()
 		return nil, err
 	}

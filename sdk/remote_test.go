@@ -163,16 +163,22 @@ func TestServeRemote(t *testing.T) {
 	defer ln.Close()
 	h := &remoteHost{t: t, ln: ln}
 	plugin := &gracePlugin{shutdown: make(chan struct{})}
-	srv := NewServer(plugin, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logged := &lockedLog{}
+	srv := NewServer(plugin, slog.New(slog.NewTextHandler(logged, nil)))
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeRemote(ln.Addr().String(), clientTLS) }()
 	defer srv.Close()
 
 	ctx := testCtx(t)
 	c := h.accept()
+	instance := c.Instance
+	token, err := edge.NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := portalpb.NewPortalClient(c.GRPC)
 	resp, err := client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
-		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 10_000}})
+		SessidStart: 1, SessidCount: 100, ReattachGraceMs: 10_000, ReattachToken: token[:]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +211,11 @@ func TestServeRemote(t *testing.T) {
 	// The plugin redials; the next host finds the session and the input.
 	c = h.accept()
 	defer c.Close()
+	// Its hello presents the token the host gave it, not its own id.
+	if c.Instance != token {
+		t.Errorf("the redial's hello said %s, want the host's reattach token %s (its own id was %s)",
+			c.Instance.Fingerprint(), token.Fingerprint(), instance.Fingerprint())
+	}
 	client = portalpb.NewPortalClient(c.GRPC)
 	resp, err = client.Configure(ctx, &portalpb.ConfigureRequest{Host: &portalpb.HostInfo{
 		SessidStart: 101, SessidCount: 100, ReattachGraceMs: 10_000}})
@@ -228,6 +239,11 @@ func TestServeRemote(t *testing.T) {
 	}
 	if conn.closed != "bye" {
 		t.Fatalf("client closed with %q", conn.closed)
+	}
+	// The instance id proves the process on a redial: it is never logged,
+	// only its fingerprint.
+	if logged.lines(instance.String()) != 0 || logged.lines("instance="+instance.Fingerprint()) == 0 {
+		t.Errorf("the plugin's log has its instance id, or no fingerprint of it (%s)", instance.Fingerprint())
 	}
 }
 

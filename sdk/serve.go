@@ -159,6 +159,10 @@ type Server struct {
 	mu         sync.Mutex
 	info       *Info
 	configJSON string
+	// reattachToken is the token the host gave the last run of a remote
+	// plugin (HostInfo.reattach_token): the next hello says it in place
+	// of the process's own id (remote.go).
+	reattachToken []byte
 	// linkStop stops the current link (a data socket's connection or a
 	// Link stream); linkDone is closed when it no longer writes.
 	linkStop context.CancelFunc
@@ -232,6 +236,9 @@ func (s *Server) configure(_ context.Context, req *portalpb.ConfigureRequest) (*
 	defer s.mu.Unlock()
 	h := req.GetHost()
 	host := hostFromPB(h)
+	if t := h.GetReattachToken(); len(t) > 0 {
+		s.reattachToken = append([]byte(nil), t...)
+	}
 	prev := s.portal.Host()
 	s.portal.inputs.offerReceipt(req.GetInputReceipt(), s.linkUp)
 	s.portal.setHost(host)

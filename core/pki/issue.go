@@ -42,9 +42,10 @@ type recordFile struct {
 func serialHex(n *big.Int) string { return n.Text(16) }
 
 // Issue writes a new client certificate for the plugin block name into
-// outDir (created 0700): cert.pem, key.pem (0600) and ca.pem, the files an
-// edge's --identity DIR holds. The certificate's common name is name, it
-// is for client authentication only and valid for DefaultValidity; its
+// outDir (created 0700, or made 0700 if it exists): cert.pem, key.pem
+// (0600) and ca.pem, the files an edge's --identity DIR holds. The
+// certificate's common name is name, it is for client authentication only
+// and valid for DefaultValidity; its
 // serial is recorded in issued.json as issued to name, so that Revoke can
 // refuse it. Issue refuses to overwrite any of the three files: an edge's
 // key is never replaced by accident.
@@ -91,6 +92,11 @@ func (a *Authority) Issue(name, outDir string) error {
 		return err
 	}
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
+		return fmt.Errorf("pki: issue %s: %w", name, err)
+	}
+	// The directory holds the edge's key: whatever mode it had before,
+	// only its owner may read it.
+	if err := os.Chmod(outDir, 0o700); err != nil {
 		return fmt.Errorf("pki: issue %s: %w", name, err)
 	}
 	contents := [][]byte{pemBlock("CERTIFICATE", der), kp, a.caPEM}

@@ -486,3 +486,26 @@ func TestOpenRefusesMismatchedHost(t *testing.T) {
 		t.Errorf("after replacing host.pem: %v", err)
 	}
 }
+
+// TestIssueTightensExistingDir: an --out directory that already exists
+// with a looser mode is made 0700: it holds the edge's key.
+func TestIssueTightensExistingDir(t *testing.T) {
+	a := open(t)
+	out := filepath.Join(t.TempDir(), "id")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Issue("telnet", out); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s is %v after issue, want 0700", out, fi.Mode().Perm())
+	}
+}

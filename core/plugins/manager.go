@@ -57,7 +57,9 @@ type Manager struct {
 	runners map[string]*runner
 	// portal accepts remote plugins (nil without server.portal_listen).
 	portal *Portal
-	wg     sync.WaitGroup
+	// handshakeLimit, when set (tests), replaces maxHandshakes.
+	handshakeLimit int
+	wg             sync.WaitGroup
 }
 
 var _ sessions.Portals = (*Manager)(nil)
@@ -236,7 +238,7 @@ func (m *Manager) startPlugin(ctx context.Context, p config.Plugin, rec *record)
 	supervise := r.supervise
 	if p.Remote {
 		// Not launched: run each connection the portal listener hands it.
-		r.remote, r.edges = true, make(chan *edgeConn, 1)
+		r.remote, r.edges, r.revoked = true, make(chan *edgeConn, 1), make(chan struct{}, 1)
 		r.state = StateWaiting
 		supervise = r.superviseRemote
 	}

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/big"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/core/config"
+	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/edge"
 	"github.com/portico-mud/portico/sdk/launch"
 	"github.com/portico-mud/portico/sdk/portalpb"
@@ -31,9 +34,11 @@ import (
 // local plugin's sessions is between two host images; the plugin keeps
 // its players' input and sends it when it is back. When it redials, its
 // sessions are rebuilt as after a local reattach (a clean sync: sessions
-// it no longer has are dropped). A different process (its random
-// instance id, sent in its hello, is not the one recorded) is a fresh
-// start: its earlier sessions are dropped at once. Past the grace the
+// it no longer has are dropped). Each run gives the plugin a fresh random
+// reattach token in Configure, recorded with the run; the plugin says it
+// in its next hello (in place of its own random instance id). A hello that
+// does not present the recorded token (another process, or one that only
+// read a log) is a fresh start: its earlier sessions are dropped at once. Past the grace the
 // sessions are dropped. A host that reloads or restarts keeps the record,
 // and waits for its remote plugins to redial.
 
@@ -51,6 +56,15 @@ type edgeConn struct {
 	c    *edge.Conn
 	pc   portalpb.PortalClient
 	addr string
+	// serial is the serial number of the edge's verified client
+	// certificate: revocation is checked again when the connection is
+	// offered and when it is run, not only in the TLS handshake.
+	serial *big.Int
+	// token is the reattach token this run gives the plugin (Configure's
+	// reattach_token): its next hello must present it for the host to
+	// reattach, and the run's record keeps it in place of the id the
+	// plugin chose.
+	token edge.Instance
 }
 
 func (e *edgeConn) portal() portalpb.PortalClient { return e.pc }
@@ -68,7 +82,18 @@ func (e *edgeConn) dataDialer(resp *portalpb.ConfigureResponse, _ *tls.Config) d
 }
 
 func (e *edgeConn) fillRecord(rec *record) {
-	rec.Network, rec.Addr, rec.Instance = "tcp", e.addr, e.c.Instance.String()
+	rec.Network, rec.Addr, rec.Instance = "tcp", e.addr, e.token.String()
+}
+
+// reattachToken is the token the current run gives a remote plugin in
+// Configure (nil for a local plugin).
+func (r *runner) reattachToken() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.edge == nil {
+		return nil
+	}
+	return r.edge.token[:]
 }
 
 func (e *edgeConn) gone() bool { return e.c.Closed() }
@@ -89,10 +114,27 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 	if e == nil {
 		return nil, nil, fmt.Errorf("plugins: %s: no connection", r.name)
 	}
+	// Revoked while it said its hello or waited to be taken: it is not
+	// run, and its sessions go with it (dropNow).
+	if err := r.m.checkRevoked(e); err != nil {
+		r.mu.Lock()
+		r.dropNow = true
+		r.mu.Unlock()
+		e.c.Close()
+		return nil, nil, fmt.Errorf("plugins: %s: %w", r.name, err)
+	}
+	// Each run gives the plugin a fresh token; the hello of this
+	// connection is checked against the one the last run gave.
+	token, err := edge.NewInstance()
+	if err != nil {
+		e.c.Close()
+		return nil, nil, fmt.Errorf("plugins: %s: reattach token: %w", r.name, err)
+	}
+	e.token = token
 	if rec, err := r.m.readRecord(r.name); err == nil && rec.Instance == e.c.Instance.String() {
 		return e, rec, nil
 	}
-	r.log.Info("remote plugin connected as a new process", "addr", e.addr, "instance", e.c.Instance.String())
+	r.log.Info("remote plugin connected as a new process", "addr", e.addr, "instance", e.c.Instance.Fingerprint())
 	h := r.m.handler
 	reason := fmt.Sprintf("The %s service restarted.", r.name)
 	if err := h.Call(ctx, func() { h.PortalDisconnectAll(r.name, reason) }); err != nil {
@@ -112,7 +154,17 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 // one ends, the plugin's sessions are kept for server.reattach_grace, or
 // dropped at once when the edge was refused from then on (revoked).
 func (r *runner) superviseRemote(ctx context.Context) {
-	defer close(r.done)
+	defer func() {
+		// Under offerMu: an offer that saw the runner still running has
+		// queued its connection by now, and none queues one after; what
+		// is queued ends with the runner.
+		r.offerMu.Lock()
+		close(r.done)
+		if addr, ok := r.closeQueued(); ok {
+			r.log.Info("remote plugin's connection closed: the plugin is no longer run", "addr", addr)
+		}
+		r.offerMu.Unlock()
+	}()
 	r.setState(StateWaiting)
 	r.settle()
 	var grace *time.Timer
@@ -125,13 +177,24 @@ func (r *runner) superviseRemote(ctx context.Context) {
 	}
 	defer stopGrace()
 	for {
+		// A runner stopped takes no connection queued meanwhile (select
+		// would pick either at random).
+		if ctx.Err() != nil {
+			r.stopped()
+			return
+		}
 		select {
 		case <-ctx.Done():
-			r.setState(StateStopped)
+			r.stopped()
 			return
 		case <-graceC:
 			stopGrace()
-			r.dropSessions("it did not come back within server.reattach_grace")
+			r.dropSessions("it did not come back within server.reattach_grace", "was lost")
+			continue
+		case <-r.revoked:
+			// Revoked while disconnected: it is not waited for.
+			stopGrace()
+			r.dropSessions("its certificate was revoked", "was lost")
 			continue
 		case e := <-r.edges:
 			stopGrace()
@@ -156,7 +219,7 @@ func (r *runner) superviseRemote(ctx context.Context) {
 		}
 		e.c.Close()
 		if ctx.Err() != nil || stopping {
-			r.setState(StateStopped)
+			r.stopped()
 			return
 		}
 		r.mu.Lock()
@@ -165,7 +228,7 @@ func (r *runner) superviseRemote(ctx context.Context) {
 		r.lastErr, r.lastErrAt = err.Error(), time.Now()
 		r.mu.Unlock()
 		if drop {
-			r.dropSessions("its certificate was revoked")
+			r.dropSessions("its certificate was revoked", "was lost")
 			continue
 		}
 		d := r.m.config().Server.ReattachGrace
@@ -177,11 +240,27 @@ func (r *runner) superviseRemote(ctx context.Context) {
 }
 
 // dropSessions ends the sessions the host kept for a remote plugin that
-// is gone, saying why in the log.
-func (r *runner) dropSessions(why string) {
+// is gone, saying why in the log; its players are told the service
+// "was lost" or "stopped" (what).
+func (r *runner) dropSessions(why, what string) {
 	r.log.Warn("remote plugin gone; dropping its sessions", "why", why)
-	reason := fmt.Sprintf("The %s service was lost.", r.name)
+	reason := fmt.Sprintf("The %s service %s.", r.name, what)
 	r.m.handler.Do(func() { r.m.handler.PortalDisconnectAll(r.name, reason) })
+}
+
+// stopped ends a remote plugin's supervision. One stopped on purpose (it
+// was disabled, changed to local, or the host stops) takes its kept
+// sessions with it, as a local plugin's supervisor does; a context ended
+// otherwise (the host handing over for a reload) keeps them for the next
+// image.
+func (r *runner) stopped() {
+	r.mu.Lock()
+	stopping := r.stopping
+	r.mu.Unlock()
+	r.setState(StateStopped)
+	if stopping {
+		r.dropSessions("the plugin was stopped", "stopped")
+	}
 }
 
 // offerEdge hands an accepted connection to the runner. A second
@@ -195,6 +274,9 @@ func (r *runner) offerEdge(e *edgeConn) error {
 		return errors.New("the plugin is not being run (the host is stopping or reloading)")
 	default:
 	}
+	if err := r.m.checkRevoked(e); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	cur := r.edge
 	r.mu.Unlock()
@@ -205,19 +287,50 @@ func (r *runner) offerEdge(e *edgeConn) error {
 		r.log.Warn("remote plugin's connection no longer answers; replacing it", "old", cur.addr, "new", e.addr)
 		cur.c.Close()
 	}
-	select {
-	case old := <-r.edges:
-		// Never taken: superseded by this one.
-		old.c.Close()
-	default:
-	}
+	// One never taken is superseded by this one.
+	r.closeQueued()
 	r.edges <- e
 	return nil
 }
 
-// dropEdge closes the plugin's live connection, if any; its sessions go
-// at once (a revoked edge is not waited for).
+// closeQueued empties the queue of connections offered to superviseRemote
+// but not taken, closing them; it returns the address of the one it
+// closed, if any. The caller holds offerMu, so that no offer slips in
+// between.
+func (r *runner) closeQueued() (addr string, ok bool) {
+	select {
+	case old := <-r.edges:
+		old.c.Close()
+		return old.addr, true
+	default:
+		return "", false
+	}
+}
+
+// checkRevoked refuses a connection whose client certificate has been
+// revoked since its handshake (or whose revocation cannot be read: a
+// broken file must not let a revoked edge in).
+func (m *Manager) checkRevoked(e *edgeConn) error {
+	if m.Authority == nil || e.serial == nil {
+		return nil
+	}
+	revoked, err := m.Authority.IsRevoked(e.serial)
+	if err != nil {
+		return fmt.Errorf("check its certificate's revocation: %w", err)
+	}
+	if revoked {
+		return errors.New("its certificate was revoked")
+	}
+	return nil
+}
+
+// dropEdge closes the plugin's live connection and any connection queued
+// for it; its sessions go at once (a revoked edge is not waited for),
+// connected or not.
 func (r *runner) dropEdge() (addr string, ok bool) {
+	r.offerMu.Lock()
+	qaddr, queued := r.closeQueued()
+	r.offerMu.Unlock()
 	r.mu.Lock()
 	e := r.edge
 	if e != nil {
@@ -225,17 +338,53 @@ func (r *runner) dropEdge() (addr string, ok bool) {
 	}
 	r.mu.Unlock()
 	if e == nil {
-		return "", false
+		// Not connected: the sessions kept for it go now, not at the
+		// end of the grace.
+		select {
+		case r.revoked <- struct{}{}:
+		default:
+		}
+		return qaddr, queued
 	}
 	e.c.Close()
 	return e.addr, true
 }
+
+// maxHandshakes bounds the connections the portal verifies at once (TLS
+// handshake and hello, each up to edge.HelloTimeout): past it a new
+// connection is closed at once, so that a flood of connections that never
+// identify themselves costs a bounded number of goroutines and files.
+const maxHandshakes = 128
 
 // Portal is the host's listener for remote plugins (server.portal_listen).
 type Portal struct {
 	ln     net.Listener
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// handshakes holds a token per connection being verified.
+	handshakes chan struct{}
+	// refusals bounds the log lines about connections that never said
+	// who they are (refused before a verified name): one a second after
+	// a short burst, each with the count of those left out since.
+	refusalsMu sync.Mutex
+	refusals   sdk.RefusalLimiter
+	unlogged   int
+}
+
+// refusedAnonymous logs the refusal of a connection that never identified
+// itself, unless such lines come faster than the limiter allows; the next
+// line logged says how many were left out.
+func (p *Portal) refusedAnonymous(log *slog.Logger, addr string, why error) {
+	p.refusalsMu.Lock()
+	if !p.refusals.Allow(time.Now()) {
+		p.unlogged++
+		p.refusalsMu.Unlock()
+		return
+	}
+	n := p.unlogged
+	p.unlogged = 0
+	p.refusalsMu.Unlock()
+	log.Warn(fmt.Sprintf("portal: refused edge from %s: %v", addr, why), "addr", addr, "refused_unlogged", n)
 }
 
 // Addr is where the portal listens.
@@ -262,7 +411,11 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 		return nil, fmt.Errorf("portal: listen %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Portal{ln: ln, cancel: cancel}
+	limit := m.handshakeLimit
+	if limit <= 0 {
+		limit = maxHandshakes
+	}
+	p := &Portal{ln: ln, cancel: cancel, handshakes: make(chan struct{}, limit)}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -280,10 +433,19 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 				}
 				continue
 			}
+			select {
+			case p.handshakes <- struct{}{}:
+			default:
+				conn.Close()
+				p.refusedAnonymous(m.log, conn.RemoteAddr().String(),
+					fmt.Errorf("%d connections are being verified already", cap(p.handshakes)))
+				continue
+			}
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				m.acceptEdge(ctx, tls.Server(conn, tc), peerName)
+				defer func() { <-p.handshakes }()
+				m.acceptEdge(ctx, p, tls.Server(conn, tc), peerName)
 			}()
 		}
 	}()
@@ -292,11 +454,11 @@ func (m *Manager) ListenPortal(addr string, tc *tls.Config, peerName func(tls.Co
 }
 
 // acceptEdge verifies one connection and hands it to its plugin's runner.
-func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(tls.ConnectionState) (string, error)) {
+func (m *Manager) acceptEdge(ctx context.Context, p *Portal, conn *tls.Conn, peerName func(tls.ConnectionState) (string, error)) {
 	addr := conn.RemoteAddr().String()
 	refuse := func(name string, why error) {
 		if name == "" {
-			m.log.Warn(fmt.Sprintf("portal: refused edge from %s: %v", addr, why), "addr", addr)
+			p.refusedAnonymous(m.log, addr, why)
 		} else {
 			m.log.Warn(fmt.Sprintf("portal: refused edge %s from %s: %v", name, addr, why), "plugin", name, "addr", addr)
 		}
@@ -331,13 +493,22 @@ func (m *Manager) acceptEdge(ctx context.Context, conn *tls.Conn, peerName func(
 		c.Close()
 		return
 	}
-	e := &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: addr}
+	e := &edgeConn{c: c, pc: portalpb.NewPortalClient(c.GRPC), addr: addr, serial: peerSerial(conn.ConnectionState())}
 	if err := r.offerEdge(e); err != nil {
 		c.Close()
 		refuse(name, err)
 		return
 	}
 	m.log.Info("portal: remote plugin connected", "plugin", name, "addr", addr)
+}
+
+// peerSerial is the serial of a connection's verified client certificate
+// (nil without one: peerName has refused it already).
+func peerSerial(cs tls.ConnectionState) *big.Int {
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return cs.VerifiedChains[0][0].SerialNumber
 }
 
 // DropEdge closes remote plugin name's live connection at once, and drops

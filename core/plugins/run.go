@@ -153,6 +153,7 @@ func (r *runner) configure(ctx context.Context, portal portalpb.PortalClient, re
 	// the host facts a live edit sends: a plugin takes a new interval at
 	// its next Configure (a restart, a reload).
 	hostInfo.FiguresIntervalMs = r.m.config().Server.PluginPingInterval.Milliseconds()
+	hostInfo.ReattachToken = r.reattachToken()
 	resp, err := portal.Configure(cctx, &portalpb.ConfigureRequest{ConfigJson: cfgJSON, Host: hostInfo,
 		InputReceipt: receipt})
 	cancel()

@@ -106,6 +106,9 @@ type remoteParts struct {
 	remote  bool
 	edges   chan *edgeConn
 	offerMu sync.Mutex
+	// revoked tells superviseRemote that the plugin was revoked while
+	// not connected: its kept sessions go at once.
+	revoked chan struct{}
 }
 
 func (r *runner) protocolKey() string {

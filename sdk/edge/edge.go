@@ -6,7 +6,9 @@
 // uses), and the one-byte preface that says what each stream carries.
 //
 // Over the TLS connection the plugin first writes Hello (a magic line and
-// the random id of its process); then yamux runs, the host as its client
+// the random id of its process, or, once a host has configured it, the
+// reattach token that host gave it: HostInfo.reattach_token); then yamux
+// runs, the host as its client
 // (it opens every stream) and the plugin as its server. Each stream the
 // host opens starts with one byte: StreamGRPC, and the stream is a
 // connection of the host's gRPC client to the plugin's portal server
@@ -22,6 +24,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,9 +63,10 @@ const HelloTimeout = 10 * time.Second
 // a unix socket, and the host dials it so.
 const DataPath = "edge:data"
 
-// Instance is the random id of one plugin process: a host that sees the
-// same id again knows the process (and its sessions) survived, as a
-// record's pid and start time tell it of a local plugin.
+// Instance is the random id of one plugin process, or the reattach token
+// a host gave it (same size): a host that sees the token it gave the last
+// run knows the process (and its sessions) survived, as a record's pid
+// and start time tell it of a local plugin.
 type Instance [InstanceSize]byte
 
 // NewInstance returns a fresh random id.
@@ -74,8 +78,17 @@ func NewInstance() (Instance, error) {
 	return id, nil
 }
 
-// String is the id in hex, as records keep it.
+// String is the id in hex, as records keep it. It proves a process's
+// identity on a redial: it is never logged (Fingerprint is).
 func (id Instance) String() string { return hex.EncodeToString(id[:]) }
+
+// Fingerprint is a short name of the id for logs: the first 8 hex digits
+// of its SHA-256, which tell two processes apart without giving away the
+// id (one who read it could otherwise claim a reattach).
+func (id Instance) Fingerprint() string {
+	sum := sha256.Sum256(id[:])
+	return hex.EncodeToString(sum[:4])
+}
 
 // WriteHello writes the plugin's hello: the magic line and its instance.
 func WriteHello(w io.Writer, id Instance) error {
@@ -193,6 +206,8 @@ type Conn struct {
 	GRPC *grpc.ClientConn
 	sess *yamux.Session
 	conn net.Conn
+	// refused is closed when refuseStreams has ended.
+	refused chan struct{}
 }
 
 // Accept takes a connection whose TLS handshake is done (and whose peer
@@ -224,7 +239,23 @@ func Accept(conn net.Conn, name string) (*Conn, error) {
 		sess.Close()
 		return nil, fmt.Errorf("edge: grpc client: %w", err)
 	}
-	return &Conn{Instance: id, GRPC: cc, sess: sess, conn: conn}, nil
+	c := &Conn{Instance: id, GRPC: cc, sess: sess, conn: conn, refused: make(chan struct{})}
+	go c.refuseStreams()
+	return c, nil
+}
+
+// refuseStreams closes every stream the plugin opens (the host opens
+// them all): unaccepted, they would sit in yamux's backlog with their
+// buffers for as long as the connection lasts. It ends with the session.
+func (c *Conn) refuseStreams() {
+	defer close(c.refused)
+	for {
+		st, err := c.sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		st.Close()
+	}
 }
 
 // OpenData opens a data link stream (the caller then says its hello, see
@@ -261,5 +292,6 @@ func (c *Conn) Close() error {
 	err := c.GRPC.Close()
 	c.sess.Close()
 	c.conn.Close()
+	<-c.refused
 	return err
 }

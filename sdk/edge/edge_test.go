@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,8 +59,8 @@ func TestListener(t *testing.T) {
 }
 
 // TestAccept: the host's side takes the plugin's hello, opens a data
-// stream whose first byte says so, pings the plugin, and ends everything
-// on Close.
+// stream whose first byte says so, pings the plugin, closes a stream the
+// plugin opens, and ends everything on Close.
 func TestAccept(t *testing.T) {
 	hostEnd, pluginEnd := net.Pipe()
 	id, _ := NewInstance()
@@ -107,6 +108,16 @@ func TestAccept(t *testing.T) {
 	if !c.Alive(5 * time.Second) {
 		t.Fatal("a live plugin did not answer the ping")
 	}
+	// A stream the plugin opens is closed by the host, not left in
+	// yamux's backlog.
+	own, err := ps.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = own.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := own.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("a stream the plugin opened: read %v, want EOF (closed by the host)", err)
+	}
 	if err := data.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +132,25 @@ func TestAccept(t *testing.T) {
 	}
 	if !c.Closed() || c.Alive(100*time.Millisecond) {
 		t.Fatal("a closed connection looks alive")
+	}
+}
+
+// TestInstanceFingerprint: the fingerprint logged for an instance is short,
+// stable, tells two instances apart, and is no part of the id itself.
+func TestInstanceFingerprint(t *testing.T) {
+	a, err := NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewInstance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa := a.Fingerprint()
+	if len(fa) != 8 || fa != a.Fingerprint() || fa == b.Fingerprint() {
+		t.Errorf("fingerprints %q %q: want 8 hex digits, stable, distinct", fa, b.Fingerprint())
+	}
+	if strings.Contains(a.String(), fa) {
+		t.Errorf("fingerprint %q is part of the id %s", fa, a)
 	}
 }

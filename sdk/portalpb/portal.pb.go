@@ -257,8 +257,17 @@ type HostInfo struct {
 	// the plugin then sends none. It is not a change of host facts for the
 	// plugin to apply. Added within contract version 2.
 	FiguresIntervalMs int64 `protobuf:"varint,13,opt,name=figures_interval_ms,json=figuresIntervalMs,proto3" json:"figures_interval_ms,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// For a remote plugin (sdk/edge): a fresh random token (edge.InstanceSize
+	// bytes) the host gives each run over the mutually authenticated
+	// connection. The plugin says it in place of its instance id in its next
+	// hello; the host reattaches (keeps its sessions) only to a plugin that
+	// presents the token of its last run, so an id the plugin chose itself,
+	// or one read from a log, is not enough. Empty from a live edit, for a
+	// local plugin, and from a host built before it. Added within contract
+	// version 2.
+	ReattachToken []byte `protobuf:"bytes,14,opt,name=reattach_token,json=reattachToken,proto3" json:"reattach_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HostInfo) Reset() {
@@ -380,6 +389,13 @@ func (x *HostInfo) GetFiguresIntervalMs() int64 {
 		return x.FiguresIntervalMs
 	}
 	return 0
+}
+
+func (x *HostInfo) GetReattachToken() []byte {
+	if x != nil {
+		return x.ReattachToken
+	}
+	return nil
 }
 
 type ConfigureResponse struct {
@@ -2769,7 +2785,7 @@ const file_portal_proto_rawDesc = "" +
 	"\rinput_receipt\x18\x03 \x01(\v2\x1f.portico.portal.v1.InputReceiptR\finputReceipt\"@\n" +
 	"\fInputReceipt\x12\x1a\n" +
 	"\breceived\x18\x01 \x01(\x04R\breceived\x12\x14\n" +
-	"\x05known\x18\x02 \x01(\bR\x05known\"\x8a\x04\n" +
+	"\x05known\x18\x02 \x01(\bR\x05known\"\xb1\x04\n" +
 	"\bHostInfo\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x19\n" +
@@ -2785,7 +2801,8 @@ const file_portal_proto_rawDesc = "" +
 	" \x01(\x03R\x15connectionQueueWaitMs\x12#\n" +
 	"\rlimits_exempt\x18\v \x03(\tR\flimitsExempt\x12'\n" +
 	"\x0ftrusted_proxies\x18\f \x03(\tR\x0etrustedProxies\x12.\n" +
-	"\x13figures_interval_ms\x18\r \x01(\x03R\x11figuresIntervalMs\"\xdc\x02\n" +
+	"\x13figures_interval_ms\x18\r \x01(\x03R\x11figuresIntervalMs\x12%\n" +
+	"\x0ereattach_token\x18\x0e \x01(\fR\rreattachToken\"\xdc\x02\n" +
 	"\x11ConfigureResponse\x12!\n" +
 	"\fprotocol_key\x18\x01 \x01(\tR\vprotocolKey\x12\"\n" +
 	"\fcapabilities\x18\x02 \x03(\tR\fcapabilities\x129\n" +
