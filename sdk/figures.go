@@ -237,5 +237,13 @@ func (c *countingConn) CountWritten(n int) {
 	}
 }
 
+// CountRead counts n bytes read from the socket past Read
+// (connio.ReadCounter).
+func (c *countingConn) CountRead(n int) {
+	if n > 0 {
+		c.f.bytesIn.Add(uint64(n))
+	}
+}
+
 // CloseWrite half-closes the connection (net/http uses it).
 func (c *countingConn) CloseWrite() error { return closeWrite(c.Conn) }

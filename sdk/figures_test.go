@@ -78,6 +78,18 @@ func TestCountedConnBytesExact(t *testing.T) {
 	if got := f.bytesIn.Load(); got != uint64(sent) {
 		t.Errorf("bytes in = %d, want %d", got, sent)
 	}
+	// And read past Read, straight from the socket (connio.SocketReader,
+	// as telnet's connections and the data link read).
+	if _, err := client.Write(bytes.Repeat([]byte{'y'}, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	sent += 5000
+	if _, err := io.ReadFull(connio.SocketReader(server), make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.bytesIn.Load(); got != uint64(sent) {
+		t.Errorf("bytes in after a SocketReader = %d, want %d", got, sent)
+	}
 
 	// Out: a plain Write, a connio.Writer on the connection (which writes
 	// to the socket itself), and one on a connio.Conn around it.

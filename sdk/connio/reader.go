@@ -138,6 +138,14 @@ func (c *Conn) CountWritten(n int) {
 	}
 }
 
+// CountRead passes on what a SocketReader read from the socket directly to
+// the wrapped connection, when it counts its bytes (ReadCounter).
+func (c *Conn) CountRead(n int) {
+	if rc, ok := c.Conn.(ReadCounter); ok {
+		rc.CountRead(n)
+	}
+}
+
 // Serve starts reading the connection: handle is called with each piece
 // read, in order, from one goroutine at a time; the piece is in a buffer
 // borrowed for the call, valid only until it returns. end is called once,

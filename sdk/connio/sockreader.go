@@ -24,12 +24,24 @@ func SocketReader(conn net.Conn) io.Reader {
 	if err != nil {
 		return conn
 	}
-	return &socketReader{raw: raw}
+	counter, _ := conn.(ReadCounter)
+	return &socketReader{raw: raw, counter: counter}
+}
+
+// ReadCounter is a connection that counts the bytes read from it (the SDK
+// counts a plugin's client traffic so): a SocketReader, which reads the
+// connection's socket directly, past its Read, tells it how many bytes it
+// read there.
+type ReadCounter interface {
+	// CountRead counts n bytes read from the socket.
+	CountRead(n int)
 }
 
 // socketReader reads a socket through its RawConn.
 type socketReader struct {
 	raw syscall.RawConn
+	// counter, when the connection has one, is told what was read.
+	counter ReadCounter
 	// The read's results, set inside the RawConn's callback; fields, not
 	// captured variables, so that a read allocates no closure.
 	p   []byte
@@ -58,6 +70,9 @@ func (r *socketReader) Read(p []byte) (int, error) {
 		return 0, err
 	case n == 0:
 		return 0, io.EOF
+	}
+	if r.counter != nil {
+		r.counter.CountRead(n)
 	}
 	return n, nil
 }
