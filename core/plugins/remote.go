@@ -154,17 +154,7 @@ func (r *runner) takeEdge(ctx context.Context) (pluginConn, *record, error) {
 // one ends, the plugin's sessions are kept for server.reattach_grace, or
 // dropped at once when the edge was refused from then on (revoked).
 func (r *runner) superviseRemote(ctx context.Context) {
-	defer func() {
-		// Under offerMu: an offer that saw the runner still running has
-		// queued its connection by now, and none queues one after; what
-		// is queued ends with the runner.
-		r.offerMu.Lock()
-		close(r.done)
-		if addr, ok := r.closeQueued(); ok {
-			r.log.Info("remote plugin's connection closed: the plugin is no longer run", "addr", addr)
-		}
-		r.offerMu.Unlock()
-	}()
+	defer r.endRemote()
 	r.setState(StateWaiting)
 	r.settle()
 	var grace *time.Timer
@@ -236,6 +226,18 @@ func (r *runner) superviseRemote(ctx context.Context) {
 			"reattach_grace", d)
 		grace = time.NewTimer(d)
 		graceC = grace.C
+	}
+}
+
+// endRemote marks a remote runner done. Under offerMu: an offer that saw
+// the runner still running has queued its connection by now, and none
+// queues one after; what is queued ends with the runner.
+func (r *runner) endRemote() {
+	r.offerMu.Lock()
+	defer r.offerMu.Unlock()
+	close(r.done)
+	if addr, ok := r.closeQueued(); ok {
+		r.log.Info("remote plugin's connection closed: the plugin is no longer run", "addr", addr)
 	}
 }
 
