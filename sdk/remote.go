@@ -143,7 +143,7 @@ func (s *Server) ServeRemote(addr string, tc *tls.Config) error {
 // redial connects to the host and serves each connection until it ends,
 // with backoff between attempts, until the server's context ends.
 func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, dataLn *edge.Listener, closing <-chan struct{}) {
-	backoff := redialMin
+	waits := Backoff{Min: redialMin, Max: redialMax, Factor: 2, StableAfter: steadyConn}
 	lastErr := ""
 	for s.ctx.Err() == nil {
 		why := ""
@@ -152,8 +152,8 @@ func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, d
 		} else {
 			start := time.Now()
 			s.serveSession(sess, grpcLn, dataLn, closing)
-			if time.Since(start) > steadyConn {
-				backoff, lastErr = redialMin, ""
+			if waits.Lasted(time.Since(start)) {
+				lastErr = ""
 				s.log.Warn("remote: connection to the host ended; redialling", "addr", addr)
 			} else {
 				// Under TLS 1.3 a host that refuses the plugin's
@@ -167,12 +167,9 @@ func (s *Server) redial(addr string, tc *tls.Config, id edge.Instance, grpcLn, d
 			s.log.Warn("remote: "+why+"; retrying", "addr", addr)
 			lastErr = why
 		}
-		select {
-		case <-s.ctx.Done():
+		if !Wait(s.ctx, waits.Next()) {
 			return
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, redialMax)
 	}
 }
 
