@@ -168,6 +168,14 @@ func (p *Portal) NewAddressCounter() *AddressCounter {
 // conformance kit).
 func (p *Portal) Outbox() *wire.Outbox { return p.outbox }
 
+// Cork holds the events the plugin sends to the host (its sessions'
+// input, connects, syncs) until the function it returns is called, so
+// that a batch of work reaches the host in one write and wakes it once:
+// give it as connio.PollerOptions.Batch to a Poller that reads the
+// plugin's connections itself. Nothing waits meanwhile; keep batches
+// short.
+func (p *Portal) Cork() (uncork func()) { return p.outbox.Cork() }
+
 // Log returns the plugin's logger.
 func (p *Portal) Log() *slog.Logger { return p.log }
 

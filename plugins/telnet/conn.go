@@ -25,7 +25,8 @@ const maxUnlimitedLine = 1 << 20
 
 // conn is one telnet client.
 //
-// Three goroutines touch a conn: its reader (serve), the portal's (Send,
+// Three goroutines touch a conn: its reader (the plugin's poller for a
+// plain connection, a goroutine of its own for TLS), the portal's (Send,
 // Close) and timers (negotiation deadline, keepalive). Everything that
 // decides or produces output is done under mu, so that output bytes, and
 // with MCCP the compressed stream, come out in one order. Lock order: mu
@@ -34,8 +35,9 @@ const maxUnlimitedLine = 1 << 20
 // methods that may call Send back (DataIn) are called without mu.
 type conn struct {
 	p *Plugin
-	// nc is the client's connection, read by connio: in a goroutine while
-	// the client sends, parked in the plugin's poller while it is quiet.
+	// nc is the client's connection, read by connio: by the plugin's
+	// poller itself when it is a plain socket; under TLS, in a goroutine
+	// while the client sends and parked in the poller while it is quiet.
 	nc          *connio.Conn
 	w           *connio.Writer
 	sess        *sdk.Session

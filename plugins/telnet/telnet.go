@@ -56,9 +56,9 @@ type Plugin struct {
 	// not swapped in place, so the counter lives as long as the plugin.)
 	tlsConns *sdk.AddressCounter
 	conns    map[*conn]struct{}
-	// poller holds the connections that are idle, without a goroutine
-	// each (nil: each keeps its reading goroutine, as in tests that build
-	// a Plugin by hand).
+	// poller reads the plain connections itself and holds the TLS ones
+	// that are idle, all without a goroutine each (nil: each keeps its
+	// reading goroutine, as in tests that build a Plugin by hand).
 	poller *connio.Poller
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
@@ -158,7 +158,10 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	}
 	p.portal, p.log, p.started = portal, portal.Log(), time.Now()
 	p.apply(l, cfg.Host)
-	poller, err := connio.NewPoller()
+	// The poller reads plain telnet connections itself, a round of ready
+	// ones at a time, their input reaching the host in one write per
+	// round; TLS ones are read by a goroutine while busy.
+	poller, err := connio.NewPollerWith(connio.PollerOptions{ReadInline: true, Batch: portal.Cork})
 	if err != nil {
 		// Only memory is at stake: idle connections keep a goroutine.
 		p.log.Warn("telnet: idle connections will each keep a goroutine", "err", err)

@@ -12,20 +12,36 @@ import (
 // system call: the epoll descriptor is itself registered with Go's
 // poller, which reports it readable when a connection in it is. Make one
 // per plugin (NewPoller) and Close it when the plugin stops.
+//
+// With PollerOptions.ReadInline the Poller also reads busy plain sockets
+// itself (see PollerOptions).
 type Poller struct {
 	epfd int
 	file *os.File // epfd, as Go's poller sees it
 	raw  syscall.RawConn
 	done chan struct{} // closed when the waiting goroutine has returned
+	opts PollerOptions
 
-	mu     sync.Mutex
-	parked map[int32]*Conn
-	next   int32
-	closed bool
+	// Owned by the waiting goroutine: the buffer and the reader of the
+	// connections it reads itself.
+	buf []byte
+	rd  socketReader
+
+	mu sync.Mutex
+	// parked holds the connections waiting, with a one-shot registration,
+	// for a goroutine to be started when they are readable; served those
+	// the Poller reads itself, registered for as long as they are open.
+	parked, served map[int32]*Conn
+	next           int32
+	closed         bool
 }
 
-// NewPoller makes a Poller and starts its goroutine.
-func NewPoller() (*Poller, error) {
+// NewPoller makes a Poller that parks idle connections, and starts its
+// goroutine.
+func NewPoller() (*Poller, error) { return NewPollerWith(PollerOptions{}) }
+
+// NewPollerWith makes a Poller with options, and starts its goroutine.
+func NewPollerWith(o PollerOptions) (*Poller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("connio: epoll: %w", err)
@@ -41,7 +57,8 @@ func NewPoller() (*Poller, error) {
 		file.Close()
 		return nil, fmt.Errorf("connio: epoll: %w", err)
 	}
-	p := &Poller{epfd: epfd, file: file, raw: raw, done: make(chan struct{}), parked: map[int32]*Conn{}}
+	p := &Poller{epfd: epfd, file: file, raw: raw, done: make(chan struct{}), opts: o,
+		parked: map[int32]*Conn{}, served: map[int32]*Conn{}}
 	go p.loop()
 	return p, nil
 }
@@ -55,7 +72,7 @@ func (p *Poller) loop() {
 		var n int
 		var werr error
 		err := p.raw.Read(func(fd uintptr) bool {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
+			n, werr = sysEpollWaitNow(int(fd), events)
 			if werr == syscall.EINTR {
 				n, werr = 0, nil
 			}
@@ -65,10 +82,24 @@ func (p *Poller) loop() {
 		if err != nil || werr != nil {
 			return
 		}
-		for _, ev := range events[:n] {
-			if c := p.take(ev.Fd); c != nil {
-				c.wake()
-			}
+		p.round(events[:n])
+	}
+}
+
+// round handles one round of ready connections: it wakes those parked and
+// reads those it serves, inside the options' Batch.
+func (p *Poller) round(events []syscall.EpollEvent) {
+	if p.opts.Batch != nil {
+		done := p.opts.Batch()
+		defer done()
+	}
+	for _, ev := range events {
+		c, served := p.ready(ev.Fd)
+		switch {
+		case served:
+			p.readServed(c)
+		case c != nil:
+			c.wake()
 		}
 	}
 }
@@ -85,17 +116,7 @@ func (p *Poller) add(c *Conn) bool {
 	if p.closed {
 		return false
 	}
-	// Tokens are reused only once the connection that had one left the
-	// set: skip those still in it after a wrap.
-	for {
-		p.next++
-		if p.next <= 0 {
-			p.next = 1
-		}
-		if _, used := p.parked[p.next]; !used {
-			break
-		}
-	}
+	p.newTokenLocked()
 	// One shot: the first event disarms it, so that a connection is woken
 	// once however much arrives before its goroutine reads. It stays in
 	// the set, disarmed, until it parks again (re-armed with MOD, under a
@@ -119,43 +140,134 @@ func (p *Poller) add(c *Conn) bool {
 	return true
 }
 
-// take returns the connection parked under token and forgets it (its
-// one-shot registration has disarmed itself), or nil when it has left
-// already: closed meanwhile, its event was on the way.
-func (p *Poller) take(token int32) *Conn {
+// newTokenLocked picks p.next, the token of a connection entering the
+// set. Tokens are reused only once the connection that had one left the
+// set: those still in it after a wrap are skipped.
+func (p *Poller) newTokenLocked() {
+	for {
+		p.next++
+		if p.next <= 0 {
+			p.next = 1
+		}
+		_, parked := p.parked[p.next]
+		_, served := p.served[p.next]
+		if !parked && !served {
+			return
+		}
+	}
+}
+
+// serve registers c to be read by the Poller itself for as long as it is
+// open; it reports false when the Poller does not read inline, is closed,
+// or c is not a plain socket (TLS): c is then read by a goroutine.
+func (p *Poller) serve(c *Conn) bool {
+	if p == nil || !p.opts.ReadInline || c.raw == nil {
+		return false
+	}
+	if _, plain := c.rd.(*socketReader); !plain {
+		return false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := p.parked[token]
+	if p.closed {
+		return false
+	}
+	p.newTokenLocked()
+	// Level-triggered: a connection with bytes left after a read (more
+	// than the buffer held) is reported again in the next round, so one
+	// read per round serves it; nothing to re-arm.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: p.next}
+	var cerr error
+	if err := c.raw.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	}); err != nil || cerr != nil {
+		return false
+	}
+	c.registered = true
+	c.token = p.next
+	c.mu.Lock()
+	c.inline = true
+	c.mu.Unlock()
+	p.served[c.token] = c
+	return true
+}
+
+// ready returns the connection under token, taking a parked one out of
+// the set's bookkeeping (its one-shot registration has disarmed itself);
+// served tells that the Poller reads it itself. It returns nil when the
+// connection has left already: closed meanwhile, its event was on the way.
+func (p *Poller) ready(token int32) (c *Conn, served bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.served[token]; c != nil {
+		return c, true
+	}
+	c = p.parked[token]
 	if c != nil {
 		delete(p.parked, token)
 	}
-	return c
+	return c, false
 }
 
-// remove forgets c, parked and about to be closed: closing its descriptor
-// takes it out of the epoll set, and an event already on the way finds no
-// connection under its token.
+// readServed reads what a connection the Poller serves has, hands it to
+// the connection's handler, and reports its end when reading ended.
+func (p *Poller) readServed(c *Conn) {
+	if !c.beginInlineRead() {
+		return
+	}
+	size := c.opts.BufferSize
+	if cap(p.buf) < size {
+		p.buf = make([]byte, size)
+	}
+	buf := p.buf[:size]
+	n, err := p.rd.readNow(c.raw, buf)
+	if n > 0 {
+		c.CountRead(n)
+		c.handle(buf[:n])
+		if c.opts.OnIdle != nil {
+			c.opts.OnIdle()
+		}
+	}
+	if endErr, end := c.endInlineRead(err); end {
+		p.remove(c)
+		c.finish(endErr)
+	}
+}
+
+// remove forgets c, about to be closed or ended: a parked connection's
+// descriptor leaves the epoll set when it is closed, and an event already
+// on the way finds no connection under its token; a served one is taken
+// out of the set at once, since its registration stays armed.
 func (p *Poller) remove(c *Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.parked[c.token] == c {
 		delete(p.parked, c.token)
 	}
+	if p.served[c.token] == c {
+		delete(p.served, c.token)
+		// Under Control the descriptor is not closed meanwhile; a closed
+		// one has left the set with its last reference.
+		_ = c.raw.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+	}
 }
 
-// Len returns the number of connections parked now.
+// Len returns the number of connections held with no goroutine of their
+// own now: parked, or read by the Poller itself.
 func (p *Poller) Len() int {
 	if p == nil {
 		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.parked)
+	return len(p.parked) + len(p.served)
 }
 
-// Close stops the Poller: the connections parked in it go back to being
-// read by a goroutine each, and none is parked from then on. It waits for
-// the Poller's goroutine to return.
+// Close stops the Poller: the connections parked in it or read by it go
+// back to being read by a goroutine each, and none is parked from then
+// on. It waits for the Poller's goroutine to return.
 func (p *Poller) Close() error {
 	if p == nil {
 		return nil
@@ -166,16 +278,24 @@ func (p *Poller) Close() error {
 		return nil
 	}
 	p.closed = true
-	var woken []*Conn
+	var woken, served []*Conn
 	for token, c := range p.parked {
 		delete(p.parked, token)
 		woken = append(woken, c)
 	}
+	for token, c := range p.served {
+		delete(p.served, token)
+		served = append(served, c)
+	}
 	p.mu.Unlock()
+	// Closing the epoll descriptor ends every registration in it.
 	err := p.file.Close()
 	<-p.done
 	for _, c := range woken {
 		c.wake()
+	}
+	for _, c := range served {
+		c.leavePoller()
 	}
 	return err
 }

@@ -19,7 +19,9 @@ import (
 // a plugin's connections, itself waited on by Go's own poller) and the
 // goroutine ends, giving its stack and buffer back. When bytes arrive, a
 // goroutine starts again. What an idle connection keeps is its socket and
-// the plugin's own state.
+// the plugin's own state. A Poller made with PollerOptions.ReadInline goes
+// further for plain sockets: it reads them itself, busy or idle, and no
+// connection has a goroutine at all.
 
 // DefaultIdleAfter is ReadOptions.IdleAfter when it is not set. A
 // connection goes idle between one and two times this after its last byte.
@@ -38,7 +40,9 @@ type ReadOptions struct {
 	BufferSize int
 	// OnIdle, when not nil, is called just before the connection is
 	// parked, from the goroutine that calls handle: the moment to drop
-	// buffers the protocol's parser keeps between reads.
+	// buffers the protocol's parser keeps between reads. A connection its
+	// Poller reads itself (PollerOptions.ReadInline) is never parked: for
+	// it OnIdle is called after each read, and IdleAfter means nothing.
 	OnIdle func()
 }
 
@@ -79,6 +83,12 @@ type Conn struct {
 	// goroutine; closed once Close was called.
 	parked bool
 	closed bool
+	// inline is set while the poller reads the connection itself
+	// (PollerOptions.ReadInline); reading is set while it is in a read
+	// or the handler; ended once the end is reported or on its way (an
+	// inline connection's end is reported by the poller or by Close,
+	// whichever comes first).
+	inline, reading, ended bool
 	// token names the connection in the poller while parked; registered
 	// is set once its socket is in the poller's epoll set. Both are
 	// guarded by the poller's lock.
@@ -162,7 +172,55 @@ func (c *Conn) Serve(handle func([]byte), end func(error), o ReadOptions) {
 	}
 	c.handle, c.end, c.opts = handle, end, o
 	c.rd = SocketReader(c.Conn)
+	if c.poller.serve(c) {
+		return
+	}
 	go c.run()
+}
+
+// beginInlineRead is the poller's, before it reads the connection: false
+// when its end is reported already (Close got there first).
+func (c *Conn) beginInlineRead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	c.reading = true
+	return true
+}
+
+// endInlineRead is the poller's, after a read and its handler: it says
+// whether the poller is to report the end, and with what error (readErr,
+// or net.ErrClosed when Close was called meanwhile and left the report to
+// the poller, so that no handler runs after the end).
+func (c *Conn) endInlineRead(readErr error) (error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reading = false
+	switch {
+	case c.ended:
+		return nil, false
+	case c.closed:
+		c.ended = true
+		return net.ErrClosed, true
+	case readErr != nil:
+		c.ended = true
+		return readErr, true
+	}
+	return nil, false
+}
+
+// leavePoller goes back to reading in a goroutine, the poller that read
+// the connection itself being closed (its goroutine has returned).
+func (c *Conn) leavePoller() {
+	c.mu.Lock()
+	c.inline = false
+	ended := c.ended
+	c.mu.Unlock()
+	if !ended {
+		go c.run()
+	}
 }
 
 // run reads while bytes come, and parks the connection once they stop.
@@ -255,12 +313,20 @@ func (c *Conn) Close() error {
 	c.closed = true
 	wasParked := c.parked
 	c.parked = false
+	inline := c.inline
+	// An inline connection the poller is not reading now has its end
+	// reported here; one it is reading, by the poller once its handler
+	// returns (endInlineRead).
+	report := wasParked || (inline && !c.ended && !c.reading)
+	if inline && report {
+		c.ended = true
+	}
 	c.mu.Unlock()
-	if wasParked {
+	if wasParked || inline {
 		c.poller.remove(c)
 	}
 	err := c.Conn.Close()
-	if wasParked {
+	if report {
 		go c.finish(net.ErrClosed)
 	}
 	return err

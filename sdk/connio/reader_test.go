@@ -100,6 +100,23 @@ func tcpConnPair(t *testing.T) (client, server net.Conn) {
 	return client, server
 }
 
+// tlsConnPair returns both ends of a TCP pair after a TLS handshake.
+func tlsConnPair(t *testing.T) (client, server *tls.Conn) {
+	t.Helper()
+	rawClient, rawServer := tcpConnPair(t)
+	server = tls.Server(rawServer, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
+	client = tls.Client(rawClient, &tls.Config{InsecureSkipVerify: true})
+	hs := make(chan error, 1)
+	go func() { hs <- server.Handshake() }()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hs; err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
 func newTestPoller(t *testing.T) *Poller {
 	t.Helper()
 	p, err := NewPoller()
@@ -222,55 +239,64 @@ func TestParkedConnEnds(t *testing.T) {
 }
 
 // TestPollerCloseWakesParked checks that closing the poller hands its
-// connections back to a goroutine each: they go on reading.
+// connections back to a goroutine each, those parked and those it read
+// itself (ReadInline): they go on reading, and end as before.
 func TestPollerCloseWakesParked(t *testing.T) {
 	parkingOnly(t)
-	p := newTestPoller(t)
-	client, _, r := serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
-	waitParked(t, p, 1)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Write([]byte("still here\n")); err != nil {
-		t.Fatal(err)
-	}
-	r.waitData(t, "still here\n")
-	client.Close()
-	if err := r.waitEnd(t); !errors.Is(err, io.EOF) {
-		t.Fatalf("end(%v), want io.EOF", err)
+	for _, inline := range []bool{false, true} {
+		p, err := NewPollerWith(PollerOptions{ReadInline: inline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, _, r := serveTCP(t, p, ReadOptions{IdleAfter: testIdle})
+		waitParked(t, p, 1)
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte("still here\n")); err != nil {
+			t.Fatal(err)
+		}
+		r.waitData(t, "still here\n")
+		client.Close()
+		if err := r.waitEnd(t); !errors.Is(err, io.EOF) {
+			t.Fatalf("inline %v: end(%v), want io.EOF", inline, err)
+		}
+		noEnd(t, r)
 	}
 }
 
 // TestParkedTLS checks that a TLS connection parks (its socket is found
-// under the *tls.Conn) and resumes with its record state intact.
+// under the *tls.Conn) and resumes with its record state intact; a poller
+// that reads plain sockets itself (ReadInline) parks it all the same,
+// since its bytes are records, not the client's.
 func TestParkedTLS(t *testing.T) {
 	parkingOnly(t)
-	p := newTestPoller(t)
-	rawClient, rawServer := tcpConnPair(t)
-	srvTLS := tls.Server(rawServer, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
-	cliTLS := tls.Client(rawClient, &tls.Config{InsecureSkipVerify: true})
-	hs := make(chan error, 1)
-	go func() { hs <- srvTLS.Handshake() }()
-	if err := cliTLS.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-hs; err != nil {
-		t.Fatal(err)
-	}
-	r := newServed()
-	p.Conn(srvTLS).Serve(r.handle, r.end, ReadOptions{IdleAfter: testIdle})
-	want := ""
-	for _, text := range []string{"one\n", "two\n", "three\n"} {
-		waitParked(t, p, 1)
-		if _, err := cliTLS.Write([]byte(text)); err != nil {
+	for _, inline := range []bool{false, true} {
+		p, err := NewPollerWith(PollerOptions{ReadInline: inline})
+		if err != nil {
 			t.Fatal(err)
 		}
-		want += text
-		r.waitData(t, want)
-	}
-	cliTLS.Close()
-	if err := r.waitEnd(t); err == nil {
-		t.Fatal("end(nil)")
+		defer p.Close()
+		cliTLS, srvTLS := tlsConnPair(t)
+		r := newServed()
+		c := p.Conn(srvTLS)
+		c.Serve(r.handle, r.end, ReadOptions{IdleAfter: testIdle})
+		want := ""
+		for _, text := range []string{"one\n", "two\n", "three\n"} {
+			waitParked(t, p, 1)
+			if !c.Parked() {
+				t.Fatalf("inline %v: held by the poller but not parked", inline)
+			}
+			if _, err := cliTLS.Write([]byte(text)); err != nil {
+				t.Fatal(err)
+			}
+			want += text
+			r.waitData(t, want)
+		}
+		cliTLS.Close()
+		if err := r.waitEnd(t); err == nil {
+			t.Fatal("end(nil)")
+		}
 	}
 }
 

@@ -48,6 +48,9 @@ type socketReader struct {
 	n   int
 	err error
 	f   func(uintptr) bool
+	// nowait makes try report an empty socket (again) instead of waiting
+	// for the poller: readNow's mode.
+	nowait, again bool
 }
 
 // Read reads what the socket holds, waiting on Go's poller while it holds
@@ -56,23 +59,32 @@ func (r *socketReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	n, err := r.read(r.raw, p, false)
+	if n > 0 && r.counter != nil {
+		r.counter.CountRead(n)
+	}
+	return n, err
+}
+
+// read is one read of raw into p, waiting for the poller while the socket
+// holds nothing unless nowait: then it returns 0 and no error.
+func (r *socketReader) read(raw syscall.RawConn, p []byte, nowait bool) (int, error) {
 	if r.f == nil {
 		r.f = r.try
 	}
-	r.p, r.n, r.err = p, 0, nil
-	err := r.raw.Read(r.f)
-	n, rerr := r.n, r.err
+	r.p, r.n, r.err, r.nowait, r.again = p, 0, nil, nowait, false
+	err := raw.Read(r.f)
+	n, rerr, again := r.n, r.err, r.again
 	r.p = nil
 	switch {
 	case rerr != nil:
 		return 0, rerr
 	case err != nil:
 		return 0, err
+	case again:
+		return 0, nil
 	case n == 0:
 		return 0, io.EOF
-	}
-	if r.counter != nil {
-		r.counter.CountRead(n)
 	}
 	return n, nil
 }
@@ -89,9 +101,19 @@ func (r *socketReader) try(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			r.again = r.nowait
+			return r.nowait
 		}
 		r.err = os.NewSyscallError("read", err)
 		return true
 	}
+}
+
+// readNow reads what the socket behind raw holds now and never waits: 0
+// and no error when it holds nothing, io.EOF when the peer closed its
+// side. It is the read of a connection a Poller reads itself, which knows
+// from epoll that the socket is readable; r is the Poller's, reused for
+// every such read so that none allocates.
+func (r *socketReader) readNow(raw syscall.RawConn, p []byte) (int, error) {
+	return r.read(raw, p, true)
 }

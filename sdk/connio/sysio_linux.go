@@ -36,3 +36,19 @@ func sysRead(fd int, b []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// sysEpollWaitNow is epoll_wait(2) with a zero timeout, on the same terms
+// as sysRead: it never blocks, so it bypasses the runtime's system-call
+// bookkeeping (syscall.EpollWait does not, and woke the monitor thread
+// twice a round for a Poller's goroutine). epoll_pwait with no signal
+// mask is epoll_wait, and exists on every Linux architecture.
+func sysEpollWaitNow(epfd int, events []syscall.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

@@ -403,3 +403,40 @@ func TestFrameWriterCork(t *testing.T) {
 		t.Fatalf("then %v %v, want the final pong", typ, err)
 	}
 }
+
+// TestOutboxCork: events put while the outbox is corked wait in the
+// attached link's writer and go out, in order, when it is uncorked; a
+// cork without a link does nothing, and events then queue as ever.
+func TestOutboxCork(t *testing.T) {
+	o := NewOutbox(0)
+	o.Cork()() // no link: nothing to hold
+	if err := o.Put(ev(0)); err != nil || o.Len() != 1 {
+		t.Fatalf("without a link: %v, %d queued", err, o.Len())
+	}
+	a, b := socketPair(t, 0)
+	w := NewFrameWriter(a, WriterOptions{})
+	if err := o.Attach(w); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(testTimeout))
+	r := NewFrameReader(b)
+	readEvents(t, r, 1)
+	uncork := o.Cork()
+	for _, e := range evs(1, 4) {
+		if err := o.Put(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.Backlog() == 0 || o.Len() != 0 {
+		t.Fatalf("while corked: %d bytes held by the link, %d queued; want the events held by the link", w.Backlog(), o.Len())
+	}
+	uncork()
+	for i, e := range readEvents(t, r, 3) {
+		if evID(e) != uint64(i+1) {
+			t.Fatalf("event %d is %d", i+1, evID(e))
+		}
+	}
+	if w.Backlog() != 0 {
+		t.Fatalf("%d bytes still held after uncork", w.Backlog())
+	}
+}

@@ -87,6 +87,23 @@ func (o *Outbox) Put(evs ...*portalpb.Event) error {
 	return o.queue(evs)
 }
 
+// Cork holds back what Put writes on the attached data link until the
+// function it returns is called: the events of a batch of work (a round
+// of ready connections) then go out in one write, and wake the peer once.
+// Put still never blocks, and the link's backlog bound still applies.
+// Without an attached link, Cork does nothing (Put queues anyway); a link
+// attached meanwhile is not corked.
+func (o *Outbox) Cork() (uncork func()) {
+	o.linkMu.RLock()
+	w := o.link
+	o.linkMu.RUnlock()
+	if w == nil {
+		return func() {}
+	}
+	w.Cork()
+	return w.Uncork
+}
+
 // queue adds events to the queue.
 func (o *Outbox) queue(evs []*portalpb.Event) error {
 	o.mu.Lock()
