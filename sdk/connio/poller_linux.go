@@ -67,18 +67,22 @@ func NewPollerWith(o PollerOptions) (*Poller, error) {
 // each one that has. It returns when the Poller is closed.
 func (p *Poller) loop() {
 	defer close(p.done)
+	// One closure for the loop's life: made per wait, it would be an
+	// allocation per round.
 	events := make([]syscall.EpollEvent, 128)
+	var n int
+	var werr error
+	wait := func(fd uintptr) bool {
+		n, werr = sysEpollWaitNow(int(fd), events)
+		if werr == syscall.EINTR {
+			n, werr = 0, nil
+		}
+		// Nothing ready: Go's poller waits for the set to be.
+		return n > 0 || werr != nil
+	}
 	for {
-		var n int
-		var werr error
-		err := p.raw.Read(func(fd uintptr) bool {
-			n, werr = sysEpollWaitNow(int(fd), events)
-			if werr == syscall.EINTR {
-				n, werr = 0, nil
-			}
-			// Nothing ready: Go's poller waits for the set to be.
-			return n > 0 || werr != nil
-		})
+		n, werr = 0, nil
+		err := p.raw.Read(wait)
 		if err != nil || werr != nil {
 			return
 		}
