@@ -65,34 +65,53 @@ func NewPollerWith(o PollerOptions) (*Poller, error) {
 
 // loop waits for parked connections to have something to read, and wakes
 // each one that has. It returns when the Poller is closed.
+//
+// The rounds run inside the RawConn's Read callback, which returns false
+// (wait for Go's poller to report the set readable) after a round that
+// left nothing ready, rather than returning from Read after each round:
+// each Read starts by forgetting what Go's poller had reported, so a
+// connection that became ready during the round would then wait for the
+// next one; and waiting first, where the set is known to be empty, saves
+// the epoll_wait that would find it so (a system call a round; on a round
+// trip through one session every round is such a round).
 func (p *Poller) loop() {
 	defer close(p.done)
-	// One closure for the loop's life: made per wait, it would be an
-	// allocation per round.
 	events := make([]syscall.EpollEvent, 128)
-	var n int
 	var werr error
-	wait := func(fd uintptr) bool {
-		n, werr = sysEpollWaitNow(int(fd), events)
-		if werr == syscall.EINTR {
-			n, werr = 0, nil
+	rounds := func(fd uintptr) bool {
+		for {
+			n, err := sysEpollWaitNow(int(fd), events)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				// Nothing ready: Go's poller waits for the set to be.
+				return false
+			}
+			// The set may still hold something ready when the events
+			// filled the array, or a connection the Poller reads had
+			// more than a buffer's worth (level-triggered, it stays ready,
+			// which makes no new report from Go's poller): look again at
+			// once. Otherwise what becomes ready from now on is reported.
+			if more := p.round(events[:n]); !more && n < len(events) {
+				return false
+			}
 		}
-		// Nothing ready: Go's poller waits for the set to be.
-		return n > 0 || werr != nil
 	}
 	for {
-		n, werr = 0, nil
-		err := p.raw.Read(wait)
-		if err != nil || werr != nil {
+		if err := p.raw.Read(rounds); err != nil || werr != nil {
 			return
 		}
-		p.round(events[:n])
 	}
 }
 
 // round handles one round of ready connections: it wakes those parked and
-// reads those it serves, inside the options' Batch.
-func (p *Poller) round(events []syscall.EpollEvent) {
+// reads those it serves, inside the options' Batch. It reports whether a
+// connection it read may have more to read now.
+func (p *Poller) round(events []syscall.EpollEvent) (more bool) {
 	if p.opts.Batch != nil {
 		done := p.opts.Batch()
 		defer done()
@@ -101,11 +120,14 @@ func (p *Poller) round(events []syscall.EpollEvent) {
 		c, served := p.ready(ev.Fd)
 		switch {
 		case served:
-			p.readServed(c)
+			if p.readServed(c) {
+				more = true
+			}
 		case c != nil:
 			c.wake()
 		}
 	}
+	return more
 }
 
 // add puts c into the set, waiting for it to be readable (or hung up);
@@ -214,10 +236,11 @@ func (p *Poller) ready(token int32) (c *Conn, served bool) {
 }
 
 // readServed reads what a connection the Poller serves has, hands it to
-// the connection's handler, and reports its end when reading ended.
-func (p *Poller) readServed(c *Conn) {
+// the connection's handler, and reports its end when reading ended. It
+// reports whether the read filled the buffer: the socket may hold more.
+func (p *Poller) readServed(c *Conn) (full bool) {
 	if !c.beginInlineRead() {
-		return
+		return false
 	}
 	size := c.opts.BufferSize
 	if cap(p.buf) < size {
@@ -235,7 +258,9 @@ func (p *Poller) readServed(c *Conn) {
 	if endErr, end := c.endInlineRead(err); end {
 		p.remove(c)
 		c.finish(endErr)
+		return false
 	}
+	return n == size
 }
 
 // remove forgets c, about to be closed or ended: a parked connection's
