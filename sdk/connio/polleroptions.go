@@ -18,8 +18,8 @@ type PollerOptions struct {
 	// without epoll every connection is.
 	ReadInline bool
 	// Batch, when not nil, is called on the Poller's goroutine before it
-	// handles a round of ready connections, and the function it returns
-	// after the round: a plugin holds its link to the host there
+	// handles a round of several ready connections, and the function it
+	// returns after the round: a plugin holds its link to the host there
 	// (sdk.Portal.Cork), so that the input of every connection in the
 	// round reaches the host in one write.
 	Batch func() (done func())
