@@ -209,7 +209,7 @@ func plainString(b []byte, i int) (string, int, bool) {
 			if !utf8.Valid(s) {
 				return "", 0, false
 			}
-			return intern(string(s)), n + 1, true
+			return InternBytes(s), n + 1, true
 		case c == '\\' || c < 0x20:
 			return "", 0, false
 		}
