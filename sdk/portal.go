@@ -408,17 +408,22 @@ func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
 	return !ok
 }
 
-// sessionsData returns the sync data of every announced session.
-func (p *Portal) sessionsData() []SessionData {
-	var out []SessionData
+// appendSessions appends the sync data of every announced session to
+// list, encoded from the session itself under its lock: no copy of it is
+// made (a reattach asks for ten thousand at once).
+func (p *Portal) appendSessions(list *wire.SessionList) error {
 	for _, s := range p.All() {
+		var err error
 		s.mu.Lock()
 		if s.announced && !s.closed {
-			out = append(out, s.data.GetSyncData())
+			err = list.Append(&s.data)
 		}
 		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	return out
+	return nil
 }
 
 // handleFrame applies one frame from the host, in order.
