@@ -412,7 +412,8 @@ func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
 // list, encoded from the session itself under its lock: no copy of it is
 // made (a reattach asks for ten thousand at once).
 func (p *Portal) appendSessions(list *wire.SessionList) error {
-	for _, s := range p.All() {
+	all := p.All()
+	for i, s := range all {
 		var err error
 		s.mu.Lock()
 		if s.announced && !s.closed {
@@ -421,6 +422,9 @@ func (p *Portal) appendSessions(list *wire.SessionList) error {
 		s.mu.Unlock()
 		if err != nil {
 			return err
+		}
+		if list.Len() == 1 {
+			list.Reserve(len(all) - i - 1)
 		}
 	}
 	return nil

@@ -101,6 +101,9 @@ func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
 		if err := list.Append(&e.Sessions[i]); err != nil {
 			log.Error("sync", "sessid", e.Sessions[i].Sessid, "err", err)
 		}
+		if list.Len() == 1 {
+			list.Reserve(len(e.Sessions) - i - 1)
+		}
 	}
 	if list.Len() == 0 && len(e.Sessions) > 0 {
 		return nil

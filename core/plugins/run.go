@@ -302,7 +302,7 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
 	t1 := time.Now()
-	var all []contract.SessionData
+	all := make([]contract.SessionData, 0, wire.SessionsIn(resp))
 	err = wire.ReadSessions(resp, func(d contract.SessionData, err error) {
 		if err != nil {
 			r.log.Warn("bad session from plugin", "err", err)

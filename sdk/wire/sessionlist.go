@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/portico-mud/portico/sdk/contract"
@@ -73,6 +74,18 @@ func (l *SessionList) Append(d *contract.SessionData) error {
 	l.b = protowire.AppendBytes(l.b, msg)
 	l.n++
 	return nil
+}
+
+// Reserve makes room for n more sessions the size of those appended so far
+// (an eighth more for the variation): a list of ten thousand then grows
+// once, not by doubling, whose copies and fresh pages cost as much as the
+// encoding. It does nothing before the first Append.
+func (l *SessionList) Reserve(n int) {
+	if l.n == 0 || n <= 0 {
+		return
+	}
+	need := len(l.b) / l.n * n
+	l.b = slices.Grow(l.b, need+need/8)
 }
 
 // Len is the number of sessions appended.
@@ -198,6 +211,28 @@ func RangeSessions(b []byte, fn func(d contract.SessionData, err error)) error {
 		fn(d, err)
 	}
 	return nil
+}
+
+// CountSessions returns how many SessionListField entries an encoded
+// message holds (0 when it is malformed: RangeSessions says why), for a
+// caller to size what it reads them into.
+func CountSessions(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		num, typ, m := protowire.ConsumeTag(b)
+		if m < 0 {
+			return 0
+		}
+		b = b[m:]
+		if m = protowire.ConsumeFieldValue(num, typ, b); m < 0 {
+			return 0
+		}
+		b = b[m:]
+		if num == SessionListField && typ == protowire.BytesType {
+			n++
+		}
+	}
+	return n
 }
 
 // decodeSession reads one portalpb.SessionData message into session data,
@@ -337,6 +372,11 @@ func (c rawSessionsCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
+}
+
+// SessionsIn is the number of sessions of a Sessions answer, for sizing.
+func SessionsIn(resp *portalpb.SessionsResponse) int {
+	return len(resp.GetSessions()) + CountSessions(resp.ProtoReflect().GetUnknown())
 }
 
 // ReadSessions calls fn with each session of a Sessions answer, or with the

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,62 @@ func BenchmarkSessionList(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSessionListReserveAndCount: Reserve makes room without changing the
+// list (and does nothing on an empty one), and CountSessions counts its
+// entries, skipping other fields, and gives 0 for a malformed message.
+func TestSessionListReserveAndCount(t *testing.T) {
+	var list SessionList
+	list.Reserve(100)
+	if cap(list.Bytes()) != 0 {
+		t.Fatalf("Reserve on an empty list allocated %d bytes", cap(list.Bytes()))
+	}
+	all := listSessions()
+	if err := list.Append(&all[0]); err != nil {
+		t.Fatal(err)
+	}
+	one := len(list.Bytes())
+	before := append([]byte(nil), list.Bytes()...)
+	list.Reserve(100)
+	if !bytes.Equal(list.Bytes(), before) || cap(list.Bytes())-one < 100*one {
+		t.Fatalf("Reserve(100): %d bytes of room for sessions of %d; content changed: %v",
+			cap(list.Bytes())-one, one, !bytes.Equal(list.Bytes(), before))
+	}
+	for i := 1; i < len(all); i++ {
+		if err := list.Append(&all[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A SyncAll's other fields (clean, fields) around the list.
+	sa := &portalpb.SyncAll{Clean: true, Fields: []string{contract.FieldUName}}
+	sa.ProtoReflect().SetUnknown(list.Bytes())
+	b, err := proto.Marshal(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := CountSessions(b); n != len(all) {
+		t.Fatalf("CountSessions = %d, want %d", n, len(all))
+	}
+	if n := CountSessions(b[:len(b)-1]); n != 0 {
+		t.Fatalf("CountSessions of a truncated message = %d, want 0", n)
+	}
+	resp := &portalpb.SessionsResponse{Sessions: []*portalpb.SessionData{{Sessid: 9}}}
+	resp.ProtoReflect().SetUnknown(list.Bytes())
+	if n := SessionsIn(resp); n != len(all)+1 {
+		t.Fatalf("SessionsIn = %d, want %d", n, len(all)+1)
+	}
+	var ids []uint64
+	if err := ReadSessions(resp, func(d contract.SessionData, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.Sessid)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{9, 1, 42, 3, 4}; !slices.Equal(ids, want) {
+		t.Fatalf("ReadSessions read %v, want %v", ids, want)
 	}
 }
