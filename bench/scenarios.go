@@ -254,6 +254,10 @@ type reloadResult struct {
 	// "Server restarted." (toldP50 until half of them had).
 	elapsed, told, toldP50 time.Duration
 	dropped                int
+	// hostCPU and pluginCPU are the CPU time the host (both images) and
+	// the plugin used from the command until every client had answered:
+	// steadier than the times on a loaded machine.
+	hostCPU, pluginCPU time.Duration
 	// host is what the host logged of the reload.
 	host hostReload
 }
@@ -265,6 +269,16 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 	var dropped atomic.Int64
 	var firstErr atomic.Value
 	told := make([]time.Duration, len(cs))
+	// The host keeps its pid across the exec, the plugin is the same
+	// process: both are read again at the end.
+	pids, err := p.pids()
+	if err != nil {
+		return reloadResult{}, err
+	}
+	cpu0, err := cpuTimes(pids)
+	if err != nil {
+		return reloadResult{}, err
+	}
 	start := time.Now()
 	if _, err := p.call("reload", nil); err != nil {
 		return reloadResult{}, err
@@ -291,6 +305,12 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 	}
 	wg.Wait()
 	res := reloadResult{elapsed: time.Since(start), dropped: int(dropped.Load())}
+	if cpu1, err := cpuTimes(pids); err == nil && len(pids) >= 2 {
+		res.hostCPU = cpu1[0] - cpu0[0]
+		for i := 1; i < len(pids); i++ {
+			res.pluginCPU += cpu1[i] - cpu0[i]
+		}
+	}
 	sort.Slice(told, func(i, j int) bool { return told[i] < told[j] })
 	if len(told) > 0 {
 		res.told, res.toldP50 = told[len(told)-1], told[len(told)/2]
@@ -305,6 +325,19 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 	}
 	res.host = h
 	return res, nil
+}
+
+// cpuTimes reads the CPU time each of pids has used so far.
+func cpuTimes(pids []int) ([]time.Duration, error) {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
 }
 
 // hostReload is what the host logged of one reload (core/host "re-executing"
