@@ -57,3 +57,19 @@ func BenchmarkReloadSync(b *testing.B) {
 		h.AllSessionsPortalSync(ReloadSyncFields...)
 	}
 }
+
+// BenchmarkReloadRestore is a new image's rebuild of 10,000 sessions a
+// reattached plugin listed (PortalSessionsSync into an empty handler), not
+// logged in, without a store: the handler's part alone.
+func BenchmarkReloadRestore(b *testing.B) {
+	all := make([]contract.SessionData, 10000)
+	for i := range all {
+		all[i].InitSession("telnet", "127.0.0.1:1", time.Now())
+		all[i].Sessid = uint64(i + 1)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h := NewServerSessionHandler(Options{Log: slog.New(slog.DiscardHandler), Portals: nopPortals{}, Commands: answerCommands{}})
+		h.PortalSessionsSync("telnet", all)
+	}
+}
