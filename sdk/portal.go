@@ -472,7 +472,8 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 	case *portalpb.Event_Sync:
 		p.loadSync(k.Sync.GetSession(), k.Sync.GetFields())
 	case *portalpb.Event_SyncAll:
-		listed := map[uint64]bool{}
+		// Made at its size: a reload's sync lists every session.
+		listed := make(map[uint64]bool, len(k.SyncAll.GetSessions()))
 		for _, pd := range k.SyncAll.GetSessions() {
 			listed[pd.GetSessid()] = true
 			p.loadSync(pd, k.SyncAll.GetFields())
