@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +81,35 @@ time=2026-12-05T22:00:00.900Z level=INFO msg="sessions restored" plugin=telnet c
 	}
 	if _, err := readHostReload(path, start.Add(time.Hour)); err == nil {
 		t.Fatal("a log without the reload's lines read as one")
+	}
+}
+
+// TestExited checks the bench's test for a child that ended: a running
+// process is not, one that exited (a zombie until waited for, then gone)
+// is.
+func TestExited(t *testing.T) {
+	if exited(os.Getpid()) {
+		t.Fatal("this process reads as ended")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if exited(cmd.Process.Pid) {
+		t.Fatal("a running child reads as ended")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !exited(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed child (a zombie) does not read as ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = cmd.Wait()
+	if !exited(cmd.Process.Pid) {
+		t.Fatal("a reaped child reads as running")
 	}
 }

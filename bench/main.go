@@ -215,7 +215,13 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		row{scenario: fmt.Sprintf("reload, %d sessions: host side, command to sessions restored", p.capacity), unit: "ms",
 			portico: ms(rr.host.restored), lowerIsBetter: true, note: rr.host.note()})
 	if rr.dropped != 0 {
-		return rows, fmt.Errorf("reload dropped %d sessions (see %s)", rr.dropped, port2.log.Name())
+		why := ""
+		if exited(port2.cmd.Process.Pid) {
+			// What -profile did before the host stopped its profile
+			// before the exec: the new image died at once.
+			why = "; the host process has ended"
+		}
+		return rows, fmt.Errorf("reload dropped %d sessions%s (see %s)", rr.dropped, why, port2.log.Name())
 	}
 	return rows, nil
 }
