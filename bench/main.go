@@ -209,9 +209,19 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 	}
 	rows = append(rows, row{scenario: fmt.Sprintf("reload, %d sessions: all answer", p.capacity), unit: "ms",
 		portico: ms(rr.elapsed), target: "≤ 1000 ms, 0 dropped", lowerIsBetter: true,
-		note: fmt.Sprintf("%d dropped", rr.dropped)})
+		note: fmt.Sprintf("%d dropped; CPU meanwhile: host %.0f ms, plugin %.0f ms", rr.dropped, ms(rr.hostCPU), ms(rr.pluginCPU))},
+		row{scenario: fmt.Sprintf("reload, %d sessions: all told restarted", p.capacity), unit: "ms",
+			portico: ms(rr.told), lowerIsBetter: true, note: fmt.Sprintf("half of them by %.0f ms", ms(rr.toldP50))},
+		row{scenario: fmt.Sprintf("reload, %d sessions: host side, command to sessions restored", p.capacity), unit: "ms",
+			portico: ms(rr.host.restored), lowerIsBetter: true, note: rr.host.note()})
 	if rr.dropped != 0 {
-		return rows, fmt.Errorf("reload dropped %d sessions", rr.dropped)
+		why := ""
+		if exited(port2.cmd.Process.Pid) {
+			// What -profile did before the host stopped its profile
+			// before the exec: the new image died at once.
+			why = "; the host process has ended"
+		}
+		return rows, fmt.Errorf("reload dropped %d sessions%s (see %s)", rr.dropped, why, port2.log.Name())
 	}
 	return rows, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -248,8 +249,17 @@ func measureFanout(s server, cs []*client, trigger func(token string) error) (ti
 
 // reloadResult is how a reload under load went.
 type reloadResult struct {
-	elapsed time.Duration
-	dropped int
+	// elapsed runs from the command until every client has seen the
+	// restart and answered a ping; told until every client has read
+	// "Server restarted." (toldP50 until half of them had).
+	elapsed, told, toldP50 time.Duration
+	dropped                int
+	// hostCPU and pluginCPU are the CPU time the host (both images) and
+	// the plugin used from the command until every client had answered:
+	// steadier than the times on a loaded machine.
+	hostCPU, pluginCPU time.Duration
+	// host is what the host logged of the reload.
+	host hostReload
 }
 
 // measureReload reloads Portico under cs and waits until every session has
@@ -258,6 +268,17 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 	var wg sync.WaitGroup
 	var dropped atomic.Int64
 	var firstErr atomic.Value
+	told := make([]time.Duration, len(cs))
+	// The host keeps its pid across the exec, the plugin is the same
+	// process: both are read again at the end.
+	pids, err := p.pids()
+	if err != nil {
+		return reloadResult{}, err
+	}
+	cpu0, err := cpuTimes(pids)
+	if err != nil {
+		return reloadResult{}, err
+	}
 	start := time.Now()
 	if _, err := p.call("reload", nil); err != nil {
 		return reloadResult{}, err
@@ -268,6 +289,7 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 			defer wg.Done()
 			err := c.until("Server restarted.", 120*time.Second)
 			if err == nil {
+				told[i] = time.Since(start)
 				_ = c.conn.SetDeadline(time.Now().Add(120 * time.Second))
 				err = roundTrip(c, "r"+strconv.Itoa(i))
 				_ = c.conn.SetDeadline(time.Time{})
@@ -283,10 +305,121 @@ func measureReload(p *portico, cs []*client) (reloadResult, error) {
 	}
 	wg.Wait()
 	res := reloadResult{elapsed: time.Since(start), dropped: int(dropped.Load())}
+	if cpu1, err := cpuTimes(pids); err == nil && len(pids) >= 2 {
+		res.hostCPU = cpu1[0] - cpu0[0]
+		for i := 1; i < len(pids); i++ {
+			res.pluginCPU += cpu1[i] - cpu0[i]
+		}
+	}
+	sort.Slice(told, func(i, j int) bool { return told[i] < told[j] })
+	if len(told) > 0 {
+		res.told, res.toldP50 = told[len(told)-1], told[len(told)/2]
+	}
 	if err, _ := firstErr.Load().(error); err != nil {
 		return res, err
 	}
+	// The new image logs "sessions restored" before it tells anyone.
+	h, err := readHostReload(p.log.Name(), start)
+	if err != nil && res.dropped == 0 {
+		return res, err
+	}
+	res.host = h
 	return res, nil
+}
+
+// cpuTimes reads the CPU time each of pids has used so far.
+func cpuTimes(pids []int) ([]time.Duration, error) {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// hostReload is what the host logged of one reload (core/host "re-executing"
+// and "host restarted", core/plugins "sessions restored"): restored runs
+// from the command to the new image's "sessions restored" line (the log's
+// clock, to the millisecond); the rest are the phases it names.
+type hostReload struct {
+	restored time.Duration
+	// handover is the old image's part until the exec: the announcement and
+	// the plugins' pause (paused), every session's data pushed (synced),
+	// the parts stopped and the links flushed (flushed).
+	handover, paused, synced, flushed string
+	// upAt is when the new image began to run, from the command.
+	upAt time.Duration
+	// restore is the new image's restore of the sessions: the plugin's
+	// answer (asked), its decoding (decoded), the rebuild (rebuilt).
+	restore, asked, decoded, rebuilt string
+}
+
+// note says where the host's part of a reload went, in milliseconds.
+func (h hostReload) note() string {
+	return fmt.Sprintf("handover %s (announce+pause %s, sync %s, flush %s); new image up at %d; restore %s (asked %s, decoded %s, rebuilt %s)",
+		h.handover, h.paused, h.synced, h.flushed, h.upAt.Milliseconds(), h.restore, h.asked, h.decoded, h.rebuilt)
+}
+
+// readHostReload reads the host's log for the reload begun at start.
+func readHostReload(path string, start time.Time) (hostReload, error) {
+	var h hostReload
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return h, fmt.Errorf("host log: %w", err)
+	}
+	// The log's times are to the millisecond.
+	since := start.Truncate(time.Millisecond)
+	var restored, up bool
+	for _, line := range strings.Split(string(b), "\n") {
+		f := logFields(line)
+		at, err := time.Parse(time.RFC3339Nano, f["time"])
+		if err != nil || at.Before(since) {
+			continue
+		}
+		switch f["msg"] {
+		case "re-executing":
+			h.handover, h.paused, h.synced, h.flushed = f["handover"], f["plugins_paused"], f["synced"], f["flushed"]
+		case "host restarted":
+			h.upAt, up = at.Sub(since), true
+		case "sessions restored":
+			h.restored, restored = at.Sub(since), true
+			h.restore, h.asked, h.decoded, h.rebuilt = f["took"], f["asked"], f["decoded"], f["rebuilt"]
+		}
+	}
+	if !restored || !up {
+		return h, fmt.Errorf("no \"host restarted\" and \"sessions restored\" after the reload in %s", path)
+	}
+	return h, nil
+}
+
+// logFields splits a log/slog text line into its keys and values
+// (unquoting quoted values).
+func logFields(line string) map[string]string {
+	f := map[string]string{}
+	for line != "" {
+		line = strings.TrimLeft(line, " ")
+		k, rest, ok := strings.Cut(line, "=")
+		if !ok {
+			break
+		}
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				break
+			}
+			v, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			v, rest, _ = strings.Cut(rest, " ")
+		}
+		f[k] = v
+		line = rest
+	}
+	return f
 }
 
 func logf(format string, args ...any) {

@@ -291,6 +291,18 @@ func waitOrKill(cmd *exec.Cmd, d time.Duration) {
 	}
 }
 
+// exited reports whether the child pid has ended: gone from /proc, or a
+// zombie not yet waited for.
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || strings.HasPrefix(s[i+1:], " Z")
+}
+
 // rssBytes reads a process's resident memory from /proc.
 func rssBytes(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

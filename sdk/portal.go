@@ -416,17 +416,26 @@ func (p *Portal) sendDataIn(id uint64, msgs []Message) (busy bool) {
 	return !ok
 }
 
-// sessionsData returns the sync data of every announced session.
-func (p *Portal) sessionsData() []SessionData {
-	var out []SessionData
-	for _, s := range p.All() {
+// appendSessions appends the sync data of every announced session to
+// list, encoded from the session itself under its lock: no copy of it is
+// made (a reattach asks for ten thousand at once).
+func (p *Portal) appendSessions(list *wire.SessionList) error {
+	all := p.All()
+	for i, s := range all {
+		var err error
 		s.mu.Lock()
 		if s.announced && !s.closed {
-			out = append(out, s.data.GetSyncData())
+			err = list.Append(&s.data)
 		}
 		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if list.Len() == 1 {
+			list.Reserve(len(all) - i - 1)
+		}
 	}
-	return out
+	return nil
 }
 
 // handleFrame applies one frame from the host, in order.
@@ -471,7 +480,8 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 	case *portalpb.Event_Sync:
 		p.loadSync(k.Sync.GetSession(), k.Sync.GetFields())
 	case *portalpb.Event_SyncAll:
-		listed := map[uint64]bool{}
+		// Made at its size: a reload's sync lists every session.
+		listed := make(map[uint64]bool, len(k.SyncAll.GetSessions()))
 		for _, pd := range k.SyncAll.GetSessions() {
 			listed[pd.GetSessid()] = true
 			p.loadSync(pd, k.SyncAll.GetFields())

@@ -431,16 +431,16 @@ func (s *Server) graceExpired(gen uint64) {
 }
 
 // Sessions returns every live session's data (portal_sessions_sync).
+// The list is encoded by hand (wire.SessionList) and carried as the
+// response's unknown fields, which marshal as they are: the host reads the
+// same bytes as if they were resp.Sessions.
 func (s *Server) Sessions(context.Context, *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
-	all := s.portal.sessionsData()
-	resp := &portalpb.SessionsResponse{Sessions: make([]*portalpb.SessionData, 0, len(all))}
-	for _, d := range all {
-		pd, err := wire.SessionToPB(d)
-		if err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		resp.Sessions = append(resp.Sessions, pd)
+	var list wire.SessionList
+	if err := s.portal.appendSessions(&list); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
 	}
+	resp := &portalpb.SessionsResponse{}
+	resp.ProtoReflect().SetUnknown(list.Bytes())
 	return resp, nil
 }
 

@@ -455,6 +455,28 @@ func TestServerSessions(t *testing.T) {
 	if _, ok := got[a.ID()]; !ok {
 		t.Errorf("session %d missing", a.ID())
 	}
+
+	// The host's way (its bytes read straight into session data) reads
+	// the same sessions.
+	resp, err = h.client.Sessions(testCtx(t), &portalpb.SessionsRequest{}, wire.RawSessionsAnswer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetSessions()) != 0 || wire.SessionsIn(resp) != 2 {
+		t.Fatalf("raw answer: %d unmarshalled, %d in all; want 0 and 2", len(resp.GetSessions()), wire.SessionsIn(resp))
+	}
+	raw := map[uint64]SessionData{}
+	if err := wire.ReadSessions(resp, func(d SessionData, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[d.Sessid] = d
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(raw, got) {
+		t.Errorf("raw answer read as %+v, want %+v", raw, got)
+	}
 }
 
 func TestServerStartBot(t *testing.T) {

@@ -207,3 +207,72 @@ func TestHostKilledPlayersStay(t *testing.T) {
 		t.Fatal("a client was dropped")
 	}
 }
+
+// TestReloadWhileProfiling reloads a host that writes a CPU profile
+// (PORTICO_CPUPROFILE, as `go run ./bench -profile` runs it) three times:
+// each new image comes up and reattaches, nobody is dropped, and every
+// image's profile is written. Before, the profiling timer outlived the exec
+// and SIGPROF killed the new image before its runtime could catch it, so
+// the plugin, waiting for a host that never came, dropped everyone.
+func TestReloadWhileProfiling(t *testing.T) {
+	prof := t.TempDir()
+	h := startHostWith(t, hostOptions{env: []string{"PORTICO_CPUPROFILE=" + prof}})
+	a := dialTelnet(t, h.telnetAddr)
+	a.login("Gwen", "gwenpass1", true)
+	b := dialTelnet(t, h.telnetAddr)
+	b.login("Hugo", "hugopass1", true)
+	plugin := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
+	const reloads = 3
+	for i := 1; i <= reloads; i++ {
+		before := h.waitFor("up", func(st host.Status) bool { return st.AccountsOnline == 2 })
+		reload := exec.Command(filepath.Join(binDir, "portico"), "reload", "--config", h.configPath)
+		done := make(chan error, 1)
+		var out strings.Builder
+		reload.Stdout, reload.Stderr = &out, &out
+		if err := reload.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- reload.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("reload %d: %v: %s", i, err, out.String())
+			}
+		case <-h.exited:
+			// The command waits a minute for a host that will not come.
+			reload.Process.Kill()
+			<-done
+			t.Fatalf("reload %d: the host process ended: %v", i, h.exitError())
+		}
+		a.expect("Server restarted.")
+		b.expect("Server restarted.")
+		after := h.waitFor("the new image", func(st host.Status) bool {
+			return st.Started.After(before.Started) && st.AccountsOnline == 2
+		})
+		if after.PID != before.PID {
+			t.Fatalf("reload %d: host pid %d -> %d", i, before.PID, after.PID)
+		}
+		said := fmt.Sprintf("still here %d", i)
+		a.send("say " + said)
+		b.expect(`Gwen says, "` + said + `"`)
+	}
+	if p := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" }); p.PID != plugin.PID {
+		t.Fatalf("plugin pid %d -> %d: it must be reattached, not restarted", plugin.PID, p.PID)
+	}
+	if a.isClosed() || b.isClosed() {
+		t.Fatal("a client was dropped")
+	}
+	h.stopProcess()
+	if err := h.exitError(); err != nil {
+		t.Fatalf("host exited with %v", err)
+	}
+	names := []string{"portico.cpu.pprof"}
+	for i := 1; i <= reloads; i++ {
+		names = append(names, fmt.Sprintf("portico.reload%d.cpu.pprof", i))
+	}
+	for _, name := range names {
+		if fi, err := os.Stat(filepath.Join(prof, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s not written: %v", name, err)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func startCmd(load loader, opts []Option) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			stopProfile, err := cpuprofile.Start("portico")
+			stopProfile, err := cpuprofile.Start(profileName())
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "portico:", err)
 			}
@@ -81,6 +81,16 @@ func startCmd(load loader, opts []Option) *cobra.Command {
 			return Run(ctx, cfg, os.Stderr, opts...)
 		},
 	}
+}
+
+// profileName names the host's CPU profile: "portico" for the image
+// `portico start` ran, "portico.reload<N>" for the one the Nth reload
+// re-executed, so that a reload keeps the profile of the image before it.
+func profileName() string {
+	if n, err := strconv.Atoi(os.Getenv(envReloads)); err == nil && n > 0 {
+		return "portico.reload" + strconv.Itoa(n)
+	}
+	return "portico"
 }
 
 func configCmd(load loader, opts []Option) *cobra.Command {

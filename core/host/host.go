@@ -24,6 +24,7 @@ import (
 	"github.com/portico-mud/portico/core/plugins"
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/core/store"
+	"github.com/portico-mud/portico/sdk/cpuprofile"
 	"github.com/portico-mud/portico/sdk/logging"
 )
 
@@ -393,6 +394,8 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, envReloads+"=") })
 	env = append(env, envRestartMode+"="+req.mode, envRestartAt+"="+strconv.FormatInt(t0.UnixNano(), 10),
 		envReloads+"="+strconv.Itoa(reloads+1))
+	// A CPU profile's timer would outlive the exec and kill the new image.
+	cpuprofile.StopForExec()
 	return fmt.Errorf("host: exec %s: %w", h.exe, syscall.Exec(h.exe, os.Args, env))
 }
 

@@ -91,21 +91,26 @@ func encodeDataOut(log *slog.Logger, e sessions.DataOut) *portalpb.Event {
 // encodeSyncAll encodes a whole-plugin sync. A session whose data does not
 // encode is left out (logged); when none does, nothing is sent, since a
 // clean sync of no sessions would drop every session of the plugin.
+//
+// The sessions are encoded by hand (wire.SessionList: a reload pushes
+// every session at once) and carried as the message's unknown fields, which
+// marshal as they are: the plugin reads them as SyncAll.sessions.
 func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
-	list := make([]*portalpb.SessionData, 0, len(e.Sessions))
-	for _, d := range e.Sessions {
-		pd, err := wire.SessionToPB(d)
-		if err != nil {
-			log.Error("sync", "sessid", d.Sessid, "err", err)
-			continue
+	var list wire.SessionList
+	for i := range e.Sessions {
+		if err := list.Append(&e.Sessions[i]); err != nil {
+			log.Error("sync", "sessid", e.Sessions[i].Sessid, "err", err)
 		}
-		list = append(list, pd)
+		if list.Len() == 1 {
+			list.Reserve(len(e.Sessions) - i - 1)
+		}
 	}
-	if len(list) == 0 && len(e.Sessions) > 0 {
+	if list.Len() == 0 && len(e.Sessions) > 0 {
 		return nil
 	}
-	return &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
-		Sessions: list, Clean: e.Clean, Fields: e.Fields}}}
+	sa := &portalpb.SyncAll{Clean: e.Clean, Fields: e.Fields}
+	sa.ProtoReflect().SetUnknown(list.Bytes())
+	return &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: sa}}
 }
 
 // send queues an event for the plugin's current run. Events queued before

@@ -9,7 +9,9 @@ import (
 
 	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/sdk/contract"
+	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestEncodeEventKinds: each of the handler's Go events becomes the Link
@@ -34,8 +36,8 @@ func TestEncodeEventKinds(t *testing.T) {
 	if err != nil || got.UName != "Alice" || !got.FlagBool(contract.FlagNoColor) || !slices.Equal(sy.GetFields(), []string{contract.FieldUName}) {
 		t.Errorf("SessionSync encoded as %v (%v)", sy, err)
 	}
-	sa := encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{d}, Clean: true}).GetSyncAll()
-	if len(sa.GetSessions()) != 1 || !sa.GetClean() || sa.GetSessions()[0].GetSessid() != 4 {
+	sa := onWire(t, encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{d}, Clean: true})).GetSyncAll()
+	if len(sa.GetSessions()) != 1 || !sa.GetClean() || sa.GetSessions()[0].GetSessid() != 4 || sa.GetSessions()[0].GetUname() != "Alice" {
 		t.Errorf("SyncAll encoded as %v", sa)
 	}
 	if dc := encodeEvent(log, sessions.Disconnect{Sessid: 5, Reason: "bye"}).GetDisconnect(); dc.GetSessid() != 5 || dc.GetReason() != "bye" {
@@ -44,6 +46,21 @@ func TestEncodeEventKinds(t *testing.T) {
 	if da := encodeEvent(log, sessions.DisconnectAll{Reason: "all"}).GetDisconnectAll(); da.GetReason() != "all" {
 		t.Errorf("DisconnectAll encoded as %v", da)
 	}
+}
+
+// onWire is ev as the plugin reads it: marshalled and unmarshalled (a
+// SyncAll carries its sessions as bytes until then).
+func onWire(t *testing.T, ev *portalpb.Event) *portalpb.Event {
+	t.Helper()
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back portalpb.Event
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return &back
 }
 
 // TestOutputTooLargeIsDropped: output over the link's event bound is not
@@ -81,7 +98,7 @@ func TestEncodeEventRefusesWhatCannotBeEncoded(t *testing.T) {
 		t.Errorf("a clean SyncAll of no encodable session was sent: %v", ev)
 	}
 	good := contract.SessionData{Sessid: 3}
-	sa := encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{badData, good}, Clean: true}).GetSyncAll()
+	sa := onWire(t, encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{badData, good}, Clean: true})).GetSyncAll()
 	if len(sa.GetSessions()) != 1 || sa.GetSessions()[0].GetSessid() != 3 {
 		t.Errorf("SyncAll with one bad session encoded as %v; want the good one alone", sa)
 	}

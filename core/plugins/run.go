@@ -296,22 +296,25 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{})
+	// The answer is read straight from its bytes (wire.ReadSessions).
+	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{}, wire.RawSessionsAnswer())
 	if err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
 	t1 := time.Now()
-	all := make([]contract.SessionData, 0, len(resp.GetSessions()))
-	for _, pd := range resp.GetSessions() {
-		d, err := wire.SessionFromPB(pd)
+	all := make([]contract.SessionData, 0, wire.SessionsIn(resp))
+	err = wire.ReadSessions(resp, func(d contract.SessionData, err error) {
 		if err != nil {
 			r.log.Warn("bad session from plugin", "err", err)
-			continue
+			return
 		}
 		if !r.grantedSessid(d.Sessid, "sessions list") {
-			continue
+			return
 		}
 		all = append(all, d)
+	})
+	if err != nil {
+		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
 	// Waited for: the link reader runs the plugin's events itself, and
 	// they must find the sessions rebuilt.

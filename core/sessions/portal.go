@@ -230,6 +230,11 @@ func (h *ServerSessionHandler) PortalSessionsGone(plugin string, all []contract.
 // refused and logged, and the session is logged out and shown the connection
 // screen.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
+	if len(h.sessions) == 0 && len(all) > 0 {
+		// A new image's first restore: the map is made at its size once
+		// rather than grown through every doubling to ten thousand.
+		h.sessions = make(map[uint64]*ServerSession, len(all))
+	}
 	saved := h.savedLogins(plugin)
 	lookups := h.newRestoreLookups()
 	targets := make([]*ServerSession, 0, len(all))

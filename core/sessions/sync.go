@@ -14,18 +14,31 @@ import (
 // sessions the host does not know. Only saved logins are pushed. With
 // fields, only those are pushed (all when none are named).
 func (h *ServerSessionHandler) AllSessionsPortalSync(fields ...string) {
-	byPlugin := map[string][]contract.SessionData{}
-	for _, s := range h.sortedSessions() {
-		d := s.SessionData
-		if len(fields) > 0 && !slices.Contains(fields, contract.FieldProtocolFlags) {
+	all := h.sortedSessions()
+	// Each plugin's list is made at its size and the data copied once,
+	// into its place: a reload pushes ten thousand sessions, and growing
+	// the lists by doubling copied them over and over.
+	counts := map[string]int{}
+	for _, s := range all {
+		counts[s.Plugin]++
+	}
+	byPlugin := make(map[string][]contract.SessionData, len(counts))
+	for plugin, n := range counts {
+		byPlugin[plugin] = make([]contract.SessionData, 0, n)
+	}
+	noFlags := len(fields) > 0 && !slices.Contains(fields, contract.FieldProtocolFlags)
+	for _, s := range all {
+		list := append(byPlugin[s.Plugin], s.SessionData)
+		d := &list[len(list)-1]
+		if noFlags {
 			// Not sent: skip copying and encoding the flags.
 			d.ProtocolFlags = contract.Flags{}
 		} else {
-			d = s.GetSyncData()
+			*d = s.GetSyncData()
 		}
 		// Only a saved login is ever pushed (see portalData).
-		s.told.apply(&d)
-		byPlugin[s.Plugin] = append(byPlugin[s.Plugin], d)
+		s.told.apply(d)
+		byPlugin[s.Plugin] = list
 	}
 	for plugin, list := range byPlugin {
 		h.portals.Send(plugin, SyncAll{Sessions: list, Clean: true, Fields: fields})

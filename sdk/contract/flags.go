@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"unique"
+	"unsafe"
 )
 
 // More protocol flag names the plugins set (Evennia's names).
@@ -151,6 +152,17 @@ func intern(s string) string {
 		return s
 	}
 	return unique.Make(s).Value()
+}
+
+// InternBytes is intern for a string read from b (a flag value, a protocol
+// key on the wire), without the allocation of converting b first when the
+// string is known already: unique.Make only looks at the string it is
+// given and copies it when it keeps it, so it may point into b.
+func InternBytes(b []byte) string {
+	if len(b) == 0 || len(b) > 64 {
+		return string(b)
+	}
+	return unique.Make(unsafe.String(unsafe.SliceData(b), len(b))).Value()
 }
 
 // Set sets flag name to v.

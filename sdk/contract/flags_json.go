@@ -106,9 +106,17 @@ func (f *Flags) setFlatJSON(b []byte) bool {
 		return skipSpace(b, i+1) == len(b)
 	}
 	for {
-		k, n, ok := plainString(b, i)
+		kb, n, ok := plainBytes(b, i)
 		if !ok {
 			return false
+		}
+		// A known flag's name is the contract's own string: looked up
+		// without making one (most flags on the wire are known).
+		var k string
+		if x, known := knownIndex[string(kb)]; known {
+			k = knownFlags[x].name
+		} else {
+			k = string(kb)
 		}
 		i = skipSpace(b, n)
 		if i >= len(b) || b[i] != ':' {
@@ -199,20 +207,29 @@ func hasPrefixAt(b []byte, i int, p string) bool {
 // short: flag names and values repeat across sessions) and the index after
 // it.
 func plainString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
+	s, n, ok := plainBytes(b, i)
+	if !ok {
 		return "", 0, false
+	}
+	return InternBytes(s), n, true
+}
+
+// plainBytes is plainString's string as bytes of b, not copied.
+func plainBytes(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
 	}
 	for n := i + 1; n < len(b); n++ {
 		switch c := b[n]; {
 		case c == '"':
 			s := b[i+1 : n]
 			if !utf8.Valid(s) {
-				return "", 0, false
+				return nil, 0, false
 			}
-			return intern(string(s)), n + 1, true
+			return s, n + 1, true
 		case c == '\\' || c < 0x20:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }

@@ -46,14 +46,43 @@ func Start(name string) (stop func(), err error) {
 		go heapOnSignal(filepath.Join(dir, name+".heap"), usr1, done)
 	}
 	var once sync.Once
-	return func() {
+	stop = func() {
 		once.Do(func() {
+			activeMu.Lock()
+			active = nil
+			activeMu.Unlock()
 			signal.Stop(usr1)
 			close(done)
 			pprof.StopCPUProfile()
 			f.Close()
 		})
-	}, nil
+	}
+	activeMu.Lock()
+	active = stop
+	activeMu.Unlock()
+	return stop, nil
+}
+
+// active is the stop function of the profile Start began in this process,
+// nil when none runs.
+var (
+	activeMu sync.Mutex
+	active   func()
+)
+
+// StopForExec ends the profile Start began in this process, if one runs,
+// and writes it out. A process that replaces itself with syscall.Exec (the
+// host's reload) must call it just before: the kernel keeps the profiling
+// interval timer (ITIMER_PROF) across an exec, and its next SIGPROF kills
+// the new image ("Profiling timer expired") before that image's runtime
+// has installed a handler for it.
+func StopForExec() {
+	activeMu.Lock()
+	stop := active
+	activeMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // heapOnSignal writes a heap profile to <base>.pprof, and its text form
