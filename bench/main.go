@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -294,6 +295,10 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 	}
 	res.smallPerSession = float64(memS-mem0) / float64(p.fanoutSmall) / 1024
 	res.smallHostPerSession = float64(hostS-host0) / float64(p.fanoutSmall) / 1024
+	if pt, ok := s.(*portico); ok && profileDir != "" {
+		heapProfiles(s)
+		keepHeapProfiles(filepath.Join(profileDir, filepath.Base(pt.dir)), "loggedin")
+	}
 	if res.fanoutSmall, err = measureFanout(s, *cs, trigger); err != nil {
 		return res, err
 	}
