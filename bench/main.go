@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -188,7 +189,8 @@ func run(p params, keep bool, logw io.Writer) ([]row, error) {
 		baseline: ms(bres.fanoutSmall), portico: ms(pres.fanoutSmall), hasBaseline: true, lowerIsBetter: true},
 		row{scenario: fmt.Sprintf("memory per logged-in session (%d)", p.fanoutSmall), unit: "KiB",
 			baseline: bres.smallPerSession, portico: pres.smallPerSession, hasBaseline: true, target: "≤ 8 KiB", lowerIsBetter: true,
-			note: fmt.Sprintf("host %.2f, plugin %.2f KiB", pres.smallHostPerSession, pres.smallPerSession-pres.smallHostPerSession)})
+			note: fmt.Sprintf("host %.2f, plugin %.2f KiB; portico RSS %.1f -> %.1f MiB", pres.smallHostPerSession,
+				pres.smallPerSession-pres.smallHostPerSession, float64(pres.smallRSS0)/(1<<20), float64(pres.smallRSS)/(1<<20))})
 	rows = append(rows, row{scenario: fmt.Sprintf("memory per idle session (%d)", p.capacity), unit: "KiB",
 		baseline: bres.perSession, portico: pres.perSession, hasBaseline: true, target: "≤ 6 KiB", lowerIsBetter: true,
 		note: fmt.Sprintf("portico host+plugin RSS %.1f MiB", float64(pres.rss)/(1<<20))},
@@ -262,6 +264,9 @@ type capacityResult struct {
 	// with the first p.fanoutSmall sessions open (logged in on Portico),
 	// read p.settle after they opened: in all and the host's share.
 	smallPerSession, smallHostPerSession float64
+	// smallRSS0 and smallRSS are the RSS of all the processes before the
+	// sessions opened and at that reading.
+	smallRSS0, smallRSS int64
 	// hostPerSession and hostRSS are the share of the first process (the
 	// host; the baseline's only one).
 	hostPerSession float64
@@ -302,8 +307,13 @@ func capacityAndFanout(s server, p params, cs *[]*client, trigger func(string) e
 	if err != nil {
 		return res, err
 	}
+	res.smallRSS0, res.smallRSS = mem0, memS
 	res.smallPerSession = float64(memS-mem0) / float64(p.fanoutSmall) / 1024
 	res.smallHostPerSession = float64(hostS-host0) / float64(p.fanoutSmall) / 1024
+	if pt, ok := s.(*portico); ok && profileDir != "" {
+		heapProfiles(s)
+		keepHeapProfiles(filepath.Join(profileDir, filepath.Base(pt.dir)), "loggedin")
+	}
 	if res.fanoutSmall, err = measureFanout(s, *cs, trigger); err != nil {
 		return res, err
 	}

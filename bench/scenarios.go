@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,6 +216,16 @@ func heapProfiles(s server) {
 		_ = syscall.Kill(pid, syscall.SIGUSR1)
 	}
 	time.Sleep(time.Second)
+}
+
+// keepHeapProfiles renames the heap profiles in dir (<name>.heap.pprof
+// and .txt) to <name>.heap-<tag>.*, so that a later profile does not
+// overwrite them.
+func keepHeapProfiles(dir, tag string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.heap.*"))
+	for _, f := range files {
+		_ = os.Rename(f, strings.Replace(f, ".heap.", ".heap-"+tag+".", 1))
+	}
 }
 
 // measureFanout times one broadcast to every client: from the trigger

@@ -1,7 +1,9 @@
 package freemem
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -98,4 +100,28 @@ func TestReleaseAfterQuiet(t *testing.T) {
 	var z *Release
 	z.Note()
 	z.Close()
+}
+
+// TestFreeDropsPooledObjects checks that a release frees what a sync.Pool
+// held when it ran: a pool keeps its contents through one collection (its
+// victim cache), so one collection left a burst's pooled buffers resident.
+func TestFreeDropsPooledObjects(t *testing.T) {
+	pool := sync.Pool{}
+	const n = 64
+	var freed atomic.Int32
+	for range n {
+		b := make([]byte, 2048)
+		runtime.AddCleanup(&b[0], func(*atomic.Int32) { freed.Add(1) }, &freed)
+		pool.Put(&b)
+	}
+	Free()
+	// Cleanups run on a goroutine of their own after the collection.
+	deadline := time.Now().Add(5 * time.Second)
+	for freed.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pooled buffers freed by Free, want all", freed.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	runtime.KeepAlive(&pool)
 }
