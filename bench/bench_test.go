@@ -38,7 +38,7 @@ func TestBenchToolRuns(t *testing.T) {
 	printTable(&out, rows)
 	t.Logf("\n%s", out.String())
 	for _, want := range []string{"latency p50", "latency p99", "throughput, 1 sessions", "throughput, 5 sessions",
-		"fan-out to 5", "memory per logged-in session", "memory per idle session", "fan-out to 10", "reload, 10 sessions: all answer",
+		"fan-out to 5", "memory per logged-in session", "memory per logged-in session (5), past a first burst", "memory per idle session", "fan-out to 10", "reload, 10 sessions: all answer",
 		"reload, 10 sessions: all told restarted", "reload, 10 sessions: host side",
 		"remote: latency p50", "remote: throughput, 5 sessions"} {
 		if !strings.Contains(out.String(), want) {
