@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portico-mud/portico/core/plugins"
@@ -45,7 +46,17 @@ type metrics struct {
 	throttled       *prometheus.CounterVec
 	reloads         prometheus.Counter
 	reloadDuration  *reloadHistogram
+	// links holds each link's two counters (linkKey → *linkCounters),
+	// looked up once: the links count every event, and a label lookup
+	// hashes the labels under the vector's lock each time.
+	links sync.Map
 }
+
+// linkKey names a link and a direction.
+type linkKey struct{ plugin, direction string }
+
+// linkCounters are one link's counters in one direction.
+type linkCounters struct{ events, bytes prometheus.Counter }
 
 // newMetrics makes the instruments and registers them, the state read at
 // each scrape from h, and Go's runtime and process collectors.
@@ -110,8 +121,16 @@ func (m *metrics) Command(name string, took time.Duration) {
 // The links' counts (plugins.LinkMeter).
 
 func (m *metrics) LinkEvents(plugin, direction string, events, bytes int) {
-	m.linkEvents.WithLabelValues(plugin, direction).Add(float64(events))
-	m.linkBytes.WithLabelValues(plugin, direction).Add(float64(bytes))
+	key := linkKey{plugin, direction}
+	c, ok := m.links.Load(key)
+	if !ok {
+		c, _ = m.links.LoadOrStore(key, &linkCounters{
+			events: m.linkEvents.WithLabelValues(plugin, direction),
+			bytes:  m.linkBytes.WithLabelValues(plugin, direction)})
+	}
+	lc := c.(*linkCounters)
+	lc.events.Add(float64(events))
+	lc.bytes.Add(float64(bytes))
 }
 
 func (m *metrics) OutboxDropped(plugin string, events int) {

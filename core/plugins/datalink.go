@@ -18,7 +18,7 @@ import (
 // on the plugin's data socket (sdk's ListenData) as frames (sdk/wire):
 // the host writes inline, from whichever goroutine has an event (the
 // game's loop, mostly), never waiting (wire.FrameWriter), and one
-// goroutine reads the plugin's frames and hands them to handleFrame. A
+// goroutine reads the plugin's frames and hands them to handleEvents. A
 // ping on the link, with a deadline, tells a plugin that stopped answering
 // from a quiet one.
 //
@@ -35,7 +35,7 @@ import (
 // link is one run's link to its plugin: the data socket (dataLink) or the
 // Link stream (streamLink).
 type link interface {
-	// serve hands the plugin's frames to handleFrame until the link ends,
+	// serve hands the plugin's frames to handleEvents until the link ends,
 	// and returns why it ended.
 	serve(ctx context.Context) error
 	// finish is the reload's second step (finishDetach): what the host
@@ -155,7 +155,7 @@ func (r *runner) openDataLink(ctx context.Context, dial dataDialer, outbox *wire
 }
 
 // serve reads the plugin's frames until the link ends. The events of
-// every frame already read in go to handleFrame together, as one batch:
+// every frame already read in go to handleEvents together, as one batch:
 // one hand-off to the game per read, as with the Link stream's batches.
 func (d *dataLink) serve(ctx context.Context) error {
 	for {
@@ -164,6 +164,7 @@ func (d *dataLink) serve(ctx context.Context) error {
 			return d.why(err)
 		}
 		var evs []*portalpb.Event
+		size := 0 // the events' bytes, for the link's figures
 		for {
 			switch typ {
 			case wire.FrameEvents:
@@ -172,6 +173,7 @@ func (d *dataLink) serve(ctx context.Context) error {
 					return d.why(err)
 				}
 				evs = append(evs, more...)
+				size += len(body)
 			case wire.FramePong:
 				nonce, err := wire.ParseNonce(body)
 				if err != nil {
@@ -188,12 +190,12 @@ func (d *dataLink) serve(ctx context.Context) error {
 				break
 			}
 			if typ, body, err = d.rd.Next(); err != nil {
-				d.r.handleFrame(ctx, &portalpb.Frame{Events: evs})
+				d.r.handleEvents(ctx, evs, size)
 				return d.why(err)
 			}
 		}
 		if len(evs) > 0 {
-			d.r.handleFrame(ctx, &portalpb.Frame{Events: evs})
+			d.r.handleEvents(ctx, evs, size)
 		}
 	}
 }

@@ -28,8 +28,17 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 	if r == nil {
 		return
 	}
-	if pe := encodeEvent(r.log, ev); pe != nil {
-		m.meter().LinkEvents(plugin, DirectionOut, 1, proto.Size(pe))
+	var pe *portalpb.Event
+	size := 0
+	if out, ok := ev.(sessions.DataOut); ok {
+		// Output, most of the traffic, is sized already for the link's
+		// limit: sizing walks the whole event.
+		pe, size = encodeDataOut(r.log, out)
+	} else if pe = encodeEvent(r.log, ev); pe != nil {
+		size = proto.Size(pe)
+	}
+	if pe != nil {
+		m.meter().LinkEvents(plugin, DirectionOut, 1, size)
 		r.send(pe)
 	}
 }
@@ -39,7 +48,8 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 func encodeEvent(log *slog.Logger, ev sessions.Event) *portalpb.Event {
 	switch e := ev.(type) {
 	case sessions.DataOut:
-		return encodeDataOut(log, e)
+		pe, _ := encodeDataOut(log, e)
+		return pe
 	case sessions.Login:
 		return &portalpb.Event{Kind: &portalpb.Event_Login{Login: &portalpb.Login{
 			Sessid: e.Sessid, Uid: e.UID, Uname: e.UName, Puid: e.PUID}}}
@@ -67,25 +77,27 @@ func encodeEvent(log *slog.Logger, ev sessions.Event) *portalpb.Event {
 	}
 }
 
-// encodeDataOut encodes output, unless it is too large for the link: one
+// encodeDataOut encodes output, with its size, unless it is too large for the link: one
 // oversized message must not break the link for every session of the
 // plugin (Evennia's #1636), so the recipients are told instead.
-func encodeDataOut(log *slog.Logger, e sessions.DataOut) *portalpb.Event {
+func encodeDataOut(log *slog.Logger, e sessions.DataOut) (*portalpb.Event, int) {
 	pms, err := wire.MessagesToPB(e.Messages)
 	if err != nil {
 		log.Error("data out", "sessions", len(e.Sessids), "err", err)
-		return nil
+		return nil, 0
 	}
 	ev := &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
 		Sessids: e.Sessids, Messages: pms}}}
-	if n := proto.Size(ev); n > wire.MaxEventBytes {
+	n := proto.Size(ev)
+	if n > wire.MaxEventBytes {
 		log.Error("output too large for the link; dropped", "bytes", n,
 			"limit", wire.MaxEventBytes, "sessions", len(e.Sessids))
 		note, _ := wire.MessagesToPB([]contract.Message{contract.Text(sessions.MsgOutputTooLarge)})
 		ev = &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{
 			Sessids: e.Sessids, Messages: note}}}
+		n = proto.Size(ev)
 	}
-	return ev
+	return ev, n
 }
 
 // encodeSyncAll encodes a whole-plugin sync. A session whose data does not
@@ -130,10 +142,16 @@ func (r *runner) send(ev *portalpb.Event) {
 // caller) while it holds the game's ownership, as one batch: a command
 // costs no hand-off to the handler's loop.
 func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
-	r.m.meter().LinkEvents(r.name, DirectionIn, len(f.GetEvents()), proto.Size(f))
-	ops := make([]func(), 0, len(f.GetEvents()))
+	r.handleEvents(ctx, f.GetEvents(), proto.Size(f))
+}
+
+// handleEvents is handleFrame for events read from the data link, whose
+// size in bytes the reader knows (sizing them again walks every event).
+func (r *runner) handleEvents(ctx context.Context, evs []*portalpb.Event, size int) {
+	r.m.meter().LinkEvents(r.name, DirectionIn, len(evs), size)
+	ops := make([]func(), 0, len(evs))
 	var seq uint64
-	for _, ev := range f.GetEvents() {
+	for _, ev := range evs {
 		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
 			// Everything the plugin sent before this has run by now; the
 			// reload's next steps come after it.
