@@ -109,8 +109,8 @@ func (p *Poller) loop() {
 }
 
 // round handles one round of ready connections: it wakes those parked and
-// reads those it serves, inside the options' Batch when there are several. It reports whether a
-// connection it read may have more to read now.
+// reads those it serves, inside the options' Batch when there are several.
+// It reports whether a connection it read may have more to read now.
 func (p *Poller) round(events []syscall.EpollEvent) (more bool) {
 	// A round of one has nothing to gather: it goes without the Batch,
 	// whose holding and releasing a lone round trip would only pay for.

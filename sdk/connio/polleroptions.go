@@ -11,8 +11,9 @@ type PollerOptions struct {
 	// cost one read(2) per round and connection, where a goroutine's read
 	// loop makes a second, empty read before it waits, and a wake-up of
 	// its goroutine. The price: handlers, OnIdle and end run on the
-	// Poller's goroutine and must never block (a plugin's never do: its
-	// writes to clients and to the host never wait). A connection that is
+	// Poller's goroutine and must never block, nor close the Poller (a
+	// plugin's never do: its writes to clients and to the host never
+	// wait, and it closes its Poller when it stops). A connection that is
 	// not a plain socket (TLS) is read by a goroutine of its own while
 	// busy and parked while idle, as without the option; on systems
 	// without epoll every connection is.
