@@ -1,5 +1,10 @@
 package plugins
 
+import (
+	"maps"
+	"slices"
+)
+
 // LinkMeter counts the traffic of the plugins' Links for the host's
 // metrics. Its methods are called on the hot path (every event) and must
 // be cheap and safe for concurrent use.
@@ -49,9 +54,5 @@ func (m *Manager) OutboxDepths() map[string]int {
 func (m *Manager) runnerList() []*runner {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rs := make([]*runner, 0, len(m.runners))
-	for _, r := range m.runners {
-		rs = append(rs, r)
-	}
-	return rs
+	return slices.Collect(maps.Values(m.runners))
 }

@@ -141,16 +141,23 @@ func (p *Poller) add(c *Conn) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.newTokenLocked()
 	// One shot: the first event disarms it, so that a connection is woken
 	// once however much arrives before its goroutine reads. It stays in
 	// the set, disarmed, until it parks again (re-armed with MOD, under a
 	// new token) or its descriptor is closed (the kernel then drops it):
 	// waking and closing cost no system call.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: p.next}
+	return p.registerLocked(c, syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLONESHOT, p.parked)
+}
+
+// registerLocked puts c into the epoll set under a new token, for events
+// (added, or re-armed when it is there already), and records it in set.
+// It reports false when the Poller is closed or the descriptor is.
+func (p *Poller) registerLocked(c *Conn, events uint32, set map[int32]*Conn) bool {
+	if p.closed {
+		return false
+	}
+	p.newTokenLocked()
+	ev := syscall.EpollEvent{Events: events, Fd: p.next}
 	op := syscall.EPOLL_CTL_ADD
 	if c.registered {
 		op = syscall.EPOLL_CTL_MOD
@@ -164,7 +171,7 @@ func (p *Poller) add(c *Conn) bool {
 	}
 	c.registered = true
 	c.token = p.next
-	p.parked[c.token] = c
+	set[c.token] = c
 	return true
 }
 
@@ -195,29 +202,22 @@ func (p *Poller) serve(c *Conn) bool {
 	if _, plain := c.rd.(*socketReader); !plain {
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	// Registered and marked inline in one step under c.mu (taken before
+	// p.mu, as park does), so that a Close sees either a connection not
+	// yet served, which its reading goroutine then ends, or one whose end
+	// the Poller or Close reports.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
 		return false
 	}
-	p.newTokenLocked()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	// Level-triggered: a connection with bytes left after a read (more
 	// than the buffer held) is reported again in the next round, so one
 	// read per round serves it; nothing to re-arm.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: p.next}
-	var cerr error
-	if err := c.raw.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	}); err != nil || cerr != nil {
-		return false
-	}
-	c.registered = true
-	c.token = p.next
-	c.mu.Lock()
-	c.inline = true
-	c.mu.Unlock()
-	p.served[c.token] = c
-	return true
+	c.inline = p.registerLocked(c, syscall.EPOLLIN|syscall.EPOLLRDHUP, p.served)
+	return c.inline
 }
 
 // ready returns the connection under token, taking a parked one out of
