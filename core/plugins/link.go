@@ -39,7 +39,7 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 	}
 	if pe != nil {
 		m.meter().LinkEvents(plugin, DirectionOut, 1, size)
-		r.send(pe)
+		r.sendSized(pe, size)
 	}
 }
 
@@ -129,11 +129,14 @@ func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
 // the link opens (the sessions a reattach restores greet their players)
 // go out as soon as it does; events for a plugin that is not running are
 // dropped, since its sessions are gone.
-func (r *runner) send(ev *portalpb.Event) {
+func (r *runner) send(ev *portalpb.Event) { r.sendSized(ev, proto.Size(ev)) }
+
+// sendSized is send for an event whose encoded size is known.
+func (r *runner) sendSized(ev *portalpb.Event, size int) {
 	r.mu.Lock()
 	ob, accepting := r.outbox, r.accepting
 	r.mu.Unlock()
-	if !accepting || ob.Put(ev) != nil {
+	if !accepting || ob.PutSized(ev, size) != nil {
 		r.m.meter().OutboxDropped(r.name, 1)
 	}
 }

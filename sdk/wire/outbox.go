@@ -70,11 +70,25 @@ func (o *Outbox) Put(evs ...*portalpb.Event) error {
 		sizes = make([]int, 0, len(evs))
 	}
 	for _, ev := range evs {
-		n := proto.Size(ev)
+		sizes = append(sizes, proto.Size(ev))
+	}
+	return o.put(sizes, evs)
+}
+
+// PutSized is Put for one event whose size the caller has just computed
+// with proto.Size, and which has not changed since (its encoding uses the
+// size proto.Size cached in it): sizing it again would walk the whole
+// event a second time.
+func (o *Outbox) PutSized(ev *portalpb.Event, size int) error {
+	return o.put([]int{size}, []*portalpb.Event{ev})
+}
+
+// put is Put with the events' sizes.
+func (o *Outbox) put(sizes []int, evs []*portalpb.Event) error {
+	for _, n := range sizes {
 		if n > MaxEventBytes {
 			return fmt.Errorf("%w: %d bytes (at most %d)", ErrEventTooLarge, n, MaxEventBytes)
 		}
-		sizes = append(sizes, n)
 	}
 	o.linkMu.RLock()
 	defer o.linkMu.RUnlock()
