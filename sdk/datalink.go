@@ -199,6 +199,7 @@ func (s *Server) serveDataConn(ds *dataSocket, conn net.Conn) {
 		s.log.Warn("data socket: connection refused", "err", err)
 		return
 	}
+	rd.Agree(version)
 	if _, err := conn.Write(wire.AppendHello(nil, version, nil)); err != nil {
 		s.log.Warn("data socket: hello", "err", err)
 		return
@@ -238,7 +239,7 @@ func (s *Server) serveDataLink(conn net.Conn, rd *wire.FrameReader) {
 	ctx, _, gen, done := s.takeLink(s.ctx)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	w := wire.NewFrameWriter(conn, wire.WriterOptions{})
+	w := wire.NewFrameWriter(conn, wire.WriterOptions{Version: rd.Version()})
 	if err := s.portal.outbox.Attach(w); err != nil {
 		s.log.Warn("link: data socket", "err", err)
 	}
@@ -283,6 +284,10 @@ func (s *Server) readData(rd *wire.FrameReader, w *wire.FrameWriter, detached *b
 					continue
 				}
 				s.portal.handleEvent(ev)
+			}
+		case wire.FrameData:
+			if err := wire.ParseData(body, s.portal.handleData); err != nil {
+				return err
 			}
 		case wire.FramePing:
 			nonce, err := wire.ParseNonce(body)

@@ -438,6 +438,25 @@ func (p *Portal) appendSessions(list *wire.SessionList) error {
 	return nil
 }
 
+// deliver hands output from the host to each of its sessions still here.
+func (p *Portal) deliver(ids []uint64, msgs []Message) {
+	for _, id := range ids {
+		if s := p.Session(id); s != nil {
+			s.conn.Send(s, msgs)
+		}
+	}
+}
+
+// handleData applies one entry of a data frame from the host: output.
+// Input from the host is a link broken beyond use.
+func (p *Portal) handleData(ev wire.DataEvent) error {
+	if !ev.Out {
+		return errors.New("data link: input from the host")
+	}
+	p.deliver(ev.Sessids, ev.Messages)
+	return nil
+}
+
 // handleFrame applies one frame from the host, in order.
 func (p *Portal) handleFrame(f *portalpb.Frame) {
 	for _, ev := range f.GetEvents() {
@@ -453,11 +472,7 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 			p.log.Error("portal: bad data out from host", "err", err)
 			return
 		}
-		for _, id := range k.DataOut.GetSessids() {
-			if s := p.Session(id); s != nil {
-				s.conn.Send(s, msgs)
-			}
-		}
+		p.deliver(k.DataOut.GetSessids(), msgs)
 	case *portalpb.Event_Disconnect:
 		if s := p.Session(k.Disconnect.GetSessid()); s != nil {
 			if p.removeSession(s, k.Disconnect.GetReason(), false) {

@@ -140,7 +140,7 @@ func (r *runner) openDataLink(ctx context.Context, dial dataDialer, outbox *wire
 	s := r.m.config().Server
 	d := &dataLink{r: r, conn: conn, rd: rd, outbox: outbox, pongs: make(chan uint64, 1), pingDone: make(chan struct{})}
 	d.w = wire.NewFrameWriter(conn, wire.WriterOptions{MaxBacklog: s.PluginOutboxMiB << 20,
-		WriteTimeout: s.PluginPingTimeout, OnError: d.writeFailed})
+		WriteTimeout: s.PluginPingTimeout, OnError: d.writeFailed, Version: rd.Version()})
 	if err := outbox.Attach(d.w); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("data socket: %w", err)
@@ -155,49 +155,63 @@ func (r *runner) openDataLink(ctx context.Context, dial dataDialer, outbox *wire
 }
 
 // serve reads the plugin's frames until the link ends. The events of
-// every frame already read in go to handleEvents together, as one batch:
-// one hand-off to the game per read, as with the Link stream's batches.
+// every frame already read in run together, as one batch: one hold of the
+// game's ownership per read, as with the Link stream's batches.
 func (d *dataLink) serve(ctx context.Context) error {
+	b := d.r.newBatch(64)
 	for {
 		typ, body, err := d.rd.Next()
 		if err != nil {
 			return d.why(err)
 		}
-		var evs []*portalpb.Event
 		size := 0 // the events' bytes, for the link's figures
 		for {
-			switch typ {
-			case wire.FrameEvents:
-				more, err := wire.ParseEvents(body)
-				if err != nil {
-					return d.why(err)
-				}
-				evs = append(evs, more...)
-				size += len(body)
-			case wire.FramePong:
-				nonce, err := wire.ParseNonce(body)
-				if err != nil {
-					return d.why(err)
-				}
-				select {
-				case d.pongs <- nonce:
-				default:
-				}
-			default:
-				return d.why(fmt.Errorf("data link: unexpected %v from the plugin", typ))
+			if err := d.read(ctx, b, typ, body); err != nil {
+				b.run(size)
+				return d.why(err)
 			}
-			if len(evs) >= wire.MaxFrameEvents || !d.rd.Ready() {
+			if typ != wire.FramePong {
+				size += len(body)
+			}
+			if b.events >= wire.MaxFrameEvents || !d.rd.Ready() {
 				break
 			}
 			if typ, body, err = d.rd.Next(); err != nil {
-				d.r.handleEvents(ctx, evs, size)
+				b.run(size)
 				return d.why(err)
 			}
 		}
-		if len(evs) > 0 {
-			d.r.handleEvents(ctx, evs, size)
-		}
+		b.run(size)
 	}
+}
+
+// read takes one frame from the plugin into b (events, data), or answers
+// it (a pong).
+func (d *dataLink) read(ctx context.Context, b *batch, typ wire.FrameType, body []byte) error {
+	switch typ {
+	case wire.FrameEvents:
+		evs, err := wire.ParseEvents(body)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			b.add(ctx, ev)
+		}
+	case wire.FrameData:
+		return wire.ParseData(body, b.addData)
+	case wire.FramePong:
+		nonce, err := wire.ParseNonce(body)
+		if err != nil {
+			return err
+		}
+		select {
+		case d.pongs <- nonce:
+		default:
+		}
+	default:
+		return fmt.Errorf("data link: unexpected %v from the plugin", typ)
+	}
+	return nil
 }
 
 // why is the error a link ended with: the plugin being unresponsive when

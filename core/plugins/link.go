@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -148,29 +149,71 @@ func (r *runner) handleFrame(ctx context.Context, f *portalpb.Frame) {
 	r.handleEvents(ctx, f.GetEvents(), proto.Size(f))
 }
 
-// handleEvents is handleFrame for events read from the data link, whose
-// size in bytes the reader knows (sizing them again walks every event).
+// handleEvents is handleFrame for events whose size in bytes the caller
+// knows (sizing them again walks every event).
 func (r *runner) handleEvents(ctx context.Context, evs []*portalpb.Event, size int) {
-	r.m.meter().LinkEvents(r.name, DirectionIn, len(evs), size)
-	ops := make([]func(), 0, len(evs))
-	var seq uint64
+	b := r.newBatch(len(evs))
 	for _, ev := range evs {
-		if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
-			// Everything the plugin sent before this has run by now; the
-			// reload's next steps come after it.
-			r.run(ops, seq)
-			ops = nil
-			r.confirmDetached()
-			continue
-		}
-		if in := ev.GetDataIn(); in != nil {
-			seq = max(seq, in.GetSeq())
-		}
-		if op := r.decodeEvent(ctx, ev); op != nil {
-			ops = append(ops, op)
-		}
+		b.add(ctx, ev)
 	}
-	r.run(ops, seq)
+	b.run(size)
+}
+
+// batch gathers what a read of the plugin's events does to the handler, in
+// order, to run in one hold of the game's ownership (run).
+type batch struct {
+	r      *runner
+	ops    []func()
+	seq    uint64 // the highest input seq seen
+	events int
+}
+
+func (r *runner) newBatch(n int) *batch {
+	return &batch{r: r, ops: make([]func(), 0, n)}
+}
+
+// add takes one event. A Detached runs what came before it first, then
+// confirms the plugin's side of a reload: the reload's next steps come
+// after everything the plugin sent before it.
+func (b *batch) add(ctx context.Context, ev *portalpb.Event) {
+	b.events++
+	if _, ok := ev.Kind.(*portalpb.Event_Detached); ok {
+		b.r.run(b.ops, b.seq)
+		b.ops = b.ops[:0:0]
+		b.r.confirmDetached()
+		return
+	}
+	if in := ev.GetDataIn(); in != nil {
+		b.seq = max(b.seq, in.GetSeq())
+	}
+	if op := b.r.decodeEvent(ctx, ev); op != nil {
+		b.ops = append(b.ops, op)
+	}
+}
+
+// addData takes one entry of a data frame: input (output from a plugin is
+// a broken link).
+func (b *batch) addData(ev wire.DataEvent) error {
+	if ev.Out {
+		return errors.New("data link: output from the plugin")
+	}
+	b.events++
+	b.seq = max(b.seq, ev.Seq)
+	if op := b.r.dataIn(ev.Sessid, ev.Seq, ev.Messages); op != nil {
+		b.ops = append(b.ops, op)
+	}
+	return nil
+}
+
+// run runs what the batch gathered; size is the bytes its events took on
+// the link, for the link's figures.
+func (b *batch) run(size int) {
+	if b.events == 0 {
+		return
+	}
+	b.r.m.meter().LinkEvents(b.r.name, DirectionIn, b.events, size)
+	b.r.run(b.ops, b.seq)
+	b.ops, b.events = b.ops[:0], 0
 }
 
 // run runs ops in order, holding the game's ownership (Exec). Input up to
@@ -213,24 +256,7 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 			r.log.Warn("bad data in", "sessid", id, "err", err)
 			msgs = nil
 		}
-		acks := r.acks
-		if seq == 0 || acks == nil {
-			if msgs == nil {
-				return nil
-			}
-			return func() { h.DataIn(r.name, id, msgs) }
-		}
-		return func() {
-			if !acks.run(seq, func(finished func()) {
-				if msgs == nil {
-					finished()
-					return
-				}
-				h.DataInThen(r.name, id, msgs, finished)
-			}) && msgs != nil {
-				h.DataIn(r.name, id, msgs)
-			}
-		}
+		return r.dataIn(id, seq, msgs)
 	case *portalpb.Event_Sync:
 		d, err := wire.SessionFromPB(k.Sync.GetSession())
 		if err != nil {
@@ -254,6 +280,31 @@ func (r *runner) decodeEvent(ctx context.Context, ev *portalpb.Event) func() {
 	default:
 		r.log.Warn("unexpected event from plugin", "event", fmt.Sprintf("%T", ev.Kind))
 		return nil
+	}
+}
+
+// dataIn returns what input msgs of session id (numbered seq, 0: not
+// numbered) does to the handler; msgs nil is input that was bad (logged),
+// which only counts as finished.
+func (r *runner) dataIn(id, seq uint64, msgs []contract.Message) func() {
+	h := r.m.handler
+	acks := r.acks
+	if seq == 0 || acks == nil {
+		if msgs == nil {
+			return nil
+		}
+		return func() { h.DataIn(r.name, id, msgs) }
+	}
+	return func() {
+		if !acks.run(seq, func(finished func()) {
+			if msgs == nil {
+				finished()
+				return
+			}
+			h.DataInThen(r.name, id, msgs, finished)
+		}) && msgs != nil {
+			h.DataIn(r.name, id, msgs)
+		}
 	}
 }
 

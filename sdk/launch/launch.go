@@ -208,9 +208,13 @@ func HelloData(ctx context.Context, conn net.Conn, where string, secret []byte) 
 	if typ != wire.FrameHello {
 		return fail(fmt.Errorf("a %v frame instead of the plugin's hello", typ))
 	}
-	if v, _, err := wire.ParseHello(body); err != nil || v != wire.DataLinkVersion {
-		return fail(fmt.Errorf("the plugin answered data link version %d (err %v); this host speaks %d", v, err, wire.DataLinkVersion))
+	// The plugin answers the lower of its version and the host's: a plugin
+	// built before data frames speaks version 1, and is spoken to in it.
+	v, _, err := wire.ParseHello(body)
+	if err != nil || v < 1 || v > wire.DataLinkVersion {
+		return fail(fmt.Errorf("the plugin answered data link version %d (err %v); this host speaks 1 to %d", v, err, wire.DataLinkVersion))
 	}
+	rd.Agree(v)
 	if !stop() {
 		return fail(ctx.Err())
 	}

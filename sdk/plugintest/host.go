@@ -133,7 +133,7 @@ func (l *link) send(evs ...*portalpb.Event) error {
 	if l.stream != nil {
 		return l.stream.Send(&portalpb.Frame{Events: evs})
 	}
-	b, err := wire.AppendEvents(nil, evs...)
+	b, err := wire.AppendFrames(nil, l.rd.Version(), evs...)
 	if err != nil {
 		return err
 	}
@@ -163,6 +163,14 @@ func (l *link) recv() ([]*portalpb.Event, error) {
 		switch typ {
 		case wire.FrameEvents:
 			return wire.ParseEvents(body)
+		case wire.FrameData:
+			var evs []*portalpb.Event
+			err := wire.ParseData(body, func(ev wire.DataEvent) error {
+				pe, err := ev.PB()
+				evs = append(evs, pe)
+				return err
+			})
+			return evs, err
 		case wire.FramePong:
 			nonce, err := wire.ParseNonce(body)
 			if err != nil {

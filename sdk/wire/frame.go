@@ -36,9 +36,12 @@ import (
 //   - FrameEvents: proto.Marshal of a portalpb.Frame, the events in order.
 //   - FramePing and FramePong: an 8-byte big-endian nonce; a pong answers
 //     the ping with the same nonce (the host's liveness check).
+//   - FrameData (version 2): input and output with plain messages, in an
+//     encoding of their own (data.go).
 //
-// Version 1 knows these types; a reader meeting another type ends the link,
-// since its peer speaks a framing the hello did not agree on.
+// Version 1 knows the first four types, version 2 all five; a reader
+// meeting another type ends the link, since its peer speaks a framing the
+// hello did not agree on. Each side speaks the lower of the two versions.
 
 // FrameType is the type byte of a data-link frame.
 type FrameType byte
@@ -62,13 +65,16 @@ func (t FrameType) String() string {
 		return "ping"
 	case FramePong:
 		return "pong"
+	case FrameData:
+		return "data"
 	}
 	return fmt.Sprintf("frame type %d", byte(t))
 }
 
 const (
-	// DataLinkVersion is the newest data link version this package speaks.
-	DataLinkVersion = 1
+	// DataLinkVersion is the newest data link version this package speaks:
+	// 2 added data frames (data.go).
+	DataLinkVersion = 2
 	// SecretSize is the length of a data socket's secret.
 	SecretSize = 32
 	// MaxFrameBody bounds a frame's body: the message limit the Link
@@ -208,6 +214,9 @@ func ParseNonce(body []byte) (uint64, error) {
 type FrameReader struct {
 	r   *bufio.Reader
 	buf []byte
+	// version is the data link version agreed in the hellos (Agree):
+	// frames it does not know are refused.
+	version byte
 }
 
 // readBuffer is the reader's buffer: frames of input come in bursts of
@@ -224,8 +233,15 @@ func NewFrameReader(r io.Reader) *FrameReader {
 	if c, ok := r.(net.Conn); ok {
 		r = connio.SocketReader(c)
 	}
-	return &FrameReader{r: bufio.NewReaderSize(r, readBuffer)}
+	return &FrameReader{r: bufio.NewReaderSize(r, readBuffer), version: 1}
 }
+
+// Agree records the data link version both sides agreed in their hellos:
+// from then on Next refuses frames that version does not know.
+func (f *FrameReader) Agree(version byte) { f.version = max(version, 1) }
+
+// Version is the data link version agreed (1 until Agree).
+func (f *FrameReader) Version() byte { return f.version }
 
 // Buffered reports how many bytes are read in and not yet returned: more
 // frames wait when it is above 0.
@@ -260,6 +276,9 @@ func (f *FrameReader) Next() (FrameType, []byte, error) {
 	}
 	if _, err := io.ReadFull(f.r, hdr[4:]); err != nil {
 		return 0, nil, noEOF(err)
+	}
+	if FrameType(hdr[4]) == FrameData && f.version < DataVersion {
+		return 0, nil, fmt.Errorf("%w: a data frame on a version %d link", ErrBadFrame, f.version)
 	}
 	size := int(n - 1)
 	if cap(f.buf) > keepBody && size <= keepBody {

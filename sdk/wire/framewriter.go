@@ -44,6 +44,10 @@ type WriterOptions struct {
 	// before the writer closes the connection, so that its owner can note
 	// why before its reader sees the connection end.
 	OnError func(error)
+	// Version is the data link version both sides agreed in their hellos
+	// (FrameReader.Version); 0 means 1. From DataVersion on, the Outbox
+	// writes plain input and output as data frames.
+	Version byte
 }
 
 // FrameWriter writes a data link's frames, and never makes its caller wait
@@ -65,6 +69,7 @@ type FrameWriter struct {
 	raw     syscall.RawConn
 	timeout time.Duration
 	onError func(error)
+	version byte
 	max     atomic.Int64
 
 	mu   sync.Mutex
@@ -88,7 +93,7 @@ func NewFrameWriter(conn net.Conn, o WriterOptions) *FrameWriter {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultLinkWriteTimeout
 	}
-	w := &FrameWriter{conn: conn, timeout: o.WriteTimeout, onError: o.OnError}
+	w := &FrameWriter{conn: conn, timeout: o.WriteTimeout, onError: o.OnError, version: max(o.Version, 1)}
 	w.idle.L = &w.mu
 	w.max.Store(int64(o.MaxBacklog))
 	if sc, ok := conn.(syscall.Conn); ok {
@@ -98,6 +103,9 @@ func NewFrameWriter(conn net.Conn, o WriterOptions) *FrameWriter {
 	}
 	return w
 }
+
+// Version is the data link version the writer's frames follow.
+func (w *FrameWriter) Version() byte { return w.version }
 
 // SetMaxBacklog changes the backlog bound (a live config edit).
 func (w *FrameWriter) SetMaxBacklog(n int) {

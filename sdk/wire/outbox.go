@@ -93,12 +93,43 @@ func (o *Outbox) put(sizes []int, evs []*portalpb.Event) error {
 	o.linkMu.RLock()
 	defer o.linkMu.RUnlock()
 	if w := o.link; w != nil {
-		// Sized just above: encoded without sizing them again.
-		if w.Append(func(b []byte) ([]byte, error) { return appendSizedEvents(b, sizes, evs) }) == nil {
+		enc := func(b []byte) ([]byte, error) { return appendSizedEvents(b, sizes, evs) }
+		if w.Version() >= DataVersion {
+			enc = func(b []byte) ([]byte, error) { return appendFrames(b, sizes, evs) }
+		}
+		if w.Append(enc) == nil {
 			return nil
 		}
 	}
 	return o.queue(evs)
+}
+
+// appendFrames appends evs, in order, for a link that knows data frames:
+// plain input and output (plainData) as data frames, runs of other events
+// as events frames. On an error b is returned as it was.
+func appendFrames(b []byte, sizes []int, evs []*portalpb.Event) ([]byte, error) {
+	b0, start := len(b), 0
+	for i, ev := range evs {
+		n, ok := plainData(ev)
+		if !ok {
+			continue
+		}
+		if i > start {
+			var err error
+			if b, err = appendSizedEvents(b, sizes[start:i], evs[start:i]); err != nil {
+				return b[:b0], err
+			}
+		}
+		b = appendDataFrame(b, ev, n)
+		start = i + 1
+	}
+	if start < len(evs) {
+		var err error
+		if b, err = appendSizedEvents(b, sizes[start:], evs[start:]); err != nil {
+			return b[:b0], err
+		}
+	}
+	return b, nil
 }
 
 // Cork holds back what Put writes on the attached data link until the
