@@ -32,8 +32,12 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 	var pe *portalpb.Event
 	size := 0
 	if out, ok := ev.(sessions.DataOut); ok {
-		// Output, most of the traffic, is sized already for the link's
-		// limit: sizing walks the whole event.
+		// Output, most of the traffic, goes as a data frame when it can;
+		// otherwise it is sized already for the link's limit: sizing
+		// walks the whole event.
+		if r.sendData(out) {
+			return
+		}
 		pe, size = encodeDataOut(r.log, out)
 	} else if pe = encodeEvent(r.log, ev); pe != nil {
 		size = proto.Size(pe)
@@ -131,6 +135,25 @@ func encodeSyncAll(log *slog.Logger, e sessions.SyncAll) *portalpb.Event {
 // go out as soon as it does; events for a plugin that is not running are
 // dropped, since its sessions are gone.
 func (r *runner) send(ev *portalpb.Event) { r.sendSized(ev, proto.Size(ev)) }
+
+// sendData sends output as a data frame, and reports whether it did: not
+// when its messages are not plain, when the plugin's link does not know
+// data frames or is not open, or when it is over the link's limit (send
+// then tells its players, encodeDataOut).
+func (r *runner) sendData(out sessions.DataOut) bool {
+	r.mu.Lock()
+	ob, accepting := r.outbox, r.accepting
+	r.mu.Unlock()
+	if !accepting {
+		return false
+	}
+	n, err := ob.PutData(wire.DataEvent{Out: true, Sessids: out.Sessids, Messages: out.Messages})
+	if err != nil {
+		return false
+	}
+	r.m.meter().LinkEvents(r.name, DirectionOut, 1, n)
+	return true
+}
 
 // sendSized is send for an event whose encoded size is known.
 func (r *runner) sendSized(ev *portalpb.Event, size int) {

@@ -101,6 +101,65 @@ func plainMessages(ms []*portalpb.Message) (int, bool) {
 	return n, true
 }
 
+// plainContract is plainMessages for the contract's messages: every
+// argument a string, no keyword arguments, all valid UTF-8.
+func plainContract(ms []contract.Message) (int, bool) {
+	n := uvarintLen(uint64(len(ms)))
+	for _, m := range ms {
+		if len(m.Kwargs) > 0 || !utf8.ValidString(m.Name) {
+			return 0, false
+		}
+		n += stringLen(m.Name) + uvarintLen(uint64(len(m.Args)))
+		for _, a := range m.Args {
+			s, ok := a.(string)
+			if !ok || !utf8.ValidString(s) {
+				return 0, false
+			}
+			n += stringLen(s)
+		}
+	}
+	return n, true
+}
+
+// plain reports whether a data frame can carry ev, and its entry's size.
+func (ev *DataEvent) plain() (int, bool) {
+	n, ok := plainContract(ev.Messages)
+	if !ev.Out {
+		return 1 + uvarintLen(ev.Sessid) + uvarintLen(ev.Seq) + n, ok
+	}
+	n += 1 + uvarintLen(uint64(len(ev.Sessids)))
+	for _, id := range ev.Sessids {
+		n += uvarintLen(id)
+	}
+	return n, ok
+}
+
+// appendTo appends ev, which plain accepted with entry size n, as a data
+// frame of one entry: the bytes appendDataFrame makes of ev.PB().
+func (ev *DataEvent) appendTo(b []byte, n int) []byte {
+	b = appendHeader(b, FrameData, n)
+	if ev.Out {
+		b = append(b, dataOut)
+		b = binary.AppendUvarint(b, uint64(len(ev.Sessids)))
+		for _, id := range ev.Sessids {
+			b = binary.AppendUvarint(b, id)
+		}
+	} else {
+		b = append(b, dataIn)
+		b = binary.AppendUvarint(b, ev.Sessid)
+		b = binary.AppendUvarint(b, ev.Seq)
+	}
+	b = binary.AppendUvarint(b, uint64(len(ev.Messages)))
+	for _, m := range ev.Messages {
+		b = appendDataString(b, m.Name)
+		b = binary.AppendUvarint(b, uint64(len(m.Args)))
+		for _, a := range m.Args {
+			b = appendDataString(b, a.(string))
+		}
+	}
+	return b
+}
+
 // appendDataFrame appends ev, which plainData accepted with entry size n,
 // as a data frame of one entry.
 func appendDataFrame(b []byte, ev *portalpb.Event, n int) []byte {

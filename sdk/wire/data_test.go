@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -268,4 +269,82 @@ func FuzzParseData(f *testing.F) {
 			}
 		}
 	})
+}
+
+// PutData writes the bytes Put writes for the same event, with no
+// protobuf message built; it refuses (ErrNotData, nothing put) what a data
+// frame cannot carry or a link that does not know data frames, refuses
+// what passes MaxEventBytes, and queues what a stopped link refuses.
+func TestPutData(t *testing.T) {
+	readBack := func(t *testing.T, v byte, put func(o *Outbox) error) []byte {
+		t.Helper()
+		a, b := socketPair(t, 0)
+		o := NewOutbox(0)
+		if err := o.Attach(NewFrameWriter(a, WriterOptions{Version: v})); err != nil {
+			t.Fatal(err)
+		}
+		if err := put(o); err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for i, pe := range plainEvents(t) {
+		ev := fromPB(t, pe)
+		viaPut := readBack(t, 2, func(o *Outbox) error { return o.Put(pe) })
+		var n int
+		viaData := readBack(t, 2, func(o *Outbox) (err error) { n, err = o.PutData(ev); return err })
+		if !bytes.Equal(viaPut, viaData) || n != len(viaData)-frameHeader {
+			t.Errorf("event %d: PutData wrote % x (size %d), Put % x", i, viaData, n, viaPut)
+		}
+	}
+
+	plain := fromPB(t, plainEvents(t)[4])
+	a, _ := socketPair(t, 0)
+	w1 := NewFrameWriter(a, WriterOptions{Version: 1})
+	o := NewOutbox(0)
+	if _, err := o.PutData(plain); !errors.Is(err, ErrNotData) {
+		t.Errorf("no link: %v, want ErrNotData", err)
+	}
+	if err := o.Attach(w1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.PutData(plain); !errors.Is(err, ErrNotData) {
+		t.Errorf("version 1 link: %v, want ErrNotData", err)
+	}
+	kw := plain
+	kw.Messages = []contract.Message{{Name: "text", Args: []any{"x"}, Kwargs: map[string]any{"raw": true}}}
+	notString := plain
+	notString.Messages = []contract.Message{{Name: "text", Args: []any{1.5}}}
+	big := plain
+	big.Messages = []contract.Message{contract.Text(strings.Repeat("x", MaxEventBytes))}
+
+	c, _ := socketPair(t, 0)
+	w2 := NewFrameWriter(c, WriterOptions{Version: 2})
+	o = NewOutbox(0)
+	if err := o.Attach(w2); err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range map[string]DataEvent{"keyword arguments": kw, "a number": notString} {
+		if _, err := o.PutData(ev); !errors.Is(err, ErrNotData) {
+			t.Errorf("%s: %v, want ErrNotData", name, err)
+		}
+	}
+	if _, err := o.PutData(big); !errors.Is(err, ErrEventTooLarge) {
+		t.Errorf("too large: %v, want ErrEventTooLarge", err)
+	}
+	if w2.Backlog() != 0 || o.Len() != 0 {
+		t.Fatalf("refused events were put: backlog %d, queued %d", w2.Backlog(), o.Len())
+	}
+	if err := w2.Stop(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.PutData(plain); err != nil || o.Len() != 1 {
+		t.Fatalf("a stopped link's output: %v, %d queued, want 1", err, o.Len())
+	}
 }

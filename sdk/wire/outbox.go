@@ -83,6 +83,41 @@ func (o *Outbox) PutSized(ev *portalpb.Event, size int) error {
 	return o.put([]int{size}, []*portalpb.Event{ev})
 }
 
+// ErrNotData is PutData's answer for an event that cannot go as a data
+// frame now: its messages are not plain, or no data link that knows data
+// frames is attached. Nothing was put: the caller puts it as an Event.
+var ErrNotData = errors.New("wire: not sent as a data frame")
+
+// PutData writes input or output as a data frame on the attached data
+// link, built straight from ev, without protobuf messages, and returns its
+// size on the link. It fails with ErrNotData, putting nothing, when ev's
+// messages are not plain or the link does not know data frames (or none
+// is attached); with ErrEventTooLarge past MaxEventBytes. Output a link
+// refuses (stopped for a reload, failed) is queued for the next link.
+func (o *Outbox) PutData(ev DataEvent) (int, error) {
+	n, ok := ev.plain()
+	if !ok {
+		return 0, ErrNotData
+	}
+	if n > MaxEventBytes {
+		return 0, fmt.Errorf("%w: %d bytes (at most %d)", ErrEventTooLarge, n, MaxEventBytes)
+	}
+	o.linkMu.RLock()
+	defer o.linkMu.RUnlock()
+	w := o.link
+	if w == nil || w.Version() < DataVersion {
+		return 0, ErrNotData
+	}
+	if w.Append(func(b []byte) ([]byte, error) { return ev.appendTo(b, n), nil }) == nil {
+		return n, nil
+	}
+	pe, err := ev.PB()
+	if err != nil {
+		return 0, err
+	}
+	return n, o.queue([]*portalpb.Event{pe})
+}
+
 // put is Put with the events' sizes.
 func (o *Outbox) put(sizes []int, evs []*portalpb.Event) error {
 	for _, n := range sizes {
