@@ -64,6 +64,9 @@ func NewOutbox(max int) *Outbox {
 // when they must be queued and do not fit. Events a stopped or failed data
 // link refuses are queued for the next link.
 func (o *Outbox) Put(evs ...*portalpb.Event) error {
+	if len(evs) == 1 && o.putPlain(evs[0]) {
+		return nil
+	}
 	var one [1]int
 	sizes := one[:0]
 	if len(evs) > 1 {
@@ -73,6 +76,22 @@ func (o *Outbox) Put(evs ...*portalpb.Event) error {
 		sizes = append(sizes, proto.Size(ev))
 	}
 	return o.put(sizes, evs)
+}
+
+// putPlain writes ev as a data frame, when it is plain input or output
+// within MaxEventBytes and the attached link knows data frames, and
+// reports whether it did: it is not sized as protobuf (Put sizes
+// everything else, for the bound and for its encoding).
+func (o *Outbox) putPlain(ev *portalpb.Event) bool {
+	n, ok := plainData(ev)
+	if !ok || n > MaxEventBytes {
+		return false
+	}
+	o.linkMu.RLock()
+	defer o.linkMu.RUnlock()
+	w := o.link
+	return w != nil && w.Version() >= DataVersion &&
+		w.Append(func(b []byte) ([]byte, error) { return appendDataFrame(b, ev, n), nil }) == nil
 }
 
 // PutSized is Put for one event whose size the caller has just computed
