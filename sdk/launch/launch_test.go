@@ -1,13 +1,18 @@
 package launch
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	hplugin "github.com/hashicorp/go-plugin"
 	"github.com/portico-mud/portico/sdk"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // TestEnviron: the plugin gets the host's environment with its own
@@ -86,5 +91,37 @@ func TestReattach(t *testing.T) {
 	}
 	if cc.HandshakeConfig != sdk.Handshake || !slices.Equal(cc.AllowedProtocols, []hplugin.Protocol{hplugin.ProtocolGRPC}) {
 		t.Errorf("handshake %+v over %v: want sdk.Handshake over gRPC", cc.HandshakeConfig, cc.AllowedProtocols)
+	}
+}
+
+// The host speaks whatever data link version the plugin answers, from 1
+// (a plugin built before data frames) to its own, and records it on the
+// link's reader; any other answer fails with the versions named.
+func TestHelloDataVersions(t *testing.T) {
+	for _, answer := range []byte{1, 2, 0, wire.DataLinkVersion + 1} {
+		hostSide, pluginSide := net.Pipe()
+		go func() {
+			defer pluginSide.Close()
+			rd := wire.NewFrameReader(pluginSide)
+			if _, _, err := rd.Next(); err != nil {
+				return
+			}
+			_, _ = pluginSide.Write(wire.AppendHello(nil, answer, nil))
+			_, _ = io.Copy(io.Discard, pluginSide)
+		}()
+		conn, rd, err := HelloData(context.Background(), hostSide, "test", make([]byte, wire.SecretSize))
+		ok := answer >= 1 && answer <= wire.DataLinkVersion
+		switch {
+		case ok && err != nil:
+			t.Errorf("answer %d: %v", answer, err)
+		case ok && rd.Version() != answer:
+			t.Errorf("answer %d: the link's reader speaks %d", answer, rd.Version())
+		case !ok && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("version %d", answer))):
+			t.Errorf("answer %d: %v, want an error naming the version", answer, err)
+		}
+		if conn != nil {
+			conn.Close()
+		}
+		hostSide.Close()
 	}
 }
