@@ -755,3 +755,42 @@ func TestUnencodableDataIsDropped(t *testing.T) {
 		t.Errorf("events = %v, want only the need_sessids that fitted", kinds(evs))
 	}
 }
+
+// A host sends a large clean sync in parts (core/plugins
+// encodeSyncAllParts): syncs of the sessions that are not clean, then a
+// clean sync listing every session by id with only the sessid field. The
+// parts' data stays loaded, the id-only list changes none of it, and the
+// sessions no part listed are dropped.
+func TestHandleSyncAllInParts(t *testing.T) {
+	p := NewTestPortal(discardLog())
+	conns := []*fakeConn{newFakeConn(), newFakeConn(), newFakeConn()}
+	var ss []*Session
+	for _, c := range conns {
+		s := newSession(t, p, c)
+		s.Connect()
+		ss = append(ss, s)
+	}
+	drain(t, p.Outbox())
+	names := []string{"Alice", "Bob"}
+	var ids []*portalpb.SessionData
+	for i, name := range names {
+		d := ss[i].GetSyncData()
+		d.UName, d.LoggedIn, d.UID = name, true, int64(i+1)
+		p.handleEvent(&portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
+			Sessions: []*portalpb.SessionData{pbSession(t, d)}, Fields: []string{contract.FieldUName, contract.FieldLoggedIn, contract.FieldUID}}}})
+		ids = append(ids, &portalpb.SessionData{Sessid: ss[i].ID()})
+	}
+	p.handleEvent(&portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: &portalpb.SyncAll{
+		Sessions: ids, Clean: true, Fields: []string{contract.FieldSessid}}}})
+	for i, name := range names {
+		got := ss[i].GetSyncData()
+		if got.UName != name || !got.LoggedIn || got.UID != int64(i+1) || got.ProtocolKey != "telnet" {
+			t.Errorf("session %d after the parts: %+v", i, got)
+		}
+		none(t, conns[i].closes, "close of a listed session")
+	}
+	wait(t, conns[2].closes, "close of the session no part listed")
+	if p.Session(ss[2].ID()) != nil {
+		t.Error("the session no part listed was kept")
+	}
+}

@@ -29,6 +29,14 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 	if r == nil {
 		return
 	}
+	if sa, ok := ev.(sessions.SyncAll); ok {
+		for _, pe := range encodeSyncAllParts(r.log, sa, syncPartBytes) {
+			size := proto.Size(pe)
+			m.meter().LinkEvents(plugin, DirectionOut, 1, size)
+			r.sendSized(pe, size)
+		}
+		return
+	}
 	var pe *portalpb.Event
 	size := 0
 	if out, ok := ev.(sessions.DataOut); ok {
@@ -103,6 +111,57 @@ func encodeDataOut(log *slog.Logger, e sessions.DataOut) (*portalpb.Event, int) 
 		n = proto.Size(ev)
 	}
 	return ev, n
+}
+
+// syncPartBytes is the size of the sessions a whole-plugin sync carries
+// in one event before it is sent in parts (encodeSyncAllParts): well
+// under wire.MaxEventBytes, past which the sync would be refused whole. A
+// reload's sync passes it at some fifty thousand sessions of one plugin
+// (84 bytes each), far sooner where the game keeps server data on them.
+const syncPartBytes = wire.MaxEventBytes / 2
+
+// encodeSyncAllParts encodes a whole-plugin sync as encodeSyncAll does,
+// in one event when its sessions take at most limit bytes. A larger one
+// goes in parts every plugin already understands: syncs of the sessions
+// that are not clean, each within limit, then, for a clean sync, one
+// clean sync listing every session by its id alone (only the sessid field
+// loaded), which makes the plugin drop the sessions none of them listed.
+func encodeSyncAllParts(log *slog.Logger, e sessions.SyncAll, limit int) []*portalpb.Event {
+	whole := encodeSyncAll(log, e)
+	if whole == nil || len(whole.GetSyncAll().ProtoReflect().GetUnknown()) <= limit {
+		if whole == nil {
+			return nil
+		}
+		return []*portalpb.Event{whole}
+	}
+	var parts []*portalpb.Event
+	var list, ids wire.SessionList
+	flush := func() {
+		sa := &portalpb.SyncAll{Fields: e.Fields}
+		sa.ProtoReflect().SetUnknown(list.Bytes())
+		parts = append(parts, &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: sa}})
+		list = wire.SessionList{}
+	}
+	for i := range e.Sessions {
+		d := &e.Sessions[i]
+		if list.Append(d) != nil {
+			continue // logged by encodeSyncAll; left out of the clean list too
+		}
+		_ = ids.Append(&contract.SessionData{Sessid: d.Sessid})
+		if len(list.Bytes()) >= limit {
+			flush()
+		}
+	}
+	if list.Len() > 0 {
+		flush()
+	}
+	if e.Clean {
+		sa := &portalpb.SyncAll{Clean: true, Fields: []string{contract.FieldSessid}}
+		sa.ProtoReflect().SetUnknown(ids.Bytes())
+		parts = append(parts, &portalpb.Event{Kind: &portalpb.Event_SyncAll{SyncAll: sa}})
+	}
+	log.Info("sync sent in parts", "sessions", ids.Len(), "parts", len(parts))
+	return parts
 }
 
 // encodeSyncAll encodes a whole-plugin sync. A session whose data does not
