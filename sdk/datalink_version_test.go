@@ -39,6 +39,15 @@ func TestDataLinkSpeaksTheHostsVersion(t *testing.T) {
 		_ = hostSide.SetDeadline(time.Now().Add(10 * time.Second))
 		hr := wire.NewFrameReader(hostSide)
 		hr.Agree(got)
+		// A pong proves the link attached to the outbox (the reader
+		// starts after): input typed before that is queued, and a queue
+		// goes out as an events frame on any version.
+		if _, err := hostSide.Write(wire.AppendPing(nil, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if typ, _, err := hr.Next(); err != nil || typ != wire.FramePong {
+			t.Fatalf("version %d: %v %v, want a pong", got, typ, err)
+		}
 		conn := newFakeConn()
 		sess := typed(t, p, conn, "look")
 		var in []*portalpb.Event
