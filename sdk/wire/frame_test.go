@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -180,25 +181,40 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 2})
 	f.Add([]byte{0, 0, 0, 3, 9, 1, 2})
+	f.Add(appendDataFrame(AppendPing(nil, 1), plainEvents(f)[5], mustPlain(f, plainEvents(f)[5])))
+	f.Add([]byte{0, 0, 0, 9, byte(FrameData), dataOut, 0x81, 0, 5, 1, 1, 't', 0}) // a count of 1 in two bytes
 	f.Fuzz(func(t *testing.T, data []byte) {
-		whole := readAll(t, NewFrameReader(bytes.NewReader(data)))
-		byByte := readAll(t, NewFrameReader(iotest.OneByteReader(bytes.NewReader(data))))
-		if len(whole) != len(byByte) {
-			t.Fatalf("%d frames at once, %d byte by byte", len(whole), len(byByte))
-		}
-		var again []byte
-		for i, fr := range whole {
-			if fr.typ != byByte[i].typ || !bytes.Equal(fr.body, byByte[i].body) {
-				t.Fatalf("frame %d differs when read byte by byte", i)
-			}
-			again = appendHeader(again, fr.typ, len(fr.body))
-			again = append(again, fr.body...)
-			checkBody(t, fr)
-		}
-		if !bytes.HasPrefix(data, again) {
-			t.Fatalf("the frames read are not the bytes consumed")
+		for _, v := range []byte{1, DataVersion} {
+			fuzzFrames(t, data, v)
 		}
 	})
+}
+
+// fuzzFrames reads data as a link of version v would: at once and byte by
+// byte alike, each frame's body read back as it encodes.
+func fuzzFrames(t *testing.T, data []byte, v byte) {
+	at := func(r io.Reader) *FrameReader {
+		fr := NewFrameReader(r)
+		fr.Agree(v)
+		return fr
+	}
+	whole := readAll(t, at(bytes.NewReader(data)))
+	byByte := readAll(t, at(iotest.OneByteReader(bytes.NewReader(data))))
+	if len(whole) != len(byByte) {
+		t.Fatalf("%d frames at once, %d byte by byte", len(whole), len(byByte))
+	}
+	var again []byte
+	for i, fr := range whole {
+		if fr.typ != byByte[i].typ || !bytes.Equal(fr.body, byByte[i].body) {
+			t.Fatalf("frame %d differs when read byte by byte", i)
+		}
+		again = appendHeader(again, fr.typ, len(fr.body))
+		again = append(again, fr.body...)
+		checkBody(t, fr)
+	}
+	if !bytes.HasPrefix(data, again) {
+		t.Fatalf("the frames read are not the bytes consumed")
+	}
 }
 
 type readFrame struct {
@@ -241,6 +257,26 @@ func checkBody(t *testing.T, fr readFrame) {
 		again, err := ParseEvents(b[frameHeader:])
 		if err != nil || !proto.Equal(&portalpb.Frame{Events: evs}, &portalpb.Frame{Events: again}) {
 			t.Fatalf("events do not survive a round trip: %v", err)
+		}
+	case FrameData:
+		var evs []DataEvent
+		if ParseData(fr.body, func(ev DataEvent) error { evs = append(evs, ev); return nil }) != nil {
+			return
+		}
+		var b []byte
+		for _, ev := range evs {
+			n, ok := ev.plain()
+			if !ok {
+				t.Fatalf("%+v read from a data frame is not plain", ev)
+			}
+			b = append(b, ev.appendTo(nil, n)[frameHeader:]...)
+		}
+		// The same entries, though not always the same bytes: a varint
+		// may come longer than it needs to be.
+		var again []DataEvent
+		if err := ParseData(b, func(ev DataEvent) error { again = append(again, ev); return nil }); err != nil ||
+			!reflect.DeepEqual(again, evs) {
+			t.Fatalf("a data frame's entries %+v read back as %+v (%v)", evs, again, err)
 		}
 	case FramePing, FramePong:
 		n, err := ParseNonce(fr.body)
