@@ -33,12 +33,12 @@ type Writer struct {
 	raw     syscall.RawConn
 	counter WriteCounter
 
-	mu       sync.Mutex
-	pending  net.Buffers
-	size     int
-	writing  bool
-	closing  bool // close the conn once pending is written
-	closed   bool
+	mu      sync.Mutex
+	pending net.Buffers
+	size    int
+	writing bool
+	closing bool // close the conn once pending is written
+	closed  bool
 	// finished is set once the conn has been closed; flushed, made by the
 	// first Done, is closed then. It is made on demand, not with the
 	// Writer: most connections never ask, and each of thousands of idle
