@@ -234,6 +234,7 @@ func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 	}
 	name := p.host.ServerName
 	p.mu.Unlock()
+	closed := s.closedSignal()
 	if name == "" {
 		name = "The server's"
 	}
@@ -245,7 +246,7 @@ func (p *Portal) waitTurn(ctx context.Context, s *Session) error {
 		return nil
 	case <-ctx.Done():
 		err = fmt.Errorf("left the connection queue: %w", context.Cause(ctx))
-	case <-s.done:
+	case <-closed:
 		err = errClosedWhileQueued
 	}
 	p.mu.Lock()

@@ -399,3 +399,39 @@ func TestTestPortalRateBelowOne(t *testing.T) {
 		<-third.done
 	})
 }
+
+// TestSessionMakesNoChannelUnlessQueued: a session that goes in at once
+// holds no done channel (each of thousands of idle sessions would keep
+// its 96 bytes, issue 16); one that waits gets it, and a session closed
+// before its wait began finds it closed at once.
+func TestSessionMakesNoChannelUnlessQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := limitedPortal(1, 0, 10*time.Second)
+		first := connectFrom(p, "192.0.2.9:1")
+		synctest.Wait()
+		r := first.result(t)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.s.done != nil {
+			t.Error("a session that never waited made its done channel")
+		}
+		queued := connectFrom(p, "192.0.2.9:2")
+		synctest.Wait()
+		if !queued.pending() {
+			t.Fatal("the second session from the address did not wait its turn")
+		}
+		p.DisconnectAll("bye")
+		synctest.Wait()
+		if r := queued.result(t); !errors.Is(r.err, errClosedWhileQueued) {
+			t.Fatalf("queued session closed: %v, want errClosedWhileQueued", r.err)
+		}
+	})
+	s := &Session{}
+	s.markClosed()
+	select {
+	case <-s.closedSignal():
+	default:
+		t.Error("closedSignal of a closed session is not closed")
+	}
+}

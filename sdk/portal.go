@@ -219,7 +219,7 @@ func (p *Portal) NewSession(ctx context.Context, conn Conn, protocolKey, address
 		}
 		return nil, err
 	}
-	s := &Session{portal: p, conn: conn, ip: ip, done: make(chan struct{})}
+	s := &Session{portal: p, conn: conn, ip: ip}
 	s.data.InitSession(protocolKey, address, time.Now())
 	s.data.Sessid = id
 	p.mu.Lock()

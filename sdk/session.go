@@ -19,7 +19,9 @@ type Session struct {
 	// ip is the client's network for the connection limits ("" for bots).
 	ip string
 	// done is closed when the session is closed: it ends a wait for its
-	// turn to connect.
+	// turn to connect. It is made by the first wait (closedSignal), not
+	// with the session: most sessions never wait, and each of thousands
+	// would keep its 96 bytes.
 	done chan struct{}
 
 	mu   sync.Mutex
@@ -202,6 +204,20 @@ func (s *Session) markClosed() (wasOpen, announced bool) {
 	}
 	s.closed = true
 	return wasOpen, s.announced
+}
+
+// closedSignal returns a channel closed when the session is closed (at
+// once if it is already).
+func (s *Session) closedSignal() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.closed {
+			close(s.done)
+		}
+	}
+	return s.done
 }
 
 // View calls f with the session's data under its lock, without copying it:

@@ -284,3 +284,42 @@ func TestFileURI(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderCacheBounded checks that every read connection, however many
+// the pool opens, has its page cache bounded (readerCacheKiB), and that
+// the writer keeps SQLite's default.
+func TestReaderCacheBounded(t *testing.T) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "p.db"), Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1})
+	ctx := ctxFor(t)
+	// Hold maxReaders connections at once, so that the pool opens them all.
+	var held []interface{ Close() error }
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range maxReaders {
+		c, err := s.r.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		var size int
+		if err := c.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+		if size != -readerCacheKiB {
+			t.Errorf("reader %d: cache_size %d, want %d (KiB)", i+1, size, -readerCacheKiB)
+		}
+	}
+	if n := s.r.db.Stats().OpenConnections; n != maxReaders {
+		t.Fatalf("%d read connections open, want %d", n, maxReaders)
+	}
+	var size int
+	if err := s.w.db.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if size != -2000 {
+		t.Errorf("writer: cache_size %d, want SQLite's default -2000", size)
+	}
+}

@@ -27,7 +27,7 @@ const maxUnlimitedLine = 1 << 20
 //
 // Three goroutines touch a conn: its reader (the plugin's poller for a
 // plain connection, a goroutine of its own for TLS), the portal's (Send,
-// Close) and timers (negotiation deadline, keepalive). Everything that
+// Close) and timers (its negotiation deadline, the plugin's keepalive). Everything that
 // decides or produces output is done under mu, so that output bytes, and
 // with MCCP the compressed stream, come out in one order. Lock order: mu
 // before the session's own lock (sdk.Session methods are called under mu);
@@ -62,10 +62,13 @@ type conn struct {
 	z *deflater
 	// synced is set once the negotiated flags were sent to the host; from
 	// then on every change is synced as it happens.
-	synced    bool
-	closed    bool
-	deadline  *time.Timer // ends the wait for negotiation
-	keepalive *time.Timer
+	synced bool
+	closed bool
+	// live is set once the connection is set up (its session connected,
+	// negotiation started): from then on the plugin's keepalive reaches
+	// it.
+	live     bool
+	deadline *time.Timer // ends the wait for negotiation
 }
 
 var (
@@ -171,9 +174,7 @@ func (c *conn) setUp(ctx context.Context) bool {
 	c.neg.start()
 	c.flushLocked()
 	c.deadline = time.AfterFunc(c.p.timeout(), c.negotiationTimedOut)
-	if ka := c.p.keepalive(); ka > 0 {
-		c.keepalive = time.AfterFunc(ka, c.sendKeepalive)
-	}
+	c.live = true
 	c.mu.Unlock()
 	sess.Connect()
 
@@ -331,27 +332,20 @@ func (c *conn) flagsChanged(flags map[string]any) {
 // msspTable implements sink.
 func (c *conn) msspTable() []msspVar { return c.p.msspTable() }
 
-// sendKeepalive writes IAC NOP and schedules the next one.
+// sendKeepalive writes IAC NOP to a connection that is set up and open.
 func (c *conn) sendKeepalive() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if !c.live || c.closed {
 		return
 	}
 	c.send([]byte{codec.IAC, codec.NOP})
 	c.flushLocked()
-	// A keepalive turned off by a live edit stops here.
-	if ka := c.p.keepalive(); ka > 0 {
-		c.keepalive.Reset(ka)
-	}
 }
 
 func (c *conn) stopTimersLocked() {
 	if c.deadline != nil {
 		c.deadline.Stop()
-	}
-	if c.keepalive != nil {
-		c.keepalive.Stop()
 	}
 }
 

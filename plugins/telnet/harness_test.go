@@ -321,9 +321,19 @@ func newHarnessWith(t *testing.T, cfg Config, tr transport, adjust func(p *Plugi
 	h := &harness{t: t, p: p, portal: portal, col: collect(portal), client: client, served: make(chan struct{}),
 		raw: &rawReader{conn: client}}
 	h.c = newConn(p, server, ProtocolKey)
+	// The connection is the plugin's, as an accepted one would be, so that
+	// the plugin's keepalive reaches it.
+	p.mu.Lock()
+	p.conns[h.c] = struct{}{}
+	p.restartKeepaliveLocked()
+	p.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	go h.c.serve(ctx, func() { close(h.served) })
 	t.Cleanup(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.restartKeepaliveLocked() // stops it
+		p.mu.Unlock()
 		client.Close()
 		select {
 		case <-h.served:

@@ -151,3 +151,44 @@ func TestReconfigureKeepsConnections(t *testing.T) {
 		t.Error("a bad block was applied")
 	}
 }
+
+// TestReconfigureKeepaliveReachesOpenConnections: the keepalive is the
+// plugin's, one timer for every connection rather than one each (each of
+// thousands of idle connections kept its own, issue 16), so a keepalive
+// turned on by a live edit reaches connections opened before it, and one
+// turned off stops for them.
+func TestReconfigureKeepaliveReachesOpenConnections(t *testing.T) {
+	addr := conntest.FreeAddr(t)
+	p, portal, err := configure(t, map[string]any{"listen": addr, "keepalive": "0s"}, sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := collect(portal)
+	defer col.stop(t)
+	client, _ := dialClient(t, p, col)
+	if _, err := p.Reconfigure(context.Background(), sdk.Config{Raw: map[string]any{"listen": addr, "keepalive": "20ms"},
+		Host: sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Two NOPs: the keepalive is rescheduled after a round.
+	_ = client.SetReadDeadline(time.Now().Add(waitFor))
+	buf := make([]byte, 4096)
+	var seen string
+	for strings.Count(seen, iac+nop) < 2 {
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for two keepalives after the live edit: %v (read %q)", err, seen)
+		}
+		seen += string(buf[:n])
+	}
+	if _, err := p.Reconfigure(context.Background(), sdk.Config{Raw: map[string]any{"listen": addr, "keepalive": "0s"},
+		Host: sdk.HostInfo{Limits: sdk.Limits{MaxInputLength: 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	running := p.keepaliveTimer != nil
+	p.mu.Unlock()
+	if running {
+		t.Error("the keepalive timer runs after the keepalive was turned off")
+	}
+}

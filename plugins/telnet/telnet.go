@@ -63,7 +63,12 @@ type Plugin struct {
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
 	closed bool
-	wg     sync.WaitGroup
+	// keepaliveTimer sends the next IAC NOP to every connection; nil while
+	// the keepalive is off. One timer for the plugin rather than one per
+	// connection: each of thousands of idle connections would otherwise
+	// hold its own (112 bytes, and an entry in the runtime's timer heap).
+	keepaliveTimer *time.Timer
+	wg             sync.WaitGroup
 }
 
 var (
@@ -170,6 +175,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.poller = poller
 	p.given, p.ln, p.tlsLn, p.tlsConns = c, ln, tlsLn, tlsConns
 	p.conns = map[*conn]struct{}{}
+	p.restartKeepaliveLocked()
 	p.mu.Unlock()
 	p.log.Info("telnet: listening", "addr", ln.Addr().String())
 	p.serveListener(ctx, ln, ProtocolKey)
@@ -252,6 +258,9 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg sdk.Config) (sdk.Info, err
 	p.apply(l, cfg.Host)
 	p.mu.Lock()
 	p.given = c
+	if c.Keepalive != old.Keepalive {
+		p.restartKeepaliveLocked()
+	}
 	p.mu.Unlock()
 	return p.info(), nil
 }
@@ -349,6 +358,48 @@ func (p *Plugin) keepalive() time.Duration {
 	return time.Duration(p.cfg.Keepalive)
 }
 
+// restartKeepaliveLocked (re)starts the keepalive at the current
+// interval, or stops it when that is 0 or the plugin is shut down. p.mu is
+// held.
+func (p *Plugin) restartKeepaliveLocked() {
+	if p.keepaliveTimer != nil {
+		p.keepaliveTimer.Stop()
+		p.keepaliveTimer = nil
+	}
+	if ka := p.keepalive(); ka > 0 && !p.closed {
+		p.keepaliveTimer = time.AfterFunc(ka, p.keepaliveTick)
+	}
+}
+
+// keepaliveTick sends IAC NOP to every connection set up, then schedules
+// the next round. A connection's first NOP comes at most one interval
+// after it connected. It counts in p.wg while it runs, so that Shutdown
+// waits for a round under way.
+func (p *Plugin) keepaliveTick() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.wg.Add(1)
+	defer p.wg.Done()
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.sendKeepalive()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// A keepalive turned off or changed by a live edit meanwhile has
+	// restarted the timer already, or stopped it.
+	if p.keepaliveTimer != nil && !p.closed {
+		p.keepaliveTimer.Reset(p.keepalive())
+	}
+}
+
 // timeout returns how long negotiation may take.
 func (p *Plugin) timeout() time.Duration {
 	if p.negotiationTimeout > 0 {
@@ -396,6 +447,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		}
 	}
 	p.closed = true
+	p.restartKeepaliveLocked() // stops it
 	poller := p.poller
 	conns := make([]*conn, 0, len(p.conns))
 	for c := range p.conns {

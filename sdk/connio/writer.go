@@ -33,13 +33,18 @@ type Writer struct {
 	raw     syscall.RawConn
 	counter WriteCounter
 
-	mu       sync.Mutex
-	pending  net.Buffers
-	size     int
-	writing  bool
-	closing  bool // close the conn once pending is written
-	closed   bool
-	flushed  chan struct{} // closed when the conn has been closed
+	mu      sync.Mutex
+	pending net.Buffers
+	size    int
+	writing bool
+	closing bool // close the conn once pending is written
+	closed  bool
+	// finished is set once the conn has been closed; flushed, made by the
+	// first Done, is closed then. It is made on demand, not with the
+	// Writer: most connections never ask, and each of thousands of idle
+	// connections would keep its 96 bytes.
+	finished bool
+	flushed  chan struct{}
 	closeErr error
 }
 
@@ -67,7 +72,7 @@ func NewWriter(conn net.Conn, opts Options) *Writer {
 		opts.WriteTimeout = 30 * time.Second
 	}
 	w := &Writer{conn: conn, maxBacklog: opts.MaxBacklog, writeTimeout: opts.WriteTimeout,
-		onError: opts.OnError, flushed: make(chan struct{})}
+		onError: opts.OnError}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.raw = raw
@@ -171,7 +176,27 @@ func (w *Writer) Close(final []byte) {
 }
 
 // Done is closed once the connection has been closed by the writer.
-func (w *Writer) Done() <-chan struct{} { return w.flushed }
+func (w *Writer) Done() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.flushed == nil {
+		w.flushed = make(chan struct{})
+		if w.finished {
+			close(w.flushed)
+		}
+	}
+	return w.flushed
+}
+
+// finish records that the connection has been closed, for Done.
+func (w *Writer) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finished = true
+	if w.flushed != nil {
+		close(w.flushed)
+	}
+}
 
 // flush is the writer goroutine: it runs while there is a backlog.
 func (w *Writer) flush() {
@@ -186,7 +211,7 @@ func (w *Writer) flush() {
 			w.mu.Unlock()
 			if closing {
 				w.conn.Close()
-				close(w.flushed)
+				w.finish()
 			}
 			return
 		}
@@ -218,7 +243,7 @@ func (w *Writer) fail(err error) {
 	w.size = 0
 	w.mu.Unlock()
 	w.conn.Close()
-	close(w.flushed)
+	w.finish()
 	if w.onError != nil {
 		w.onError(err)
 	}

@@ -312,3 +312,37 @@ func TestWriterWriteTimeout(t *testing.T) {
 	}
 	wait(t, w.Done(), "Done")
 }
+
+// TestWriterIsOneAllocation keeps a Writer to one allocation: its Done
+// channel is made only when asked for, since thousands of idle
+// connections would each keep one they never read (issue 16).
+func TestWriterIsOneAllocation(t *testing.T) {
+	c, _ := pipePair(t)
+	if n := testing.AllocsPerRun(100, func() { _ = NewWriter(c, Options{}) }); n != 1 {
+		t.Errorf("NewWriter makes %v allocations, want 1 (the Writer)", n)
+	}
+}
+
+// TestWriterDoneAskedAfterClose checks that a Done first asked for after
+// the connection was closed is already closed, and one asked for before
+// is closed by the close.
+func TestWriterDoneAskedAfterClose(t *testing.T) {
+	c, peer := tcpPair(t)
+	w := NewWriter(c, Options{})
+	got := readAll(t, peer)
+	before := w.Done()
+	w.Close(nil)
+	wait(t, before, "Done asked for before Close")
+	wait(t, got, "peer EOF")
+	wait(t, w.Done(), "Done asked for after the close")
+	if w.Done() != before {
+		t.Error("Done returned a different channel after the close")
+	}
+
+	c2, peer2 := tcpPair(t)
+	w2 := NewWriter(c2, Options{})
+	got2 := readAll(t, peer2)
+	w2.Close(nil)
+	wait(t, got2, "peer EOF")
+	wait(t, w2.Done(), "Done first asked for after the close")
+}
