@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/freemem"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -82,6 +84,11 @@ type Portal struct {
 	release *freemem.Release
 	// figures are the process's counts the host is sent (figures.go).
 	figures *figures
+	// lane runs large broadcasts, and what must follow them, off the
+	// link's reader (fanout.go); fanoutAt is the number of recipients
+	// from which a broadcast goes there (asyncFanout; tests lower it).
+	lane     clientLane
+	fanoutAt int
 }
 
 type idBlock struct{ next, end uint64 }
@@ -97,6 +104,7 @@ func newPortal(log *slog.Logger) *Portal {
 		maxQueued: maxQueued,
 		inputs:    inputLog{max: keptLimit},
 		figures:   processFigures,
+		fanoutAt:  asyncFanout,
 	}
 }
 
@@ -464,7 +472,35 @@ func (p *Portal) handleFrame(f *portalpb.Frame) {
 	}
 }
 
+// handleEvent applies one event from the host, on the link's reader: at
+// once, or on the client lane (fanout.go) when it is a large broadcast or
+// the lane has work it must come after.
 func (p *Portal) handleEvent(ev *portalpb.Event) {
+	switch k := ev.Kind.(type) {
+	case *portalpb.Event_InputAck:
+		p.inputs.ack(wire.InputAckFromPB(k.InputAck))
+		return
+	case *portalpb.Event_GrantSessids:
+		p.grant(k.GrantSessids.GetStart(), k.GrantSessids.GetCount())
+		return
+	case *portalpb.Event_KeyChecked:
+		p.keyChecked(k.KeyChecked.GetId(), k.KeyChecked.GetAccepted())
+		return
+	case *portalpb.Event_DataOut:
+		if len(k.DataOut.GetSessids()) >= p.fanoutAt {
+			p.lane.start(func() { p.applyEvent(ev) })
+			return
+		}
+	}
+	if p.lane.busy.Load() {
+		p.lane.do(func() { p.applyEvent(ev) })
+		return
+	}
+	p.applyEvent(ev)
+}
+
+// applyEvent applies an event that reaches clients or their sessions.
+func (p *Portal) applyEvent(ev *portalpb.Event) {
 	switch k := ev.Kind.(type) {
 	case *portalpb.Event_DataOut:
 		msgs, err := wire.MessagesFromPB(k.DataOut.GetMessages())
@@ -516,19 +552,13 @@ func (p *Portal) handleEvent(ev *portalpb.Event) {
 				s.conn.Close(k.DisconnectAll.GetReason())
 			}
 		}
-	case *portalpb.Event_InputAck:
-		p.inputs.ack(wire.InputAckFromPB(k.InputAck))
-	case *portalpb.Event_GrantSessids:
-		p.grant(k.GrantSessids.GetStart(), k.GrantSessids.GetCount())
-	case *portalpb.Event_KeyChecked:
-		p.keyChecked(k.KeyChecked.GetId(), k.KeyChecked.GetAccepted())
 	default:
 		p.log.Warn("portal: unexpected event from host", "event", fmt.Sprintf("%T", ev.Kind))
 	}
 }
 
 func (p *Portal) loadSync(pd *portalpb.SessionData, fields []string) {
-	d, err := wire.SessionFromPB(pd)
+	d, err := syncFromPB(pd, fields)
 	if err != nil {
 		p.log.Error("portal: bad sync from host", "err", err)
 		return
@@ -543,6 +573,22 @@ func (p *Portal) loadSync(pd *portalpb.SessionData, fields []string) {
 	}
 }
 
+// syncFromPB is wire.SessionFromPB for a sync of fields (none: all of
+// them): the protocol flags are decoded only when the sync applies them.
+// A reload's sync of every session leaves them out (the plugin holds
+// them), and decoding each session's flags for nothing was most of the
+// plugin's work on it (BenchmarkReloadSyncAll).
+func syncFromPB(pd *portalpb.SessionData, fields []string) (SessionData, error) {
+	if pd == nil || len(fields) == 0 || slices.Contains(fields, contract.FieldProtocolFlags) {
+		return wire.SessionFromPB(pd)
+	}
+	flags := pd.ProtocolFlags
+	pd.ProtocolFlags = nil
+	d, err := wire.SessionFromPB(pd)
+	pd.ProtocolFlags = flags
+	return d, err
+}
+
 func (s *Session) isAnnounced() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -555,14 +601,18 @@ func (s *Session) isAnnounced() bool {
 // sending meanwhile.
 func (p *Portal) resumeInput() {
 	tell := p.inputs.resume(p.outbox)
-	told := 0
-	for _, id := range tell {
-		if s := p.Session(id); s != nil {
-			s.conn.Send(s, []Message{Text(MsgMayNotHaveRun)})
-			told++
+	if len(tell) == 0 {
+		return
+	}
+	// After any output the last link left on the client lane.
+	p.lane.do(func() {
+		told := 0
+		for _, id := range tell {
+			if s := p.Session(id); s != nil {
+				s.conn.Send(s, []Message{Text(MsgMayNotHaveRun)})
+				told++
+			}
 		}
-	}
-	if len(tell) > 0 {
 		p.log.Info("link: input the last host may have run is not sent again; players told", "sessions", told)
-	}
+	})
 }

@@ -388,9 +388,11 @@ func (s *Server) hostGone(gen uint64, planned bool) {
 		return
 	}
 	if !planned {
-		for _, sess := range s.portal.All() {
-			sess.conn.Send(sess, []Message{Text(MsgHostLost)})
-		}
+		s.portal.lane.do(func() {
+			for _, sess := range s.portal.All() {
+				sess.conn.Send(sess, []Message{Text(MsgHostLost)})
+			}
+		})
 	}
 	grace := s.portal.Host().ReattachGrace
 	if grace <= 0 {
@@ -434,7 +436,12 @@ func (s *Server) graceExpired(gen uint64) {
 // The list is encoded by hand (wire.SessionList) and carried as the
 // response's unknown fields, which marshal as they are: the host reads the
 // same bytes as if they were resp.Sessions.
-func (s *Server) Sessions(context.Context, *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+func (s *Server) Sessions(ctx context.Context, _ *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+	// What the last link queued for the clients (a reload's announcement,
+	// the sync after it) is applied first: the list is of what it left.
+	if err := s.portal.lane.wait(ctx); err != nil {
+		return nil, status.Error(codes.DeadlineExceeded, "sessions: the last host's events are still being applied")
+	}
 	var list wire.SessionList
 	if err := s.portal.appendSessions(&list); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -463,6 +470,8 @@ func (s *Server) StartBot(ctx context.Context, req *portalpb.StartBotRequest) (*
 
 // Shutdown closes every session with the reason and stops the plugin.
 func (s *Server) Shutdown(ctx context.Context, req *portalpb.ShutdownRequest) (*portalpb.ShutdownResponse, error) {
+	// Output already queued for the clients goes first (bounded by ctx).
+	_ = s.portal.lane.wait(ctx)
 	for _, sess := range s.portal.All() {
 		if s.portal.removeSession(sess, req.GetReason(), false) {
 			sess.conn.Close(req.GetReason())

@@ -367,11 +367,13 @@ func (h *Host) restart(req restartRequest, teardown func()) error {
 		msg = strings.TrimSuffix(msg, " ...") + " (Reason: " + req.reason + ") ..."
 	}
 	bg := context.Background()
-	_ = h.handler.Call(bg, func() { h.handler.AnnounceAll(msg) })
 	dctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
 	var tDetached, tSynced time.Time
-	err := h.manager.Detach(dctx, func() {
+	// The announcement goes out right after the plugins are asked to
+	// detach: they confirm first, then write it to their clients while
+	// the host goes on (Manager.Detach).
+	err := h.manager.Detach(dctx, func() { _ = h.handler.Call(bg, func() { h.handler.AnnounceAll(msg) }) }, func() {
 		// Everything the plugins sent is on the loop now; let it run, let
 		// the password checks already running finish (queued ones are
 		// dropped, their players told to try again), then push every

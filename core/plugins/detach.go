@@ -12,11 +12,18 @@ import (
 // steps, and the plugin processes are left running for the next image.
 
 // Detach hands every running plugin over for a host reload. First each
-// plugin stops sending and confirms (so every event it sent has been
-// received and posted to the loop); then afterSync runs (the host pushes
-// every session's data); then the host's queued events are flushed and the
-// links closed, leaving the plugin processes running for the next image.
-func (m *Manager) Detach(ctx context.Context, afterSync func()) error {
+// plugin is asked to stop sending, then announce runs (the restart
+// announcement: on each link it follows the request), and each plugin
+// confirms (so every event it sent has been received and posted to the
+// loop); then afterSync runs (the host pushes every session's data); then
+// the host's queued events are flushed and the links closed, leaving the
+// plugin processes running for the next image.
+//
+// The announcement comes after the request so that a plugin confirms at
+// once and writes it to its clients while the host pushes the sessions'
+// data: sent before, its fan-out to every client held up the
+// confirmation, and the whole hand-over waited for it.
+func (m *Manager) Detach(ctx context.Context, announce, afterSync func()) error {
 	// A remote plugin redials the next image: this one accepts no more.
 	m.closePortal()
 	m.mu.Lock()
@@ -33,6 +40,7 @@ func (m *Manager) Detach(ctx context.Context, afterSync func()) error {
 			detaching = append(detaching, r)
 		}
 	}
+	announce()
 	for i, ch := range waits {
 		select {
 		case <-ch:

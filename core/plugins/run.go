@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/portico-mud/portico/core/sessions"
 	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
@@ -296,6 +298,15 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	t0 := time.Now()
+	h := r.m.handler
+	// The logins the host saved for the plugin's sessions are read while
+	// the plugin prepares its answer, not after it (a reload's 10,000 rows
+	// take the store 15-20 ms); waited for on every way out.
+	savedc := make(chan sessions.SavedLogins, 1)
+	go func() { savedc <- h.SavedLogins(r.name) }()
+	var saved sessions.SavedLogins
+	waitSaved := sync.OnceFunc(func() { saved = <-savedc })
+	defer waitSaved()
 	// The answer is read straight from its bytes (wire.ReadSessions).
 	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{}, wire.RawSessionsAnswer())
 	if err != nil {
@@ -316,16 +327,16 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	if err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
+	waitSaved()
 	// Waited for: the link reader runs the plugin's events itself, and
 	// they must find the sessions rebuilt.
-	h := r.m.handler
 	t2 := time.Now()
 	if err := h.Call(ctx, func() {
 		// A clean sync: what the host still holds for the plugin (a remote
 		// one's sessions, kept while it was away) and it no longer lists
 		// is gone.
 		h.PortalSessionsGone(r.name, all)
-		h.PortalSessionsSync(r.name, all)
+		h.PortalSessionsSyncSaved(r.name, all, saved)
 	}); err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}

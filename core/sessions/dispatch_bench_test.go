@@ -44,6 +44,26 @@ func BenchmarkInputfuncDispatch(b *testing.B) {
 // 10,000 logged-in sessions; the plugins' side is nopPortals, so it is the
 // handler's part alone.
 func BenchmarkReloadSync(b *testing.B) {
+	h := loggedInHandler()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.AllSessionsPortalSync(ReloadSyncFields...)
+	}
+}
+
+// BenchmarkAnnounceAll is announce_all to 10,000 sessions of one plugin:
+// the host's share of a broadcast before the plugin's link (nopPortals).
+func BenchmarkAnnounceAll(b *testing.B) {
+	h := loggedInHandler()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.AnnounceAll("fanout")
+	}
+}
+
+// loggedInHandler is a handler holding 10,000 logged-in telnet sessions,
+// its plugins' side nopPortals.
+func loggedInHandler() *ServerSessionHandler {
 	h := NewServerSessionHandler(Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Portals: nopPortals{}, Commands: answerCommands{}})
 	for i := range 10000 {
@@ -52,10 +72,7 @@ func BenchmarkReloadSync(b *testing.B) {
 		d.Sessid, d.LoggedIn, d.UID, d.UName = uint64(i+1), true, 7, "bench"
 		h.sessions[d.Sessid] = h.newSession("telnet", d)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		h.AllSessionsPortalSync(ReloadSyncFields...)
-	}
+	return h
 }
 
 // BenchmarkReloadRestore is a new image's rebuild of 10,000 sessions a

@@ -441,3 +441,38 @@ func TestBadLoginChangeFailsAlone(t *testing.T) {
 	}
 	x.wantLogins("telnet", store.SessionLogin{Sessid: 7, Plugin: "telnet", UID: acc.ID})
 }
+
+// TestRestoreWithLoginsReadBefore: the saved logins, read off the loop
+// before the plugin's list came (as a reattach reads them, while the
+// plugin answers), decide the claims as PortalSessionsSync's own read
+// does; logins read for another plugin decide none.
+func TestRestoreWithLoginsReadBefore(t *testing.T) {
+	x := newHarness(t)
+	x.h.SetSettings(Settings{ServerName: "T", MultisessionMode: 1})
+	alice := x.account("Alice")
+	x.login("telnet", 1, alice)
+	claim := sessData(1, "telnet")
+	claim.LoggedIn, claim.UID, claim.UName, claim.PUID = true, alice.ID, alice.Name, alice.CharacterID
+
+	y := newHarnessOn(t, x.st)
+	y.start()
+	// Read on this goroutine while y's loop runs: the race detector sees
+	// that the read touches nothing of the loop's.
+	saved := y.h.SavedLogins("telnet")
+	y.call(func() { y.h.PortalSessionsSyncSaved("telnet", []contract.SessionData{claim}, saved) })
+	var s1 *ServerSession
+	y.call(func() { s1 = y.h.SessionFromSessid(1) })
+	if !s1.LoggedIn || s1.Account == nil || s1.Account.ID != alice.ID {
+		t.Errorf("session 1 with its saved login read before = logged in %v account %v; want Alice", s1.LoggedIn, s1.Account)
+	}
+
+	z := newHarnessOn(t, x.st)
+	z.h.PortalSessionsSyncSaved("telnet", []contract.SessionData{claim}, z.h.SavedLogins("websocket"))
+	z.settle()
+	if s := z.h.SessionFromSessid(1); s.LoggedIn || s.Account != nil {
+		t.Errorf("session 1 with logins read for another plugin = logged in %v; want logged out", s.LoggedIn)
+	}
+	if log := z.log.String(); !strings.Contains(log, "saved logins read for another plugin") {
+		t.Errorf("log lacks the refusal:\n%s", log)
+	}
+}

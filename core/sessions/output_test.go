@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -121,5 +122,30 @@ func TestSendMessages(t *testing.T) {
 	x.h.SendMessages(s, contract.Text("late"))
 	if len(x.p.Events()) != 3 {
 		t.Error("SendMessages reached a disconnected session")
+	}
+}
+
+// TestAnnounceAllOrder: each plugin's recipients in id order, the plugins
+// in the order of their first session, whatever order the sessions came
+// in (the map AnnounceAll reads has none).
+func TestAnnounceAllOrder(t *testing.T) {
+	x := newHarness(t)
+	for _, c := range []struct {
+		plugin string
+		id     uint64
+	}{{"websocket", 9}, {"telnet", 12}, {"ssh", 3}, {"telnet", 2}, {"websocket", 1}, {"telnet", 7}, {"ssh", 20}} {
+		x.connect(c.plugin, c.id)
+	}
+	for range 5 {
+		x.p.Reset()
+		x.h.AnnounceAll("hello")
+		outs := dataOuts(t, x.p.Events())
+		var got []string
+		for _, o := range outs {
+			got = append(got, fmt.Sprintf("%s%v", o.Plugin, o.Sessids))
+		}
+		if want := []string{"websocket[1 9]", "telnet[2 7 12]", "ssh[3 20]"}; !slices.Equal(got, want) {
+			t.Fatalf("announce went out as %v, want %v", got, want)
+		}
 	}
 }

@@ -230,12 +230,41 @@ func (h *ServerSessionHandler) PortalSessionsGone(plugin string, all []contract.
 // refused and logged, and the session is logged out and shown the connection
 // screen.
 func (h *ServerSessionHandler) PortalSessionsSync(plugin string, all []contract.SessionData) {
+	h.PortalSessionsSyncSaved(plugin, all, h.SavedLogins(plugin))
+}
+
+// SavedLogins are the logins the host saved for one plugin's sessions, read
+// for a PortalSessionsSyncSaved.
+type SavedLogins struct {
+	plugin string
+	rows   map[uint64]store.SessionLogin
+}
+
+// SavedLogins reads the logins saved for plugin's sessions. Unlike the
+// handler's other methods it may run off the loop, since it reads only the
+// store: a reattach reads them while the plugin prepares its list of
+// sessions, rather than after it. What is read stands for the restore: a
+// login the plugin can claim was saved before the plugin was told of it,
+// on a link that has ended by the time a new run reads them.
+func (h *ServerSessionHandler) SavedLogins(plugin string) SavedLogins {
+	return SavedLogins{plugin: plugin, rows: h.savedLogins(plugin)}
+}
+
+// PortalSessionsSyncSaved is PortalSessionsSync with the plugin's saved
+// logins read beforehand (SavedLogins). Rows read for another plugin count
+// as none: every login claim is refused.
+func (h *ServerSessionHandler) PortalSessionsSyncSaved(plugin string, all []contract.SessionData, logins SavedLogins) {
+	saved := logins.rows
+	if logins.plugin != plugin || saved == nil {
+		h.log.Error("restore sessions: saved logins read for another plugin; every login claim is refused",
+			"plugin", plugin, "read_for", logins.plugin)
+		saved = map[uint64]store.SessionLogin{}
+	}
 	if len(h.sessions) == 0 && len(all) > 0 {
 		// A new image's first restore: the map is made at its size once
 		// rather than grown through every doubling to ten thousand.
 		h.sessions = make(map[uint64]*ServerSession, len(all))
 	}
-	saved := h.savedLogins(plugin)
 	lookups := h.newRestoreLookups()
 	targets := make([]*ServerSession, 0, len(all))
 	var refused []*ServerSession

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-mud/portico/sdk"
 	"github.com/portico-mud/portico/sdk/contract"
@@ -208,6 +209,9 @@ func TestOutputText(t *testing.T) {
 		{name: "blank lines kept", msgs: []sdk.Message{sdk.Text("a\n\nb\n")}, want: "a\r\n\r\nb\r\n"},
 		{name: "empty text is an empty line", msgs: []sdk.Message{sdk.Text("")}, want: "\r\n"},
 		{name: "bare cr is cr nul", msgs: []sdk.Message{sdk.Text("50%\r100%")}, want: "50%\r\x00100%\r\n"},
+		{name: "ending bare cr takes the added lf", msgs: []sdk.Message{sdk.Text("50%\r")}, want: "50%\r\n"},
+		{name: "raw ending bare cr takes the added lf", msgs: []sdk.Message{withOptions("text", "50%\r", map[string]any{"raw": true})},
+			want: "50%\r\n"},
 		{name: "several messages, one write", msgs: []sdk.Message{sdk.Text("one"), sdk.Text("two\n")},
 			want: "one\r\ntwo\r\n"},
 		{name: "u+00ff is utf-8, no iac", msgs: []sdk.Message{sdk.Text("ÿ")}, want: "\xc3\xbf\r\n"},
@@ -235,6 +239,26 @@ func TestOutputText(t *testing.T) {
 			h.expectOutput(tt.want)
 		})
 	}
+}
+
+// TestOutputAllocations bounds the allocations of one line's output: a
+// broadcast renders it for every session at once, and each allocation
+// there is one per client. The line's bytes are the one allocation left
+// (the writer takes them over).
+func TestOutputAllocations(t *testing.T) {
+	h := newHarnessWith(t, Config{MaxLineLength: 6000}, overTCP, func(p *Plugin) {
+		p.negotiationTimeout = 20 * time.Millisecond
+	})
+	// The negotiation's timeout has synced (its allocations are not
+	// counted below: AllocsPerRun counts the whole process's).
+	h.syncFlags()
+	msgs := []sdk.Message{sdk.Text("Server restart initiated ...")}
+	h.send(msgs...) // warm: the writer's
+	n := testing.AllocsPerRun(100, func() { h.send(msgs...) })
+	if n > 1 {
+		t.Errorf("one line of output: %.1f allocations, want at most 1", n)
+	}
+	h.expectOutput(strings.Repeat("Server restart initiated ...\r\n", 102))
 }
 
 func TestOutputMarkup(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/portico-mud/portico/plugins/telnet/codec"
@@ -92,10 +93,20 @@ func (c *conn) appendText(m sdk.Message, flags outFlags) {
 			text = markup.Render(text, mode)
 		}
 	}
-	if needEnd {
+	if needEnd && strings.HasSuffix(text, "\r") {
+		// The added LF makes one CR LF with this CR: escaped apart, the CR
+		// would go out as CR NUL.
 		text += "\n"
+		needEnd = false
 	}
+	// Room for the line at once, not a doubling every few bytes (with
+	// some for escaping): a broadcast renders this for every session
+	// together, and the line end is appended, not concatenated first.
+	c.obuf = slices.Grow(c.obuf, len(text)+len(text)/16+4)
 	c.obuf = codec.EscapeText(c.obuf, text)
+	if needEnd {
+		c.obuf = append(c.obuf, '\r', '\n')
+	}
 	switch {
 	case !prompt:
 		if !flags.noGA {

@@ -346,3 +346,66 @@ func TestWriterDoneAskedAfterClose(t *testing.T) {
 	wait(t, got2, "peer EOF")
 	wait(t, w2.Done(), "Done first asked for after the close")
 }
+
+// TestWriterWriteAllocatesNothing: a write the socket takes at once costs
+// no allocation (a broadcast makes one per client), and every byte arrives.
+func TestWriterWriteAllocatesNothing(t *testing.T) {
+	client, server := tcpPair(t)
+	defer client.Close()
+	w := NewWriter(server, Options{})
+	defer w.Close(nil)
+	line := []byte("Server restart initiated ...\r\n")
+	if err := w.Write(line); err != nil { // warm
+		t.Fatal(err)
+	}
+	n := testing.AllocsPerRun(100, func() {
+		if err := w.Write(line); err != nil {
+			t.Error(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("a write the socket takes: %.1f allocations, want 0", n)
+	}
+	want := bytes.Repeat(line, 102)
+	got := make([]byte, len(want))
+	_ = client.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the client read other bytes than were written")
+	}
+}
+
+// TestTryWriteShortAndError: TryWrite reports what the kernel took and a
+// write error, as it did before its state was pooled.
+func TestTryWriteShortAndError(t *testing.T) {
+	client, server := tcpPair(t)
+	raw, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 16<<20)
+	n, err := TryWrite(raw, big)
+	if err != nil || n <= 0 || n >= len(big) {
+		t.Fatalf("TryWrite into a socket nobody reads = %d, %v; want part of %d, no error", n, err, len(big))
+	}
+	client.Close()
+	// The peer has gone: writes fail (EPIPE or ECONNRESET) once the
+	// kernel has seen the reset.
+	deadline := time.Now().Add(testTimeout)
+	for {
+		_, err = TryWrite(raw, []byte("x"))
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		t.Error("TryWrite after the peer closed: no error")
+	}
+	server.Close()
+}

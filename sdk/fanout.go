@@ -1,0 +1,120 @@
+package sdk
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Large broadcasts off the link's reader.
+//
+// The host's events are applied by the link's reader, one after another.
+// A broadcast to thousands of sessions is thousands of socket writes (a
+// reload's " Server restart initiated ..." to 10,000 clients takes 0.1 to
+// 0.4 s), and while the reader writes it reads nothing: the reload's next
+// steps (the plugin's Detached, the host's push of every session's data,
+// the end of the link) waited for it, and so did the new host image.
+//
+// So a broadcast to at least asyncFanout sessions is handed to a goroutine
+// of its own, the client lane, and the reader reads on. While the lane has
+// work, every later event that reaches clients or their sessions (output,
+// disconnects, logins, syncs) is queued behind it, and runs there in the
+// order it came: each client still gets what the host sent in the host's
+// order, and a sync never overtakes output rendered before it. Only events
+// of the link itself (acknowledgements, session id grants, key check
+// answers) and the reader's own frames (pings, the reload's Detach) go
+// ahead. Whatever reads the sessions for a host (Sessions, a shutdown)
+// waits for the lane first. The lane's goroutine exists only while it has
+// work; its queue is bounded, past which the reader waits, so that a host
+// sending faster than the clients take it is held back as before.
+
+// asyncFanout is the number of recipients from which a broadcast runs on
+// the client lane.
+const asyncFanout = 1000
+
+// laneLimit bounds the events queued on the client lane; past it the
+// reader waits for the lane to drain.
+const laneLimit = 4096
+
+// clientLane runs work on clients in order, off the link's reader.
+type clientLane struct {
+	// busy is set while the lane has work (queued or running): the
+	// reader's quick check before it applies an event itself.
+	busy atomic.Bool
+
+	mu    sync.Mutex
+	queue []func()
+	// idle is closed when the lane's work is done; a new one is made each
+	// time it starts.
+	idle chan struct{}
+}
+
+// start queues f and makes sure the lane runs.
+func (l *clientLane) start(f func()) {
+	l.mu.Lock()
+	l.queue = append(l.queue, f)
+	if l.busy.Load() {
+		l.mu.Unlock()
+		return
+	}
+	l.busy.Store(true)
+	l.idle = make(chan struct{})
+	l.mu.Unlock()
+	go l.run()
+}
+
+// do runs f after the lane's work: queued when the lane is busy (the
+// reader waits first when the queue is at its bound), at once otherwise.
+func (l *clientLane) do(f func()) {
+	l.mu.Lock()
+	if !l.busy.Load() {
+		l.mu.Unlock()
+		f()
+		return
+	}
+	full := len(l.queue) >= laneLimit
+	idle := l.idle
+	if !full {
+		l.queue = append(l.queue, f)
+	}
+	l.mu.Unlock()
+	if full {
+		<-idle
+		f()
+	}
+}
+
+// run is the lane's goroutine: it ends when the queue is empty.
+func (l *clientLane) run() {
+	for {
+		l.mu.Lock()
+		if len(l.queue) == 0 {
+			l.queue = nil
+			l.busy.Store(false)
+			close(l.idle)
+			l.mu.Unlock()
+			return
+		}
+		f := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		l.mu.Unlock()
+		f()
+	}
+}
+
+// wait returns once the lane's work queued so far is done, or ctx ends.
+func (l *clientLane) wait(ctx context.Context) error {
+	l.mu.Lock()
+	busy, idle := l.busy.Load(), l.idle
+	l.mu.Unlock()
+	if !busy {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
