@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-mud/portico/sdk/portalpb"
+	"github.com/portico-mud/portico/sdk/wire"
 )
 
 // gateConn is a connection whose Send waits at a gate the test opens, and
@@ -56,8 +57,22 @@ func textOut(text string, ids ...uint64) *portalpb.Event {
 // broadcast is still being written; events that reach clients wait for it
 // and run in the host's order; the session list for a host waits for all
 // of it. Before, the reader wrote the broadcast itself and read nothing
-// meanwhile.
+// meanwhile. Output in data frames (data link version 2) takes the same
+// ways as output in events frames.
 func TestLargeBroadcastLeavesTheReaderFree(t *testing.T) {
+	t.Run("events", func(t *testing.T) {
+		largeBroadcast(t, func(p *Portal, text string, ids ...uint64) { p.handleEvent(textOut(text, ids...)) })
+	})
+	t.Run("data", func(t *testing.T) {
+		largeBroadcast(t, func(p *Portal, text string, ids ...uint64) {
+			if err := p.handleData(wire.DataEvent{Out: true, Sessids: ids, Messages: []Message{Text(text)}}); err != nil {
+				t.Error(err)
+			}
+		})
+	})
+}
+
+func largeBroadcast(t *testing.T, out func(p *Portal, text string, ids ...uint64)) {
 	p := NewTestPortal(discardLog())
 	p.fanoutAt = 3
 	gate := make(chan struct{})
@@ -77,9 +92,9 @@ func TestLargeBroadcastLeavesTheReaderFree(t *testing.T) {
 	handled := make(chan struct{})
 	go func() {
 		defer close(handled)
-		p.handleEvent(textOut("restarting", ids...))
+		out(p, "restarting", ids...)
 		p.handleEvent(&portalpb.Event{Kind: &portalpb.Event_GrantSessids{GrantSessids: &portalpb.GrantSessids{Start: 5000, Count: 10}}})
-		p.handleEvent(textOut("for one", ids[0]))
+		out(p, "for one", ids[0])
 		p.handleEvent(&portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{Sessid: ids[1], Reason: "bye"}}})
 	}()
 	wait(t, conns[0].entered, "the broadcast's first write")

@@ -461,7 +461,18 @@ func (p *Portal) handleData(ev wire.DataEvent) error {
 	if !ev.Out {
 		return errors.New("data link: input from the host")
 	}
-	p.deliver(ev.Sessids, ev.Messages)
+	// The ways handleEvent gives output: a large broadcast on the client
+	// lane, anything while the lane has work behind it, the rest at once.
+	// The closures take their own copies, so that the usual way allocates
+	// nothing.
+	switch ids, msgs := ev.Sessids, ev.Messages; {
+	case len(ids) >= p.fanoutAt:
+		p.lane.start(func() { p.deliver(ids, msgs) })
+	case p.lane.busy.Load():
+		p.lane.do(func() { p.deliver(ids, msgs) })
+	default:
+		p.deliver(ids, msgs)
+	}
 	return nil
 }
 
