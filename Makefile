@@ -33,6 +33,7 @@ test:
 	$(GO) run ./cmd/testreport -go "$(GO)" -- \
 		"-race -timeout 15m ./core/... ./sdk/... ./plugins/... ./cmd/..." \
 		"-timeout 10m ./bench/..." \
+		"-timeout 5m -run Allocations ./plugins/telnet/" \
 		"-C examples/echo-protocol -race -timeout 5m ./..." \
 		"-C examples/tiny-game -race -timeout 10m ./..."
 

@@ -54,6 +54,7 @@ func newFakePlugin(t *testing.T) *fakePlugin {
 			return
 		}
 		rd := wire.NewFrameReader(conn)
+		rd.Agree(wire.DataLinkVersion)
 		typ, body, err := rd.Next()
 		if err != nil || typ != wire.FrameHello {
 			conn.Close()

@@ -39,6 +39,18 @@ func TestDetachAnnouncesAfterTheRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reading the host's frames: %v (so far %v)", err, kinds)
 		}
+		if typ == wire.FrameData {
+			// The announcement, as plain output, comes in a data frame.
+			if err := wire.ParseData(body, func(ev wire.DataEvent) error {
+				if ev.Out {
+					kinds = append(kinds, "announcement")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if typ != wire.FrameEvents {
 			continue
 		}

@@ -246,6 +246,9 @@ func TestOutputText(t *testing.T) {
 // there is one per client. The line's bytes are the one allocation left
 // (the writer takes them over).
 func TestOutputAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are checked without the race detector (make test runs this test again without -race)")
+	}
 	h := newHarnessWith(t, Config{MaxLineLength: 6000}, overTCP, func(p *Plugin) {
 		p.negotiationTimeout = 20 * time.Millisecond
 	})
