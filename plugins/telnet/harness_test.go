@@ -308,7 +308,7 @@ func newHarness(t *testing.T, cfg Config, tr transport) *harness {
 func newHarnessWith(t *testing.T, cfg Config, tr transport, adjust func(p *Plugin)) *harness {
 	t.Helper()
 	portal := sdk.NewTestPortal(testLogger())
-	p := &Plugin{cfg: cfg, portal: portal, log: portal.Log(), conns: map[*conn]struct{}{}, started: time.Now()}
+	p := &Plugin{cfg: cfg, portal: portal, log: portal.Log(), conns: map[*conn]uint64{}, started: time.Now()}
 	if adjust != nil {
 		adjust(p)
 	}
@@ -324,7 +324,7 @@ func newHarnessWith(t *testing.T, cfg Config, tr transport, adjust func(p *Plugi
 	// The connection is the plugin's, as an accepted one would be, so that
 	// the plugin's keepalive reaches it.
 	p.mu.Lock()
-	p.conns[h.c] = struct{}{}
+	p.conns[h.c] = 0
 	p.restartKeepaliveLocked()
 	p.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -192,3 +192,38 @@ func TestReconfigureKeepaliveReachesOpenConnections(t *testing.T) {
 		t.Error("the keepalive timer runs after the keepalive was turned off")
 	}
 }
+
+// TestKeepaliveSpreadOverTheInterval: the keepalive's rounds come a second
+// apart (at most a minute's worth an interval, one round for an interval
+// under two seconds), and each reaches its share of the connections, every
+// connection once an interval: ten thousand clients get a few hundred NOPs
+// a second, not ten thousand at once.
+func TestKeepaliveSpreadOverTheInterval(t *testing.T) {
+	for ka, want := range map[time.Duration]uint64{20 * time.Millisecond: 1, 1500 * time.Millisecond: 1,
+		3 * time.Second: 3, 30 * time.Second: 30, 10 * time.Minute: 60} {
+		if got := keepaliveSlots(ka); got != want {
+			t.Errorf("keepaliveSlots(%v) = %d, want %d", ka, got, want)
+		}
+	}
+	p := &Plugin{conns: map[*conn]uint64{}}
+	const n, slots = 90, 30
+	for range n {
+		p.connSeq++
+		p.conns[&conn{}] = p.connSeq
+	}
+	reached := map[*conn]int{}
+	for round := uint64(7); round < 7+slots; round++ {
+		due := p.keepaliveDueLocked(round, slots)
+		if len(due) != n/slots {
+			t.Errorf("round %d reaches %d connections, want %d", round, len(due), n/slots)
+		}
+		for _, c := range due {
+			reached[c]++
+		}
+	}
+	for c := range p.conns {
+		if reached[c] != 1 {
+			t.Fatalf("a connection reached %d times in an interval, want once", reached[c])
+		}
+	}
+}

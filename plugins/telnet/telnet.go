@@ -55,7 +55,10 @@ type Plugin struct {
 	// one address holding thousands of handshakes open. (tls_listen is
 	// not swapped in place, so the counter lives as long as the plugin.)
 	tlsConns *sdk.AddressCounter
-	conns    map[*conn]struct{}
+	// conns are the open connections, each with its number in the order
+	// they came (which of the keepalive's rounds reaches it).
+	conns   map[*conn]uint64
+	connSeq uint64
 	// poller reads the plain connections itself and holds the TLS ones
 	// that are idle, all without a goroutine each (nil: each keeps its
 	// reading goroutine, as in tests that build a Plugin by hand).
@@ -63,11 +66,13 @@ type Plugin struct {
 	// closed is set by Shutdown; a connection accepted just before the
 	// listener closed is then dropped instead of served unseen.
 	closed bool
-	// keepaliveTimer sends the next IAC NOP to every connection; nil while
-	// the keepalive is off. One timer for the plugin rather than one per
+	// keepaliveTimer sends the next round of IAC NOPs; nil while the
+	// keepalive is off. One timer for the plugin rather than one per
 	// connection: each of thousands of idle connections would otherwise
 	// hold its own (112 bytes, and an entry in the runtime's timer heap).
+	// keepaliveRound counts its rounds (keepaliveSlots).
 	keepaliveTimer *time.Timer
+	keepaliveRound uint64
 	wg             sync.WaitGroup
 }
 
@@ -174,7 +179,7 @@ func (p *Plugin) Configure(ctx context.Context, cfg sdk.Config, portal *sdk.Port
 	p.mu.Lock()
 	p.poller = poller
 	p.given, p.ln, p.tlsLn, p.tlsConns = c, ln, tlsLn, tlsConns
-	p.conns = map[*conn]struct{}{}
+	p.conns = map[*conn]uint64{}
 	p.restartKeepaliveLocked()
 	p.mu.Unlock()
 	p.log.Info("telnet: listening", "addr", ln.Addr().String())
@@ -309,7 +314,8 @@ func (p *Plugin) accept(ctx context.Context, ln net.Listener, key string) {
 			nc.Close()
 			return
 		}
-		p.conns[c] = struct{}{}
+		p.connSeq++
+		p.conns[c] = p.connSeq
 		p.wg.Add(1)
 		p.mu.Unlock()
 		// The connection is counted in wg until it ends, not while a
@@ -359,22 +365,42 @@ func (p *Plugin) keepalive() time.Duration {
 }
 
 // restartKeepaliveLocked (re)starts the keepalive at the current
-// interval, or stops it when that is 0 or the plugin is shut down. p.mu is
-// held.
+// interval, or stops it when the interval is 0 or the plugin is closed.
 func (p *Plugin) restartKeepaliveLocked() {
 	if p.keepaliveTimer != nil {
 		p.keepaliveTimer.Stop()
 		p.keepaliveTimer = nil
 	}
 	if ka := p.keepalive(); ka > 0 && !p.closed {
-		p.keepaliveTimer = time.AfterFunc(ka, p.keepaliveTick)
+		p.keepaliveTimer = time.AfterFunc(ka/time.Duration(keepaliveSlots(ka)), p.keepaliveTick)
 	}
 }
 
-// keepaliveTick sends IAC NOP to every connection set up, then schedules
-// the next round. A connection's first NOP comes at most one interval
-// after it connected. It counts in p.wg while it runs, so that Shutdown
-// waits for a round under way.
+// keepaliveSlots is how many rounds one keepalive interval ka is cut
+// into: a second each, at most a minute's worth. Each round reaches the
+// connections of its slot, so that a plugin with ten thousand clients
+// writes a few hundred NOPs a second, not ten thousand at once (a burst
+// that would hold up everyone's output, and wake every client together).
+func keepaliveSlots(ka time.Duration) uint64 {
+	return uint64(min(max(ka/time.Second, 1), 60))
+}
+
+// keepaliveDueLocked returns the connections keepalive round round
+// reaches, of slots rounds an interval.
+func (p *Plugin) keepaliveDueLocked(round, slots uint64) []*conn {
+	conns := make([]*conn, 0, len(p.conns)/int(slots)+1)
+	for c, n := range p.conns {
+		if n%slots == round%slots {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
+// keepaliveTick sends IAC NOP to the connections of this round's slot,
+// then schedules the next round: every connection gets one NOP an
+// interval, its first at most one interval after it connected. It counts
+// in p.wg while it runs, so that Shutdown waits for a round under way.
 func (p *Plugin) keepaliveTick() {
 	p.mu.Lock()
 	if p.closed {
@@ -383,10 +409,8 @@ func (p *Plugin) keepaliveTick() {
 	}
 	p.wg.Add(1)
 	defer p.wg.Done()
-	conns := make([]*conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
+	p.keepaliveRound++
+	conns := p.keepaliveDueLocked(p.keepaliveRound, keepaliveSlots(p.keepalive()))
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.sendKeepalive()
@@ -395,8 +419,8 @@ func (p *Plugin) keepaliveTick() {
 	defer p.mu.Unlock()
 	// A keepalive turned off or changed by a live edit meanwhile has
 	// restarted the timer already, or stopped it.
-	if p.keepaliveTimer != nil && !p.closed {
-		p.keepaliveTimer.Reset(p.keepalive())
+	if ka := p.keepalive(); p.keepaliveTimer != nil && !p.closed && ka > 0 {
+		p.keepaliveTimer.Reset(ka / time.Duration(keepaliveSlots(ka)))
 	}
 }
 
