@@ -116,13 +116,12 @@ func (r *runner) corkReplies(n int) (uncork func()) {
 		return func() {}
 	}
 	r.mu.Lock()
-	w := r.dataWriter
+	ob := r.outbox
 	r.mu.Unlock()
-	if w == nil {
+	if ob == nil {
 		return func() {}
 	}
-	w.Cork()
-	return w.Uncork
+	return ob.Cork()
 }
 
 // errUnresponsive is a run ended because its plugin stopped answering on

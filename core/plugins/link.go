@@ -57,7 +57,8 @@ func (m *Manager) Send(plugin string, ev sessions.Event) {
 }
 
 // encodeEvent returns ev as a Link event, or nil (logged) when it cannot
-// be encoded and must not be sent.
+// be encoded and must not be sent. A whole-plugin sync, which may take
+// several events, is Send's own (encodeSyncAllParts).
 func encodeEvent(log *slog.Logger, ev sessions.Event) *portalpb.Event {
 	switch e := ev.(type) {
 	case sessions.DataOut:
@@ -74,8 +75,6 @@ func encodeEvent(log *slog.Logger, ev sessions.Event) *portalpb.Event {
 		}
 		return &portalpb.Event{Kind: &portalpb.Event_Sync{Sync: &portalpb.SessionSync{
 			Session: pd, Fields: e.Fields}}}
-	case sessions.SyncAll:
-		return encodeSyncAll(log, e)
 	case sessions.Disconnect:
 		return &portalpb.Event{Kind: &portalpb.Event_Disconnect{Disconnect: &portalpb.Disconnect{
 			Sessid: e.Sessid, Reason: e.Reason}}}

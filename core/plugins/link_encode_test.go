@@ -36,7 +36,7 @@ func TestEncodeEventKinds(t *testing.T) {
 	if err != nil || got.UName != "Alice" || !got.FlagBool(contract.FlagNoColor) || !slices.Equal(sy.GetFields(), []string{contract.FieldUName}) {
 		t.Errorf("SessionSync encoded as %v (%v)", sy, err)
 	}
-	sa := onWire(t, encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{d}, Clean: true})).GetSyncAll()
+	sa := onWire(t, encodeSyncAll(log, sessions.SyncAll{Sessions: []contract.SessionData{d}, Clean: true})).GetSyncAll()
 	if len(sa.GetSessions()) != 1 || !sa.GetClean() || sa.GetSessions()[0].GetSessid() != 4 || sa.GetSessions()[0].GetUname() != "Alice" {
 		t.Errorf("SyncAll encoded as %v", sa)
 	}
@@ -94,11 +94,11 @@ func TestEncodeEventRefusesWhatCannotBeEncoded(t *testing.T) {
 		t.Errorf("unencodable output sent as %v", ev)
 	}
 	badData := contract.SessionData{Sessid: 2, ServerData: map[string]any{"c": make(chan int)}}
-	if ev := encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{badData}, Clean: true}); ev != nil {
+	if ev := encodeSyncAll(log, sessions.SyncAll{Sessions: []contract.SessionData{badData}, Clean: true}); ev != nil {
 		t.Errorf("a clean SyncAll of no encodable session was sent: %v", ev)
 	}
 	good := contract.SessionData{Sessid: 3}
-	sa := onWire(t, encodeEvent(log, sessions.SyncAll{Sessions: []contract.SessionData{badData, good}, Clean: true})).GetSyncAll()
+	sa := onWire(t, encodeSyncAll(log, sessions.SyncAll{Sessions: []contract.SessionData{badData, good}, Clean: true})).GetSyncAll()
 	if len(sa.GetSessions()) != 1 || sa.GetSessions()[0].GetSessid() != 3 {
 		t.Errorf("SyncAll with one bad session encoded as %v; want the good one alone", sa)
 	}
