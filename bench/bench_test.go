@@ -38,7 +38,7 @@ func TestBenchToolRuns(t *testing.T) {
 	printTable(&out, rows)
 	t.Logf("\n%s", out.String())
 	for _, want := range []string{"latency p50", "latency p99", "throughput, 1 sessions", "throughput, 5 sessions",
-		"fan-out to 5", "memory per logged-in session", "memory per logged-in session (5), past a first burst", "memory per idle session", "fan-out to 10", "reload, 10 sessions: all answer",
+		"fan-out to 5", "memory per logged-in session", "memory per logged-in session (5), past a first burst", "memory per idle session", "fan-out to 10", "fan-out to 10: server CPU per broadcast", "reload, 10 sessions: all answer",
 		"reload, 10 sessions: all told restarted", "reload, 10 sessions: host side",
 		"remote: latency p50", "remote: throughput, 5 sessions"} {
 		if !strings.Contains(out.String(), want) {
@@ -46,10 +46,15 @@ func TestBenchToolRuns(t *testing.T) {
 		}
 	}
 	for _, r := range rows {
-		if r.portico <= 0 && !strings.HasPrefix(r.scenario, "memory") {
+		// Memory may not grow measurably for 10 sessions, and the CPU of
+		// a broadcast to 10 is below /proc's tick of 10 ms.
+		if strings.HasPrefix(r.scenario, "memory") || strings.HasSuffix(r.scenario, "CPU per broadcast") {
+			continue
+		}
+		if r.portico <= 0 {
 			t.Errorf("%s: no Portico figure", r.scenario)
 		}
-		if r.hasBaseline && r.baseline <= 0 && !strings.HasPrefix(r.scenario, "memory") {
+		if r.hasBaseline && r.baseline <= 0 {
 			t.Errorf("%s: no baseline figure", r.scenario)
 		}
 	}

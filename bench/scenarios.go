@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,9 +229,60 @@ func keepHeapProfiles(dir, tag string) {
 	}
 }
 
+// fanoutRounds is how many broadcasts one fan-out figure is the median
+// of: a single broadcast to 10,000 on two cores moves by half with where
+// the server and the 10,000 readers land.
+const fanoutRounds = 5
+
+// fanoutResult is one fan-out figure: the median, fastest and slowest of
+// fanoutRounds broadcasts, and the CPU each took on average, of the
+// server's processes and of the bench's own readers (this process).
+type fanoutResult struct {
+	median, fastest, slowest time.Duration
+	serverCPU, clientCPU     time.Duration
+}
+
+func (f fanoutResult) note() string {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/1000) }
+	return fmt.Sprintf("median of %d: %s–%s ms", fanoutRounds, ms(f.fastest), ms(f.slowest))
+}
+
+// measureFanouts times fanoutRounds broadcasts to every client, one after
+// another, and reads the CPU they took.
+func measureFanouts(s server, cs []*client, trigger func(token string) error) (fanoutResult, error) {
+	var res fanoutResult
+	server0, err := serverCPU(s)
+	if err != nil {
+		return res, err
+	}
+	client0, err := cpuTime(os.Getpid())
+	if err != nil {
+		return res, err
+	}
+	times := make([]time.Duration, fanoutRounds)
+	for i := range times {
+		if times[i], err = measureFanout(cs, trigger); err != nil {
+			return res, err
+		}
+	}
+	server1, err := serverCPU(s)
+	if err != nil {
+		return res, err
+	}
+	client1, err := cpuTime(os.Getpid())
+	if err != nil {
+		return res, err
+	}
+	slices.Sort(times)
+	res.median, res.fastest, res.slowest = times[len(times)/2], times[0], times[len(times)-1]
+	res.serverCPU = (server1 - server0) / fanoutRounds
+	res.clientCPU = (client1 - client0) / fanoutRounds
+	return res, nil
+}
+
 // measureFanout times one broadcast to every client: from the trigger
 // until the last client has read it.
-func measureFanout(s server, cs []*client, trigger func(token string) error) (time.Duration, error) {
+func measureFanout(cs []*client, trigger func(token string) error) (time.Duration, error) {
 	token := fmt.Sprintf("fanout-%d", time.Now().UnixNano())
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
