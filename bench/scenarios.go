@@ -243,12 +243,15 @@ const readersSettle = 100 * time.Millisecond
 // server's processes and of the bench's own readers (this process).
 type fanoutResult struct {
 	median, fastest, slowest time.Duration
-	serverCPU, clientCPU     time.Duration
+	// first is the median time until the first reader had the broadcast:
+	// its start, before the writes to clients.
+	first                time.Duration
+	serverCPU, clientCPU time.Duration
 }
 
 func (f fanoutResult) note() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d.Microseconds())/1000) }
-	return fmt.Sprintf("median of %d: %s–%s ms", fanoutRounds, ms(f.fastest), ms(f.slowest))
+	return fmt.Sprintf("median of %d: %s–%s ms, first reader at %s", fanoutRounds, ms(f.fastest), ms(f.slowest), ms(f.first))
 }
 
 // measureFanouts times fanoutRounds broadcasts to every client, one after
@@ -264,8 +267,9 @@ func measureFanouts(s server, cs []*client, trigger func(token string) error) (f
 		return res, err
 	}
 	times := make([]time.Duration, fanoutRounds)
+	firsts := make([]time.Duration, fanoutRounds)
 	for i := range times {
-		if times[i], err = measureFanout(cs, trigger); err != nil {
+		if firsts[i], times[i], err = measureFanout(cs, trigger); err != nil {
 			return res, err
 		}
 	}
@@ -279,17 +283,22 @@ func measureFanouts(s server, cs []*client, trigger func(token string) error) (f
 	}
 	slices.Sort(times)
 	res.median, res.fastest, res.slowest = times[len(times)/2], times[0], times[len(times)-1]
+	slices.Sort(firsts)
+	res.first = firsts[len(firsts)/2]
 	res.serverCPU = (server1 - server0) / fanoutRounds
 	res.clientCPU = (client1 - client0) / fanoutRounds
 	return res, nil
 }
 
-// measureFanout times one broadcast to every client: from the trigger
-// until the last client has read it.
-func measureFanout(cs []*client, trigger func(token string) error) (time.Duration, error) {
+// measureFanout times one broadcast to every client, from the trigger
+// until the first client and the last client had read it.
+func measureFanout(cs []*client, trigger func(token string) error) (first, last time.Duration, err error) {
 	token := fmt.Sprintf("fanout-%d", time.Now().UnixNano())
 	var wg, started sync.WaitGroup
 	var firstErr atomic.Value
+	var firstAt atomic.Int64 // time.Since(start) of the first reader, +1
+	var start time.Time
+	triggered := make(chan struct{})
 	for _, c := range cs {
 		wg.Add(1)
 		started.Add(1)
@@ -298,26 +307,30 @@ func measureFanout(cs []*client, trigger func(token string) error) (time.Duratio
 			started.Done()
 			if err := c.until(token, 60*time.Second); err != nil {
 				firstErr.CompareAndSwap(nil, err)
+				return
 			}
+			<-triggered // start is set
+			firstAt.CompareAndSwap(0, int64(time.Since(start))+1)
 		}()
 	}
 	// The readers are started and given time to park in their reads
 	// before the trigger: starting 10,000 goroutines takes the bench tens
 	// of milliseconds of both cores, and a broadcast timed through that
 	// measured the bench's start as much as the server (Portico's trigger
-	// crosses four processes' wake-ups, the bare server's one).
+	// crosses the host and the plugin, the bare server's one process).
 	started.Wait()
 	time.Sleep(readersSettle)
-	start := time.Now()
+	start = time.Now()
+	close(triggered)
 	if err := trigger(token); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	last = time.Since(start)
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return elapsed, nil
+	return time.Duration(firstAt.Load() - 1), last, nil
 }
 
 // reloadResult is how a reload under load went.
