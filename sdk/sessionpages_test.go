@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/portico-mud/portico/sdk/contract"
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 	"google.golang.org/grpc/codes"
@@ -145,14 +147,20 @@ func TestServerSessionsPages(t *testing.T) {
 }
 
 // TestServerSessionsPagesOneSnapshot: sessions that come, go and change
-// while the host pages do not show in the pages: they are the list as it
-// was at the first page (what happens after it reaches the host as events
-// on the link, after the restore). The next first page sees the change.
+// while a reattaching host pages do not show in the pages: they are the
+// list as it was at the first page. What happened after it reaches the
+// host as events on the link the host opens after its restore. The next
+// first page sees the change.
 func TestServerSessionsPagesOneSnapshot(t *testing.T) {
 	h := newHarness(t, newTestPlugin())
 	h.configure(t, `{}`, hostInfo(1, 100))
 	portal := h.srv.Portal()
 	ss := sessionsWith(t, portal, 20)
+	// A first host takes the sessions' announcements, then goes.
+	l1 := h.link(t)
+	l1.events(t, len(ss))
+	l1.cancel()
+	wait(t, h.linkEnded, "the first Link handler's return")
 	whole := wholeAnswer(t, h)
 	withPageBytes(t, 300)
 
@@ -166,6 +174,7 @@ func TestServerSessionsPagesOneSnapshot(t *testing.T) {
 			ss[len(ss)-1].Disconnected("gone")
 			newSession(t, portal, newFakeConn()).Connect()
 			ss[len(ss)-2].Update(func(d *SessionData) { d.UName = "Changed" })
+			ss[len(ss)-2].Sync(contract.FieldUName)
 		}
 		return resp, err
 	}
@@ -178,6 +187,12 @@ func TestServerSessionsPagesOneSnapshot(t *testing.T) {
 	}
 	if got := byID(t, pages); !reflect.DeepEqual(got, whole) {
 		t.Errorf("the pages are not the list at the first page: %d sessions, want %d", len(got), len(whole))
+	}
+	l2 := h.link(t)
+	evs, _ := l2.events(t, 3)
+	if got := kinds(evs); !slices.Equal(got, []string{"disconnected", "connect", "sync"}) ||
+		evs[0].GetDisconnected().GetSessid() != ss[len(ss)-1].ID() || evs[2].GetSync().GetSession().GetUname() != "Changed" {
+		t.Errorf("the changes during the paging came on the next link as %v", evs)
 	}
 	after := wholeAnswer(t, h)
 	if _, ok := after[ss[len(ss)-1].ID()]; ok || len(after) != len(whole) || after[ss[len(ss)-2].ID()].UName != "Changed" {

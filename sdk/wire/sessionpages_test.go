@@ -290,3 +290,35 @@ func TestReadSessionPagesStartsAgainOnce(t *testing.T) {
 		t.Fatalf("a first page refused: %v after %d calls", err, f.calls)
 	}
 }
+
+// BenchmarkSessionPagesOverhead is what paging adds to a reattach's
+// Sessions call of 10,000 telnet sessions (one page): the plugin's split
+// of its list into pages and the host's split of the answer into its
+// sessions and its paging fields.
+func BenchmarkSessionPagesOverhead(b *testing.B) {
+	var list SessionList
+	for i := range 10000 {
+		d := telnetSession()
+		d.Sessid = uint64(i + 1)
+		if err := list.Append(&d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	page := &portalpb.SessionsResponse{Snapshot: 1, Total: 10000}
+	page.ProtoReflect().SetUnknown(list.Bytes())
+	answer, err := proto.Marshal(page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(answer)))
+	for b.Loop() {
+		ends, err := SessionPageEnds(list.Bytes(), SessionsPageBytes)
+		if err != nil || len(ends) != 1 {
+			b.Fatal(ends, err)
+		}
+		sessions, rest, err := splitSessionsAnswer(answer)
+		if err != nil || len(sessions) != len(list.Bytes()) || len(rest) == 0 {
+			b.Fatal(err)
+		}
+	}
+}
