@@ -162,6 +162,17 @@ func (f *fakePages) call(_ context.Context, req *portalpb.SessionsRequest) (*por
 	return resp, nil
 }
 
+// onPage is a fakePages change that applies f to the answer of page (of
+// every page when page is negative).
+func onPage(page int, f func(resp *portalpb.SessionsResponse)) func(*portalpb.SessionsRequest, *portalpb.SessionsResponse) error {
+	return func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
+		if page < 0 || int(req.GetPage()) == page {
+			f(resp)
+		}
+		return nil
+	}
+}
+
 // TestReadSessionPagesBounds: what a host accepts of a plugin's pages is
 // bounded and checked; a plugin that pages without end, sends empty or
 // foreign pages, or miscounts gets a clear error, never a loop.
@@ -188,36 +199,17 @@ func TestReadSessionPagesBounds(t *testing.T) {
 			resp.NextPage, resp.Total = req.GetPage()+1, 1<<40
 			return nil
 		}, "more than 4096 pages", MaxSessionsPages},
-		{"an empty page that is not the last", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			if req.GetPage() == 2 {
-				resp.ProtoReflect().SetUnknown(nil)
-			}
-			return nil
-		}, "page 2 of snapshot 5 is empty but not the last", 3},
-		{"another snapshot", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			if req.GetPage() == 3 {
-				resp.Snapshot = 6
-			}
-			return nil
-		}, "page 3 is of snapshot 6, asked of 5", 4},
-		{"a page skipped", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			if req.GetPage() == 1 {
-				resp.NextPage = 3
-			}
-			return nil
-		}, "page 1 names page 3 next, not 2", 2},
-		{"fewer sessions than said", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			resp.Total = 21
-			return nil
-		}, "20 sessions in", 0},
-		{"more sessions than said", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			resp.Total = 3
-			return nil
-		}, "takes the sessions past the 3", 0},
-		{"a whole answer naming a next page", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
-			resp.Snapshot = 0
-			return nil
-		}, "an answer without a snapshot names a next page", 1},
+		{"an empty page that is not the last", onPage(2, func(r *portalpb.SessionsResponse) { r.ProtoReflect().SetUnknown(nil) }),
+			"page 2 of snapshot 5 is empty but not the last", 3},
+		{"another snapshot", onPage(3, func(r *portalpb.SessionsResponse) { r.Snapshot = 6 }),
+			"page 3 is of snapshot 6, asked of 5", 4},
+		{"a page skipped", onPage(1, func(r *portalpb.SessionsResponse) { r.NextPage = 3 }),
+			"page 1 names page 3 next, not 2", 2},
+		{"fewer sessions than said", onPage(-1, func(r *portalpb.SessionsResponse) { r.Total = 21 }), "20 sessions in", 0},
+		{"more sessions than said", onPage(-1, func(r *portalpb.SessionsResponse) { r.Total = 3 }),
+			"takes the sessions past the 3", 0},
+		{"a whole answer naming a next page", onPage(-1, func(r *portalpb.SessionsResponse) { r.Snapshot = 0 }),
+			"an answer without a snapshot names a next page", 1},
 		{"an error", func(req *portalpb.SessionsRequest, resp *portalpb.SessionsResponse) error {
 			if req.GetPage() == 1 {
 				return status.Error(codes.Unavailable, "plugin gone")
