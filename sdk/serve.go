@@ -178,6 +178,9 @@ type Server struct {
 	linkUp     bool
 	graceTimer *time.Timer
 
+	// snapshots holds a paged Sessions answer between its pages.
+	snapshots sessionSnapshots
+
 	// onShutdown runs when the host shuts the plugin down, before it is
 	// killed (flushes a CPU profile).
 	onShutdown func()
@@ -207,6 +210,7 @@ const closeWait = 5 * time.Second
 // for the data socket's goroutines to end.
 func (s *Server) Close() {
 	s.cancel()
+	s.snapshots.release()
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -432,11 +436,27 @@ func (s *Server) graceExpired(gen uint64) {
 	}
 }
 
-// Sessions returns every live session's data (portal_sessions_sync).
-// The list is encoded by hand (wire.SessionList) and carried as the
-// response's unknown fields, which marshal as they are: the host reads the
-// same bytes as if they were resp.Sessions.
-func (s *Server) Sessions(ctx context.Context, _ *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+// Sessions returns every live session's data (portal_sessions_sync),
+// whole or, for a host that asks for pages (SessionsRequest.page_bytes),
+// one page at a time. The list is encoded by hand (wire.SessionList) and
+// carried as the response's unknown fields, which marshal as they are: the
+// host reads the same bytes as if they were resp.Sessions.
+//
+// A paged answer is a snapshot: the whole list is encoded at the first
+// page's call, the point in time a single answer was taken at, and the
+// later pages are cut from it (sessionSnapshots), so that no session is
+// listed twice or missed as sessions come and go between the calls. What
+// happens after the snapshot goes to the host as events on the link, which
+// the host opens only once it has restored the snapshot: a session that
+// connects while the host pages is announced after the restore, one that
+// leaves is dropped after it, as with a single answer.
+func (s *Server) Sessions(ctx context.Context, req *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+	if req.GetSnapshot() != 0 {
+		return s.snapshots.get(req.GetSnapshot(), req.GetPage())
+	}
+	if req.GetPage() != 0 {
+		return nil, status.Error(codes.InvalidArgument, "sessions: a later page names its snapshot")
+	}
 	// What the last link queued for the clients (a reload's announcement,
 	// the sync after it) is applied first: the list is of what it left.
 	if err := s.portal.lane.wait(ctx); err != nil {
@@ -446,9 +466,17 @@ func (s *Server) Sessions(ctx context.Context, _ *portalpb.SessionsRequest) (*po
 	if err := s.portal.appendSessions(&list); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	resp := &portalpb.SessionsResponse{}
-	resp.ProtoReflect().SetUnknown(list.Bytes())
-	return resp, nil
+	if req.GetPageBytes() == 0 {
+		// A host that does not page (built before pages) gets it whole.
+		resp := &portalpb.SessionsResponse{}
+		resp.ProtoReflect().SetUnknown(list.Bytes())
+		return resp, nil
+	}
+	sn, err := s.snapshots.take(&list, min(int(req.GetPageBytes()), sessionsPageBytes))
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return sn.page(0), nil
 }
 
 // StartBot starts a bot session if the plugin can.

@@ -96,15 +96,22 @@ type harness struct {
 
 func newHarness(t *testing.T, p Plugin) *harness {
 	t.Helper()
+	return newHarnessWith(t, p, nil, nil)
+}
+
+// newHarnessWith is newHarness with more gRPC options on either side: the
+// Link's own (wire.ServerOptions, wire.DialOptions), say.
+func newHarnessWith(t *testing.T, p Plugin, serverOpts []grpc.ServerOption, dialOpts []grpc.DialOption) *harness {
+	t.Helper()
 	h := &harness{srv: NewServer(p, discardLog()), linkEnded: make(chan struct{}, 16)}
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	gs := grpc.NewServer(append(serverOpts, grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)
 		if info.FullMethod == portalpb.Portal_Link_FullMethodName {
 			h.linkEnded <- struct{}{}
 		}
 		return err
-	}))
+	}))...)
 	if err := (&GRPCPlugin{Impl: h.srv}).GRPCServer(nil, gs); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +120,9 @@ func newHarness(t *testing.T, p Plugin) *harness {
 		defer close(served)
 		_ = gs.Serve(lis)
 	}()
-	cc, err := grpc.NewClient("passthrough:///bufnet",
+	cc, err := grpc.NewClient("passthrough:///bufnet", append(dialOpts,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portico-mud/portico/core/host"
+	"github.com/portico-mud/portico/core/plugins"
 )
 
 var sessidRE = regexp.MustCompile(`(?m)^ (\d+)\s+telnet\s`)
@@ -74,31 +76,7 @@ func parallel(t *testing.T, clients []*telnetClient, f func(i int, c *telnetClie
 func TestReloadKeepsEveryone(t *testing.T) {
 	const n = 200
 	h := startHost(t)
-	clients := make([]*telnetClient, n)
-	for i := range clients {
-		clients[i] = dialTelnet(t, h.telnetAddr)
-	}
-	ids := make([]string, n)
-	parallel(t, clients, func(i int, c *telnetClient) error {
-		name := fmt.Sprintf("Player%03d", i)
-		if _, err := c.Await("Welcome to TestGame", 15*time.Second); err != nil {
-			return err
-		}
-		for _, step := range [][2]string{
-			{"create " + name + " pw" + name, "was created"},
-			{"connect " + name + " pw" + name, "You become " + name + "."},
-		} {
-			if err := c.write(step[0]); err != nil {
-				return err
-			}
-			if _, err := c.Await(step[1], 15*time.Second); err != nil {
-				return err
-			}
-		}
-		id, err := mySessid(c)
-		ids[i] = id
-		return err
-	})
+	clients, ids := loginMany(t, h, n)
 	before := h.waitFor("all logged in", func(st host.Status) bool { return st.AccountsOnline == n })
 	pluginBefore := h.waitPlugin("telnet", func(p pluginStatus) bool { return p.State == "running" })
 
@@ -151,6 +129,47 @@ func TestReloadKeepsEveryone(t *testing.T) {
 	if pluginAfter.PID != pluginBefore.PID {
 		t.Fatalf("telnet plugin was restarted (pid %d -> %d); it must be reattached", pluginBefore.PID, pluginAfter.PID)
 	}
+	sameSessions(t, clients, ids)
+	clients[1].send("say after the reload")
+	clients[2].expect(`Player001 says, "after the reload"`)
+}
+
+// loginMany connects n telnet clients to h and logs each in to an account
+// of its own (Player000, ...), and returns them with their session ids.
+func loginMany(t *testing.T, h *testHost, n int) ([]*telnetClient, []string) {
+	t.Helper()
+	clients := make([]*telnetClient, n)
+	for i := range clients {
+		clients[i] = dialTelnet(t, h.telnetAddr)
+	}
+	ids := make([]string, n)
+	parallel(t, clients, func(i int, c *telnetClient) error {
+		name := fmt.Sprintf("Player%03d", i)
+		if _, err := c.Await("Welcome to TestGame", 15*time.Second); err != nil {
+			return err
+		}
+		for _, step := range [][2]string{
+			{"create " + name + " pw" + name, "was created"},
+			{"connect " + name + " pw" + name, "You become " + name + "."},
+		} {
+			if err := c.write(step[0]); err != nil {
+				return err
+			}
+			if _, err := c.Await(step[1], 15*time.Second); err != nil {
+				return err
+			}
+		}
+		id, err := mySessid(c)
+		ids[i] = id
+		return err
+	})
+	return clients, ids
+}
+
+// sameSessions fails the test unless every client is still connected with
+// the session id it had (ids, from loginMany).
+func sameSessions(t *testing.T, clients []*telnetClient, ids []string) {
+	t.Helper()
 	dropped := 0
 	for _, c := range clients {
 		if c.isClosed() {
@@ -170,9 +189,46 @@ func TestReloadKeepsEveryone(t *testing.T) {
 		}
 		return nil
 	})
-	clients[1].send("say after the reload")
-	clients[2].expect(`Player001 says, "after the reload"`)
 }
+
+// TestReloadRestoresInPages reloads the host under 60 logged-in sessions
+// with the reattaching host asking for the plugin's sessions in pages of
+// 1 KiB (the test knob plugins.EnvTestSessionsPageBytes; the real pages are
+// of 8 MiB, which takes tens of thousands of sessions to fill): the restore
+// reads a score of pages, and every session is back with its id and account.
+func TestReloadRestoresInPages(t *testing.T) {
+	const n = 60
+	h := startHostWith(t, hostOptions{env: []string{plugins.EnvTestSessionsPageBytes + "=1024"}})
+	clients, ids := loginMany(t, h, n)
+	before := h.waitFor("all logged in", func(st host.Status) bool { return st.AccountsOnline == n })
+	reload := exec.Command(filepath.Join(binDir, "portico"), "reload", "--config", h.configPath)
+	if out, err := reload.CombinedOutput(); err != nil {
+		t.Fatalf("portico reload: %v: %s", err, out)
+	}
+	parallel(t, clients, func(i int, c *telnetClient) error {
+		_, err := c.Await("Server restarted.", 30*time.Second)
+		return err
+	})
+	after := h.waitFor("all sessions back", func(st host.Status) bool {
+		return st.Started.After(before.Started) && st.AccountsOnline == n && st.Sessions == n
+	})
+	if after.PID != before.PID {
+		t.Fatalf("host pid changed: %d -> %d (a reload re-executes in place)", before.PID, after.PID)
+	}
+	m := restoredRE.FindStringSubmatch(h.logText())
+	if m == nil {
+		t.Fatal("the new image logged no restore")
+	}
+	if pages, _ := strconv.Atoi(m[2]); m[1] != strconv.Itoa(n) || pages < 10 {
+		t.Fatalf("restored %s sessions in %s pages, want %d in a score", m[1], m[2], n)
+	}
+	t.Logf("%s sessions restored in %s pages", m[1], m[2])
+	sameSessions(t, clients, ids)
+}
+
+// restoredRE finds the plugin's restore in the host's log: its sessions
+// and its pages.
+var restoredRE = regexp.MustCompile(`sessions restored.*count=(\d+) pages=(\d+)`)
 
 // TestHostKilledPlayersStay: SIGKILL the host; the plugin keeps its
 // clients, tells them, buffers their input; a new host reattaches and

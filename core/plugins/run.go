@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -294,6 +295,20 @@ func (r *runner) running(portal portalpb.PortalClient, rec record, reattached bo
 
 // restoreSessions asks a reattached plugin for its sessions and rebuilds
 // them on the host (portal_sessions_sync).
+//
+// The answer comes in pages (wire.ReadSessionPages), each well under the
+// gRPC message bound, so that a plugin with more sessions than one message
+// holds (some 41,000 without server data, a few thousand with a few KB of
+// it each) keeps them across a reload. The pages are of one snapshot the
+// plugin took at the first call; they are all read before anything is
+// restored, and then restored at once, under the game's ownership, as one
+// answer was: one PortalSessionsGone and one PortalSessionsSyncSaved on the
+// whole list. What changed on the plugin after its snapshot comes as
+// events over the link, which opens only after this returns (serveLink),
+// so it is applied after the restore. The reading is bounded
+// (wire.MaxSessionsPages, wire.MaxSessionsAnswerBytes): a plugin that
+// pages without end gets an error here, and a reattach that fails starts
+// the plugin afresh.
 func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClient) error {
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -308,13 +323,18 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	waitSaved := sync.OnceFunc(func() { saved = <-savedc })
 	defer waitSaved()
 	// The answer is read straight from its bytes (wire.ReadSessions).
-	resp, err := portal.Sessions(sctx, &portalpb.SessionsRequest{}, wire.RawSessionsAnswer())
+	pages, err := wire.ReadSessionPages(sctx, func(ctx context.Context, req *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+		return portal.Sessions(ctx, req, wire.RawSessionsAnswer())
+	}, restorePageBytes())
 	if err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
+	if pages.Restarted {
+		r.log.Warn("the plugin's sessions snapshot was gone before its last page; read again from the first")
+	}
 	t1 := time.Now()
-	all := make([]contract.SessionData, 0, wire.SessionsIn(resp))
-	err = wire.ReadSessions(resp, func(d contract.SessionData, err error) {
+	all := make([]contract.SessionData, 0, pages.Len())
+	err = pages.Range(func(d contract.SessionData, err error) {
 		if err != nil {
 			r.log.Warn("bad session from plugin", "err", err)
 			return
@@ -342,10 +362,27 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	}
 	// Where a reload's restore spends its time: the plugin's answer, its
 	// decoding, the rebuild with the restart announcement.
-	r.log.Info("sessions restored", "count", len(all), "took", time.Since(t0).Round(time.Millisecond),
+	r.log.Info("sessions restored", "count", len(all), "pages", pages.Pages(), "bytes", pages.Bytes(),
+		"took", time.Since(t0).Round(time.Millisecond),
 		"asked", t1.Sub(t0).Round(time.Millisecond), "decoded", t2.Sub(t1).Round(time.Millisecond),
 		"rebuilt", time.Since(t2).Round(time.Millisecond))
 	return nil
+}
+
+// EnvTestSessionsPageBytes is a knob for tests only: the page size, in
+// bytes, a reattaching host asks a plugin's Sessions answer in, so that an
+// end-to-end test pages a few hundred sessions. Unset (as outside tests),
+// or not a number from 1 to wire.SessionsPageBytes, it is
+// wire.SessionsPageBytes. It only makes pages smaller: it cannot lift the
+// plugin's or the message's bound.
+const EnvTestSessionsPageBytes = "PORTICO_TEST_SESSIONS_PAGE_BYTES"
+
+// restorePageBytes is the page size restoreSessions asks for.
+func restorePageBytes() int {
+	if n, err := strconv.Atoi(os.Getenv(EnvTestSessionsPageBytes)); err == nil && n > 0 && n <= wire.SessionsPageBytes {
+		return n
+	}
+	return wire.SessionsPageBytes
 }
 
 // startAcks opens the run's input receipt and starts acknowledging input

@@ -846,22 +846,31 @@ func (h *Host) AwaitDisconnected(sessid uint64) string {
 	}).GetDisconnected().GetReason()
 }
 
-// Sessions calls Sessions and decodes the answer.
+// sessionsPageBytes is the page size the kit reads Sessions in: one
+// session a page, so that every check that lists two sessions or more
+// pages through them as a host pages through tens of thousands.
+const sessionsPageBytes = 1
+
+// Sessions calls Sessions, reading the answer in pages as a host does
+// (wire.ReadSessionPages, one session a page), and decodes it.
 func (h *Host) Sessions() []contract.SessionData {
 	h.t.Helper()
 	ctx, cancel := h.ctx()
 	defer cancel()
-	resp, err := h.portal.Sessions(ctx, &portalpb.SessionsRequest{})
+	pages, err := wire.ReadSessionPages(ctx, func(ctx context.Context, req *portalpb.SessionsRequest) (*portalpb.SessionsResponse, error) {
+		return h.portal.Sessions(ctx, req)
+	}, sessionsPageBytes)
 	if err != nil {
 		h.t.Fatalf("plugintest: Sessions: %v", err)
 	}
-	out := make([]contract.SessionData, 0, len(resp.GetSessions()))
-	for _, pd := range resp.GetSessions() {
-		d, err := wire.SessionFromPB(pd)
+	out := make([]contract.SessionData, 0, pages.Len())
+	if err := pages.Range(func(d contract.SessionData, err error) {
 		if err != nil {
 			h.t.Fatalf("plugintest: Sessions: %v", err)
 		}
 		out = append(out, d)
+	}); err != nil {
+		h.t.Fatalf("plugintest: Sessions: %v", err)
 	}
 	return out
 }

@@ -771,8 +771,24 @@ func (x *ConfigProblem) GetUnknownKey() string {
 	return ""
 }
 
+// SessionsRequest asks for the sessions, whole or one page of them. The
+// paging fields were added within contract version 2: a plugin that does
+// not know them answers the whole list with none of the response's paging
+// fields set, which a paging host reads as a single, last page.
 type SessionsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_bytes asks for the answer in pages of at most this many bytes of
+	// encoded sessions each (a single session larger than that is a page of
+	// its own). The plugin may make its pages smaller (its own bound is half
+	// the gRPC message bound). 0 asks for the whole list in one answer.
+	PageBytes uint32 `protobuf:"varint,1,opt,name=page_bytes,json=pageBytes,proto3" json:"page_bytes,omitempty"`
+	// snapshot names the snapshot a later page is read from: the snapshot of
+	// the first page's answer. 0 asks for the first page of a new snapshot,
+	// which replaces any earlier one.
+	Snapshot uint64 `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// page is the page of the snapshot to answer: the last answer's
+	// next_page. 0 with snapshot 0.
+	Page          uint32 `protobuf:"varint,3,opt,name=page,proto3" json:"page,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -807,9 +823,40 @@ func (*SessionsRequest) Descriptor() ([]byte, []int) {
 	return file_portal_proto_rawDescGZIP(), []int{8}
 }
 
+func (x *SessionsRequest) GetPageBytes() uint32 {
+	if x != nil {
+		return x.PageBytes
+	}
+	return 0
+}
+
+func (x *SessionsRequest) GetSnapshot() uint64 {
+	if x != nil {
+		return x.Snapshot
+	}
+	return 0
+}
+
+func (x *SessionsRequest) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
 type SessionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sessions      []*SessionData         `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Sessions []*SessionData         `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// snapshot names the point-in-time list this page is of; 0 in a whole,
+	// unpaged answer. A later page asked of a snapshot the plugin no longer
+	// holds (expired, or replaced by a newer first page) is refused with
+	// NOT_FOUND: the host then starts again from the first page.
+	Snapshot uint64 `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// next_page is the page to ask for next; 0 when this is the last page.
+	NextPage uint32 `protobuf:"varint,3,opt,name=next_page,json=nextPage,proto3" json:"next_page,omitempty"`
+	// total is the number of sessions in the whole snapshot, all pages
+	// together: the host checks it read every one.
+	Total         uint64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -849,6 +896,27 @@ func (x *SessionsResponse) GetSessions() []*SessionData {
 		return x.Sessions
 	}
 	return nil
+}
+
+func (x *SessionsResponse) GetSnapshot() uint64 {
+	if x != nil {
+		return x.Snapshot
+	}
+	return 0
+}
+
+func (x *SessionsResponse) GetNextPage() uint32 {
+	if x != nil {
+		return x.NextPage
+	}
+	return 0
+}
+
+func (x *SessionsResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
 }
 
 type StartBotRequest struct {
@@ -2829,10 +2897,17 @@ const file_portal_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
 	"\vunknown_key\x18\x03 \x01(\tR\n" +
-	"unknownKey\"\x11\n" +
-	"\x0fSessionsRequest\"N\n" +
+	"unknownKey\"`\n" +
+	"\x0fSessionsRequest\x12\x1d\n" +
+	"\n" +
+	"page_bytes\x18\x01 \x01(\rR\tpageBytes\x12\x1a\n" +
+	"\bsnapshot\x18\x02 \x01(\x04R\bsnapshot\x12\x12\n" +
+	"\x04page\x18\x03 \x01(\rR\x04page\"\x9d\x01\n" +
 	"\x10SessionsResponse\x12:\n" +
-	"\bsessions\x18\x01 \x03(\v2\x1e.portico.portal.v1.SessionDataR\bsessions\"2\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1e.portico.portal.v1.SessionDataR\bsessions\x12\x1a\n" +
+	"\bsnapshot\x18\x02 \x01(\x04R\bsnapshot\x12\x1b\n" +
+	"\tnext_page\x18\x03 \x01(\rR\bnextPage\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x04R\x05total\"2\n" +
 	"\x0fStartBotRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\"*\n" +

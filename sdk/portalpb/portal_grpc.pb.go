@@ -65,7 +65,12 @@ type PortalClient interface {
 	// for hosts built before the data socket.
 	Link(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error)
 	// Sessions returns every live session's sync data (portal_sessions_sync
-	// after a host (re)attach).
+	// after a host (re)attach). A host that sets SessionsRequest.page_bytes
+	// reads the answer in pages (added within contract version 2): the first
+	// call takes a snapshot of the list and answers its first page, later
+	// calls name the snapshot and the next page, until an answer says it was
+	// the last. A host that does not set it gets the whole list in one
+	// answer, as before, which gRPC's message bound (16 MiB) caps.
 	Sessions(ctx context.Context, in *SessionsRequest, opts ...grpc.CallOption) (*SessionsResponse, error)
 	// StartBot starts a bot session with a config dict (start_bot_session).
 	StartBot(ctx context.Context, in *StartBotRequest, opts ...grpc.CallOption) (*StartBotResponse, error)
@@ -175,7 +180,12 @@ type PortalServer interface {
 	// for hosts built before the data socket.
 	Link(grpc.BidiStreamingServer[Frame, Frame]) error
 	// Sessions returns every live session's sync data (portal_sessions_sync
-	// after a host (re)attach).
+	// after a host (re)attach). A host that sets SessionsRequest.page_bytes
+	// reads the answer in pages (added within contract version 2): the first
+	// call takes a snapshot of the list and answers its first page, later
+	// calls name the snapshot and the next page, until an answer says it was
+	// the last. A host that does not set it gets the whole list in one
+	// answer, as before, which gRPC's message bound (16 MiB) caps.
 	Sessions(context.Context, *SessionsRequest) (*SessionsResponse, error)
 	// StartBot starts a bot session with a config dict (start_bot_session).
 	StartBot(context.Context, *StartBotRequest) (*StartBotResponse, error)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // A reload moves every session's data twice: the old host pushes it to the
@@ -363,15 +364,53 @@ func RawSessionsAnswer() grpc.CallOption {
 const protoCodecName = "proto"
 
 // rawSessionsCodec is gRPC's protobuf codec except for a SessionsResponse,
-// which it keeps as bytes.
+// whose sessions it keeps as bytes; its other fields (a page's snapshot,
+// next page and total) it unmarshals.
 type rawSessionsCodec struct{ encoding.CodecV2 }
 
 func (c rawSessionsCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if resp, ok := v.(*portalpb.SessionsResponse); ok {
-		resp.ProtoReflect().SetUnknown(data.Materialize())
-		return nil
+	resp, ok := v.(*portalpb.SessionsResponse)
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
 	}
-	return c.CodecV2.Unmarshal(data, v)
+	list, rest, err := splitSessionsAnswer(data.Materialize())
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(rest, resp); err != nil {
+		return fmt.Errorf("wire: sessions answer: %w", err)
+	}
+	resp.ProtoReflect().SetUnknown(list)
+	return nil
+}
+
+// splitSessionsAnswer splits an encoded SessionsResponse into its session
+// entries and its other fields. The plugin's answer holds the paging
+// fields first and then the sessions in one run (proto.Marshal writes
+// known fields before unknown ones), so list is a slice of b, not a copy;
+// sessions interleaved with other fields, which another encoder may
+// write, are gathered into a copy.
+func splitSessionsAnswer(b []byte) (list, rest []byte, err error) {
+	listEnd := -1 // the end of list when it is still a slice of b
+	for at := 0; at < len(b); {
+		num, typ, n := protowire.ConsumeField(b[at:])
+		if n < 0 {
+			return nil, nil, fmt.Errorf("wire: sessions answer: %w", protowire.ParseError(n))
+		}
+		field := b[at : at+n]
+		switch {
+		case num != SessionListField || typ != protowire.BytesType:
+			rest = append(rest, field...)
+		case list == nil:
+			list, listEnd = field, at+n
+		case listEnd == at:
+			list, listEnd = b[at-len(list):at+n], at+n
+		default:
+			list, listEnd = append(slices.Clip(list), field...), -1
+		}
+		at += n
+	}
+	return list, rest, nil
 }
 
 // SessionsIn is the number of sessions of a Sessions answer, for sizing.
