@@ -3,21 +3,48 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-mud/portico/sdk/portalpb"
 	"github.com/portico-mud/portico/sdk/wire"
 )
+
+// textLog records, in order, what was done to a test connection.
+type textLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *textLog) add(entries ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, entries...)
+}
+
+// texts records the first argument of each message.
+func (l *textLog) texts(msgs []Message) {
+	for _, m := range msgs {
+		text, _ := m.FirstString()
+		l.add(text)
+	}
+}
+
+func (l *textLog) seen() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.log)
+}
 
 // gateConn is a connection whose Send waits at a gate the test opens, and
 // which records, in order, what was done to it.
 type gateConn struct {
 	gate    <-chan struct{}
 	entered chan struct{}
-	mu      sync.Mutex
-	log     []string
+	textLog
 }
 
 func (c *gateConn) Send(_ *Session, msgs []Message) {
@@ -26,25 +53,10 @@ func (c *gateConn) Send(_ *Session, msgs []Message) {
 	default:
 	}
 	<-c.gate
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range msgs {
-		text, _ := m.FirstString()
-		c.log = append(c.log, text)
-	}
+	c.texts(msgs)
 }
 
-func (c *gateConn) Close(reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.log = append(c.log, "closed: "+reason)
-}
-
-func (c *gateConn) seen() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.log)
-}
+func (c *gateConn) Close(reason string) { c.add("closed: " + reason) }
 
 func textOut(text string, ids ...uint64) *portalpb.Event {
 	return &portalpb.Event{Kind: &portalpb.Event_DataOut{DataOut: &portalpb.DataOut{Sessids: ids,
@@ -166,5 +178,84 @@ func TestSmallOutputStaysOnTheReader(t *testing.T) {
 	}
 	if p.lane.busy.Load() {
 		t.Error("the lane ran for output to one session")
+	}
+}
+
+// partConn is a connection that records what it was sent; its Send may
+// first let another connection's Send go on (opens) or wait for one
+// (waits).
+type partConn struct {
+	opens func()
+	waits <-chan struct{}
+	textLog
+}
+
+func (c *partConn) Send(_ *Session, msgs []Message) {
+	if c.opens != nil {
+		c.opens()
+	}
+	if c.waits != nil {
+		<-c.waits
+	}
+	c.texts(msgs)
+}
+
+func (c *partConn) Close(string) {}
+
+// TestLargeBroadcastWrittenInParts: a broadcast to at least splitAt
+// sessions is written in parts at once, one for each CPU: the first
+// session's Send, which waits until the last session's has begun, returns
+// (written by one goroutine, in order, it would wait for ever). Every
+// session gets the broadcast once, and output that follows it on the lane
+// comes after all of it.
+func TestLargeBroadcastWrittenInParts(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	p := NewTestPortal(discardLog())
+	p.fanoutAt, p.splitAt = 4, 4
+	lastBegun := make(chan struct{})
+	var once sync.Once
+	begin := func() { once.Do(func() { close(lastBegun) }) }
+	conns := make([]*partConn, 4)
+	ids := make([]uint64, len(conns))
+	for i := range conns {
+		conns[i] = &partConn{}
+		s, err := p.NewSession(testCtx(t), conns[i], "telnet", fmt.Sprintf("192.0.2.%d:4000", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Connect()
+		ids[i] = s.ID()
+	}
+	conns[0].waits, conns[3].opens = lastBegun, begin
+	drain(t, p.Outbox())
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, ev := range []wire.DataEvent{{Out: true, Sessids: ids, Messages: []Message{Text("to all")}},
+			{Out: true, Sessids: ids[:1], Messages: []Message{Text("after")}}} {
+			if err := p.handleData(ev); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := p.lane.wait(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		begin() // let a broadcast written in order finish
+		<-done
+		t.Fatal("the broadcast's first session waited for its last: written by one goroutine, in order")
+	}
+	for i, c := range conns {
+		want := []string{"to all"}
+		if i == 0 {
+			want = append(want, "after")
+		}
+		if got := c.seen(); !slices.Equal(got, want) {
+			t.Errorf("session %d got %v, want %v", i+1, got, want)
+		}
 	}
 }

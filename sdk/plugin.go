@@ -86,6 +86,10 @@ type Info struct {
 type Conn interface {
 	// Send renders output messages to the client. It must not block on the
 	// network: queue the bytes (see the connio package) and return.
+	// Send is called for different sessions at the same time (a broadcast
+	// to thousands is written in parts on several goroutines), and for one
+	// session one call after another, in the host's order. Calls for
+	// several sessions share msgs: read it, never change it.
 	Send(s *Session, msgs []Message)
 	// Close ends the connection, showing reason to the client first when it
 	// is not empty. The session is already gone from the portal.

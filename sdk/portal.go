@@ -86,9 +86,12 @@ type Portal struct {
 	figures *figures
 	// lane runs large broadcasts, and what must follow them, off the
 	// link's reader (fanout.go); fanoutAt is the number of recipients
-	// from which a broadcast goes there (asyncFanout; tests lower it).
+	// from which a broadcast goes there (asyncFanout), splitAt the number
+	// from which its writes are split between goroutines (splitFanout).
+	// Tests lower both.
 	lane     clientLane
 	fanoutAt int
+	splitAt  int
 }
 
 type idBlock struct{ next, end uint64 }
@@ -105,6 +108,7 @@ func newPortal(log *slog.Logger) *Portal {
 		inputs:    inputLog{max: keptLimit},
 		figures:   processFigures,
 		fanoutAt:  asyncFanout,
+		splitAt:   splitFanout,
 	}
 }
 
@@ -444,15 +448,6 @@ func (p *Portal) appendSessions(list *wire.SessionList) error {
 		}
 	}
 	return nil
-}
-
-// deliver hands output from the host to each of its sessions still here.
-func (p *Portal) deliver(ids []uint64, msgs []Message) {
-	for _, id := range ids {
-		if s := p.Session(id); s != nil {
-			s.conn.Send(s, msgs)
-		}
-	}
 }
 
 // handleData applies one entry of a data frame from the host: output.
