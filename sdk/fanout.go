@@ -38,43 +38,47 @@ const asyncFanout = 1000
 const laneLimit = 4096
 
 // splitFanout is the number of recipients from which a broadcast's writes
-// are split between goroutines, one for each CPU Go runs on.
+// are split between goroutines, one for each CPU Go runs on: the same as
+// asyncFanout, so that a broadcast on the client lane is written in parts.
 //
 // Each client's write is a system call that does the kernel's delivery of
 // the bytes (on loopback, up to waking the client's reader) before it
 // returns: a broadcast to 10,000 is 10,000 of them, 0.1 s and more of one
 // CPU, while the other CPUs have nothing of it to do. Split, the parts are
-// written at once. The bench's fan-out to 10,000 on two cores, 6 runs
-// each: 104–139 ms (medians of 5 broadcasts) against 140–185 ms written by
-// one goroutine; the bench's clients also took less CPU to read it
-// (BENCHMARKS.md, session 7). Each session is in one part, so its output
-// keeps its order; what follows the broadcast on the lane waits for every
-// part. A broadcast to fewer takes a few milliseconds and stays whole.
-const splitFanout = 2000
+// written at once. The bench's fan-out on two cores (BENCHMARKS.md,
+// session 7), medians of 5 broadcasts: to 10,000, 104–139 ms in 6 runs
+// against 140–185 ms written by one goroutine, and the bench's clients
+// took less CPU to read it; to 1,000, 11.7–13.8 ms in 3 runs against
+// 14.6–20.6. What follows the broadcast on the lane waits for every part.
+const splitFanout = 1000
 
 // deliver hands output from the host to each of its sessions still here:
 // a broadcast to at least p.splitAt sessions in parts written at once.
-// It returns when all of it has been handed over.
+// A session's part is its id modulo the number of parts, not its place in
+// ids, so that a session the host listed twice is still written to by one
+// goroutine, one call after another (Conn.Send's promise). It returns
+// when all of it has been handed over.
 func (p *Portal) deliver(ids []uint64, msgs []Message) {
 	parts := runtime.GOMAXPROCS(0)
 	if len(ids) < p.splitAt || parts < 2 {
-		p.deliverTo(ids, msgs)
+		p.deliverPart(ids, msgs, 0, 1)
 		return
 	}
 	var wg sync.WaitGroup
-	size := (len(ids) + parts - 1) / parts
-	for len(ids) > size {
-		part := ids[:size]
-		ids = ids[size:]
-		wg.Go(func() { p.deliverTo(part, msgs) })
+	for part := 1; part < parts; part++ {
+		wg.Go(func() { p.deliverPart(ids, msgs, part, parts) })
 	}
-	p.deliverTo(ids, msgs)
+	p.deliverPart(ids, msgs, 0, parts)
 	wg.Wait()
 }
 
-// deliverTo hands output to each of ids' sessions still here, in order.
-func (p *Portal) deliverTo(ids []uint64, msgs []Message) {
+// deliverPart hands output, in ids' order, to the sessions still here whose
+// id is part modulo parts.
+func (p *Portal) deliverPart(ids []uint64, msgs []Message, part, parts int) {
 	for _, id := range ids {
+		if id%uint64(parts) != uint64(part) {
+			continue
+		}
 		if s := p.Session(id); s != nil {
 			s.conn.Send(s, msgs)
 		}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,30 +205,17 @@ func (c *partConn) Close(string) {}
 
 // TestLargeBroadcastWrittenInParts: a broadcast to at least splitAt
 // sessions is written in parts at once, one for each CPU: the first
-// session's Send, which waits until the last session's has begun, returns
-// (written by one goroutine, in order, it would wait for ever). Every
-// session gets the broadcast once, and output that follows it on the lane
-// comes after all of it.
+// session's Send, which waits until the second session's has begun (the
+// next id, so in the other part), returns; written by one goroutine, in
+// order, it would wait for ever. Every session gets the broadcast once,
+// and output that follows it on the lane comes after all of it.
 func TestLargeBroadcastWrittenInParts(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	p := NewTestPortal(discardLog())
-	p.fanoutAt, p.splitAt = 4, 4
-	lastBegun := make(chan struct{})
+	p := splitPortal(t, 4)
+	lastBegun := make(chan struct{}) // the second session's Send has begun
 	var once sync.Once
 	begin := func() { once.Do(func() { close(lastBegun) }) }
-	conns := make([]*partConn, 4)
-	ids := make([]uint64, len(conns))
-	for i := range conns {
-		conns[i] = &partConn{}
-		s, err := p.NewSession(testCtx(t), conns[i], "telnet", fmt.Sprintf("192.0.2.%d:4000", i+1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Connect()
-		ids[i] = s.ID()
-	}
-	conns[0].waits, conns[3].opens = lastBegun, begin
-	drain(t, p.Outbox())
+	conns := []*partConn{{waits: lastBegun}, {opens: begin}, {}, {}}
+	ids := connectInOrder(t, p, conns[0], conns[1], conns[2], conns[3])
 
 	done := make(chan struct{})
 	go func() {
@@ -247,7 +235,7 @@ func TestLargeBroadcastWrittenInParts(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		begin() // let a broadcast written in order finish
 		<-done
-		t.Fatal("the broadcast's first session waited for its last: written by one goroutine, in order")
+		t.Fatal("the broadcast's first session waited for its second: written by one goroutine, in order")
 	}
 	for i, c := range conns {
 		want := []string{"to all"}
@@ -258,4 +246,93 @@ func TestLargeBroadcastWrittenInParts(t *testing.T) {
 			t.Errorf("session %d got %v, want %v", i+1, got, want)
 		}
 	}
+}
+
+// turnConn records whether two of its Sends ever ran at once. Its first
+// Send may wait (waits); each Send ends by calling ended with the number
+// of Sends so far.
+type turnConn struct {
+	inside, calls atomic.Int32
+	overlapped    atomic.Bool
+	waits         <-chan struct{}
+	ended         func(calls int32)
+}
+
+func (c *turnConn) Send(*Session, []Message) {
+	if c.inside.Add(1) > 1 {
+		c.overlapped.Store(true)
+	}
+	n := c.calls.Add(1)
+	if n == 1 && c.waits != nil {
+		<-c.waits
+	}
+	c.inside.Add(-1)
+	if c.ended != nil {
+		c.ended(n)
+	}
+}
+
+func (c *turnConn) Close(string) {}
+
+// TestBroadcastInPartsKeepsASessionInOnePart: a session a broadcast lists
+// more than once is still written to one call after another: its calls
+// are in one part. Here the first session's first Send waits until the
+// second session has had two; cut by places in the list, the first
+// session's other calls would run meanwhile, at once with it.
+func TestBroadcastInPartsKeepsASessionInOnePart(t *testing.T) {
+	p := splitPortal(t, 8)
+	secondTwice := make(chan struct{})
+	conns := []*turnConn{{waits: secondTwice}, {ended: func(n int32) {
+		if n == 2 {
+			close(secondTwice)
+		}
+	}}}
+	ids := connectInOrder(t, p, conns[0], conns[1])
+	listed := []uint64{ids[0], ids[1], ids[0], ids[1], ids[0], ids[1], ids[0], ids[1]}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.deliver(listed, []Message{Text("to all")})
+	}()
+	wait(t, done, "the broadcast")
+	if conns[0].overlapped.Load() {
+		t.Error("the first session's Sends ran at once")
+	}
+	for i, c := range conns {
+		if n := c.calls.Load(); n != 4 {
+			t.Errorf("session %d: %d Sends, want 4", i+1, n)
+		}
+	}
+}
+
+// connectInOrder makes and connects a session for each of conns, in turn,
+// and returns their ids, which it checks are consecutive (the tests of a
+// broadcast in parts need two sessions in different parts: the part is
+// the id modulo the number of parts).
+func connectInOrder(t *testing.T, p *Portal, conns ...Conn) []uint64 {
+	t.Helper()
+	ids := make([]uint64, len(conns))
+	for i, c := range conns {
+		s, err := p.NewSession(testCtx(t), c, "telnet", fmt.Sprintf("192.0.2.%d:4000", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Connect()
+		ids[i] = s.ID()
+		if i > 0 && ids[i] != ids[i-1]+1 {
+			t.Fatalf("session ids %v: want each to follow the one before", ids[:i+1])
+		}
+	}
+	drain(t, p.Outbox())
+	return ids
+}
+
+// splitPortal is a test portal that writes a broadcast to n sessions or
+// more on the client lane, in parts, two of them while the test runs.
+func splitPortal(t *testing.T, n int) *Portal {
+	procs := runtime.GOMAXPROCS(2)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+	p := NewTestPortal(discardLog())
+	p.fanoutAt, p.splitAt = n, n
+	return p
 }

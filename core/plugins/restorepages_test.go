@@ -144,3 +144,45 @@ func TestRestoreSessionsRefusesEndlessPages(t *testing.T) {
 		t.Errorf("a session of a refused answer was restored (owned by %q)", owner)
 	}
 }
+
+// repeatingPlugin's client answers Sessions in one page (as a plugin built
+// before pages does) that lists its first session three times.
+type repeatingPlugin struct {
+	portalpb.PortalClient
+	ids []uint64
+}
+
+func (c *repeatingPlugin) Sessions(context.Context, *portalpb.SessionsRequest, ...grpc.CallOption) (*portalpb.SessionsResponse, error) {
+	resp := &portalpb.SessionsResponse{}
+	for _, id := range []uint64{c.ids[0], c.ids[1], c.ids[0], c.ids[0]} {
+		pd, err := wire.SessionToPB(contract.SessionData{Sessid: id, ProtocolKey: "telnet"})
+		if err != nil {
+			return nil, err
+		}
+		resp.Sessions = append(resp.Sessions, pd)
+	}
+	return resp, nil
+}
+
+// TestRestoreSessionsKeepsARepeatOnce: a session a plugin lists more than
+// once is restored once, and the repeats are logged; the game is not
+// handed the same session again and again (pages allow a plugin to list
+// millions).
+func TestRestoreSessionsKeepsARepeatOnce(t *testing.T) {
+	g, _ := probeRig(t)
+	r := g.runner("a", true)
+	start := r.grants[0].Start
+	client := &repeatingPlugin{ids: []uint64{start, start + 1}}
+	if err := r.restoreSessions(t.Context(), client); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range client.ids {
+		if owner := g.owner(id); owner != "a" {
+			t.Errorf("session %d owned by %q after the restore, want a", id, owner)
+		}
+	}
+	log := g.log.String()
+	if !strings.Contains(log, "repeats=2") || !strings.Contains(log, "count=2 ") {
+		t.Errorf("want 2 sessions restored and 2 repeats logged:\n%s", log)
+	}
+}

@@ -334,6 +334,12 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	}
 	t1 := time.Now()
 	all := make([]contract.SessionData, 0, pages.Len())
+	// A session listed twice is kept once: an honest plugin lists each
+	// of its sessions once, and a repeat would have the game restore,
+	// greet and broadcast to the same session over and over (pages hold
+	// up to wire.MaxSessionsAnswerBytes of them).
+	listed := make(map[uint64]struct{}, pages.Len())
+	repeats := 0
 	err = pages.Range(func(d contract.SessionData, err error) {
 		if err != nil {
 			r.log.Warn("bad session from plugin", "err", err)
@@ -342,11 +348,23 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 		if !r.grantedSessid(d.Sessid, "sessions list") {
 			return
 		}
+		if _, dup := listed[d.Sessid]; dup {
+			repeats++
+			return
+		}
+		listed[d.Sessid] = struct{}{}
 		all = append(all, d)
 	})
 	if err != nil {
 		return fmt.Errorf("plugins: %s: sessions: %w", r.name, err)
 	}
+	if repeats > 0 {
+		r.log.Warn("the plugin listed sessions more than once; each kept once", "repeats", repeats)
+	}
+	// Only the pages' counts are read after this, for the log line, so
+	// that their bytes (a second copy of every session) can be collected
+	// during the rebuild.
+	nPages, nBytes := pages.Pages(), pages.Bytes()
 	waitSaved()
 	// Waited for: the link reader runs the plugin's events itself, and
 	// they must find the sessions rebuilt.
@@ -362,7 +380,7 @@ func (r *runner) restoreSessions(ctx context.Context, portal portalpb.PortalClie
 	}
 	// Where a reload's restore spends its time: the plugin's answer, its
 	// decoding, the rebuild with the restart announcement.
-	r.log.Info("sessions restored", "count", len(all), "pages", pages.Pages(), "bytes", pages.Bytes(),
+	r.log.Info("sessions restored", "count", len(all), "pages", nPages, "bytes", nBytes,
 		"took", time.Since(t0).Round(time.Millisecond),
 		"asked", t1.Sub(t0).Round(time.Millisecond), "decoded", t2.Sub(t1).Round(time.Millisecond),
 		"rebuilt", time.Since(t2).Round(time.Millisecond))
