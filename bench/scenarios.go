@@ -258,11 +258,7 @@ func (f fanoutResult) note() string {
 // another, and reads the CPU they took.
 func measureFanouts(s server, cs []*client, trigger func(token string) error) (fanoutResult, error) {
 	var res fanoutResult
-	server0, err := serverCPU(s)
-	if err != nil {
-		return res, err
-	}
-	client0, err := cpuTime(os.Getpid())
+	server0, client0, err := serverAndBenchCPU(s)
 	if err != nil {
 		return res, err
 	}
@@ -273,11 +269,7 @@ func measureFanouts(s server, cs []*client, trigger func(token string) error) (f
 			return res, err
 		}
 	}
-	server1, err := serverCPU(s)
-	if err != nil {
-		return res, err
-	}
-	client1, err := cpuTime(os.Getpid())
+	server1, client1, err := serverAndBenchCPU(s)
 	if err != nil {
 		return res, err
 	}
@@ -288,6 +280,16 @@ func measureFanouts(s server, cs []*client, trigger func(token string) error) (f
 	res.serverCPU = (server1 - server0) / fanoutRounds
 	res.clientCPU = (client1 - client0) / fanoutRounds
 	return res, nil
+}
+
+// serverAndBenchCPU reads the CPU time s's processes and this one (the
+// bench's clients) have used so far.
+func serverAndBenchCPU(s server) (srv, bench time.Duration, err error) {
+	if srv, err = serverCPU(s); err != nil {
+		return 0, 0, err
+	}
+	bench, err = cpuTime(os.Getpid())
+	return srv, bench, err
 }
 
 // measureFanout times one broadcast to every client, from the trigger

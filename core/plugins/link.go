@@ -127,10 +127,10 @@ const syncPartBytes = wire.MaxEventBytes / 2
 // loaded), which makes the plugin drop the sessions none of them listed.
 func encodeSyncAllParts(log *slog.Logger, e sessions.SyncAll, limit int) []*portalpb.Event {
 	whole := encodeSyncAll(log, e)
-	if whole == nil || len(whole.GetSyncAll().ProtoReflect().GetUnknown()) <= limit {
-		if whole == nil {
-			return nil
-		}
+	switch {
+	case whole == nil:
+		return nil
+	case len(whole.GetSyncAll().ProtoReflect().GetUnknown()) <= limit:
 		return []*portalpb.Event{whole}
 	}
 	var parts []*portalpb.Event
